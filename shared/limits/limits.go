@@ -1,0 +1,53 @@
+// Package limits names every bound that the agent and the server share, so
+// that a parser on one side never accepts what the other side refuses.
+package limits
+
+const (
+	// MaxIDLen is the longest customer, device, user or license id in bytes.
+	MaxIDLen = 64
+
+	// MaxLicenseTokenBytes caps the text form of a signed license token. A
+	// token is also the device's MQTT password, so it stays small.
+	MaxLicenseTokenBytes = 8 << 10
+
+	// MaxRevocationListBytes caps the text form of a signed revocation list.
+	MaxRevocationListBytes = 2 << 20
+
+	// MaxRevocationEntries caps each id list inside a revocation list.
+	MaxRevocationEntries = 50_000
+
+	// MaxSignedDocumentBytes caps the text form of any other signed document
+	// (activation requests and keys, usage receipts, sync messages).
+	MaxSignedDocumentBytes = 4 << 20
+
+	// MaxTrustBundleBytes caps a trust bundle file.
+	MaxTrustBundleBytes = 64 << 10
+
+	// MaxTrustKeys caps the number of signing keys in a trust bundle.
+	MaxTrustKeys = 64
+
+	// MaxModelPatterns caps the model range of a license.
+	MaxModelPatterns = 32
+
+	// MaxModelPatternLen caps one model pattern, and a device model, in bytes.
+	MaxModelPatternLen = 64
+
+	// MaxFeatures caps the feature list of a license.
+	MaxFeatures = 32
+
+	// MaxFeatureLen caps one feature name in bytes.
+	MaxFeatureLen = 64
+
+	// MaxLicenseVersion is the highest per-license token version. It is the
+	// largest integer that every JSON implementation reads exactly (2^53-1).
+	MaxLicenseVersion = 1<<53 - 1
+
+	// MaxSamplesPerHour caps the licensed sample rate of one license.
+	MaxSamplesPerHour = 1 << 30
+
+	// MaxPrepaidDays caps the days a license can hold or pre-authorize.
+	MaxPrepaidDays = 100_000
+
+	// MaxSerialLen caps a license serial in bytes.
+	MaxSerialLen = 32
+)

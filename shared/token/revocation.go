@@ -1,0 +1,155 @@
+package token
+
+import (
+	"fmt"
+	"slices"
+	"time"
+
+	"github.com/tollgate-iot/tollgate/shared/ident"
+	"github.com/tollgate-iot/tollgate/shared/limits"
+)
+
+// RevocationList is the server's signed deny list. Its sequence only grows;
+// agents keep the newest one they have seen and refuse older ones.
+type RevocationList struct {
+	// Seq grows by at least one with every change.
+	Seq int64 `json:"seq"`
+	// IssuedAt is when the server signed the list, in Unix seconds.
+	IssuedAt int64 `json:"issued_at"`
+	// NextUpdate is when the server will have signed a newer list at the
+	// latest, in Unix seconds.
+	NextUpdate int64 `json:"next_update"`
+	// RevokedLicenses are license ids terminated for good, sorted.
+	RevokedLicenses []string `json:"revoked_licenses"`
+	// SuspendedLicenses are license ids denied until resumed, sorted.
+	SuspendedLicenses []string `json:"suspended_licenses"`
+	// BlacklistedDevices are device ids that may not report data, sorted.
+	BlacklistedDevices []string `json:"blacklisted_devices"`
+}
+
+// Validate checks the list's fields on their own.
+func (r *RevocationList) Validate() error {
+	if r.Seq < 1 || r.Seq > limits.MaxLicenseVersion {
+		return fmt.Errorf("%w: revocation list seq %d out of 1..%d", ErrMalformed, r.Seq, int64(limits.MaxLicenseVersion))
+	}
+	if r.IssuedAt < 0 || r.NextUpdate <= r.IssuedAt {
+		return fmt.Errorf("%w: revocation list next_update must follow issued_at", ErrMalformed)
+	}
+	if err := checkIDList("revoked_licenses", r.RevokedLicenses, isUUIDErr); err != nil {
+		return err
+	}
+	if err := checkIDList("suspended_licenses", r.SuspendedLicenses, isUUIDErr); err != nil {
+		return err
+	}
+	return checkIDList("blacklisted_devices", r.BlacklistedDevices, func(s string) error { return ident.CheckID("device_id", s) })
+}
+
+func isUUIDErr(s string) error {
+	if !isUUID(s) {
+		return fmt.Errorf("%q is not a lowercase UUID", s)
+	}
+	return nil
+}
+
+func checkIDList(name string, ids []string, check func(string) error) error {
+	if ids == nil {
+		return fmt.Errorf("%w: %s must be a list", ErrMalformed, name)
+	}
+	if len(ids) > limits.MaxRevocationEntries {
+		return fmt.Errorf("%w: %s has %d entries, at most %d", ErrTooLarge, name, len(ids), limits.MaxRevocationEntries)
+	}
+	for i, id := range ids {
+		if err := check(id); err != nil {
+			return fmt.Errorf("%w: %s: %v", ErrMalformed, name, err)
+		}
+		if i > 0 && ids[i-1] >= id {
+			return fmt.Errorf("%w: %s must be sorted and unique", ErrMalformed, name)
+		}
+	}
+	return nil
+}
+
+// LicenseRevoked reports whether id is revoked.
+func (r *RevocationList) LicenseRevoked(id string) bool {
+	_, ok := slices.BinarySearch(r.RevokedLicenses, id)
+	return ok
+}
+
+// LicenseSuspended reports whether id is suspended.
+func (r *RevocationList) LicenseSuspended(id string) bool {
+	_, ok := slices.BinarySearch(r.SuspendedLicenses, id)
+	return ok
+}
+
+// DeviceBlacklisted reports whether the device id is blacklisted.
+func (r *RevocationList) DeviceBlacklisted(id string) bool {
+	_, ok := slices.BinarySearch(r.BlacklistedDevices, id)
+	return ok
+}
+
+// Fresh reports whether the list is recent enough for a license that allows
+// maxOffline without contact; maxOffline 0 means unlimited.
+func (r *RevocationList) Fresh(now time.Time, maxOffline time.Duration) bool {
+	if maxOffline <= 0 {
+		return true
+	}
+	return now.Before(time.Unix(r.IssuedAt, 0).Add(maxOffline))
+}
+
+// IssueRevocationList sorts r's lists, validates it and signs it.
+func IssueRevocationList(s *Signer, r *RevocationList) (string, error) {
+	for _, l := range []*[]string{&r.RevokedLicenses, &r.SuspendedLicenses, &r.BlacklistedDevices} {
+		if *l == nil {
+			*l = []string{}
+		}
+		slices.Sort(*l)
+		*l = slices.Compact(*l)
+	}
+	if err := r.Validate(); err != nil {
+		return "", err
+	}
+	p, err := encodeCanonical(r)
+	if err != nil {
+		return "", err
+	}
+	return s.SignPayload(KindRevocation, p)
+}
+
+// ParseRevocationList verifies a revocation list against trust and parses it.
+func ParseRevocationList(trust *Trust, text string) (*RevocationList, error) {
+	env, err := Open(trust, KindRevocation, text)
+	if err != nil {
+		return nil, err
+	}
+	var r RevocationList
+	if err := decodePayload(env.Payload, &r); err != nil {
+		return nil, err
+	}
+	if err := r.Validate(); err != nil {
+		return nil, err
+	}
+	return &r, nil
+}
+
+// CheckNewer refuses incoming if it is older than held: a lower sequence, or
+// the same sequence with other content (a list cannot change without its
+// sequence growing). A nil held accepts anything.
+func CheckNewer(held, incoming *RevocationList) error {
+	if held == nil {
+		return nil
+	}
+	if incoming.Seq < held.Seq {
+		return fmt.Errorf("%w: revocation list seq %d, already hold %d", ErrRollback, incoming.Seq, held.Seq)
+	}
+	if incoming.Seq == held.Seq && !sameList(held, incoming) {
+		return fmt.Errorf("%w: revocation list seq %d with different content", ErrRollback, incoming.Seq)
+	}
+	return nil
+}
+
+func sameList(a, b *RevocationList) bool {
+	return a.IssuedAt == b.IssuedAt && a.NextUpdate == b.NextUpdate &&
+		slices.Equal(a.RevokedLicenses, b.RevokedLicenses) &&
+		slices.Equal(a.SuspendedLicenses, b.SuspendedLicenses) &&
+		slices.Equal(a.BlacklistedDevices, b.BlacklistedDevices)
+}
