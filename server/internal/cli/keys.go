@@ -1,0 +1,105 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"time"
+
+	"github.com/tollgate-iot/tollgate/server/internal/keys"
+	"github.com/tollgate-iot/tollgate/shared/cli"
+	"github.com/tollgate-iot/tollgate/shared/token"
+)
+
+func init() {
+	register("keys", Command{Summary: "list or rotate the signing keys", Run: runKeys})
+	register("trust", Command{Summary: "write the trust bundle (public keys) that agents pin", Run: runTrust})
+}
+
+func runKeys(ctx context.Context, io *IO, args []string) error {
+	if len(args) == 0 || (args[0] != "list" && args[0] != "rotate") {
+		if len(args) > 0 && (args[0] == "-h" || args[0] == "--help") {
+			fmt.Fprintln(io.Stderr, "usage: tollgate-server keys list|rotate --data DIR [-o table|json|csv]")
+			return nil
+		}
+		return cli.Usagef("keys: want list or rotate (tollgate-server keys list|rotate --data DIR)")
+	}
+	verb := args[0]
+	fs := cli.NewFlagSet("keys "+verb, io.Stderr)
+	data := fs.String("data", "", "server data directory (env TOLLGATE_DATA)")
+	out := cli.OutputFlag(fs)
+	if err := cli.Parse(fs, args[1:], envVars); err != nil {
+		return err
+	}
+	if *data == "" {
+		return cli.Usagef("keys %s: --data is required", verb)
+	}
+	if fs.NArg() > 0 {
+		return cli.Usagef("keys %s: unexpected argument %q", verb, fs.Arg(0))
+	}
+	st, err := keys.Open(*data, io.Clock)
+	if err != nil {
+		return storeError(err)
+	}
+	if verb == "rotate" {
+		if _, err := st.Rotate(); err != nil {
+			return storeError(err)
+		}
+	}
+	infos, err := st.List()
+	if err != nil {
+		return storeError(err)
+	}
+	rows := make([][]string, 0, len(infos))
+	for _, in := range infos {
+		active := ""
+		if in.Active {
+			active = "active"
+		}
+		rows = append(rows, []string{in.ID, in.Created.UTC().Format(time.RFC3339), active, in.PublicKey})
+	}
+	return cli.Render(io.Stdout, *out, map[string]any{"keys": infos}, []string{"ID", "CREATED", "STATUS", "PUBLIC_KEY"}, rows)
+}
+
+func runTrust(ctx context.Context, io *IO, args []string) error {
+	fs := cli.NewFlagSet("trust", io.Stderr)
+	data := fs.String("data", "", "server data directory (env TOLLGATE_DATA)")
+	outPath := fs.String("out", "", "file to write the trust bundle to (- for stdout)")
+	if err := cli.Parse(fs, args, envVars); err != nil {
+		return err
+	}
+	if *data == "" || *outPath == "" {
+		return cli.Usagef("trust: --data and --out are required")
+	}
+	st, err := keys.Open(*data, io.Clock)
+	if err != nil {
+		return storeError(err)
+	}
+	trust, err := st.Trust()
+	if err != nil {
+		return storeError(err)
+	}
+	bundle := token.MarshalTrustBundle(trust)
+	if *outPath == "-" {
+		_, err := io.Stdout.Write(bundle)
+		return err
+	}
+	if err := os.WriteFile(*outPath, bundle, 0o644); err != nil {
+		return cli.Errorf("io", "%v", err)
+	}
+	fmt.Fprintf(io.Stdout, "wrote trust bundle with %d key(s) to %s\n", len(trust.IDs()), *outPath)
+	return nil
+}
+
+func storeError(err error) error {
+	switch {
+	case errors.Is(err, keys.ErrNoKeys):
+		return cli.Errorf("no_keys", "%v", err)
+	case errors.Is(err, keys.ErrInsecureFile):
+		return cli.Errorf("insecure_key_file", "%v", err)
+	case errors.Is(err, keys.ErrCorrupt):
+		return cli.Errorf("corrupt_key_store", "%v", err)
+	}
+	return cli.Errorf("io", "%v", err)
+}
