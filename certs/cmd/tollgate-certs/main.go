@@ -46,4 +46,3 @@ func split(s string) []string {
 	}
 	return out
 }
-

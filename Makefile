@@ -1,0 +1,43 @@
+# Tollgate — make help lists the targets.
+SHELL := /bin/bash
+export PATH := $(PATH):/usr/local/go/bin
+GO      ?= go
+BIN     := bin
+DEMO    := .demo
+FUZZTIME ?= 10s
+BENCHCOUNT ?= 5
+# Packages whose benchmarks make bench runs.
+BENCHPKGS ?= ./...
+
+.PHONY: help build test bench fuzz certs run clean
+
+help: ## list the targets
+	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-8s %s\n", $$1, $$2}'
+
+build: ## build every binary into bin/
+	@mkdir -p $(BIN)
+	$(GO) build -o $(BIN)/ $$($(GO) list ./.../cmd/... )
+
+test: ## gofmt check, go vet, go test -race ./... (unit, integration and end-to-end)
+	@unformatted=$$(gofmt -l $$(git ls-files '*.go')); \
+	  if [ -n "$$unformatted" ]; then echo "gofmt needed:"; echo "$$unformatted"; exit 1; fi
+	$(GO) vet ./...
+	@scripts/need-mosquitto.sh
+	$(GO) test -race -timeout 9m ./...
+
+bench: ## run the benchmarks and print the table with the speed-target ratios
+	$(GO) test -run '^$$' -bench . -benchmem -count $(BENCHCOUNT) $(BENCHPKGS) | tee bench.txt
+	@echo
+	@$(GO) run ./tools/benchratio < bench.txt
+
+fuzz: ## run every fuzz target briefly (FUZZTIME=10s each)
+	@scripts/fuzz.sh $(FUZZTIME)
+
+certs: ## create the development CA and certificates in certs/dev (idempotent)
+	$(GO) run ./certs/cmd/tollgate-certs -out certs/dev
+
+run: build certs ## the demo (today: server keys and trust bundle; see README)
+	@scripts/run-demo.sh
+
+clean: ## remove build output and demo data
+	rm -rf $(BIN) $(DEMO) bench.txt

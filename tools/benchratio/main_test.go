@@ -1,0 +1,45 @@
+package main
+
+import (
+	"bytes"
+	"strings"
+	"testing"
+)
+
+const sampleOutput = `goos: linux
+pkg: github.com/tollgate-iot/tollgate/shared/token
+BenchmarkEd25519VerifyRaw-2   	   20000	     50000 ns/op	       0 B/op	       0 allocs/op
+BenchmarkEd25519VerifyRaw-2   	   20000	     60000 ns/op	       0 B/op	       0 allocs/op
+BenchmarkEd25519VerifyRaw-2   	   20000	     55000 ns/op	       0 B/op	       0 allocs/op
+BenchmarkVerifyLicense-2      	   20000	     66000 ns/op	  12.05 MB/s	    1344 B/op	      22 allocs/op
+BenchmarkVerifyLicense-2      	   20000	     70000 ns/op	  12.05 MB/s	    1344 B/op	      22 allocs/op
+BenchmarkVerifyLicense-2      	   20000	     68000 ns/op	  12.05 MB/s	    1344 B/op	      22 allocs/op
+PASS
+`
+
+func TestRatioUsesMediansAndJudgesTarget(t *testing.T) {
+	var out bytes.Buffer
+	if err := run(strings.NewReader(sampleOutput), &out); err != nil {
+		t.Fatal(err)
+	}
+	s := out.String()
+	// medians 68000 / 55000 = 1.236 > 1.15
+	if !strings.Contains(s, "1.236") || !strings.Contains(s, "MISSES") {
+		t.Fatalf("ratio line wrong:\n%s", s)
+	}
+	if !strings.Contains(s, "BenchmarkVerifyLicense") || !strings.Contains(s, "68000") {
+		t.Fatalf("table lacks the median:\n%s", s)
+	}
+}
+
+func TestMedian(t *testing.T) {
+	if got := median([]float64{3, 1, 2}); got != 2 {
+		t.Fatalf("median odd = %v", got)
+	}
+	if got := median([]float64{4, 1, 2, 3}); got != 2.5 {
+		t.Fatalf("median even = %v", got)
+	}
+	if got := median(nil); got != 0 {
+		t.Fatalf("median empty = %v", got)
+	}
+}
