@@ -1,11 +1,14 @@
 // Package ident validates the identifiers that travel between agent, server
 // and broker: device, customer and license ids, model names and patterns.
 //
-// Ids end up in MQTT topics, NATS subjects, badger keys, file names and URL
-// paths, so the accepted alphabet is deliberately narrower than "printable":
-// ASCII letters and digits plus - _ . : @, starting with a letter or digit.
-// That excludes the MQTT wildcards + and #, the topic separator /, NUL,
-// whitespace and the NATS wildcards * and >.
+// Ids end up in MQTT topics and client ids, NATS subjects, badger keys, file
+// names and URL paths, so the accepted alphabet is deliberately narrower
+// than "printable": ASCII letters and digits plus - _ : @, starting with a
+// letter or digit. That excludes the MQTT wildcards + and #, the topic
+// separator /, NUL, whitespace, and the NATS token separator . and
+// wildcards * and > (the embedded broker refuses an MQTT client id with a
+// dot, and maps a dot in a topic to //). Model names may also contain dots:
+// they never reach a topic.
 package ident
 
 import (
@@ -33,14 +36,28 @@ func CheckID(what, s string) error {
 	}
 	for i := 0; i < len(s); i++ {
 		if !idByte(s[i]) {
-			return fmt.Errorf("%w: %s contains %q at byte %d (allowed: letters, digits, - _ . : @)", ErrInvalid, what, s[i], i)
+			return fmt.Errorf("%w: %s contains %q at byte %d (allowed: letters, digits, - _ : @)", ErrInvalid, what, s[i], i)
 		}
 	}
 	return nil
 }
 
-// CheckModel reports whether s is a valid device model name.
-func CheckModel(s string) error { return CheckID("model", s) }
+// CheckModel reports whether s is a valid device model name: the id
+// alphabet plus dots ("TG-100", "sensor-v1.2").
+func CheckModel(s string) error {
+	if s == "" || len(s) > limits.MaxModelPatternLen {
+		return fmt.Errorf("%w: model must be 1..%d bytes", ErrInvalid, limits.MaxModelPatternLen)
+	}
+	if !isAlnum(s[0]) {
+		return fmt.Errorf("%w: model must start with a letter or digit", ErrInvalid)
+	}
+	for i := 0; i < len(s); i++ {
+		if !modelByte(s[i]) {
+			return fmt.Errorf("%w: model contains %q at byte %d", ErrInvalid, s[i], i)
+		}
+	}
+	return nil
+}
 
 // CheckModelPattern reports whether p is a valid model pattern: a model name
 // that may contain the glob characters * and ?.
@@ -52,7 +69,7 @@ func CheckModelPattern(p string) error {
 		return fmt.Errorf("%w: model pattern is %d bytes, at most %d", ErrInvalid, len(p), limits.MaxModelPatternLen)
 	}
 	for i := 0; i < len(p); i++ {
-		if c := p[i]; !idByte(c) && c != '*' && c != '?' {
+		if c := p[i]; !modelByte(c) && c != '*' && c != '?' {
 			return fmt.Errorf("%w: model pattern contains %q at byte %d", ErrInvalid, c, i)
 		}
 	}
@@ -61,7 +78,7 @@ func CheckModelPattern(p string) error {
 
 // ModelMatches reports whether model matches any of the patterns. Patterns
 // use * (any run) and ? (one character); since neither the model alphabet
-// nor the patterns contain / or [, path.Match needs no further escaping.
+// nor the patterns contain / [ or \, path.Match needs no further escaping.
 func ModelMatches(patterns []string, model string) bool {
 	for _, p := range patterns {
 		if ok, err := path.Match(p, model); err == nil && ok {
@@ -89,5 +106,7 @@ func isAlnum(c byte) bool {
 }
 
 func idByte(c byte) bool {
-	return isAlnum(c) || c == '-' || c == '_' || c == '.' || c == ':' || c == '@'
+	return isAlnum(c) || c == '-' || c == '_' || c == ':' || c == '@'
 }
+
+func modelByte(c byte) bool { return idByte(c) || c == '.' }

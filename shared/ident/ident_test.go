@@ -14,7 +14,8 @@ func TestCheckID(t *testing.T) {
 	}{
 		{"ok/simple", "sensor-01", true},
 		{"ok/mac", "AA:BB:CC:00:11:22", true},
-		{"ok/email-like", "gw@plant.1", true},
+		{"ok/email-like", "gw@plant-1", true},
+		{"error/dot", "pump.1", false},
 		{"ok/max-length", strings.Repeat("a", 64), true},
 		{"error/empty", "", false},
 		{"error/too-long", strings.Repeat("a", 65), false},
@@ -64,8 +65,21 @@ func TestModelMatches(t *testing.T) {
 	}
 }
 
+func TestCheckModel(t *testing.T) {
+	for _, m := range []string{"TG-100", "sensor-v1.2"} {
+		if err := CheckModel(m); err != nil {
+			t.Errorf("CheckModel(%q) = %v", m, err)
+		}
+	}
+	for _, m := range []string{"", ".x", "a/b", "a*", strings.Repeat("m", 65)} {
+		if err := CheckModel(m); !errors.Is(err, ErrInvalid) {
+			t.Errorf("CheckModel(%q) = %v, want ErrInvalid", m, err)
+		}
+	}
+}
+
 func TestCheckModelPattern(t *testing.T) {
-	for _, p := range []string{"TG-*", "A?", "*"} {
+	for _, p := range []string{"TG-*", "A?", "*", "v1.*"} {
 		if err := CheckModelPattern(p); err != nil {
 			t.Errorf("CheckModelPattern(%q) = %v", p, err)
 		}

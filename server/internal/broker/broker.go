@@ -1,0 +1,277 @@
+// Package broker embeds the NATS server as Tollgate's MQTT broker (SPEC §9).
+//
+// The broker knows nothing about licenses: every CONNECT is handed to an
+// Authorizer, which answers with a Grant — the identity, the MQTT topic
+// filters the client may publish and subscribe to, and the moment its
+// connection must end. The broker turns the grant into NATS permissions and
+// a connection deadline (the NATS server then ends the connection by
+// itself), can kick an identity at once, counts the telemetry it sees per
+// device, and publishes server messages to devices.
+//
+// Only the MQTT listener is exposed. The NATS protocol port is not opened;
+// the broker's own in-process connection authenticates with a random secret
+// made at start.
+package broker
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/subtle"
+	"crypto/tls"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/nats-io/nats-server/v2/server"
+	"github.com/nats-io/nats.go"
+)
+
+// ErrNotReady reports a broker that did not become ready in time.
+var ErrNotReady = errors.New("broker did not become ready")
+
+// ErrDenied is what an Authorizer wraps when it refuses a client; the broker
+// logs the reason and answers CONNACK "not authorized".
+var ErrDenied = errors.New("connection denied")
+
+// Grant is what an authorized client may do.
+type Grant struct {
+	// Identity names the client for Kick and logs: a device id, or svc:NAME.
+	Identity string
+	// Publish and Subscribe are MQTT topic filters (+ and # allowed).
+	Publish   []string
+	Subscribe []string
+	// Deadline ends the connection by itself (token end); zero means none.
+	Deadline time.Time
+}
+
+// Authorizer decides whether an MQTT client may connect. It is called on
+// the broker's connection goroutine and must not block for long.
+type Authorizer interface {
+	Authorize(ctx context.Context, username, password string, tlsState *tls.ConnectionState) (Grant, error)
+}
+
+// AuthorizerFunc adapts a function to Authorizer.
+type AuthorizerFunc func(ctx context.Context, username, password string, tlsState *tls.ConnectionState) (Grant, error)
+
+// Authorize calls f.
+func (f AuthorizerFunc) Authorize(ctx context.Context, username, password string, tlsState *tls.ConnectionState) (Grant, error) {
+	return f(ctx, username, password, tlsState)
+}
+
+// Config configures the embedded broker.
+type Config struct {
+	// Host and Port of the MQTT listener; Port 0 picks a free port.
+	Host string
+	Port int
+	// StoreDir holds JetStream data (MQTT sessions, retained messages).
+	StoreDir string
+	// TLS, if set, makes the MQTT listener speak TLS (mTLS if it requires
+	// client certificates).
+	TLS *tls.Config
+	// Auth decides every CONNECT. Required.
+	Auth Authorizer
+	// Logger defaults to slog.Default().
+	Logger *slog.Logger
+	// ReadyTimeout bounds the wait for the listener; default 10 s.
+	ReadyTimeout time.Duration
+}
+
+// Validate checks the configuration.
+func (c *Config) Validate() error {
+	if c.Auth == nil {
+		return errors.New("broker: Config.Auth is required")
+	}
+	if c.StoreDir == "" {
+		return errors.New("broker: Config.StoreDir is required (JetStream keeps MQTT sessions there)")
+	}
+	if c.Port < 0 || c.Port > 65535 {
+		return fmt.Errorf("broker: port %d out of range", c.Port)
+	}
+	return nil
+}
+
+// Broker is a running embedded broker.
+type Broker struct {
+	ns     *server.Server
+	nc     *nats.Conn
+	log    *slog.Logger
+	secret string
+	auth   Authorizer
+	addr   string
+
+	mu      sync.Mutex
+	clients map[string][]uint64 // identity → recent NATS client ids
+	seen    map[string]uint64   // device id → telemetry messages observed
+}
+
+const internalUser = "tollgate-internal"
+
+// Start starts the broker and waits until it accepts MQTT connections.
+func Start(cfg Config) (*Broker, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	if cfg.ReadyTimeout == 0 {
+		cfg.ReadyTimeout = 10 * time.Second
+	}
+	if cfg.Host == "" {
+		cfg.Host = "127.0.0.1"
+	}
+	secret := make([]byte, 32)
+	if _, err := rand.Read(secret); err != nil {
+		return nil, err
+	}
+	b := &Broker{
+		log: cfg.Logger, secret: hex.EncodeToString(secret), auth: cfg.Auth,
+		clients: map[string][]uint64{}, seen: map[string]uint64{},
+	}
+	port := cfg.Port
+	if port == 0 {
+		port = -1 // nats-server: pick a free port
+	}
+	opts := &server.Options{
+		ServerName:                 "tollgate",
+		DontListen:                 true,
+		JetStream:                  true,
+		StoreDir:                   cfg.StoreDir,
+		NoSigs:                     true,
+		MQTT:                       server.MQTTOpts{Host: cfg.Host, Port: port, TLSConfig: cfg.TLS},
+		CustomClientAuthentication: b,
+	}
+	ns, err := server.NewServer(opts)
+	if err != nil {
+		return nil, fmt.Errorf("broker: %w", err)
+	}
+	ns.SetLoggerV2(&natsLogger{log: cfg.Logger}, false, false, false)
+	go ns.Start()
+	if !ns.ReadyForConnections(cfg.ReadyTimeout) {
+		ns.Shutdown()
+		return nil, ErrNotReady
+	}
+	b.ns = ns
+	vz, err := ns.Varz(nil)
+	if err != nil {
+		ns.Shutdown()
+		return nil, fmt.Errorf("broker: %w", err)
+	}
+	b.addr = net.JoinHostPort(cfg.Host, strconv.Itoa(vz.MQTT.Port))
+	nc, err := nats.Connect("", nats.InProcessServer(ns), nats.UserInfo(internalUser, b.secret), nats.Name("tollgate-broker"))
+	if err != nil {
+		ns.Shutdown()
+		return nil, fmt.Errorf("broker: in-process connection: %w", err)
+	}
+	b.nc = nc
+	if _, err := nc.Subscribe(telemetrySubject, b.observe); err != nil {
+		b.Close()
+		return nil, fmt.Errorf("broker: %w", err)
+	}
+	return b, nil
+}
+
+// MQTTAddr returns the host:port of the MQTT listener.
+func (b *Broker) MQTTAddr() string { return b.addr }
+
+// Close disconnects everyone and stops the broker.
+func (b *Broker) Close() {
+	if b.nc != nil {
+		b.nc.Close()
+	}
+	b.ns.Shutdown()
+	b.ns.WaitForShutdown()
+}
+
+// Check implements server.Authentication for every connection.
+func (b *Broker) Check(c server.ClientAuthentication) bool {
+	opts := c.GetOpts()
+	if opts.Username == internalUser {
+		ok := subtle.ConstantTimeCompare([]byte(opts.Password), []byte(b.secret)) == 1
+		if ok {
+			c.RegisterUser(&server.User{Username: internalUser})
+		}
+		return ok
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), authTimeout)
+	defer cancel()
+	g, err := b.auth.Authorize(ctx, opts.Username, opts.Password, c.GetTLSConnectionState())
+	if err != nil {
+		b.log.Info("mqtt connect refused", "username", opts.Username, "remote", addrString(c.RemoteAddress()), "reason", err.Error())
+		return false
+	}
+	perms, err := permissions(g)
+	if err != nil {
+		b.log.Warn("mqtt grant has an invalid topic filter", "identity", g.Identity, "err", err)
+		return false
+	}
+	c.RegisterUser(&server.User{Username: g.Identity, Permissions: perms, ConnectionDeadline: g.Deadline})
+	b.remember(g.Identity, c.GetID())
+	return true
+}
+
+func (b *Broker) remember(identity string, cid uint64) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	ids := append(b.clients[identity], cid)
+	if len(ids) > maxTrackedConnsPerIdentity {
+		ids = ids[len(ids)-maxTrackedConnsPerIdentity:]
+	}
+	b.clients[identity] = ids
+}
+
+// Kick disconnects every connection of identity at once and returns how
+// many it closed.
+func (b *Broker) Kick(identity string) int {
+	b.mu.Lock()
+	ids := b.clients[identity]
+	delete(b.clients, identity)
+	b.mu.Unlock()
+	n := 0
+	for _, id := range ids {
+		if b.ns.DisconnectClientByID(id) == nil {
+			n++
+		}
+	}
+	return n
+}
+
+// Publish sends payload to an MQTT topic (for example a device's control
+// topic) as the broker itself.
+func (b *Broker) Publish(topic string, payload []byte) error {
+	subj, err := topicToSubject(topic, false)
+	if err != nil {
+		return err
+	}
+	return b.nc.Publish(subj, payload)
+}
+
+// Observed returns the number of telemetry messages the broker has seen for
+// a device since it started.
+func (b *Broker) Observed(deviceID string) uint64 {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.seen[deviceID]
+}
+
+func (b *Broker) observe(m *nats.Msg) {
+	dev, ok := telemetryDevice(m.Subject)
+	if !ok {
+		return
+	}
+	b.mu.Lock()
+	b.seen[dev]++
+	b.mu.Unlock()
+}
+
+func addrString(a net.Addr) string {
+	if a == nil {
+		return ""
+	}
+	return a.String()
+}
