@@ -1,0 +1,70 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/tollgate-iot/tollgate/agent/internal/limits"
+	"github.com/tollgate-iot/tollgate/agent/internal/runtime"
+	"github.com/tollgate-iot/tollgate/agent/internal/store"
+	"github.com/tollgate-iot/tollgate/shared/cli"
+)
+
+func init() {
+	register("activate", Command{Summary: "import license tokens or a revocation list (FILE or TOKEN)", Run: runActivate})
+}
+
+func runActivate(ctx context.Context, env *IO, args []string) error {
+	fs := cli.NewFlagSet("activate", env.Stderr)
+	data := fs.String("data", "", "agent data directory (env TOLLGATE_DATA)")
+	cfgPath := fs.String("config", "", "agent config file, for gateways' children (env TOLLGATE_CONFIG)")
+	out := cli.OutputFlag(fs)
+	if err := cli.Parse(fs, args, envVars); err != nil {
+		return err
+	}
+	if *data == "" || fs.NArg() != 1 {
+		return cli.Usagef("activate: want --data DIR and one FILE or TOKEN")
+	}
+	input := fs.Arg(0)
+	if !strings.HasPrefix(input, "tg1.") {
+		b, err := readBounded(input, limits.MaxActivationFileBytes)
+		if err != nil {
+			return errorCode(err)
+		}
+		input = string(b)
+	}
+	docs, err := runtime.SplitDocuments(input)
+	if err != nil {
+		return errorCode(err)
+	}
+	cfg, err := loadConfig(*data, *cfgPath)
+	if err != nil {
+		return errorCode(err)
+	}
+	imported, err := activate(ctx, env, cfg, docs)
+	if err != nil {
+		return errorCode(err)
+	}
+	rows := make([][]string, 0, len(imported))
+	for _, im := range imported {
+		rows = append(rows, []string{im.Kind, im.ID, im.DeviceID, fmt.Sprint(im.Version), im.Result})
+	}
+	return cli.Render(env.Stdout, *out, map[string]any{"imported": imported},
+		[]string{"KIND", "ID", "DEVICE_ID", "VERSION", "RESULT"}, rows)
+}
+
+// activate imports into the data directory, or through the running agent
+// when it holds the database.
+func activate(ctx context.Context, env *IO, cfg configT, docs []string) ([]runtime.Imported, error) {
+	a, err := runtime.Open(ctx, cfg, runtime.Options{Logger: env.Logger, Clock: env.Clock})
+	if errors.Is(err, store.ErrLocked) {
+		return remoteActivate(ctx, cfg.Data, docs)
+	}
+	if err != nil {
+		return nil, err
+	}
+	imported, err := a.Activate(docs)
+	return imported, errors.Join(err, a.Close())
+}

@@ -1,0 +1,134 @@
+// Package cli implements the tollgate-agent command line (INTERFACES.md).
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"sort"
+	"strings"
+
+	"github.com/tollgate-iot/tollgate/agent/internal/config"
+	"github.com/tollgate-iot/tollgate/agent/internal/identity"
+	"github.com/tollgate-iot/tollgate/agent/internal/runtime"
+	"github.com/tollgate-iot/tollgate/agent/internal/store"
+	"github.com/tollgate-iot/tollgate/shared/cli"
+	"github.com/tollgate-iot/tollgate/shared/clock"
+	"github.com/tollgate-iot/tollgate/shared/token"
+)
+
+// envVars names the environment variables that mirror flags.
+var envVars = map[string]string{
+	"data":    "TOLLGATE_DATA",
+	"server":  "TOLLGATE_SERVER",
+	"broker":  "TOLLGATE_BROKER",
+	"ingest":  "TOLLGATE_INGEST",
+	"bridge":  "TOLLGATE_BRIDGE",
+	"metrics": "TOLLGATE_METRICS",
+	"config":  "TOLLGATE_CONFIG",
+	"trust":   "TOLLGATE_TRUST",
+}
+
+// Command is one subcommand.
+type Command struct {
+	Summary string
+	Run     func(ctx context.Context, env *IO, args []string) error
+}
+
+// IO carries what every subcommand needs.
+type IO struct {
+	Stdout, Stderr io.Writer
+	Clock          clock.Clock
+	Logger         *slog.Logger
+}
+
+var commands = map[string]Command{}
+
+func register(name string, c Command) { commands[name] = c }
+
+// Run runs tollgate-agent with args (without the program name) and returns
+// the exit status.
+func Run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	env := &IO{Stdout: stdout, Stderr: stderr, Clock: clock.Real{}}
+	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
+		usage(stderr)
+		if len(args) == 0 {
+			return cli.ExitUsage
+		}
+		return cli.ExitOK
+	}
+	c, ok := commands[args[0]]
+	if !ok {
+		usage(stderr)
+		return cli.Report(stderr, cli.Usagef("unknown command %q", args[0]))
+	}
+	return cli.Report(stderr, c.Run(ctx, env, args[1:]))
+}
+
+func usage(w io.Writer) {
+	names := make([]string, 0, len(commands))
+	for n := range commands {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	var b strings.Builder
+	b.WriteString("usage: tollgate-agent COMMAND [flags]\n\ncommands:\n")
+	for _, n := range names {
+		fmt.Fprintf(&b, "  %-9s %s\n", n, commands[n].Summary)
+	}
+	b.WriteString("\nRun tollgate-agent COMMAND -h for the flags of one command.\n")
+	io.WriteString(w, b.String())
+}
+
+// errorCode maps domain errors to the stable codes of `error: CODE: …`.
+func errorCode(err error) error {
+	var ce *cli.Error
+	var ue *cli.UsageError
+	if err == nil || errors.As(err, &ce) || errors.As(err, &ue) {
+		return err
+	}
+	codes := []struct {
+		target error
+		code   string
+	}{
+		{store.ErrLocked, "agent_running"},
+		{runtime.ErrNotInitialized, "not_initialized"},
+		{store.ErrExists, "already_initialized"},
+		{identity.ErrExists, "already_initialized"},
+		{runtime.ErrNoTrust, "no_trust"},
+		{runtime.ErrWrongDevice, "wrong_device"},
+		{runtime.ErrModelMismatch, "model_mismatch"},
+		{runtime.ErrUnknownDocument, "malformed"},
+		{token.ErrRollback, "rollback"},
+		{token.ErrBadSignature, "bad_signature"},
+		{token.ErrUnknownKey, "unknown_key"},
+		{token.ErrMalformed, "malformed"},
+		{token.ErrTooLarge, "too_large"},
+		{token.ErrUnsupportedVersion, "malformed"},
+		{token.ErrWrongKind, "malformed"},
+		{token.ErrWeakKey, "weak_key"},
+		{config.ErrInvalid, "invalid_config"},
+		{store.ErrBadKey, "bad_state_key"},
+		{store.ErrInsecureKeyFile, "insecure_key_file"},
+		{identity.ErrInsecure, "insecure_key_file"},
+		{store.ErrCorrupt, "corrupt_state"},
+		{errRemote, "agent_unreachable"},
+	}
+	for _, c := range codes {
+		if errors.Is(err, c.target) {
+			return &cli.Error{Code: c.code, Err: err}
+		}
+	}
+	return &cli.Error{Code: "io", Err: err}
+}
+
+// baseConfig returns the defaults with --data applied.
+func baseConfig(data string) config.Config {
+	c := config.Default()
+	c.Data = data
+	return c
+}
+
+func cliError(code, msg string) error { return cli.Errorf(code, "%s", msg) }

@@ -1,0 +1,64 @@
+package config
+
+import (
+	"errors"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/tollgate-iot/tollgate/shared/token"
+)
+
+func TestValidate(t *testing.T) {
+	pub := token.EncodePublicKey(make([]byte, 32))
+	good := token.EncodePublicKey([]byte{215, 90, 152, 1, 130, 177, 10, 183, 213, 75, 254, 211, 201, 100, 7, 58, 14, 225, 114, 243, 218, 166, 35, 37, 175, 2, 26, 104, 247, 7, 81, 26})
+	tests := []struct {
+		name string
+		mod  func(*Config)
+		ok   bool
+	}{
+		{"ok", func(c *Config) {}, true},
+		{"ok/unix", func(c *Config) { c.Ingest = "unix:/tmp/x.sock" }, true},
+		{"ok/ssl", func(c *Config) { c.Broker = "ssl://127.0.0.1:8883" }, true},
+		{"ok/child", func(c *Config) { c.Children = []Child{{ID: "c1", Model: "TG-1", PublicKey: good}} }, true},
+		{"error/no-data", func(c *Config) { c.Data = "" }, false},
+		{"error/ingest-not-loopback", func(c *Config) { c.Ingest = "0.0.0.0:80" }, false},
+		{"error/broker-scheme", func(c *Config) { c.Broker = "http://x:1" }, false},
+		{"error/bridge-ssl", func(c *Config) { c.Bridge = "ssl://x:1" }, false},
+		{"error/queue", func(c *Config) { c.QueueMax = 0 }, false},
+		{"error/tolerance", func(c *Config) { c.ClockTolerance = Duration(time.Second) }, false},
+		{"error/child-weak-key", func(c *Config) { c.Children = []Child{{ID: "c1", Model: "TG-1", PublicKey: pub}} }, false},
+		{"error/child-dup", func(c *Config) {
+			c.Children = []Child{{ID: "c1", Model: "TG-1", PublicKey: good}, {ID: "c1", Model: "TG-1", PublicKey: good}}
+		}, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c := Default()
+			c.Data = "/tmp/x"
+			tt.mod(&c)
+			err := c.Validate()
+			if (err == nil) != tt.ok {
+				t.Fatalf("Validate = %v, want ok=%v", err, tt.ok)
+			}
+			if err != nil && !errors.Is(err, ErrInvalid) {
+				t.Fatalf("%v is not ErrInvalid", err)
+			}
+		})
+	}
+}
+
+func TestLoadFileStrict(t *testing.T) {
+	dir := t.TempDir()
+	p := filepath.Join(dir, "c.json")
+	os.WriteFile(p, []byte(`{"queue_max": 5, "clock_tolerance": "2h"}`), 0o600)
+	c := Default()
+	if err := c.LoadFile(p); err != nil || c.QueueMax != 5 || time.Duration(c.ClockTolerance) != 2*time.Hour {
+		t.Fatalf("LoadFile = %v, %+v", err, c)
+	}
+	os.WriteFile(p, []byte(`{"queue_maxx": 5}`), 0o600)
+	if err := c.LoadFile(p); !errors.Is(err, ErrInvalid) {
+		t.Fatalf("unknown field: %v", err)
+	}
+}

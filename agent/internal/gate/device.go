@@ -1,0 +1,145 @@
+package gate
+
+import (
+	"sync"
+	"sync/atomic"
+
+	"github.com/tollgate-iot/tollgate/agent/internal/limits"
+	"github.com/tollgate-iot/tollgate/agent/internal/store"
+	"github.com/tollgate-iot/tollgate/shared/token"
+)
+
+// Spec names a device the gate enforces for: the agent's own device or a
+// child device of a gateway.
+type Spec struct {
+	ID    string
+	Model string
+	// KeyFingerprint is token.Fingerprint of the device's Ed25519 key.
+	KeyFingerprint string
+}
+
+// License is one verified license token held for a device, with the local
+// day-accounting state that goes with it.
+type License struct {
+	Tok  *token.License
+	Text string
+	// charged counts local deductions above Tok.DaysThroughSeq; paidUntil
+	// is the end of the last bought day (Unix ns). Guarded by Device.mu.
+	charged   int64
+	paidUntil int64
+}
+
+// Available returns the days still pre-authorized (day licenses).
+func (l *License) Available() int64 { return l.Tok.Days - l.charged }
+
+// PaidUntil returns the end of the last bought day, Unix ns.
+func (l *License) PaidUntil() int64 { return l.paidUntil }
+
+type slot struct {
+	hour     int64
+	accepted int64
+	overage  int64
+}
+
+// Device is the gate's per-device state. Its mutex is taken once per
+// decision; samples of different devices never contend.
+type Device struct {
+	Spec
+	lics      atomic.Pointer[[]*License]
+	selfBlack atomic.Bool
+	// SampleSeq is the last sample sequence assigned; only the committer
+	// touches it.
+	SampleSeq atomic.Int64
+
+	mu       sync.Mutex
+	ring     [limits.BudgetHours]slot
+	totals   store.Bucket
+	dedSeq   int64
+	blackWhy string
+}
+
+func newDevice(s Spec) *Device {
+	d := &Device{Spec: s}
+	empty := []*License{}
+	d.lics.Store(&empty)
+	return d
+}
+
+// Licenses returns the device's licenses in charging order.
+func (d *Device) Licenses() []*License { return *d.lics.Load() }
+
+// SelfBlacklisted reports whether the device blacklisted itself, and why.
+func (d *Device) SelfBlacklisted() (bool, string) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.selfBlack.Load(), d.blackWhy
+}
+
+// used sums accepted samples in the rolling window ending at hour. d.mu held.
+func (d *Device) used(hour int64) int64 {
+	var n int64
+	for k := int64(0); k < limits.BudgetWindowHours; k++ {
+		h := hour - k
+		s := &d.ring[mod(h)]
+		if s.hour == h {
+			n += s.accepted
+		}
+	}
+	return n
+}
+
+// count adds one accepted sample to hour's bucket. d.mu held.
+func (d *Device) count(hour int64, overage bool) {
+	s := &d.ring[mod(hour)]
+	if s.hour != hour {
+		*s = slot{hour: hour}
+	}
+	s.accepted++
+	d.totals.Accepted++
+	if overage {
+		s.overage++
+		d.totals.Overage++
+	}
+}
+
+// Bucket returns the counts of one hour and the lifetime totals, for
+// persisting alongside the samples they count.
+func (d *Device) Bucket(hour int64) (b, totals store.Bucket) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	s := &d.ring[mod(hour)]
+	if s.hour == hour {
+		b = store.Bucket{Accepted: s.accepted, Overage: s.overage}
+	}
+	return b, d.totals
+}
+
+// Usage returns the samples accepted in the 24 hours ending at hour and the
+// lifetime totals.
+func (d *Device) Usage(hour int64) (used24h int64, totals store.Bucket) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.used(hour), d.totals
+}
+
+// Hours returns the buckets of the last limits.BudgetHours hours up to hour,
+// oldest first, skipping empty ones.
+func (d *Device) Hours(hour int64) map[int64]store.Bucket {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	out := map[int64]store.Bucket{}
+	for _, s := range d.ring {
+		if s.accepted > 0 && s.hour > hour-limits.BudgetHours && s.hour <= hour {
+			out[s.hour] = store.Bucket{Accepted: s.accepted, Overage: s.overage}
+		}
+	}
+	return out
+}
+
+func mod(h int64) int64 {
+	m := h % limits.BudgetHours
+	if m < 0 {
+		m += limits.BudgetHours
+	}
+	return m
+}

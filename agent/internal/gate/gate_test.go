@@ -1,0 +1,282 @@
+package gate
+
+import (
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/tollgate-iot/tollgate/agent/internal/effclock"
+	"github.com/tollgate-iot/tollgate/agent/internal/store"
+	"github.com/tollgate-iot/tollgate/agent/internal/testkit"
+	"github.com/tollgate-iot/tollgate/shared/clock"
+	"github.com/tollgate-iot/tollgate/shared/token"
+)
+
+const dev = "pump-1"
+
+// fakeLedger is a Ledger whose behaviour each test sets.
+type fakeLedger struct {
+	deductions []store.Deduction
+	black      []store.SelfBlacklist
+	failAppend error
+}
+
+func (f *fakeLedger) AppendDeduction(d store.Deduction) error {
+	if f.failAppend != nil {
+		return f.failAppend
+	}
+	if n := len(f.deductions); n > 0 && d.Seq <= f.deductions[n-1].Seq {
+		return store.ErrSeqOrder
+	}
+	f.deductions = append(f.deductions, d)
+	return nil
+}
+
+func (f *fakeLedger) SelfBlacklist(_ string, r store.SelfBlacklist) error {
+	f.black = append(f.black, r)
+	return nil
+}
+
+type fixture struct {
+	clk    *clock.Fake
+	eff    *effclock.Clock
+	ledger *fakeLedger
+	gate   *Gate
+}
+
+func spec() Spec {
+	return Spec{ID: dev, Model: "TG-100", KeyFingerprint: token.Fingerprint(testkit.Pub(dev))}
+}
+
+func newFixture(t testing.TB, mods ...func(*token.License)) *fixture {
+	t.Helper()
+	f := &fixture{clk: clock.NewFake(testkit.Epoch), ledger: &fakeLedger{}}
+	f.eff = effclock.New(f.clk, store.ClockState{}, time.Hour)
+	f.gate = New(Options{Clock: f.eff, Ledger: f.ledger})
+	var toks []Token
+	for i, m := range mods {
+		l, text := testkit.License(t, dev, testkit.Pub(dev), func(l *token.License) {
+			l.LicenseID = l.LicenseID[:35] + string(rune('0'+i))
+			if m != nil {
+				m(l)
+			}
+		})
+		toks = append(toks, Token{Lic: l, Text: text})
+	}
+	f.gate.Load([]Restore{{Spec: spec(), Tokens: toks}})
+	return f
+}
+
+func dayLicense(days int64) func(*token.License) {
+	return func(l *token.License) { l.Billing = token.BillingDays; l.Days = days }
+}
+
+func TestDecide(t *testing.T) {
+	epoch := testkit.Epoch
+	lid := "6f1c2a7e-0b3d-4e5f-8a9b-0c1d2e3f4a50"
+	tests := []struct {
+		name    string
+		mods    []func(*token.License)
+		setup   func(t *testing.T, f *fixture)
+		device  string
+		want    Reason
+		overage bool
+	}{
+		{name: "ok", mods: []func(*token.License){nil}, want: OK},
+		{name: "error/unknown_device", mods: []func(*token.License){nil}, device: "other", want: UnknownDevice},
+		{name: "error/no_license", want: NoLicense},
+		{name: "error/blacklisted", mods: []func(*token.License){nil}, want: Blacklisted,
+			setup: func(t *testing.T, f *fixture) {
+				r, _ := testkit.Revocation(t, 1, nil, nil, []string{dev})
+				f.gate.SetRevocation(r)
+			}},
+		{name: "error/revoked", mods: []func(*token.License){nil}, want: Revoked,
+			setup: func(t *testing.T, f *fixture) {
+				r, _ := testkit.Revocation(t, 1, []string{lid}, nil, nil)
+				f.gate.SetRevocation(r)
+			}},
+		{name: "error/suspended", mods: []func(*token.License){nil}, want: Suspended,
+			setup: func(t *testing.T, f *fixture) {
+				r, _ := testkit.Revocation(t, 1, nil, []string{lid}, nil)
+				f.gate.SetRevocation(r)
+			}},
+		{name: "error/expired", want: Expired, mods: []func(*token.License){func(l *token.License) {
+			l.NotAfter = epoch.Add(-time.Hour).Unix()
+		}}},
+		{name: "error/not_yet_valid", want: NotYetValid, mods: []func(*token.License){func(l *token.License) {
+			l.NotBefore = epoch.Add(time.Hour).Unix()
+		}}},
+		{name: "error/wrong_device/id", want: WrongDevice, mods: []func(*token.License){func(l *token.License) {
+			l.DeviceID = "pump-2"
+		}}, setup: func(t *testing.T, f *fixture) {
+			// A token for another device filed under this one.
+			l, text := testkit.License(t, "pump-2", testkit.Pub(dev), nil)
+			d := f.gate.Lookup(dev)
+			lics := []*License{{Tok: l, Text: text}}
+			d.lics.Store(&lics)
+		}},
+		{name: "error/wrong_device/key", want: WrongDevice, mods: []func(*token.License){func(l *token.License) {
+			l.DeviceKey = token.Fingerprint(testkit.Pub("someone else"))
+		}}},
+		{name: "error/model_mismatch", want: ModelMismatch, mods: []func(*token.License){func(l *token.License) {
+			l.Models = []string{"XR-*"}
+		}}},
+		{name: "error/clock_tamper", mods: []func(*token.License){nil}, want: ClockTamper,
+			setup: func(t *testing.T, f *fixture) {
+				f.eff.Now()
+				f.clk.Set(epoch.Add(-48 * time.Hour))
+			}},
+		{name: "error/stale_revocation_list", want: StaleRevocationList, mods: []func(*token.License){func(l *token.License) {
+			l.MaxOfflineSeconds = 3600
+			l.IssuedAt = epoch.Add(-2 * time.Hour).Unix()
+		}}},
+		{name: "ok/fresh_revocation_list", want: OK, mods: []func(*token.License){func(l *token.License) {
+			l.MaxOfflineSeconds = 3600
+			l.IssuedAt = epoch.Add(-2 * time.Hour).Unix()
+		}}, setup: func(t *testing.T, f *fixture) {
+			r, _ := testkit.Revocation(t, 1, nil, nil, nil)
+			f.gate.SetRevocation(r)
+		}},
+		{name: "error/over_budget", want: OverBudget, mods: []func(*token.License){func(l *token.License) {
+			l.MaxSamplesPerHour = 1
+		}}, setup: func(t *testing.T, f *fixture) { decideN(t, f, 24, OK) }},
+		{name: "ok/report_overage", want: OK, overage: true, mods: []func(*token.License){func(l *token.License) {
+			l.MaxSamplesPerHour = 1
+			l.Enforcement = token.EnforcementReport
+		}}, setup: func(t *testing.T, f *fixture) { decideN(t, f, 24, OK) }},
+		{name: "ok/day_deducted", want: OK, mods: []func(*token.License){dayLicense(3)}},
+		{name: "error/no_days", want: NoDays, mods: []func(*token.License){dayLicense(0)}},
+		{name: "error/storage_error", want: StorageError, mods: []func(*token.License){dayLicense(3)},
+			setup: func(t *testing.T, f *fixture) { f.ledger.failAppend = errors.New("disk full") }},
+		{name: "ok/second_license_pays", want: OK, mods: []func(*token.License){
+			func(l *token.License) { l.NotAfter = epoch.Add(-time.Hour).Unix() }, nil}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			f := newFixture(t, tt.mods...)
+			if tt.setup != nil {
+				tt.setup(t, f)
+			}
+			id := dev
+			if tt.device != "" {
+				id = tt.device
+			}
+			before := f.gate.Refused()
+			got := f.gate.DecideID(id)
+			if got.Reason != tt.want || got.Overage != tt.overage {
+				t.Fatalf("Decide = %v overage=%v, want %v overage=%v", got.Reason, got.Overage, tt.want, tt.overage)
+			}
+			after := f.gate.Refused()
+			if tt.want != OK && after[tt.want] != before[tt.want]+1 {
+				t.Fatalf("refusal %v counted %d→%d", tt.want, before[tt.want], after[tt.want])
+			}
+		})
+	}
+}
+
+func decideN(t *testing.T, f *fixture, n int, want Reason) {
+	t.Helper()
+	for i := 0; i < n; i++ {
+		if got := f.gate.DecideID(dev); got.Reason != want {
+			t.Fatalf("sample %d: %v, want %v", i, got.Reason, want)
+		}
+	}
+}
+
+func TestDayDeductions(t *testing.T) {
+	f := newFixture(t, dayLicense(2))
+	decideN(t, f, 5, OK)
+	if n := len(f.ledger.deductions); n != 1 {
+		t.Fatalf("%d deductions after the first day's samples, want 1", n)
+	}
+	f.clk.Advance(23 * time.Hour)
+	decideN(t, f, 1, OK)
+	if n := len(f.ledger.deductions); n != 1 {
+		t.Fatalf("deducted again within the paid day: %d", n)
+	}
+	f.clk.Advance(time.Hour)
+	decideN(t, f, 1, OK)
+	d := f.ledger.deductions
+	if len(d) != 2 || d[1].Seq != 2 || d[1].DaysBefore != 1 || d[1].DaysAfter != 0 {
+		t.Fatalf("deductions = %+v", d)
+	}
+	f.clk.Advance(25 * time.Hour)
+	decideN(t, f, 1, NoDays)
+	decideN(t, f, 1, Blacklisted)
+	if len(f.ledger.black) != 1 || f.ledger.black[0].Reason != "no_days" {
+		t.Fatalf("self-blacklist records = %+v", f.ledger.black)
+	}
+}
+
+func TestDaysThroughSeq(t *testing.T) {
+	f := newFixture(t, func(l *token.License) {
+		l.Billing, l.Days, l.DaysThroughSeq = token.BillingDays, 1, 7
+	})
+	decideN(t, f, 1, OK)
+	if d := f.ledger.deductions; len(d) != 1 || d[0].Seq != 8 {
+		t.Fatalf("first deduction after days_through_seq 7 = %+v, want seq 8", d)
+	}
+}
+
+func TestRestoreDoesNotDeductTwice(t *testing.T) {
+	f := newFixture(t, dayLicense(5))
+	decideN(t, f, 1, OK)
+	d := f.gate.Lookup(dev)
+	toks := []Token{{Lic: d.Licenses()[0].Tok, Text: d.Licenses()[0].Text}}
+	// A restart: same tokens, the deduction records from the ledger.
+	f.gate.Load([]Restore{{Spec: spec(), Tokens: toks, Deductions: f.ledger.deductions, DeductionSeq: 1}})
+	f.clk.Advance(time.Hour)
+	decideN(t, f, 1, OK)
+	if n := len(f.ledger.deductions); n != 1 {
+		t.Fatalf("%d deductions after restart within the paid day, want 1", n)
+	}
+	if l := f.gate.Lookup(dev).Licenses()[0]; l.Available() != 4 {
+		t.Fatalf("available days after restart = %d, want 4", l.Available())
+	}
+}
+
+func TestBudgetRollingWindow(t *testing.T) {
+	f := newFixture(t, func(l *token.License) { l.MaxSamplesPerHour = 2 })
+	// A machine running 8 hours a day may burst to 3x its hourly rate.
+	for h := 0; h < 8; h++ {
+		decideN(t, f, 6, OK)
+		f.clk.Advance(time.Hour)
+	}
+	decideN(t, f, 1, OverBudget)
+	// 24 hours after the first busy hour, its samples leave the window.
+	f.clk.Advance(16 * time.Hour)
+	decideN(t, f, 6, OK)
+	decideN(t, f, 1, OverBudget)
+	used, totals := f.gate.Lookup(dev).Usage(f.gate.Decide(f.gate.Lookup(dev)).Hour)
+	if used != 48 || totals.Accepted != 54 {
+		t.Fatalf("used %d total %d, want 48 and 54", used, totals.Accepted)
+	}
+}
+
+func TestDecideAllocatesNothing(t *testing.T) {
+	f := newFixture(t, func(l *token.License) { l.MaxSamplesPerHour = 0 })
+	r, _ := testkit.Revocation(t, 1, nil, nil, []string{"x"})
+	f.gate.SetRevocation(r)
+	d := f.gate.Lookup(dev)
+	if n := testing.AllocsPerRun(1000, func() { f.gate.Decide(d) }); n != 0 {
+		t.Fatalf("Decide allocates %v times per sample", n)
+	}
+}
+
+func BenchmarkGateDecision(b *testing.B) {
+	now := clock.Real{}.Now()
+	f := newFixture(b, func(l *token.License) {
+		l.MaxSamplesPerHour = 0
+		l.NotBefore, l.NotAfter = now.Add(-time.Hour).Unix(), now.Add(90*24*time.Hour).Unix()
+		l.IssuedAt = now.Add(-time.Hour).Unix()
+	})
+	f.gate.clk = effclock.New(clock.Real{}, store.ClockState{}, time.Hour)
+	r, _ := testkit.Revocation(b, 1, []string{"0a000000-0000-4000-8000-000000000001"}, nil, []string{"pump-0099"})
+	f.gate.SetRevocation(r)
+	b.ReportAllocs()
+	for b.Loop() {
+		if r := f.gate.DecideID(dev).Reason; r != OK {
+			b.Fatalf("refused: %v", r)
+		}
+	}
+}

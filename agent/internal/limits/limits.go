@@ -1,0 +1,127 @@
+// Package limits names every bound of the agent in one place, so that a
+// reviewer can see at a glance how much memory, disk and input any part of
+// tollgate-agent may consume. Bounds shared with the server live in
+// shared/limits.
+package limits
+
+import "time"
+
+const (
+	// MaxIngestBodyBytes caps one POST /v1/samples body.
+	MaxIngestBodyBytes = 1 << 20
+
+	// MaxBatchSamples caps the samples of one ingest batch.
+	MaxBatchSamples = 1000
+
+	// MaxSampleDataBytes caps the JSON "data" object of one sample.
+	MaxSampleDataBytes = 16 << 10
+
+	// MaxBridgePayloadBytes caps one MQTT payload a child device publishes
+	// to the bridge; larger payloads are refused unread.
+	MaxBridgePayloadBytes = MaxSampleDataBytes + 1024
+
+	// MaxChildren caps the child devices one gateway agent serves.
+	MaxChildren = 10_000
+
+	// MaxLicensesPerDevice caps the license tokens held for one device.
+	MaxLicensesPerDevice = 16
+
+	// MaxActivationFileBytes caps a file given to `activate` (tokens and
+	// revocation lists, one per line).
+	MaxActivationFileBytes = 4 << 20
+
+	// MaxConfigFileBytes caps the --config file.
+	MaxConfigFileBytes = 4 << 20
+
+	// MaxStoredRecordBytes caps any record read back from the state
+	// database; a larger one means corruption.
+	MaxStoredRecordBytes = 64 << 10
+
+	// DefaultQueueMax is the default bound of the outbox in samples.
+	DefaultQueueMax = 100_000
+
+	// MaxQueueMax caps the configurable outbox bound.
+	MaxQueueMax = 10_000_000
+
+	// CommitBatchBytes caps the encoded bytes of one outbox transaction;
+	// badger refuses transactions above ~15% of its memtable.
+	CommitBatchBytes = 512 << 10
+
+	// CommitBatchSamples caps the samples grouped into one outbox commit.
+	CommitBatchSamples = 1024
+
+	// SubmitQueue is the number of ingest requests that may wait for the
+	// committer before Submit blocks.
+	SubmitQueue = 256
+
+	// DefaultMaxInflight is the default number of unacknowledged QoS 1
+	// publishes upstream.
+	DefaultMaxInflight = 256
+
+	// MaxInflight caps the configurable in-flight window (MQTT packet ids
+	// are 16 bits; paho needs spare ones).
+	MaxInflight = 16_384
+
+	// PublishReadChunk is how many outbox entries the publisher reads from
+	// badger at once.
+	PublishReadChunk = 256
+
+	// AckDeleteBatch is how many acknowledged entries are deleted in one
+	// badger write batch.
+	AckDeleteBatch = 256
+
+	// BudgetHours is how many hourly buckets the agent keeps per device
+	// (SPEC §3: at least 7 days).
+	BudgetHours = 7 * 24
+
+	// BudgetWindowHours is the rolling window of the sample budget.
+	BudgetWindowHours = 24
+
+	// DayLength is what one deducted day buys.
+	DayLength = 24 * time.Hour
+
+	// DefaultClockTolerance is how far the wall clock may go back behind
+	// the highest time seen before the agent enters the tamper state.
+	DefaultClockTolerance = time.Hour
+
+	// MinPlausibleUnix is the earliest wall time (2025-01-01T00:00:00Z) the
+	// agent takes for real; an earlier clock is treated as "not set" (a
+	// gateway that boots at 1970) rather than as tampering.
+	MinPlausibleUnix = 1735689600
+
+	// ClockPersistInterval is how often the effective clock's high-water
+	// mark is written when nothing else writes it.
+	ClockPersistInterval = 30 * time.Second
+
+	// CounterFlushInterval is how often refusal counters are persisted.
+	CounterFlushInterval = time.Second
+
+	// ValueLogGCInterval is how often badger's value log is collected.
+	ValueLogGCInterval = 10 * time.Minute
+
+	// StateKeyBytes is the length of the state encryption key (AES-256).
+	StateKeyBytes = 32
+
+	// HTTPReadHeaderTimeout, HTTPWriteTimeout and HTTPIdleTimeout bound the
+	// ingest and metrics HTTP server.
+	HTTPReadHeaderTimeout = 5 * time.Second
+	HTTPReadTimeout       = 30 * time.Second
+	HTTPWriteTimeout      = 30 * time.Second
+	HTTPIdleTimeout       = 2 * time.Minute
+
+	// MQTTConnectTimeout bounds one upstream or bridge CONNECT.
+	MQTTConnectTimeout = 10 * time.Second
+
+	// MQTTWriteTimeout bounds one blocking paho write.
+	MQTTWriteTimeout = 10 * time.Second
+
+	// MQTTKeepAlive is the MQTT keep-alive interval.
+	MQTTKeepAlive = 30 * time.Second
+
+	// ReconnectMin and ReconnectMax bound the reconnect backoff.
+	ReconnectMin = 100 * time.Millisecond
+	ReconnectMax = 10 * time.Second
+
+	// ShutdownTimeout bounds a graceful shutdown.
+	ShutdownTimeout = 10 * time.Second
+)

@@ -1,0 +1,148 @@
+package runtime
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/tollgate-iot/tollgate/agent/internal/limits"
+	"github.com/tollgate-iot/tollgate/shared/ident"
+	"github.com/tollgate-iot/tollgate/shared/token"
+)
+
+// ErrWrongDevice reports a token for another device (or another key).
+var ErrWrongDevice = errors.New("token is for another device")
+
+// ErrModelMismatch reports a token whose model range excludes the device.
+var ErrModelMismatch = errors.New("device model is outside the token's model range")
+
+// ErrUnknownDocument reports activation input that is neither a license
+// token nor a revocation list.
+var ErrUnknownDocument = errors.New("not a license token or revocation list")
+
+// Imported describes one document taken in by Activate.
+type Imported struct {
+	Kind     string `json:"kind"`
+	ID       string `json:"id"`
+	DeviceID string `json:"device_id,omitempty"`
+	Version  int64  `json:"version"`
+	Result   string `json:"result"`
+}
+
+// SplitDocuments splits activation input (one document per line or
+// whitespace-separated) and bounds it.
+func SplitDocuments(input string) ([]string, error) {
+	if len(input) > limits.MaxActivationFileBytes {
+		return nil, fmt.Errorf("%w: input is %d bytes, at most %d", token.ErrTooLarge, len(input), limits.MaxActivationFileBytes)
+	}
+	docs := strings.Fields(input)
+	if len(docs) == 0 {
+		return nil, fmt.Errorf("%w: empty input", ErrUnknownDocument)
+	}
+	return docs, nil
+}
+
+// Activate verifies and stores license tokens and revocation lists. All
+// documents are verified before anything is stored; a token for another
+// device is refused unless that device is a configured child.
+func (a *Agent) Activate(docs []string) ([]Imported, error) {
+	if a.trust == nil {
+		return nil, ErrNoTrust
+	}
+	type parsed struct {
+		lic  *token.License
+		rev  *token.RevocationList
+		text string
+	}
+	ps := make([]parsed, 0, len(docs))
+	for i, text := range docs {
+		if isRevocation(text) {
+			r, err := token.ParseRevocationList(a.trust, text)
+			if err != nil {
+				return nil, fmt.Errorf("document %d: %w", i+1, err)
+			}
+			if err := token.CheckNewer(a.gate.Revocation(), r); err != nil {
+				return nil, fmt.Errorf("document %d: %w", i+1, err)
+			}
+			ps = append(ps, parsed{rev: r, text: text})
+			continue
+		}
+		if !strings.HasPrefix(text, "tg1.lic.") {
+			return nil, fmt.Errorf("document %d: %w", i+1, ErrUnknownDocument)
+		}
+		l, err := token.ParseLicense(a.trust, text)
+		if err != nil {
+			return nil, fmt.Errorf("document %d: %w", i+1, err)
+		}
+		if err := a.checkOwner(l); err != nil {
+			return nil, fmt.Errorf("document %d: %w", i+1, err)
+		}
+		ps = append(ps, parsed{lic: l, text: text})
+	}
+	out := make([]Imported, 0, len(ps))
+	for _, p := range ps {
+		im, err := a.importOne(p.lic, p.rev, p.text)
+		if err != nil {
+			return out, err
+		}
+		out = append(out, im)
+	}
+	return out, a.reloadTokens()
+}
+
+// checkOwner refuses a token that names another device, key or model.
+func (a *Agent) checkOwner(l *token.License) error {
+	d := a.gate.Lookup(l.DeviceID)
+	if d == nil {
+		return fmt.Errorf("%w: token for %s, this agent is %s", ErrWrongDevice, l.DeviceID, a.id.DeviceID)
+	}
+	if l.DeviceKey != d.KeyFingerprint {
+		return fmt.Errorf("%w: token names key %s…, device %s has %s…", ErrWrongDevice, l.DeviceKey[:12], d.ID, d.KeyFingerprint[:12])
+	}
+	if !ident.ModelMatches(l.Models, d.Model) {
+		return fmt.Errorf("%w: model %s, range %v", ErrModelMismatch, d.Model, l.Models)
+	}
+	return nil
+}
+
+func (a *Agent) importOne(l *token.License, r *token.RevocationList, text string) (Imported, error) {
+	if r != nil {
+		if err := a.st.PutRevocation(text); err != nil {
+			return Imported{}, err
+		}
+		a.gate.SetRevocation(r)
+		return Imported{Kind: "revocation_list", ID: fmt.Sprint(r.Seq), Version: r.Seq, Result: "stored"}, nil
+	}
+	newer, err := a.st.PutToken(l, text)
+	if err != nil {
+		return Imported{}, err
+	}
+	im := Imported{Kind: "license", ID: l.LicenseID, DeviceID: l.DeviceID, Version: l.Version, Result: "unchanged"}
+	if newer {
+		im.Result = "stored"
+		// A newer token is the server's word after an admin acted (days
+		// added, blacklist cleared): lift a self-imposed blacklist.
+		if err := a.st.ClearSelfBlacklist(l.DeviceID); err != nil {
+			return im, err
+		}
+		a.gate.ClearSelfBlacklist(l.DeviceID)
+	}
+	a.log.Info("license imported", "license_id", l.LicenseID, "device_id", l.DeviceID, "version", l.Version, "result", im.Result)
+	return im, nil
+}
+
+// reloadTokens hands the stored tokens to the gate, device by device.
+func (a *Agent) reloadTokens() error {
+	toks, err := a.tokens()
+	if err != nil {
+		return err
+	}
+	for _, d := range a.gate.Devices() {
+		ded, err := a.st.Deductions(d.ID)
+		if err != nil {
+			return err
+		}
+		a.gate.SetTokens(d.ID, toks[d.ID], ded)
+	}
+	return nil
+}

@@ -1,0 +1,162 @@
+// Package runtime assembles one tollgate-agent from its parts: the state
+// database, the device key, the effective clock, the gate, the outbox, the
+// upstream publisher, local ingest and the bridge. The CLI and the public
+// Go API (agent/sdk) both drive an agent through this package.
+package runtime
+
+import (
+	"context"
+	"crypto/ed25519"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"time"
+
+	badger "github.com/dgraph-io/badger/v4"
+
+	"github.com/tollgate-iot/tollgate/agent/internal/config"
+	"github.com/tollgate-iot/tollgate/agent/internal/effclock"
+	"github.com/tollgate-iot/tollgate/agent/internal/gate"
+	"github.com/tollgate-iot/tollgate/agent/internal/identity"
+	"github.com/tollgate-iot/tollgate/agent/internal/store"
+	"github.com/tollgate-iot/tollgate/shared/clock"
+	"github.com/tollgate-iot/tollgate/shared/token"
+)
+
+// ErrNotInitialized reports a data directory without `init`.
+var ErrNotInitialized = errors.New("data directory is not initialized (run tollgate-agent init)")
+
+// ErrNoTrust reports an agent without a pinned trust bundle.
+var ErrNoTrust = errors.New("no trust bundle pinned (tollgate-agent init --trust FILE)")
+
+// Data directory layout.
+const (
+	deviceKeyFile = "device.key"
+	stateDir      = "state"
+	addrFile      = "agent.addr"
+)
+
+// DeviceKeyPath returns the device key file under data.
+func DeviceKeyPath(data string) string { return filepath.Join(data, deviceKeyFile) }
+
+// AddrFile returns the file in which `run` records its control address.
+func AddrFile(data string) string { return filepath.Join(data, addrFile) }
+
+// Options are what every agent needs besides its Config.
+type Options struct {
+	Logger *slog.Logger
+	Clock  clock.Clock
+	// Keys provides the state key; nil means the file of Config.StateKeyPath.
+	Keys store.KeyProvider
+}
+
+// Agent is an opened data directory: state, identity, clock and gate.
+type Agent struct {
+	cfg   config.Config
+	log   *slog.Logger
+	wall  clock.Clock
+	st    *store.Store
+	id    store.Identity
+	priv  ed25519.PrivateKey
+	trust *token.Trust
+	clk   *effclock.Clock
+	gate  *gate.Gate
+
+	refusedBase map[string]int64
+	// queueStatus and persistExtra are set by Run while the outbox is open.
+	queueStatus  func() QueueStatus
+	persistExtra func(*badger.Txn) error
+}
+
+// Open opens an initialized data directory.
+func Open(ctx context.Context, cfg config.Config, o Options) (*Agent, error) {
+	log := o.Logger
+	if log == nil {
+		log = slog.Default()
+	}
+	if _, err := os.Stat(DeviceKeyPath(cfg.Data)); err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrNotInitialized, err)
+	}
+	priv, err := identity.Load(DeviceKeyPath(cfg.Data))
+	if err != nil {
+		return nil, err
+	}
+	keys := o.Keys
+	if keys == nil {
+		keys = store.FileKeyProvider{Path: cfg.StateKeyPath()}
+	}
+	key, err := keys.StateKey(ctx, false)
+	if err != nil {
+		return nil, err
+	}
+	st, err := store.Open(ctx, store.Options{Dir: filepath.Join(cfg.Data, stateDir), Key: key, Logger: log, Clock: o.Clock})
+	if err != nil {
+		return nil, err
+	}
+	a := &Agent{cfg: cfg, log: log, wall: clock.OrReal(o.Clock), st: st, priv: priv}
+	if err := a.load(); err != nil {
+		st.Close()
+		return nil, err
+	}
+	return a, nil
+}
+
+func (a *Agent) load() error {
+	id, err := a.st.Identity()
+	if err != nil {
+		return fmt.Errorf("%w: %v", ErrNotInitialized, err)
+	}
+	if id.PublicKey != token.EncodePublicKey(a.priv.Public().(ed25519.PublicKey)) {
+		return fmt.Errorf("%w: device key does not match the stored identity", store.ErrCorrupt)
+	}
+	a.id = id
+	if b, err := a.st.Trust(); err == nil {
+		if a.trust, err = token.ParseTrustBundle(b); err != nil {
+			return fmt.Errorf("%w: pinned trust bundle: %v", store.ErrCorrupt, err)
+		}
+	} else if !errors.Is(err, store.ErrNotFound) {
+		return err
+	}
+	var cs store.ClockState
+	if err := a.st.GetJSON(store.KeyClock(), &cs); err != nil && !errors.Is(err, store.ErrNotFound) {
+		return err
+	}
+	a.clk = effclock.New(a.wall, cs, time.Duration(a.cfg.ClockTolerance))
+	a.gate = gate.New(gate.Options{Clock: a.clk, Ledger: ledger{a.st}, Logger: a.log})
+	return a.loadGate()
+}
+
+// Close persists the clock and counters and closes the state database.
+func (a *Agent) Close() error {
+	err := a.persistCounters()
+	return errors.Join(err, a.st.Close())
+}
+
+// Identity returns who this agent is.
+func (a *Agent) Identity() store.Identity { return a.id }
+
+// Gate returns the agent's gate.
+func (a *Agent) Gate() *gate.Gate { return a.gate }
+
+// Store returns the agent's state database.
+func (a *Agent) Store() *store.Store { return a.st }
+
+// Clock returns the agent's effective clock.
+func (a *Agent) Clock() *effclock.Clock { return a.clk }
+
+// Config returns the agent's configuration.
+func (a *Agent) Config() config.Config { return a.cfg }
+
+// ledger makes the gate's deductions and self-blacklisting durable.
+type ledger struct{ st *store.Store }
+
+func (l ledger) AppendDeduction(d store.Deduction) error { return l.st.AppendDeduction(d) }
+
+func (l ledger) SelfBlacklist(deviceID string, rec store.SelfBlacklist) error {
+	if err := l.st.PutJSON(store.KeySelfBlacklist(deviceID), rec); err != nil {
+		return err
+	}
+	return l.st.Sync()
+}

@@ -1,0 +1,140 @@
+package runtime
+
+import (
+	"time"
+
+	"github.com/tollgate-iot/tollgate/agent/internal/gate"
+	"github.com/tollgate-iot/tollgate/agent/internal/limits"
+	"github.com/tollgate-iot/tollgate/shared/token"
+)
+
+// Status is `tollgate-agent status -o json` (INTERFACES.md lists the fields
+// scripts rely on: device_id, blacklisted, tamper, licenses[], budget,
+// refused, queue, last_sync).
+type Status struct {
+	DeviceStatus
+	Tamper        bool              `json:"tamper"`
+	TamperEvents  int64             `json:"tamper_events"`
+	EffectiveTime string            `json:"effective_time"`
+	Refused       map[string]int64  `json:"refused"`
+	Queue         QueueStatus       `json:"queue"`
+	LastSync      *string           `json:"last_sync"`
+	Revocation    *RevocationStatus `json:"revocation_list"`
+	Children      []DeviceStatus    `json:"children,omitempty"`
+}
+
+// DeviceStatus is the enforcement state of one device.
+type DeviceStatus struct {
+	DeviceID        string          `json:"device_id"`
+	Model           string          `json:"model"`
+	Blacklisted     bool            `json:"blacklisted"`
+	BlacklistReason string          `json:"blacklist_reason,omitempty"`
+	Licenses        []LicenseStatus `json:"licenses"`
+	Budget          BudgetStatus    `json:"budget"`
+	DeductionSeq    int64           `json:"deduction_seq"`
+	SampleSeq       int64           `json:"sample_seq"`
+}
+
+// LicenseStatus is one license as the agent sees it.
+type LicenseStatus struct {
+	ID                string `json:"id"`
+	Serial            string `json:"serial"`
+	Status            string `json:"status"`
+	Expires           string `json:"expires"`
+	Billing           string `json:"billing"`
+	Enforcement       string `json:"enforcement"`
+	MaxSamplesPerHour int64  `json:"max_samples_per_hour"`
+	// AvailableDays is null for term licenses.
+	AvailableDays *int64 `json:"available_days"`
+	PaidUntil     string `json:"paid_until,omitempty"`
+	Version       int64  `json:"version"`
+}
+
+// BudgetStatus is the rolling 24-hour sample budget; limit_24h 0 is unlimited.
+type BudgetStatus struct {
+	Used24h       int64 `json:"used_24h"`
+	Limit24h      int64 `json:"limit_24h"`
+	AcceptedTotal int64 `json:"accepted_total"`
+	OverageTotal  int64 `json:"overage_total"`
+}
+
+// QueueStatus is the outbox.
+type QueueStatus struct {
+	Depth   int64 `json:"depth"`
+	Dropped int64 `json:"dropped"`
+	Max     int64 `json:"max"`
+}
+
+// RevocationStatus describes the revocation list held.
+type RevocationStatus struct {
+	Seq      int64  `json:"seq"`
+	IssuedAt string `json:"issued_at"`
+}
+
+// Status reports the agent's state now.
+func (a *Agent) Status() Status {
+	eff, tamper := a.clk.Now()
+	rev := a.gate.Revocation()
+	s := Status{
+		Tamper:        tamper,
+		TamperEvents:  a.clk.TamperEvents(),
+		EffectiveTime: time.Unix(0, eff).UTC().Format(time.RFC3339),
+		Refused:       a.refusedTotals(),
+		Queue:         QueueStatus{Max: int64(a.cfg.QueueMax)},
+	}
+	if rev != nil {
+		s.Revocation = &RevocationStatus{Seq: rev.Seq, IssuedAt: unixRFC(rev.IssuedAt)}
+	}
+	if q := a.queueStatus; q != nil {
+		s.Queue = q()
+	} else {
+		s.Queue.Depth, s.Queue.Dropped = a.storedQueue()
+	}
+	for _, d := range a.gate.Devices() {
+		ds := deviceStatus(d, rev, eff)
+		if d.ID == a.id.DeviceID {
+			s.DeviceStatus = ds
+		} else {
+			s.Children = append(s.Children, ds)
+		}
+	}
+	return s
+}
+
+func deviceStatus(d *gate.Device, rev *token.RevocationList, eff int64) DeviceStatus {
+	ds := DeviceStatus{DeviceID: d.ID, Model: d.Model, Licenses: []LicenseStatus{},
+		DeductionSeq: d.DeductionSeq(), SampleSeq: d.SampleSeq.Load()}
+	ds.Blacklisted, ds.BlacklistReason = d.SelfBlacklisted()
+	if rev != nil && rev.DeviceBlacklisted(d.ID) {
+		ds.Blacklisted, ds.BlacklistReason = true, "blacklisted by the server"
+	}
+	effSec := eff / int64(time.Second)
+	for _, l := range d.Licenses() {
+		t := l.Tok
+		ls := LicenseStatus{ID: t.LicenseID, Serial: t.Serial, Expires: unixRFC(t.NotAfter),
+			Billing: t.Billing, Enforcement: t.Enforcement, MaxSamplesPerHour: t.MaxSamplesPerHour, Version: t.Version}
+		ls.Status = "active"
+		if r := gate.CheckLicense(d, l, rev, effSec); r != gate.OK {
+			ls.Status = r.String()
+		}
+		if t.Billing == token.BillingDays {
+			avail := l.Available()
+			ls.AvailableDays = &avail
+			if l.PaidUntil() > 0 {
+				ls.PaidUntil = time.Unix(0, l.PaidUntil()).UTC().Format(time.RFC3339)
+			}
+			if avail <= 0 && eff >= l.PaidUntil() && ls.Status == "active" {
+				ls.Status = gate.NoDays.String()
+			}
+		}
+		if ls.Status == "active" && ds.Budget.Limit24h == 0 {
+			ds.Budget.Limit24h = t.MaxSamplesPerHour * limits.BudgetWindowHours
+		}
+		ds.Licenses = append(ds.Licenses, ls)
+	}
+	used, totals := d.Usage(eff / int64(time.Hour))
+	ds.Budget.Used24h, ds.Budget.AcceptedTotal, ds.Budget.OverageTotal = used, totals.Accepted, totals.Overage
+	return ds
+}
+
+func unixRFC(sec int64) string { return time.Unix(sec, 0).UTC().Format(time.RFC3339) }

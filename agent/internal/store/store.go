@@ -1,0 +1,229 @@
+// Package store is the agent's durable state: one badger database opened
+// with a small-footprint profile and encrypted at rest with a key that lives
+// outside the database directory (see statekey.go).
+//
+// Everything the agent must not forget across a crash lives here: the device
+// identity, the pinned trust bundle, license tokens and the highest version
+// seen per license, the revocation list, the effective clock, deduction
+// records, hourly sample buckets, sample sequences, refusal counters and the
+// outbox of telemetry not yet acknowledged by the broker.
+package store
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+	"sync"
+	"time"
+
+	badger "github.com/dgraph-io/badger/v4"
+	"github.com/dgraph-io/badger/v4/options"
+
+	"github.com/tollgate-iot/tollgate/agent/internal/limits"
+	"github.com/tollgate-iot/tollgate/shared/clock"
+)
+
+// ErrNotFound reports a record that is not in the store.
+var ErrNotFound = errors.New("not found")
+
+// ErrCorrupt reports a stored record that does not decode or breaks a bound.
+var ErrCorrupt = errors.New("state database is corrupt")
+
+// ErrLocked reports a state database held by another process (a running
+// agent).
+var ErrLocked = errors.New("state database is in use by another process")
+
+// ErrBadKey reports a state key that does not open the database.
+var ErrBadKey = errors.New("state key does not match the database")
+
+// Options configures Open.
+type Options struct {
+	// Dir is the badger directory.
+	Dir string
+	// Key is the AES key (16, 24 or 32 bytes) the data is encrypted with.
+	Key []byte
+	// Logger receives badger's warnings; nil means slog.Default().
+	Logger *slog.Logger
+	// Clock drives the value-log GC ticker; nil means the real clock.
+	Clock clock.Clock
+}
+
+// Store is the open state database. It is safe for concurrent use.
+type Store struct {
+	db   *badger.DB
+	log  *slog.Logger
+	stop chan struct{}
+	wg   sync.WaitGroup
+	once sync.Once
+}
+
+// Profile returns the badger options Tollgate uses on devices. Badger's
+// defaults are sized for servers (5 × 64 MiB memtables, 256 MiB block
+// cache, 1 GiB value-log files); on a gateway with 64–256 MiB of RAM that is
+// most of the machine. The profile below was measured on this project
+// (DEPENDENCIES.md) to cut peak RSS roughly in half; docs/agent.md explains
+// each value.
+func Profile(dir string, key []byte) badger.Options {
+	return badger.DefaultOptions(dir).
+		WithMemTableSize(8 << 20).
+		WithNumMemtables(2).
+		WithNumLevelZeroTables(2).
+		WithNumLevelZeroTablesStall(4).
+		WithBaseTableSize(1 << 20).
+		WithBaseLevelSize(4 << 20).
+		WithValueLogFileSize(16 << 20).
+		WithValueThreshold(64 << 10). // well under 15% of the memtable
+		WithBlockCacheSize(4 << 20).  // must be > 0 with encryption on
+		WithIndexCacheSize(2 << 20).  // required with encryption
+		WithNumCompactors(2).         // 1 is rejected by badger
+		WithNumGoroutines(2).
+		WithMetricsEnabled(false).
+		WithCompression(options.None).
+		WithSyncWrites(false). // we fsync explicitly where durability matters
+		WithDetectConflicts(false).
+		WithNumVersionsToKeep(1).
+		WithEncryptionKey(key).
+		WithEncryptionKeyRotationDuration(30 * 24 * time.Hour)
+}
+
+// Open opens (creating if needed) the state database.
+func Open(ctx context.Context, o Options) (*Store, error) {
+	log := o.Logger
+	if log == nil {
+		log = slog.Default()
+	}
+	opts := Profile(o.Dir, o.Key).WithLogger(badgerLogger{log})
+	db, err := badger.Open(opts)
+	if err != nil {
+		msg := err.Error()
+		switch {
+		case strings.Contains(msg, "Cannot acquire directory lock"):
+			return nil, fmt.Errorf("%w: %s", ErrLocked, o.Dir)
+		case strings.Contains(msg, "Encryption key mismatch"), strings.Contains(msg, "encryption key"):
+			return nil, fmt.Errorf("%w: %v", ErrBadKey, err)
+		}
+		return nil, fmt.Errorf("store: open %s: %w", o.Dir, err)
+	}
+	s := &Store{db: db, log: log, stop: make(chan struct{})}
+	s.wg.Add(1)
+	go s.gcLoop(clock.OrReal(o.Clock))
+	return s, nil
+}
+
+// DB returns the badger handle, for the packages that own key ranges
+// (outbox) and need transactions.
+func (s *Store) DB() *badger.DB { return s.db }
+
+// Sync forces everything written so far to disk, for power-loss durability.
+func (s *Store) Sync() error { return s.db.Sync() }
+
+// Close stops the GC loop and closes the database. It is idempotent.
+func (s *Store) Close() error {
+	var err error
+	s.once.Do(func() {
+		close(s.stop)
+		s.wg.Wait()
+		err = s.db.Close()
+	})
+	return err
+}
+
+// gcLoop collects the value log on a ticker until Close; badger frees at
+// most one file per call, so it loops while a call succeeds.
+func (s *Store) gcLoop(clk clock.Clock) {
+	defer s.wg.Done()
+	t := clk.NewTicker(limits.ValueLogGCInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-s.stop:
+			return
+		case <-t.C():
+			for s.db.RunValueLogGC(0.5) == nil {
+				select {
+				case <-s.stop:
+					return
+				default:
+				}
+			}
+		}
+	}
+}
+
+// GetJSON reads the record at key into v.
+func (s *Store) GetJSON(key []byte, v any) error {
+	return s.db.View(func(txn *badger.Txn) error { return getJSON(txn, key, v) })
+}
+
+// PutJSON writes v at key in its own transaction.
+func (s *Store) PutJSON(key []byte, v any) error {
+	return s.db.Update(func(txn *badger.Txn) error { return SetJSON(txn, key, v) })
+}
+
+// GetBytes returns a copy of the value at key.
+func (s *Store) GetBytes(key []byte) ([]byte, error) {
+	var out []byte
+	err := s.db.View(func(txn *badger.Txn) error {
+		var err error
+		out, err = getBytes(txn, key)
+		return err
+	})
+	return out, err
+}
+
+// SetJSON encodes v and sets it at key inside txn.
+func SetJSON(txn *badger.Txn, key []byte, v any) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return fmt.Errorf("store: encode %q: %w", key, err)
+	}
+	return txn.Set(key, b)
+}
+
+func getBytes(txn *badger.Txn, key []byte) ([]byte, error) {
+	it, err := txn.Get(key)
+	if errors.Is(err, badger.ErrKeyNotFound) {
+		return nil, fmt.Errorf("%w: %q", ErrNotFound, key)
+	}
+	if err != nil {
+		return nil, err
+	}
+	if it.ValueSize() > limits.MaxStoredRecordBytes {
+		return nil, fmt.Errorf("%w: record %q is %d bytes", ErrCorrupt, key, it.ValueSize())
+	}
+	return it.ValueCopy(nil)
+}
+
+func getJSON(txn *badger.Txn, key []byte, v any) error {
+	b, err := getBytes(txn, key)
+	if err != nil {
+		return err
+	}
+	return decodeJSON(key, b, v)
+}
+
+// GetJSONTxn reads the record at key into v inside txn.
+func GetJSONTxn(txn *badger.Txn, key []byte, v any) error { return getJSON(txn, key, v) }
+
+func decodeJSON(key, b []byte, v any) error {
+	if err := json.Unmarshal(b, v); err != nil {
+		return fmt.Errorf("%w: record %q: %v", ErrCorrupt, key, err)
+	}
+	return nil
+}
+
+// badgerLogger sends badger's log lines to slog; info and debug lines are
+// dropped (badger is chatty about compactions).
+type badgerLogger struct{ l *slog.Logger }
+
+func (b badgerLogger) Errorf(f string, a ...any) {
+	b.l.Error("badger", "msg", strings.TrimSpace(fmt.Sprintf(f, a...)))
+}
+func (b badgerLogger) Warningf(f string, a ...any) {
+	b.l.Warn("badger", "msg", strings.TrimSpace(fmt.Sprintf(f, a...)))
+}
+func (b badgerLogger) Infof(string, ...any)  {}
+func (b badgerLogger) Debugf(string, ...any) {}
