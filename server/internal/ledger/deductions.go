@@ -1,0 +1,169 @@
+package ledger
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"time"
+
+	"github.com/tollgate-iot/tollgate/server/internal/store"
+	"github.com/tollgate-iot/tollgate/shared/token"
+)
+
+// DeductInput is one day deduction reported for a device: its device
+// sequence number and when the device made it.
+type DeductInput struct {
+	DeviceID string
+	Seq      int64
+	At       time.Time // zero: now
+}
+
+// Deduct charges one day for a device (SPEC §2 "Day licenses"): the bound,
+// usable day license with days left and the earliest activation pays; a
+// first charge activates it and every charge buys 24 hours from At. If no
+// license can pay, the failure is recorded, the device is blacklisted, and
+// the error wraps ErrNoDaysLeft. Each (device, seq) is applied once: a
+// replay returns the first outcome. The device sync API calls this.
+func (lg *Ledger) Deduct(ctx context.Context, in DeductInput) (*Deduction, error) {
+	if in.Seq < 1 {
+		return nil, invalid("seq must be at least 1")
+	}
+	var out Deduction
+	err := lg.update(func(o *op) error {
+		d, err := o.device(in.DeviceID)
+		if err != nil {
+			return err
+		}
+		err = o.x.GetJSON(store.DeductionKey(d.ID, in.Seq), &out)
+		if err == nil || !errors.Is(err, store.ErrNotFound) {
+			return err // a replay, or a read error
+		}
+		at := in.At.UTC().Truncate(time.Second)
+		if at.IsZero() {
+			at = o.now
+		}
+		out = Deduction{Seq: in.Seq, DeviceID: d.ID, At: at}
+		l, err := o.payer(d.ID)
+		if err != nil {
+			return err
+		}
+		if in.Seq > d.LastSeq {
+			d.LastSeq = in.Seq
+		}
+		if l == nil {
+			out.Failed = true
+			if err := o.setBlacklist(SystemActor(), d, true, fmt.Sprintf("no days left (deduction %d)", in.Seq), "device.blacklist"); err != nil {
+				return err
+			}
+			return o.x.PutJSON(store.DeductionKey(d.ID, in.Seq), &out)
+		}
+		if err := o.x.PutJSON(store.DeviceKey(d.ID), d); err != nil {
+			return err
+		}
+		return o.charge(l, &out)
+	})
+	if err == nil && out.Failed {
+		err = fmt.Errorf("%w: device %s, deduction %d", ErrNoDaysLeft, out.DeviceID, out.Seq)
+	}
+	return &out, err
+}
+
+// payer picks the license that pays the next day for a device, or nil.
+func (o *op) payer(deviceID string) (*License, error) {
+	var cands []*License
+	err := o.x.Scan(store.LicenseByDevicePrefix(deviceID), nil, false, func(k, _ []byte) (bool, error) {
+		l, err := o.license(store.LastPart(k))
+		if err != nil {
+			return false, err
+		}
+		if l.Billing == token.BillingDays && l.AvailableDays > 0 && l.usable(o.now) == nil {
+			cands = append(cands, l)
+		}
+		return true, nil
+	})
+	if err != nil || len(cands) == 0 {
+		return nil, err
+	}
+	slices.SortFunc(cands, func(a, b *License) int {
+		// Activated first, earliest activation first; then by bind time.
+		switch {
+		case a.ActivatedAt.IsZero() != b.ActivatedAt.IsZero():
+			if a.ActivatedAt.IsZero() {
+				return 1
+			}
+			return -1
+		case !a.ActivatedAt.Equal(b.ActivatedAt):
+			return a.ActivatedAt.Compare(b.ActivatedAt)
+		case !a.BoundAt.Equal(b.BoundAt):
+			return a.BoundAt.Compare(b.BoundAt)
+		}
+		return compareStrings(a.ID, b.ID)
+	})
+	return cands[0], nil
+}
+
+func compareStrings(a, b string) int {
+	switch {
+	case a < b:
+		return -1
+	case a > b:
+		return 1
+	}
+	return 0
+}
+
+// charge takes one day from l for the deduction rec and re-signs l's token.
+func (o *op) charge(l *License, rec *Deduction) error {
+	before := *l
+	rec.LicenseID, rec.DaysBefore = l.ID, l.AvailableDays
+	l.AvailableDays--
+	rec.DaysAfter = l.AvailableDays
+	if l.ActivatedAt.IsZero() {
+		l.ActivatedAt = rec.At
+	}
+	from := rec.At
+	if l.PaidUntil.After(from) {
+		from = l.PaidUntil
+	}
+	l.PaidUntil = from.Add(Day)
+	if err := o.reissue(l); err != nil {
+		return err
+	}
+	if err := o.putLicense(&before, l); err != nil {
+		return err
+	}
+	if err := o.x.PutJSON(store.DeductionKey(rec.DeviceID, rec.Seq), rec); err != nil {
+		return err
+	}
+	if err := o.x.PutJSON(store.DeductionByLicenseKey(l.ID, rec.DeviceID, rec.Seq), rec); err != nil {
+		return err
+	}
+	return o.audit(SystemActor(), "license.deduct", "license", l.ID, l.CustomerID, &before, l)
+}
+
+// ListDeductions returns the deduction records of a visible license.
+func (lg *Ledger) ListDeductions(ctx context.Context, a Actor, idOrSerial string) ([]Deduction, error) {
+	out := []Deduction{}
+	err := lg.view(func(o *op) error {
+		l, _, err := o.visibleLicense(a, idOrSerial)
+		if err != nil {
+			return err
+		}
+		return o.x.Scan(store.DeductionByLicensePrefix(l.ID), nil, true, func(_, v []byte) (bool, error) {
+			var d Deduction
+			if err := jsonUnmarshal(v, &d); err != nil {
+				return false, err
+			}
+			out = append(out, d)
+			return true, nil
+		})
+	})
+	slices.SortStableFunc(out, func(a, b Deduction) int {
+		if c := a.At.Compare(b.At); c != 0 {
+			return c
+		}
+		return int(a.Seq - b.Seq)
+	})
+	return out, err
+}

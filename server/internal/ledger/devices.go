@@ -1,0 +1,227 @@
+package ledger
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/tollgate-iot/tollgate/server/internal/store"
+	"github.com/tollgate-iot/tollgate/shared/ident"
+	"github.com/tollgate-iot/tollgate/shared/token"
+)
+
+// MaxLocationLen caps a device location, MaxReasonLen a blacklist reason.
+const (
+	MaxLocationLen = 256
+	MaxReasonLen   = 256
+)
+
+// DeviceInput creates a device.
+type DeviceInput struct {
+	ID, CustomerID, Model, PublicKey, GatewayID, Location string
+}
+
+// CreateDevice registers a device of a customer the actor manages. Its
+// public key is its identity: a key already used by another device is refused.
+func (lg *Ledger) CreateDevice(ctx context.Context, a Actor, in DeviceInput) (*Device, error) {
+	if err := ident.CheckID("device_id", in.ID); err != nil {
+		return nil, invalid("%v", err)
+	}
+	if err := ident.CheckModel(in.Model); err != nil {
+		return nil, invalid("%v", err)
+	}
+	pub, err := token.ParsePublicKey(in.PublicKey)
+	if err != nil {
+		return nil, invalid("public_key: %v", err)
+	}
+	if len(in.Location) > MaxLocationLen {
+		return nil, invalid("location is at most %d bytes", MaxLocationLen)
+	}
+	if in.CustomerID == "" {
+		in.CustomerID = a.CustomerID
+	}
+	var out Device
+	err = lg.update(func(o *op) error {
+		c, err := o.visibleCustomer(a, in.CustomerID)
+		if err != nil {
+			return err
+		}
+		if err := o.canManage(a, c, RoleAdmin); err != nil {
+			return err
+		}
+		if ok, err := o.x.Has(store.DeviceKey(in.ID)); err != nil || ok {
+			if ok {
+				return fmt.Errorf("%w: device %s", ErrExists, in.ID)
+			}
+			return err
+		}
+		fp := token.Fingerprint(pub)
+		if ok, err := o.x.Has(store.DeviceFingerprintKey(fp)); err != nil || ok {
+			if ok {
+				return fmt.Errorf("%w: another device has this public key", ErrExists)
+			}
+			return err
+		}
+		if in.GatewayID != "" {
+			gw, err := o.device(in.GatewayID)
+			if err != nil {
+				return err
+			}
+			if gw.CustomerID != c.ID {
+				return invalid("gateway %s belongs to another customer", gw.ID)
+			}
+			if gw.GatewayID != "" {
+				return invalid("gateway %s is itself a child device", gw.ID)
+			}
+		}
+		d := &Device{ID: in.ID, CustomerID: c.ID, Model: in.Model, PublicKey: in.PublicKey, KeyFingerprint: fp,
+			GatewayID: in.GatewayID, Location: in.Location, CreatedAt: o.now}
+		if err := o.x.PutJSON(store.DeviceKey(d.ID), d); err != nil {
+			return err
+		}
+		if err := o.x.Put(store.DeviceByCustomerKey(c.ID, d.ID), nil); err != nil {
+			return err
+		}
+		if err := o.x.Put(store.DeviceFingerprintKey(fp), []byte(d.ID)); err != nil {
+			return err
+		}
+		out = *d
+		return o.audit(a, "device.create", "device", d.ID, c.ID, nil, d)
+	})
+	return &out, err
+}
+
+func (o *op) device(id string) (*Device, error) {
+	var d Device
+	if err := o.x.GetJSON(store.DeviceKey(id), &d); err != nil {
+		return nil, mapNotFound(err, "device", id)
+	}
+	return &d, nil
+}
+
+// visibleDevice loads a device the actor may see, with its owner.
+func (o *op) visibleDevice(a Actor, id string) (*Device, error) {
+	d, err := o.device(id)
+	if err != nil {
+		return nil, err
+	}
+	c, err := o.customer(d.CustomerID)
+	if err != nil {
+		return nil, err
+	}
+	if !o.sees(a, c) {
+		return nil, notFound("device", id)
+	}
+	return d, nil
+}
+
+// GetDevice returns a device the actor may see.
+func (lg *Ledger) GetDevice(ctx context.Context, a Actor, id string) (*Device, error) {
+	var out *Device
+	err := lg.view(func(o *op) (err error) {
+		out, err = o.visibleDevice(a, id)
+		return err
+	})
+	return out, err
+}
+
+// ListDevices returns the devices of one visible customer, or of the
+// actor's whole subtree when customerID is empty, by customer then id.
+func (lg *Ledger) ListDevices(ctx context.Context, a Actor, customerID, cursor string, limit int) ([]Device, string, error) {
+	limit = PageLimit(limit)
+	var out []Device
+	var next string
+	err := lg.view(func(o *op) error {
+		ids := []string{customerID}
+		if customerID == "" {
+			var err error
+			if ids, err = o.subtree(a.CustomerID); err != nil {
+				return err
+			}
+		} else if _, err := o.visibleCustomer(a, customerID); err != nil {
+			return err
+		}
+		for _, cid := range ids {
+			p := store.DeviceByCustomerPrefix(cid)
+			var after []byte
+			if cursor != "" && string(p) < cursor {
+				if len(cursor) < len(p) || cursor[:len(p)] != string(p) {
+					continue
+				}
+				after = []byte(cursor)
+			}
+			err := o.x.Scan(p, after, false, func(k, _ []byte) (bool, error) {
+				if len(out) == limit {
+					last := out[len(out)-1]
+					next = string(store.DeviceByCustomerKey(last.CustomerID, last.ID))
+					return false, nil
+				}
+				d, err := o.device(store.LastPart(k))
+				if err != nil {
+					return false, err
+				}
+				out = append(out, *d)
+				return true, nil
+			})
+			if err != nil || next != "" {
+				return err
+			}
+		}
+		return nil
+	})
+	return out, next, err
+}
+
+// SetBlacklist blacklists or clears a device. Admins of the device's owner
+// and of its issuing chain may do either: a distributor must be able to
+// stop a device and to clear it after adding days.
+func (lg *Ledger) SetBlacklist(ctx context.Context, a Actor, id string, on bool, reason string) (*Device, error) {
+	if len(reason) > MaxReasonLen {
+		return nil, invalid("reason is at most %d bytes", MaxReasonLen)
+	}
+	var out Device
+	err := lg.update(func(o *op) error {
+		d, err := o.visibleDevice(a, id)
+		if err != nil {
+			return err
+		}
+		c, err := o.customer(d.CustomerID)
+		if err != nil {
+			return err
+		}
+		if err := o.canManageOrIssue(a, c, RoleAdmin); err != nil {
+			return err
+		}
+		action := "device.unblacklist"
+		if on {
+			action = "device.blacklist"
+		}
+		if err := o.setBlacklist(a, d, on, reason, action); err != nil {
+			return err
+		}
+		out = *d
+		return nil
+	})
+	return &out, err
+}
+
+func (o *op) setBlacklist(a Actor, d *Device, on bool, reason, action string) error {
+	before := *d
+	d.Blacklisted, d.BlacklistReason = on, reason
+	if !on {
+		d.BlacklistReason = ""
+	}
+	if err := o.x.PutJSON(store.DeviceKey(d.ID), d); err != nil {
+		return err
+	}
+	var err error
+	if on {
+		err = o.x.Put(store.BlacklistKey(d.ID), nil)
+	} else {
+		err = o.x.Delete(store.BlacklistKey(d.ID))
+	}
+	if err != nil {
+		return err
+	}
+	o.rlDirty = o.rlDirty || before.Blacklisted != on
+	return o.audit(a, action, "device", d.ID, d.CustomerID, &before, d)
+}

@@ -1,0 +1,102 @@
+package ledger
+
+import (
+	"context"
+	"encoding/json"
+	"strconv"
+
+	"github.com/tollgate-iot/tollgate/server/internal/store"
+)
+
+func jsonUnmarshal(b []byte, v any) error {
+	if err := json.Unmarshal(b, v); err != nil {
+		return store.ErrCorrupt
+	}
+	return nil
+}
+
+// ListAudit returns audit entries about objects the actor sees, newest
+// first, before the cursor (an entry seq), at most limit. Issuer-only fields
+// (distributor description, VAT) are removed from before/after for actors
+// who may not see them.
+func (lg *Ledger) ListAudit(ctx context.Context, a Actor, cursor string, limit int) ([]AuditEntry, string, error) {
+	limit = PageLimit(limit)
+	var out []AuditEntry
+	var next string
+	err := lg.view(func(o *op) error {
+		var before []byte
+		if n, err := strconv.ParseInt(cursor, 10, 64); err == nil && n > 0 {
+			before = store.AuditKey(n)
+		}
+		return o.x.Reverse(store.AuditPrefix(), before, func(_, v []byte) (bool, error) {
+			var e AuditEntry
+			if err := jsonUnmarshal(v, &e); err != nil {
+				return false, err
+			}
+			c, err := o.customer(e.CustomerID)
+			if err != nil || !o.sees(a, c) {
+				return true, nil
+			}
+			if len(out) == limit {
+				next = strconv.FormatInt(out[len(out)-1].Seq, 10)
+				return false, nil
+			}
+			if !o.isIssuerOf(a, c) {
+				e.Before, e.After = redact(e.Before), redact(e.After)
+			}
+			out = append(out, e)
+			return true, nil
+		})
+	})
+	return out, next, err
+}
+
+// redact drops issuer-only fields from a JSON object.
+func redact(b json.RawMessage) json.RawMessage {
+	if len(b) == 0 {
+		return b
+	}
+	var m map[string]json.RawMessage
+	if json.Unmarshal(b, &m) != nil {
+		return nil
+	}
+	delete(m, "distributor_description")
+	delete(m, "vat")
+	out, _ := json.Marshal(m)
+	return out
+}
+
+// ListSales returns sales records that involve a customer the actor sees,
+// newest first, before the cursor (a record id), at most limit.
+func (lg *Ledger) ListSales(ctx context.Context, a Actor, cursor string, limit int) ([]Sale, string, error) {
+	limit = PageLimit(limit)
+	var out []Sale
+	var next string
+	err := lg.view(func(o *op) error {
+		var before []byte
+		if n, err := strconv.ParseInt(cursor, 10, 64); err == nil && n > 0 {
+			before = store.SaleKey(n)
+		}
+		return o.x.Reverse(store.SalePrefix(), before, func(_, v []byte) (bool, error) {
+			var s Sale
+			if err := jsonUnmarshal(v, &s); err != nil {
+				return false, err
+			}
+			if !o.seesID(a, s.From) && !o.seesID(a, s.To) {
+				return true, nil
+			}
+			if len(out) == limit {
+				next = strconv.FormatInt(out[len(out)-1].ID, 10)
+				return false, nil
+			}
+			out = append(out, s)
+			return true, nil
+		})
+	})
+	return out, next, err
+}
+
+func (o *op) seesID(a Actor, id string) bool {
+	c, err := o.customer(id)
+	return err == nil && o.sees(a, c)
+}

@@ -1,0 +1,239 @@
+// Package ledger holds the server's domain rules (SPEC §1–2): the customer
+// tree and its visibility, users and API keys, devices, licenses with derived
+// statuses, binding, selling, transfers, day deductions, the audit log, and
+// the signed tokens and revocation list that reflect them. It is pure over a
+// store and a clock: no HTTP, no wall clock.
+package ledger
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/tollgate-iot/tollgate/server/internal/store"
+	"github.com/tollgate-iot/tollgate/shared/clock"
+	"github.com/tollgate-iot/tollgate/shared/token"
+)
+
+// SignerSource yields the active signing key (keys.Store and keys.Cache do).
+type SignerSource interface {
+	Active() (*token.Signer, error)
+}
+
+// Options configures New.
+type Options struct {
+	DB     *store.DB
+	Clock  clock.Clock
+	Keys   SignerSource
+	Logger *slog.Logger
+	// RevocationListLifetime is the next_update distance of a signed list;
+	// default 24 hours. The scheduler re-signs before it runs out.
+	RevocationListLifetime time.Duration
+	// DefaultMaxOffline applies to licenses created without max_offline;
+	// default 30 days.
+	DefaultMaxOffline time.Duration
+	// OnChange, if set, is called after every committed change with its
+	// action name (metrics).
+	OnChange func(action string)
+}
+
+// Ledger is the license ledger. Writes are serialized by one mutex: each is
+// one badger transaction, synced, so counters and indexes never conflict.
+type Ledger struct {
+	db       *store.DB
+	clock    clock.Clock
+	keys     SignerSource
+	log      *slog.Logger
+	rlLife   time.Duration
+	maxOff   time.Duration
+	onChange func(string)
+
+	mu     sync.Mutex
+	rootID string
+}
+
+// New returns a ledger over o.DB. The root customer is read if the store
+// was initialized; Bootstrap creates it otherwise.
+func New(o Options) (*Ledger, error) {
+	if o.DB == nil || o.Keys == nil {
+		return nil, errors.New("ledger: DB and Keys are required")
+	}
+	lg := &Ledger{db: o.DB, clock: clock.OrReal(o.Clock), keys: o.Keys, log: o.Logger,
+		rlLife: o.RevocationListLifetime, maxOff: o.DefaultMaxOffline, onChange: o.OnChange}
+	if lg.log == nil {
+		lg.log = slog.Default()
+	}
+	if lg.rlLife <= 0 {
+		lg.rlLife = 24 * time.Hour
+	}
+	if lg.maxOff <= 0 {
+		lg.maxOff = 30 * Day
+	}
+	err := o.DB.View(func(x *store.Txn) error {
+		b, err := x.Get(store.MetaKey("root"))
+		if err == nil {
+			lg.rootID = string(b)
+		}
+		if errors.Is(err, store.ErrNotFound) {
+			return nil
+		}
+		return err
+	})
+	return lg, err
+}
+
+// RootID returns the vendor root customer's id ("" before Bootstrap).
+func (lg *Ledger) RootID() string {
+	lg.mu.Lock()
+	defer lg.mu.Unlock()
+	return lg.rootID
+}
+
+// op is one write or read: a transaction, its time and a customer cache.
+type op struct {
+	lg        *Ledger
+	x         *store.Txn
+	now       time.Time
+	customers map[string]*Customer
+	rlDirty   bool     // the revocation list must be re-signed before commit
+	actions   []string // committed actions, for OnChange
+}
+
+// update runs fn as one serialized, synced transaction. Nothing fn wrote is
+// applied if it fails, including the revocation list and tokens it signed.
+func (lg *Ledger) update(fn func(o *op) error) error {
+	lg.mu.Lock()
+	defer lg.mu.Unlock()
+	if lg.rootID == "" {
+		return ErrNotInitialized
+	}
+	var actions []string
+	err := lg.db.Update(func(x *store.Txn) error {
+		o := lg.newOp(x)
+		if err := fn(o); err != nil {
+			return err
+		}
+		if o.rlDirty {
+			if _, err := o.signRevocationList(); err != nil {
+				return err
+			}
+		}
+		actions = o.actions
+		return nil
+	})
+	if err == nil && lg.onChange != nil {
+		for _, a := range actions {
+			lg.onChange(a)
+		}
+	}
+	return err
+}
+
+// view runs fn in a read-only transaction.
+func (lg *Ledger) view(fn func(o *op) error) error {
+	if lg.RootID() == "" {
+		return ErrNotInitialized
+	}
+	return lg.db.View(func(x *store.Txn) error { return fn(lg.newOp(x)) })
+}
+
+func (lg *Ledger) newOp(x *store.Txn) *op {
+	return &op{lg: lg, x: x, now: lg.clock.Now().UTC().Truncate(time.Second), customers: map[string]*Customer{}}
+}
+
+// audit appends an entry for one change. before and after are the object's
+// states (nil for create or delete).
+func (o *op) audit(a Actor, action, objType, objID, customerID string, before, after any) error {
+	seq, err := o.x.NextSeq("audit")
+	if err != nil {
+		return err
+	}
+	e := AuditEntry{Seq: seq, At: o.now, UserID: a.UserID, ActorOf: a.CustomerID, Action: action,
+		ObjectType: objType, ObjectID: objID, CustomerID: customerID}
+	if e.Before, err = auditJSON(before); err != nil {
+		return err
+	}
+	if e.After, err = auditJSON(after); err != nil {
+		return err
+	}
+	o.actions = append(o.actions, action)
+	return o.x.PutJSON(store.AuditKey(seq), &e)
+}
+
+func auditJSON(v any) (json.RawMessage, error) {
+	if v == nil {
+		return nil, nil
+	}
+	if u, ok := v.(*User); ok { // never log a key hash, not even in the audit log
+		c := *u
+		c.KeyHash = ""
+		v = &c
+	}
+	b, err := json.Marshal(v)
+	if err != nil {
+		return nil, fmt.Errorf("ledger: audit encode: %w", err)
+	}
+	if string(b) == "null" {
+		return nil, nil
+	}
+	return b, nil
+}
+
+func randHex(n int) string {
+	b := make([]byte, n)
+	if _, err := rand.Read(b); err != nil {
+		panic("ledger: crypto/rand failed: " + err.Error())
+	}
+	return hex.EncodeToString(b)
+}
+
+// newUUID returns a random (version 4) UUID in lowercase.
+func newUUID() string {
+	b := make([]byte, 16)
+	if _, err := rand.Read(b); err != nil {
+		panic("ledger: crypto/rand failed: " + err.Error())
+	}
+	b[6] = b[6]&0x0f | 0x40
+	b[8] = b[8]&0x3f | 0x80
+	h := hex.EncodeToString(b)
+	return h[0:8] + "-" + h[8:12] + "-" + h[12:16] + "-" + h[16:20] + "-" + h[20:32]
+}
+
+// serialAlphabet is Crockford base32: no I, L, O, U to misread.
+const serialAlphabet = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
+
+// newSerial returns a short human code that is not yet in use.
+func (o *op) newSerial() (string, error) {
+	for range 10 {
+		b := make([]byte, 8)
+		if _, err := rand.Read(b); err != nil {
+			return "", err
+		}
+		s := []byte("TG-0000-0000")
+		for i, j := range []int{3, 4, 5, 6, 8, 9, 10, 11} {
+			s[j] = serialAlphabet[b[i]&31]
+		}
+		used, err := o.x.Has(store.SerialKey(string(s)))
+		if err != nil {
+			return "", err
+		}
+		if !used {
+			return string(s), nil
+		}
+	}
+	return "", errors.New("ledger: no free serial after 10 tries")
+}
+
+func notFound(what, id string) error { return fmt.Errorf("%w: %s %s", ErrNotFound, what, id) }
+
+func mapNotFound(err error, what, id string) error {
+	if errors.Is(err, store.ErrNotFound) {
+		return notFound(what, id)
+	}
+	return err
+}

@@ -1,0 +1,162 @@
+package ledger
+
+import (
+	"bytes"
+	"context"
+	"slices"
+	"time"
+
+	"github.com/tollgate-iot/tollgate/server/internal/store"
+	"github.com/tollgate-iot/tollgate/shared/token"
+)
+
+// DefaultPageSize and MaxPageSize bound one page of a listing.
+const (
+	DefaultPageSize = 100
+	MaxPageSize     = 1000
+)
+
+// LicenseFilter selects licenses; empty fields do not filter.
+type LicenseFilter struct {
+	CustomerID string // exactly this owner
+	DeviceID   string
+	Status     Status
+	Type       string
+	Billing    string
+	// ExpiringWithin keeps licenses that will end without renewal within
+	// this duration (day licenses: whose days and paid time run out by then).
+	ExpiringWithin time.Duration
+	// Cursor is the NextCursor of the previous page.
+	Cursor string
+	Limit  int
+}
+
+// PageLimit clamps a requested page size.
+func PageLimit(n int) int {
+	switch {
+	case n <= 0:
+		return DefaultPageSize
+	case n > MaxPageSize:
+		return MaxPageSize
+	}
+	return n
+}
+
+// ListLicenses returns one page of the licenses the actor sees that match f,
+// in index order, and the cursor of the next page ("" at the end).
+func (lg *Ledger) ListLicenses(ctx context.Context, a Actor, f LicenseFilter) ([]LicenseView, string, error) {
+	limit := PageLimit(f.Limit)
+	out := make([]LicenseView, 0, min(limit, 64))
+	var next string
+	err := lg.view(func(o *op) error {
+		prefixes, err := o.licenseSources(a, f)
+		if err != nil {
+			return err
+		}
+		cursor := []byte(f.Cursor)
+		for _, p := range prefixes {
+			var after []byte
+			switch {
+			case len(cursor) == 0:
+			case bytes.HasPrefix(cursor, p):
+				after = cursor
+			case bytes.Compare(p, cursor) < 0:
+				continue // a source wholly before the cursor
+			}
+			err := o.x.Scan(p, after, false, func(k, _ []byte) (bool, error) {
+				var l License
+				if err := o.x.GetJSON(store.LicenseKey(store.LastPart(k)), &l); err != nil {
+					return false, err
+				}
+				if !f.matches(&l, o.now) {
+					return true, nil
+				}
+				if len(out) == limit {
+					next = string(cursorOf(prefixes, out[len(out)-1].ID, out[len(out)-1].CustomerID, f))
+					return false, nil
+				}
+				out = append(out, o.licenseView(a, &l))
+				return true, nil
+			})
+			if err != nil || next != "" {
+				return err
+			}
+		}
+		return nil
+	})
+	return out, next, err
+}
+
+// cursorOf is the index key of the last license of a page.
+func cursorOf(_ [][]byte, id, customerID string, f LicenseFilter) []byte {
+	if f.DeviceID != "" {
+		return store.LicenseByDeviceKey(f.DeviceID, id)
+	}
+	return store.LicenseByCustomerKey(customerID, id)
+}
+
+// licenseSources returns the index prefixes to scan, in key order.
+func (o *op) licenseSources(a Actor, f LicenseFilter) ([][]byte, error) {
+	if f.DeviceID != "" {
+		if _, err := o.visibleDevice(a, f.DeviceID); err != nil {
+			return nil, err
+		}
+		return [][]byte{store.LicenseByDevicePrefix(f.DeviceID)}, nil
+	}
+	if f.CustomerID != "" {
+		if _, err := o.visibleCustomer(a, f.CustomerID); err != nil {
+			return nil, err
+		}
+		return [][]byte{store.LicenseByCustomerPrefix(f.CustomerID)}, nil
+	}
+	ids, err := o.subtree(a.CustomerID)
+	if err != nil {
+		return nil, err
+	}
+	out := make([][]byte, len(ids))
+	for i, id := range ids {
+		out[i] = store.LicenseByCustomerPrefix(id)
+	}
+	slices.SortFunc(out, bytes.Compare)
+	return out, nil
+}
+
+func (f *LicenseFilter) matches(l *License, now time.Time) bool {
+	if f.CustomerID != "" && l.CustomerID != f.CustomerID {
+		return false
+	}
+	if f.Type != "" && l.Type != f.Type {
+		return false
+	}
+	if f.Billing != "" && l.Billing != f.Billing {
+		return false
+	}
+	if f.Status != "" && l.Status(now) != f.Status {
+		return false
+	}
+	if f.ExpiringWithin > 0 && !l.endsWithin(now, f.ExpiringWithin) {
+		return false
+	}
+	return true
+}
+
+// endsWithin reports whether l is still usable but will end by now+d
+// without a renewal: term and trial licenses by their end, day licenses by
+// their remaining days and paid time.
+func (l *License) endsWithin(now time.Time, d time.Duration) bool {
+	switch l.Status(now) {
+	case StatusExpired, StatusRevoked, StatusTransferred:
+		return false
+	}
+	if l.Billing == token.BillingDays {
+		left := time.Duration(l.AvailableDays) * Day
+		if l.PaidUntil.After(now) {
+			left += l.PaidUntil.Sub(now)
+		}
+		return left <= d
+	}
+	if l.End.IsZero() || l.renewsAt(l.End) {
+		return false
+	}
+	return !l.End.After(now.Add(d))
+}

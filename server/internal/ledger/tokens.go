@@ -1,0 +1,172 @@
+package ledger
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+
+	"github.com/tollgate-iot/tollgate/server/internal/store"
+	"github.com/tollgate-iot/tollgate/shared/limits"
+	"github.com/tollgate-iot/tollgate/shared/token"
+)
+
+// reissue bumps the license's version and signs a new token for its device
+// (or drops the token when it is no longer bound or usable). Callers write
+// the license afterwards with putLicense.
+func (o *op) reissue(l *License) error {
+	if l.Version >= limits.MaxLicenseVersion {
+		return fmt.Errorf("%w: license %s has reached the highest version", ErrInvalid, l.ID)
+	}
+	l.Version++
+	return o.issueToken(l)
+}
+
+// tokenWindow is the validity window of a token for l issued now.
+func (o *op) tokenWindow(l *License) (nb, na int64) {
+	nb = l.BoundAt.Unix()
+	switch {
+	case l.Billing == token.BillingDays:
+		na = o.now.Add(dayTokenLifetime).Unix()
+	default:
+		na = l.End.Unix() // term: the current period; trial: 30 days from first bind
+	}
+	return nb, na
+}
+
+func (o *op) issueToken(l *License) error {
+	k := store.TokenKey(l.ID)
+	if l.DeviceID == "" || l.terminal() || l.Suspended {
+		return o.x.Delete(k)
+	}
+	nb, na := o.tokenWindow(l)
+	if na <= nb || na <= o.now.Unix() {
+		return o.x.Delete(k) // nothing left to authorize
+	}
+	d, err := o.device(l.DeviceID)
+	if err != nil {
+		return err
+	}
+	signer, err := o.lg.keys.Active()
+	if err != nil {
+		return fmt.Errorf("ledger: signing key: %w", err)
+	}
+	days := int64(0)
+	if l.Billing == token.BillingDays {
+		days = min(l.AvailableDays, limits.MaxPrepaidDays)
+	}
+	tl := token.License{LicenseID: l.ID, Serial: l.Serial, CustomerID: l.CustomerID, DeviceID: d.ID,
+		DeviceKey: d.KeyFingerprint, Models: l.Models, Type: l.Type, Billing: l.Billing,
+		MaxSamplesPerHour: l.MaxSamplesPerHour, Enforcement: l.Enforcement, Features: l.Features,
+		MaxChildren: l.MaxChildren, NotBefore: nb, NotAfter: na, Days: days, DaysThroughSeq: d.LastSeq,
+		MaxOfflineSeconds: l.MaxOfflineSeconds, Version: l.Version, IssuedAt: o.now.Unix()}
+	text, err := token.IssueLicense(signer, &tl)
+	if err != nil {
+		return fmt.Errorf("ledger: sign token for %s: %w", l.ID, err)
+	}
+	if na > l.TokenUntil {
+		l.TokenUntil = na
+	}
+	return o.x.PutJSON(k, &LicenseToken{LicenseID: l.ID, DeviceID: d.ID, Version: l.Version,
+		NotAfter: unixTime(na), Token: text})
+}
+
+// markRevoked lists l in the revocation list until its last token expires.
+func (o *op) markRevoked(l *License) error {
+	o.rlDirty = true
+	return o.x.Put(store.RevokedKey(l.ID), []byte(strconv.FormatInt(l.TokenUntil, 10)))
+}
+
+// signRevocationList signs a new list from the rv/, sp/ and bl/ markers with
+// a sequence one above the last. Revoked ids whose tokens have all expired
+// are left out: no agent can still use them.
+func (o *op) signRevocationList() (*SignedRevocationList, error) {
+	var prev SignedRevocationList
+	if err := o.x.GetJSON(store.RevocationListKey(), &prev); err != nil && !errors.Is(err, store.ErrNotFound) {
+		return nil, err
+	}
+	r := token.RevocationList{Seq: prev.Seq + 1, IssuedAt: o.now.Unix(), NextUpdate: o.now.Add(o.lg.rlLife).Unix(),
+		RevokedLicenses: []string{}, SuspendedLicenses: []string{}, BlacklistedDevices: []string{}}
+	err := o.x.Scan(store.RevokedPrefix(), nil, true, func(k, v []byte) (bool, error) {
+		until, _ := strconv.ParseInt(string(v), 10, 64)
+		if until > o.now.Unix() {
+			r.RevokedLicenses = append(r.RevokedLicenses, store.LastPart(k))
+		}
+		return true, nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	for _, s := range []struct {
+		p   []byte
+		dst *[]string
+	}{{store.SuspendedPrefix(), &r.SuspendedLicenses}, {store.BlacklistPrefix(), &r.BlacklistedDevices}} {
+		if err := o.x.Scan(s.p, nil, false, func(k, _ []byte) (bool, error) {
+			*s.dst = append(*s.dst, store.LastPart(k))
+			return true, nil
+		}); err != nil {
+			return nil, err
+		}
+	}
+	signer, err := o.lg.keys.Active()
+	if err != nil {
+		return nil, fmt.Errorf("ledger: signing key: %w", err)
+	}
+	text, err := token.IssueRevocationList(signer, &r)
+	if err != nil {
+		return nil, fmt.Errorf("ledger: sign revocation list: %w", err)
+	}
+	out := &SignedRevocationList{Seq: r.Seq, IssuedAt: unixTime(r.IssuedAt), NextUpdate: unixTime(r.NextUpdate),
+		Revoked: len(r.RevokedLicenses), Suspended: len(r.SuspendedLicenses), Blacklist: len(r.BlacklistedDevices), Token: text}
+	o.rlDirty = false
+	o.actions = append(o.actions, "revocation_list.sign")
+	return out, o.x.PutJSON(store.RevocationListKey(), out)
+}
+
+// RevocationList returns the current signed revocation list. Every
+// authenticated user may fetch it: it names ids, nothing else.
+func (lg *Ledger) RevocationList(ctx context.Context) (*SignedRevocationList, error) {
+	var out SignedRevocationList
+	err := lg.view(func(o *op) error { return o.x.GetJSON(store.RevocationListKey(), &out) })
+	return &out, mapNotFound(err, "revocation list", "current")
+}
+
+// DeviceTokens returns the current tokens of every license bound to a device.
+func (lg *Ledger) DeviceTokens(ctx context.Context, a Actor, deviceID string) ([]LicenseToken, error) {
+	out := []LicenseToken{}
+	err := lg.view(func(o *op) error {
+		if _, err := o.visibleDevice(a, deviceID); err != nil {
+			return err
+		}
+		return o.x.Scan(store.LicenseByDevicePrefix(deviceID), nil, false, func(k, _ []byte) (bool, error) {
+			var t LicenseToken
+			err := o.x.GetJSON(store.TokenKey(store.LastPart(k)), &t)
+			if errors.Is(err, store.ErrNotFound) {
+				return true, nil
+			}
+			if err != nil {
+				return false, err
+			}
+			out = append(out, t)
+			return true, nil
+		})
+	})
+	return out, err
+}
+
+// LicenseToken returns the current token of one license.
+func (lg *Ledger) LicenseToken(ctx context.Context, a Actor, idOrSerial string) (*LicenseToken, error) {
+	var out LicenseToken
+	err := lg.view(func(o *op) error {
+		l, _, err := o.visibleLicense(a, idOrSerial)
+		if err != nil {
+			return err
+		}
+		err = o.x.GetJSON(store.TokenKey(l.ID), &out)
+		if errors.Is(err, store.ErrNotFound) {
+			return fmt.Errorf("%w: license %s has no current token (not bound, or not usable)", ErrNotFound, l.ID)
+		}
+		return err
+	})
+	return &out, err
+}

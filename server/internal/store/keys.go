@@ -1,0 +1,152 @@
+package store
+
+import (
+	"fmt"
+)
+
+// Every badger key of the server is built here and nowhere else. A key is a
+// short table prefix, then its parts separated by '/'. Ids cannot contain
+// '/' (shared/ident), so no two different part lists give the same key, and
+// a prefix that ends in '/' never matches a longer id. Numbers are
+// zero-padded to 20 digits so that byte order is numeric order.
+
+const sep = '/'
+
+func key(table string, parts ...string) []byte {
+	n := len(table)
+	for _, p := range parts {
+		n += 1 + len(p)
+	}
+	b := make([]byte, 0, n)
+	b = append(b, table...)
+	for _, p := range parts {
+		b = append(b, sep)
+		b = append(b, p...)
+	}
+	return b
+}
+
+func prefix(table string, parts ...string) []byte { return append(key(table, parts...), sep) }
+
+func num(n int64) string { return fmt.Sprintf("%020d", n) }
+
+// CustomerKey is the record of one customer.
+func CustomerKey(id string) []byte { return key("c", id) }
+
+// ChildKey indexes child under parent in the customer tree.
+func ChildKey(parent, child string) []byte { return key("cc", parent, child) }
+
+// ChildPrefix is the prefix of every ChildKey of parent.
+func ChildPrefix(parent string) []byte { return prefix("cc", parent) }
+
+// UserKey is the record of one user.
+func UserKey(id string) []byte { return key("u", id) }
+
+// UserByCustomerKey indexes a user under its customer.
+func UserByCustomerKey(customer, id string) []byte { return key("uc", customer, id) }
+
+// UserByCustomerPrefix is the prefix of every user of customer.
+func UserByCustomerPrefix(customer string) []byte { return prefix("uc", customer) }
+
+// APIKeyKey maps the hex SHA-256 of an API key to its user id.
+func APIKeyKey(hash string) []byte { return key("ak", hash) }
+
+// DeviceKey is the record of one device.
+func DeviceKey(id string) []byte { return key("d", id) }
+
+// DeviceByCustomerKey indexes a device under its customer.
+func DeviceByCustomerKey(customer, id string) []byte { return key("dc", customer, id) }
+
+// DeviceByCustomerPrefix is the prefix of every device of customer.
+func DeviceByCustomerPrefix(customer string) []byte { return prefix("dc", customer) }
+
+// DeviceFingerprintKey maps a device public key fingerprint to its device id.
+func DeviceFingerprintKey(fp string) []byte { return key("df", fp) }
+
+// LicenseKey is the record of one license.
+func LicenseKey(id string) []byte { return key("l", id) }
+
+// SerialKey maps a license serial to its id.
+func SerialKey(serial string) []byte { return key("ls", serial) }
+
+// LicenseByCustomerKey indexes a license under its owner.
+func LicenseByCustomerKey(customer, id string) []byte { return key("lc", customer, id) }
+
+// LicenseByCustomerPrefix is the prefix of every license of customer.
+func LicenseByCustomerPrefix(customer string) []byte { return prefix("lc", customer) }
+
+// LicenseByDeviceKey indexes a license under the device it is bound to.
+func LicenseByDeviceKey(device, id string) []byte { return key("ld", device, id) }
+
+// LicenseByDevicePrefix is the prefix of every license bound to device.
+func LicenseByDevicePrefix(device string) []byte { return prefix("ld", device) }
+
+// PeriodEndKey indexes a term license by the Unix second its current period
+// ends, so that the scheduler reads only what is due.
+func PeriodEndKey(end int64, id string) []byte { return key("le", num(end), id) }
+
+// PeriodEndPrefix is the prefix of every PeriodEndKey.
+func PeriodEndPrefix() []byte { return prefix("le") }
+
+// TokenKey holds the current signed token of a bound license.
+func TokenKey(licenseID string) []byte { return key("t", licenseID) }
+
+// DeductionKey is one day deduction, by device and device sequence number.
+func DeductionKey(device string, seq int64) []byte { return key("dd", device, num(seq)) }
+
+// DeductionByLicenseKey indexes a deduction under the license it charged.
+func DeductionByLicenseKey(license, device string, seq int64) []byte {
+	return key("dl", license, device, num(seq))
+}
+
+// DeductionByLicensePrefix is the prefix of every deduction of license.
+func DeductionByLicensePrefix(license string) []byte { return prefix("dl", license) }
+
+// SaleKey is one sales record.
+func SaleKey(seq int64) []byte { return key("s", num(seq)) }
+
+// SalePrefix is the prefix of every SaleKey.
+func SalePrefix() []byte { return prefix("s") }
+
+// AuditKey is one audit log entry.
+func AuditKey(seq int64) []byte { return key("a", num(seq)) }
+
+// AuditPrefix is the prefix of every AuditKey.
+func AuditPrefix() []byte { return prefix("a") }
+
+// RevokedKey marks a license id as revoked for good (revoked or transferred).
+func RevokedKey(id string) []byte { return key("rv", id) }
+
+// RevokedPrefix is the prefix of every RevokedKey.
+func RevokedPrefix() []byte { return prefix("rv") }
+
+// SuspendedKey marks a license id as suspended.
+func SuspendedKey(id string) []byte { return key("sp", id) }
+
+// SuspendedPrefix is the prefix of every SuspendedKey.
+func SuspendedPrefix() []byte { return prefix("sp") }
+
+// BlacklistKey marks a device id as blacklisted.
+func BlacklistKey(device string) []byte { return key("bl", device) }
+
+// BlacklistPrefix is the prefix of every BlacklistKey.
+func BlacklistPrefix() []byte { return prefix("bl") }
+
+// RevocationListKey holds the current signed revocation list.
+func RevocationListKey() []byte { return key("rl") }
+
+// CounterKey holds a named counter (audit and sales sequences).
+func CounterKey(name string) []byte { return key("n", name) }
+
+// MetaKey holds a named server setting (root customer id, schema version).
+func MetaKey(name string) []byte { return key("m", name) }
+
+// LastPart returns what follows the last '/' of k: the id of an index key.
+func LastPart(k []byte) string {
+	for i := len(k) - 1; i >= 0; i-- {
+		if k[i] == sep {
+			return string(k[i+1:])
+		}
+	}
+	return string(k)
+}
