@@ -187,14 +187,14 @@ type Sale struct {
 
 // AuditEntry is one change: who, what, when, before and after.
 type AuditEntry struct {
-	Seq        int64     `json:"seq"`
-	At         time.Time `json:"at"`
-	UserID     string    `json:"user_id"`
-	ActorOf    string    `json:"actor_customer_id"`
-	Action     string    `json:"action"`
-	ObjectType string    `json:"object_type"`
-	ObjectID   string    `json:"object_id"`
-	CustomerID string    `json:"customer_id"` // owner of the object: decides who sees the entry
+	Seq        int64           `json:"seq"`
+	At         time.Time       `json:"at"`
+	UserID     string          `json:"user_id"`
+	ActorOf    string          `json:"actor_customer_id"`
+	Action     string          `json:"action"`
+	ObjectType string          `json:"object_type"`
+	ObjectID   string          `json:"object_id"`
+	CustomerID string          `json:"customer_id"` // owner of the object: decides who sees the entry
 	Before     json.RawMessage `json:"before,omitempty"`
 	After      json.RawMessage `json:"after,omitempty"`
 }
