@@ -11,12 +11,9 @@ import (
 	"strings"
 
 	"github.com/tollgate-iot/tollgate/agent/internal/config"
-	"github.com/tollgate-iot/tollgate/agent/internal/identity"
 	"github.com/tollgate-iot/tollgate/agent/internal/runtime"
-	"github.com/tollgate-iot/tollgate/agent/internal/store"
 	"github.com/tollgate-iot/tollgate/shared/cli"
 	"github.com/tollgate-iot/tollgate/shared/clock"
-	"github.com/tollgate-iot/tollgate/shared/token"
 )
 
 // envVars names the environment variables that mirror flags.
@@ -25,7 +22,6 @@ var envVars = map[string]string{
 	"server":  "TOLLGATE_SERVER",
 	"broker":  "TOLLGATE_BROKER",
 	"ingest":  "TOLLGATE_INGEST",
-	"bridge":  "TOLLGATE_BRIDGE",
 	"metrics": "TOLLGATE_METRICS",
 	"config":  "TOLLGATE_CONFIG",
 	"trust":   "TOLLGATE_TRUST",
@@ -82,46 +78,17 @@ func usage(w io.Writer) {
 	io.WriteString(w, b.String())
 }
 
-// errorCode maps domain errors to the stable codes of `error: CODE: …`.
+// errorCode turns a domain error into a *cli.Error with its stable code.
 func errorCode(err error) error {
 	var ce *cli.Error
 	var ue *cli.UsageError
 	if err == nil || errors.As(err, &ce) || errors.As(err, &ue) {
 		return err
 	}
-	codes := []struct {
-		target error
-		code   string
-	}{
-		{store.ErrLocked, "agent_running"},
-		{runtime.ErrNotInitialized, "not_initialized"},
-		{store.ErrExists, "already_initialized"},
-		{identity.ErrExists, "already_initialized"},
-		{runtime.ErrNoTrust, "no_trust"},
-		{runtime.ErrWrongDevice, "wrong_device"},
-		{runtime.ErrModelMismatch, "model_mismatch"},
-		{runtime.ErrUnknownDocument, "malformed"},
-		{token.ErrRollback, "rollback"},
-		{token.ErrBadSignature, "bad_signature"},
-		{token.ErrUnknownKey, "unknown_key"},
-		{token.ErrMalformed, "malformed"},
-		{token.ErrTooLarge, "too_large"},
-		{token.ErrUnsupportedVersion, "malformed"},
-		{token.ErrWrongKind, "malformed"},
-		{token.ErrWeakKey, "weak_key"},
-		{config.ErrInvalid, "invalid_config"},
-		{store.ErrBadKey, "bad_state_key"},
-		{store.ErrInsecureKeyFile, "insecure_key_file"},
-		{identity.ErrInsecure, "insecure_key_file"},
-		{store.ErrCorrupt, "corrupt_state"},
-		{errRemote, "agent_unreachable"},
+	if errors.Is(err, errRemote) {
+		return &cli.Error{Code: "agent_unreachable", Err: err}
 	}
-	for _, c := range codes {
-		if errors.Is(err, c.target) {
-			return &cli.Error{Code: c.code, Err: err}
-		}
-	}
-	return &cli.Error{Code: "io", Err: err}
+	return &cli.Error{Code: runtime.ErrorCode(err), Err: err}
 }
 
 // baseConfig returns the defaults with --data applied.

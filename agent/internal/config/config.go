@@ -24,7 +24,7 @@ import (
 var ErrInvalid = errors.New("invalid configuration")
 
 // Child is a device behind a gateway that cannot run the agent itself; the
-// gateway enforces its licenses (bridge mode).
+// gateway enforces its licenses for samples submitted with its device_id.
 type Child struct {
 	ID    string `json:"id"`
 	Model string `json:"model"`
@@ -67,8 +67,6 @@ type Config struct {
 	// Metrics is an extra loopback address for /metrics; by default metrics
 	// are served on the ingest listener.
 	Metrics string `json:"metrics"`
-	// Bridge is the local MQTT broker child devices publish to.
-	Bridge string `json:"bridge"`
 	// CertsDir holds ca.crt and device-ID.crt/.key for ssl:// brokers.
 	CertsDir string `json:"certs_dir"`
 	// StateKeyFile holds the state encryption key; keep it off the data
@@ -150,11 +148,6 @@ func (c *Config) Validate() error {
 	}
 	if c.Broker != "" {
 		if err := checkBrokerURL("broker", c.Broker, true); err != nil {
-			return err
-		}
-	}
-	if c.Bridge != "" {
-		if err := checkBrokerURL("bridge", c.Bridge, false); err != nil {
 			return err
 		}
 	}

@@ -12,9 +12,8 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"sync"
 	"time"
-
-	badger "github.com/dgraph-io/badger/v4"
 
 	"github.com/tollgate-iot/tollgate/agent/internal/config"
 	"github.com/tollgate-iot/tollgate/agent/internal/effclock"
@@ -65,9 +64,9 @@ type Agent struct {
 	gate  *gate.Gate
 
 	refusedBase map[string]int64
-	// queueStatus and persistExtra are set by Run while the outbox is open.
-	queueStatus  func() QueueStatus
-	persistExtra func(*badger.Txn) error
+
+	mu  sync.Mutex
+	run *running // set while Run runs
 }
 
 // Open opens an initialized data directory.

@@ -35,8 +35,8 @@ func (a *Agent) persistCounters() error {
 				return err
 			}
 		}
-		if a.persistExtra != nil {
-			if err := a.persistExtra(txn); err != nil {
+		if r := a.current(); r != nil {
+			if err := r.ob.PersistDropped(txn); err != nil {
 				return err
 			}
 		}

@@ -85,8 +85,8 @@ func (a *Agent) Status() Status {
 	if rev != nil {
 		s.Revocation = &RevocationStatus{Seq: rev.Seq, IssuedAt: unixRFC(rev.IssuedAt)}
 	}
-	if q := a.queueStatus; q != nil {
-		s.Queue = q()
+	if r := a.current(); r != nil {
+		s.Queue = QueueStatus{Depth: r.ob.Depth(), Dropped: r.ob.Dropped(), Max: r.ob.Max()}
 	} else {
 		s.Queue.Depth, s.Queue.Dropped = a.storedQueue()
 	}

@@ -1,0 +1,84 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+
+	"github.com/tollgate-iot/tollgate/agent/internal/config"
+	"github.com/tollgate-iot/tollgate/agent/internal/runtime"
+	"github.com/tollgate-iot/tollgate/shared/cli"
+)
+
+func init() {
+	register("run", Command{Summary: "enforce licenses, take samples in and publish them", Run: runRun})
+}
+
+func runRun(ctx context.Context, env *IO, args []string) error {
+	fs := cli.NewFlagSet("run", env.Stderr)
+	data := fs.String("data", "", "agent data directory (env TOLLGATE_DATA)")
+	cfgPath := fs.String("config", "", "JSON config file; flags and env override it (env TOLLGATE_CONFIG)")
+	broker := fs.String("broker", "", "upstream MQTT broker tcp://HOST:PORT or ssl://HOST:PORT (env TOLLGATE_BROKER)")
+	server := fs.String("server", "", "license server URL (env TOLLGATE_SERVER)")
+	ingestAddr := fs.String("ingest", "", "local API: 127.0.0.1:PORT or unix:PATH (env TOLLGATE_INGEST; default 127.0.0.1:7780)")
+	metricsAddr := fs.String("metrics", "", "separate loopback address for /metrics (env TOLLGATE_METRICS)")
+	queueMax := fs.Int("queue-max", 0, "outbox bound in samples (default 100000)")
+	if err := cli.Parse(fs, args, envVars); err != nil {
+		return err
+	}
+	if *data == "" || fs.NArg() > 0 {
+		return cli.Usagef("run: want --data DIR")
+	}
+	cfg := config.Default()
+	if *cfgPath != "" {
+		if err := cfg.LoadFile(*cfgPath); err != nil {
+			return errorCode(err)
+		}
+	}
+	cfg.Data = *data
+	overrideString(&cfg.Broker, *broker)
+	overrideString(&cfg.Server, *server)
+	overrideString(&cfg.Ingest, *ingestAddr)
+	overrideString(&cfg.Metrics, *metricsAddr)
+	if *queueMax != 0 {
+		cfg.QueueMax = *queueMax
+	}
+	if err := cfg.Validate(); err != nil {
+		return errorCode(err)
+	}
+	log := env.Logger
+	if log == nil {
+		log = slog.New(slog.NewTextHandler(env.Stderr, &slog.HandlerOptions{Level: level(cfg.LogLevel)}))
+	}
+	a, err := runtime.Open(ctx, cfg, runtime.Options{Logger: log, Clock: env.Clock})
+	if err != nil {
+		return errorCode(err)
+	}
+	err = a.Run(ctx, func(ad runtime.Addrs) {
+		fmt.Fprintf(env.Stdout, "ingest listening on %s\n", ad.Ingest)
+		if ad.Metrics != "" {
+			fmt.Fprintf(env.Stdout, "metrics listening on %s\n", ad.Metrics)
+		}
+		if f, ok := env.Stdout.(*os.File); ok {
+			f.Sync()
+		}
+	})
+	if cerr := a.Close(); cerr != nil {
+		err = errors.Join(err, cerr)
+	}
+	return errorCode(err)
+}
+
+func overrideString(dst *string, v string) {
+	if v != "" {
+		*dst = v
+	}
+}
+
+func level(s string) slog.Level {
+	var l slog.Level
+	l.UnmarshalText([]byte(s))
+	return l
+}

@@ -1,0 +1,256 @@
+// Package ingest takes samples in — from Go code in the same process, from
+// POST /v1/samples, and from the bridge — runs each through the gate and,
+// if it is accepted, commits it to the outbox before answering.
+//
+// Commits are grouped: one committer goroutine drains every request that
+// is waiting and writes their outbox entries, sample sequences, hourly
+// buckets and lifetime totals in one badger transaction (fsynced if
+// configured). A sample is reported accepted only after that transaction
+// committed, so a crash never loses an accepted sample, never reuses a
+// sequence and never lowers a budget.
+package ingest
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"time"
+
+	badger "github.com/dgraph-io/badger/v4"
+
+	"github.com/tollgate-iot/tollgate/agent/internal/effclock"
+	"github.com/tollgate-iot/tollgate/agent/internal/gate"
+	"github.com/tollgate-iot/tollgate/agent/internal/limits"
+	"github.com/tollgate-iot/tollgate/agent/internal/outbox"
+	"github.com/tollgate-iot/tollgate/agent/internal/store"
+	"github.com/tollgate-iot/tollgate/shared/wire"
+)
+
+// ErrClosed reports a Submit after the pipeline stopped.
+var ErrClosed = errors.New("ingest pipeline is closed")
+
+// Options configures a Pipeline.
+type Options struct {
+	Gate   *gate.Gate
+	Outbox *outbox.Outbox
+	Store  *store.Store
+	Clock  *effclock.Clock
+	// DefaultDevice is the agent's own id, for samples without device_id.
+	DefaultDevice string
+	Logger        *slog.Logger
+}
+
+// Pipeline is the ingest path. It is safe for concurrent use.
+type Pipeline struct {
+	o     Options
+	log   *slog.Logger
+	reqs  chan *request
+	stop  chan struct{}
+	done  chan struct{}
+	batch []*request
+}
+
+type pending struct {
+	idx int
+	dec gate.Decision
+}
+
+type request struct {
+	samples []wire.Sample
+	results []wire.Result
+	pend    []pending
+	done    chan struct{}
+}
+
+// New returns a pipeline; call Run to start its committer.
+func New(o Options) *Pipeline {
+	p := &Pipeline{o: o, log: o.Logger, reqs: make(chan *request, limits.SubmitQueue),
+		stop: make(chan struct{}), done: make(chan struct{})}
+	if p.log == nil {
+		p.log = slog.Default()
+	}
+	return p
+}
+
+// Submit decides every sample and commits the accepted ones; it returns
+// one result per sample, in order. It blocks until the commit is durable.
+func (p *Pipeline) Submit(ctx context.Context, samples []wire.Sample) ([]wire.Result, error) {
+	req := &request{samples: samples, results: make([]wire.Result, len(samples)), done: make(chan struct{})}
+	for i := range samples {
+		s := &samples[i]
+		if err := s.Validate(limits.MaxSampleDataBytes); err != nil {
+			p.refuse(req, i, gate.InvalidSample)
+			continue
+		}
+		id := s.DeviceID
+		if id == "" {
+			id = p.o.DefaultDevice
+		}
+		if !p.o.Outbox.Reserve() {
+			p.refuse(req, i, gate.QueueFull)
+			continue
+		}
+		dec := p.o.Gate.DecideID(id)
+		if !dec.Accepted() {
+			p.o.Outbox.Release()
+			req.results[i] = wire.Result{Reason: dec.Reason.String()}
+			continue
+		}
+		req.pend = append(req.pend, pending{idx: i, dec: dec})
+	}
+	if len(req.pend) == 0 {
+		return req.results, nil
+	}
+	select {
+	case p.reqs <- req:
+	case <-p.stop:
+		p.release(req)
+		return nil, ErrClosed
+	}
+	select {
+	case <-req.done:
+		return req.results, nil
+	case <-p.done:
+		<-req.done
+		return req.results, nil
+	}
+}
+
+func (p *Pipeline) refuse(req *request, i int, r gate.Reason) {
+	p.o.Gate.Refuse(r)
+	req.results[i] = wire.Result{Reason: r.String()}
+}
+
+func (p *Pipeline) release(req *request) {
+	for range req.pend {
+		p.o.Outbox.Release()
+	}
+}
+
+// Run commits until ctx ends, then drains what is queued and returns.
+func (p *Pipeline) Run(ctx context.Context) {
+	defer close(p.done)
+	for {
+		select {
+		case r := <-p.reqs:
+			p.commitGroup(r)
+		case <-ctx.Done():
+			close(p.stop)
+			for {
+				select {
+				case r := <-p.reqs:
+					p.commitGroup(r)
+				default:
+					return
+				}
+			}
+		}
+	}
+}
+
+// commitGroup commits r and every request already waiting behind it.
+func (p *Pipeline) commitGroup(first *request) {
+	group := append(p.batch[:0], first)
+	n := len(first.pend)
+	for n < limits.CommitBatchSamples {
+		select {
+		case r := <-p.reqs:
+			group = append(group, r)
+			n += len(r.pend)
+			continue
+		default:
+		}
+		break
+	}
+	p.commit(group)
+	for _, r := range group {
+		close(r.done)
+	}
+	p.batch = group[:0]
+}
+
+// chunk is the samples of one transaction.
+type chunk struct {
+	entries []outbox.Entry
+	refs    []*wire.Result
+	devs    map[*gate.Device]map[int64]bool
+	bytes   int
+}
+
+func (p *Pipeline) commit(group []*request) {
+	c := newChunk()
+	for _, r := range group {
+		for _, pe := range r.pend {
+			if c.bytes >= limits.CommitBatchBytes {
+				p.flush(c)
+				c = newChunk()
+			}
+			p.add(c, r, pe)
+		}
+	}
+	p.flush(c)
+}
+
+func newChunk() *chunk { return &chunk{devs: map[*gate.Device]map[int64]bool{}} }
+
+func (p *Pipeline) add(c *chunk, r *request, pe pending) {
+	d, l := pe.dec.Device, pe.dec.License
+	seq := d.SampleSeq.Add(1)
+	s := &r.samples[pe.idx]
+	env := wire.Telemetry{V: wire.TelemetryVersion, DeviceID: d.ID, CustomerID: l.Tok.CustomerID,
+		LicenseID: l.Tok.LicenseID, Seq: seq, TS: time.Unix(0, pe.dec.Eff).UTC().Format(time.RFC3339Nano),
+		DeviceTS: s.TS, Overage: pe.dec.Overage, Data: s.Data}
+	payload := wire.AppendTelemetry(make([]byte, 0, 192+len(s.Data)), &env)
+	c.entries = append(c.entries, outbox.Entry{Topic: wire.TelemetryTopic(l.Tok.CustomerID, d.ID), Payload: payload})
+	r.results[pe.idx] = wire.Result{Accepted: true, Seq: seq}
+	c.refs = append(c.refs, &r.results[pe.idx])
+	if c.devs[d] == nil {
+		c.devs[d] = map[int64]bool{}
+	}
+	c.devs[d][pe.dec.Hour] = true
+	c.bytes += len(payload) + 64
+}
+
+// flush writes one chunk: entries, and for every device in it the sample
+// sequence, the touched hourly buckets, the totals and the clock.
+func (p *Pipeline) flush(c *chunk) {
+	if len(c.entries) == 0 {
+		return
+	}
+	head := p.o.Outbox.Head()
+	err := p.o.Store.DB().Update(func(txn *badger.Txn) error {
+		if err := p.o.Outbox.Append(txn, c.entries); err != nil {
+			return err
+		}
+		for d, hours := range c.devs {
+			if err := store.SetInt(txn, store.KeySampleSeq(d.ID), d.SampleSeq.Load()); err != nil {
+				return err
+			}
+			var totals store.Bucket
+			for h := range hours {
+				var b store.Bucket
+				b, totals = d.Bucket(h)
+				if err := store.SetJSON(txn, store.KeyBucket(d.ID, h), b); err != nil {
+					return err
+				}
+			}
+			if err := store.SetJSON(txn, store.KeyTotals(d.ID), totals); err != nil {
+				return err
+			}
+		}
+		return store.SetJSON(txn, store.KeyClock(), p.o.Clock.State())
+	})
+	if err == nil {
+		err = p.o.Outbox.Done(len(c.entries))
+	} else {
+		p.o.Outbox.Rewind(head)
+	}
+	if err != nil {
+		p.log.Error("outbox commit failed; samples refused", "samples", len(c.entries), "err", err)
+		for _, ref := range c.refs {
+			*ref = wire.Result{Reason: gate.StorageError.String()}
+			p.o.Gate.Refuse(gate.StorageError)
+			p.o.Outbox.Release()
+		}
+	}
+}

@@ -1,0 +1,50 @@
+package runtime
+
+import (
+	"errors"
+
+	"github.com/tollgate-iot/tollgate/agent/internal/config"
+	"github.com/tollgate-iot/tollgate/agent/internal/identity"
+	"github.com/tollgate-iot/tollgate/agent/internal/store"
+	"github.com/tollgate-iot/tollgate/shared/token"
+)
+
+// errorCodes maps domain errors to the stable codes the CLI prints as
+// `error: CODE: …` and the local API returns in {"error":{"code"}}.
+var errorCodes = []struct {
+	target error
+	code   string
+}{
+	{store.ErrLocked, "agent_running"},
+	{ErrNotInitialized, "not_initialized"},
+	{store.ErrExists, "already_initialized"},
+	{identity.ErrExists, "already_initialized"},
+	{ErrNoTrust, "no_trust"},
+	{ErrWrongDevice, "wrong_device"},
+	{ErrModelMismatch, "model_mismatch"},
+	{ErrUnknownDocument, "malformed"},
+	{token.ErrRollback, "rollback"},
+	{token.ErrBadSignature, "bad_signature"},
+	{token.ErrUnknownKey, "unknown_key"},
+	{token.ErrMalformed, "malformed"},
+	{token.ErrTooLarge, "too_large"},
+	{token.ErrUnsupportedVersion, "malformed"},
+	{token.ErrWrongKind, "malformed"},
+	{token.ErrWeakKey, "weak_key"},
+	{config.ErrInvalid, "invalid_config"},
+	{store.ErrBadKey, "bad_state_key"},
+	{store.ErrInsecureKeyFile, "insecure_key_file"},
+	{identity.ErrInsecure, "insecure_key_file"},
+	{identity.ErrMalformed, "corrupt_state"},
+	{store.ErrCorrupt, "corrupt_state"},
+}
+
+// ErrorCode returns the stable code for err ("io" when none matches).
+func ErrorCode(err error) string {
+	for _, c := range errorCodes {
+		if errors.Is(err, c.target) {
+			return c.code
+		}
+	}
+	return "io"
+}

@@ -1,0 +1,47 @@
+package runtime
+
+import (
+	"net/http"
+	"time"
+
+	"github.com/tollgate-iot/tollgate/agent/internal/metrics"
+)
+
+// metricsHandler serves the agent's Prometheus metrics.
+func (a *Agent) metricsHandler(r *running) http.Handler {
+	return metrics.Handler(func(w *metrics.Writer) {
+		eff, tamper := a.clk.Now()
+		refused := a.refusedTotals()
+		for _, reason := range metrics.SortedKeys(refused) {
+			w.Counter("tollgate_agent_samples_refused_total", "Samples refused, by reason.", refused[reason], "reason", reason)
+		}
+		w.Gauge("tollgate_agent_queue_depth", "Samples in the outbox, not yet acknowledged by the broker.", r.ob.Depth())
+		w.Gauge("tollgate_agent_queue_max", "Bound of the outbox.", r.ob.Max())
+		w.Counter("tollgate_agent_queue_dropped_total", "Samples refused because the outbox was full.", r.ob.Dropped())
+		w.Counter("tollgate_agent_outbox_committed_total", "Samples committed to the outbox since start.", r.ob.Committed())
+		w.Counter("tollgate_agent_outbox_acked_total", "Samples acknowledged by the broker since start.", r.ob.Acked())
+		if r.pub != nil {
+			w.Gauge("tollgate_agent_upstream_connected", "1 while connected to the upstream broker.", b2i(r.pub.Connected()))
+			w.Counter("tollgate_agent_upstream_published_total", "PUBLISH packets sent, resends included.", r.pub.Published())
+			w.Counter("tollgate_agent_upstream_reconnects_total", "Upstream reconnections.", r.pub.Reconnects())
+		}
+		w.Gauge("tollgate_agent_clock_tamper", "1 while the clock is in the tamper state.", b2i(tamper))
+		w.Counter("tollgate_agent_clock_tamper_events_total", "Entries into the tamper state.", a.clk.TamperEvents())
+		w.Gauge("tollgate_agent_effective_time_seconds", "The effective clock.", eff/int64(time.Second))
+		hour := eff / int64(time.Hour)
+		for _, d := range a.gate.Devices() {
+			used, totals := d.Usage(hour)
+			w.Gauge("tollgate_agent_budget_used_24h", "Samples accepted in the rolling 24 hours.", used, "device_id", d.ID)
+			w.Counter("tollgate_agent_samples_accepted_total", "Samples accepted, ever.", totals.Accepted, "device_id", d.ID)
+			w.Counter("tollgate_agent_samples_overage_total", "Samples accepted over budget in report mode, ever.", totals.Overage, "device_id", d.ID)
+			w.Gauge("tollgate_agent_deduction_seq", "Last day-deduction sequence.", d.DeductionSeq(), "device_id", d.ID)
+		}
+	})
+}
+
+func b2i(b bool) int64 {
+	if b {
+		return 1
+	}
+	return 0
+}

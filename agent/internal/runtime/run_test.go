@@ -1,0 +1,221 @@
+package runtime
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/tollgate-iot/tollgate/agent/internal/config"
+	"github.com/tollgate-iot/tollgate/agent/internal/testkit"
+	"github.com/tollgate-iot/tollgate/shared/clock"
+	"github.com/tollgate-iot/tollgate/shared/token"
+	"github.com/tollgate-iot/tollgate/shared/wire"
+)
+
+const devID = "pump-1"
+
+// realWindow puts a license's window around the real now, since running
+// agents read the wall clock.
+func realWindow(l *token.License) {
+	now := clock.Real{}.Now()
+	l.NotBefore = now.Add(-24 * time.Hour).Unix()
+	l.NotAfter = now.Add(30 * 24 * time.Hour).Unix()
+	l.IssuedAt = now.Add(-time.Minute).Unix()
+}
+
+type harness struct {
+	agent *Agent
+	pub   string
+	addr  string
+	stop  func()
+}
+
+// startAgent initializes an agent, activates the given documents built from
+// its public key, and runs it against broker.
+func startAgent(t *testing.T, broker string, mod func(*config.Config), docs func(pub string) []string) *harness {
+	t.Helper()
+	cfg := config.Default()
+	cfg.Data = filepath.Join(t.TempDir(), "data")
+	cfg.Broker = broker
+	cfg.Ingest = "127.0.0.1:0"
+	if mod != nil {
+		mod(&cfg)
+	}
+	id, err := Init(context.Background(), cfg, InitRequest{DeviceID: devID, Model: "TG-100", Trust: testkit.TrustBundle(t)}, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, err := Open(context.Background(), cfg, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if docs != nil {
+		if _, err := a.Activate(docs(id.PublicKey)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	ready := make(chan Addrs, 1)
+	done := make(chan error, 1)
+	go func() { done <- a.Run(ctx, func(ad Addrs) { ready <- ad }) }()
+	h := &harness{agent: a, pub: id.PublicKey}
+	select {
+	case ad := <-ready:
+		h.addr = ad.Ingest
+	case err := <-done:
+		t.Fatalf("run: %v", err)
+	}
+	var once bool
+	h.stop = func() {
+		if once {
+			return
+		}
+		once = true
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("run: %v", err)
+		}
+		a.Close()
+	}
+	t.Cleanup(h.stop)
+	return h
+}
+
+func license(t *testing.T, pub string, mod func(*token.License)) string {
+	t.Helper()
+	k, err := token.ParsePublicKey(pub)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, text := testkit.License(t, devID, k, func(l *token.License) {
+		realWindow(l)
+		if mod != nil {
+			mod(l)
+		}
+	})
+	return text
+}
+
+func post(t *testing.T, addr, body string) wire.IngestResponse {
+	t.Helper()
+	resp, err := http.Post("http://"+addr+"/v1/samples", "application/json", strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != 200 {
+		t.Fatalf("POST /v1/samples: %d %s", resp.StatusCode, b)
+	}
+	var out wire.IngestResponse
+	if err := json.Unmarshal(b, &out); err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+func batch(n int, device string) string {
+	var b strings.Builder
+	b.WriteString(`{"samples":[`)
+	for i := 0; i < n; i++ {
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		fmt.Fprintf(&b, `{"device_id":%q,"data":{"n":%d}}`, device, i)
+	}
+	b.WriteString("]}")
+	return b.String()
+}
+
+func TestEnforcementAgainstNATS(t *testing.T) {
+	nats := testkit.StartNATS(t, t.TempDir(), 0)
+	rev := func(revoked, blacklisted []string) func(string) string {
+		return func(string) string {
+			_, text := testkit.Revocation(t, 1, revoked, nil, blacklisted)
+			return text
+		}
+	}
+	lid := "6f1c2a7e-0b3d-4e5f-8a9b-0c1d2e3f4a5b"
+	tests := []struct {
+		name     string
+		lic      func(*token.License)
+		noLic    bool
+		revoke   func(string) string
+		device   string
+		n        int
+		accepted int
+		reason   string
+	}{
+		{name: "ok", n: 5, accepted: 5},
+		{name: "error/no_license", noLic: true, n: 2, reason: wire.ReasonNoLicense},
+		{name: "error/blacklisted", revoke: rev(nil, []string{devID}), n: 2, reason: wire.ReasonBlacklisted},
+		{name: "error/revoked", revoke: rev([]string{lid}, nil), n: 2, reason: wire.ReasonRevoked},
+		{name: "error/expired", lic: func(l *token.License) { l.NotAfter = clock.Real{}.Now().Add(-time.Hour).Unix() }, n: 2, reason: wire.ReasonExpired},
+		{name: "error/over_budget", lic: func(l *token.License) { l.MaxSamplesPerHour = 1 }, n: 30, accepted: 24, reason: wire.ReasonOverBudget},
+		{name: "ok/report_overage", lic: func(l *token.License) { l.MaxSamplesPerHour = 1; l.Enforcement = token.EnforcementReport }, n: 30, accepted: 30},
+		{name: "error/unknown_device", device: "pump-9", n: 1, reason: wire.ReasonUnknownDevice},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			h := startAgent(t, nats.URL, nil, func(pub string) []string {
+				var docs []string
+				if !tt.noLic {
+					docs = append(docs, license(t, pub, tt.lic))
+				}
+				if tt.revoke != nil {
+					docs = append(docs, tt.revoke(pub))
+				}
+				if len(docs) == 0 {
+					return []string{rev(nil, nil)(pub)}
+				}
+				return docs
+			})
+			dev := devID
+			if tt.device != "" {
+				dev = tt.device
+			}
+			before, _, _, _ := nats.Sink.Stats()
+			res := post(t, h.addr, batch(tt.n, dev))
+			acc := 0
+			for i, r := range res.Results {
+				if r.Accepted {
+					acc++
+					if r.Seq != int64(acc) {
+						t.Fatalf("sample %d seq %d, want %d", i, r.Seq, acc)
+					}
+				} else if r.Reason != tt.reason {
+					t.Fatalf("sample %d refused %q, want %q", i, r.Reason, tt.reason)
+				}
+			}
+			if acc != tt.accepted {
+				t.Fatalf("accepted %d, want %d", acc, tt.accepted)
+			}
+			if !nats.Sink.WaitUnique(before+acc, 10*time.Second) {
+				t.Fatalf("broker did not receive the %d accepted samples", acc)
+			}
+			for s := int64(1); s <= int64(acc); s++ {
+				if !nats.Sink.Has(devID, s) {
+					t.Fatalf("seq %d missing at the broker", s)
+				}
+			}
+			st := h.agent.Status()
+			if tt.reason != "" && st.Refused[tt.reason] != int64(tt.n-tt.accepted) {
+				t.Fatalf("status refused = %v", st.Refused)
+			}
+			if tt.name == "ok/report_overage" && st.Budget.OverageTotal != 6 {
+				t.Fatalf("overage counted %d, want 6", st.Budget.OverageTotal)
+			}
+			if acc > 0 && nats.Password(devID) != h.agent.password() {
+				t.Fatal("the agent did not connect with its token as password")
+			}
+			h.stop()
+			nats.Sink.Reset()
+		})
+	}
+}

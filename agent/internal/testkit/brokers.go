@@ -1,0 +1,248 @@
+package testkit
+
+import (
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats-server/v2/server"
+	"github.com/nats-io/nats.go"
+
+	"github.com/tollgate-iot/tollgate/shared/clock"
+	"github.com/tollgate-iot/tollgate/shared/wire"
+)
+
+// NATS is an embedded NATS server with its MQTT listener, plus an
+// in-process subscriber that records every telemetry envelope.
+type NATS struct {
+	Server *server.Server
+	URL    string // tcp://127.0.0.1:PORT of the MQTT listener
+	Sink   *Sink
+	auth   *recordingAuth
+}
+
+// recordingAuth admits everyone and remembers the MQTT credentials.
+type recordingAuth struct {
+	mu    sync.Mutex
+	users map[string]string
+}
+
+func (a *recordingAuth) Check(c server.ClientAuthentication) bool {
+	if o := c.GetOpts(); o != nil && o.Username != "" {
+		a.mu.Lock()
+		a.users[o.Username] = o.Password
+		a.mu.Unlock()
+	}
+	return true
+}
+
+// Password returns the password the MQTT user last connected with.
+func (n *NATS) Password(user string) string {
+	n.auth.mu.Lock()
+	defer n.auth.mu.Unlock()
+	return n.auth.users[user]
+}
+
+// StartNATS starts the broker on a free loopback port (or port, if > 0,
+// to restart on the same address) with JetStream in dir.
+func StartNATS(t testing.TB, dir string, port int) *NATS {
+	t.Helper()
+	if port <= 0 {
+		port = FreePort(t)
+	}
+	auth := &recordingAuth{users: map[string]string{}}
+	opts := &server.Options{
+		ServerName: "tollgate-test", Host: "127.0.0.1", Port: -1, JetStream: true, StoreDir: dir,
+		MQTT:                       server.MQTTOpts{Host: "127.0.0.1", Port: port},
+		CustomClientAuthentication: auth, NoLog: true, NoSigs: true,
+	}
+	s, err := server.NewServer(opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	go s.Start()
+	if !s.ReadyForConnections(10 * time.Second) {
+		t.Fatal("nats not ready")
+	}
+	n := &NATS{Server: s, URL: fmt.Sprintf("tcp://127.0.0.1:%d", port), auth: auth}
+	nc, err := nats.Connect("", nats.InProcessServer(s))
+	if err != nil {
+		t.Fatal(err)
+	}
+	n.Sink = newSink()
+	if _, err := nc.Subscribe("tollgate.v1.>", func(m *nats.Msg) { n.Sink.add(m.Data) }); err != nil {
+		t.Fatal(err)
+	}
+	nc.Flush()
+	t.Cleanup(func() { nc.Close(); n.Stop() })
+	return n
+}
+
+// Stop shuts the broker down (idempotent).
+func (n *NATS) Stop() {
+	n.Server.Shutdown()
+	n.Server.WaitForShutdown()
+}
+
+// Port returns the MQTT port.
+func (n *NATS) Port() int {
+	var p int
+	fmt.Sscanf(n.URL[strings.LastIndex(n.URL, ":")+1:], "%d", &p)
+	return p
+}
+
+// Sink records telemetry envelopes by (device, seq) and counts duplicates.
+type Sink struct {
+	mu       sync.Mutex
+	bySeq    map[string]map[int64]string
+	total    int
+	dups     int
+	conflict []string
+	bad      int
+}
+
+func newSink() *Sink { return &Sink{bySeq: map[string]map[int64]string{}} }
+
+func (s *Sink) add(b []byte) {
+	t, err := wire.ParseTelemetry(b)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.total++
+	if err != nil {
+		s.bad++
+		return
+	}
+	m := s.bySeq[t.DeviceID]
+	if m == nil {
+		m = map[int64]string{}
+		s.bySeq[t.DeviceID] = m
+	}
+	if prev, ok := m[t.Seq]; ok {
+		s.dups++
+		if prev != string(t.Data) {
+			s.conflict = append(s.conflict, fmt.Sprintf("%s seq %d: %s vs %s", t.DeviceID, t.Seq, prev, t.Data))
+		}
+		return
+	}
+	m[t.Seq] = string(t.Data)
+}
+
+// Add records an envelope received by other means (Mosquitto subscriber).
+func (s *Sink) Add(b []byte) { s.add(b) }
+
+// NewSink returns an empty sink.
+func NewSink() *Sink { return newSink() }
+
+// Stats returns unique samples, duplicates, seq reuses with other data, and
+// envelopes that did not parse.
+func (s *Sink) Stats() (unique, dups int, conflicts []string, bad int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, m := range s.bySeq {
+		unique += len(m)
+	}
+	return unique, s.dups, append([]string(nil), s.conflict...), s.bad
+}
+
+// Has reports whether the device's seq arrived.
+func (s *Sink) Has(device string, seq int64) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	_, ok := s.bySeq[device][seq]
+	return ok
+}
+
+// Data returns the data of the device's seq.
+func (s *Sink) Data(device string, seq int64) string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.bySeq[device][seq]
+}
+
+// WaitUnique waits until n unique samples arrived or timeout passes.
+func (s *Sink) WaitUnique(n int, timeout time.Duration) bool {
+	deadline := wall.Now().Add(timeout)
+	for wall.Now().Before(deadline) {
+		if u, _, _, _ := s.Stats(); u >= n {
+			return true
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	u, _, _, _ := s.Stats()
+	return u >= n
+}
+
+// FreePort returns a free loopback TCP port.
+func FreePort(t testing.TB) int {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().(*net.TCPAddr).Port
+}
+
+// Mosquitto is a mosquitto broker run as a child process.
+type Mosquitto struct {
+	URL  string
+	Port int
+	cmd  *exec.Cmd
+}
+
+// StartMosquitto starts mosquitto on a free port with a generated config.
+// It skips the test when mosquitto is not installed, except on CI.
+func StartMosquitto(t testing.TB, extraConf string) *Mosquitto {
+	t.Helper()
+	bin, err := exec.LookPath("mosquitto")
+	if err != nil {
+		for _, p := range []string{"/usr/sbin/mosquitto", "/usr/local/sbin/mosquitto"} {
+			if _, serr := os.Stat(p); serr == nil {
+				bin, err = p, nil
+			}
+		}
+	}
+	if err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatal("mosquitto is required on CI (Debian package mosquitto)")
+		}
+		t.Skip("mosquitto not installed (Debian package mosquitto)")
+	}
+	port := FreePort(t)
+	conf := filepath.Join(t.TempDir(), "mosquitto.conf")
+	body := fmt.Sprintf("listener %d 127.0.0.1\nallow_anonymous true\npersistence false\nlog_dest none\n%s", port, extraConf)
+	if err := os.WriteFile(conf, []byte(body), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(bin, "-c", conf)
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	m := &Mosquitto{URL: fmt.Sprintf("tcp://127.0.0.1:%d", port), Port: port, cmd: cmd}
+	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+	deadline := wall.Now().Add(10 * time.Second)
+	for wall.Now().Before(deadline) {
+		if c, err := net.Dial("tcp", fmt.Sprintf("127.0.0.1:%d", port)); err == nil {
+			c.Close()
+			return m
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	t.Fatal("mosquitto did not start")
+	return nil
+}
+
+var wall clock.Clock = clock.Real{}
+
+// Reset forgets everything recorded (between subtests sharing a broker).
+func (s *Sink) Reset() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.bySeq, s.total, s.dups, s.conflict, s.bad = map[string]map[int64]string{}, 0, 0, nil, 0
+}

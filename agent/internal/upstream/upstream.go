@@ -1,0 +1,243 @@
+// Package upstream publishes the outbox to the upstream MQTT broker with
+// paho.mqtt.golang at QoS 1, deleting an entry only on its PUBACK.
+//
+// Paho's own QoS 1 guarantees are not relied on (DEPENDENCIES.md): the
+// client runs with a clean session and no auto-reconnect, so that a lost
+// connection completes every in-flight token with an error. The publisher
+// then rewinds to the oldest unacknowledged entry and, after reconnecting,
+// resends in sequence order. Delivery is at-least-once: an entry whose
+// PUBACK arrived but whose deletion did not reach the disk before a crash is
+// sent again, with the same device sequence, for the consumer to drop.
+package upstream
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	mqtt "github.com/eclipse/paho.mqtt.golang"
+
+	"github.com/tollgate-iot/tollgate/agent/internal/limits"
+	"github.com/tollgate-iot/tollgate/agent/internal/outbox"
+	"github.com/tollgate-iot/tollgate/shared/clock"
+)
+
+// errLost reports that the connection went away during a session.
+var errLost = errors.New("connection lost")
+
+// Options configures a Publisher.
+type Options struct {
+	// Broker is tcp://HOST:PORT or ssl://HOST:PORT.
+	Broker string
+	// ClientID and Username are the device id.
+	ClientID string
+	Username string
+	// Password returns the current license token, read at every CONNECT.
+	Password func() string
+	TLS      *tls.Config
+	// MaxInflight bounds unacknowledged publishes.
+	MaxInflight int
+	Outbox      *outbox.Outbox
+	Clock       clock.Clock
+	Logger      *slog.Logger
+}
+
+// Publisher drains the outbox to the broker. Its counters are safe to read
+// concurrently.
+type Publisher struct {
+	o          Options
+	log        *slog.Logger
+	clk        clock.Clock
+	connected  atomic.Bool
+	published  atomic.Int64
+	reconnects atomic.Int64
+}
+
+// New returns a publisher; Run starts it.
+func New(o Options) *Publisher {
+	p := &Publisher{o: o, log: o.Logger, clk: clock.OrReal(o.Clock)}
+	if p.log == nil {
+		p.log = slog.Default()
+	}
+	if p.o.MaxInflight <= 0 {
+		p.o.MaxInflight = limits.DefaultMaxInflight
+	}
+	return p
+}
+
+// Connected reports whether a session is up.
+func (p *Publisher) Connected() bool { return p.connected.Load() }
+
+// Published counts PUBLISH packets handed to paho, resends included.
+func (p *Publisher) Published() int64 { return p.published.Load() }
+
+// Reconnects counts sessions after the first.
+func (p *Publisher) Reconnects() int64 { return p.reconnects.Load() }
+
+// Run connects, publishes and reconnects with backoff until ctx ends.
+func (p *Publisher) Run(ctx context.Context) {
+	backoff := limits.ReconnectMin
+	sessions := 0
+	for ctx.Err() == nil {
+		c, lost, err := p.connect(ctx)
+		if err != nil {
+			p.log.Warn("upstream connect failed", "broker", p.o.Broker, "err", err, "retry_in", backoff)
+			select {
+			case <-ctx.Done():
+				return
+			case <-p.clk.After(backoff):
+			}
+			backoff = min(backoff*2, limits.ReconnectMax)
+			continue
+		}
+		backoff = limits.ReconnectMin
+		if sessions > 0 {
+			p.reconnects.Add(1)
+		}
+		sessions++
+		p.connected.Store(true)
+		p.log.Info("upstream connected", "broker", p.o.Broker)
+		err = p.session(ctx, c, lost)
+		p.connected.Store(false)
+		c.Disconnect(250)
+		if ctx.Err() == nil {
+			p.log.Warn("upstream session ended", "err", err)
+		}
+	}
+}
+
+func (p *Publisher) connect(ctx context.Context) (mqtt.Client, <-chan struct{}, error) {
+	lost := make(chan struct{})
+	var once sync.Once
+	opts := mqtt.NewClientOptions().
+		AddBroker(p.o.Broker).
+		SetClientID(p.o.ClientID).
+		SetUsername(p.o.Username).
+		SetCleanSession(true).
+		SetAutoReconnect(false).
+		SetConnectRetry(false).
+		SetOrderMatters(false).
+		SetKeepAlive(limits.MQTTKeepAlive).
+		SetConnectTimeout(limits.MQTTConnectTimeout).
+		SetWriteTimeout(limits.MQTTWriteTimeout).
+		SetConnectionLostHandler(func(mqtt.Client, error) { once.Do(func() { close(lost) }) })
+	if p.o.Password != nil {
+		opts.SetPassword(p.o.Password())
+	}
+	if p.o.TLS != nil {
+		opts.SetTLSConfig(p.o.TLS)
+	}
+	c := mqtt.NewClient(opts)
+	tok := c.Connect()
+	select {
+	case <-tok.Done():
+	case <-ctx.Done():
+		return nil, nil, ctx.Err()
+	case <-p.clk.After(limits.MQTTConnectTimeout + time.Second):
+		c.Disconnect(0)
+		return nil, nil, errors.New("connect timed out")
+	}
+	if err := tok.Error(); err != nil {
+		return nil, nil, err
+	}
+	return c, lost, nil
+}
+
+type inflight struct {
+	seq int64
+	tok mqtt.Token
+}
+
+// session publishes from the oldest entry on until the connection is lost.
+func (p *Publisher) session(ctx context.Context, c mqtt.Client, lost <-chan struct{}) error {
+	fifo := make(chan inflight, p.o.MaxInflight)
+	stop := make(chan struct{})
+	ackExit := make(chan struct{})
+	var ackErr error
+	go func() {
+		ackErr = p.acker(fifo, lost, stop)
+		close(ackExit)
+	}()
+	err := p.publishLoop(ctx, c, fifo, lost, ackExit)
+	close(stop)
+	<-ackExit
+	return errors.Join(err, ackErr)
+}
+
+func (p *Publisher) publishLoop(ctx context.Context, c mqtt.Client, fifo chan<- inflight, lost, ackExit <-chan struct{}) error {
+	cursor := int64(0)
+	for {
+		free := cap(fifo) - len(fifo)
+		entries, err := p.o.Outbox.Read(cursor, min(max(free, 1), limits.PublishReadChunk))
+		if err != nil {
+			return err
+		}
+		for _, e := range entries {
+			tok := c.Publish(e.Topic, 1, false, e.Payload)
+			p.published.Add(1)
+			select {
+			case fifo <- inflight{seq: e.Seq, tok: tok}:
+			case <-lost:
+				return errLost
+			case <-ctx.Done():
+				return ctx.Err()
+			case <-ackExit:
+				return nil
+			}
+			cursor = e.Seq + 1
+		}
+		if len(entries) > 0 {
+			continue
+		}
+		select {
+		case <-p.o.Outbox.Notify():
+		case <-lost:
+			return errLost
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-ackExit:
+			return nil
+		}
+	}
+}
+
+// acker waits for PUBACKs in publish order and deletes acknowledged
+// entries in batches. It returns on the first failed publish.
+func (p *Publisher) acker(fifo <-chan inflight, lost, stop <-chan struct{}) error {
+	acked := make([]int64, 0, limits.AckDeleteBatch)
+	flush := func() error {
+		err := p.o.Outbox.Ack(acked)
+		acked = acked[:0]
+		return err
+	}
+	for {
+		var it inflight
+		select {
+		case it = <-fifo:
+		case <-lost:
+			return errors.Join(errLost, flush())
+		case <-stop:
+			return flush()
+		}
+		select {
+		case <-it.tok.Done():
+		case <-lost:
+			return errors.Join(errLost, flush())
+		case <-stop:
+			return flush()
+		}
+		if err := it.tok.Error(); err != nil {
+			return errors.Join(err, flush())
+		}
+		acked = append(acked, it.seq)
+		if len(acked) >= limits.AckDeleteBatch || len(fifo) == 0 {
+			if err := flush(); err != nil {
+				return err
+			}
+		}
+	}
+}
