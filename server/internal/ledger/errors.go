@@ -17,8 +17,6 @@ var (
 	ErrInvalid = errors.New("invalid argument")
 	// ErrExists reports an id, serial or device key already in use.
 	ErrExists = errors.New("already exists")
-	// ErrImmutable reports an attempt to change a field fixed at creation.
-	ErrImmutable = errors.New("field is immutable")
 	// ErrLocked reports a locked license where sell, bind or return was asked.
 	ErrLocked = errors.New("license is locked")
 	// ErrNotUnused reports a license that must be unused (sell, return, lock).

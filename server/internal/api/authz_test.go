@@ -1,0 +1,100 @@
+package api
+
+import (
+	"bytes"
+	"encoding/json"
+	"testing"
+
+	"github.com/tollgate-iot/tollgate/shared/wire"
+)
+
+// TestAuthorizationTable tries what each caller must not do and asserts
+// the status, the code, and that nothing changed.
+func TestAuthorizationTable(t *testing.T) {
+	e := newAPIEnv(t)
+	lic := e.world()
+	spare := "/v1/licenses/" + lic.ID
+	var revoked wire.CreateUserResponse
+	e.must(201, "POST", "/v1/users", e.key["acme"], wire.CreateUserRequest{CustomerID: "acme", Email: "gone@acme.test", Role: "admin"}, &revoked)
+	e.must(200, "POST", "/v1/users/"+revoked.User.ID+"/revoke", e.key["acme"], nil, nil)
+
+	tests := []struct {
+		name   string
+		key    string
+		method string
+		path   string
+		body   any
+		status int
+		code   string
+	}{
+		{"sibling/read-license", "beta", "GET", spare, nil, 404, "not_found"},
+		{"sibling/read-device", "beta", "GET", "/v1/devices/dev-1", nil, 404, "not_found"},
+		{"sibling/read-customer", "beta", "GET", "/v1/customers/acme", nil, 404, "not_found"},
+		{"sibling/read-token", "beta", "GET", spare + "/token", nil, 404, "not_found"},
+		{"sibling/unbind", "beta", "POST", spare + "/unbind", nil, 404, "not_found"},
+		{"sibling/create-device", "beta", "POST", "/v1/devices", wire.CreateDeviceRequest{ID: "x-1", CustomerID: "acme", Model: "m", PublicKey: newPublicKey(t)}, 404, "not_found"},
+		{"sibling/sell-to", "beta", "POST", "/v1/sales/return", wire.BatchRequest{Customer: "acme", Count: 1}, 404, "not_found"},
+		{"superior-without-consent/unbind", "dist", "POST", spare + "/unbind", nil, 403, "forbidden"},
+		{"superior-without-consent/lock", "dist", "POST", spare + "/lock", nil, 403, "forbidden"},
+		{"superior-without-consent/create-device", "dist", "POST", "/v1/devices", wire.CreateDeviceRequest{ID: "x-2", CustomerID: "acme", Model: "m", PublicKey: newPublicKey(t)}, 403, "forbidden"},
+		{"superior-without-consent/second-user", "dist", "POST", "/v1/users", wire.CreateUserRequest{CustomerID: "acme", Email: "spy@dist.test", Role: "admin"}, 403, "forbidden"},
+		{"superior/grants-itself-consent", "dist", "PATCH", "/v1/customers/acme", map[string]any{"allow_superior_manage": true}, 403, "forbidden"},
+		{"viewer/unbind", "acme-viewer", "POST", spare + "/unbind", nil, 403, "forbidden"},
+		{"viewer/create-device", "acme-viewer", "POST", "/v1/devices", wire.CreateDeviceRequest{ID: "x-3", CustomerID: "acme", Model: "m", PublicKey: newPublicKey(t)}, 403, "forbidden"},
+		{"viewer/set-description", "acme-viewer", "PATCH", spare, map[string]any{"customer_description": "x"}, 403, "forbidden"},
+		{"operator/lock", "acme-operator", "POST", spare + "/lock", nil, 403, "forbidden"},
+		{"customer/write-distributor-description", "acme", "PATCH", spare, map[string]any{"distributor_description": "x"}, 403, "forbidden"},
+		{"customer/revoke", "acme", "POST", spare + "/revoke", nil, 403, "forbidden"},
+		{"customer/suspend-own", "acme", "POST", spare + "/suspend", nil, 403, "forbidden"},
+		{"customer/mint-licenses", "acme", "POST", "/v1/licenses", wire.CreateLicenseRequest{CustomerID: "acme", Type: "standard", Billing: "term", Models: []string{"*"}}, 403, "forbidden"},
+		{"customer/set-own-vat", "acme", "PATCH", "/v1/customers/acme", map[string]any{"vat": "DE1"}, 403, "forbidden"},
+		{"unknown-key", "tgk_AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA", "GET", "/v1/licenses", nil, 401, "unauthenticated"},
+		{"revoked-key", revoked.APIKey, "GET", "/v1/licenses", nil, 401, "unauthenticated"},
+		{"revoked-key/write", revoked.APIKey, "POST", spare + "/unbind", nil, 401, "unauthenticated"},
+		{"no-key", "", "GET", "/v1/whoami", nil, 401, "unauthenticated"},
+		{"key-without-prefix", "not-a-key", "GET", "/v1/whoami", nil, 401, "unauthenticated"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			key := tc.key
+			if k, ok := e.key[tc.key]; ok {
+				key = k
+			}
+			var before, after json.RawMessage
+			e.must(200, "GET", spare, e.key["root"], nil, &before)
+			changes := e.auditCount()
+			code, raw := e.call(tc.method, tc.path, key, tc.body, nil)
+			if code != tc.status || errCode(raw) != tc.code {
+				t.Fatalf("%d %s, want %d %s", code, raw, tc.status, tc.code)
+			}
+			e.must(200, "GET", spare, e.key["root"], nil, &after)
+			if n := e.auditCount(); n != changes || !bytes.Equal(before, after) {
+				t.Fatalf("refused attempt changed something: %d → %d audit entries\n%s\n%s", changes, n, before, after)
+			}
+		})
+	}
+}
+
+func TestCustomerDoesNotReadDistributorDescription(t *testing.T) {
+	e := newAPIEnv(t)
+	lic := e.world()
+	tests := []struct {
+		name, key string
+		visible   bool
+	}{
+		{"owner", "acme", false},
+		{"owner-viewer", "acme-viewer", false},
+		{"issuer", "dist", true},
+		{"vendor", "root", true},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			for _, path := range []string{"/v1/licenses/" + lic.ID, "/v1/licenses?customer=acme", "/v1/audit"} {
+				_, raw := e.call("GET", path, e.key[tc.key], nil, nil)
+				if bytes.Contains(raw, []byte("PO-4711")) != tc.visible {
+					t.Fatalf("%s: visible=%v, want %v: %s", path, !tc.visible, tc.visible, raw)
+				}
+			}
+		})
+	}
+}

@@ -1,0 +1,73 @@
+package api
+
+import (
+	"errors"
+	"net/http"
+
+	"github.com/tollgate-iot/tollgate/server/internal/ledger"
+	"github.com/tollgate-iot/tollgate/shared/wire"
+)
+
+// Request errors found by the API layer itself.
+var (
+	// ErrBodyTooLarge reports a body over wire.MaxAdminBodyBytes.
+	ErrBodyTooLarge = errors.New("request body too large")
+	// ErrUnknownField reports a JSON field the endpoint does not take.
+	ErrUnknownField = errors.New("unknown field")
+	// ErrWrongType reports a JSON value of the wrong type for its field.
+	ErrWrongType = errors.New("wrong type")
+	// ErrMalformedJSON reports a body that is not one JSON object.
+	ErrMalformedJSON = errors.New("malformed JSON")
+	// ErrBadQuery reports a query parameter or path id that does not parse.
+	ErrBadQuery = errors.New("invalid parameter")
+	// ErrUnsupportedMedia reports a body that is not application/json.
+	ErrUnsupportedMedia = errors.New("content type must be application/json")
+)
+
+// errorMap is the one mapping from errors to HTTP status and code. The
+// first entry that matches (errors.Is) wins; anything else is a 500.
+var errorMap = []struct {
+	err    error
+	status int
+	code   string
+}{
+	{ledger.ErrUnauthenticated, http.StatusUnauthorized, "unauthenticated"},
+	{ledger.ErrForbidden, http.StatusForbidden, "forbidden"},
+	{ledger.ErrNotFound, http.StatusNotFound, "not_found"},
+	{ErrBodyTooLarge, http.StatusRequestEntityTooLarge, "body_too_large"},
+	{ErrUnsupportedMedia, http.StatusUnsupportedMediaType, "unsupported_media_type"},
+	{ErrUnknownField, http.StatusBadRequest, "unknown_field"},
+	{ErrWrongType, http.StatusBadRequest, "wrong_type"},
+	{ErrMalformedJSON, http.StatusBadRequest, "malformed_json"},
+	{ErrBadQuery, http.StatusBadRequest, "invalid_parameter"},
+	{wire.ErrImmutable, http.StatusUnprocessableEntity, "immutable_field"},
+	{wire.ErrInvalid, http.StatusBadRequest, "invalid_argument"},
+	{ledger.ErrInvalid, http.StatusBadRequest, "invalid_argument"},
+	{ledger.ErrExists, http.StatusConflict, "already_exists"},
+	{ledger.ErrLocked, http.StatusConflict, "license_locked"},
+	{ledger.ErrNotUnused, http.StatusConflict, "license_not_unused"},
+	{ledger.ErrActivated, http.StatusConflict, "license_activated"},
+	{ledger.ErrBound, http.StatusConflict, "license_bound"},
+	{ledger.ErrNotBound, http.StatusConflict, "license_not_bound"},
+	{ledger.ErrModelMismatch, http.StatusConflict, "model_mismatch"},
+	{ledger.ErrExpired, http.StatusConflict, "license_expired"},
+	{ledger.ErrSuspended, http.StatusConflict, "license_suspended"},
+	{ledger.ErrRevoked, http.StatusConflict, "license_revoked"},
+	{ledger.ErrTransferred, http.StatusConflict, "license_transferred"},
+	{ledger.ErrNotDirectChild, http.StatusConflict, "not_direct_sub_customer"},
+	{ledger.ErrNotEnough, http.StatusConflict, "not_enough_licenses"},
+	{ledger.ErrNotRenewable, http.StatusConflict, "not_renewable"},
+	{ledger.ErrWrongBilling, http.StatusConflict, "wrong_billing"},
+	{ledger.ErrNoDaysLeft, http.StatusConflict, "no_days_left"},
+	{ledger.ErrNotInitialized, http.StatusServiceUnavailable, "not_initialized"},
+}
+
+// Status maps err to its HTTP status and code.
+func Status(err error) (int, string) {
+	for _, e := range errorMap {
+		if errors.Is(err, e.err) {
+			return e.status, e.code
+		}
+	}
+	return http.StatusInternalServerError, "internal"
+}

@@ -1,0 +1,101 @@
+package api
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/tollgate-iot/tollgate/shared/token"
+	"github.com/tollgate-iot/tollgate/shared/wire"
+)
+
+func TestHealthAndMetrics(t *testing.T) {
+	e := newAPIEnv(t)
+	var h wire.Health
+	e.must(200, "GET", "/healthz", "", nil, &h)
+	if h.Status != "ok" {
+		t.Fatalf("health %+v", h)
+	}
+	e.must(200, "GET", "/v1/whoami", e.key["root"], nil, nil)
+	e.call("GET", "/v1/licenses?limit=0", e.key["root"], nil, nil)
+	_, raw := e.call("GET", "/metrics", "", nil, nil)
+	for _, want := range []string{
+		`tollgate_http_requests_total{route="/v1/whoami",method="GET",code="200"} 1`,
+		`tollgate_http_requests_total{route="/v1/licenses",method="GET",code="400"} 1`,
+		"# TYPE tollgate_http_request_duration_seconds summary",
+	} {
+		if !strings.Contains(string(raw), want) {
+			t.Errorf("metrics lack %q:\n%s", want, raw)
+		}
+	}
+}
+
+func TestLicenseLifecycleOverAPI(t *testing.T) {
+	e := newAPIEnv(t)
+	lic := e.world()
+	acme, dist, root := e.key["acme"], e.key["dist"], e.key["root"]
+	var tok wire.LicenseToken
+	e.must(200, "GET", "/v1/licenses/"+lic.ID+"/token", acme, nil, &tok)
+	trust, _ := e.ks.Trust()
+	if tl, err := token.Verify(trust, tok.Token, e.clk.Now()); err != nil || tl.DeviceID != "dev-1" {
+		t.Fatalf("token: %+v %v", tl, err)
+	}
+	var toks wire.TokenList
+	e.must(200, "GET", "/v1/devices/dev-1/tokens", acme, nil, &toks)
+	if len(toks.Tokens) != 1 || toks.Tokens[0].Token != tok.Token {
+		t.Fatalf("device tokens %+v", toks)
+	}
+	// Licenses by serial, and list filters with pagination.
+	var bySerial wire.License
+	e.must(200, "GET", "/v1/licenses/"+lic.Serial, acme, nil, &bySerial)
+	if bySerial.ID != lic.ID || bySerial.Status != "active" {
+		t.Fatalf("by serial: %+v", bySerial)
+	}
+	var page1, page2 wire.LicenseList
+	e.must(200, "GET", "/v1/licenses?customer=acme&limit=2", acme, nil, &page1)
+	e.must(200, "GET", "/v1/licenses?customer=acme&limit=2&cursor="+page1.NextCursor, acme, nil, &page2)
+	if len(page1.Licenses) != 2 || page1.NextCursor == "" || len(page2.Licenses) != 1 || page2.NextCursor != "" {
+		t.Fatalf("pages: %d (%q), %d (%q)", len(page1.Licenses), page1.NextCursor, len(page2.Licenses), page2.NextCursor)
+	}
+	var active wire.LicenseList
+	e.must(200, "GET", "/v1/licenses?status=active&device=dev-1", acme, nil, &active)
+	if len(active.Licenses) != 1 || active.Licenses[0].ID != lic.ID {
+		t.Fatalf("status filter: %+v", active)
+	}
+	// Sell and return between dist and acme.
+	var stock wire.LicenseList
+	e.must(201, "POST", "/v1/licenses", root, wire.CreateLicenseRequest{CustomerID: "dist", Type: "standard", Billing: "days", Days: 30, Models: []string{"*"}, Count: 3}, &stock)
+	var sale wire.Sale
+	e.must(200, "POST", "/v1/sales/sell", dist, wire.BatchRequest{Customer: "acme", Count: 2}, &sale)
+	if sale.Kind != "sell" || len(sale.LicenseIDs) != 2 {
+		t.Fatalf("sale %+v", sale)
+	}
+	e.must(200, "POST", "/v1/sales/return", acme, wire.BatchRequest{IDs: sale.LicenseIDs[:1]}, &sale)
+	var sales wire.SaleList
+	e.must(200, "GET", "/v1/sales", acme, nil, &sales)
+	if len(sales.Sales) != 2 || sales.Sales[0].Kind != "return" {
+		t.Fatalf("sales %+v", sales)
+	}
+	// Transfer and revoke move the revocation list.
+	var rl0, rl1 wire.RevocationList
+	e.must(200, "GET", "/v1/revocation-list", acme, nil, &rl0)
+	var tr wire.TransferResponse
+	if code, raw := e.call("POST", "/v1/licenses/"+lic.ID+"/transfer", acme, wire.CustomerRef{To: "acme"}, nil); code != 400 {
+		t.Fatalf("transfer to the owner itself: %d %s", code, raw)
+	}
+	e.must(201, "POST", "/v1/customers", acme, wire.CreateCustomerRequest{ID: "acme-sub", Name: "Sub"}, nil)
+	e.must(200, "POST", "/v1/licenses/"+lic.ID+"/transfer", acme, wire.CustomerRef{To: "acme-sub"}, &tr)
+	if tr.Old.Status != "transferred" || tr.New.CustomerID != "acme-sub" || tr.New.ID == lic.ID {
+		t.Fatalf("transfer %+v", tr)
+	}
+	e.must(200, "POST", "/v1/licenses/"+tr.New.ID+"/revoke", root, nil, nil)
+	e.must(200, "GET", "/v1/revocation-list", acme, nil, &rl1)
+	rl, err := token.ParseRevocationList(trust, rl1.Token)
+	if err != nil || rl1.Seq <= rl0.Seq || !rl.LicenseRevoked(lic.ID) {
+		t.Fatalf("revocation list %d → %d, %+v, %v", rl0.Seq, rl1.Seq, rl, err)
+	}
+	var audit wire.AuditList
+	e.must(200, "GET", "/v1/audit?limit=5", root, nil, &audit)
+	if len(audit.Entries) != 5 || audit.Entries[0].Action != "license.revoke" || audit.NextCursor == "" {
+		t.Fatalf("audit %+v", audit.Entries)
+	}
+}

@@ -1,0 +1,122 @@
+package api
+
+import (
+	"net/http"
+
+	"github.com/tollgate-iot/tollgate/server/internal/ledger"
+	"github.com/tollgate-iot/tollgate/shared/wire"
+)
+
+func (a *API) batch(sell bool) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		var req wire.BatchRequest
+		if err := decode(w, r, &req); err != nil {
+			a.fail(w, r, err)
+			return
+		}
+		in := ledger.BatchInput{CustomerID: req.Customer, IDs: req.IDs, Count: req.Count, Type: req.Type}
+		var s *ledger.Sale
+		var err error
+		if sell {
+			s, err = a.lg.Sell(r.Context(), actor(r), in)
+		} else {
+			s, err = a.lg.Return(r.Context(), actor(r), in)
+		}
+		if err != nil {
+			a.fail(w, r, err)
+			return
+		}
+		a.render(w, http.StatusOK, toSale(s))
+	}
+}
+
+// page reads limit and cursor.
+func page(r *http.Request) (int, string, error) {
+	q := r.URL.Query()
+	limit, err := queryLimit(q)
+	if err != nil {
+		return 0, "", err
+	}
+	cursor, err := decCursor(q.Get("cursor"))
+	return limit, cursor, err
+}
+
+func (a *API) listSales(w http.ResponseWriter, r *http.Request) {
+	limit, cursor, err := page(r)
+	if err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	ss, next, err := a.lg.ListSales(r.Context(), actor(r), cursor, limit)
+	if err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	out := wire.SaleList{Sales: make([]wire.Sale, len(ss)), NextCursor: encCursor(next)}
+	for i := range ss {
+		out.Sales[i] = toSale(&ss[i])
+	}
+	a.render(w, http.StatusOK, out)
+}
+
+func (a *API) listAudit(w http.ResponseWriter, r *http.Request) {
+	limit, cursor, err := page(r)
+	if err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	es, next, err := a.lg.ListAudit(r.Context(), actor(r), cursor, limit)
+	if err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	out := wire.AuditList{Entries: make([]wire.AuditEntry, len(es)), NextCursor: encCursor(next)}
+	for i, e := range es {
+		out.Entries[i] = wire.AuditEntry{Seq: e.Seq, At: e.At, UserID: e.UserID, ActorOf: e.ActorOf, Action: e.Action,
+			ObjectType: e.ObjectType, ObjectID: e.ObjectID, CustomerID: e.CustomerID, Before: e.Before, After: e.After}
+	}
+	a.render(w, http.StatusOK, out)
+}
+
+func (a *API) deductions(w http.ResponseWriter, r *http.Request) {
+	id, err := pathID(r, "id")
+	if err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	ds, err := a.lg.ListDeductions(r.Context(), actor(r), id)
+	if err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	out := wire.DeductionList{Deductions: make([]wire.Deduction, len(ds))}
+	for i, d := range ds {
+		out.Deductions[i] = wire.Deduction{Seq: d.Seq, DeviceID: d.DeviceID, LicenseID: d.LicenseID, At: d.At,
+			DaysBefore: d.DaysBefore, DaysAfter: d.DaysAfter, Failed: d.Failed}
+	}
+	a.render(w, http.StatusOK, out)
+}
+
+func (a *API) licenseToken(w http.ResponseWriter, r *http.Request) {
+	id, err := pathID(r, "id")
+	if err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	t, err := a.lg.LicenseToken(r.Context(), actor(r), id)
+	if err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	a.render(w, http.StatusOK, toToken(t))
+}
+
+func (a *API) revocationList(w http.ResponseWriter, r *http.Request) {
+	rl, err := a.lg.RevocationList(r.Context())
+	if err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	a.render(w, http.StatusOK, wire.RevocationList{Seq: rl.Seq, IssuedAt: rl.IssuedAt, NextUpdate: rl.NextUpdate,
+		Revoked: rl.Revoked, Suspended: rl.Suspended, Blacklist: rl.Blacklist, Token: rl.Token})
+}
