@@ -6,8 +6,10 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"time"
 
 	"github.com/tollgate-iot/tollgate/agent/internal/config"
+	"github.com/tollgate-iot/tollgate/agent/internal/effclock"
 	"github.com/tollgate-iot/tollgate/agent/internal/runtime"
 	"github.com/tollgate-iot/tollgate/shared/cli"
 )
@@ -25,6 +27,8 @@ func runRun(ctx context.Context, env *IO, args []string) error {
 	ingestAddr := fs.String("ingest", "", "local API: 127.0.0.1:PORT or unix:PATH (env TOLLGATE_INGEST; default 127.0.0.1:7780)")
 	metricsAddr := fs.String("metrics", "", "separate loopback address for /metrics (env TOLLGATE_METRICS)")
 	queueMax := fs.Int("queue-max", 0, "outbox bound in samples (default 100000)")
+	speed := fs.Float64("clock-speed", 1, "simulation only: run the wall clock this many times faster")
+	origin := fs.String("clock-origin", "", "simulation only: RFC 3339 time from which --clock-speed counts (keeps time continuous across restarts)")
 	if err := cli.Parse(fs, args, envVars); err != nil {
 		return err
 	}
@@ -47,6 +51,13 @@ func runRun(ctx context.Context, env *IO, args []string) error {
 	}
 	if err := cfg.Validate(); err != nil {
 		return errorCode(err)
+	}
+	if *speed != 1 {
+		clk, err := scaledClock(*speed, *origin)
+		if err != nil {
+			return err
+		}
+		env.Clock = clk
 	}
 	log := env.Logger
 	if log == nil {
@@ -82,3 +93,18 @@ func level(s string) slog.Level {
 	l.UnmarshalText([]byte(s))
 	return l
 }
+
+// scaledClock builds the simulation clock of --clock-speed/--clock-origin.
+func scaledClock(speed float64, origin string) (effclock.Scaled, error) {
+	if speed < 1 || speed > maxClockSpeed {
+		return effclock.Scaled{}, cli.Usagef("run: --clock-speed must be in 1..%d", maxClockSpeed)
+	}
+	o, err := time.Parse(time.RFC3339, origin)
+	if err != nil {
+		return effclock.Scaled{}, cli.Usagef("run: --clock-speed needs --clock-origin as RFC 3339: %v", err)
+	}
+	return effclock.Scaled{Origin: o, Speed: speed}, nil
+}
+
+// maxClockSpeed caps --clock-speed (a day in under a second).
+const maxClockSpeed = 1_000_000

@@ -100,14 +100,14 @@ func (n *NATS) Port() int {
 // Sink records telemetry envelopes by (device, seq) and counts duplicates.
 type Sink struct {
 	mu       sync.Mutex
-	bySeq    map[string]map[int64]string
+	bySeq    map[string]map[int64]*wire.Telemetry
 	total    int
 	dups     int
 	conflict []string
 	bad      int
 }
 
-func newSink() *Sink { return &Sink{bySeq: map[string]map[int64]string{}} }
+func newSink() *Sink { return &Sink{bySeq: map[string]map[int64]*wire.Telemetry{}} }
 
 func (s *Sink) add(b []byte) {
 	t, err := wire.ParseTelemetry(b)
@@ -120,17 +120,17 @@ func (s *Sink) add(b []byte) {
 	}
 	m := s.bySeq[t.DeviceID]
 	if m == nil {
-		m = map[int64]string{}
+		m = map[int64]*wire.Telemetry{}
 		s.bySeq[t.DeviceID] = m
 	}
 	if prev, ok := m[t.Seq]; ok {
 		s.dups++
-		if prev != string(t.Data) {
-			s.conflict = append(s.conflict, fmt.Sprintf("%s seq %d: %s vs %s", t.DeviceID, t.Seq, prev, t.Data))
+		if string(prev.Data) != string(t.Data) || prev.TS != t.TS {
+			s.conflict = append(s.conflict, fmt.Sprintf("%s seq %d: %s vs %s", t.DeviceID, t.Seq, prev.Data, t.Data))
 		}
 		return
 	}
-	m[t.Seq] = string(t.Data)
+	m[t.Seq] = t
 }
 
 // Add records an envelope received by other means (Mosquitto subscriber).
@@ -158,8 +158,8 @@ func (s *Sink) Has(device string, seq int64) bool {
 	return ok
 }
 
-// Data returns the data of the device's seq.
-func (s *Sink) Data(device string, seq int64) string {
+// Get returns the envelope of the device's seq, or nil.
+func (s *Sink) Get(device string, seq int64) *wire.Telemetry {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.bySeq[device][seq]
@@ -244,5 +244,5 @@ var wall clock.Clock = clock.Real{}
 func (s *Sink) Reset() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.bySeq, s.total, s.dups, s.conflict, s.bad = map[string]map[int64]string{}, 0, 0, nil, 0
+	s.bySeq, s.total, s.dups, s.conflict, s.bad = map[string]map[int64]*wire.Telemetry{}, 0, 0, nil, 0
 }

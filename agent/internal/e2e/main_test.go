@@ -1,0 +1,208 @@
+package e2e
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/tollgate-iot/tollgate/agent/internal/store"
+	"github.com/tollgate-iot/tollgate/agent/internal/testkit"
+	"github.com/tollgate-iot/tollgate/shared/token"
+	"github.com/tollgate-iot/tollgate/shared/wire"
+)
+
+// agentBin is the tollgate-agent binary built once by TestMain.
+var agentBin string
+
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "tollgate-e2e")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	agentBin = filepath.Join(dir, "tollgate-agent")
+	out, err := exec.Command("go", "build", "-o", agentBin, "github.com/tollgate-iot/tollgate/agent/cmd/tollgate-agent").CombinedOutput()
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "building tollgate-agent: %v\n%s", err, out)
+		os.Exit(1)
+	}
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+// cmdRun runs the agent binary to completion and returns stdout.
+func cmdRun(t *testing.T, args ...string) string {
+	t.Helper()
+	var out, errb bytes.Buffer
+	c := exec.Command(agentBin, args...)
+	c.Stdout, c.Stderr = &out, &errb
+	if err := c.Run(); err != nil {
+		t.Fatalf("tollgate-agent %v: %v\n%s", args, err, errb.String())
+	}
+	return out.String()
+}
+
+// initData runs init and activate; it returns the data dir.
+func initData(t *testing.T, mod func(*token.License)) string {
+	t.Helper()
+	dir := t.TempDir()
+	data := filepath.Join(dir, "data")
+	trust := filepath.Join(dir, "trust.json")
+	os.WriteFile(trust, testkit.TrustBundle(t), 0o644)
+	var doc map[string]string
+	if err := json.Unmarshal([]byte(cmdRun(t, "init", "--data", data, "--device-id", "pump-1", "--model", "TG-100", "--trust", trust, "-o", "json")), &doc); err != nil {
+		t.Fatal(err)
+	}
+	pub, err := token.ParsePublicKey(doc["public_key"])
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, text := testkit.License(t, "pump-1", pub, mod)
+	cmdRun(t, "activate", "--data", data, text)
+	return data
+}
+
+// proc is a running agent process.
+type proc struct {
+	cmd    *exec.Cmd
+	addr   string
+	stderr *syncBuffer
+	done   chan error
+}
+
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// start runs `tollgate-agent run` and waits for its ingest address.
+func start(t *testing.T, data string, args ...string) *proc {
+	t.Helper()
+	all := append([]string{"run", "--data", data, "--ingest", "127.0.0.1:0"}, args...)
+	p := &proc{cmd: exec.Command(agentBin, all...), stderr: &syncBuffer{}, done: make(chan error, 1)}
+	p.cmd.Stderr = p.stderr
+	stdout, err := p.cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := p.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	lines := make(chan string, 4)
+	go func() {
+		sc := bufio.NewScanner(stdout)
+		for sc.Scan() {
+			lines <- sc.Text()
+		}
+		close(lines)
+		p.done <- p.cmd.Wait()
+	}()
+	select {
+	case l, ok := <-lines:
+		addr, found := strings.CutPrefix(l, "ingest listening on ")
+		if !ok || !found {
+			p.cmd.Process.Kill()
+			t.Fatalf("agent did not start: %q\n%s", l, p.stderr.String())
+		}
+		p.addr = addr
+	case <-time.After(20 * time.Second):
+		p.cmd.Process.Kill()
+		t.Fatalf("agent did not start in time\n%s", p.stderr.String())
+	}
+	go func() {
+		for range lines {
+		}
+	}()
+	return p
+}
+
+// kill sends SIGKILL and waits for the process to be gone.
+func (p *proc) kill(t *testing.T) {
+	t.Helper()
+	p.cmd.Process.Kill()
+	<-p.done
+}
+
+// stop sends SIGTERM and waits for a clean exit.
+func (p *proc) stop(t *testing.T) {
+	t.Helper()
+	p.cmd.Process.Signal(os.Interrupt)
+	select {
+	case err := <-p.done:
+		if err != nil {
+			t.Errorf("agent exit: %v\n%s", err, p.stderr.String())
+		}
+	case <-time.After(20 * time.Second):
+		p.cmd.Process.Kill()
+		t.Fatal("agent did not stop on SIGTERM")
+	}
+}
+
+var httpClient = &http.Client{Timeout: 5 * time.Second}
+
+// postBatch posts samples {"n": first..first+n-1}; it returns the results,
+// or nil if the request failed (the agent died).
+func postBatch(ctx context.Context, addr string, first, n int) []wire.Result {
+	var b strings.Builder
+	b.WriteString(`{"samples":[`)
+	for i := 0; i < n; i++ {
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		fmt.Fprintf(&b, `{"data":{"n":%d}}`, first+i)
+	}
+	b.WriteString("]}")
+	req, _ := http.NewRequestWithContext(ctx, http.MethodPost, "http://"+addr+"/v1/samples", strings.NewReader(b.String()))
+	resp, err := httpClient.Do(req)
+	if err != nil {
+		return nil
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	if err != nil || resp.StatusCode != 200 {
+		return nil
+	}
+	var out wire.IngestResponse
+	if json.Unmarshal(body, &out) != nil {
+		return nil
+	}
+	return out.Results
+}
+
+// openState opens a stopped agent's state database.
+func openState(t *testing.T, data string) *store.Store {
+	t.Helper()
+	key, err := store.FileKeyProvider{Path: filepath.Join(data, "secrets", "state.key")}.StateKey(context.Background(), false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, err := store.Open(context.Background(), store.Options{Dir: filepath.Join(data, "state"), Key: key})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return st
+}
