@@ -1,0 +1,86 @@
+package cli
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"time"
+
+	"github.com/tollgate-iot/tollgate/server/internal/store"
+)
+
+// Config is the one configuration of tollgate-server serve: defaults, then
+// TOLLGATE_* environment variables, then flags.
+type Config struct {
+	// DataDir holds keys/ and the badger ledger (ledger/).
+	DataDir string
+	// HTTPAddr is the admin API listen address (port 0: any free port).
+	HTTPAddr string
+	// Profile is the badger profile: server (default) or small.
+	Profile store.Profile
+	// LogLevel is debug, info, warn or error.
+	LogLevel string
+
+	ReadHeaderTimeout time.Duration
+	ReadTimeout       time.Duration
+	WriteTimeout      time.Duration
+	IdleTimeout       time.Duration
+	ShutdownTimeout   time.Duration
+	// SchedulerInterval is how often renewals and expiries are applied.
+	SchedulerInterval time.Duration
+	// GCInterval is how often badger's value log is garbage collected.
+	GCInterval time.Duration
+	// KeyCacheTTL bounds how long a rotated key takes to be used.
+	KeyCacheTTL time.Duration
+}
+
+// DefaultConfig returns the defaults.
+func DefaultConfig() Config {
+	return Config{
+		HTTPAddr:          "127.0.0.1:8080",
+		Profile:           store.ProfileServer,
+		LogLevel:          "info",
+		ReadHeaderTimeout: 5 * time.Second,
+		ReadTimeout:       30 * time.Second,
+		WriteTimeout:      30 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+		ShutdownTimeout:   15 * time.Second,
+		SchedulerInterval: time.Minute,
+		GCInterval:        10 * time.Minute,
+		KeyCacheTTL:       time.Minute,
+	}
+}
+
+// Validate checks the configuration as a whole.
+func (c *Config) Validate() error {
+	var errs []error
+	if c.DataDir == "" {
+		errs = append(errs, errors.New("--data is required"))
+	}
+	if _, _, err := net.SplitHostPort(c.HTTPAddr); err != nil {
+		errs = append(errs, fmt.Errorf("--http %q: %v", c.HTTPAddr, err))
+	}
+	if c.Profile != store.ProfileServer && c.Profile != store.ProfileSmall {
+		errs = append(errs, fmt.Errorf("--profile %q: want server or small", c.Profile))
+	}
+	if _, err := c.level(); err != nil {
+		errs = append(errs, err)
+	}
+	for name, d := range map[string]time.Duration{"read-header timeout": c.ReadHeaderTimeout, "read timeout": c.ReadTimeout,
+		"write timeout": c.WriteTimeout, "idle timeout": c.IdleTimeout, "shutdown timeout": c.ShutdownTimeout,
+		"scheduler interval": c.SchedulerInterval, "gc interval": c.GCInterval, "key cache ttl": c.KeyCacheTTL} {
+		if d <= 0 {
+			errs = append(errs, fmt.Errorf("%s must be positive", name))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+func (c *Config) level() (slog.Level, error) {
+	var l slog.Level
+	if err := l.UnmarshalText([]byte(c.LogLevel)); err != nil {
+		return 0, fmt.Errorf("--log-level %q: want debug, info, warn or error", c.LogLevel)
+	}
+	return l, nil
+}

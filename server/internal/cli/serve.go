@@ -1,0 +1,117 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"sync"
+
+	"github.com/tollgate-iot/tollgate/server/internal/api"
+	"github.com/tollgate-iot/tollgate/server/internal/keys"
+	"github.com/tollgate-iot/tollgate/server/internal/ledger"
+	"github.com/tollgate-iot/tollgate/server/internal/metrics"
+	"github.com/tollgate-iot/tollgate/server/internal/scheduler"
+	"github.com/tollgate-iot/tollgate/server/internal/store"
+	"github.com/tollgate-iot/tollgate/shared/cli"
+)
+
+func init() {
+	register("serve", Command{Summary: "serve the admin REST API, /healthz and /metrics", Run: runServe})
+}
+
+var serveEnv = map[string]string{"data": "TOLLGATE_DATA", "http": "TOLLGATE_HTTP", "log-level": "TOLLGATE_LOG_LEVEL"}
+
+func parseServe(env *IO, args []string) (Config, error) {
+	c := DefaultConfig()
+	fs := cli.NewFlagSet("serve", env.Stderr)
+	fs.StringVar(&c.DataDir, "data", "", "server data directory (env TOLLGATE_DATA)")
+	fs.StringVar(&c.HTTPAddr, "http", c.HTTPAddr, "admin API listen address; port 0 picks a free one (env TOLLGATE_HTTP)")
+	fs.StringVar((*string)(&c.Profile), "profile", string(c.Profile), "storage profile: server or small")
+	fs.StringVar(&c.LogLevel, "log-level", c.LogLevel, "debug, info, warn or error (env TOLLGATE_LOG_LEVEL)")
+	fs.DurationVar(&c.SchedulerInterval, "scheduler-interval", c.SchedulerInterval, "how often renewals and expiries are applied")
+	fs.DurationVar(&c.ShutdownTimeout, "shutdown-timeout", c.ShutdownTimeout, "how long SIGTERM waits for requests to finish")
+	if err := cli.Parse(fs, args, serveEnv); err != nil {
+		return c, err
+	}
+	if fs.NArg() > 0 {
+		return c, cli.Usagef("serve: unexpected argument %q", fs.Arg(0))
+	}
+	if err := c.Validate(); err != nil {
+		return c, cli.Usagef("serve: %v", err)
+	}
+	return c, nil
+}
+
+func runServe(ctx context.Context, env *IO, args []string) error {
+	c, err := parseServe(env, args)
+	if err != nil {
+		return err
+	}
+	level, _ := c.level()
+	log := slog.New(slog.NewJSONHandler(env.Stderr, &slog.HandlerOptions{Level: level}))
+	ks, err := keys.Open(c.DataDir, env.Clock)
+	if err != nil {
+		return storeError(err)
+	}
+	if _, err := ks.Active(); err != nil {
+		return storeError(err)
+	}
+	db, err := store.Open(store.Options{Dir: ledgerDir(c.DataDir), Profile: c.Profile, Clock: env.Clock,
+		GCInterval: c.GCInterval, Logger: log})
+	if err != nil {
+		return cli.Errorf("io", "%v", err)
+	}
+	defer db.Close() // badger closes last, after HTTP and the scheduler stopped
+	m := metrics.New()
+	m.Counter("tollgate_ledger_changes_total", "Committed ledger changes by action.", "action")
+	lg, err := ledger.New(ledger.Options{DB: db, Clock: env.Clock, Keys: keys.NewCache(ks, env.Clock, c.KeyCacheTTL), Logger: log,
+		OnChange: func(action string) { m.Add("tollgate_ledger_changes_total", 1, action) }})
+	if err != nil {
+		return cli.Errorf("io", "%v", err)
+	}
+	if lg.RootID() == "" {
+		return cli.Errorf("not_initialized", "%s has no ledger: run tollgate-server init --data %s", c.DataDir, c.DataDir)
+	}
+	ln, err := net.Listen("tcp", c.HTTPAddr)
+	if err != nil {
+		return cli.Errorf("listen", "%v", err)
+	}
+	srv := &http.Server{
+		Handler:           api.New(api.Options{Ledger: lg, Clock: env.Clock, Logger: log, Metrics: m}).Handler(),
+		ReadHeaderTimeout: c.ReadHeaderTimeout, ReadTimeout: c.ReadTimeout, WriteTimeout: c.WriteTimeout,
+		IdleTimeout: c.IdleTimeout, ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+	}
+	return serveUntilDone(ctx, env, c, log, srv, ln, lg)
+}
+
+// serveUntilDone runs HTTP and the scheduler until ctx ends (SIGTERM), then
+// shuts HTTP down gracefully and waits for the scheduler.
+func serveUntilDone(ctx context.Context, env *IO, c Config, log *slog.Logger, srv *http.Server, ln net.Listener, lg *ledger.Ledger) error {
+	schedCtx, stopSched := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		scheduler.Run(schedCtx, scheduler.Options{Ledger: lg, Clock: env.Clock, Interval: c.SchedulerInterval, Logger: log})
+	}()
+	defer func() { stopSched(); wg.Wait() }()
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	fmt.Fprintf(env.Stdout, "http: http://%s\n", ln.Addr())
+	log.Info("serving", "http", ln.Addr().String(), "data", c.DataDir)
+	select {
+	case err := <-errc:
+		return cli.Errorf("serve", "%v", err)
+	case <-ctx.Done():
+	}
+	log.Info("shutting down")
+	sctx, cancel := context.WithTimeout(context.Background(), c.ShutdownTimeout)
+	defer cancel()
+	if err := srv.Shutdown(sctx); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		return cli.Errorf("shutdown", "%v", err)
+	}
+	return nil
+}

@@ -1,0 +1,90 @@
+package cli
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"io"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestInitPrintsKeysOnceAndRefusesSecondInit(t *testing.T) {
+	dir := t.TempDir()
+	code, stdout, stderr := run(t, "init", "--data", dir, "--name", "Vendor", "-o", "json")
+	if code != 0 {
+		t.Fatalf("init: %d %s", code, stderr)
+	}
+	var res map[string]string
+	if err := json.Unmarshal([]byte(stdout), &res); err != nil {
+		t.Fatalf("init -o json is not one JSON document: %v\n%s", err, stdout)
+	}
+	if res["root_customer_id"] == "" || !strings.HasPrefix(res["admin_api_key"], "tgk_") || len(res["key_id"]) != 16 || len(res) != 3 {
+		t.Fatalf("init printed %v", res)
+	}
+	code, _, stderr = run(t, "init", "--data", dir)
+	if code != 1 || !strings.HasPrefix(stderr, "error: already_initialized: ") {
+		t.Fatalf("second init: %d %q", code, stderr)
+	}
+	if code, stdout, _ := run(t, "keys", "list", "--data", dir, "-o", "json"); code != 0 || !strings.Contains(stdout, res["key_id"]) {
+		t.Fatalf("keys list does not show the init key: %s", stdout)
+	}
+}
+
+func TestServeRefusesUninitializedAndBadConfig(t *testing.T) {
+	tests := []struct {
+		name string
+		args []string
+		code int
+		want string
+	}{
+		{"not-initialized", []string{"serve", "--data", t.TempDir(), "--http", "127.0.0.1:0"}, 1, "error: no_keys: "},
+		{"no-data", []string{"serve"}, 2, "error: usage: "},
+		{"bad-addr", []string{"serve", "--data", "x", "--http", "nonsense"}, 2, "error: usage: "},
+		{"bad-level", []string{"serve", "--data", "x", "--log-level", "loud"}, 2, "error: usage: "},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			code, _, stderr := run(t, tc.args...)
+			if code != tc.code || !strings.HasPrefix(stderr, tc.want) {
+				t.Fatalf("code %d stderr %q", code, stderr)
+			}
+		})
+	}
+}
+
+func TestServeAnswersAndShutsDownOnCancel(t *testing.T) {
+	dir := t.TempDir()
+	if code, _, stderr := run(t, "init", "--data", dir); code != 0 {
+		t.Fatal(stderr)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	pr, pw := io.Pipe()
+	done := make(chan int, 1)
+	go func() {
+		done <- Run(ctx, []string{"serve", "--data", dir, "--http", "127.0.0.1:0", "--profile", "small", "--log-level", "error"}, pw, io.Discard)
+		pw.Close()
+	}()
+	line, err := bufio.NewReader(pr).ReadString('\n')
+	if err != nil || !strings.HasPrefix(line, "http: http://127.0.0.1:") {
+		t.Fatalf("serve printed %q, %v", line, err)
+	}
+	url := strings.TrimSpace(strings.TrimPrefix(line, "http: "))
+	resp, err := http.Get(url + "/healthz")
+	if err != nil || resp.StatusCode != 200 {
+		t.Fatalf("healthz: %v %v", resp, err)
+	}
+	resp.Body.Close()
+	cancel()
+	go io.Copy(io.Discard, pr)
+	select {
+	case code := <-done:
+		if code != 0 {
+			t.Fatalf("serve exited %d", code)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("serve did not stop after cancel")
+	}
+}

@@ -1,0 +1,71 @@
+// Package scheduler applies what time brings to the ledger: term renewals
+// and expiries at period end, and the revocation list's periodic re-signing.
+package scheduler
+
+import (
+	"context"
+	"log/slog"
+	"time"
+
+	"github.com/tollgate-iot/tollgate/shared/clock"
+)
+
+// Ledger is the part of the ledger the scheduler drives.
+type Ledger interface {
+	ApplyDue(ctx context.Context) (renewed, expired int, err error)
+}
+
+// Options configures Run.
+type Options struct {
+	Ledger   Ledger
+	Clock    clock.Clock
+	Interval time.Duration // default one minute
+	Logger   *slog.Logger
+	// OnPass, if set, is called after every pass with its totals (metrics, tests).
+	OnPass func(renewed, expired int, err error)
+}
+
+// maxBatches bounds one pass, so that a backlog cannot hold the ledger's
+// write lock for long; the next tick continues.
+const maxBatches = 100
+
+// RunOnce applies everything due now, in batches, and returns the totals.
+func RunOnce(ctx context.Context, lg Ledger) (renewed, expired int, err error) {
+	for range maxBatches {
+		r, e, err := lg.ApplyDue(ctx)
+		renewed, expired = renewed+r, expired+e
+		if err != nil || r+e == 0 {
+			return renewed, expired, err
+		}
+	}
+	return renewed, expired, nil
+}
+
+// Run passes once at start and then on every tick until ctx ends.
+func Run(ctx context.Context, o Options) {
+	if o.Interval <= 0 {
+		o.Interval = time.Minute
+	}
+	if o.Logger == nil {
+		o.Logger = slog.Default()
+	}
+	t := clock.OrReal(o.Clock).NewTicker(o.Interval)
+	defer t.Stop()
+	for {
+		r, e, err := RunOnce(ctx, o.Ledger)
+		switch {
+		case err != nil:
+			o.Logger.Error("scheduler pass failed", "error", err)
+		case r+e > 0:
+			o.Logger.Info("scheduler pass", "renewed", r, "expired", e)
+		}
+		if o.OnPass != nil {
+			o.OnPass(r, e, err)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C():
+		}
+	}
+}

@@ -1,0 +1,78 @@
+package scheduler
+
+import (
+	"context"
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/tollgate-iot/tollgate/shared/clock"
+)
+
+// fakeLedger has due work that appears when the fake clock passes due.
+type fakeLedger struct {
+	clk     *clock.Fake
+	due     time.Time
+	pending int
+}
+
+func (f *fakeLedger) ApplyDue(ctx context.Context) (int, int, error) {
+	if f.clk.Now().Before(f.due) || f.pending == 0 {
+		return 0, 0, nil
+	}
+	n := min(f.pending, 2) // batches of two
+	f.pending -= n
+	return n, 0, nil
+}
+
+func TestRunOnceDrainsInBatches(t *testing.T) {
+	clk := clock.NewFake(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC))
+	f := &fakeLedger{clk: clk, due: clk.Now(), pending: 5}
+	r, e, err := RunOnce(context.Background(), f)
+	if err != nil || r != 5 || e != 0 || f.pending != 0 {
+		t.Fatalf("RunOnce = %d, %d, %v; %d left", r, e, err, f.pending)
+	}
+}
+
+func TestRunAppliesAtTickAndStops(t *testing.T) {
+	clk := clock.NewFake(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC))
+	f := &fakeLedger{clk: clk, due: clk.Now().Add(90 * time.Second), pending: 3}
+	passes := make(chan int, 10)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		Run(ctx, Options{Ledger: f, Clock: clk, Interval: time.Minute, OnPass: func(r, e int, err error) { passes <- r }})
+		close(done)
+	}()
+	want := []int{0, 0, 3} // start, +1 min (not due), +2 min (due)
+	for i, w := range want {
+		if i > 0 {
+			clk.Advance(time.Minute)
+		}
+		select {
+		case got := <-passes:
+			if got != w {
+				t.Fatalf("pass %d renewed %d, want %d", i, got, w)
+			}
+		case <-time.After(10 * time.Second):
+			t.Fatalf("pass %d did not happen", i)
+		}
+	}
+	cancel()
+	clk.Advance(time.Minute)
+	select {
+	case <-done:
+	case <-time.After(10 * time.Second):
+		t.Fatal("Run did not stop")
+	}
+}
+
+type failing struct{}
+
+func (failing) ApplyDue(context.Context) (int, int, error) { return 0, 0, errors.New("disk full") }
+
+func TestRunOnceReportsErrors(t *testing.T) {
+	if _, _, err := RunOnce(context.Background(), failing{}); err == nil {
+		t.Fatal("error swallowed")
+	}
+}
