@@ -56,6 +56,12 @@ func cmdRun(t *testing.T, args ...string) string {
 
 // initData runs init and activate; it returns the data dir.
 func initData(t *testing.T, mod func(*token.License)) string {
+	data, _ := initDataKey(t, mod)
+	return data
+}
+
+// initDataKey is initData that also returns the device's public key.
+func initDataKey(t *testing.T, mod func(*token.License)) (string, string) {
 	t.Helper()
 	dir := t.TempDir()
 	data := filepath.Join(dir, "data")
@@ -71,7 +77,7 @@ func initData(t *testing.T, mod func(*token.License)) string {
 	}
 	_, text := testkit.License(t, "pump-1", pub, mod)
 	cmdRun(t, "activate", "--data", data, text)
-	return data
+	return data, doc["public_key"]
 }
 
 // proc is a running agent process.
@@ -205,4 +211,15 @@ func openState(t *testing.T, data string) *store.Store {
 		t.Fatal(err)
 	}
 	return st
+}
+
+func httpGet(t *testing.T, url string) string {
+	t.Helper()
+	resp, err := httpClient.Get(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return string(b)
 }

@@ -5,6 +5,7 @@ import (
 	"net"
 	"os"
 	"os/exec"
+	"os/user"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -216,11 +217,19 @@ func StartMosquitto(t testing.TB, extraConf string) *Mosquitto {
 	}
 	port := FreePort(t)
 	conf := filepath.Join(t.TempDir(), "mosquitto.conf")
-	body := fmt.Sprintf("listener %d 127.0.0.1\nallow_anonymous true\npersistence false\nlog_dest none\n%s", port, extraConf)
+	// mosquitto started as root drops to user "mosquitto", which cannot read
+	// our 0600 keys; naming the current user keeps it as us.
+	name := "mosquitto"
+	if u, err := user.Current(); err == nil {
+		name = u.Username
+	}
+	body := fmt.Sprintf("user %s\nlistener %d 127.0.0.1\nallow_anonymous true\npersistence false\nlog_dest stderr\n%s", name, port, extraConf)
 	if err := os.WriteFile(conf, []byte(body), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	cmd := exec.Command(bin, "-c", conf)
+	logs := &strings.Builder{}
+	cmd.Stderr = &lockedWriter{w: logs}
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
@@ -234,8 +243,25 @@ func StartMosquitto(t testing.TB, extraConf string) *Mosquitto {
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
-	t.Fatal("mosquitto did not start")
+	t.Fatalf("mosquitto did not start:\n%s", cmd.Stderr.(*lockedWriter).String())
 	return nil
+}
+
+type lockedWriter struct {
+	mu sync.Mutex
+	w  *strings.Builder
+}
+
+func (l *lockedWriter) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.w.Write(p)
+}
+
+func (l *lockedWriter) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.w.String()
 }
 
 var wall clock.Clock = clock.Real{}

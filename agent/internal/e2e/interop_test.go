@@ -1,0 +1,160 @@
+package e2e
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	mqtt "github.com/eclipse/paho.mqtt.golang"
+
+	"github.com/tollgate-iot/tollgate/agent/internal/testkit"
+	"github.com/tollgate-iot/tollgate/certs"
+	"github.com/tollgate-iot/tollgate/shared/clock"
+	"github.com/tollgate-iot/tollgate/shared/token"
+)
+
+func realWindow(l *token.License) {
+	now := clock.Real{}.Now()
+	l.NotBefore, l.NotAfter, l.IssuedAt = now.Add(-time.Hour).Unix(), now.Add(30*24*time.Hour).Unix(), now.Add(-time.Minute).Unix()
+	l.MaxSamplesPerHour = 0
+}
+
+// subscribe records every telemetry envelope published on broker.
+func subscribe(t *testing.T, broker string) *testkit.Sink {
+	t.Helper()
+	sink := testkit.NewSink()
+	opts := mqtt.NewClientOptions().AddBroker(broker).SetClientID("observer").SetOrderMatters(false)
+	c := mqtt.NewClient(opts)
+	if tok := c.Connect(); !tok.WaitTimeout(10*time.Second) || tok.Error() != nil {
+		t.Fatalf("observer connect: %v", tok.Error())
+	}
+	tok := c.Subscribe("tollgate/v1/#", 1, func(_ mqtt.Client, m mqtt.Message) { sink.Add(m.Payload()) })
+	if !tok.WaitTimeout(10*time.Second) || tok.Error() != nil {
+		t.Fatalf("subscribe: %v", tok.Error())
+	}
+	t.Cleanup(func() { c.Disconnect(100) })
+	return sink
+}
+
+func deliver(t *testing.T, p *proc, sink *testkit.Sink, n int) {
+	t.Helper()
+	res := postBatch(context.Background(), p.addr, 0, n)
+	if len(res) != n {
+		t.Fatalf("post: %v\n%s", res, p.stderr.String())
+	}
+	for i, r := range res {
+		if !r.Accepted {
+			t.Fatalf("sample %d refused: %s", i, r.Reason)
+		}
+	}
+	if !sink.WaitUnique(n, 20*time.Second) {
+		u, _, _, _ := sink.Stats()
+		t.Fatalf("%d of %d samples arrived\n%s", u, n, p.stderr.String())
+	}
+	env := sink.Get("pump-1", 1)
+	if env == nil || env.CustomerID != "acme" || env.Seq != 1 {
+		t.Fatalf("envelope %+v", env)
+	}
+}
+
+func TestMosquittoInterop(t *testing.T) {
+	m := testkit.StartMosquitto(t, "")
+	data := initData(t, realWindow)
+	sink := subscribe(t, m.URL)
+	p := start(t, data, "--broker", m.URL)
+	defer p.stop(t)
+	deliver(t, p, sink, 50)
+}
+
+func TestMosquittoMutualTLS(t *testing.T) {
+	dir := t.TempDir()
+	if _, err := certs.Generate(dir, certs.Options{Devices: []string{"pump-1"}}); err != nil {
+		t.Fatal(err)
+	}
+	tlsPort := testkit.FreePort(t)
+	conf := fmt.Sprintf("listener %d 127.0.0.1\ncafile %s\ncertfile %s\nkeyfile %s\nrequire_certificate true\nuse_identity_as_username true\n",
+		tlsPort, filepath.Join(dir, certs.CACert), filepath.Join(dir, certs.ServerCert), filepath.Join(dir, certs.ServerKey))
+	m := testkit.StartMosquitto(t, conf)
+	data := initData(t, realWindow)
+	sink := subscribe(t, m.URL)
+	// Without the device's client certificate the broker refuses the agent.
+	os.MkdirAll(filepath.Join(data, "certs"), 0o700)
+	copyFile(t, filepath.Join(dir, certs.CACert), filepath.Join(data, "certs", certs.CACert))
+	broker := fmt.Sprintf("ssl://localhost:%d", tlsPort)
+	p := start(t, data, "--broker", broker)
+	res := postBatch(context.Background(), p.addr, 0, 5)
+	if len(res) != 5 || !res[0].Accepted {
+		t.Fatalf("samples not queued: %v", res)
+	}
+	time.Sleep(500 * time.Millisecond)
+	if u, _, _, _ := sink.Stats(); u != 0 {
+		t.Fatal("samples arrived without a client certificate")
+	}
+	p.stop(t)
+	for _, f := range []string{certs.DeviceCert("pump-1"), certs.DeviceKey("pump-1")} {
+		copyFile(t, filepath.Join(dir, f), filepath.Join(data, "certs", f))
+	}
+	p = start(t, data, "--broker", broker)
+	defer p.stop(t)
+	if !sink.WaitUnique(5, 20*time.Second) {
+		t.Fatalf("queued samples did not arrive over mTLS\n%s", p.stderr.String())
+	}
+}
+
+func copyFile(t *testing.T, from, to string) {
+	t.Helper()
+	b, err := os.ReadFile(from)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(to, b, 0o600); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestStatusAndActivateWhileRunning(t *testing.T) {
+	data, pubText := initDataKey(t, realWindow)
+	p := start(t, data)
+	defer p.stop(t)
+	postBatch(context.Background(), p.addr, 0, 3)
+	var st struct {
+		DeviceID string `json:"device_id"`
+		Budget   struct {
+			Used24h int64 `json:"used_24h"`
+		} `json:"budget"`
+		Queue struct {
+			Depth int64 `json:"depth"`
+		} `json:"queue"`
+		Licenses []struct {
+			Version int64 `json:"version"`
+		} `json:"licenses"`
+	}
+	if err := json.Unmarshal([]byte(cmdRun(t, "status", "--data", data, "-o", "json")), &st); err != nil {
+		t.Fatal(err)
+	}
+	if st.DeviceID != "pump-1" || st.Budget.Used24h != 3 || st.Queue.Depth != 3 {
+		t.Fatalf("status of the running agent = %+v", st)
+	}
+	// A newer token is imported through the running agent.
+	pub, _ := token.ParsePublicKey(pubText)
+	_, v2 := testkit.License(t, "pump-1", pub, func(l *token.License) { realWindow(l); l.Version = 2 })
+	out := cmdRun(t, "activate", "--data", data, v2)
+	if !strings.Contains(out, "stored") {
+		t.Fatalf("activate through the running agent: %q", out)
+	}
+	json.Unmarshal([]byte(cmdRun(t, "status", "--data", data, "-o", "json")), &st)
+	if len(st.Licenses) != 1 || st.Licenses[0].Version != 2 {
+		t.Fatalf("licenses after activate = %+v", st.Licenses)
+	}
+	metrics := httpGet(t, "http://"+p.addr+"/metrics")
+	for _, want := range []string{"tollgate_agent_queue_depth 3", `tollgate_agent_samples_accepted_total{device_id="pump-1"} 3`} {
+		if !strings.Contains(metrics, want) {
+			t.Fatalf("metrics lack %q:\n%s", want, metrics)
+		}
+	}
+}
