@@ -41,9 +41,7 @@ func (lg *Ledger) ListAudit(ctx context.Context, a Actor, cursor string, limit i
 				next = strconv.FormatInt(out[len(out)-1].Seq, 10)
 				return false, nil
 			}
-			if !o.isIssuerOf(a, c) {
-				e.Before, e.After = redact(e.Before), redact(e.After)
-			}
+			e.Before, e.After = o.redact(a, e.CustomerID, e.Before), o.redact(a, e.CustomerID, e.After)
 			out = append(out, e)
 			return true, nil
 		})
@@ -51,17 +49,26 @@ func (lg *Ledger) ListAudit(ctx context.Context, a Actor, cursor string, limit i
 	return out, next, err
 }
 
-// redact drops issuer-only fields from a JSON object.
-func redact(b json.RawMessage) json.RawMessage {
-	if len(b) == 0 {
+// redact drops from a logged object what a may not read: a distributor
+// description it did not write (nor a descendant of it), a VAT number of a
+// customer it is not the parent of.
+func (o *op) redact(a Actor, owner string, b json.RawMessage) json.RawMessage {
+	if len(b) == 0 || a.system {
 		return b
 	}
 	var m map[string]json.RawMessage
 	if json.Unmarshal(b, &m) != nil {
 		return nil
 	}
-	delete(m, "distributor_description")
-	delete(m, "vat")
+	var describer, parent string
+	json.Unmarshal(m["described_by"], &describer)
+	json.Unmarshal(m["parent_id"], &parent)
+	if _, ok := m["distributor_description"]; ok && !o.readsDescription(a, describer, owner) {
+		delete(m, "distributor_description")
+	}
+	if _, ok := m["vat"]; ok && parent != a.CustomerID {
+		delete(m, "vat")
+	}
 	out, _ := json.Marshal(m)
 	return out
 }

@@ -197,6 +197,10 @@ func (o *op) createLicenses(a Actor, in LicenseInput) ([]*License, error) {
 		return nil, err
 	}
 	out := make([]*License, 0, in.Count)
+	describer := ""
+	if in.DistributorDescription != "" {
+		describer = a.CustomerID
+	}
 	for range in.Count {
 		serial, err := o.newSerial()
 		if err != nil {
@@ -208,7 +212,7 @@ func (o *op) createLicenses(a Actor, in LicenseInput) ([]*License, error) {
 			DurationMonths: in.Months, RetentionDays: in.RetentionDays, TotalDays: in.Days, AvailableDays: in.Days,
 			Renew: *in.Renew, CancellationDays: in.CancellationDays, Alignment: in.Alignment,
 			DistributorDescription: in.DistributorDescription, CustomerDescription: in.CustomerDescription,
-			CreatedAt: o.now, Version: 1}
+			DescribedBy: describer, CreatedAt: o.now, Version: 1}
 		if l.Type == token.TypeStandard && l.Billing == token.BillingTerm {
 			l.Start = TermStart(o.now)
 			l.End = PeriodEnd(l.Start, l.DurationMonths, l.Alignment)
@@ -319,15 +323,32 @@ func (o *op) visibleLicense(a Actor, idOrSerial string) (*License, *Customer, er
 	return l, c, nil
 }
 
-// licenseView hides the distributor description from everyone outside the
-// issuing chain above the owner and the vendor.
+// licenseView hides the distributor description from everyone but the
+// customer that wrote it, its ancestors and the vendor.
 func (o *op) licenseView(a Actor, l *License) LicenseView {
 	v := LicenseView{License: *l, Status: l.Status(o.now)}
-	c, err := o.customer(l.CustomerID)
-	if err != nil || !o.isIssuerOf(a, c) {
+	if !o.readsDescription(a, l.DescribedBy, l.CustomerID) {
 		v.DistributorDescription = ""
 	}
 	return v
+}
+
+// readsDescription reports whether a may read a distributor description
+// written by describer (or, for records without one, by the issuing chain
+// above owner).
+func (o *op) readsDescription(a Actor, describer, owner string) bool {
+	if a.system || a.CustomerID == o.lg.rootID {
+		return true
+	}
+	if describer == "" {
+		c, err := o.customer(owner)
+		return err == nil && o.isIssuerOf(a, c)
+	}
+	if describer == a.CustomerID {
+		return true
+	}
+	c, err := o.customer(describer)
+	return err == nil && slices.Contains(c.Path, a.CustomerID)
 }
 
 // GetLicense returns a license by id or serial.

@@ -154,7 +154,7 @@ func (lg *Ledger) UpdateLicense(ctx context.Context, a Actor, idOrSerial string,
 			if err := o.canIssue(a, owner); err != nil {
 				return err
 			}
-			l.DistributorDescription = *u.DistributorDescription
+			l.DistributorDescription, l.DescribedBy = *u.DistributorDescription, a.CustomerID
 		}
 		return nil
 	})

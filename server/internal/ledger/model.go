@@ -132,7 +132,11 @@ type License struct {
 	Alignment        string    `json:"alignment"`
 
 	DistributorDescription string `json:"distributor_description"`
-	CustomerDescription    string `json:"customer_description"`
+	// DescribedBy is the customer whose admin wrote the distributor
+	// description; it and its ancestors (and the vendor) may read it, even
+	// after the license has moved further down the tree.
+	DescribedBy         string `json:"described_by"`
+	CustomerDescription string `json:"customer_description"`
 
 	Locked          bool      `json:"locked"`
 	DeviceID        string    `json:"device_id"`

@@ -51,6 +51,24 @@ func TestDistributorDescriptionHiddenFromCustomer(t *testing.T) {
 	if got, err := e.lg.UpdateLicense(ctx, acme, l.ID, LicenseUpdate{CustomerDescription: &desc}); err != nil || got.CustomerDescription != desc {
 		t.Fatalf("customer description update: %+v %v", got, err)
 	}
+	t.Run("still-hidden-after-moving-down", func(t *testing.T) {
+		if _, err := e.lg.Sell(ctx, acme, BatchInput{CustomerID: "acme-sub", IDs: []string{l.ID}}); err != nil {
+			t.Fatal(err)
+		}
+		got, _ := e.lg.GetLicense(ctx, acme, l.ID) // acme is now above the owner
+		if got.DistributorDescription != "" {
+			t.Fatalf("acme reads the distributor's description after selling down: %q", got.DistributorDescription)
+		}
+		if got, _ := e.lg.GetLicense(ctx, dist, l.ID); got.DistributorDescription != "PO-4711" {
+			t.Fatalf("the distributor lost its description: %q", got.DistributorDescription)
+		}
+		audit, _, _ := e.lg.ListAudit(ctx, acme, "", 0)
+		for _, a := range audit {
+			if strings.Contains(string(a.Before)+string(a.After), "PO-4711") {
+				t.Fatalf("audit shows it to acme: %s", a.After)
+			}
+		}
+	})
 }
 
 func TestVATVisibleToParentOnly(t *testing.T) {

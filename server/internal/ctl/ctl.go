@@ -1,0 +1,151 @@
+// Package ctl implements tollgatectl, the admin CLI over the REST API
+// (INTERFACES.md). Every command takes --server and --api-key (env
+// TOLLGATE_SERVER, TOLLGATE_API_KEY) and -o table|json|csv.
+package ctl
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"sort"
+	"strings"
+
+	"github.com/tollgate-iot/tollgate/shared/cli"
+)
+
+// DefaultServer is the server URL when neither --server nor TOLLGATE_SERVER is set.
+const DefaultServer = "http://127.0.0.1:8080"
+
+var envVars = map[string]string{"server": "TOLLGATE_SERVER", "api-key": "TOLLGATE_API_KEY"}
+
+// cmd is one "GROUP VERB" command.
+type cmd struct {
+	usage string
+	run   func(ctx context.Context, x *invocation) error
+	// flags registers the command's own flags.
+	flags func(fs *flag.FlagSet, v *vals)
+	// args is the number of positional arguments (ids).
+	args int
+}
+
+// vals holds every flag value a command may register.
+type vals struct {
+	s map[string]*string
+	i map[string]*int64
+	b map[string]*bool
+}
+
+func (v *vals) str(fs *flag.FlagSet, name, usage string) {
+	v.s[name] = fs.String(name, "", usage)
+}
+func (v *vals) num(fs *flag.FlagSet, name, usage string) { v.i[name] = fs.Int64(name, 0, usage) }
+func (v *vals) flag(fs *flag.FlagSet, name, usage string) {
+	v.b[name] = fs.Bool(name, false, usage)
+}
+
+// invocation is one parsed command line.
+type invocation struct {
+	c      *Client
+	out    io.Writer
+	errw   io.Writer
+	format cli.Format
+	args   []string
+	v      *vals
+	set    map[string]bool
+}
+
+func (x *invocation) s(name string) string { return *x.v.s[name] }
+func (x *invocation) n(name string) int64  { return *x.v.i[name] }
+func (x *invocation) b(name string) bool   { return *x.v.b[name] }
+
+var commands = map[string]cmd{}
+
+func register(name string, c cmd) { commands[name] = c }
+
+// Run runs tollgatectl with args (without the program name) and returns
+// the exit status.
+func Run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	// Global flags (--server, --api-key, -o) may also come before the command.
+	var lead []string
+	for len(args) > 0 && strings.HasPrefix(args[0], "-") && args[0] != "-h" && args[0] != "--help" {
+		lead, args = append(lead, args[0]), args[1:]
+		if !strings.Contains(lead[len(lead)-1], "=") && len(args) > 0 {
+			lead, args = append(lead, args[0]), args[1:]
+		}
+	}
+	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
+		usage(stderr)
+		if len(args) == 0 {
+			return cli.ExitUsage
+		}
+		return cli.ExitOK
+	}
+	name, rest := args[0], args[1:]
+	if _, ok := commands[name]; !ok && len(args) > 1 {
+		name, rest = args[0]+" "+args[1], args[2:]
+	}
+	c, ok := commands[name]
+	if !ok {
+		usage(stderr)
+		return cli.Report(stderr, cli.Usagef("unknown command %q", strings.Join(args[:min(2, len(args))], " ")))
+	}
+	return cli.Report(stderr, execute(ctx, name, c, append(rest, lead...), stdout, stderr))
+}
+
+func execute(ctx context.Context, name string, c cmd, args []string, stdout, stderr io.Writer) error {
+	fs := cli.NewFlagSet(name, stderr)
+	fs.Usage = func() { fmt.Fprintf(stderr, "usage: tollgatectl %s\n\nflags:\n", c.usage); fs.PrintDefaults() }
+	server := fs.String("server", DefaultServer, "server URL (env TOLLGATE_SERVER)")
+	key := fs.String("api-key", "", "API key (env TOLLGATE_API_KEY)")
+	format := cli.OutputFlag(fs)
+	v := &vals{s: map[string]*string{}, i: map[string]*int64{}, b: map[string]*bool{}}
+	if c.flags != nil {
+		c.flags(fs, v)
+	}
+	pos, err := parseInterleaved(fs, args)
+	if err != nil {
+		return err
+	}
+	if len(pos) != c.args {
+		return cli.Usagef("%s: want %d argument(s): tollgatectl %s", name, c.args, c.usage)
+	}
+	set := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+	client, err := NewClient(*server, *key)
+	if err != nil {
+		return err
+	}
+	return c.run(ctx, &invocation{c: client, out: stdout, errw: stderr, format: *format, args: pos, v: v, set: set})
+}
+
+// parseInterleaved parses flags that may come before or after the
+// positional arguments ("license bind ID --device D").
+func parseInterleaved(fs *flag.FlagSet, args []string) ([]string, error) {
+	var pos []string
+	for {
+		if err := cli.Parse(fs, args, envVars); err != nil {
+			return nil, err
+		}
+		if fs.NArg() == 0 {
+			return pos, nil
+		}
+		pos = append(pos, fs.Arg(0))
+		args = fs.Args()[1:]
+	}
+}
+
+func usage(w io.Writer) {
+	names := make([]string, 0, len(commands))
+	for n := range commands {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	var b strings.Builder
+	b.WriteString("usage: tollgatectl COMMAND [flags]   (--server, --api-key, -o table|json|csv on every command)\n\ncommands:\n")
+	for _, n := range names {
+		fmt.Fprintf(&b, "  %s\n", commands[n].usage)
+	}
+	b.WriteString("\nEnvironment: TOLLGATE_SERVER, TOLLGATE_API_KEY. Run tollgatectl COMMAND -h for its flags.\n")
+	io.WriteString(w, b.String())
+}

@@ -1,0 +1,113 @@
+package ctl
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+
+	"github.com/tollgate-iot/tollgate/shared/wire"
+)
+
+// fakeServer records requests and answers with fixed documents.
+func fakeServer(t *testing.T, seen *[]string) *httptest.Server {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(r.Body)
+		*seen = append(*seen, r.Method+" "+r.URL.RequestURI()+" "+string(body)+" "+r.Header.Get("Authorization"))
+		w.Header().Set("Content-Type", "application/json")
+		switch {
+		case strings.HasSuffix(r.URL.Path, "/bind"):
+			json.NewEncoder(w).Encode(wire.BindResponse{License: wire.License{ID: "L1", Status: "active", DeviceID: "dev-1"}})
+		case strings.HasPrefix(r.URL.Path, "/v1/licenses/locked"):
+			w.WriteHeader(409)
+			json.NewEncoder(w).Encode(wire.ErrorBody{Error: wire.ErrorDetail{Code: "license_locked", Message: "license is locked"}})
+		default:
+			json.NewEncoder(w).Encode(wire.LicenseList{Licenses: []wire.License{{ID: "L1", Status: "unused"}}, NextCursor: "abc"})
+		}
+	}))
+	t.Cleanup(srv.Close)
+	return srv
+}
+
+func run(args ...string) (int, string, string) {
+	var out, errb bytes.Buffer
+	code := Run(context.Background(), args, &out, &errb)
+	return code, out.String(), errb.String()
+}
+
+func TestCommandsCallTheAPI(t *testing.T) {
+	var seen []string
+	srv := fakeServer(t, &seen)
+	t.Setenv("TOLLGATE_SERVER", srv.URL)
+	t.Setenv("TOLLGATE_API_KEY", "tgk_test")
+	tests := []struct {
+		name string
+		args []string
+		req  string
+		out  string
+	}{
+		{"bind/flags-after-id", []string{"license", "bind", "L1", "--device", "dev-1"}, `POST /v1/licenses/L1/bind {"device_id":"dev-1"} Bearer tgk_test`, "active"},
+		{"list/filters", []string{"license", "list", "--status", "active", "--expiring-within", "30d", "-o", "json"},
+			"GET /v1/licenses?expiring_within=30d&status=active", `"next_cursor": "abc"`},
+		{"global-flags-first", []string{"--api-key", "tgk_other", "license", "list"}, "Bearer tgk_other", "L1"},
+		{"csv", []string{"license", "list", "-o", "csv"}, "GET /v1/licenses", "ID,SERIAL,CUSTOMER"},
+		{"renew-off", []string{"license", "renew", "L1", "--off"}, `POST /v1/licenses/L1/renew {"renew":false}`, "RENEW"},
+		{"sell-by-ids", []string{"license", "sell", "--to", "acme", "--ids", "a,b"}, `POST /v1/sales/sell {"customer_id":"acme","ids":["a","b"]}`, ""},
+		{"id-escaped-in-path", []string{"license", "show", "a b"}, "GET /v1/licenses/a%20b", ""},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			seen = nil
+			code, out, errOut := run(tc.args...)
+			if code != 0 {
+				t.Fatalf("exit %d: %s", code, errOut)
+			}
+			if len(seen) != 1 || !strings.Contains(seen[0], tc.req) {
+				t.Fatalf("requests %q, want one containing %q", seen, tc.req)
+			}
+			if !strings.Contains(out, tc.out) {
+				t.Fatalf("output %q lacks %q", out, tc.out)
+			}
+		})
+	}
+}
+
+func TestErrorsAndUsage(t *testing.T) {
+	var seen []string
+	srv := fakeServer(t, &seen)
+	t.Setenv("TOLLGATE_SERVER", srv.URL)
+	t.Setenv("TOLLGATE_API_KEY", "tgk_test")
+	tests := []struct {
+		name   string
+		args   []string
+		code   int
+		stderr string
+	}{
+		{"server-error-code", []string{"license", "lock", "locked-1"}, 1, "error: license_locked: license is locked\n"},
+		{"unknown-command", []string{"license", "frobnicate"}, 2, "error: usage: unknown command"},
+		{"missing-id", []string{"license", "show"}, 2, "error: usage: license show: want 1 argument"},
+		{"bad-output", []string{"license", "list", "-o", "yaml"}, 2, "error: usage: "},
+		{"renew-needs-one", []string{"license", "renew", "L1"}, 2, "error: usage: license renew"},
+		{"bad-bool", []string{"customer", "set", "acme", "--allow-superior-manage=maybe"}, 2, "error: usage: "},
+		{"bad-max-offline", []string{"license", "create", "--customer", "c", "--type", "standard", "--billing", "term", "--models", "*", "--max-offline", "soon"}, 2, "error: usage: "},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			code, _, errOut := run(tc.args...)
+			if code != tc.code || !strings.Contains(errOut, tc.stderr) {
+				t.Fatalf("exit %d stderr %q, want %d %q", code, errOut, tc.code, tc.stderr)
+			}
+		})
+	}
+	t.Setenv("TOLLGATE_API_KEY", "")
+	if code, _, errOut := run("license", "list"); code != 2 || !strings.Contains(errOut, "TOLLGATE_API_KEY") {
+		t.Fatalf("without a key: %d %q", code, errOut)
+	}
+	if code, _, _ := run("license", "list", "--api-key", "k", "--server", "http://127.0.0.1:1"); code != 1 {
+		t.Fatalf("unreachable server: exit %d", code)
+	}
+}

@@ -1,0 +1,116 @@
+package ctl
+
+import (
+	"context"
+	"flag"
+	"net/url"
+	"strconv"
+
+	"github.com/tollgate-iot/tollgate/shared/cli"
+	"github.com/tollgate-iot/tollgate/shared/wire"
+)
+
+func init() {
+	register("customer create", cmd{usage: "customer create --name N [--parent ID] [--email E] [--vat V] [--address A] [--id ID]",
+		flags: func(fs *flag.FlagSet, v *vals) {
+			for _, f := range []string{"name", "parent", "email", "vat", "address", "id"} {
+				v.str(fs, f, "customer "+f)
+			}
+		},
+		run: func(ctx context.Context, x *invocation) error {
+			if x.s("name") == "" {
+				return cli.Usagef("customer create: --name is required")
+			}
+			var c wire.Customer
+			err := x.c.Do(ctx, "POST", "/v1/customers", wire.CreateCustomerRequest{ID: x.s("id"), Name: x.s("name"),
+				ParentID: x.s("parent"), Email: x.s("email"), Address: x.s("address"), VAT: x.s("vat")}, &c)
+			if err != nil {
+				return err
+			}
+			return cli.Render(x.out, x.format, c, customerHeader, [][]string{customerRow(&c)})
+		}})
+	register("customer list", cmd{usage: "customer list [--parent ID] [--limit N] [--cursor C]", flags: pageFlags("parent"),
+		run: func(ctx context.Context, x *invocation) error {
+			var l wire.CustomerList
+			if err := x.c.Do(ctx, "GET", "/v1/customers?"+x.query("parent"), nil, &l); err != nil {
+				return err
+			}
+			rows := make([][]string, len(l.Customers))
+			for i := range l.Customers {
+				rows[i] = customerRow(&l.Customers[i])
+			}
+			x.more(l.NextCursor)
+			return cli.Render(x.out, x.format, l, customerHeader, rows)
+		}})
+	register("customer show", cmd{usage: "customer show ID", args: 1, run: func(ctx context.Context, x *invocation) error {
+		var c wire.Customer
+		if err := x.c.Do(ctx, "GET", "/v1/customers/"+esc(x.args[0]), nil, &c); err != nil {
+			return err
+		}
+		return cli.Render(x.out, x.format, c, customerHeader, [][]string{customerRow(&c)})
+	}})
+	register("customer set", cmd{usage: "customer set ID [--allow-superior-manage=true|false] [--name N] [--email E] [--address A] [--vat V]", args: 1,
+		flags: func(fs *flag.FlagSet, v *vals) {
+			for _, f := range []string{"allow-superior-manage", "name", "email", "address", "vat"} {
+				v.str(fs, f, "new "+f)
+			}
+		},
+		run: runCustomerSet})
+}
+
+func runCustomerSet(ctx context.Context, x *invocation) error {
+	var req wire.UpdateCustomerRequest
+	if x.set["allow-superior-manage"] {
+		b, err := strconv.ParseBool(x.s("allow-superior-manage"))
+		if err != nil {
+			return cli.Usagef("--allow-superior-manage=true|false, not %q", x.s("allow-superior-manage"))
+		}
+		req.AllowSuperiorManage = &b
+	}
+	for name, dst := range map[string]**string{"name": &req.Name, "email": &req.Email, "address": &req.Address, "vat": &req.VAT} {
+		if x.set[name] {
+			v := x.s(name)
+			*dst = &v
+		}
+	}
+	var c wire.Customer
+	if err := x.c.Do(ctx, "PATCH", "/v1/customers/"+esc(x.args[0]), req, &c); err != nil {
+		return err
+	}
+	return cli.Render(x.out, x.format, c, customerHeader, [][]string{customerRow(&c)})
+}
+
+// pageFlags registers --limit, --cursor and the named string filters.
+func pageFlags(filters ...string) func(fs *flag.FlagSet, v *vals) {
+	return func(fs *flag.FlagSet, v *vals) {
+		v.num(fs, "limit", "page size (1..1000, default 100)")
+		v.str(fs, "cursor", "next page cursor printed by the previous page")
+		for _, f := range filters {
+			v.str(fs, f, "filter by "+f)
+		}
+	}
+}
+
+// query builds the query string of a listing from the set flags.
+func (x *invocation) query(filters ...string) string {
+	q := url.Values{}
+	for _, f := range append(filters, "cursor") {
+		if v, ok := x.v.s[f]; ok && *v != "" {
+			q.Set(queryName(f), *v)
+		}
+	}
+	if n, ok := x.v.i["limit"]; ok && *n != 0 {
+		q.Set("limit", strconv.FormatInt(*n, 10))
+	}
+	return q.Encode()
+}
+
+func queryName(flagName string) string {
+	out := []byte(flagName)
+	for i, c := range out {
+		if c == '-' {
+			out[i] = '_'
+		}
+	}
+	return string(out)
+}
