@@ -20,6 +20,14 @@ const (
 	// (activation requests and keys, usage receipts, sync messages).
 	MaxSignedDocumentBytes = 4 << 20
 
+	// MaxAirgapFileBytes caps an armored air-gap file (activation request,
+	// activation key, usage receipt): a signed document plus its line breaks
+	// and frame.
+	MaxAirgapFileBytes = MaxSignedDocumentBytes + MaxSignedDocumentBytes/64 + 1024
+
+	// MaxActivationKeyTokens caps the license tokens in one activation key.
+	MaxActivationKeyTokens = 64
+
 	// MaxTrustBundleBytes caps a trust bundle file.
 	MaxTrustBundleBytes = 64 << 10
 

@@ -167,3 +167,12 @@ func walkKeys(data []byte, fn func(depth int, key string) error) error {
 		}
 	}
 }
+
+// EncodePayload returns the canonical payload bytes of v, a pointer to a
+// struct whose fields have json tags without omitempty. Documents defined
+// in other packages sign these bytes with Signer.SignPayload.
+func EncodePayload(v any) ([]byte, error) { return encodeCanonical(v) }
+
+// DecodePayload decodes verified payload bytes into v, accepting only the
+// exact bytes EncodePayload would produce for the result.
+func DecodePayload(p []byte, v any) error { return decodePayload(p, v) }

@@ -27,6 +27,12 @@ func Fingerprint(pub ed25519.PublicKey) string {
 	return hex.EncodeToString(sum[:])
 }
 
+// FingerprintBytes returns the hex SHA-256 of b.
+func FingerprintBytes(b []byte) string {
+	sum := sha256.Sum256(b)
+	return hex.EncodeToString(sum[:])
+}
+
 // KeyID returns the id that names a signing key in a document's text form:
 // the first 16 hex digits of its fingerprint.
 func KeyID(pub ed25519.PublicKey) string {
