@@ -246,26 +246,23 @@ func (o *op) putLicense(before, l *License) error {
 		}
 		before = &License{}
 	}
-	if before.CustomerID != l.CustomerID {
-		if before.CustomerID != "" {
-			if err := x.Delete(store.LicenseByCustomerKey(before.CustomerID, l.ID)); err != nil {
-				return err
-			}
-		}
-		if err := x.Put(store.LicenseByCustomerKey(l.CustomerID, l.ID), nil); err != nil {
+	sum := l.summary()
+	if before.CustomerID != l.CustomerID && before.CustomerID != "" {
+		if err := x.Delete(store.LicenseByCustomerKey(before.CustomerID, l.ID)); err != nil {
 			return err
 		}
 	}
-	if before.DeviceID != l.DeviceID {
-		if before.DeviceID != "" {
-			if err := x.Delete(store.LicenseByDeviceKey(before.DeviceID, l.ID)); err != nil {
-				return err
-			}
+	if err := x.Put(store.LicenseByCustomerKey(l.CustomerID, l.ID), sum); err != nil {
+		return err
+	}
+	if before.DeviceID != l.DeviceID && before.DeviceID != "" {
+		if err := x.Delete(store.LicenseByDeviceKey(before.DeviceID, l.ID)); err != nil {
+			return err
 		}
-		if l.DeviceID != "" {
-			if err := x.Put(store.LicenseByDeviceKey(l.DeviceID, l.ID), nil); err != nil {
-				return err
-			}
+	}
+	if l.DeviceID != "" {
+		if err := x.Put(store.LicenseByDeviceKey(l.DeviceID, l.ID), sum); err != nil {
+			return err
 		}
 	}
 	if before.scheduled() && (!l.scheduled() || !before.End.Equal(l.End)) {

@@ -63,7 +63,10 @@ func (lg *Ledger) ListLicenses(ctx context.Context, a Actor, f LicenseFilter) ([
 			case bytes.Compare(p, cursor) < 0:
 				continue // a source wholly before the cursor
 			}
-			err := o.x.Scan(p, after, false, func(k, _ []byte) (bool, error) {
+			err := o.x.Scan(p, after, true, func(k, v []byte) (bool, error) {
+				if sk, ok := skeleton(v); ok && !f.prefilter(&sk, o.now) {
+					return true, nil // decided on the index entry alone
+				}
 				var l License
 				if err := o.x.GetJSON(store.LicenseKey(store.LastPart(k)), &l); err != nil {
 					return false, err
@@ -119,6 +122,13 @@ func (o *op) licenseSources(a Actor, f LicenseFilter) ([][]byte, error) {
 	}
 	slices.SortFunc(out, bytes.Compare)
 	return out, nil
+}
+
+// prefilter applies the filters a summary skeleton can decide.
+func (f *LicenseFilter) prefilter(sk *License, now time.Time) bool {
+	g := *f
+	g.CustomerID = ""
+	return g.matches(sk, now)
 }
 
 func (f *LicenseFilter) matches(l *License, now time.Time) bool {

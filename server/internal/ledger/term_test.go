@@ -97,6 +97,15 @@ func TestStatusDerivation(t *testing.T) {
 			if got := tc.l.Status(now); got != tc.want {
 				t.Fatalf("status = %s, want %s", got, tc.want)
 			}
+			sk, ok := skeleton(tc.l.summary())
+			if !ok || sk.Status(now) != tc.want {
+				t.Fatalf("index summary derives %s (ok=%v), want %s", sk.Status(now), ok, tc.want)
+			}
+			for _, d := range []time.Duration{Day / 2, 2 * Day, 400 * Day} {
+				if sk.endsWithin(now, d) != tc.l.endsWithin(now, d) {
+					t.Fatalf("endsWithin(%v) differs on the summary", d)
+				}
+			}
 		})
 	}
 }
