@@ -48,6 +48,8 @@ type Pipeline struct {
 	stop  chan struct{}
 	done  chan struct{}
 	batch []*request
+	// topics is touched only by the committer goroutine.
+	topics map[topicKey]string
 }
 
 type pending struct {
@@ -65,7 +67,7 @@ type request struct {
 // New returns a pipeline; call Run to start its committer.
 func New(o Options) *Pipeline {
 	p := &Pipeline{o: o, log: o.Logger, reqs: make(chan *request, limits.SubmitQueue),
-		stop: make(chan struct{}), done: make(chan struct{})}
+		stop: make(chan struct{}), done: make(chan struct{}), topics: map[topicKey]string{}}
 	if p.log == nil {
 		p.log = slog.Default()
 	}
@@ -191,6 +193,22 @@ func (p *Pipeline) commit(group []*request) {
 	p.flush(c)
 }
 
+// topic returns the telemetry topic, built once per (customer, device).
+func (p *Pipeline) topic(customer, device string) string {
+	k := topicKey{customer, device}
+	if t, ok := p.topics[k]; ok {
+		return t
+	}
+	if len(p.topics) >= limits.MaxChildren+1 {
+		clear(p.topics)
+	}
+	t := wire.TelemetryTopic(customer, device)
+	p.topics[k] = t
+	return t
+}
+
+type topicKey struct{ customer, device string }
+
 func newChunk() *chunk { return &chunk{devs: map[*gate.Device]map[int64]bool{}} }
 
 func (p *Pipeline) add(c *chunk, r *request, pe pending) {
@@ -201,7 +219,7 @@ func (p *Pipeline) add(c *chunk, r *request, pe pending) {
 		LicenseID: l.Tok.LicenseID, Seq: seq, TS: time.Unix(0, pe.dec.Eff).UTC().Format(time.RFC3339Nano),
 		DeviceTS: s.TS, Overage: pe.dec.Overage, Data: s.Data}
 	payload := wire.AppendTelemetry(make([]byte, 0, 192+len(s.Data)), &env)
-	c.entries = append(c.entries, outbox.Entry{Topic: wire.TelemetryTopic(l.Tok.CustomerID, d.ID), Payload: payload})
+	c.entries = append(c.entries, outbox.Entry{Topic: p.topic(l.Tok.CustomerID, d.ID), Payload: payload})
 	r.results[pe.idx] = wire.Result{Accepted: true, Seq: seq}
 	c.refs = append(c.refs, &r.results[pe.idx])
 	if c.devs[d] == nil {
@@ -241,7 +259,7 @@ func (p *Pipeline) flush(c *chunk) {
 		return store.SetJSON(txn, store.KeyClock(), p.o.Clock.State())
 	})
 	if err == nil {
-		err = p.o.Outbox.Done(len(c.entries))
+		err = p.o.Outbox.Done(c.entries)
 	} else {
 		p.o.Outbox.Rewind(head)
 	}

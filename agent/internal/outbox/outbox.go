@@ -44,11 +44,15 @@ type Outbox struct {
 	committed atomic.Int64
 	acked     atomic.Int64
 	notify    chan struct{}
+	// live carries freshly committed entries to the publisher so that it
+	// need not read them back from badger; when it is full the publisher
+	// finds the entries in badger instead.
+	live chan []Entry
 }
 
 // Open counts the entries already queued (from before a restart).
 func Open(st *store.Store, bound int, syncEveryCommit bool) (*Outbox, error) {
-	o := &Outbox{st: st, db: st.DB(), max: int64(bound), sync: syncEveryCommit, notify: make(chan struct{}, 1)}
+	o := &Outbox{st: st, db: st.DB(), max: int64(bound), sync: syncEveryCommit, notify: make(chan struct{}, 1), live: make(chan []Entry, liveChunks)}
 	head, err := st.Int(store.KeyOutboxHead())
 	if err != nil {
 		return nil, err
@@ -109,7 +113,7 @@ func (o *Outbox) Committed() int64 { return o.committed.Load() }
 // Acked counts entries acknowledged by the broker and deleted since start.
 func (o *Outbox) Acked() int64 { return o.acked.Load() }
 
-// Notify receives after entries were committed.
+// Notify receives after committed entries could not go through Live.
 func (o *Outbox) Notify() <-chan struct{} { return o.notify }
 
 // Append assigns entries their outbox sequences and sets them in txn; the
@@ -132,20 +136,44 @@ func (o *Outbox) Rewind(head int64) { o.head = head }
 // Head returns the last sequence assigned.
 func (o *Outbox) Head() int64 { return o.head }
 
-// Done records that n entries were committed: fsyncs if configured
-// and wakes the publisher.
-func (o *Outbox) Done(n int) error {
+// liveChunks bounds the committed chunks waiting for the publisher in
+// memory.
+const liveChunks = 64
+
+// Done records that entries (as given to Append) were committed: fsyncs if
+// configured and hands them to the publisher.
+func (o *Outbox) Done(entries []Entry) error {
 	if o.sync {
 		if err := o.st.Sync(); err != nil {
 			return err
 		}
 	}
-	o.committed.Add(int64(n))
+	o.committed.Add(int64(len(entries)))
 	select {
-	case o.notify <- struct{}{}:
+	case o.live <- entries:
 	default:
+		// The publisher is behind: tell it to read from badger.
+		select {
+		case o.notify <- struct{}{}:
+		default:
+		}
 	}
 	return nil
+}
+
+// Live returns the channel of freshly committed entries, in commit order.
+func (o *Outbox) Live() <-chan []Entry { return o.live }
+
+// DrainLive discards what waits in Live; a new publisher session reads
+// everything from badger first.
+func (o *Outbox) DrainLive() {
+	for {
+		select {
+		case <-o.live:
+		default:
+			return
+		}
+	}
 }
 
 // Read returns up to n entries with sequence >= from, in order.

@@ -30,7 +30,7 @@ func commit(t *testing.T, o *Outbox, st *store.Store, n int) {
 	if err := st.DB().Update(func(txn *badger.Txn) error { return o.Append(txn, es) }); err != nil {
 		t.Fatal(err)
 	}
-	if err := o.Done(n); err != nil {
+	if err := o.Done(es); err != nil {
 		t.Fatal(err)
 	}
 }

@@ -54,6 +54,18 @@ func (n *NATS) Password(user string) string {
 // to restart on the same address) with JetStream in dir.
 func StartNATS(t testing.TB, dir string, port int) *NATS {
 	t.Helper()
+	return startNATS(t, dir, port, true)
+}
+
+// StartNATSNoSink starts the broker without the recording subscriber, for
+// benchmarks that must not pay for decoding what they publish.
+func StartNATSNoSink(t testing.TB, dir string) *NATS {
+	t.Helper()
+	return startNATS(t, dir, 0, false)
+}
+
+func startNATS(t testing.TB, dir string, port int, sink bool) *NATS {
+	t.Helper()
 	if port <= 0 {
 		port = FreePort(t)
 	}
@@ -72,11 +84,15 @@ func StartNATS(t testing.TB, dir string, port int) *NATS {
 		t.Fatal("nats not ready")
 	}
 	n := &NATS{Server: s, URL: fmt.Sprintf("tcp://127.0.0.1:%d", port), auth: auth}
+	n.Sink = newSink()
+	if !sink {
+		t.Cleanup(n.Stop)
+		return n
+	}
 	nc, err := nats.Connect("", nats.InProcessServer(s))
 	if err != nil {
 		t.Fatal(err)
 	}
-	n.Sink = newSink()
 	if _, err := nc.Subscribe("tollgate.v1.>", func(m *nats.Msg) { n.Sink.add(m.Data) }); err != nil {
 		t.Fatal(err)
 	}

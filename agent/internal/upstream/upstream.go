@@ -169,11 +169,23 @@ func (p *Publisher) session(ctx context.Context, c mqtt.Client, lost <-chan stru
 }
 
 func (p *Publisher) publishLoop(ctx context.Context, c mqtt.Client, fifo chan<- inflight, lost, ackExit <-chan struct{}) error {
-	cursor := int64(0)
+	chunks := make(chan []outbox.Entry, 2)
+	stop := make(chan struct{})
+	readErr := make(chan error, 1)
+	go func() { readErr <- p.reader(chunks, stop) }()
+	defer func() { close(stop); <-readErr }()
 	for {
-		free := cap(fifo) - len(fifo)
-		entries, err := p.o.Outbox.Read(cursor, min(max(free, 1), limits.PublishReadChunk))
-		if err != nil {
+		var entries []outbox.Entry
+		select {
+		case entries = <-chunks:
+		case <-lost:
+			return errLost
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-ackExit:
+			return nil
+		case err := <-readErr:
+			readErr <- err
 			return err
 		}
 		for _, e := range entries {
@@ -188,56 +200,124 @@ func (p *Publisher) publishLoop(ctx context.Context, c mqtt.Client, fifo chan<- 
 			case <-ackExit:
 				return nil
 			}
-			cursor = e.Seq + 1
 		}
-		if len(entries) > 0 {
+	}
+}
+
+// reader feeds the publisher in sequence order: from badger for the
+// backlog (everything at session start, and whatever the in-memory feed
+// dropped), from the outbox's live feed otherwise, so that in the steady
+// state nothing is read back from disk and a read never idles the window.
+func (p *Publisher) reader(chunks chan<- []outbox.Entry, stop <-chan struct{}) error {
+	ob := p.o.Outbox
+	ob.DrainLive()
+	cursor := int64(0)
+	send := func(es []outbox.Entry) bool {
+		select {
+		case chunks <- es:
+			cursor = es[len(es)-1].Seq + 1
+			return true
+		case <-stop:
+			return false
+		}
+	}
+	backlog := true
+	for {
+		if backlog {
+			entries, err := ob.Read(cursor, limits.PublishReadChunk)
+			if err != nil {
+				return err
+			}
+			if len(entries) == 0 {
+				backlog = false
+				continue
+			}
+			if !send(entries) {
+				return nil
+			}
 			continue
 		}
 		select {
-		case <-p.o.Outbox.Notify():
-		case <-lost:
-			return errLost
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-ackExit:
+		case es := <-ob.Live():
+			for len(es) > 0 && es[0].Seq < cursor {
+				es = es[1:]
+			}
+			if len(es) == 0 {
+				continue
+			}
+			if es[0].Seq > cursor {
+				// The feed dropped chunks: catch up from badger first.
+				backlog = true
+				continue
+			}
+			if !send(es) {
+				return nil
+			}
+		case <-ob.Notify():
+			backlog = true
+		case <-stop:
 			return nil
 		}
 	}
 }
 
-// acker waits for PUBACKs in publish order and deletes acknowledged
-// entries in batches. It returns on the first failed publish.
+// acker waits for PUBACKs in publish order and hands acknowledged
+// sequences to the deleter, so that a slow badger write never holds up the
+// next PUBACK. It returns on the first failed publish.
 func (p *Publisher) acker(fifo <-chan inflight, lost, stop <-chan struct{}) error {
-	acked := make([]int64, 0, limits.AckDeleteBatch)
-	flush := func() error {
-		err := p.o.Outbox.Ack(acked)
-		acked = acked[:0]
-		return err
-	}
+	acks := make(chan int64, p.o.MaxInflight)
+	delErr := make(chan error, 1)
+	go func() { delErr <- p.deleter(acks) }()
+	err := p.awaitAcks(fifo, acks, lost, stop)
+	close(acks)
+	return errors.Join(err, <-delErr)
+}
+
+func (p *Publisher) awaitAcks(fifo <-chan inflight, acks chan<- int64, lost, stop <-chan struct{}) error {
 	for {
 		var it inflight
 		select {
 		case it = <-fifo:
 		case <-lost:
-			return errors.Join(errLost, flush())
+			return errLost
 		case <-stop:
-			return flush()
+			return nil
 		}
 		select {
 		case <-it.tok.Done():
 		case <-lost:
-			return errors.Join(errLost, flush())
+			return errLost
 		case <-stop:
-			return flush()
+			return nil
 		}
 		if err := it.tok.Error(); err != nil {
-			return errors.Join(err, flush())
+			return err
 		}
-		acked = append(acked, it.seq)
-		if len(acked) >= limits.AckDeleteBatch || len(fifo) == 0 {
-			if err := flush(); err != nil {
-				return err
+		acks <- it.seq
+	}
+}
+
+// deleter deletes acknowledged entries in batches of what has piled up.
+func (p *Publisher) deleter(acks <-chan int64) error {
+	batch := make([]int64, 0, limits.AckDeleteBatch)
+	var firstErr error
+	for seq := range acks {
+		batch = append(batch[:0], seq)
+	more:
+		for len(batch) < limits.AckDeleteBatch {
+			select {
+			case s, ok := <-acks:
+				if !ok {
+					break more
+				}
+				batch = append(batch, s)
+			default:
+				break more
 			}
 		}
+		if err := p.o.Outbox.Ack(batch); err != nil && firstErr == nil {
+			firstErr = err
+		}
 	}
+	return firstErr
 }
