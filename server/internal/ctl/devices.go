@@ -42,6 +42,9 @@ func init() {
 		}
 		return cli.Render(x.out, x.format, u, userHeader, [][]string{userRow(&u)})
 	}})
+}
+
+func init() {
 	register("device create", cmd{usage: "device create --customer ID --id DEV --model M --public-key KEY [--gateway GW] [--location L]",
 		flags: func(fs *flag.FlagSet, v *vals) {
 			for _, f := range []string{"customer", "id", "model", "public-key", "gateway", "location"} {

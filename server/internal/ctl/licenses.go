@@ -55,6 +55,9 @@ func init() {
 			}
 			return cli.Render(x.out, x.format, r, licenseHeader, [][]string{licenseRow(&r.License)})
 		}})
+}
+
+func init() {
 	for _, a := range []string{"unbind", "lock", "unlock", "revoke", "suspend", "resume"} {
 		register("license "+a, cmd{usage: "license " + a + " ID", args: 1, run: licenseCall("POST", "/"+a, nil)})
 	}
@@ -76,6 +79,9 @@ func init() {
 			}
 			return x.licenses(r, []wire.License{r.Old, r.New})
 		}})
+}
+
+func init() {
 	register("license renew", cmd{usage: "license renew ID --on|--off", args: 1,
 		flags: func(fs *flag.FlagSet, v *vals) {
 			v.flag(fs, "on", "renew at the end")

@@ -76,23 +76,7 @@ func (lg *Ledger) Bind(ctx context.Context, a Actor, idOrSerial string, in BindI
 			return err
 		}
 		before := *l
-		if handoff {
-			l.CustomerID = devOwner.ID
-			if err := o.recordSale(a, SaleBindHandoff, owner.ID, devOwner.ID, []string{l.ID}); err != nil {
-				return err
-			}
-		}
-		l.DeviceID, l.BoundAt = d.ID, o.now
-		if l.ActivatedAt.IsZero() && l.Billing == token.BillingTerm {
-			l.ActivatedAt = o.now
-			if l.Type == token.TypeTrial {
-				l.Start, l.End = o.now, o.now.Add(TrialDays*Day)
-			}
-		}
-		if err := o.reissue(l); err != nil {
-			return err
-		}
-		if err := o.putLicense(&before, l); err != nil {
+		if err := o.attach(a, l, d, owner, devOwner); err != nil {
 			return err
 		}
 		out.License = o.licenseView(a, l)
@@ -102,6 +86,30 @@ func (lg *Ledger) Bind(ctx context.Context, a Actor, idOrSerial string, in BindI
 		return o.audit(a, "license.bind", "license", l.ID, l.CustomerID, &before, l)
 	})
 	return &out, err
+}
+
+// attach binds l to d, hands it to the device's owner if that is a
+// sub-customer, activates a term license on its first bind and signs the
+// token.
+func (o *op) attach(a Actor, l *License, d *Device, owner, devOwner *Customer) error {
+	before := *l
+	if devOwner.ID != owner.ID {
+		l.CustomerID = devOwner.ID
+		if err := o.recordSale(a, SaleBindHandoff, owner.ID, devOwner.ID, []string{l.ID}); err != nil {
+			return err
+		}
+	}
+	l.DeviceID, l.BoundAt = d.ID, o.now
+	if l.ActivatedAt.IsZero() && l.Billing == token.BillingTerm {
+		l.ActivatedAt = o.now
+		if l.Type == token.TypeTrial {
+			l.Start, l.End = o.now, o.now.Add(TrialDays*Day)
+		}
+	}
+	if err := o.reissue(l); err != nil {
+		return err
+	}
+	return o.putLicense(&before, l)
 }
 
 func (o *op) checkBindable(l *License, d *Device) error {

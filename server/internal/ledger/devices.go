@@ -61,33 +61,47 @@ func (lg *Ledger) CreateDevice(ctx context.Context, a Actor, in DeviceInput) (*D
 			}
 			return err
 		}
-		if in.GatewayID != "" {
-			gw, err := o.device(in.GatewayID)
-			if err != nil {
-				return err
-			}
-			if gw.CustomerID != c.ID {
-				return invalid("gateway %s belongs to another customer", gw.ID)
-			}
-			if gw.GatewayID != "" {
-				return invalid("gateway %s is itself a child device", gw.ID)
-			}
+		if err := o.checkGateway(in.GatewayID, c.ID); err != nil {
+			return err
 		}
 		d := &Device{ID: in.ID, CustomerID: c.ID, Model: in.Model, PublicKey: in.PublicKey, KeyFingerprint: fp,
 			GatewayID: in.GatewayID, Location: in.Location, CreatedAt: o.now}
-		if err := o.x.PutJSON(store.DeviceKey(d.ID), d); err != nil {
-			return err
-		}
-		if err := o.x.Put(store.DeviceByCustomerKey(c.ID, d.ID), nil); err != nil {
-			return err
-		}
-		if err := o.x.Put(store.DeviceFingerprintKey(fp), []byte(d.ID)); err != nil {
+		if err := o.putNewDevice(d); err != nil {
 			return err
 		}
 		out = *d
 		return o.audit(a, "device.create", "device", d.ID, c.ID, nil, d)
 	})
 	return &out, err
+}
+
+// checkGateway refuses a parent gateway of another customer or one that is
+// itself a child device (one level of relaying).
+func (o *op) checkGateway(id, customerID string) error {
+	if id == "" {
+		return nil
+	}
+	gw, err := o.device(id)
+	if err != nil {
+		return err
+	}
+	if gw.CustomerID != customerID { // another customer's device: as if it did not exist
+		return notFound("gateway", id)
+	}
+	if gw.GatewayID != "" {
+		return invalid("gateway %s is itself a child device", gw.ID)
+	}
+	return nil
+}
+
+func (o *op) putNewDevice(d *Device) error {
+	if err := o.x.PutJSON(store.DeviceKey(d.ID), d); err != nil {
+		return err
+	}
+	if err := o.x.Put(store.DeviceByCustomerKey(d.CustomerID, d.ID), nil); err != nil {
+		return err
+	}
+	return o.x.Put(store.DeviceFingerprintKey(d.KeyFingerprint), []byte(d.ID))
 }
 
 func (o *op) device(id string) (*Device, error) {

@@ -83,15 +83,9 @@ func (in *LicenseInput) normalize(defaultMaxOffline int64) error {
 	if err := in.normalizeTerm(); err != nil {
 		return err
 	}
-	if len(in.Models) == 0 || len(in.Models) > limits.MaxModelPatterns {
-		return invalid("models must list 1..%d patterns", limits.MaxModelPatterns)
+	if err := in.normalizeLists(); err != nil {
+		return err
 	}
-	for _, m := range in.Models {
-		if err := ident.CheckModelPattern(m); err != nil {
-			return invalid("%v", err)
-		}
-	}
-	in.Models = slices.Compact(slices.Sorted(slices.Values(in.Models)))
 	if in.MaxSamplesPerHour < 0 || in.MaxSamplesPerHour > limits.MaxSamplesPerHour {
 		return invalid("max_samples_per_hour %d out of 0..%d", in.MaxSamplesPerHour, limits.MaxSamplesPerHour)
 	}
@@ -100,18 +94,6 @@ func (in *LicenseInput) normalize(defaultMaxOffline int64) error {
 	}
 	if in.Enforcement != token.EnforcementEnforce && in.Enforcement != token.EnforcementReport {
 		return invalid("enforcement %q: want enforce or report", in.Enforcement)
-	}
-	if len(in.Features) > limits.MaxFeatures {
-		return invalid("at most %d features", limits.MaxFeatures)
-	}
-	for _, f := range in.Features {
-		if err := ident.CheckFeature(f); err != nil {
-			return invalid("%v", err)
-		}
-	}
-	in.Features = slices.Compact(slices.Sorted(slices.Values(in.Features)))
-	if in.Features == nil {
-		in.Features = []string{}
 	}
 	if in.MaxChildren < 0 || in.MaxChildren > 1<<20 {
 		return invalid("max_children %d out of 0..%d", in.MaxChildren, 1<<20)
@@ -130,6 +112,32 @@ func (in *LicenseInput) normalize(defaultMaxOffline int64) error {
 	}
 	if len(in.DistributorDescription) > MaxDescriptionLen || len(in.CustomerDescription) > MaxDescriptionLen {
 		return invalid("descriptions are at most %d bytes", MaxDescriptionLen)
+	}
+	return nil
+}
+
+// normalizeLists checks the model range and the features and sorts both.
+func (in *LicenseInput) normalizeLists() error {
+	if len(in.Models) == 0 || len(in.Models) > limits.MaxModelPatterns {
+		return invalid("models must list 1..%d patterns", limits.MaxModelPatterns)
+	}
+	for _, m := range in.Models {
+		if err := ident.CheckModelPattern(m); err != nil {
+			return invalid("%v", err)
+		}
+	}
+	in.Models = slices.Compact(slices.Sorted(slices.Values(in.Models)))
+	if len(in.Features) > limits.MaxFeatures {
+		return invalid("at most %d features", limits.MaxFeatures)
+	}
+	for _, f := range in.Features {
+		if err := ident.CheckFeature(f); err != nil {
+			return invalid("%v", err)
+		}
+	}
+	in.Features = slices.Compact(slices.Sorted(slices.Values(in.Features)))
+	if in.Features == nil {
+		in.Features = []string{}
 	}
 	return nil
 }
