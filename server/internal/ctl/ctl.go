@@ -87,8 +87,15 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	}
 	c, ok := commands[name]
 	if !ok {
-		usage(stderr)
-		return cli.Report(stderr, cli.Usagef("unknown command %q", strings.Join(args[:min(2, len(args))], " ")))
+		unknown := cli.Usagef("unknown command %q", strings.Join(args[:min(2, len(args))], " "))
+		if !groupUsage(stderr, args[0]) {
+			usage(stderr)
+			return cli.Report(stderr, unknown)
+		}
+		if len(args) > 1 && (args[1] == "-h" || args[1] == "--help") {
+			return cli.ExitOK
+		}
+		return cli.Report(stderr, unknown)
 	}
 	return cli.Report(stderr, execute(ctx, name, c, append(rest, lead...), stdout, stderr))
 }
@@ -133,6 +140,25 @@ func parseInterleaved(fs *flag.FlagSet, args []string) ([]string, error) {
 		pos = append(pos, fs.Arg(0))
 		args = fs.Args()[1:]
 	}
+}
+
+// groupUsage lists the commands of one group ("license"); false if none.
+func groupUsage(w io.Writer, group string) bool {
+	var names []string
+	for n := range commands {
+		if strings.HasPrefix(n, group+" ") {
+			names = append(names, n)
+		}
+	}
+	sort.Strings(names)
+	if len(names) == 0 {
+		return false
+	}
+	fmt.Fprintf(w, "usage: tollgatectl %s VERB [flags]\n\n", group)
+	for _, n := range names {
+		fmt.Fprintf(w, "  %s\n", commands[n].usage)
+	}
+	return true
 }
 
 func usage(w io.Writer) {

@@ -111,3 +111,26 @@ func TestErrorsAndUsage(t *testing.T) {
 		t.Fatalf("unreachable server: exit %d", code)
 	}
 }
+
+func TestHelpEverywhere(t *testing.T) {
+	tests := []struct {
+		name string
+		args []string
+		code int
+		want string
+	}{
+		{"top", []string{"-h"}, 0, "license bind ID --device DEV"},
+		{"group", []string{"license", "-h"}, 0, "usage: tollgatectl license VERB"},
+		{"group-without-verb", []string{"license"}, 2, "usage: tollgatectl license VERB"},
+		{"command", []string{"license", "bind", "-h"}, 0, "-device"},
+		{"unknown-group", []string{"frob"}, 2, "usage: tollgatectl COMMAND"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			code, _, errOut := run(tc.args...)
+			if code != tc.code || !strings.Contains(errOut, tc.want) {
+				t.Fatalf("exit %d, stderr %q", code, errOut)
+			}
+		})
+	}
+}

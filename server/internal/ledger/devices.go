@@ -1,8 +1,10 @@
 package ledger
 
 import (
+	"bytes"
 	"context"
 	"fmt"
+	"slices"
 
 	"github.com/tollgate-iot/tollgate/server/internal/store"
 	"github.com/tollgate-iot/tollgate/shared/ident"
@@ -145,23 +147,18 @@ func (lg *Ledger) ListDevices(ctx context.Context, a Actor, customerID, cursor s
 	var out []Device
 	var next string
 	err := lg.view(func(o *op) error {
-		ids := []string{customerID}
-		if customerID == "" {
-			var err error
-			if ids, err = o.subtree(a.CustomerID); err != nil {
-				return err
-			}
-		} else if _, err := o.visibleCustomer(a, customerID); err != nil {
+		prefixes, err := o.deviceSources(a, customerID)
+		if err != nil {
 			return err
 		}
-		for _, cid := range ids {
-			p := store.DeviceByCustomerPrefix(cid)
+		for _, p := range prefixes {
 			var after []byte
-			if cursor != "" && string(p) < cursor {
-				if len(cursor) < len(p) || cursor[:len(p)] != string(p) {
-					continue
-				}
+			switch {
+			case cursor == "":
+			case bytes.HasPrefix([]byte(cursor), p):
 				after = []byte(cursor)
+			case bytes.Compare(p, []byte(cursor)) < 0:
+				continue // a customer wholly before the cursor
 			}
 			err := o.x.Scan(p, after, false, func(k, _ []byte) (bool, error) {
 				if len(out) == limit {
@@ -183,6 +180,26 @@ func (lg *Ledger) ListDevices(ctx context.Context, a Actor, customerID, cursor s
 		return nil
 	})
 	return out, next, err
+}
+
+// deviceSources returns the device index prefixes to scan, in key order.
+func (o *op) deviceSources(a Actor, customerID string) ([][]byte, error) {
+	if customerID != "" {
+		if _, err := o.visibleCustomer(a, customerID); err != nil {
+			return nil, err
+		}
+		return [][]byte{store.DeviceByCustomerPrefix(customerID)}, nil
+	}
+	ids, err := o.subtree(a.CustomerID)
+	if err != nil {
+		return nil, err
+	}
+	out := make([][]byte, len(ids))
+	for i, id := range ids {
+		out[i] = store.DeviceByCustomerPrefix(id)
+	}
+	slices.SortFunc(out, bytes.Compare)
+	return out, nil
 }
 
 // SetBlacklist blacklists or clears a device. Admins of the device's owner

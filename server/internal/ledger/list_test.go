@@ -141,3 +141,35 @@ func TestGatewayMustBelongToSameCustomer(t *testing.T) {
 	_, err := e.lg.CreateDevice(ctx, acme, DeviceInput{ID: "dup", CustomerID: "acme", Model: "m", PublicKey: d.PublicKey})
 	wantErr(t, err, ErrExists) // one key, one device
 }
+
+func TestDeviceListPaginatesAcrossCustomers(t *testing.T) {
+	e := newEnv(t)
+	dist, acme, sub, _ := e.tree()
+	// "acme-sub" sorts before "acme" as a key prefix ('-' < '/'): the
+	// cursor must follow key order, not id order.
+	for i := range 3 {
+		e.device(acme, "acme", fmt.Sprintf("a-%d", i), "m")
+		e.device(sub, "acme-sub", fmt.Sprintf("s-%d", i), "m")
+	}
+	seen := map[string]bool{}
+	cursor := ""
+	for range 20 {
+		ds, next, err := e.lg.ListDevices(ctx, dist, "", cursor, 2)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, d := range ds {
+			if seen[d.ID] {
+				t.Fatalf("device %s listed twice", d.ID)
+			}
+			seen[d.ID] = true
+		}
+		if next == "" {
+			break
+		}
+		cursor = next
+	}
+	if len(seen) != 6 {
+		t.Fatalf("listed %d devices, want 6: %v", len(seen), seen)
+	}
+}
