@@ -12,6 +12,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"sync"
 	"time"
 
@@ -162,7 +163,21 @@ func (o *op) audit(a Actor, action, objType, objID, customerID string, before, a
 		return err
 	}
 	o.actions = append(o.actions, action)
-	return o.x.PutJSON(store.AuditKey(seq), &e)
+	if err := o.x.PutJSON(store.AuditKey(seq), &e); err != nil {
+		return err
+	}
+	// Index the entry under the owner and its ancestors, so that a
+	// customer's listing reads only entries it may see.
+	c, err := o.customer(customerID)
+	if err != nil {
+		return err
+	}
+	for _, id := range append(slices.Clone(c.Path), c.ID) {
+		if err := o.x.Put(store.AuditByCustomerKey(id, seq), nil); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 func auditJSON(v any) (json.RawMessage, error) {

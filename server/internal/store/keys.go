@@ -114,6 +114,13 @@ func AuditKey(seq int64) []byte { return key("a", num(seq)) }
 // AuditPrefix is the prefix of every AuditKey.
 func AuditPrefix() []byte { return prefix("a") }
 
+// AuditByCustomerKey indexes an audit entry under every customer that may
+// see it (the object's owner and each of its ancestors).
+func AuditByCustomerKey(customer string, seq int64) []byte { return key("ac", customer, num(seq)) }
+
+// AuditByCustomerPrefix is the prefix of every AuditByCustomerKey of customer.
+func AuditByCustomerPrefix(customer string) []byte { return prefix("ac", customer) }
+
 // RevokedKey marks a license id as revoked for good (revoked or transferred).
 func RevokedKey(id string) []byte { return key("rv", id) }
 

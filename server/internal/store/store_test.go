@@ -45,6 +45,8 @@ func TestKeyHelpers(t *testing.T) {
 		{"sale-prefix", SalePrefix(), "s/"},
 		{"audit", AuditKey(3), "a/00000000000000000003"},
 		{"audit-prefix", AuditPrefix(), "a/"},
+		{"audit-by-customer", AuditByCustomerKey("acme", 3), "ac/acme/00000000000000000003"},
+		{"audit-by-customer-prefix", AuditByCustomerPrefix("acme"), "ac/acme/"},
 		{"revoked", RevokedKey("L"), "rv/L"},
 		{"revoked-prefix", RevokedPrefix(), "rv/"},
 		{"suspended", SuspendedKey("L"), "sp/L"},
@@ -76,6 +78,7 @@ func TestKeyPrefixesDoNotMatchLongerIDs(t *testing.T) {
 		{"device-by-customer", DeviceByCustomerPrefix("a"), DeviceByCustomerKey("a.b", "x")},
 		{"deduction-by-license", DeductionByLicensePrefix("a"), DeductionByLicenseKey("a-b", "d", 1)},
 		{"sale-vs-serial", SalePrefix(), SerialKey("x")},
+		{"audit-by-customer", AuditByCustomerPrefix("a"), AuditByCustomerKey("a.b", 1)},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
