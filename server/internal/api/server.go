@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/gorilla/mux"
@@ -216,8 +217,10 @@ func encCursor(s string) string {
 }
 
 func decCursor(s string) (string, error) {
-	if len(s) > 512 {
-		return "", fmt.Errorf("%w: cursor too long", ErrBadQuery)
+	if len(s) > 512 || strings.IndexFunc(s, func(r rune) bool {
+		return !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '-' || r == '_')
+	}) >= 0 {
+		return "", fmt.Errorf("%w: cursor is not one this server issued", ErrBadQuery)
 	}
 	b, err := base64.RawURLEncoding.Strict().DecodeString(s)
 	if err != nil {
