@@ -59,6 +59,7 @@ var errorMap = []struct {
 	{ledger.ErrNotRenewable, http.StatusConflict, "not_renewable"},
 	{ledger.ErrWrongBilling, http.StatusConflict, "wrong_billing"},
 	{ledger.ErrNoDaysLeft, http.StatusConflict, "no_days_left"},
+	{ledger.ErrBlacklisted, http.StatusConflict, "device_blacklisted"},
 	{ledger.ErrNotInitialized, http.StatusServiceUnavailable, "not_initialized"},
 }
 

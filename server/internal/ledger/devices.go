@@ -103,6 +103,11 @@ func (o *op) putNewDevice(d *Device) error {
 	if err := o.x.Put(store.DeviceByCustomerKey(d.CustomerID, d.ID), nil); err != nil {
 		return err
 	}
+	if d.GatewayID != "" {
+		if err := o.x.Put(store.GatewayChildKey(d.GatewayID, d.ID), nil); err != nil {
+			return err
+		}
+	}
 	return o.x.Put(store.DeviceFingerprintKey(d.KeyFingerprint), []byte(d.ID))
 }
 

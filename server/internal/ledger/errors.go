@@ -48,6 +48,8 @@ var (
 	// ErrNoDaysLeft reports a failed day deduction: no bound license could
 	// pay, and the device is now blacklisted.
 	ErrNoDaysLeft = errors.New("no license can pay a day: device blacklisted")
+	// ErrBlacklisted reports a blacklisted device asking to send data.
+	ErrBlacklisted = errors.New("device is blacklisted")
 	// ErrAlreadyInitialized reports a second init of the same data directory.
 	ErrAlreadyInitialized = errors.New("server already initialized")
 	// ErrNotInitialized reports a data directory without a root customer.

@@ -60,6 +60,12 @@ func DeviceByCustomerKey(customer, id string) []byte { return key("dc", customer
 // DeviceByCustomerPrefix is the prefix of every device of customer.
 func DeviceByCustomerPrefix(customer string) []byte { return prefix("dc", customer) }
 
+// GatewayChildKey indexes a child device under its gateway.
+func GatewayChildKey(gateway, child string) []byte { return key("dg", gateway, child) }
+
+// GatewayChildPrefix is the prefix of every child of gateway.
+func GatewayChildPrefix(gateway string) []byte { return prefix("dg", gateway) }
+
 // DeviceFingerprintKey maps a device public key fingerprint to its device id.
 func DeviceFingerprintKey(fp string) []byte { return key("df", fp) }
 

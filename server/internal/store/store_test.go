@@ -29,6 +29,8 @@ func TestKeyHelpers(t *testing.T) {
 		{"device-by-customer", DeviceByCustomerKey("acme", "dev-1"), "dc/acme/dev-1"},
 		{"device-by-customer-prefix", DeviceByCustomerPrefix("acme"), "dc/acme/"},
 		{"device-fingerprint", DeviceFingerprintKey("ff"), "df/ff"},
+		{"gateway-child", GatewayChildKey("gw", "c1"), "dg/gw/c1"},
+		{"gateway-child-prefix", GatewayChildPrefix("gw"), "dg/gw/"},
 		{"license", LicenseKey("L"), "l/L"},
 		{"serial", SerialKey("TG-1"), "ls/TG-1"},
 		{"license-by-customer", LicenseByCustomerKey("acme", "L"), "lc/acme/L"},
