@@ -1,0 +1,82 @@
+package api
+
+import (
+	"net/http"
+	"strings"
+	"testing"
+
+	"github.com/tollgate-iot/tollgate/shared/wire"
+)
+
+// TestEveryRouteAnswers walks every /v1 route once, in an order in which
+// each call is allowed, and checks its status and one fact of its answer.
+func TestEveryRouteAnswers(t *testing.T) {
+	e := newAPIEnv(t)
+	lic := e.world()
+	root, dist, acme := e.key["root"], e.key["dist"], e.key["acme"]
+	var stock wire.LicenseList
+	e.must(201, "POST", "/v1/licenses", dist, wire.CreateLicenseRequest{CustomerID: "acme", Type: "standard", Billing: "days", Days: 10, Models: []string{"*"}, Count: 2}, &stock)
+	dayLic, spare := stock.Licenses[0].ID, stock.Licenses[1].ID
+	tests := []struct {
+		name, key, method, path string
+		body                    any
+		status                  int
+		want                    string
+	}{
+		{"whoami", acme, "GET", "/v1/whoami", nil, 200, `"customer_id":"acme"`},
+		{"customers/list", dist, "GET", "/v1/customers?parent=dist", nil, 200, `"id":"acme"`},
+		{"customers/get", dist, "GET", "/v1/customers/acme", nil, 200, `"name":"acme"`},
+		{"customers/patch", acme, "PATCH", "/v1/customers/acme", map[string]any{"address": "Main St 1"}, 200, `"address":"Main St 1"`},
+		{"users/list", acme, "GET", "/v1/users?customer=acme", nil, 200, `"role":"viewer"`},
+		{"devices/list", acme, "GET", "/v1/devices?customer=acme", nil, 200, `"id":"dev-1"`},
+		{"devices/get", acme, "GET", "/v1/devices/dev-1", nil, 200, `"model":"sensor-a"`},
+		{"devices/blacklist", acme, "POST", "/v1/devices/dev-1/blacklist", wire.BlacklistRequest{Reason: "stolen"}, 200, `"blacklist_reason":"stolen"`},
+		{"devices/unblacklist", acme, "POST", "/v1/devices/dev-1/unblacklist", nil, 200, `"blacklisted":false`},
+		{"devices/tokens", acme, "GET", "/v1/devices/dev-1/tokens", nil, 200, `"token":"tg1.lic.`},
+		{"licenses/get", acme, "GET", "/v1/licenses/" + lic.ID, nil, 200, `"status":"active"`},
+		{"licenses/patch", acme, "PATCH", "/v1/licenses/" + lic.ID, map[string]any{"customer_description": "line 3"}, 200, `"customer_description":"line 3"`},
+		{"licenses/token", acme, "GET", "/v1/licenses/" + lic.ID + "/token", nil, 200, `"version":2`},
+		{"licenses/renew-off", acme, "POST", "/v1/licenses/" + lic.ID + "/renew", map[string]any{"renew": false}, 200, `"renew":false`},
+		{"licenses/renew-on", dist, "POST", "/v1/licenses/" + lic.ID + "/renew", map[string]any{"renew": true}, 200, `"renew":true`},
+		{"licenses/unbind", acme, "POST", "/v1/licenses/" + lic.ID + "/unbind", nil, 200, `"status":"deactivated"`},
+		{"licenses/bind", acme, "POST", "/v1/licenses/" + dayLic + "/bind", wire.BindRequest{DeviceID: "dev-1"}, 200, `"status":"inactive"`},
+		{"licenses/days", dist, "POST", "/v1/licenses/" + dayLic + "/days", wire.AddDaysRequest{Days: 5}, 200, `"available_days":15`},
+		{"licenses/deductions", acme, "GET", "/v1/licenses/" + dayLic + "/deductions", nil, 200, `"deductions":[]`},
+		{"licenses/suspend", dist, "POST", "/v1/licenses/" + dayLic + "/suspend", nil, 200, `"status":"suspended"`},
+		{"licenses/resume", dist, "POST", "/v1/licenses/" + dayLic + "/resume", nil, 200, `"status":"inactive"`},
+		{"licenses/lock", acme, "POST", "/v1/licenses/" + spare + "/lock", nil, 200, `"locked":true`},
+		{"licenses/unlock", acme, "POST", "/v1/licenses/" + spare + "/unlock", "{}", 200, `"locked":false`},
+		{"licenses/move", dist, "POST", "/v1/licenses/" + spare + "/move", wire.CustomerRef{To: "beta"}, 200, `"customer_id":"beta"`},
+		{"licenses/delete", dist, "DELETE", "/v1/licenses/" + spare, nil, 204, ""},
+		{"licenses/deleted", dist, "GET", "/v1/licenses/" + spare, nil, 404, `"not_found"`},
+		{"licenses/revoke", root, "POST", "/v1/licenses/" + dayLic + "/revoke", nil, 200, `"status":"revoked"`},
+		{"sales/list", dist, "GET", "/v1/sales", nil, 200, `"kind":"move"`},
+		{"audit/list", acme, "GET", "/v1/audit?limit=3", nil, 200, `"next_cursor"`},
+		{"revocation-list", acme, "GET", "/v1/revocation-list", nil, 200, `"token":"tg1.rev.`},
+		{"users/revoke", acme, "POST", "/v1/users/" + e.userID(acme, "viewer@acme.test") + "/revoke", nil, 200, `"revoked":true`},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			code, raw := e.call(tc.method, tc.path, tc.key, tc.body, nil)
+			if code != tc.status || !strings.Contains(string(raw), tc.want) {
+				t.Fatalf("%d %s, want %d with %s", code, raw, tc.status, tc.want)
+			}
+			if code != http.StatusNoContent && !strings.HasPrefix(string(raw), "{") {
+				t.Fatalf("answer is not a JSON object: %s", raw)
+			}
+		})
+	}
+}
+
+func (e *apiEnv) userID(key, email string) string {
+	e.t.Helper()
+	var l wire.UserList
+	e.must(200, "GET", "/v1/users", key, nil, &l)
+	for _, u := range l.Users {
+		if u.Email == email {
+			return u.ID
+		}
+	}
+	e.t.Fatalf("no user %s", email)
+	return ""
+}
