@@ -23,6 +23,7 @@ var envVars = map[string]string{
 	"broker":  "TOLLGATE_BROKER",
 	"ingest":  "TOLLGATE_INGEST",
 	"metrics": "TOLLGATE_METRICS",
+	"bridge":  "TOLLGATE_BRIDGE",
 	"config":  "TOLLGATE_CONFIG",
 	"trust":   "TOLLGATE_TRUST",
 }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"runtime/debug"
 	"time"
 
 	"github.com/tollgate-iot/tollgate/agent/internal/config"
@@ -25,6 +26,7 @@ func runRun(ctx context.Context, env *IO, args []string) error {
 	broker := fs.String("broker", "", "upstream MQTT broker tcp://HOST:PORT or ssl://HOST:PORT (env TOLLGATE_BROKER)")
 	server := fs.String("server", "", "license server URL (env TOLLGATE_SERVER)")
 	ingestAddr := fs.String("ingest", "", "local API: 127.0.0.1:PORT or unix:PATH (env TOLLGATE_INGEST; default 127.0.0.1:7780)")
+	bridgeURL := fs.String("bridge", "", "gateway bridge mode: local MQTT broker tcp://HOST:PORT child devices publish to (env TOLLGATE_BRIDGE)")
 	metricsAddr := fs.String("metrics", "", "separate loopback address for /metrics (env TOLLGATE_METRICS)")
 	queueMax := fs.Int("queue-max", 0, "outbox bound in samples (default 100000)")
 	speed := fs.Float64("clock-speed", 1, "simulation only: run the wall clock this many times faster")
@@ -46,6 +48,7 @@ func runRun(ctx context.Context, env *IO, args []string) error {
 	overrideString(&cfg.Server, *server)
 	overrideString(&cfg.Ingest, *ingestAddr)
 	overrideString(&cfg.Metrics, *metricsAddr)
+	overrideString(&cfg.Bridge, *bridgeURL)
 	if *queueMax != 0 {
 		cfg.QueueMax = *queueMax
 	}
@@ -58,6 +61,9 @@ func runRun(ctx context.Context, env *IO, args []string) error {
 			return err
 		}
 		env.Clock = clk
+	}
+	if os.Getenv("GOMEMLIMIT") == "" && cfg.MemoryLimitMiB > 0 {
+		debug.SetMemoryLimit(int64(cfg.MemoryLimitMiB) << 20)
 	}
 	log := env.Logger
 	if log == nil {

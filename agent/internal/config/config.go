@@ -67,6 +67,9 @@ type Config struct {
 	// Metrics is an extra loopback address for /metrics; by default metrics
 	// are served on the ingest listener.
 	Metrics string `json:"metrics"`
+	// Bridge is the gateway's local MQTT broker that child devices publish
+	// to (bridge mode), tcp://HOST:PORT.
+	Bridge string `json:"bridge"`
 	// CertsDir holds ca.crt and device-ID.crt/.key for ssl:// brokers.
 	CertsDir string `json:"certs_dir"`
 	// StateKeyFile holds the state encryption key; keep it off the data
@@ -83,6 +86,9 @@ type Config struct {
 	SyncEveryCommit bool `json:"sync_every_commit"`
 	// Children are the gateway's child devices.
 	Children []Child `json:"children"`
+	// MemoryLimitMiB is the Go runtime's soft memory limit for
+	// `tollgate-agent run` (GOMEMLIMIT wins if set); 0 means none.
+	MemoryLimitMiB int `json:"memory_limit_mib"`
 	// LogLevel is debug, info, warn or error.
 	LogLevel string `json:"log_level"`
 }
@@ -95,6 +101,7 @@ func Default() Config {
 		MaxInflight:     limits.DefaultMaxInflight,
 		ClockTolerance:  Duration(limits.DefaultClockTolerance),
 		SyncEveryCommit: true,
+		MemoryLimitMiB:  limits.DefaultMemoryLimitMiB,
 		LogLevel:        "info",
 	}
 }
@@ -151,6 +158,11 @@ func (c *Config) Validate() error {
 			return err
 		}
 	}
+	if c.Bridge != "" {
+		if err := checkBrokerURL("bridge", c.Bridge, false); err != nil {
+			return err
+		}
+	}
 	if err := CheckListen("ingest", c.Ingest); err != nil {
 		return err
 	}
@@ -167,6 +179,9 @@ func (c *Config) Validate() error {
 	}
 	if d := time.Duration(c.ClockTolerance); d < time.Minute || d > 7*24*time.Hour {
 		return fmt.Errorf("%w: clock_tolerance %v out of 1m..168h", ErrInvalid, d)
+	}
+	if c.MemoryLimitMiB < 0 || c.MemoryLimitMiB > limits.MaxMemoryLimitMiB {
+		return fmt.Errorf("%w: memory_limit_mib %d out of 0..%d", ErrInvalid, c.MemoryLimitMiB, limits.MaxMemoryLimitMiB)
 	}
 	switch c.LogLevel {
 	case "debug", "info", "warn", "error":

@@ -25,6 +25,8 @@ func TestValidate(t *testing.T) {
 		{"error/no-data", func(c *Config) { c.Data = "" }, false},
 		{"error/ingest-not-loopback", func(c *Config) { c.Ingest = "0.0.0.0:80" }, false},
 		{"error/broker-scheme", func(c *Config) { c.Broker = "http://x:1" }, false},
+		{"ok/bridge", func(c *Config) { c.Bridge = "tcp://127.0.0.1:1883" }, true},
+		{"error/bridge-ssl", func(c *Config) { c.Bridge = "ssl://x:1" }, false},
 		{"error/queue", func(c *Config) { c.QueueMax = 0 }, false},
 		{"error/tolerance", func(c *Config) { c.ClockTolerance = Duration(time.Second) }, false},
 		{"error/child-weak-key", func(c *Config) { c.Children = []Child{{ID: "c1", Model: "TG-1", PublicKey: pub}} }, false},

@@ -45,13 +45,22 @@ func TestMain(m *testing.M) {
 // cmdRun runs the agent binary to completion and returns stdout.
 func cmdRun(t *testing.T, args ...string) string {
 	t.Helper()
+	out, err := execAgent(args...)
+	if err != nil {
+		t.Fatalf("tollgate-agent %v: %v", args, err)
+	}
+	return out
+}
+
+// execAgent runs the agent binary; the error carries stderr.
+func execAgent(args ...string) (string, error) {
 	var out, errb bytes.Buffer
 	c := exec.Command(agentBin, args...)
 	c.Stdout, c.Stderr = &out, &errb
 	if err := c.Run(); err != nil {
-		t.Fatalf("tollgate-agent %v: %v\n%s", args, err, errb.String())
+		return out.String(), fmt.Errorf("%v: %s", err, errb.String())
 	}
-	return out.String()
+	return out.String(), nil
 }
 
 // initData runs init and activate; it returns the data dir.
@@ -106,7 +115,7 @@ func (s *syncBuffer) String() string {
 }
 
 // start runs `tollgate-agent run` and waits for its ingest address.
-func start(t *testing.T, data string, args ...string) *proc {
+func start(t testing.TB, data string, args ...string) *proc {
 	t.Helper()
 	all := append([]string{"run", "--data", data, "--ingest", "127.0.0.1:0"}, args...)
 	p := &proc{cmd: exec.Command(agentBin, all...), stderr: &syncBuffer{}, done: make(chan error, 1)}
@@ -147,14 +156,14 @@ func start(t *testing.T, data string, args ...string) *proc {
 }
 
 // kill sends SIGKILL and waits for the process to be gone.
-func (p *proc) kill(t *testing.T) {
+func (p *proc) kill(t testing.TB) {
 	t.Helper()
 	p.cmd.Process.Kill()
 	<-p.done
 }
 
 // stop sends SIGTERM and waits for a clean exit.
-func (p *proc) stop(t *testing.T) {
+func (p *proc) stop(t testing.TB) {
 	t.Helper()
 	p.cmd.Process.Signal(os.Interrupt)
 	select {
@@ -213,7 +222,7 @@ func openState(t *testing.T, data string) *store.Store {
 	return st
 }
 
-func httpGet(t *testing.T, url string) string {
+func httpGet(t testing.TB, url string) string {
 	t.Helper()
 	resp, err := httpClient.Get(url)
 	if err != nil {

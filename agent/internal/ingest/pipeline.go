@@ -171,6 +171,14 @@ func (p *Pipeline) commitGroup(first *request) {
 	p.batch = group[:0]
 }
 
+// Transaction size estimates (keys, badger's per-entry overhead), so that a
+// chunk stays under badger's batch limit with its counter records.
+const (
+	perEntryBytes  = 64
+	perDeviceBytes = 256
+	perBucketBytes = 128
+)
+
 // chunk is the samples of one transaction.
 type chunk struct {
 	entries []outbox.Entry
@@ -224,9 +232,13 @@ func (p *Pipeline) add(c *chunk, r *request, pe pending) {
 	c.refs = append(c.refs, &r.results[pe.idx])
 	if c.devs[d] == nil {
 		c.devs[d] = map[int64]bool{}
+		c.bytes += perDeviceBytes
 	}
-	c.devs[d][pe.dec.Hour] = true
-	c.bytes += len(payload) + 64
+	if !c.devs[d][pe.dec.Hour] {
+		c.devs[d][pe.dec.Hour] = true
+		c.bytes += perBucketBytes
+	}
+	c.bytes += len(payload) + len(c.entries[len(c.entries)-1].Topic) + perEntryBytes
 }
 
 // flush writes one chunk: entries, and for every device in it the sample

@@ -25,6 +25,11 @@ func (a *Agent) metricsHandler(r *running) http.Handler {
 			w.Counter("tollgate_agent_upstream_published_total", "PUBLISH packets sent, resends included.", r.pub.Published())
 			w.Counter("tollgate_agent_upstream_reconnects_total", "Upstream reconnections.", r.pub.Reconnects())
 		}
+		if r.bridge != nil {
+			w.Counter("tollgate_agent_bridge_received_total", "Child messages received from the local broker.", r.bridge.Received())
+			w.Counter("tollgate_agent_bridge_invalid_total", "Child messages that did not parse.", r.bridge.Invalid())
+			w.Counter("tollgate_agent_bridge_accepted_total", "Child samples accepted.", r.bridge.Accepted())
+		}
 		w.Gauge("tollgate_agent_clock_tamper", "1 while the clock is in the tamper state.", b2i(tamper))
 		w.Counter("tollgate_agent_clock_tamper_events_total", "Entries into the tamper state.", a.clk.TamperEvents())
 		w.Gauge("tollgate_agent_effective_time_seconds", "The effective clock.", eff/int64(time.Second))

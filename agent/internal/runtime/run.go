@@ -10,6 +10,7 @@ import (
 	"strings"
 	"sync"
 
+	"github.com/tollgate-iot/tollgate/agent/internal/bridge"
 	"github.com/tollgate-iot/tollgate/agent/internal/gate"
 	"github.com/tollgate-iot/tollgate/agent/internal/ingest"
 	"github.com/tollgate-iot/tollgate/agent/internal/limits"
@@ -31,9 +32,10 @@ type Addrs struct {
 
 // running is what Run starts.
 type running struct {
-	ob   *outbox.Outbox
-	pipe *ingest.Pipeline
-	pub  *upstream.Publisher
+	ob     *outbox.Outbox
+	pipe   *ingest.Pipeline
+	pub    *upstream.Publisher
+	bridge *bridge.Bridge
 }
 
 // Run enforces, ingests and publishes until ctx ends; ready is called once
@@ -77,6 +79,12 @@ func (a *Agent) Run(ctx context.Context, ready func(Addrs)) error {
 	}
 	wg.Add(1)
 	go func() { defer wg.Done(); a.flushLoop(ctx) }()
+	if a.cfg.Bridge != "" {
+		r.bridge = bridge.New(bridge.Options{Broker: a.cfg.Bridge, ClientID: "tollgate-bridge-" + a.id.DeviceID,
+			Ingest: r.pipe, Logger: a.log})
+		wg.Add(1)
+		go func() { defer wg.Done(); r.bridge.Run(ctx) }()
+	}
 	if ready != nil {
 		ready(addrs)
 	}

@@ -1,0 +1,238 @@
+package e2e
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	mqtt "github.com/eclipse/paho.mqtt.golang"
+
+	"github.com/tollgate-iot/tollgate/agent/internal/bridge"
+	"github.com/tollgate-iot/tollgate/agent/internal/config"
+	"github.com/tollgate-iot/tollgate/agent/internal/testkit"
+	"github.com/tollgate-iot/tollgate/shared/token"
+)
+
+func childID(i int) string { return fmt.Sprintf("child-%04d", i) }
+
+// gateway initializes a gateway agent with n configured children, of
+// which the first licensed ones get a license each; it returns the data
+// dir and the config file.
+func gateway(t testing.TB, n, licensed int) (string, string) {
+	t.Helper()
+	dir := t.TempDir()
+	data := filepath.Join(dir, "data")
+	trust := filepath.Join(dir, "trust.json")
+	os.WriteFile(trust, testkit.TrustBundle(t), 0o644)
+	cfg := config.Config{}
+	for i := 0; i < n; i++ {
+		cfg.Children = append(cfg.Children, config.Child{ID: childID(i), Model: "TG-S1", PublicKey: token.EncodePublicKey(testkit.Pub(childID(i)))})
+	}
+	cfgFile := filepath.Join(dir, "agent.json")
+	b, _ := json.Marshal(map[string]any{"children": cfg.Children, "log_level": "warn"})
+	os.WriteFile(cfgFile, b, 0o600)
+	runCmd(t, "init", "--data", data, "--device-id", "gw-1", "--model", "TG-GW", "--trust", trust)
+	var toks strings.Builder
+	for i := 0; i < licensed; i++ {
+		_, text := testkit.License(t, childID(i), testkit.Pub(childID(i)), func(l *token.License) {
+			realWindow(l)
+			l.LicenseID = fmt.Sprintf("%08x-0000-4000-8000-%012x", i, i)
+		})
+		toks.WriteString(text + "\n")
+	}
+	if licensed > 0 {
+		f := filepath.Join(dir, "children.tok")
+		os.WriteFile(f, []byte(toks.String()), 0o600)
+		runCmd(t, "activate", "--data", data, "--config", cfgFile, f)
+	}
+	return data, cfgFile
+}
+
+// runCmd is cmdRun for testing.TB.
+func runCmd(t testing.TB, args ...string) string {
+	t.Helper()
+	out, err := execAgent(args...)
+	if err != nil {
+		t.Fatalf("tollgate-agent %v: %v", args, err)
+	}
+	return out
+}
+
+// children publishes samples for child devices to the local broker.
+type children struct{ c mqtt.Client }
+
+func newChildren(t testing.TB, broker string) *children {
+	t.Helper()
+	c := mqtt.NewClient(mqtt.NewClientOptions().AddBroker(broker).SetClientID("children").SetOrderMatters(false))
+	if tok := c.Connect(); !tok.WaitTimeout(10*time.Second) || tok.Error() != nil {
+		t.Fatalf("children connect: %v", tok.Error())
+	}
+	t.Cleanup(func() { c.Disconnect(100) })
+	return &children{c: c}
+}
+
+func (ch *children) publish(t testing.TB, id, payload string) {
+	t.Helper()
+	tok := ch.c.Publish(bridge.ChildTopic(id), 1, false, payload)
+	if !tok.WaitTimeout(10*time.Second) || tok.Error() != nil {
+		t.Fatalf("publish for %s: %v", id, tok.Error())
+	}
+}
+
+// waitBridge publishes a probe for child 0 until the agent accepted one,
+// so that the bridge's subscription exists before the test proper.
+func waitBridge(t testing.TB, ch *children, p *proc) {
+	t.Helper()
+	for i := 0; i < 100; i++ {
+		ch.publish(t, childID(0), `{"data":{"probe":true}}`)
+		if metric(t, p, "tollgate_agent_bridge_accepted_total") >= 1 {
+			return
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	t.Fatalf("the bridge never took a child sample\n%s", p.stderr.String())
+}
+
+func TestBridgeEnforcesChildLicenses(t *testing.T) {
+	data, cfgFile := gateway(t, 3, 2) // child-0002 is configured but unlicensed
+	up := testkit.StartNATS(t, t.TempDir(), 0)
+	local := testkit.StartNATSNoSink(t, t.TempDir())
+	p := start(t, data, "--config", cfgFile, "--broker", up.URL, "--bridge", local.URL)
+	defer p.stop(t)
+	ch := newChildren(t, local.URL)
+	waitBridge(t, ch, p)
+	for i := 0; i < 10; i++ {
+		ch.publish(t, childID(1), fmt.Sprintf(`{"data":{"n":%d}}`, i))
+		ch.publish(t, childID(2), `{"data":{"n":0}}`)
+		ch.publish(t, "stranger", `{"data":{"n":0}}`)
+	}
+	ch.publish(t, childID(1), `not json`)
+	// The bridge handles child messages concurrently: each child's samples
+	// all arrive, under its own id, not necessarily in publish order.
+	got := map[string]bool{}
+	for i := 0; i < 200 && len(got) < 10; i++ {
+		for seq := int64(1); seq <= 10; seq++ {
+			if env := up.Sink.Get(childID(1), seq); env != nil {
+				got[string(env.Data)] = true
+			}
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	for n := 0; n < 10; n++ {
+		if !got[fmt.Sprintf(`{"n":%d}`, n)] {
+			t.Fatalf("child-0001 sample n=%d did not arrive upstream (got %v)\n%s", n, got, p.stderr.String())
+		}
+	}
+	var st struct {
+		Refused  map[string]int64 `json:"refused"`
+		Children []struct {
+			DeviceID  string `json:"device_id"`
+			SampleSeq int64  `json:"sample_seq"`
+		} `json:"children"`
+	}
+	deadline := 50
+	for ; deadline > 0; deadline-- {
+		json.Unmarshal([]byte(runCmd(t, "status", "--data", data, "--config", cfgFile, "-o", "json")), &st)
+		if st.Refused["no_license"] == 10 && st.Refused["unknown_device"] == 10 {
+			break
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	if deadline == 0 {
+		t.Fatalf("refusals = %v, want 10 no_license and 10 unknown_device", st.Refused)
+	}
+	if len(st.Children) != 3 {
+		t.Fatalf("children in status = %+v", st.Children)
+	}
+	if m := httpGet(t, "http://"+p.addr+"/metrics"); !strings.Contains(m, "tollgate_agent_bridge_invalid_total 1") {
+		t.Fatalf("invalid child message not counted:\n%s", m)
+	}
+}
+
+// BenchmarkBridgeRSS measures the peak RSS (VmHWM) of an agent process in
+// bridge mode serving 1,000 licensed child devices while each of them
+// sends samples through it (target ≤ 64 MiB).
+func BenchmarkBridgeRSS(b *testing.B) {
+	const n, perChild = 1000, 10
+	data, cfgFile := gateway(b, n, n)
+	up := testkit.StartNATSNoSink(b, b.TempDir())
+	local := testkit.StartNATSNoSink(b, b.TempDir())
+	for b.Loop() {
+		p := start(b, data, "--config", cfgFile, "--broker", up.URL, "--bridge", local.URL)
+		ch := newChildren(b, local.URL)
+		waitBridge(b, ch, p)
+		for k := 0; k < perChild; k++ {
+			for i := 0; i < n; i++ {
+				ch.publish(b, childID(i), fmt.Sprintf(`{"data":{"k":%d,"temperature":21.5,"humidity":40.2}}`, k))
+			}
+		}
+		i := 0
+		for ; i < 600 && metric(b, p, "tollgate_agent_bridge_accepted_total") < n*perChild; i++ {
+			time.Sleep(100 * time.Millisecond)
+		}
+		if i == 600 {
+			m := httpGet(b, "http://"+p.addr+"/metrics")
+			b.Fatalf("bridge did not take all samples:\n%s\n%s", grepLines(m, "bridge|refused|queue"), tail(p.stderr.String(), 3000))
+		}
+		hwm := peakRSS(b, p.cmd.Process.Pid)
+		p.stop(b)
+		b.ReportMetric(float64(hwm)/1024, "peak_rss_MiB")
+	}
+}
+
+// peakRSS returns VmHWM of a process in KiB.
+func peakRSS(t testing.TB, pid int) int64 {
+	t.Helper()
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(line, "VmHWM:"); ok {
+			kb, err := strconv.ParseInt(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(v), "kB")), 10, 64)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return kb
+		}
+	}
+	t.Fatal("no VmHWM")
+	return 0
+}
+
+func grepLines(s, words string) string {
+	var out []string
+	for _, l := range strings.Split(s, "\n") {
+		for _, w := range strings.Split(words, "|") {
+			if strings.Contains(l, w) && !strings.HasPrefix(l, "#") {
+				out = append(out, l)
+				break
+			}
+		}
+	}
+	return strings.Join(out, "\n")
+}
+
+func tail(s string, n int) string {
+	if len(s) > n {
+		return s[len(s)-n:]
+	}
+	return s
+}
+
+// metric returns the value of an unlabelled metric of the agent.
+func metric(t testing.TB, p *proc, name string) int64 {
+	t.Helper()
+	for _, l := range strings.Split(httpGet(t, "http://"+p.addr+"/metrics"), "\n") {
+		if v, ok := strings.CutPrefix(l, name+" "); ok {
+			n, _ := strconv.ParseInt(v, 10, 64)
+			return n
+		}
+	}
+	return 0
+}
