@@ -21,6 +21,8 @@ type Config struct {
 	Profile store.Profile
 	// LogLevel is debug, info, warn or error.
 	LogLevel string
+	// TLSCert and TLSKey, both or neither, serve the API over HTTPS.
+	TLSCert, TLSKey string
 
 	ReadHeaderTimeout time.Duration
 	ReadTimeout       time.Duration
@@ -60,6 +62,9 @@ func (c *Config) Validate() error {
 	}
 	if _, _, err := net.SplitHostPort(c.HTTPAddr); err != nil {
 		errs = append(errs, fmt.Errorf("--http %q: %v", c.HTTPAddr, err))
+	}
+	if (c.TLSCert == "") != (c.TLSKey == "") {
+		errs = append(errs, errors.New("--tls-cert and --tls-key go together"))
 	}
 	if c.Profile != store.ProfileServer && c.Profile != store.ProfileSmall {
 		errs = append(errs, fmt.Errorf("--profile %q: want server or small", c.Profile))

@@ -2,6 +2,7 @@ package cli
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -22,7 +23,8 @@ func init() {
 	register("serve", Command{Summary: "serve the admin REST API, /healthz and /metrics", Run: runServe})
 }
 
-var serveEnv = map[string]string{"data": "TOLLGATE_DATA", "http": "TOLLGATE_HTTP", "log-level": "TOLLGATE_LOG_LEVEL"}
+var serveEnv = map[string]string{"data": "TOLLGATE_DATA", "http": "TOLLGATE_HTTP", "log-level": "TOLLGATE_LOG_LEVEL",
+	"tls-cert": "TOLLGATE_TLS_CERT", "tls-key": "TOLLGATE_TLS_KEY"}
 
 func parseServe(env *IO, args []string) (Config, error) {
 	c := DefaultConfig()
@@ -31,6 +33,8 @@ func parseServe(env *IO, args []string) (Config, error) {
 	fs.StringVar(&c.HTTPAddr, "http", c.HTTPAddr, "admin API listen address; port 0 picks a free one (env TOLLGATE_HTTP)")
 	fs.StringVar((*string)(&c.Profile), "profile", string(c.Profile), "storage profile: server or small")
 	fs.StringVar(&c.LogLevel, "log-level", c.LogLevel, "debug, info, warn or error (env TOLLGATE_LOG_LEVEL)")
+	fs.StringVar(&c.TLSCert, "tls-cert", "", "PEM certificate to serve HTTPS with, e.g. certs/dev/server.crt (env TOLLGATE_TLS_CERT)")
+	fs.StringVar(&c.TLSKey, "tls-key", "", "PEM private key of --tls-cert (env TOLLGATE_TLS_KEY)")
 	fs.DurationVar(&c.SchedulerInterval, "scheduler-interval", c.SchedulerInterval, "how often renewals and expiries are applied")
 	fs.DurationVar(&c.ShutdownTimeout, "shutdown-timeout", c.ShutdownTimeout, "how long SIGTERM waits for requests to finish")
 	if err := cli.Parse(fs, args, serveEnv); err != nil {
@@ -75,21 +79,42 @@ func runServe(ctx context.Context, env *IO, args []string) error {
 	if lg.RootID() == "" {
 		return cli.Errorf("not_initialized", "%s has no ledger: run tollgate-server init --data %s", c.DataDir, c.DataDir)
 	}
-	ln, err := net.Listen("tcp", c.HTTPAddr)
+	ln, scheme, err := listen(c)
 	if err != nil {
-		return cli.Errorf("listen", "%v", err)
+		return err
 	}
 	srv := &http.Server{
 		Handler:           api.New(api.Options{Ledger: lg, Clock: env.Clock, Logger: log, Metrics: m}).Handler(),
 		ReadHeaderTimeout: c.ReadHeaderTimeout, ReadTimeout: c.ReadTimeout, WriteTimeout: c.WriteTimeout,
 		IdleTimeout: c.IdleTimeout, ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
-	return serveUntilDone(ctx, env, c, log, srv, ln, lg)
+	return serveUntilDone(ctx, env, c, log, srv, ln, scheme, lg)
+}
+
+// listen opens the API listener, wrapped in TLS when a certificate is
+// configured, and names its URL scheme.
+func listen(c Config) (net.Listener, string, error) {
+	var tlsConf *tls.Config
+	if c.TLSCert != "" {
+		cert, err := tls.LoadX509KeyPair(c.TLSCert, c.TLSKey)
+		if err != nil {
+			return nil, "", cli.Errorf("tls", "%v", err)
+		}
+		tlsConf = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
+	}
+	ln, err := net.Listen("tcp", c.HTTPAddr)
+	if err != nil {
+		return nil, "", cli.Errorf("listen", "%v", err)
+	}
+	if tlsConf != nil {
+		return tls.NewListener(ln, tlsConf), "https", nil
+	}
+	return ln, "http", nil
 }
 
 // serveUntilDone runs HTTP and the scheduler until ctx ends (SIGTERM), then
 // shuts HTTP down gracefully and waits for the scheduler.
-func serveUntilDone(ctx context.Context, env *IO, c Config, log *slog.Logger, srv *http.Server, ln net.Listener, lg *ledger.Ledger) error {
+func serveUntilDone(ctx context.Context, env *IO, c Config, log *slog.Logger, srv *http.Server, ln net.Listener, scheme string, lg *ledger.Ledger) error {
 	schedCtx, stopSched := context.WithCancel(context.Background())
 	var wg sync.WaitGroup
 	wg.Add(1)
@@ -100,7 +125,7 @@ func serveUntilDone(ctx context.Context, env *IO, c Config, log *slog.Logger, sr
 	defer func() { stopSched(); wg.Wait() }()
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
-	fmt.Fprintf(env.Stdout, "http: http://%s\n", ln.Addr())
+	fmt.Fprintf(env.Stdout, "http: %s://%s\n", scheme, ln.Addr())
 	log.Info("serving", "http", ln.Addr().String(), "data", c.DataDir)
 	select {
 	case err := <-errc:

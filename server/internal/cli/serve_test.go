@@ -3,12 +3,18 @@ package cli
 import (
 	"bufio"
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"encoding/json"
 	"io"
 	"net/http"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/tollgate-iot/tollgate/certs"
 )
 
 func TestInitPrintsKeysOnceAndRefusesSecondInit(t *testing.T) {
@@ -56,6 +62,32 @@ func TestServeRefusesUninitializedAndBadConfig(t *testing.T) {
 }
 
 func TestServeAnswersAndShutsDownOnCancel(t *testing.T) {
+	serveAndCheck(t, nil, http.DefaultClient, "http: http://127.0.0.1:")
+}
+
+func TestServeOverTLS(t *testing.T) {
+	pki := t.TempDir()
+	if _, err := certs.Generate(pki, certs.Options{}); err != nil {
+		t.Fatal(err)
+	}
+	caPEM, err := os.ReadFile(filepath.Join(pki, certs.CACert))
+	if err != nil {
+		t.Fatal(err)
+	}
+	pool := x509.NewCertPool()
+	pool.AppendCertsFromPEM(caPEM)
+	client := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}}}
+	serveAndCheck(t, []string{"--tls-cert", filepath.Join(pki, certs.ServerCert), "--tls-key", filepath.Join(pki, certs.ServerKey)},
+		client, "http: https://127.0.0.1:")
+	if code, _, stderr := run(t, "serve", "--data", t.TempDir(), "--tls-cert", "x.crt"); code != 2 || !strings.Contains(stderr, "go together") {
+		t.Fatalf("half a TLS pair: %d %q", code, stderr)
+	}
+}
+
+// serveAndCheck inits a data directory, serves it with extra flags, fetches
+// /healthz with client and stops the server by cancelling its context.
+func serveAndCheck(t *testing.T, extra []string, client *http.Client, wantPrefix string) {
+	t.Helper()
 	dir := t.TempDir()
 	if code, _, stderr := run(t, "init", "--data", dir); code != 0 {
 		t.Fatal(stderr)
@@ -64,15 +96,16 @@ func TestServeAnswersAndShutsDownOnCancel(t *testing.T) {
 	pr, pw := io.Pipe()
 	done := make(chan int, 1)
 	go func() {
-		done <- Run(ctx, []string{"serve", "--data", dir, "--http", "127.0.0.1:0", "--profile", "small", "--log-level", "error"}, pw, io.Discard)
+		args := append([]string{"serve", "--data", dir, "--http", "127.0.0.1:0", "--profile", "small", "--log-level", "error"}, extra...)
+		done <- Run(ctx, args, pw, io.Discard)
 		pw.Close()
 	}()
 	line, err := bufio.NewReader(pr).ReadString('\n')
-	if err != nil || !strings.HasPrefix(line, "http: http://127.0.0.1:") {
+	if err != nil || !strings.HasPrefix(line, wantPrefix) {
 		t.Fatalf("serve printed %q, %v", line, err)
 	}
 	url := strings.TrimSpace(strings.TrimPrefix(line, "http: "))
-	resp, err := http.Get(url + "/healthz")
+	resp, err := client.Get(url + "/healthz")
 	if err != nil || resp.StatusCode != 200 {
 		t.Fatalf("healthz: %v %v", resp, err)
 	}

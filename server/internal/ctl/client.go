@@ -3,11 +3,14 @@ package ctl
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
 	"net/url"
+	"os"
 	"strings"
 	"time"
 
@@ -25,8 +28,9 @@ type Client struct {
 	HTTP *http.Client
 }
 
-// NewClient returns a client for base (e.g. http://127.0.0.1:8080).
-func NewClient(base, key string) (*Client, error) {
+// NewClient returns a client for base (e.g. http://127.0.0.1:8080). caFile,
+// if set, is a PEM bundle trusted for an https server (e.g. certs/dev/ca.crt).
+func NewClient(base, key, caFile string) (*Client, error) {
 	u, err := url.Parse(base)
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 		return nil, cli.Usagef("--server %q: want http://HOST:PORT or https://HOST:PORT", base)
@@ -34,7 +38,19 @@ func NewClient(base, key string) (*Client, error) {
 	if key == "" {
 		return nil, cli.Usagef("no API key: pass --api-key or set TOLLGATE_API_KEY")
 	}
-	return &Client{Base: strings.TrimRight(base, "/"), Key: key, HTTP: &http.Client{Timeout: 60 * time.Second}}, nil
+	hc := &http.Client{Timeout: 60 * time.Second}
+	if caFile != "" {
+		pem, err := os.ReadFile(caFile)
+		if err != nil {
+			return nil, cli.Errorf("io", "--ca: %v", err)
+		}
+		pool := x509.NewCertPool()
+		if !pool.AppendCertsFromPEM(pem) {
+			return nil, cli.Errorf("invalid_argument", "--ca %s holds no PEM certificate", caFile)
+		}
+		hc.Transport = &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}}
+	}
+	return &Client{Base: strings.TrimRight(base, "/"), Key: key, HTTP: hc}, nil
 }
 
 // Do sends in (nil for no body) as JSON and decodes the answer into out.

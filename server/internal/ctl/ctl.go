@@ -17,7 +17,7 @@ import (
 // DefaultServer is the server URL when neither --server nor TOLLGATE_SERVER is set.
 const DefaultServer = "http://127.0.0.1:8080"
 
-var envVars = map[string]string{"server": "TOLLGATE_SERVER", "api-key": "TOLLGATE_API_KEY"}
+var envVars = map[string]string{"server": "TOLLGATE_SERVER", "api-key": "TOLLGATE_API_KEY", "ca": "TOLLGATE_CA"}
 
 // cmd is one "GROUP VERB" command.
 type cmd struct {
@@ -105,6 +105,7 @@ func execute(ctx context.Context, name string, c cmd, args []string, stdout, std
 	fs.Usage = func() { fmt.Fprintf(stderr, "usage: tollgatectl %s\n\nflags:\n", c.usage); fs.PrintDefaults() }
 	server := fs.String("server", DefaultServer, "server URL (env TOLLGATE_SERVER)")
 	key := fs.String("api-key", "", "API key (env TOLLGATE_API_KEY)")
+	ca := fs.String("ca", "", "CA certificate(s) to trust for an https server (env TOLLGATE_CA)")
 	format := cli.OutputFlag(fs)
 	v := &vals{s: map[string]*string{}, i: map[string]*int64{}, b: map[string]*bool{}}
 	if c.flags != nil {
@@ -119,7 +120,7 @@ func execute(ctx context.Context, name string, c cmd, args []string, stdout, std
 	}
 	set := map[string]bool{}
 	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
-	client, err := NewClient(*server, *key)
+	client, err := NewClient(*server, *key, *ca)
 	if err != nil {
 		return err
 	}
@@ -168,10 +169,10 @@ func usage(w io.Writer) {
 	}
 	sort.Strings(names)
 	var b strings.Builder
-	b.WriteString("usage: tollgatectl COMMAND [flags]   (--server, --api-key, -o table|json|csv on every command)\n\ncommands:\n")
+	b.WriteString("usage: tollgatectl COMMAND [flags]   (--server, --api-key, --ca, -o table|json|csv on every command)\n\ncommands:\n")
 	for _, n := range names {
 		fmt.Fprintf(&b, "  %s\n", commands[n].usage)
 	}
-	b.WriteString("\nEnvironment: TOLLGATE_SERVER, TOLLGATE_API_KEY. Run tollgatectl COMMAND -h for its flags.\n")
+	b.WriteString("\nEnvironment: TOLLGATE_SERVER, TOLLGATE_API_KEY, TOLLGATE_CA. Run tollgatectl COMMAND -h for its flags.\n")
 	io.WriteString(w, b.String())
 }

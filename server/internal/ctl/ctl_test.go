@@ -4,9 +4,12 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"encoding/pem"
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -132,5 +135,26 @@ func TestHelpEverywhere(t *testing.T) {
 				t.Fatalf("exit %d, stderr %q", code, errOut)
 			}
 		})
+	}
+}
+
+func TestCATrustsAnHTTPSServer(t *testing.T) {
+	srv := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		json.NewEncoder(w).Encode(wire.WhoAmI{UserID: "u1", CustomerID: "acme", Role: "viewer"})
+	}))
+	defer srv.Close()
+	ca := filepath.Join(t.TempDir(), "ca.crt")
+	os.WriteFile(ca, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: srv.Certificate().Raw}), 0o644)
+	t.Setenv("TOLLGATE_SERVER", srv.URL)
+	t.Setenv("TOLLGATE_API_KEY", "tgk_x")
+	if code, _, errOut := run("whoami"); code != 1 || !strings.HasPrefix(errOut, "error: unavailable: ") {
+		t.Fatalf("without --ca: %d %q", code, errOut)
+	}
+	if code, out, errOut := run("whoami", "--ca", ca); code != 0 || !strings.Contains(out, "acme") {
+		t.Fatalf("with --ca: %d %q %q", code, out, errOut)
+	}
+	t.Setenv("TOLLGATE_CA", ca)
+	if code, _, errOut := run("whoami"); code != 0 {
+		t.Fatalf("with TOLLGATE_CA: %d %q", code, errOut)
 	}
 }
