@@ -57,7 +57,11 @@ func TestEveryRouteAnswers(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
+			changes := e.auditCount()
 			code, raw := e.call(tc.method, tc.path, tc.key, tc.body, nil)
+			if grew := e.auditCount() > changes; grew != (tc.method != "GET") {
+				t.Fatalf("%s %s: audit log grew=%v; every change and only a change is logged", tc.method, tc.path, grew)
+			}
 			if code != tc.status || !strings.Contains(string(raw), tc.want) {
 				t.Fatalf("%d %s, want %d with %s", code, raw, tc.status, tc.want)
 			}

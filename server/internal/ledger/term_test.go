@@ -30,8 +30,8 @@ func TestTermStartsOnFirstOfNextMonth(t *testing.T) {
 	t.Run("created-license", func(t *testing.T) {
 		e := newEnv(t)
 		l := e.create(e.root, std("root"))
-		if !l.Start.Equal(date(2026, 4, 1)) || !l.End.Equal(date(2027, 4, 1)) {
-			t.Fatalf("start %v end %v, want 2026-04-01 and 2027-04-01", l.Start, l.End)
+		if !l.Start.Equal(date(2026, 4, 1)) || !l.End.Equal(date(2027, 4, 1)) || l.DurationMonths != DefaultMonths || !l.Renew {
+			t.Fatalf("start %v end %v months %d renew %v, want 2026-04-01, 2027-04-01, 12 and renew on by default", l.Start, l.End, l.DurationMonths, l.Renew)
 		}
 	})
 }

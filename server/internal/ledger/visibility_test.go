@@ -212,3 +212,27 @@ func TestAPIKeyStoredOnlyAsHash(t *testing.T) {
 }
 
 type storeTxn = storeTxnAlias.Txn
+
+func TestCustomerSeesDescendantsHistory(t *testing.T) {
+	e := newEnv(t)
+	dist, acme, sub, _ := e.tree()
+	e.device(sub, "acme-sub", "sub-dev", "sensor-a")
+	l := e.create(dist, std("acme-sub"))
+	e.bind(sub, l.ID, "sub-dev")
+	for _, a := range []Actor{acme, dist, e.root} {
+		entries, _, err := e.lg.ListAudit(ctx, a, "", 0)
+		if err != nil || len(entries) == 0 || entries[0].Action != "license.bind" || entries[0].ObjectID != l.ID {
+			t.Fatalf("%s does not see its descendant's bind: %+v %v", a.CustomerID, entries, err)
+		}
+		if _, err := e.lg.GetDevice(ctx, a, "sub-dev"); err != nil {
+			t.Fatalf("%s does not see the descendant's device: %v", a.CustomerID, err)
+		}
+	}
+	if got, _, _ := e.lg.ListAudit(ctx, sub, "", 0); len(got) == 0 {
+		t.Fatal("the customer does not see its own history")
+	}
+	// acme-sub sees nothing above it.
+	if _, err := e.lg.GetCustomer(ctx, sub, "acme"); err == nil {
+		t.Fatal("a sub-customer reads its parent")
+	}
+}
