@@ -233,3 +233,41 @@ func TestDeleteAndMoveOnlyNeverActivated(t *testing.T) {
 	_, err := e.lg.GetLicense(ctx, dist, fresh.ID)
 	wantErr(t, err, ErrNotFound)
 }
+
+func TestUnbindNeverActivatedIsUnusedAgain(t *testing.T) {
+	e := newEnv(t)
+	dist, acme, _, _ := e.tree()
+	e.device(acme, "acme", "dev-1", "sensor-a")
+	l := e.create(dist, days("acme", 3))
+	e.bind(acme, l.ID, "dev-1")
+	if st := e.status(l.ID); st != StatusInactive {
+		t.Fatalf("bound day license before its first day: %s", st)
+	}
+	if _, err := e.lg.Unbind(ctx, acme, l.ID); err != nil {
+		t.Fatal(err)
+	}
+	if st := e.status(l.ID); st != StatusUnused {
+		t.Fatalf("unbound never-activated license: %s, want unused", st)
+	}
+	_, err := e.lg.Unbind(ctx, acme, l.ID)
+	wantErr(t, err, ErrNotBound)
+	if err := e.lg.DeleteLicense(ctx, dist, l.ID); err != nil { // still never activated
+		t.Fatalf("delete after unbind: %v", err)
+	}
+}
+
+func TestTermActivatesOnFirstBindBeforeItsStart(t *testing.T) {
+	e := newEnv(t)
+	dist, acme, _, _ := e.tree()
+	e.device(acme, "acme", "dev-1", "sensor-a")
+	l := e.create(dist, std("acme")) // created 2026-03-14, starts 2026-04-01
+	r := e.bind(acme, l.ID, "dev-1")
+	trust, _ := e.ks.Trust()
+	tl, err := token.Verify(trust, r.Token.Token, e.clk.Now()) // usable at once, before the start
+	if err != nil || r.License.Status != StatusActive || !r.License.ActivatedAt.Equal(e.clk.Now()) {
+		t.Fatalf("bound before start: %s, %v", r.License.Status, err)
+	}
+	if tl.NotBefore != e.clk.Now().Unix() || tl.NotAfter != date(2027, 4, 1).Unix() {
+		t.Fatalf("token window %d..%d", tl.NotBefore, tl.NotAfter)
+	}
+}
