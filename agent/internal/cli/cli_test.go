@@ -121,6 +121,9 @@ func TestUsageErrors(t *testing.T) {
 		{"init-without-device", []string{"init", "--data", "x", "--model", "m"}},
 		{"activate-without-arg", []string{"activate", "--data", "x"}},
 		{"status-bad-output", []string{"status", "--data", "x", "-o", "yaml"}},
+		{"run-without-data", []string{"run"}},
+		{"run-clock-speed-without-origin", []string{"run", "--data", "x", "--clock-speed", "10"}},
+		{"run-clock-speed-too-high", []string{"run", "--data", "x", "--clock-speed", "1e9", "--clock-origin", "2026-01-01T00:00:00Z"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -11,19 +11,14 @@ import (
 	"net/http"
 	"os"
 	"strings"
-	"time"
 
+	"github.com/tollgate-iot/tollgate/agent/internal/limits"
 	"github.com/tollgate-iot/tollgate/agent/internal/runtime"
 	"github.com/tollgate-iot/tollgate/shared/wire"
 )
 
 // errRemote reports a running agent that could not be reached.
 var errRemote = errors.New("the agent holds the data directory but its control address does not answer")
-
-const (
-	remoteTimeout   = 10 * time.Second
-	maxRemoteAnswer = 4 << 20
-)
 
 // remoteClient returns an HTTP client and base URL for the running agent,
 // from the address `run` recorded in the data directory.
@@ -41,7 +36,7 @@ func remoteClient(data string) (*http.Client, string, error) {
 		}
 		base = "http://agent"
 	}
-	return &http.Client{Transport: tr, Timeout: remoteTimeout}, base, nil
+	return &http.Client{Transport: tr, Timeout: limits.ControlTimeout}, base, nil
 }
 
 func remoteDo(ctx context.Context, data, method, path string, body, out any) error {
@@ -66,7 +61,7 @@ func remoteDo(ctx context.Context, data, method, path string, body, out any) err
 		return fmt.Errorf("%w: %v", errRemote, err)
 	}
 	defer resp.Body.Close()
-	b, err := io.ReadAll(io.LimitReader(resp.Body, maxRemoteAnswer))
+	b, err := io.ReadAll(io.LimitReader(resp.Body, limits.MaxControlAnswerBytes))
 	if err != nil {
 		return fmt.Errorf("%w: %v", errRemote, err)
 	}

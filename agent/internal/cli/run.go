@@ -11,8 +11,10 @@ import (
 
 	"github.com/tollgate-iot/tollgate/agent/internal/config"
 	"github.com/tollgate-iot/tollgate/agent/internal/effclock"
+	"github.com/tollgate-iot/tollgate/agent/internal/limits"
 	"github.com/tollgate-iot/tollgate/agent/internal/runtime"
 	"github.com/tollgate-iot/tollgate/shared/cli"
+	"github.com/tollgate-iot/tollgate/shared/clock"
 )
 
 func init() {
@@ -20,47 +22,12 @@ func init() {
 }
 
 func runRun(ctx context.Context, env *IO, args []string) error {
-	fs := cli.NewFlagSet("run", env.Stderr)
-	data := fs.String("data", "", "agent data directory (env TOLLGATE_DATA)")
-	cfgPath := fs.String("config", "", "JSON config file; flags and env override it (env TOLLGATE_CONFIG)")
-	broker := fs.String("broker", "", "upstream MQTT broker tcp://HOST:PORT or ssl://HOST:PORT (env TOLLGATE_BROKER)")
-	server := fs.String("server", "", "license server URL (env TOLLGATE_SERVER)")
-	ingestAddr := fs.String("ingest", "", "local API: 127.0.0.1:PORT or unix:PATH (env TOLLGATE_INGEST; default 127.0.0.1:7780)")
-	bridgeURL := fs.String("bridge", "", "gateway bridge mode: local MQTT broker tcp://HOST:PORT child devices publish to (env TOLLGATE_BRIDGE)")
-	metricsAddr := fs.String("metrics", "", "separate loopback address for /metrics (env TOLLGATE_METRICS)")
-	queueMax := fs.Int("queue-max", 0, "outbox bound in samples (default 100000)")
-	speed := fs.Float64("clock-speed", 1, "simulation only: run the wall clock this many times faster")
-	origin := fs.String("clock-origin", "", "simulation only: RFC 3339 time from which --clock-speed counts (keeps time continuous across restarts)")
-	if err := cli.Parse(fs, args, envVars); err != nil {
+	cfg, wall, err := runConfig(env, args)
+	if err != nil {
 		return err
 	}
-	if *data == "" || fs.NArg() > 0 {
-		return cli.Usagef("run: want --data DIR")
-	}
-	cfg := config.Default()
-	if *cfgPath != "" {
-		if err := cfg.LoadFile(*cfgPath); err != nil {
-			return errorCode(err)
-		}
-	}
-	cfg.Data = *data
-	overrideString(&cfg.Broker, *broker)
-	overrideString(&cfg.Server, *server)
-	overrideString(&cfg.Ingest, *ingestAddr)
-	overrideString(&cfg.Metrics, *metricsAddr)
-	overrideString(&cfg.Bridge, *bridgeURL)
-	if *queueMax != 0 {
-		cfg.QueueMax = *queueMax
-	}
-	if err := cfg.Validate(); err != nil {
-		return errorCode(err)
-	}
-	if *speed != 1 {
-		clk, err := scaledClock(*speed, *origin)
-		if err != nil {
-			return err
-		}
-		env.Clock = clk
+	if wall != nil {
+		env.Clock = wall
 	}
 	if os.Getenv("GOMEMLIMIT") == "" && cfg.MemoryLimitMiB > 0 {
 		debug.SetMemoryLimit(int64(cfg.MemoryLimitMiB) << 20)
@@ -78,14 +45,53 @@ func runRun(ctx context.Context, env *IO, args []string) error {
 		if ad.Metrics != "" {
 			fmt.Fprintf(env.Stdout, "metrics listening on %s\n", ad.Metrics)
 		}
-		if f, ok := env.Stdout.(*os.File); ok {
-			f.Sync()
-		}
 	})
-	if cerr := a.Close(); cerr != nil {
-		err = errors.Join(err, cerr)
+	return errorCode(errors.Join(err, a.Close()))
+}
+
+// runConfig parses run's flags over env over the config file over the
+// defaults, and returns the simulation clock if one was asked for.
+func runConfig(env *IO, args []string) (config.Config, clock.Clock, error) {
+	fs := cli.NewFlagSet("run", env.Stderr)
+	data := fs.String("data", "", "agent data directory (env TOLLGATE_DATA)")
+	cfgPath := fs.String("config", "", "JSON config file; flags and env override it (env TOLLGATE_CONFIG)")
+	broker := fs.String("broker", "", "upstream MQTT broker tcp://HOST:PORT or ssl://HOST:PORT (env TOLLGATE_BROKER)")
+	server := fs.String("server", "", "license server URL (env TOLLGATE_SERVER)")
+	ingestAddr := fs.String("ingest", "", "local API: 127.0.0.1:PORT or unix:PATH (env TOLLGATE_INGEST; default 127.0.0.1:7780)")
+	bridgeURL := fs.String("bridge", "", "gateway bridge mode: local MQTT broker tcp://HOST:PORT child devices publish to (env TOLLGATE_BRIDGE)")
+	metricsAddr := fs.String("metrics", "", "separate loopback address for /metrics (env TOLLGATE_METRICS)")
+	queueMax := fs.Int("queue-max", 0, "outbox bound in samples (default 100000)")
+	speed := fs.Float64("clock-speed", 1, "simulation only: run the wall clock this many times faster")
+	origin := fs.String("clock-origin", "", "simulation only: RFC 3339 time from which --clock-speed counts (keeps time continuous across restarts)")
+	cfg := config.Default()
+	if err := cli.Parse(fs, args, envVars); err != nil {
+		return cfg, nil, err
 	}
-	return errorCode(err)
+	if *data == "" || fs.NArg() > 0 {
+		return cfg, nil, cli.Usagef("run: want --data DIR")
+	}
+	if *cfgPath != "" {
+		if err := cfg.LoadFile(*cfgPath); err != nil {
+			return cfg, nil, errorCode(err)
+		}
+	}
+	cfg.Data = *data
+	overrideString(&cfg.Broker, *broker)
+	overrideString(&cfg.Server, *server)
+	overrideString(&cfg.Ingest, *ingestAddr)
+	overrideString(&cfg.Metrics, *metricsAddr)
+	overrideString(&cfg.Bridge, *bridgeURL)
+	if *queueMax != 0 {
+		cfg.QueueMax = *queueMax
+	}
+	if err := cfg.Validate(); err != nil {
+		return cfg, nil, errorCode(err)
+	}
+	if *speed == 1 {
+		return cfg, nil, nil
+	}
+	wall, err := scaledClock(*speed, *origin)
+	return cfg, wall, err
 }
 
 func overrideString(dst *string, v string) {
@@ -102,8 +108,8 @@ func level(s string) slog.Level {
 
 // scaledClock builds the simulation clock of --clock-speed/--clock-origin.
 func scaledClock(speed float64, origin string) (effclock.Scaled, error) {
-	if speed < 1 || speed > maxClockSpeed {
-		return effclock.Scaled{}, cli.Usagef("run: --clock-speed must be in 1..%d", maxClockSpeed)
+	if speed < 1 || speed > limits.MaxClockSpeed {
+		return effclock.Scaled{}, cli.Usagef("run: --clock-speed must be in 1..%d", limits.MaxClockSpeed)
 	}
 	o, err := time.Parse(time.RFC3339, origin)
 	if err != nil {
@@ -111,6 +117,3 @@ func scaledClock(speed float64, origin string) (effclock.Scaled, error) {
 	}
 	return effclock.Scaled{Origin: o, Speed: speed}, nil
 }
-
-// maxClockSpeed caps --clock-speed (a day in under a second).
-const maxClockSpeed = 1_000_000

@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"os"
 
+	"github.com/tollgate-iot/tollgate/agent/internal/limits"
 	"github.com/tollgate-iot/tollgate/shared/token"
 )
 
@@ -23,10 +24,7 @@ var ErrInsecure = errors.New("device key file is accessible to group or others")
 // ErrMalformed reports a key file that does not hold one Ed25519 key.
 var ErrMalformed = errors.New("device key file is malformed")
 
-const (
-	pemType         = "PRIVATE KEY"
-	maxKeyFileBytes = 4 << 10
-)
+const pemType = "PRIVATE KEY"
 
 // Create writes a new key to path (which must not exist) and returns it.
 func Create(path string) (ed25519.PrivateKey, error) {
@@ -67,7 +65,7 @@ func Load(path string) (ed25519.PrivateKey, error) {
 	if st.Mode().Perm()&0o077 != 0 {
 		return nil, fmt.Errorf("%w: %s has mode %v", ErrInsecure, path, st.Mode().Perm())
 	}
-	if st.Size() > maxKeyFileBytes {
+	if st.Size() > limits.MaxDeviceKeyFileBytes {
 		return nil, fmt.Errorf("%w: %d bytes", ErrMalformed, st.Size())
 	}
 	b, err := os.ReadFile(path)

@@ -131,6 +131,25 @@ const (
 	// MaxMemoryLimitMiB caps the configurable memory limit.
 	MaxMemoryLimitMiB = 1 << 20
 
+	// LiveChunks bounds the committed chunks waiting in memory for the
+	// publisher; past it the publisher reads them from badger.
+	LiveChunks = 64
+
+	// MaxPEMBytes caps a certificate or key file read for TLS.
+	MaxPEMBytes = 64 << 10
+
+	// MaxDeviceKeyFileBytes caps the device key file.
+	MaxDeviceKeyFileBytes = 4 << 10
+
+	// MaxClockSpeed caps --clock-speed (a day in under a second).
+	MaxClockSpeed = 1_000_000
+
+	// ControlTimeout bounds a CLI request to the running agent.
+	ControlTimeout = 10 * time.Second
+
+	// MaxControlAnswerBytes caps the running agent's answer to the CLI.
+	MaxControlAnswerBytes = 4 << 20
+
 	// ShutdownTimeout bounds a graceful shutdown.
 	ShutdownTimeout = 10 * time.Second
 )

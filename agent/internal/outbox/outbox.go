@@ -52,7 +52,7 @@ type Outbox struct {
 
 // Open counts the entries already queued (from before a restart).
 func Open(st *store.Store, bound int, syncEveryCommit bool) (*Outbox, error) {
-	o := &Outbox{st: st, db: st.DB(), max: int64(bound), sync: syncEveryCommit, notify: make(chan struct{}, 1), live: make(chan []Entry, liveChunks)}
+	o := &Outbox{st: st, db: st.DB(), max: int64(bound), sync: syncEveryCommit, notify: make(chan struct{}, 1), live: make(chan []Entry, limits.LiveChunks)}
 	head, err := st.Int(store.KeyOutboxHead())
 	if err != nil {
 		return nil, err
@@ -135,10 +135,6 @@ func (o *Outbox) Rewind(head int64) { o.head = head }
 
 // Head returns the last sequence assigned.
 func (o *Outbox) Head() int64 { return o.head }
-
-// liveChunks bounds the committed chunks waiting for the publisher in
-// memory.
-const liveChunks = 64
 
 // Done records that entries (as given to Append) were committed: fsyncs if
 // configured and hands them to the publisher.

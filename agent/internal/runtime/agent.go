@@ -46,22 +46,28 @@ func AddrFile(data string) string { return filepath.Join(data, addrFile) }
 // Options are what every agent needs besides its Config.
 type Options struct {
 	Logger *slog.Logger
-	Clock  clock.Clock
+	// Clock is the wall clock the effective (license) time is built on.
+	Clock clock.Clock
+	// Timers paces network retries and counter flushes; it defaults to the
+	// real clock even when Clock is a fake, so that a simulation running
+	// days in seconds still reconnects on time.
+	Timers clock.Clock
 	// Keys provides the state key; nil means the file of Config.StateKeyPath.
 	Keys store.KeyProvider
 }
 
 // Agent is an opened data directory: state, identity, clock and gate.
 type Agent struct {
-	cfg   config.Config
-	log   *slog.Logger
-	wall  clock.Clock
-	st    *store.Store
-	id    store.Identity
-	priv  ed25519.PrivateKey
-	trust *token.Trust
-	clk   *effclock.Clock
-	gate  *gate.Gate
+	cfg    config.Config
+	log    *slog.Logger
+	wall   clock.Clock
+	timers clock.Clock
+	st     *store.Store
+	id     store.Identity
+	priv   ed25519.PrivateKey
+	trust  *token.Trust
+	clk    *effclock.Clock
+	gate   *gate.Gate
 
 	refusedBase map[string]int64
 
@@ -94,7 +100,7 @@ func Open(ctx context.Context, cfg config.Config, o Options) (*Agent, error) {
 	if err != nil {
 		return nil, err
 	}
-	a := &Agent{cfg: cfg, log: log, wall: clock.OrReal(o.Clock), st: st, priv: priv}
+	a := &Agent{cfg: cfg, log: log, wall: clock.OrReal(o.Clock), timers: clock.OrReal(o.Timers), st: st, priv: priv}
 	if err := a.load(); err != nil {
 		st.Close()
 		return nil, err

@@ -124,7 +124,7 @@ func (a *Agent) Submit(ctx context.Context, samples []wire.Sample) ([]wire.Resul
 
 // flushLoop persists counters and the clock in batches.
 func (a *Agent) flushLoop(ctx context.Context) {
-	t := a.wall.NewTicker(limits.CounterFlushInterval)
+	t := a.timers.NewTicker(limits.CounterFlushInterval)
 	defer t.Stop()
 	for {
 		select {
@@ -160,7 +160,7 @@ func (a *Agent) password() string {
 
 func (a *Agent) newPublisher(ob *outbox.Outbox) (*upstream.Publisher, error) {
 	o := upstream.Options{Broker: a.cfg.Broker, ClientID: a.id.DeviceID, Username: a.id.DeviceID,
-		Password: a.password, MaxInflight: a.cfg.MaxInflight, Outbox: ob, Clock: a.wall, Logger: a.log}
+		Password: a.password, MaxInflight: a.cfg.MaxInflight, Outbox: ob, Clock: a.timers, Logger: a.log}
 	if strings.HasPrefix(a.cfg.Broker, "ssl://") {
 		tc, err := upstream.TLSConfig(a.cfg.CertsPath(), a.id.DeviceID, a.cfg.Broker)
 		if err != nil {

@@ -222,3 +222,43 @@ func TestEnforcementAgainstNATS(t *testing.T) {
 }
 
 func discardLogger() *slog.Logger { return slog.New(slog.DiscardHandler) }
+
+func TestLocalAPIErrors(t *testing.T) {
+	h := startAgent(t, "", nil, nil)
+	tests := []struct {
+		name     string
+		body     string
+		wantCode int
+		wantErr  string
+	}{
+		{"error/not-json", `hello`, 400, "invalid_request"},
+		{"error/unknown-field", `{"data":{},"nope":1}`, 400, "invalid_request"},
+		{"error/too-large", `{"data":{"x":"` + strings.Repeat("a", 2<<20) + `"}}`, 413, "too_large"},
+		{"ok/refused-per-sample", `{"samples":[{"data":[1]},{"data":{}}]}`, 200, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			resp, err := http.Post("http://"+h.addr+"/v1/samples", "application/json", strings.NewReader(tt.body))
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer resp.Body.Close()
+			b, _ := io.ReadAll(resp.Body)
+			if resp.StatusCode != tt.wantCode {
+				t.Fatalf("status %d, want %d: %s", resp.StatusCode, tt.wantCode, b)
+			}
+			if tt.wantErr != "" {
+				var e wire.ErrorBody
+				if json.Unmarshal(b, &e) != nil || e.Error.Code != tt.wantErr {
+					t.Fatalf("body %s, want code %q", b, tt.wantErr)
+				}
+				return
+			}
+			var out wire.IngestResponse
+			json.Unmarshal(b, &out)
+			if len(out.Results) != 2 || out.Results[0].Reason != wire.ReasonInvalidSample || out.Results[1].Reason != wire.ReasonNoLicense {
+				t.Fatalf("results %+v", out.Results)
+			}
+		})
+	}
+}

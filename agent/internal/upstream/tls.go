@@ -9,14 +9,12 @@ import (
 	"os"
 	"path/filepath"
 
+	"github.com/tollgate-iot/tollgate/agent/internal/limits"
 	"github.com/tollgate-iot/tollgate/certs"
 )
 
 // ErrTLS reports missing or unusable TLS material.
 var ErrTLS = errors.New("TLS configuration")
-
-// maxPEMBytes bounds a certificate or key file.
-const maxPEMBytes = 64 << 10
 
 // TLSConfig builds the client TLS configuration for broker from dir: the CA
 // (ca.crt) is required; the device's client pair (device-ID.crt/.key) turns
@@ -51,7 +49,7 @@ func readPEM(path string) ([]byte, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrTLS, err)
 	}
-	if st.Size() > maxPEMBytes {
+	if st.Size() > limits.MaxPEMBytes {
 		return nil, fmt.Errorf("%w: %s is %d bytes", ErrTLS, path, st.Size())
 	}
 	return os.ReadFile(path)
