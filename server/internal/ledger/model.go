@@ -121,13 +121,13 @@ type License struct {
 	TotalDays         int64    `json:"total_days"`
 	AvailableDays     int64    `json:"available_days"`
 	// PaidUntil ends the 24 hours bought by the last day deducted.
-	PaidUntil time.Time `json:"paid_until"`
+	PaidUntil time.Time `json:"paid_until,omitzero"`
 
 	Renew bool `json:"renew"`
 	// NoRenewFrom is the period end from which a switched-off renewal
 	// takes effect; a switch-off inside the cancellation period defers it
 	// by one period. Zero when renew is on or was off from the start.
-	NoRenewFrom      time.Time `json:"no_renew_from"`
+	NoRenewFrom      time.Time `json:"no_renew_from,omitzero"`
 	CancellationDays int       `json:"cancellation_days"`
 	Alignment        string    `json:"alignment"`
 
@@ -140,11 +140,11 @@ type License struct {
 
 	Locked          bool      `json:"locked"`
 	DeviceID        string    `json:"device_id"`
-	BoundAt         time.Time `json:"bound_at"`
-	ActivatedAt     time.Time `json:"activated_at"`
-	Start           time.Time `json:"start"`
-	End             time.Time `json:"end"`
-	CreatedAt       time.Time `json:"created_at"`
+	BoundAt         time.Time `json:"bound_at,omitzero"`
+	ActivatedAt     time.Time `json:"activated_at,omitzero"`
+	Start           time.Time `json:"start,omitzero"`
+	End             time.Time `json:"end,omitzero"`
+	CreatedAt       time.Time `json:"created_at,omitzero"`
 	Version         int64     `json:"version"`
 	Suspended       bool      `json:"suspended"`
 	Revoked         bool      `json:"revoked"`
