@@ -36,7 +36,7 @@ fuzz: ## run every fuzz target briefly (FUZZTIME=10s each)
 certs: ## create the development CA and certificates in certs/dev (idempotent)
 	$(GO) run ./certs/cmd/tollgate-certs -out certs/dev
 
-run: build certs ## the demo (today: server keys and trust bundle; see README)
+run: build certs ## the demo: a license server and an agent enforcing a 3-day license offline (see README)
 	@scripts/run-demo.sh
 
 clean: ## remove build output and demo data

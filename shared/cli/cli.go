@@ -92,6 +92,9 @@ func Parse(fs *flag.FlagSet, args []string, envs map[string]string) error {
 	set := map[string]bool{}
 	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
 	for name, env := range envs {
+		if fs.Lookup(name) == nil {
+			continue // a shared env map may name flags this command lacks
+		}
 		if v, ok := os.LookupEnv(env); ok && !set[name] {
 			if err := fs.Set(name, v); err != nil {
 				return Usagef("%s=%q: %v", env, v, err)

@@ -52,6 +52,11 @@ func TestParseEnvFallback(t *testing.T) {
 	if *data != "/flag" {
 		t.Fatalf("data = %q, the flag must win over the env", *data)
 	}
+	t.Setenv("TOLLGATE_SERVER", "http://x")
+	fs = NewFlagSet("x", &bytes.Buffer{})
+	if err := Parse(fs, nil, map[string]string{"server": "TOLLGATE_SERVER"}); err != nil {
+		t.Fatalf("an env var for a flag this command lacks broke parsing: %v", err)
+	}
 	fs = NewFlagSet("x", &bytes.Buffer{})
 	var u *UsageError
 	if err := Parse(fs, []string{"--nope"}, nil); !errors.As(err, &u) {
