@@ -60,7 +60,7 @@ var steps = []step{
 	{cmd: "TOLLGATE_API_KEY=$ACME_KEY tollgatectl license token $LICENSE -o json", capture: map[string]string{"TOKEN": "token"},
 		want: []string{`"token": "tg1.`}},
 	{prose: "The device imports the token with no network call and enforces it.",
-		cmd: "tollgate-agent activate --data press-01 $TOKEN", want: []string{"stored"}},
+		cmd: "tollgate-agent activate --data press-01 $TOKEN"}, // its exit status is the agent's contract; its wording is not ours to pin
 	{prose: "## 6. Transfer\n\nAcme creates a sub-customer for its east plant and transfers the license there: the receiver gets a new license id, the old id becomes `transferred` and is listed in the revocation list so the device drops it.",
 		cmd: "TOLLGATE_API_KEY=$ACME_KEY tollgatectl customer create --id acme-east --name \"Acme East Plant\"", want: []string{"acme-east"}},
 	{cmd: "TOLLGATE_API_KEY=$ACME_KEY tollgatectl license transfer $LICENSE --to acme-east -o json", capture: map[string]string{"NEW_LICENSE": "new.id"},
