@@ -88,7 +88,9 @@ func runServe(ctx context.Context, env *IO, args []string) error {
 		ReadHeaderTimeout: c.ReadHeaderTimeout, ReadTimeout: c.ReadTimeout, WriteTimeout: c.WriteTimeout,
 		IdleTimeout: c.IdleTimeout, ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
-	return serveUntilDone(ctx, env, c, log, srv, ln, scheme, lg)
+	m.Counter("tollgate_scheduler_applied_total", "Term licenses renewed or expired by the scheduler.", "result")
+	m.Counter("tollgate_scheduler_errors_total", "Scheduler passes that failed.")
+	return serveUntilDone(ctx, env, c, log, srv, ln, scheme, lg, m)
 }
 
 // listen opens the API listener, wrapped in TLS when a certificate is
@@ -114,13 +116,21 @@ func listen(c Config) (net.Listener, string, error) {
 
 // serveUntilDone runs HTTP and the scheduler until ctx ends (SIGTERM), then
 // shuts HTTP down gracefully and waits for the scheduler.
-func serveUntilDone(ctx context.Context, env *IO, c Config, log *slog.Logger, srv *http.Server, ln net.Listener, scheme string, lg *ledger.Ledger) error {
+func serveUntilDone(ctx context.Context, env *IO, c Config, log *slog.Logger, srv *http.Server, ln net.Listener, scheme string,
+	lg *ledger.Ledger, m *metrics.Registry) error {
 	schedCtx, stopSched := context.WithCancel(context.Background())
 	var wg sync.WaitGroup
 	wg.Add(1)
 	go func() {
 		defer wg.Done()
-		scheduler.Run(schedCtx, scheduler.Options{Ledger: lg, Clock: env.Clock, Interval: c.SchedulerInterval, Logger: log})
+		scheduler.Run(schedCtx, scheduler.Options{Ledger: lg, Clock: env.Clock, Interval: c.SchedulerInterval, Logger: log,
+			OnPass: func(renewed, expired int, err error) {
+				m.Add("tollgate_scheduler_applied_total", float64(renewed), "renewed")
+				m.Add("tollgate_scheduler_applied_total", float64(expired), "expired")
+				if err != nil {
+					m.Add("tollgate_scheduler_errors_total", 1)
+				}
+			}})
 	}()
 	defer func() { stopSched(); wg.Wait() }()
 	errc := make(chan error, 1)

@@ -110,6 +110,18 @@ func serveAndCheck(t *testing.T, extra []string, client *http.Client, wantPrefix
 		t.Fatalf("healthz: %v %v", resp, err)
 	}
 	resp.Body.Close()
+	resp, err = client.Get(url + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	for _, want := range []string{`tollgate_http_requests_total{route="/healthz",method="GET",code="200"} 1`,
+		"# TYPE tollgate_scheduler_applied_total counter", "# TYPE tollgate_ledger_changes_total counter"} {
+		if !strings.Contains(string(body), want) {
+			t.Errorf("metrics lack %q:\n%s", want, body)
+		}
+	}
 	cancel()
 	go io.Copy(io.Discard, pr)
 	select {
