@@ -4,6 +4,8 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"net"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -16,6 +18,7 @@ import (
 	"github.com/tollgate-iot/tollgate/certs"
 	"github.com/tollgate-iot/tollgate/shared/clock"
 	"github.com/tollgate-iot/tollgate/shared/token"
+	"github.com/tollgate-iot/tollgate/shared/wire"
 )
 
 func realWindow(l *token.License) {
@@ -156,5 +159,36 @@ func TestStatusAndActivateWhileRunning(t *testing.T) {
 		if !strings.Contains(metrics, want) {
 			t.Fatalf("metrics lack %q:\n%s", want, metrics)
 		}
+	}
+}
+
+func TestUnixSocketIngest(t *testing.T) {
+	data := initData(t, realWindow)
+	sock := filepath.Join(t.TempDir(), "agent.sock")
+	p := start(t, data, "--ingest", "unix:"+sock)
+	defer p.stop(t)
+	if p.addr != "unix:"+sock {
+		t.Fatalf("listening on %q", p.addr)
+	}
+	c := &http.Client{Transport: &http.Transport{DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
+		return (&net.Dialer{}).DialContext(ctx, "unix", sock)
+	}}}
+	resp, err := c.Post("http://agent/v1/samples", "application/json", strings.NewReader(`{"samples":[{"data":{"a":1}},{"data":{"a":2}}]}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out wire.IngestResponse
+	json.NewDecoder(resp.Body).Decode(&out)
+	resp.Body.Close()
+	if len(out.Results) != 2 || !out.Results[1].Accepted || out.Results[1].Seq != 2 {
+		t.Fatalf("results = %+v", out.Results)
+	}
+	var st struct {
+		Budget struct {
+			Used24h int64 `json:"used_24h"`
+		} `json:"budget"`
+	}
+	if err := json.Unmarshal([]byte(cmdRun(t, "status", "--data", data, "-o", "json")), &st); err != nil || st.Budget.Used24h != 2 {
+		t.Fatalf("status over the unix socket: %+v %v", st, err)
 	}
 }

@@ -122,8 +122,8 @@ func (d *Device) Usage(hour int64) (used24h int64, totals store.Bucket) {
 	return d.used(hour), d.totals
 }
 
-// Hours returns the buckets of the last limits.BudgetHours hours up to hour,
-// oldest first, skipping empty ones.
+// Hours returns the non-empty buckets of the last limits.BudgetHours hours
+// up to hour.
 func (d *Device) Hours(hour int64) map[int64]store.Bucket {
 	d.mu.Lock()
 	defer d.mu.Unlock()

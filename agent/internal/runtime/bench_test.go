@@ -17,7 +17,12 @@ import (
 	"github.com/tollgate-iot/tollgate/shared/wire"
 )
 
-const benchMessages = 20_000
+const (
+	benchMessages = 20_000
+	// submitters is how many goroutines hand samples to the agent, like
+	// several producers (or bridged children) on one gateway.
+	submitters = 4
+)
 
 // payload100 is a ~100-byte sample, the size DEPENDENCIES.md measured with.
 var payload100 = []byte(`{"temperature":21.5,"humidity":40.25,"pressure":1013.2,"vibration":[0.1,0.2,0.3],"ok":true}`)
@@ -61,7 +66,7 @@ func throughAgent(b *testing.B, a *Agent, n int) time.Duration {
 	base := r.ob.Acked()
 	start := clock.Real{}.Now()
 	var wg sync.WaitGroup
-	for w := 0; w < 2; w++ {
+	for w := 0; w < submitters; w++ {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
@@ -69,7 +74,7 @@ func throughAgent(b *testing.B, a *Agent, n int) time.Duration {
 			for i := range batch {
 				batch[i] = wire.Sample{Data: payload100}
 			}
-			for i := 0; i < n/2; i += len(batch) {
+			for i := 0; i < n/submitters; i += len(batch) {
 				res, err := a.Submit(context.Background(), batch)
 				if err != nil || !res[0].Accepted {
 					b.Errorf("submit: %v %v", err, res[0])

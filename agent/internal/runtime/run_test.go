@@ -262,3 +262,12 @@ func TestLocalAPIErrors(t *testing.T) {
 		})
 	}
 }
+
+func TestStatusHourly(t *testing.T) {
+	h := startAgent(t, "", nil, func(pub string) []string { return []string{license(t, pub, nil)} })
+	post(t, h.addr, batch(3, devID))
+	st := h.agent.Status()
+	if len(st.Hourly) != 1 || st.Hourly[0].Accepted != 3 {
+		t.Fatalf("hourly = %+v", st.Hourly)
+	}
+}

@@ -1,6 +1,8 @@
 package runtime
 
 import (
+	"maps"
+	"slices"
 	"time"
 
 	"github.com/tollgate-iot/tollgate/agent/internal/gate"
@@ -33,6 +35,16 @@ type DeviceStatus struct {
 	Budget          BudgetStatus    `json:"budget"`
 	DeductionSeq    int64           `json:"deduction_seq"`
 	SampleSeq       int64           `json:"sample_seq"`
+	// Hourly is the consumption of the last 7 days, oldest first, hours
+	// without samples left out (SPEC §3: kept for upload on sync).
+	Hourly []HourStatus `json:"hourly"`
+}
+
+// HourStatus is one hourly bucket.
+type HourStatus struct {
+	Hour     string `json:"hour"`
+	Accepted int64  `json:"accepted"`
+	Overage  int64  `json:"overage"`
 }
 
 // LicenseStatus is one license as the agent sees it.
@@ -132,8 +144,15 @@ func deviceStatus(d *gate.Device, rev *token.RevocationList, eff int64) DeviceSt
 		}
 		ds.Licenses = append(ds.Licenses, ls)
 	}
-	used, totals := d.Usage(eff / int64(time.Hour))
+	hour := eff / int64(time.Hour)
+	used, totals := d.Usage(hour)
 	ds.Budget.Used24h, ds.Budget.AcceptedTotal, ds.Budget.OverageTotal = used, totals.Accepted, totals.Overage
+	hours := d.Hours(hour)
+	ds.Hourly = make([]HourStatus, 0, len(hours))
+	for _, h := range slices.Sorted(maps.Keys(hours)) {
+		b := hours[h]
+		ds.Hourly = append(ds.Hourly, HourStatus{Hour: unixRFC(h * 3600), Accepted: b.Accepted, Overage: b.Overage})
+	}
 	return ds
 }
 
