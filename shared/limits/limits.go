@@ -28,6 +28,15 @@ const (
 	// MaxActivationKeyTokens caps the license tokens in one activation key.
 	MaxActivationKeyTokens = 64
 
+	// MaxSyncDeductions caps the deduction records of one sync report; an
+	// agent with more sends them over several syncs.
+	MaxSyncDeductions = 5_000
+
+	// MaxSyncCounts caps the hourly counts of one sync report: a week of
+	// hours for 50 devices; larger gateways page. With MaxSyncDeductions a
+	// full report stays near 2 MiB, under MaxSignedDocumentBytes.
+	MaxSyncCounts = 7 * 24 * 50
+
 	// MaxTrustBundleBytes caps a trust bundle file.
 	MaxTrustBundleBytes = 64 << 10
 

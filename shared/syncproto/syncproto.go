@@ -1,0 +1,227 @@
+// Package syncproto is the contract of agent↔server sync (SPEC §6) and of
+// the air-gapped usage receipt (SPEC §7), which carries the same usage
+// report: one set of types, one set of checks, one reconciliation path.
+//
+// A sync request is a signed document of kind token.KindSyncRequest, made
+// by the device key; a usage receipt is the same report signed as
+// token.KindUsageReceipt. The server answers a sync with a document of kind
+// token.KindSyncResponse signed by its active key; the answer echoes the
+// request's nonce, so a captured answer cannot be replayed to the agent as
+// fresh, and carries the server's time for the agent's effective clock.
+//
+// Records are idempotent: deductions by (device, seq), hourly counts by
+// (device, hour) with cumulative values that only grow. Sending a report
+// twice, or reports out of order, changes nothing on the server.
+package syncproto
+
+import (
+	"errors"
+	"fmt"
+
+	"github.com/tollgate-iot/tollgate/shared/ident"
+	"github.com/tollgate-iot/tollgate/shared/limits"
+	"github.com/tollgate-iot/tollgate/shared/token"
+)
+
+// ErrInvalid reports a report or answer that breaks the contract; the error
+// names the field.
+var ErrInvalid = errors.New("invalid sync document")
+
+// NonceLen is the length of a nonce: 16 random bytes in unpadded base64url.
+const NonceLen = 22
+
+// Deduction is one day deducted by the agent (SPEC §2): what it charged,
+// when, and the days before and after on the token that paid.
+type Deduction struct {
+	Seq        int64  `json:"seq"`
+	LicenseID  string `json:"license_id"`
+	At         int64  `json:"at"`
+	PaidUntil  int64  `json:"paid_until"`
+	DaysBefore int64  `json:"days_before"`
+	DaysAfter  int64  `json:"days_after"`
+}
+
+// HourlyCount is what one device (the agent's own, or a gateway's child)
+// did in one hour. Values are cumulative for that hour: a later report of
+// the same hour replaces an earlier one and may never be lower.
+type HourlyCount struct {
+	DeviceID string `json:"device_id"`
+	Hour     int64  `json:"hour"` // Unix seconds, a multiple of 3600
+	Accepted int64  `json:"accepted"`
+	Overage  int64  `json:"overage"`
+	Refused  int64  `json:"refused"`
+}
+
+// TokenVersion names a license token the agent holds.
+type TokenVersion struct {
+	LicenseID string `json:"license_id"`
+	Version   int64  `json:"version"`
+}
+
+// Report is the usage an agent uploads, online or as a receipt file.
+type Report struct {
+	DeviceID string `json:"device_id"`
+	// Nonce is unique per report (16 random bytes, base64url).
+	Nonce string `json:"nonce"`
+	// SentAt is the agent's effective time when it made the report.
+	SentAt int64 `json:"sent_at"`
+	// RevocationSeq is the seq of the revocation list the agent holds (0: none).
+	RevocationSeq int64 `json:"revocation_seq"`
+	// Tokens are the license versions the agent holds.
+	Tokens []TokenVersion `json:"tokens"`
+	// Deductions are the agent's deduction records, ascending by Seq.
+	Deductions []Deduction `json:"deductions"`
+	// Counts are hourly counts, ascending by (DeviceID, Hour).
+	Counts []HourlyCount `json:"counts"`
+}
+
+// Validate checks a report on its own: bounds, ids, order, no duplicates.
+// Whether the records agree with what the server already holds is the
+// server's reconciliation, not this.
+func (r *Report) Validate() error {
+	if err := ident.CheckID("device_id", r.DeviceID); err != nil {
+		return fmt.Errorf("%w: %v", ErrInvalid, err)
+	}
+	if err := checkNonce(r.Nonce); err != nil {
+		return err
+	}
+	if r.SentAt <= 0 || r.RevocationSeq < 0 {
+		return fmt.Errorf("%w: sent_at must be positive and revocation_seq not negative", ErrInvalid)
+	}
+	if r.Tokens == nil || r.Deductions == nil || r.Counts == nil {
+		return fmt.Errorf("%w: tokens, deductions and counts must be lists", ErrInvalid)
+	}
+	if len(r.Tokens) > limits.MaxActivationKeyTokens {
+		return fmt.Errorf("%w: %d tokens, at most %d", ErrInvalid, len(r.Tokens), limits.MaxActivationKeyTokens)
+	}
+	for i, t := range r.Tokens {
+		if t.Version < 1 || t.Version > limits.MaxLicenseVersion || len(t.LicenseID) != 36 {
+			return fmt.Errorf("%w: tokens[%d]: bad license id or version", ErrInvalid, i)
+		}
+		if i > 0 && r.Tokens[i-1].LicenseID >= t.LicenseID {
+			return fmt.Errorf("%w: tokens must be sorted by license_id without duplicates", ErrInvalid)
+		}
+	}
+	if err := checkDeductions(r.Deductions); err != nil {
+		return err
+	}
+	return checkCounts(r.Counts)
+}
+
+func checkNonce(n string) error {
+	if len(n) != NonceLen {
+		return fmt.Errorf("%w: nonce must be %d base64url characters", ErrInvalid, NonceLen)
+	}
+	for i := 0; i < len(n); i++ {
+		if c := n[i]; !(c >= 'A' && c <= 'Z' || c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '-' || c == '_') {
+			return fmt.Errorf("%w: nonce has %q", ErrInvalid, c)
+		}
+	}
+	return nil
+}
+
+func checkDeductions(ds []Deduction) error {
+	if len(ds) > limits.MaxSyncDeductions {
+		return fmt.Errorf("%w: %d deductions, at most %d per report", ErrInvalid, len(ds), limits.MaxSyncDeductions)
+	}
+	for i, d := range ds {
+		switch {
+		case d.Seq < 1:
+			return fmt.Errorf("%w: deductions[%d]: seq %d", ErrInvalid, i, d.Seq)
+		case i > 0 && d.Seq == ds[i-1].Seq:
+			return fmt.Errorf("%w: deductions[%d]: duplicate seq %d in one report", ErrInvalid, i, d.Seq)
+		case i > 0 && d.Seq < ds[i-1].Seq:
+			return fmt.Errorf("%w: deductions[%d]: seq %d after %d (must ascend)", ErrInvalid, i, d.Seq, ds[i-1].Seq)
+		case len(d.LicenseID) != 36:
+			return fmt.Errorf("%w: deductions[%d]: license_id", ErrInvalid, i)
+		case d.At <= 0 || d.PaidUntil < d.At:
+			return fmt.Errorf("%w: deductions[%d]: paid_until must not precede at", ErrInvalid, i)
+		case d.DaysBefore < 1 || d.DaysAfter != d.DaysBefore-1:
+			return fmt.Errorf("%w: deductions[%d]: a deduction takes exactly one day (%d → %d)", ErrInvalid, i, d.DaysBefore, d.DaysAfter)
+		}
+	}
+	return nil
+}
+
+func checkCounts(cs []HourlyCount) error {
+	if len(cs) > limits.MaxSyncCounts {
+		return fmt.Errorf("%w: %d hourly counts, at most %d per report", ErrInvalid, len(cs), limits.MaxSyncCounts)
+	}
+	for i, c := range cs {
+		if err := ident.CheckID("counts device_id", c.DeviceID); err != nil {
+			return fmt.Errorf("%w: counts[%d]: %v", ErrInvalid, i, err)
+		}
+		if c.Hour <= 0 || c.Hour%3600 != 0 {
+			return fmt.Errorf("%w: counts[%d]: hour %d is not the start of an hour", ErrInvalid, i, c.Hour)
+		}
+		if c.Accepted < 0 || c.Overage < 0 || c.Refused < 0 || c.Overage > c.Accepted {
+			return fmt.Errorf("%w: counts[%d]: negative count or overage above accepted", ErrInvalid, i)
+		}
+		if i > 0 {
+			p := cs[i-1]
+			if p.DeviceID > c.DeviceID || p.DeviceID == c.DeviceID && p.Hour >= c.Hour {
+				return fmt.Errorf("%w: counts[%d]: not ascending by (device_id, hour) or duplicate", ErrInvalid, i)
+			}
+		}
+	}
+	return nil
+}
+
+// SignRequest signs a report as an online sync request with the device key.
+func SignRequest(device *token.Signer, r *Report) (string, error) {
+	return sign(device, token.KindSyncRequest, r)
+}
+
+// SignReceipt signs a report as an air-gap usage receipt with the device key.
+func SignReceipt(device *token.Signer, r *Report) (string, error) {
+	return sign(device, token.KindUsageReceipt, r)
+}
+
+func sign(s *token.Signer, k token.Kind, r *Report) (string, error) {
+	if err := r.Validate(); err != nil {
+		return "", err
+	}
+	p, err := token.EncodePayload(r)
+	if err != nil {
+		return "", err
+	}
+	return s.SignPayload(k, p)
+}
+
+// PeekDevice returns the device id a report claims, before its signature
+// is checked, so the server can look up the device's key. Nothing else of
+// an unverified report may be used.
+func PeekDevice(k token.Kind, text string) (string, error) {
+	env, err := token.Parse(k, text)
+	if err != nil {
+		return "", err
+	}
+	var r Report
+	if err := token.DecodePayload(env.Payload, &r); err != nil {
+		return "", err
+	}
+	if err := ident.CheckID("device_id", r.DeviceID); err != nil {
+		return "", fmt.Errorf("%w: %v", ErrInvalid, err)
+	}
+	return r.DeviceID, nil
+}
+
+// OpenReport verifies a sync request or usage receipt (k) against the
+// device's key and returns the validated report.
+func OpenReport(device *token.Trust, k token.Kind, text string) (*Report, error) {
+	if k != token.KindSyncRequest && k != token.KindUsageReceipt {
+		return nil, fmt.Errorf("%w: %s is not a report kind", token.ErrWrongKind, k)
+	}
+	env, err := token.Open(device, k, text)
+	if err != nil {
+		return nil, err
+	}
+	var r Report
+	if err := token.DecodePayload(env.Payload, &r); err != nil {
+		return nil, err
+	}
+	if err := r.Validate(); err != nil {
+		return nil, err
+	}
+	return &r, nil
+}
