@@ -224,7 +224,8 @@ func (x *Txn) Delete(k []byte) error {
 
 // Scan calls fn for every key with prefix p, in key order, starting at the
 // first key greater than after (nil: from the start). withValues false reads
-// keys only. fn returns false to stop.
+// keys only. fn returns false to stop. k and v are valid only during the
+// call (no copy per entry): fn copies what it keeps.
 func (x *Txn) Scan(p, after []byte, withValues bool, fn func(k, v []byte) (bool, error)) error {
 	o := badger.DefaultIteratorOptions
 	o.Prefix = p
@@ -237,14 +238,19 @@ func (x *Txn) Scan(p, after []byte, withValues bool, fn func(k, v []byte) (bool,
 	}
 	for it.Seek(start); it.ValidForPrefix(p); it.Next() {
 		item := it.Item()
-		var v []byte
+		var more bool
+		var err error
 		if withValues {
-			var err error
-			if v, err = item.ValueCopy(nil); err != nil {
-				return fmt.Errorf("store: scan: %w", err)
+			verr := item.Value(func(v []byte) error {
+				more, err = fn(item.Key(), v)
+				return nil
+			})
+			if verr != nil {
+				return fmt.Errorf("store: scan: %w", verr)
 			}
+		} else {
+			more, err = fn(item.Key(), nil)
 		}
-		more, err := fn(item.KeyCopy(nil), v)
 		if err != nil || !more {
 			return err
 		}
