@@ -59,14 +59,31 @@ func (x *invocation) s(name string) string { return *x.v.s[name] }
 func (x *invocation) n(name string) int64  { return *x.v.i[name] }
 func (x *invocation) b(name string) bool   { return *x.v.b[name] }
 
+// ctlEnv is what the dispatcher hands every command: the output streams
+// and the global flags given before the command.
+type ctlEnv struct {
+	stdout, stderr io.Writer
+	lead           []string
+}
+
+// program dispatches "GROUP VERB" commands (and single-word ones).
+var program = cli.Program[*ctlEnv]{Name: "tollgatectl"}
+
+// commands is every registered command by name, for group help.
 var commands = map[string]cmd{}
 
-func register(name string, c cmd) { commands[name] = c }
+func register(name string, c cmd) {
+	commands[name] = c
+	program.Register(name, cli.Command[*ctlEnv]{Summary: strings.TrimSpace(strings.TrimPrefix(c.usage, name)),
+		Run: func(ctx context.Context, e *ctlEnv, args []string) error {
+			return execute(ctx, name, c, append(args, e.lead...), e.stdout, e.stderr)
+		}})
+}
 
 // Run runs tollgatectl with args (without the program name) and returns
 // the exit status.
 func Run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	// Global flags (--server, --api-key, -o) may also come before the command.
+	// Global flags (--server, --api-key, --ca, -o) may also come before the command.
 	var lead []string
 	for len(args) > 0 && strings.HasPrefix(args[0], "-") && args[0] != "-h" && args[0] != "--help" {
 		lead, args = append(lead, args[0]), args[1:]
@@ -75,29 +92,25 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		}
 	}
 	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
-		usage(stderr)
+		program.Usage(stderr)
+		fmt.Fprintln(stderr, "Every command takes --server, --api-key, --ca and -o table|json|csv (env TOLLGATE_SERVER, TOLLGATE_API_KEY, TOLLGATE_CA).")
 		if len(args) == 0 {
 			return cli.ExitUsage
 		}
 		return cli.ExitOK
 	}
-	name, rest := args[0], args[1:]
-	if _, ok := commands[name]; !ok && len(args) > 1 {
-		name, rest = args[0]+" "+args[1], args[2:]
-	}
-	c, ok := commands[name]
-	if !ok {
-		unknown := cli.Usagef("unknown command %q", strings.Join(args[:min(2, len(args))], " "))
-		if !groupUsage(stderr, args[0]) {
-			usage(stderr)
-			return cli.Report(stderr, unknown)
+	if len(args) > 1 {
+		if _, ok := commands[args[0]+" "+args[1]]; ok {
+			args = append([]string{args[0] + " " + args[1]}, args[2:]...)
 		}
+	}
+	if _, ok := commands[args[0]]; !ok && groupUsage(stderr, args[0]) {
 		if len(args) > 1 && (args[1] == "-h" || args[1] == "--help") {
 			return cli.ExitOK
 		}
-		return cli.Report(stderr, unknown)
+		return cli.Report(stderr, cli.Usagef("unknown command %q", strings.Join(args[:min(2, len(args))], " ")))
 	}
-	return cli.Report(stderr, execute(ctx, name, c, append(rest, lead...), stdout, stderr))
+	return program.Run(ctx, &ctlEnv{stdout: stdout, stderr: stderr, lead: lead}, args, stderr)
 }
 
 func execute(ctx context.Context, name string, c cmd, args []string, stdout, stderr io.Writer) error {
@@ -160,19 +173,4 @@ func groupUsage(w io.Writer, group string) bool {
 		fmt.Fprintf(w, "  %s\n", commands[n].usage)
 	}
 	return true
-}
-
-func usage(w io.Writer) {
-	names := make([]string, 0, len(commands))
-	for n := range commands {
-		names = append(names, n)
-	}
-	sort.Strings(names)
-	var b strings.Builder
-	b.WriteString("usage: tollgatectl COMMAND [flags]   (--server, --api-key, --ca, -o table|json|csv on every command)\n\ncommands:\n")
-	for _, n := range names {
-		fmt.Fprintf(&b, "  %s\n", commands[n].usage)
-	}
-	b.WriteString("\nEnvironment: TOLLGATE_SERVER, TOLLGATE_API_KEY, TOLLGATE_CA. Run tollgatectl COMMAND -h for its flags.\n")
-	io.WriteString(w, b.String())
 }

@@ -122,7 +122,7 @@ func TestHelpEverywhere(t *testing.T) {
 		code int
 		want string
 	}{
-		{"top", []string{"-h"}, 0, "license bind ID --device DEV"},
+		{"top", []string{"-h"}, 0, "ID --device DEV"},
 		{"group", []string{"license", "-h"}, 0, "usage: tollgatectl license VERB"},
 		{"group-without-verb", []string{"license"}, 2, "usage: tollgatectl license VERB"},
 		{"command", []string{"license", "bind", "-h"}, 0, "-device"},
