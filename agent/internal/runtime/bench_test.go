@@ -120,7 +120,7 @@ func BenchmarkPublishThroughput(b *testing.B) {
 	}
 }
 
-func startBenchAgent(b *testing.B, broker string, fsync bool) *Agent {
+func startAgentOnly(b *testing.B, broker string, fsync bool) *Agent {
 	cfg := config.Default()
 	cfg.Data = b.TempDir()
 	cfg.Broker = broker
@@ -147,9 +147,16 @@ func startBenchAgent(b *testing.B, broker string, fsync bool) *Agent {
 	ready, done := make(chan struct{}), make(chan error, 1)
 	go func() { done <- a.Run(ctx, func(Addrs) { close(ready) }) }()
 	<-ready
+	b.Cleanup(func() { cancel(); <-done; a.Close() })
+	return a
+}
+
+// startBenchAgent runs a licensed agent publishing to broker and waits
+// until it is connected.
+func startBenchAgent(b *testing.B, broker string, fsync bool) *Agent {
+	a := startAgentOnly(b, broker, fsync)
 	for !a.current().pub.Connected() {
 		time.Sleep(time.Millisecond)
 	}
-	b.Cleanup(func() { cancel(); <-done; a.Close() })
 	return a
 }
