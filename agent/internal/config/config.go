@@ -118,16 +118,25 @@ func (c *Config) LoadFile(path string) error {
 	if err != nil {
 		return fmt.Errorf("%w: %v", ErrInvalid, err)
 	}
+	if err := c.Parse(b); err != nil {
+		return fmt.Errorf("%s: %w", path, err)
+	}
+	return nil
+}
+
+// Parse merges a JSON config document into c: strict (unknown fields and
+// trailing data are errors) and bounded.
+func (c *Config) Parse(b []byte) error {
 	if len(b) > limits.MaxConfigFileBytes {
-		return fmt.Errorf("%w: %s is over %d bytes", ErrInvalid, path, limits.MaxConfigFileBytes)
+		return fmt.Errorf("%w: over %d bytes", ErrInvalid, limits.MaxConfigFileBytes)
 	}
 	dec := json.NewDecoder(bytes.NewReader(b))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(c); err != nil {
-		return fmt.Errorf("%w: %s: %v", ErrInvalid, path, err)
+		return fmt.Errorf("%w: %v", ErrInvalid, err)
 	}
 	if dec.More() {
-		return fmt.Errorf("%w: %s: trailing data", ErrInvalid, path)
+		return fmt.Errorf("%w: trailing data", ErrInvalid)
 	}
 	return nil
 }

@@ -63,3 +63,19 @@ func TestLoadFileStrict(t *testing.T) {
 		t.Fatalf("unknown field: %v", err)
 	}
 }
+
+func FuzzParse(f *testing.F) {
+	f.Add([]byte(`{"queue_max": 5, "clock_tolerance": "2h", "children": [{"id":"c","model":"m","public_key":"x"}]}`))
+	f.Add([]byte(`{"broker":"ssl://h:1"} {}`))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		c := Default()
+		if err := c.Parse(b); err != nil {
+			if !errors.Is(err, ErrInvalid) {
+				t.Fatalf("error %v is not ErrInvalid", err)
+			}
+			return
+		}
+		c.Data = "/d"
+		_ = c.Validate() // must not panic on anything that parsed
+	})
+}

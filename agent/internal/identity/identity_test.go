@@ -51,3 +51,23 @@ func TestLoadErrors(t *testing.T) {
 		})
 	}
 }
+
+func FuzzLoad(f *testing.F) {
+	dir := f.TempDir()
+	good := filepath.Join(dir, "good")
+	if _, err := Create(good); err != nil {
+		f.Fatal(err)
+	}
+	b, _ := os.ReadFile(good)
+	f.Add(b)
+	f.Add([]byte("-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n"))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		p := filepath.Join(dir, "k")
+		if err := os.WriteFile(p, data, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		if k, err := Load(p); err == nil && len(k) != 64 {
+			t.Fatalf("accepted a %d-byte key", len(k))
+		}
+	})
+}

@@ -158,3 +158,19 @@ func TestFileKeyProvider(t *testing.T) {
 		t.Fatalf("world-readable key: %v", err)
 	}
 }
+
+func FuzzReadKeyFile(f *testing.F) {
+	f.Add([]byte("00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff\n"))
+	f.Add([]byte("zz"))
+	dir := f.TempDir()
+	f.Fuzz(func(t *testing.T, b []byte) {
+		p := filepath.Join(dir, "k")
+		if err := os.WriteFile(p, b, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		key, err := readKeyFile(p)
+		if err == nil && len(key) != 32 {
+			t.Fatalf("accepted a %d-byte key", len(key))
+		}
+	})
+}
