@@ -102,12 +102,14 @@ const (
 	// StateKeyBytes is the length of the state encryption key (AES-256).
 	StateKeyBytes = 32
 
-	// HTTPReadHeaderTimeout, HTTPWriteTimeout and HTTPIdleTimeout bound the
-	// ingest and metrics HTTP server.
+	// HTTPReadHeaderTimeout bounds reading a local API request's headers.
 	HTTPReadHeaderTimeout = 5 * time.Second
-	HTTPReadTimeout       = 30 * time.Second
-	HTTPWriteTimeout      = 30 * time.Second
-	HTTPIdleTimeout       = 2 * time.Minute
+	// HTTPReadTimeout bounds reading a whole local API request.
+	HTTPReadTimeout = 30 * time.Second
+	// HTTPWriteTimeout bounds answering one (a commit included).
+	HTTPWriteTimeout = 30 * time.Second
+	// HTTPIdleTimeout closes idle keep-alive connections.
+	HTTPIdleTimeout = 2 * time.Minute
 
 	// MQTTConnectTimeout bounds one upstream or bridge CONNECT.
 	MQTTConnectTimeout = 10 * time.Second
@@ -118,8 +120,9 @@ const (
 	// MQTTKeepAlive is the MQTT keep-alive interval.
 	MQTTKeepAlive = 30 * time.Second
 
-	// ReconnectMin and ReconnectMax bound the reconnect backoff.
+	// ReconnectMin is the first reconnect delay; it doubles per failure.
 	ReconnectMin = 100 * time.Millisecond
+	// ReconnectMax caps the reconnect delay.
 	ReconnectMax = 10 * time.Second
 
 	// DefaultMemoryLimitMiB is the Go soft memory limit `run` sets unless
