@@ -148,8 +148,9 @@ func (lg *Ledger) newOp(x *store.Txn) *op {
 }
 
 // audit appends an entry for one change. before and after are the object's
-// states (nil for create or delete).
-func (o *op) audit(a Actor, action, objType, objID, customerID string, before, after any) error {
+// states (nil for create or delete). The entry is visible to customerID and
+// its ancestors, and to also and theirs (the other side of a move).
+func (o *op) audit(a Actor, action, objType, objID, customerID string, before, after any, also ...string) error {
 	seq, err := o.x.NextSeq("audit")
 	if err != nil {
 		return err
@@ -168,13 +169,26 @@ func (o *op) audit(a Actor, action, objType, objID, customerID string, before, a
 	}
 	// Index the entry under the owner and its ancestors, so that a
 	// customer's listing reads only entries it may see.
-	c, err := o.customer(customerID)
-	if err != nil {
-		return err
-	}
-	for _, id := range append(slices.Clone(c.Path), c.ID) {
-		if err := o.x.Put(store.AuditByCustomerKey(id, seq), nil); err != nil {
+	return o.indexUnder(append([]string{customerID}, also...), func(id string) []byte { return store.AuditByCustomerKey(id, seq) })
+}
+
+// indexUnder writes key(c) for every customer c among ids and their
+// ancestors, once each.
+func (o *op) indexUnder(ids []string, key func(string) []byte) error {
+	done := map[string]bool{}
+	for _, id := range ids {
+		c, err := o.customer(id)
+		if err != nil {
 			return err
+		}
+		for _, v := range append(slices.Clone(c.Path), c.ID) {
+			if done[v] {
+				continue
+			}
+			done[v] = true
+			if err := o.x.Put(key(v), nil); err != nil {
+				return err
+			}
 		}
 	}
 	return nil

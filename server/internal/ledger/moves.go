@@ -24,7 +24,10 @@ func (o *op) newSale(a Actor, kind, from, to string, ids []string) (*Sale, error
 	if err := o.x.PutJSON(store.SaleKey(seq), s); err != nil {
 		return nil, err
 	}
-	return s, o.audit(a, "sale."+kind, "sale", fmt.Sprint(seq), to, nil, s)
+	if err := o.indexUnder([]string{from, to}, func(id string) []byte { return store.SaleByCustomerKey(id, seq) }); err != nil {
+		return nil, err
+	}
+	return s, o.audit(a, "sale."+kind, "sale", fmt.Sprint(seq), to, nil, s, from)
 }
 
 // SetLock locks or unlocks a license. Only unused licenses can be locked; a
@@ -59,7 +62,7 @@ func (lg *Ledger) changeLicense(a Actor, idOrSerial, action string, fn func(*op,
 			return err
 		}
 		out = o.licenseView(a, l)
-		return o.audit(a, action, "license", l.ID, l.CustomerID, &before, l)
+		return o.audit(a, action, "license", l.ID, l.CustomerID, &before, l, before.CustomerID)
 	})
 	return &out, err
 }
@@ -220,7 +223,7 @@ func (lg *Ledger) batchMove(a Actor, kind string, in BatchInput, ends func(*op) 
 			if err := o.putLicense(&before, l); err != nil {
 				return err
 			}
-			if err := o.audit(a, "license."+kind, "license", l.ID, to.ID, &before, l); err != nil {
+			if err := o.audit(a, "license."+kind, "license", l.ID, to.ID, &before, l, from.ID); err != nil {
 				return err
 			}
 			ids = append(ids, l.ID)

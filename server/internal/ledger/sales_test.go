@@ -166,3 +166,34 @@ func TestAuditLogRecordsWhoWhatWhenBeforeAfter(t *testing.T) {
 		}
 	}
 }
+
+func TestBothSidesOfAMoveSeeItsRecords(t *testing.T) {
+	e := newEnv(t)
+	dist, acme, _, beta := e.tree()
+	in := std("dist")
+	in.Count = 2
+	e.lg.CreateLicenses(ctx, e.root, in)
+	e.lg.Sell(ctx, dist, BatchInput{CustomerID: "acme", Count: 2})
+	ret, err := e.lg.Return(ctx, acme, BatchInput{Count: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, a := range []Actor{acme, dist, e.root} {
+		sales, _, _ := e.lg.ListSales(ctx, a, "", 0)
+		if len(sales) != 2 || sales[0].ID != ret.ID {
+			t.Fatalf("%s sees sales %+v", a.CustomerID, sales)
+		}
+		audit, _, _ := e.lg.ListAudit(ctx, a, "", 2)
+		if audit[0].Action != "sale.return" || audit[1].Action != "license.return" {
+			t.Fatalf("%s sees audit %s, %s", a.CustomerID, audit[0].Action, audit[1].Action)
+		}
+	}
+	if sales, _, _ := e.lg.ListSales(ctx, beta, "", 0); len(sales) != 0 {
+		t.Fatalf("a sibling sees %+v", sales)
+	}
+	page1, next, _ := e.lg.ListSales(ctx, dist, "", 1)
+	page2, last, _ := e.lg.ListSales(ctx, dist, next, 1)
+	if len(page1) != 1 || len(page2) != 1 || page1[0].ID == page2[0].ID || last != "" {
+		t.Fatalf("sales pages %+v / %+v (next %q)", page1, page2, last)
+	}
+}

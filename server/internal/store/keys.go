@@ -114,6 +114,12 @@ func SaleKey(seq int64) []byte { return key("s", num(seq)) }
 // SalePrefix is the prefix of every SaleKey.
 func SalePrefix() []byte { return prefix("s") }
 
+// SaleByCustomerKey indexes a sales record under both sides and their ancestors.
+func SaleByCustomerKey(customer string, seq int64) []byte { return key("sc", customer, num(seq)) }
+
+// SaleByCustomerPrefix is the prefix of every SaleByCustomerKey of customer.
+func SaleByCustomerPrefix(customer string) []byte { return prefix("sc", customer) }
+
 // AuditKey is one audit log entry.
 func AuditKey(seq int64) []byte { return key("a", num(seq)) }
 

@@ -45,6 +45,8 @@ func TestKeyHelpers(t *testing.T) {
 		{"deduction-by-license-prefix", DeductionByLicensePrefix("L"), "dl/L/"},
 		{"sale", SaleKey(12), "s/00000000000000000012"},
 		{"sale-prefix", SalePrefix(), "s/"},
+		{"sale-by-customer", SaleByCustomerKey("acme", 12), "sc/acme/00000000000000000012"},
+		{"sale-by-customer-prefix", SaleByCustomerPrefix("acme"), "sc/acme/"},
 		{"audit", AuditKey(3), "a/00000000000000000003"},
 		{"audit-prefix", AuditPrefix(), "a/"},
 		{"audit-by-customer", AuditByCustomerKey("acme", 3), "ac/acme/00000000000000000003"},
