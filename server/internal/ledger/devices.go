@@ -11,12 +11,6 @@ import (
 	"github.com/tollgate-iot/tollgate/shared/token"
 )
 
-// MaxLocationLen caps a device location, MaxReasonLen a blacklist reason.
-const (
-	MaxLocationLen = 256
-	MaxReasonLen   = 256
-)
-
 // DeviceInput creates a device.
 type DeviceInput struct {
 	ID, CustomerID, Model, PublicKey, GatewayID, Location string

@@ -12,23 +12,6 @@ import (
 	"github.com/tollgate-iot/tollgate/shared/token"
 )
 
-// Bounds of license fields that are the server's own (shared bounds are in
-// shared/limits).
-const (
-	// MaxBatch caps bulk creation and one sell or return.
-	MaxBatch = 1000
-	// MaxDescriptionLen caps either description, in bytes.
-	MaxDescriptionLen = 1024
-	// MaxCancellationDays caps a cancellation period.
-	MaxCancellationDays = 365
-	// MaxRetentionDays caps telemetry retention.
-	MaxRetentionDays = 3650
-	// DefaultRetentionDays applies when a license names none.
-	DefaultRetentionDays = 30
-	// MaxOfflineLimit caps max_offline (ten years).
-	MaxOfflineLimit = 10 * 365 * 24 * 3600
-)
-
 // LicenseInput creates Count identical licenses.
 type LicenseInput struct {
 	CustomerID             string

@@ -10,12 +10,6 @@ import (
 	"github.com/tollgate-iot/tollgate/shared/token"
 )
 
-// DefaultPageSize and MaxPageSize bound one page of a listing.
-const (
-	DefaultPageSize = 100
-	MaxPageSize     = 1000
-)
-
 // LicenseFilter selects licenses; empty fields do not filter.
 type LicenseFilter struct {
 	CustomerID string // exactly this owner

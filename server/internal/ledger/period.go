@@ -7,9 +7,6 @@ import (
 	"github.com/tollgate-iot/tollgate/server/internal/store"
 )
 
-// periodBatch bounds the licenses one ApplyDue transaction touches.
-const periodBatch = 500
-
 // ApplyDue applies what the clock has reached: term licenses whose period
 // ended renew for another period (aligned as created) or expire, each with
 // an audit entry and, when bound, a new token; and the revocation list is

@@ -9,20 +9,6 @@ import (
 	"github.com/tollgate-iot/tollgate/shared/token"
 )
 
-const (
-	// TrialDays is how long a trial runs from its first bind.
-	TrialDays = 30
-	// Day is the usage time one deducted day buys.
-	Day = 24 * time.Hour
-	// DefaultMonths is the default term duration.
-	DefaultMonths = 12
-	// MaxMonths caps a term duration.
-	MaxMonths = 60
-	// dayTokenLifetime bounds the validity window of a day license token;
-	// the days it pre-authorizes are the real limit.
-	dayTokenLifetime = 5 * 365 * Day
-)
-
 // Status derives the license's status at now (SPEC §2). Final states win
 // over reversible ones: transferred, revoked, expired, then suspended.
 func (l *License) Status(now time.Time) Status {

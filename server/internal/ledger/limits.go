@@ -1,0 +1,47 @@
+package ledger
+
+import (
+	"time"
+
+	"github.com/tollgate-iot/tollgate/shared/wire"
+)
+
+// Every bound of the ledger. Bounds a client must know too (batch, page,
+// text) come from shared/wire, so that tollgatectl and the server agree;
+// those shared with the agent are in shared/limits.
+const (
+	// MaxBatch caps bulk creation and one sell or return.
+	MaxBatch = wire.MaxBatch
+	// MaxDescriptionLen caps either description, in bytes.
+	MaxDescriptionLen = wire.MaxTextLen
+	// DefaultPageSize and MaxPageSize bound one page of a listing.
+	DefaultPageSize = 100
+	MaxPageSize     = wire.MaxPageSize
+
+	// MaxLocationLen caps a device location, MaxReasonLen a blacklist reason.
+	MaxLocationLen = 256
+	MaxReasonLen   = 256
+
+	// MaxCancellationDays caps a cancellation period.
+	MaxCancellationDays = 365
+	// MaxRetentionDays caps telemetry retention; DefaultRetentionDays
+	// applies when a license names none.
+	MaxRetentionDays     = 3650
+	DefaultRetentionDays = 30
+	// MaxOfflineLimit caps max_offline (ten years, in seconds).
+	MaxOfflineLimit = 10 * 365 * 24 * 3600
+
+	// TrialDays is how long a trial runs from its first bind.
+	TrialDays = 30
+	// Day is the usage time one deducted day buys.
+	Day = 24 * time.Hour
+	// DefaultMonths is the default term duration; MaxMonths caps it.
+	DefaultMonths = 12
+	MaxMonths     = 60
+
+	// dayTokenLifetime bounds the validity window of a day license token;
+	// the days it pre-authorizes are the real limit.
+	dayTokenLifetime = 5 * 365 * Day
+	// periodBatch bounds the licenses one ApplyDue transaction touches.
+	periodBatch = 500
+)
