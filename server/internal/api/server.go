@@ -208,6 +208,9 @@ func actor(r *http.Request) ledger.Actor {
 	return act
 }
 
+// maxCursorLen bounds a cursor; the server's own are far shorter.
+const maxCursorLen = 512
+
 // Cursors are opaque to clients: base64url of the ledger's position.
 func encCursor(s string) string {
 	if s == "" {
@@ -217,7 +220,7 @@ func encCursor(s string) string {
 }
 
 func decCursor(s string) (string, error) {
-	if len(s) > 512 || strings.IndexFunc(s, func(r rune) bool {
+	if len(s) > maxCursorLen || strings.IndexFunc(s, func(r rune) bool {
 		return !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '-' || r == '_')
 	}) >= 0 {
 		return "", fmt.Errorf("%w: cursor is not one this server issued", ErrBadQuery)

@@ -18,6 +18,9 @@ const (
 	DefaultPageSize = 100
 	MaxPageSize     = wire.MaxPageSize
 
+	// MaxAPIKeyLen bounds what Authenticate hashes (keys are 47 bytes).
+	MaxAPIKeyLen = 128
+
 	// MaxLocationLen caps a device location, MaxReasonLen a blacklist reason.
 	MaxLocationLen = 256
 	MaxReasonLen   = 256

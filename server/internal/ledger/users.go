@@ -161,7 +161,7 @@ func (lg *Ledger) RevokeUser(ctx context.Context, a Actor, userID string) (*User
 // Authenticate resolves an API key to its actor. Unknown and revoked keys
 // give the same ErrUnauthenticated.
 func (lg *Ledger) Authenticate(ctx context.Context, key string) (Actor, error) {
-	if !strings.HasPrefix(key, APIKeyPrefix) || len(key) > 128 {
+	if !strings.HasPrefix(key, APIKeyPrefix) || len(key) > MaxAPIKeyLen {
 		return Actor{}, ErrUnauthenticated
 	}
 	var a Actor
