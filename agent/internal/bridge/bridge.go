@@ -4,9 +4,12 @@
 // ingest, enforcing each child's own licenses.
 //
 // The bridge subscribes at QoS 1 with a persistent session, so the local
-// broker keeps children's samples while the agent restarts; paho sends the
-// PUBACK for a child's message only after the handler returned, which is
-// after the sample was committed to the outbox (or refused).
+// broker keeps children's samples while the agent restarts. Messages are
+// dispatched in arrival order to one worker that submits whatever has
+// queued up as one batch and acknowledges each message (manual acks) only
+// after its sample was committed to the outbox or refused: a crash between
+// the two makes the local broker redeliver, never lose. Each child's
+// samples keep their order.
 package bridge
 
 import (
@@ -41,6 +44,7 @@ type Options struct {
 type Bridge struct {
 	o        Options
 	log      *slog.Logger
+	queue    chan mqtt.Message
 	received atomic.Int64
 	invalid  atomic.Int64
 	accepted atomic.Int64
@@ -48,7 +52,7 @@ type Bridge struct {
 
 // New returns a bridge; Run starts it.
 func New(o Options) *Bridge {
-	b := &Bridge{o: o, log: o.Logger}
+	b := &Bridge{o: o, log: o.Logger, queue: make(chan mqtt.Message, limits.BridgeQueue)}
 	if b.log == nil {
 		b.log = slog.Default()
 	}
@@ -75,16 +79,23 @@ func (b *Bridge) Run(ctx context.Context) error {
 		SetAutoReconnect(true).
 		SetConnectRetry(true).
 		SetResumeSubs(true).
-		SetOrderMatters(false).
+		SetOrderMatters(true).
+		SetAutoAckDisabled(true).
 		SetMaxReconnectInterval(limits.ReconnectMax).
 		SetConnectRetryInterval(limits.ReconnectMax).
 		SetKeepAlive(limits.MQTTKeepAlive).
 		SetConnectTimeout(limits.MQTTConnectTimeout).
 		SetWriteTimeout(limits.MQTTWriteTimeout)
 	// Subscribe in the OnConnect handler, or the subscription vanishes
-	// after a reconnect (paho #173).
+	// after a reconnect (paho #173). The message handler only queues: it
+	// runs on paho's router and must not wait for a commit (paho #474).
 	opts.SetOnConnectHandler(func(c mqtt.Client) {
-		tok := c.Subscribe(SubscribeTopic, 1, func(_ mqtt.Client, m mqtt.Message) { b.handle(ctx, m) })
+		tok := c.Subscribe(SubscribeTopic, 1, func(_ mqtt.Client, m mqtt.Message) {
+			select {
+			case b.queue <- m:
+			case <-ctx.Done(): // not acknowledged: redelivered after restart
+			}
+		})
 		go func() {
 			if !tok.WaitTimeout(limits.MQTTConnectTimeout) || tok.Error() != nil {
 				b.log.Error("bridge subscribe failed", "broker", b.o.Broker, "err", tok.Error())
@@ -95,29 +106,68 @@ func (b *Bridge) Run(ctx context.Context) error {
 	})
 	c := mqtt.NewClient(opts)
 	c.Connect() // with ConnectRetry the token completes only once connected; not waited on
-	<-ctx.Done()
+	b.work(ctx)
 	c.Disconnect(250)
 	return nil
 }
 
-// handle runs in its own goroutine per message (OrderMatters false), so a
-// slow commit never blocks paho's router.
-func (b *Bridge) handle(ctx context.Context, m mqtt.Message) {
-	b.received.Add(1)
-	s, err := ParseMessage(m.Topic(), m.Payload())
-	if err != nil {
-		b.invalid.Add(1)
-		b.log.Debug("child message refused", "topic", m.Topic(), "err", err)
-		return
-	}
-	res, err := b.o.Ingest.Submit(ctx, []wire.Sample{s})
-	if err != nil {
-		if !errors.Is(err, context.Canceled) {
-			b.log.Warn("child sample not ingested", "device_id", s.DeviceID, "err", err)
+// work submits queued child messages in batches, in arrival order, until
+// ctx ends.
+func (b *Bridge) work(ctx context.Context) {
+	msgs := make([]mqtt.Message, 0, limits.MaxBatchSamples)
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case m := <-b.queue:
+			msgs = append(msgs[:0], m)
 		}
-		return
+	more:
+		for len(msgs) < limits.MaxBatchSamples {
+			select {
+			case m := <-b.queue:
+				msgs = append(msgs, m)
+			default:
+				break more
+			}
+		}
+		if !b.submit(ctx, msgs) {
+			return
+		}
 	}
-	if res[0].Accepted {
-		b.accepted.Add(1)
+}
+
+// submit parses and submits one batch and acknowledges its messages; it
+// returns false when the agent is shutting down (nothing is acknowledged,
+// so the local broker sends the batch again after the restart).
+func (b *Bridge) submit(ctx context.Context, msgs []mqtt.Message) bool {
+	samples := make([]wire.Sample, 0, len(msgs))
+	for _, m := range msgs {
+		b.received.Add(1)
+		s, err := ParseMessage(m.Topic(), m.Payload())
+		if err != nil {
+			b.invalid.Add(1)
+			b.log.Debug("child message refused", "topic", m.Topic(), "err", err)
+			continue
+		}
+		samples = append(samples, s)
 	}
+	if len(samples) > 0 {
+		res, err := b.o.Ingest.Submit(ctx, samples)
+		if err != nil {
+			if !errors.Is(err, context.Canceled) {
+				b.log.Warn("child samples not ingested", "samples", len(samples), "err", err)
+			}
+			return false
+		}
+		for _, r := range res {
+			if r.Accepted {
+				b.accepted.Add(1)
+			}
+		}
+	}
+	for _, m := range msgs {
+		m.Ack()
+	}
+	return true
 }

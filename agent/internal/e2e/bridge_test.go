@@ -16,6 +16,7 @@ import (
 	"github.com/tollgate-iot/tollgate/agent/internal/config"
 	"github.com/tollgate-iot/tollgate/agent/internal/testkit"
 	"github.com/tollgate-iot/tollgate/shared/token"
+	"github.com/tollgate-iot/tollgate/shared/wire"
 )
 
 func childID(i int) string { return fmt.Sprintf("child-%04d", i) }
@@ -112,20 +113,17 @@ func TestBridgeEnforcesChildLicenses(t *testing.T) {
 		ch.publish(t, "stranger", `{"data":{"n":0}}`)
 	}
 	ch.publish(t, childID(1), `not json`)
-	// The bridge handles child messages concurrently: each child's samples
-	// all arrive, under its own id, not necessarily in publish order.
-	got := map[string]bool{}
-	for i := 0; i < 200 && len(got) < 10; i++ {
-		for seq := int64(1); seq <= 10; seq++ {
-			if env := up.Sink.Get(childID(1), seq); env != nil {
-				got[string(env.Data)] = true
+	// Each child's samples arrive under its own id, in the order it
+	// published them.
+	for seq := int64(1); seq <= 10; seq++ {
+		var env *wire.Telemetry
+		for i := 0; i < 200 && env == nil; i++ {
+			if env = up.Sink.Get(childID(1), seq); env == nil {
+				time.Sleep(50 * time.Millisecond)
 			}
 		}
-		time.Sleep(50 * time.Millisecond)
-	}
-	for n := 0; n < 10; n++ {
-		if !got[fmt.Sprintf(`{"n":%d}`, n)] {
-			t.Fatalf("child-0001 sample n=%d did not arrive upstream (got %v)\n%s", n, got, p.stderr.String())
+		if want := fmt.Sprintf(`{"n":%d}`, seq-1); env == nil || string(env.Data) != want {
+			t.Fatalf("child-0001 seq %d = %+v, want data %s\n%s", seq, env, want, p.stderr.String())
 		}
 	}
 	var st struct {

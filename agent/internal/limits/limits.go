@@ -20,6 +20,11 @@ const (
 	// to the bridge; larger payloads are refused unread.
 	MaxBridgePayloadBytes = MaxSampleDataBytes + 1024
 
+	// BridgeQueue bounds child messages received but not yet submitted;
+	// it exceeds what local brokers keep in flight per session, so paho's
+	// router does not wait on it.
+	BridgeQueue = 4096
+
 	// MaxChildren caps the child devices one gateway agent serves.
 	MaxChildren = 10_000
 
