@@ -101,7 +101,7 @@ func FuzzRevocationPayload(f *testing.F) {
 	p, _ := encodeCanonical(goldenRevocation())
 	f.Add(p)
 	f.Add(bytes.Replace(p, []byte(`{"seq":7`), []byte(`{"seq":7,"seq":7`), 1))
-	f.Add([]byte(`{"seq":1,"issued_at":0,"next_update":1,"revoked_licenses":[],"suspended_licenses":[],"blacklisted_devices":[]}`))
+	f.Add([]byte(`{"seq":1,"issued_at":0,"next_update":1,"revoked_licenses":[],"suspended_licenses":[],"blacklisted_devices":[],"superseded_licenses":["0c000000-0000-4000-8000-000000000003:4"]}`))
 	signer := testSigner(f, "server")
 	trust := testTrust(f, "server")
 	f.Fuzz(func(t *testing.T, payload []byte) {

@@ -82,6 +82,7 @@ func goldenRevocation() *RevocationList {
 		RevokedLicenses:    []string{"0a000000-0000-4000-8000-000000000001", "6f1c2a7e-0b3d-4e5f-8a9b-0c1d2e3f4a5b"},
 		SuspendedLicenses:  []string{"0b000000-0000-4000-8000-000000000002"},
 		BlacklistedDevices: []string{"pump-0099"},
+		SupersededLicenses: []string{"0c000000-0000-4000-8000-000000000003:4"},
 	}
 }
 

@@ -3,6 +3,8 @@ package token
 import (
 	"fmt"
 	"slices"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/tollgate-iot/tollgate/shared/ident"
@@ -25,6 +27,11 @@ type RevocationList struct {
 	SuspendedLicenses []string `json:"suspended_licenses"`
 	// BlacklistedDevices are device ids that may not report data, sorted.
 	BlacklistedDevices []string `json:"blacklisted_devices"`
+	// SupersededLicenses are "LICENSE_ID:VERSION" entries, sorted, one per
+	// license: every token of that license below VERSION is void. A device
+	// that lost a license (unbind, transfer, replacement, rebind) keeps its
+	// old token until this list reaches it; then it stops.
+	SupersededLicenses []string `json:"superseded_licenses"`
 }
 
 // Validate checks the list's fields on their own.
@@ -41,7 +48,52 @@ func (r *RevocationList) Validate() error {
 	if err := checkIDList("suspended_licenses", r.SuspendedLicenses, isUUIDErr); err != nil {
 		return err
 	}
-	return checkIDList("blacklisted_devices", r.BlacklistedDevices, func(s string) error { return ident.CheckID("device_id", s) })
+	if err := checkIDList("blacklisted_devices", r.BlacklistedDevices, func(s string) error { return ident.CheckID("device_id", s) }); err != nil {
+		return err
+	}
+	if err := checkIDList("superseded_licenses", r.SupersededLicenses, checkSuperseded); err != nil {
+		return err
+	}
+	for i := 1; i < len(r.SupersededLicenses); i++ {
+		if r.SupersededLicenses[i][:36] == r.SupersededLicenses[i-1][:36] {
+			return fmt.Errorf("%w: superseded_licenses names license %s twice", ErrMalformed, r.SupersededLicenses[i][:36])
+		}
+	}
+	return nil
+}
+
+// checkSuperseded checks one "LICENSE_ID:VERSION" entry.
+func checkSuperseded(s string) error {
+	id, v, ok := strings.Cut(s, ":")
+	if !ok || !isUUID(id) {
+		return fmt.Errorf("%q is not LICENSE_ID:VERSION", s)
+	}
+	n, err := strconv.ParseInt(v, 10, 64)
+	if err != nil || n < 2 || n > limits.MaxLicenseVersion || strconv.FormatInt(n, 10) != v {
+		return fmt.Errorf("%q: version must be a canonical integer in 2..%d", s, int64(limits.MaxLicenseVersion))
+	}
+	return nil
+}
+
+// SupersededEntry returns the revocation-list entry that voids every token
+// of licenseID below version.
+func SupersededEntry(licenseID string, version int64) string {
+	return licenseID + ":" + strconv.FormatInt(version, 10)
+}
+
+// MinVersion returns the lowest token version of licenseID that is still
+// valid, or 0 if the list supersedes none.
+func (r *RevocationList) MinVersion(licenseID string) int64 {
+	i, _ := slices.BinarySearch(r.SupersededLicenses, licenseID+":")
+	if i == len(r.SupersededLicenses) {
+		return 0
+	}
+	id, v, _ := strings.Cut(r.SupersededLicenses[i], ":")
+	if id != licenseID {
+		return 0
+	}
+	n, _ := strconv.ParseInt(v, 10, 64) // checked by Validate
+	return n
 }
 
 func isUUIDErr(s string) error {
@@ -98,7 +150,7 @@ func (r *RevocationList) Fresh(now time.Time, maxOffline time.Duration) bool {
 
 // IssueRevocationList sorts r's lists, validates it and signs it.
 func IssueRevocationList(s *Signer, r *RevocationList) (string, error) {
-	for _, l := range []*[]string{&r.RevokedLicenses, &r.SuspendedLicenses, &r.BlacklistedDevices} {
+	for _, l := range []*[]string{&r.RevokedLicenses, &r.SuspendedLicenses, &r.BlacklistedDevices, &r.SupersededLicenses} {
 		if *l == nil {
 			*l = []string{}
 		}
@@ -151,5 +203,6 @@ func sameList(a, b *RevocationList) bool {
 	return a.IssuedAt == b.IssuedAt && a.NextUpdate == b.NextUpdate &&
 		slices.Equal(a.RevokedLicenses, b.RevokedLicenses) &&
 		slices.Equal(a.SuspendedLicenses, b.SuspendedLicenses) &&
-		slices.Equal(a.BlacklistedDevices, b.BlacklistedDevices)
+		slices.Equal(a.BlacklistedDevices, b.BlacklistedDevices) &&
+		slices.Equal(a.SupersededLicenses, b.SupersededLicenses)
 }

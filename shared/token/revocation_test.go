@@ -32,6 +32,32 @@ func TestGoldenRevocationListVerifies(t *testing.T) {
 	}
 }
 
+func TestMinVersion(t *testing.T) {
+	r := goldenRevocation()
+	r.SupersededLicenses = []string{
+		SupersededEntry("0a000000-0000-4000-8000-000000000001", 12),
+		SupersededEntry("0c000000-0000-4000-8000-000000000003", 4),
+	}
+	tests := []struct {
+		id   string
+		want int64
+	}{
+		{"0a000000-0000-4000-8000-000000000001", 12},
+		{"0c000000-0000-4000-8000-000000000003", 4},
+		{"0b000000-0000-4000-8000-000000000002", 0},
+		{"ffffffff-0000-4000-8000-000000000009", 0},
+		{"0", 0},
+	}
+	for _, tt := range tests {
+		if got := r.MinVersion(tt.id); got != tt.want {
+			t.Errorf("MinVersion(%s) = %d, want %d", tt.id, got, tt.want)
+		}
+	}
+	if _, err := IssueRevocationList(testSigner(t, "server"), r); err != nil {
+		t.Fatalf("a list with superseded entries does not issue: %v", err)
+	}
+}
+
 func revocationWith(t *testing.T, f func(string) string) string {
 	t.Helper()
 	r := goldenRevocation()
@@ -68,6 +94,18 @@ func TestParseRevocationList(t *testing.T) {
 		{"error/duplicate-key", revocationWith(t, func(p string) string { return strings.Replace(p, `{"seq":7`, `{"seq":9,"seq":7`, 1) }), ErrMalformed},
 		{"error/seq-0", revocationWith(t, func(p string) string { return strings.Replace(p, `{"seq":7`, `{"seq":0`, 1) }), ErrMalformed},
 		{"error/bad-device-id", revocationWith(t, func(p string) string { return strings.Replace(p, `"pump-0099"`, `"pump/0099"`, 1) }), ErrMalformed},
+		{"error/superseded-twice", revocationWith(t, func(p string) string {
+			return strings.Replace(p, `"superseded_licenses":["0c000000-0000-4000-8000-000000000003:4"]`, `"superseded_licenses":["0c000000-0000-4000-8000-000000000003:4","0c000000-0000-4000-8000-000000000003:5"]`, 1)
+		}), ErrMalformed},
+		{"error/superseded-version-not-canonical", revocationWith(t, func(p string) string {
+			return strings.Replace(p, `000000000003:4"`, `000000000003:04"`, 1)
+		}), ErrMalformed},
+		{"error/superseded-version-1", revocationWith(t, func(p string) string {
+			return strings.Replace(p, `000000000003:4"`, `000000000003:1"`, 1)
+		}), ErrMalformed},
+		{"error/superseded-no-version", revocationWith(t, func(p string) string {
+			return strings.Replace(p, `000000000003:4"`, `000000000003"`, 1)
+		}), ErrMalformed},
 		{"error/over-size-cap", good + strings.Repeat("A", 2<<20), ErrTooLarge},
 		{"error/truncated", good[:len(good)-3], ErrMalformed},
 		{"error/unknown-key", mustIssueRevocation(t, "stranger"), ErrUnknownKey},
