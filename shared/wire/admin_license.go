@@ -24,6 +24,7 @@ type License struct {
 	Enforcement            string     `json:"enforcement"`
 	Features               []string   `json:"features"`
 	MaxChildren            int64      `json:"max_children"`
+	StartAtChildren        int64      `json:"start_at_children"`
 	MaxOfflineSeconds      int64      `json:"max_offline_seconds"`
 	Months                 int        `json:"months,omitempty"`
 	RetentionDays          int        `json:"retention_days"`
@@ -64,6 +65,7 @@ type CreateLicenseRequest struct {
 	Enforcement            string   `json:"enforcement,omitempty"`
 	Features               []string `json:"features,omitempty"`
 	MaxChildren            int64    `json:"max_children,omitempty"`
+	StartAtChildren        int64    `json:"start_at_children,omitempty"`
 	MaxOfflineSeconds      *int64   `json:"max_offline_seconds,omitempty"`
 	RetentionDays          int      `json:"retention_days,omitempty"`
 	Renew                  *bool    `json:"renew,omitempty"`
@@ -88,7 +90,7 @@ func (r *CreateLicenseRequest) Validate() error {
 	if r.Count < 0 || r.Count > MaxBatch {
 		return invalid("count %d out of 1..%d", r.Count, MaxBatch)
 	}
-	if r.Months < 0 || r.Days < 0 || r.MaxSamplesPerHour < 0 || r.MaxChildren < 0 || r.RetentionDays < 0 || r.CancellationDays < 0 {
+	if r.Months < 0 || r.Days < 0 || r.MaxSamplesPerHour < 0 || r.MaxChildren < 0 || r.StartAtChildren < 0 || r.RetentionDays < 0 || r.CancellationDays < 0 {
 		return invalid("counts and limits cannot be negative")
 	}
 	if r.Days > limits.MaxPrepaidDays || r.MaxSamplesPerHour > limits.MaxSamplesPerHour {
@@ -170,11 +172,12 @@ type BindRequest struct {
 // Validate checks the request on its own.
 func (r *BindRequest) Validate() error { return checkID("device_id", r.DeviceID, true) }
 
-// BindResponse is the bound license, what it replaced and its new token.
+// BindResponse is the bound license, what it replaced and its new token
+// (absent while a capacity license is pending_start: it has none yet).
 type BindResponse struct {
-	License  License      `json:"license"`
-	Replaced []License    `json:"replaced"`
-	Token    LicenseToken `json:"token"`
+	License  License       `json:"license"`
+	Replaced []License     `json:"replaced"`
+	Token    *LicenseToken `json:"token,omitempty"`
 }
 
 // CustomerRef names a target customer (move, transfer).

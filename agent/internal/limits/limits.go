@@ -52,6 +52,12 @@ const (
 	// badger refuses transactions above ~15% of its memtable.
 	CommitBatchBytes = 512 << 10
 
+	// SegmentBytes caps one outbox segment: the entries of a commit are
+	// stored as a few badger records rather than one per sample, which cuts
+	// badger's per-sample cost; it stays under the value threshold so that
+	// segments live in the LSM tree, not the value log.
+	SegmentBytes = 48 << 10
+
 	// CommitBatchSamples caps the samples grouped into one outbox commit.
 	CommitBatchSamples = 1024
 

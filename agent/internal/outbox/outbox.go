@@ -29,6 +29,11 @@ type Entry struct {
 	Seq     int64
 	Topic   string
 	Payload []byte
+	// Seg is the first sequence of the segment (badger record) holding the
+	// entry; Last marks the segment's final entry, whose acknowledgement
+	// deletes the segment.
+	Seg  int64
+	Last bool
 }
 
 // Outbox is the queue. Commit is called by one goroutine (the committer),
@@ -39,6 +44,7 @@ type Outbox struct {
 	max       int64
 	sync      bool
 	head      int64
+	ackedSeq  atomic.Int64
 	depth     atomic.Int64
 	dropped   atomic.Int64
 	committed atomic.Int64
@@ -52,8 +58,13 @@ type Outbox struct {
 
 // Open counts the entries already queued (from before a restart).
 func Open(st *store.Store, bound int, syncEveryCommit bool) (*Outbox, error) {
-	o := &Outbox{st: st, db: st.DB(), max: int64(bound), sync: syncEveryCommit, notify: make(chan struct{}, 1), live: make(chan []Entry, limits.LiveChunks)}
+	o := &Outbox{st: st, db: st.DB(), max: int64(bound), sync: syncEveryCommit,
+		notify: make(chan struct{}, 1), live: make(chan []Entry, limits.LiveChunks)}
 	head, err := st.Int(store.KeyOutboxHead())
+	if err != nil {
+		return nil, err
+	}
+	acked, err := st.Int(store.KeyOutboxAcked())
 	if err != nil {
 		return nil, err
 	}
@@ -62,17 +73,23 @@ func Open(st *store.Store, bound int, syncEveryCommit bool) (*Outbox, error) {
 		return nil, err
 	}
 	o.dropped.Store(dropped)
-	var n int64
+	o.ackedSeq.Store(acked)
+	var depth int64
 	err = o.db.View(func(txn *badger.Txn) error {
-		it := txn.NewIterator(badger.IteratorOptions{Prefix: store.PrefixOutbox()})
+		it := txn.NewIterator(badger.IteratorOptions{Prefix: store.PrefixOutbox(), PrefetchValues: true, PrefetchSize: 16})
 		defer it.Close()
 		for it.Rewind(); it.Valid(); it.Next() {
-			seq, err := store.OutboxSeq(it.Item().Key())
+			first, err := store.OutboxSeq(it.Item().Key())
 			if err != nil {
 				return err
 			}
-			head = max(head, seq)
-			n++
+			var n int
+			if err := it.Item().Value(func(v []byte) error { n, err = segmentCount(v); return err }); err != nil {
+				return fmt.Errorf("segment %d: %w", first, err)
+			}
+			last := first + int64(n) - 1
+			head = max(head, last)
+			depth += max(0, last-max(first-1, acked))
 		}
 		return nil
 	})
@@ -80,7 +97,7 @@ func Open(st *store.Store, bound int, syncEveryCommit bool) (*Outbox, error) {
 		return nil, err
 	}
 	o.head = head
-	o.depth.Store(n)
+	o.depth.Store(depth)
 	return o, nil
 }
 
@@ -116,16 +133,27 @@ func (o *Outbox) Acked() int64 { return o.acked.Load() }
 // Notify receives after committed entries could not go through Live.
 func (o *Outbox) Notify() <-chan struct{} { return o.notify }
 
-// Append assigns entries their outbox sequences and sets them in txn; the
-// caller commits txn (with whatever else belongs to the same samples) and
-// then calls Committed. Only the committer goroutine calls Append.
+// Append assigns entries their outbox sequences, packs them into segments
+// of at most limits.SegmentBytes and sets those in txn; the caller commits
+// txn (with whatever else belongs to the same samples) and then calls Done.
+// Only the committer goroutine calls Append.
 func (o *Outbox) Append(txn *badger.Txn, entries []Entry) error {
-	for i := range entries {
-		o.head++
-		entries[i].Seq = o.head
-		if err := txn.Set(store.KeyOutbox(o.head), encode(entries[i])); err != nil {
+	for start := 0; start < len(entries); {
+		end, size := start, segHeader
+		for end < len(entries) && (end == start || size+encodedSize(&entries[end]) <= limits.SegmentBytes) {
+			size += encodedSize(&entries[end])
+			end++
+		}
+		seg := entries[start:end]
+		first := o.head + 1
+		for i := range seg {
+			seg[i].Seq, seg[i].Seg, seg[i].Last = first+int64(i), first, i == len(seg)-1
+		}
+		o.head += int64(len(seg))
+		if err := txn.Set(store.KeyOutbox(first), encodeSegment(seg)); err != nil {
 			return err
 		}
+		start = end
 	}
 	return store.SetInt(txn, store.KeyOutboxHead(), o.head)
 }
@@ -172,77 +200,74 @@ func (o *Outbox) DrainLive() {
 	}
 }
 
-// Read returns up to n entries with sequence >= from, in order.
+// Read returns the unacknowledged entries with sequence >= from, in
+// order, whole segments at a time until at least n entries (or the end).
 func (o *Outbox) Read(from int64, n int) ([]Entry, error) {
-	out := make([]Entry, 0, n)
+	from = max(from, o.ackedSeq.Load()+1)
+	var out []Entry
 	err := o.db.View(func(txn *badger.Txn) error {
-		it := txn.NewIterator(badger.IteratorOptions{Prefix: store.PrefixOutbox(), PrefetchValues: true, PrefetchSize: n})
+		it := txn.NewIterator(badger.IteratorOptions{Prefix: store.PrefixOutbox(), PrefetchValues: true, PrefetchSize: 4})
 		defer it.Close()
-		for it.Seek(store.KeyOutbox(from)); it.Valid() && len(out) < n; it.Next() {
+		for it.Rewind(); it.Valid() && len(out) < n; it.Next() {
 			item := it.Item()
-			seq, err := store.OutboxSeq(item.Key())
+			first, err := store.OutboxSeq(item.Key())
 			if err != nil {
 				return err
 			}
 			if item.ValueSize() > limits.MaxStoredRecordBytes {
-				return fmt.Errorf("%w: entry %d is %d bytes", ErrCorrupt, seq, item.ValueSize())
+				return fmt.Errorf("%w: segment %d is %d bytes", ErrCorrupt, first, item.ValueSize())
 			}
 			v, err := item.ValueCopy(nil)
 			if err != nil {
 				return err
 			}
-			e, err := decode(v)
+			es, err := decodeSegment(first, v)
 			if err != nil {
-				return fmt.Errorf("entry %d: %w", seq, err)
+				return fmt.Errorf("segment %d: %w", first, err)
 			}
-			e.Seq = seq
-			out = append(out, e)
+			for _, e := range es {
+				if e.Seq >= from {
+					out = append(out, e)
+				}
+			}
 		}
 		return nil
 	})
 	return out, err
 }
 
-// Ack deletes acknowledged entries in one write batch.
-func (o *Outbox) Ack(seqs []int64) error {
-	if len(seqs) == 0 {
+// Ack records acknowledged entries, given in acknowledgement (= sequence)
+// order: one write batch deletes the segments whose last entry is among
+// them and moves the acknowledged watermark.
+func (o *Outbox) Ack(acked []Entry) error {
+	if len(acked) == 0 {
 		return nil
 	}
 	wb := o.db.NewWriteBatch()
 	defer wb.Cancel()
-	for _, s := range seqs {
-		if err := wb.Delete(store.KeyOutbox(s)); err != nil {
-			return err
+	for _, e := range acked {
+		if e.Last {
+			if err := wb.Delete(store.KeyOutbox(e.Seg)); err != nil {
+				return err
+			}
 		}
+	}
+	top := acked[len(acked)-1].Seq
+	if err := wb.Set(store.KeyOutboxAcked(), binary.BigEndian.AppendUint64(nil, uint64(top))); err != nil {
+		return err
 	}
 	if err := wb.Flush(); err != nil {
 		return err
 	}
-	o.depth.Add(-int64(len(seqs)))
-	o.acked.Add(int64(len(seqs)))
+	if top > o.ackedSeq.Load() {
+		o.ackedSeq.Store(top)
+	}
+	o.depth.Add(-int64(len(acked)))
+	o.acked.Add(int64(len(acked)))
 	return nil
 }
 
 // PersistDropped writes the dropped counter inside txn.
 func (o *Outbox) PersistDropped(txn *badger.Txn) error {
 	return store.SetInt(txn, store.KeyDropped(), o.dropped.Load())
-}
-
-// encode lays an entry out as: topic length (2 bytes), topic, payload.
-func encode(e Entry) []byte {
-	b := make([]byte, 0, 2+len(e.Topic)+len(e.Payload))
-	b = binary.BigEndian.AppendUint16(b, uint16(len(e.Topic)))
-	b = append(b, e.Topic...)
-	return append(b, e.Payload...)
-}
-
-func decode(b []byte) (Entry, error) {
-	if len(b) < 2 {
-		return Entry{}, fmt.Errorf("%w: %d bytes", ErrCorrupt, len(b))
-	}
-	n := int(binary.BigEndian.Uint16(b))
-	if n == 0 || len(b) < 2+n {
-		return Entry{}, fmt.Errorf("%w: topic length %d of %d bytes", ErrCorrupt, n, len(b))
-	}
-	return Entry{Topic: string(b[2 : 2+n]), Payload: b[2+n:]}, nil
 }

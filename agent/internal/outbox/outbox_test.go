@@ -4,10 +4,12 @@ import (
 	"context"
 	"crypto/sha256"
 	"errors"
+	"strings"
 	"testing"
 
 	badger "github.com/dgraph-io/badger/v4"
 
+	"github.com/tollgate-iot/tollgate/agent/internal/limits"
 	"github.com/tollgate-iot/tollgate/agent/internal/store"
 )
 
@@ -21,11 +23,11 @@ func openStore(t *testing.T, dir string) *store.Store {
 	return s
 }
 
-func commit(t *testing.T, o *Outbox, st *store.Store, n int) {
+func commit(t *testing.T, o *Outbox, st *store.Store, n, size int) []Entry {
 	t.Helper()
 	es := make([]Entry, n)
 	for i := range es {
-		es[i] = Entry{Topic: "a/b", Payload: []byte{byte(i)}}
+		es[i] = Entry{Topic: "a/b", Payload: []byte(strings.Repeat("x", size-1) + string(rune('a'+i%26)))}
 	}
 	if err := st.DB().Update(func(txn *badger.Txn) error { return o.Append(txn, es) }); err != nil {
 		t.Fatal(err)
@@ -33,6 +35,7 @@ func commit(t *testing.T, o *Outbox, st *store.Store, n int) {
 	if err := o.Done(es); err != nil {
 		t.Fatal(err)
 	}
+	return es
 }
 
 func TestBoundAckAndRestart(t *testing.T) {
@@ -50,12 +53,12 @@ func TestBoundAckAndRestart(t *testing.T) {
 	if o.Reserve() || o.Dropped() != 1 {
 		t.Fatalf("reserve past the bound: dropped=%d", o.Dropped())
 	}
-	commit(t, o, st, 3)
+	commit(t, o, st, 3, 10)
 	es, err := o.Read(0, 10)
-	if err != nil || len(es) != 3 || es[0].Seq != 1 || es[2].Payload[0] != 2 || es[1].Topic != "a/b" {
+	if err != nil || len(es) != 3 || es[0].Seq != 1 || es[2].Payload[9] != 'c' || es[1].Topic != "a/b" || !es[2].Last || es[2].Seg != 1 {
 		t.Fatalf("read = %+v, %v", es, err)
 	}
-	if err := o.Ack([]int64{1}); err != nil {
+	if err := o.Ack(es[:1]); err != nil {
 		t.Fatal(err)
 	}
 	st.DB().Update(o.PersistDropped)
@@ -74,39 +77,72 @@ func TestBoundAckAndRestart(t *testing.T) {
 	if len(es) != 2 || es[0].Seq != 2 {
 		t.Fatalf("after restart read %+v", es)
 	}
-	commit(t, o, st, 1)
-	if es, _ := o.Read(3, 10); len(es) != 2 || es[1].Seq != 4 {
-		t.Fatalf("sequence reused after restart: %+v", es)
+	if err := o.Ack(es); err != nil {
+		t.Fatal(err)
+	}
+	commit(t, o, st, 1, 10)
+	if es, _ := o.Read(0, 10); len(es) != 1 || es[0].Seq != 4 {
+		t.Fatalf("sequence reused after restart or acked segment kept: %+v", es)
 	}
 }
 
-func TestDecode(t *testing.T) {
+func TestSegments(t *testing.T) {
+	st := openStore(t, t.TempDir())
+	defer st.Close()
+	o, _ := Open(st, 1000, false)
+	// 20 entries of ~10 KiB: several segments of at most SegmentBytes.
+	es := commit(t, o, st, 20, 10<<10)
+	segs := map[int64]int{}
+	for _, e := range es {
+		segs[e.Seg]++
+	}
+	if len(segs) < 4 {
+		t.Fatalf("%d segments for 200 KiB", len(segs))
+	}
+	for first, n := range segs {
+		if n*(10<<10) > limits.SegmentBytes {
+			t.Fatalf("segment %d holds %d entries", first, n)
+		}
+	}
+	got, err := o.Read(5, 1)
+	if err != nil || got[0].Seq != 5 {
+		t.Fatalf("read from 5: %+v %v", got, err)
+	}
+}
+
+func TestDecodeSegment(t *testing.T) {
+	good := encodeSegment([]Entry{{Topic: "t", Payload: []byte("p")}, {Topic: "u", Payload: nil}})
 	tests := []struct {
 		name string
 		b    []byte
 		ok   bool
 	}{
-		{"ok", encode(Entry{Topic: "t", Payload: []byte("p")}), true},
-		{"error/short", []byte{1}, false},
-		{"error/zero-topic", []byte{0, 0, 'p'}, false},
-		{"error/topic-past-end", []byte{0, 9, 't'}, false},
+		{"ok", good, true},
+		{"error/short", []byte{0, 0}, false},
+		{"error/zero-count", []byte{0, 0, 0, 0}, false},
+		{"error/truncated", good[:len(good)-3], false},
+		{"error/trailing", append(append([]byte(nil), good...), 0), false},
+		{"error/zero-topic", []byte{0, 0, 0, 1, 0, 0, 0, 0, 0, 0}, false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			_, err := decode(tt.b)
+			es, err := decodeSegment(7, tt.b)
 			if (err == nil) != tt.ok || (err != nil && !errors.Is(err, ErrCorrupt)) {
 				t.Fatalf("decode = %v", err)
+			}
+			if err == nil && (len(es) != 2 || es[1].Seq != 8 || !es[1].Last || es[0].Last) {
+				t.Fatalf("entries %+v", es)
 			}
 		})
 	}
 }
 
-func FuzzDecode(f *testing.F) {
-	f.Add(encode(Entry{Topic: "t", Payload: []byte("p")}))
-	f.Add([]byte{0, 9, 't'})
+func FuzzDecodeSegment(f *testing.F) {
+	f.Add(encodeSegment([]Entry{{Topic: "t", Payload: []byte("p")}}))
+	f.Add([]byte{0, 0, 0, 1, 0, 9, 't'})
 	f.Fuzz(func(t *testing.T, b []byte) {
-		e, err := decode(b)
-		if err == nil && string(encode(e)) != string(b) {
+		es, err := decodeSegment(1, b)
+		if err == nil && string(encodeSegment(es)) != string(b) {
 			t.Fatal("decode/encode do not round trip")
 		}
 	})

@@ -36,6 +36,10 @@ func KeyClock() []byte { return []byte(prefixMeta + "clock") }
 // KeyOutboxHead is the key of the highest outbox sequence ever assigned.
 func KeyOutboxHead() []byte { return []byte(prefixMeta + "outbox_head") }
 
+// KeyOutboxAcked is the key of the highest outbox sequence the broker has
+// acknowledged (acknowledgements arrive in order).
+func KeyOutboxAcked() []byte { return []byte(prefixMeta + "outbox_acked") }
+
 // KeyDropped is the key of the count of samples refused because the outbox
 // was full.
 func KeyDropped() []byte { return []byte(prefixMeta + "outbox_dropped") }
@@ -88,7 +92,8 @@ func KeyRefused(reason string) []byte { return []byte(prefixRefused + reason) }
 // PrefixOutbox is the prefix of the outbox entries.
 func PrefixOutbox() []byte { return []byte(prefixOutbox) }
 
-// KeyOutbox is the key of the outbox entry with sequence seq.
+// KeyOutbox is the key of the outbox segment whose first entry has
+// sequence seq.
 func KeyOutbox(seq int64) []byte { return appendUint([]byte(prefixOutbox), seq) }
 
 // OutboxSeq returns the sequence of an outbox key.

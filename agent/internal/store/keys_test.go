@@ -18,6 +18,7 @@ func TestKeyHelpers(t *testing.T) {
 		{"clock", KeyClock(), "m/clock"},
 		{"outbox-head", KeyOutboxHead(), "m/outbox_head"},
 		{"dropped", KeyDropped(), "m/outbox_dropped"},
+		{"outbox-acked", KeyOutboxAcked(), "m/outbox_acked"},
 		{"token", KeyToken("lic"), "t/lic"},
 		{"version", KeyVersion("lic"), "v/lic"},
 		{"deduction", KeyDeduction("dev", 258), "d/dev/\x00\x00\x00\x00\x00\x00\x01\x02"},

@@ -148,7 +148,7 @@ func (p *Publisher) connect(ctx context.Context) (mqtt.Client, <-chan struct{}, 
 }
 
 type inflight struct {
-	seq int64
+	e   outbox.Entry // Payload cleared: only the sequence and segment matter
 	tok mqtt.Token
 }
 
@@ -192,7 +192,7 @@ func (p *Publisher) publishLoop(ctx context.Context, c mqtt.Client, fifo chan<- 
 			tok := c.Publish(e.Topic, 1, false, e.Payload)
 			p.published.Add(1)
 			select {
-			case fifo <- inflight{seq: e.Seq, tok: tok}:
+			case fifo <- inflight{e: outbox.Entry{Seq: e.Seq, Seg: e.Seg, Last: e.Last}, tok: tok}:
 			case <-lost:
 				return errLost
 			case <-ctx.Done():
@@ -265,7 +265,7 @@ func (p *Publisher) reader(chunks chan<- []outbox.Entry, stop <-chan struct{}) e
 // sequences to the deleter, so that a slow badger write never holds up the
 // next PUBACK. It returns on the first failed publish.
 func (p *Publisher) acker(fifo <-chan inflight, lost, stop <-chan struct{}) error {
-	acks := make(chan int64, p.o.MaxInflight)
+	acks := make(chan outbox.Entry, p.o.MaxInflight)
 	delErr := make(chan error, 1)
 	go func() { delErr <- p.deleter(acks) }()
 	err := p.awaitAcks(fifo, acks, lost, stop)
@@ -273,7 +273,7 @@ func (p *Publisher) acker(fifo <-chan inflight, lost, stop <-chan struct{}) erro
 	return errors.Join(err, <-delErr)
 }
 
-func (p *Publisher) awaitAcks(fifo <-chan inflight, acks chan<- int64, lost, stop <-chan struct{}) error {
+func (p *Publisher) awaitAcks(fifo <-chan inflight, acks chan<- outbox.Entry, lost, stop <-chan struct{}) error {
 	for {
 		var it inflight
 		select {
@@ -293,13 +293,13 @@ func (p *Publisher) awaitAcks(fifo <-chan inflight, acks chan<- int64, lost, sto
 		if err := it.tok.Error(); err != nil {
 			return err
 		}
-		acks <- it.seq
+		acks <- it.e
 	}
 }
 
-// deleter deletes acknowledged entries in batches of what has piled up.
-func (p *Publisher) deleter(acks <-chan int64) error {
-	batch := make([]int64, 0, limits.AckDeleteBatch)
+// deleter records acknowledged entries in batches of what has piled up.
+func (p *Publisher) deleter(acks <-chan outbox.Entry) error {
+	batch := make([]outbox.Entry, 0, limits.AckDeleteBatch)
 	var firstErr error
 	for seq := range acks {
 		batch = append(batch[:0], seq)
