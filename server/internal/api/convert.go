@@ -24,7 +24,7 @@ func toLicense(v *ledger.LicenseView) wire.License {
 	l := &v.License
 	out := wire.License{ID: l.ID, Serial: l.Serial, CustomerID: l.CustomerID, Type: l.Type, Billing: l.Billing,
 		Status: string(v.Status), DeviceID: l.DeviceID, Models: l.Models, MaxSamplesPerHour: l.MaxSamplesPerHour,
-		Enforcement: l.Enforcement, Features: l.Features, MaxChildren: l.MaxChildren, MaxOfflineSeconds: l.MaxOfflineSeconds,
+		Enforcement: l.Enforcement, Features: l.Features, MaxChildren: l.MaxChildren, StartAtChildren: l.StartAtChildren, MaxOfflineSeconds: l.MaxOfflineSeconds,
 		Months: l.DurationMonths, RetentionDays: l.RetentionDays, Renew: l.Renew, RenewEndsAt: timePtr(l.NoRenewFrom),
 		CancellationDays: l.CancellationDays, Alignment: l.Alignment, Locked: l.Locked, TotalDays: l.TotalDays,
 		AvailableDays: l.AvailableDays, PaidUntil: timePtr(l.PaidUntil), ActivatedAt: timePtr(l.ActivatedAt),
@@ -48,8 +48,11 @@ func toLicenses(vs []ledger.LicenseView) []wire.License {
 	return out
 }
 
-func toToken(t *ledger.LicenseToken) wire.LicenseToken {
-	return wire.LicenseToken{LicenseID: t.LicenseID, DeviceID: t.DeviceID, Version: t.Version, NotAfter: t.NotAfter, Token: t.Token}
+func toToken(t *ledger.LicenseToken) *wire.LicenseToken {
+	if t == nil {
+		return nil
+	}
+	return &wire.LicenseToken{LicenseID: t.LicenseID, DeviceID: t.DeviceID, Version: t.Version, NotAfter: t.NotAfter, Token: t.Token}
 }
 
 func toSale(s *ledger.Sale) wire.Sale {

@@ -99,7 +99,7 @@ func (a *API) deviceTokens(w http.ResponseWriter, r *http.Request) {
 	}
 	out := wire.TokenList{DeviceID: id, Tokens: make([]wire.LicenseToken, len(ts))}
 	for i := range ts {
-		out.Tokens[i] = toToken(&ts[i])
+		out.Tokens[i] = *toToken(&ts[i])
 	}
 	a.render(w, http.StatusOK, out)
 }

@@ -60,6 +60,8 @@ var errorMap = []struct {
 	{ledger.ErrWrongBilling, http.StatusConflict, "wrong_billing"},
 	{ledger.ErrNoDaysLeft, http.StatusConflict, "no_days_left"},
 	{ledger.ErrBlacklisted, http.StatusConflict, "device_blacklisted"},
+	{ledger.ErrCapacity, http.StatusConflict, "capacity_exceeded"},
+	{ledger.ErrPendingStart, http.StatusConflict, "license_pending_start"},
 	{ledger.ErrNotInitialized, http.StatusServiceUnavailable, "not_initialized"},
 }
 

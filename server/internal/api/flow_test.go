@@ -99,3 +99,47 @@ func TestLicenseLifecycleOverAPI(t *testing.T) {
 		t.Fatalf("audit %+v", audit.Entries)
 	}
 }
+
+// TestCapacityLicenseOverAPI: a capacity license waits as pending_start
+// with no token, starts when the gateway's third child is registered, and
+// a child beyond max_children is refused with capacity_exceeded.
+func TestCapacityLicenseOverAPI(t *testing.T) {
+	e := newAPIEnv(t)
+	e.world()
+	acme, dist := e.key["acme"], e.key["dist"]
+	e.must(201, "POST", "/v1/devices", acme, wire.CreateDeviceRequest{ID: "gw-1", CustomerID: "acme", Model: "sensor-gw", PublicKey: newPublicKey(t)}, nil)
+	var ls wire.LicenseList
+	e.must(201, "POST", "/v1/licenses", dist, wire.CreateLicenseRequest{CustomerID: "acme", Type: "standard", Billing: "term",
+		Models: []string{"sensor-*"}, StartAtChildren: 2, MaxChildren: 3}, &ls)
+	lic := ls.Licenses[0]
+	if lic.StartAtChildren != 2 || lic.MaxChildren != 3 || lic.Start != nil {
+		t.Fatalf("created: %+v", lic)
+	}
+	var b wire.BindResponse
+	code, raw := e.call("POST", "/v1/licenses/"+lic.ID+"/bind", acme, wire.BindRequest{DeviceID: "gw-1"}, &b)
+	if code != 200 || b.License.Status != "pending_start" || b.Token != nil || strings.Contains(string(raw), `"token"`) {
+		t.Fatalf("bind: %s", raw)
+	}
+	if code, raw := e.call("GET", "/v1/licenses/"+lic.ID+"/token", acme, nil, nil); code != 404 {
+		t.Fatalf("token of a pending license: %d %s", code, raw)
+	}
+	var pending wire.LicenseList
+	e.must(200, "GET", "/v1/licenses?status=pending_start", acme, nil, &pending)
+	if len(pending.Licenses) != 1 || pending.Licenses[0].ID != lic.ID {
+		t.Fatalf("status=pending_start: %+v", pending.Licenses)
+	}
+	for _, id := range []string{"c-1", "c-2", "c-3"} {
+		e.must(201, "POST", "/v1/devices", acme, wire.CreateDeviceRequest{ID: id, CustomerID: "acme", Model: "sensor-c", PublicKey: newPublicKey(t), GatewayID: "gw-1"}, nil)
+	}
+	var got wire.License
+	e.must(200, "GET", "/v1/licenses/"+lic.ID, acme, nil, &got)
+	if got.Status != "active" || got.ActivatedAt == nil || got.Start == nil || got.Version <= b.License.Version {
+		t.Fatalf("after the children: %+v", got)
+	}
+	e.must(200, "GET", "/v1/licenses/"+lic.ID+"/token", acme, nil, nil)
+	changes := e.auditCount()
+	code, raw = e.call("POST", "/v1/devices", acme, wire.CreateDeviceRequest{ID: "c-4", CustomerID: "acme", Model: "sensor-c", PublicKey: newPublicKey(t), GatewayID: "gw-1"}, nil)
+	if code != 409 || errCode(raw) != "capacity_exceeded" || e.auditCount() != changes {
+		t.Fatalf("fourth child: %d %s", code, raw)
+	}
+}

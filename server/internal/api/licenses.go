@@ -18,7 +18,7 @@ func (a *API) createLicenses(w http.ResponseWriter, r *http.Request) {
 	ls, err := a.lg.CreateLicenses(r.Context(), actor(r), ledger.LicenseInput{CustomerID: req.CustomerID,
 		Type: req.Type, Billing: req.Billing, Months: req.Months, Days: req.Days, Models: req.Models,
 		MaxSamplesPerHour: req.MaxSamplesPerHour, Enforcement: req.Enforcement, Features: req.Features,
-		MaxChildren: req.MaxChildren, MaxOfflineSeconds: req.MaxOfflineSeconds, RetentionDays: req.RetentionDays,
+		MaxChildren: req.MaxChildren, StartAtChildren: req.StartAtChildren, MaxOfflineSeconds: req.MaxOfflineSeconds, RetentionDays: req.RetentionDays,
 		Renew: req.Renew, CancellationDays: req.CancellationDays, Alignment: req.Alignment,
 		DistributorDescription: req.DistributorDescription, CustomerDescription: req.CustomerDescription, Count: req.Count})
 	if err != nil {
@@ -140,7 +140,7 @@ func (a *API) bind(w http.ResponseWriter, r *http.Request) {
 		a.fail(w, r, err)
 		return
 	}
-	a.render(w, http.StatusOK, wire.BindResponse{License: toLicense(&res.License), Replaced: toLicenses(res.Replaced), Token: toToken(&res.Token)})
+	a.render(w, http.StatusOK, wire.BindResponse{License: toLicense(&res.License), Replaced: toLicenses(res.Replaced), Token: toToken(res.Token)})
 }
 
 func (a *API) transfer(w http.ResponseWriter, r *http.Request) {

@@ -61,6 +61,8 @@ func TestCommandsCallTheAPI(t *testing.T) {
 		{"renew-off", []string{"license", "renew", "L1", "--off"}, `POST /v1/licenses/L1/renew {"renew":false}`, "RENEW"},
 		{"sell-by-ids", []string{"license", "sell", "--to", "acme", "--ids", "a,b"}, `POST /v1/sales/sell {"customer_id":"acme","ids":["a","b"]}`, ""},
 		{"id-escaped-in-path", []string{"license", "show", "a b"}, "GET /v1/licenses/a%20b", ""},
+		{"create-capacity", []string{"license", "create", "--customer", "acme", "--type", "standard", "--billing", "term", "--models", "gw-*",
+			"--start-at-children", "5", "--max-children", "20"}, `"max_children":20,"start_at_children":5`, "L1"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -15,14 +15,14 @@ import (
 func init() {
 	register("license create", cmd{usage: "license create --customer ID --type standard|trial --billing term|days [--months N] [--days N] " +
 		"--models P1,P2 [--max-samples-per-hour N] [--enforcement enforce|report] [--count K] [--no-renew] [--features a,b] " +
-		"[--max-offline DURATION] [--max-children N] [--retention-days N] [--cancellation-days N] [--alignment anniversary|calendar_year|fiscal_year:MM] " +
+		"[--max-offline DURATION] [--max-children N] [--start-at-children N] [--retention-days N] [--cancellation-days N] [--alignment anniversary|calendar_year|fiscal_year:MM] " +
 		"[--distributor-description S] [--customer-description S]",
 		flags: func(fs *flag.FlagSet, v *vals) {
 			for _, f := range []string{"customer", "type", "billing", "models", "enforcement", "features", "max-offline", "alignment",
 				"distributor-description", "customer-description"} {
 				v.str(fs, f, strings.ReplaceAll(f, "-", " "))
 			}
-			for _, f := range []string{"months", "days", "max-samples-per-hour", "count", "max-children", "retention-days", "cancellation-days"} {
+			for _, f := range []string{"months", "days", "max-samples-per-hour", "count", "max-children", "start-at-children", "retention-days", "cancellation-days"} {
 				v.num(fs, f, strings.ReplaceAll(f, "-", " "))
 			}
 			v.flag(fs, "no-renew", "do not renew at the end of the term")
@@ -170,7 +170,8 @@ func runLicenseCreate(ctx context.Context, x *invocation) error {
 	req := wire.CreateLicenseRequest{CustomerID: x.s("customer"), Type: x.s("type"), Billing: x.s("billing"),
 		Months: int(x.n("months")), Days: x.n("days"), Models: splitList(x.s("models")), MaxSamplesPerHour: x.n("max-samples-per-hour"),
 		Enforcement: x.s("enforcement"), Features: splitList(x.s("features")), MaxChildren: x.n("max-children"),
-		RetentionDays: int(x.n("retention-days")), CancellationDays: int(x.n("cancellation-days")), Alignment: x.s("alignment"),
+		StartAtChildren: x.n("start-at-children"),
+		RetentionDays:   int(x.n("retention-days")), CancellationDays: int(x.n("cancellation-days")), Alignment: x.s("alignment"),
 		DistributorDescription: x.s("distributor-description"), CustomerDescription: x.s("customer-description"), Count: int(x.n("count"))}
 	if x.b("no-renew") {
 		req.Renew = new(bool)

@@ -23,7 +23,8 @@ type BindInput struct {
 type BindResult struct {
 	License  LicenseView
 	Replaced []LicenseView
-	Token    LicenseToken
+	// Token is nil while a capacity license waits for its start.
+	Token *LicenseToken
 }
 
 // samePurpose reports whether binding b replaces a on a device: both are
@@ -62,7 +63,8 @@ func (lg *Ledger) Bind(ctx context.Context, a Actor, idOrSerial string, in BindI
 		}
 		if l.DeviceID == d.ID { // already there: nothing changes
 			out.License = o.licenseView(a, l)
-			return o.x.GetJSON(store.TokenKey(l.ID), &out.Token)
+			out.Token, err = o.currentToken(l.ID)
+			return err
 		}
 		devOwner, err := o.customer(d.CustomerID)
 		if err != nil {
@@ -80,7 +82,7 @@ func (lg *Ledger) Bind(ctx context.Context, a Actor, idOrSerial string, in BindI
 			return err
 		}
 		out.License = o.licenseView(a, l)
-		if err := o.x.GetJSON(store.TokenKey(l.ID), &out.Token); err != nil {
+		if out.Token, err = o.currentToken(l.ID); err != nil {
 			return err
 		}
 		return o.audit(a, "license.bind", "license", l.ID, l.CustomerID, &before, l)
@@ -89,8 +91,8 @@ func (lg *Ledger) Bind(ctx context.Context, a Actor, idOrSerial string, in BindI
 }
 
 // attach binds l to d, hands it to the device's owner if that is a
-// sub-customer, activates a term license on its first bind and signs the
-// token.
+// sub-customer, activates a term license on its first bind (a capacity
+// license only if d has reached its start condition) and signs the token.
 func (o *op) attach(a Actor, l *License, d *Device, owner, devOwner *Customer) error {
 	before := *l
 	if devOwner.ID != owner.ID {
@@ -100,7 +102,15 @@ func (o *op) attach(a Actor, l *License, d *Device, owner, devOwner *Customer) e
 		}
 	}
 	l.DeviceID, l.BoundAt = d.ID, o.now
-	if l.ActivatedAt.IsZero() && l.Billing == token.BillingTerm {
+	if l.waitingToStart() {
+		r, err := o.reachOf(d.ID)
+		if err != nil {
+			return err
+		}
+		if l.startReached(r) {
+			l.begin(o.now)
+		}
+	} else if l.ActivatedAt.IsZero() && l.Billing == token.BillingTerm {
 		l.ActivatedAt = o.now
 		if l.Type == token.TypeTrial {
 			l.Start, l.End = o.now, o.now.Add(TrialDays*Day)
@@ -125,7 +135,7 @@ func (o *op) checkBindable(l *License, d *Device) error {
 	if !ident.ModelMatches(l.Models, d.Model) {
 		return fmt.Errorf("%w: model %s, range %v", ErrModelMismatch, d.Model, l.Models)
 	}
-	return nil
+	return o.checkCapacity(l, d)
 }
 
 // replaceOn unbinds the usable licenses on d that l replaces.

@@ -77,7 +77,7 @@ func (o *op) payer(deviceID string) (*License, error) {
 		if err != nil {
 			return false, err
 		}
-		if l.Billing == token.BillingDays && l.AvailableDays > 0 && l.usable(o.now) == nil {
+		if l.Billing == token.BillingDays && l.AvailableDays > 0 && l.usable(o.now) == nil && !l.waitingToStart() {
 			cands = append(cands, l)
 		}
 		return true, nil

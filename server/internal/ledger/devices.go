@@ -17,7 +17,10 @@ type DeviceInput struct {
 }
 
 // CreateDevice registers a device of a customer the actor manages. Its
-// public key is its identity: a key already used by another device is refused.
+// public key is its identity: a key already used by another device is
+// refused. A child device must fit under the max_children of every license
+// its gateway holds, and starts the gateway's capacity licenses that wait
+// for this many children.
 func (lg *Ledger) CreateDevice(ctx context.Context, a Actor, in DeviceInput) (*Device, error) {
 	if err := ident.CheckID("device_id", in.ID); err != nil {
 		return nil, invalid("%v", err)
@@ -60,13 +63,23 @@ func (lg *Ledger) CreateDevice(ctx context.Context, a Actor, in DeviceInput) (*D
 		if err := o.checkGateway(in.GatewayID, c.ID); err != nil {
 			return err
 		}
+		var gwReach reach
+		var gwLicenses []*License
+		if in.GatewayID != "" {
+			if gwReach, gwLicenses, err = o.addChild(in.GatewayID); err != nil {
+				return err
+			}
+		}
 		d := &Device{ID: in.ID, CustomerID: c.ID, Model: in.Model, PublicKey: in.PublicKey, KeyFingerprint: fp,
 			GatewayID: in.GatewayID, Location: in.Location, CreatedAt: o.now}
 		if err := o.putNewDevice(d); err != nil {
 			return err
 		}
 		out = *d
-		return o.audit(a, "device.create", "device", d.ID, c.ID, nil, d)
+		if err := o.audit(a, "device.create", "device", d.ID, c.ID, nil, d); err != nil {
+			return err
+		}
+		return o.startReachedOn(a, gwLicenses, gwReach)
 	})
 	return &out, err
 }

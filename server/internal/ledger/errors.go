@@ -48,6 +48,12 @@ var (
 	// ErrNoDaysLeft reports a failed day deduction: no bound license could
 	// pay, and the device is now blacklisted.
 	ErrNoDaysLeft = errors.New("no license can pay a day: device blacklisted")
+	// ErrCapacity reports a child device beyond a gateway license's
+	// max_children, or a capacity license bound where it cannot fit or start.
+	ErrCapacity = errors.New("capacity exceeded")
+	// ErrPendingStart reports a capacity license that has not reached its
+	// start condition: it may not be used yet.
+	ErrPendingStart = errors.New("license has not started")
 	// ErrBlacklisted reports a blacklisted device asking to send data.
 	ErrBlacklisted = errors.New("device is blacklisted")
 	// ErrAlreadyInitialized reports a second init of the same data directory.

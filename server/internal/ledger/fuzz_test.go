@@ -13,6 +13,7 @@ func FuzzSkeleton(f *testing.F) {
 	f.Add(l.summary())
 	f.Add([]byte{})
 	f.Add([]byte{summaryVersion, 0xff, 0x80})
+	f.Add([]byte{summaryVersion, 0xff, 0x01, 0x80})
 	f.Fuzz(func(t *testing.T, b []byte) {
 		sk, ok := skeleton(b)
 		if !ok {

@@ -14,15 +14,17 @@ import (
 
 // LicenseInput creates Count identical licenses.
 type LicenseInput struct {
-	CustomerID             string
-	Type, Billing          string
-	Months                 int
-	Days                   int64
-	Models                 []string
-	MaxSamplesPerHour      int64
-	Enforcement            string
-	Features               []string
-	MaxChildren            int64
+	CustomerID        string
+	Type, Billing     string
+	Months            int
+	Days              int64
+	Models            []string
+	MaxSamplesPerHour int64
+	Enforcement       string
+	Features          []string
+	MaxChildren       int64
+	// StartAtChildren makes a capacity license (License.StartAtChildren).
+	StartAtChildren        int64
 	MaxOfflineSeconds      *int64 // nil: the server default
 	RetentionDays          int
 	Renew                  *bool // nil: on for standard term licenses
@@ -78,8 +80,8 @@ func (in *LicenseInput) normalize(defaultMaxOffline int64) error {
 	if in.Enforcement != token.EnforcementEnforce && in.Enforcement != token.EnforcementReport {
 		return invalid("enforcement %q: want enforce or report", in.Enforcement)
 	}
-	if in.MaxChildren < 0 || in.MaxChildren > 1<<20 {
-		return invalid("max_children %d out of 0..%d", in.MaxChildren, 1<<20)
+	if err := in.normalizeCapacity(); err != nil {
+		return err
 	}
 	if in.MaxOfflineSeconds == nil {
 		in.MaxOfflineSeconds = &defaultMaxOffline
@@ -95,6 +97,21 @@ func (in *LicenseInput) normalize(defaultMaxOffline int64) error {
 	}
 	if len(in.DistributorDescription) > MaxDescriptionLen || len(in.CustomerDescription) > MaxDescriptionLen {
 		return invalid("descriptions are at most %d bytes", MaxDescriptionLen)
+	}
+	return nil
+}
+
+// normalizeCapacity checks the child cap and the start condition: a
+// license that starts at N children must allow at least N.
+func (in *LicenseInput) normalizeCapacity() error {
+	if in.MaxChildren < 0 || in.MaxChildren > MaxChildrenLimit {
+		return invalid("max_children %d out of 0..%d", in.MaxChildren, MaxChildrenLimit)
+	}
+	if in.StartAtChildren < 0 || in.StartAtChildren > MaxChildrenLimit {
+		return invalid("start_at_children %d out of 0..%d", in.StartAtChildren, MaxChildrenLimit)
+	}
+	if in.MaxChildren > 0 && in.StartAtChildren > in.MaxChildren {
+		return invalid("start_at_children %d above max_children %d: the license could never start", in.StartAtChildren, in.MaxChildren)
 	}
 	return nil
 }
@@ -199,12 +216,12 @@ func (o *op) createLicenses(a Actor, in LicenseInput) ([]*License, error) {
 		}
 		l := &License{ID: newUUID(), Serial: serial, CustomerID: in.CustomerID, Type: in.Type, Billing: in.Billing,
 			Models: in.Models, MaxSamplesPerHour: in.MaxSamplesPerHour, Enforcement: in.Enforcement,
-			Features: in.Features, MaxChildren: in.MaxChildren, MaxOfflineSeconds: *in.MaxOfflineSeconds,
+			Features: in.Features, MaxChildren: in.MaxChildren, StartAtChildren: in.StartAtChildren, MaxOfflineSeconds: *in.MaxOfflineSeconds,
 			DurationMonths: in.Months, RetentionDays: in.RetentionDays, TotalDays: in.Days, AvailableDays: in.Days,
 			Renew: *in.Renew, CancellationDays: in.CancellationDays, Alignment: in.Alignment,
 			DistributorDescription: in.DistributorDescription, CustomerDescription: in.CustomerDescription,
 			DescribedBy: describer, CreatedAt: o.now, Version: 1}
-		if l.Type == token.TypeStandard && l.Billing == token.BillingTerm {
+		if l.Type == token.TypeStandard && l.Billing == token.BillingTerm && l.StartAtChildren == 0 {
 			l.Start = TermStart(o.now)
 			l.End = PeriodEnd(l.Start, l.DurationMonths, l.Alignment)
 		}

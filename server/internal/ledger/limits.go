@@ -25,6 +25,9 @@ const (
 	MaxLocationLen = 256
 	MaxReasonLen   = 256
 
+	// MaxChildrenLimit caps max_children and start_at_children.
+	MaxChildrenLimit = 1 << 20
+
 	// MaxCancellationDays caps a cancellation period.
 	MaxCancellationDays = 365
 	// MaxRetentionDays caps telemetry retention; DefaultRetentionDays

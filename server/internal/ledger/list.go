@@ -149,7 +149,7 @@ func (f *LicenseFilter) matches(l *License, now time.Time) bool {
 // their remaining days and paid time.
 func (l *License) endsWithin(now time.Time, d time.Duration) bool {
 	switch l.Status(now) {
-	case StatusExpired, StatusRevoked, StatusTransferred:
+	case StatusExpired, StatusRevoked, StatusTransferred, StatusPendingStart:
 		return false
 	}
 	if l.Billing == token.BillingDays {

@@ -76,20 +76,24 @@ type Status string
 
 // The statuses, exactly as SPEC §2 names them.
 const (
-	StatusUnused      Status = "unused"
-	StatusInactive    Status = "inactive"
-	StatusActive      Status = "active"
-	StatusDeactivated Status = "deactivated"
-	StatusExpired     Status = "expired"
-	StatusSuspended   Status = "suspended"
-	StatusRevoked     Status = "revoked"
-	StatusTransferred Status = "transferred"
+	StatusUnused   Status = "unused"
+	StatusInactive Status = "inactive"
+	// StatusPendingStart is a capacity license bound to a device that has
+	// not yet reached its start condition (SPEC §2 "pending start"): it
+	// neither counts time nor pays days, and has no token yet.
+	StatusPendingStart Status = "pending_start"
+	StatusActive       Status = "active"
+	StatusDeactivated  Status = "deactivated"
+	StatusExpired      Status = "expired"
+	StatusSuspended    Status = "suspended"
+	StatusRevoked      Status = "revoked"
+	StatusTransferred  Status = "transferred"
 )
 
 // ValidStatus reports whether s names a status.
 func ValidStatus(s string) bool {
 	switch Status(s) {
-	case StatusUnused, StatusInactive, StatusActive, StatusDeactivated, StatusExpired,
+	case StatusUnused, StatusInactive, StatusPendingStart, StatusActive, StatusDeactivated, StatusExpired,
 		StatusSuspended, StatusRevoked, StatusTransferred:
 		return true
 	}
@@ -115,11 +119,15 @@ type License struct {
 	Enforcement       string   `json:"enforcement"`
 	Features          []string `json:"features"`
 	MaxChildren       int64    `json:"max_children"`
-	MaxOfflineSeconds int64    `json:"max_offline_seconds"`
-	DurationMonths    int      `json:"duration_months"`
-	RetentionDays     int      `json:"retention_days"`
-	TotalDays         int64    `json:"total_days"`
-	AvailableDays     int64    `json:"available_days"`
+	// StartAtChildren makes a capacity license: it starts counting (term,
+	// trial, days) only when its device first has this many registered
+	// child devices. 0: an ordinary license.
+	StartAtChildren   int64 `json:"start_at_children,omitempty"`
+	MaxOfflineSeconds int64 `json:"max_offline_seconds"`
+	DurationMonths    int   `json:"duration_months"`
+	RetentionDays     int   `json:"retention_days"`
+	TotalDays         int64 `json:"total_days"`
+	AvailableDays     int64 `json:"available_days"`
 	// PaidUntil ends the 24 hours bought by the last day deducted.
 	PaidUntil time.Time `json:"paid_until,omitzero"`
 

@@ -50,6 +50,9 @@ func (lg *Ledger) DeviceStanding(ctx context.Context, deviceID, licenseID string
 		if err := l.usable(o.now); err != nil {
 			return err
 		}
+		if l.waitingToStart() {
+			return fmt.Errorf("%w: license %s waits for %d child devices", ErrPendingStart, l.ID, l.StartAtChildren)
+		}
 		st.CustomerID = l.CustomerID
 		if l.Billing == token.BillingDays && l.AvailableDays == 0 {
 			st.Until = l.PaidUntil

@@ -26,6 +26,8 @@ func (l *License) Status(now time.Time) Status {
 	switch {
 	case bound && activated:
 		return StatusActive
+	case bound && l.StartAtChildren > 0:
+		return StatusPendingStart
 	case bound:
 		return StatusInactive
 	case activated:
@@ -41,9 +43,17 @@ func (l *License) expired(now time.Time) bool {
 		return l.AvailableDays <= 0 && !now.Before(l.PaidUntil)
 	case l.Type == token.TypeTrial:
 		return !l.End.IsZero() && !now.Before(l.End)
+	case l.End.IsZero(): // a capacity license whose term has not started
+		return false
 	default:
 		return !now.Before(l.End) && !l.renewsAt(l.End)
 	}
+}
+
+// waitingToStart reports a capacity license that has not reached its start
+// condition yet: it counts no time, pays no day and has no token.
+func (l *License) waitingToStart() bool {
+	return l.StartAtChildren > 0 && l.ActivatedAt.IsZero()
 }
 
 // terminal reports a license that can never be used again, whatever the time.

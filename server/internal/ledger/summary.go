@@ -11,7 +11,9 @@ import (
 // fields its status derives from, so that a filtered listing decides on
 // the index alone and reads full records only for the licenses it returns.
 
-const summaryVersion = 1
+// summaryVersion 2 added the second flag byte (capacity licenses); entries
+// of version 1 are not decoded, so their licenses are read in full.
+const summaryVersion = 2
 
 const (
 	sumTrial = 1 << iota
@@ -24,6 +26,11 @@ const (
 	sumActivated
 )
 
+// Flags of the second byte.
+const (
+	sumCapacity = 1 << iota // waits for children before it starts
+)
+
 // summary encodes what Status and endsWithin read.
 func (l *License) summary() []byte {
 	var f byte
@@ -34,8 +41,12 @@ func (l *License) summary() []byte {
 			f |= bit
 		}
 	}
-	b := make([]byte, 2, 2+4*binary.MaxVarintLen64)
-	b[0], b[1] = summaryVersion, f
+	var f2 byte
+	if l.StartAtChildren > 0 {
+		f2 |= sumCapacity
+	}
+	b := make([]byte, 3, 3+4*binary.MaxVarintLen64)
+	b[0], b[1], b[2] = summaryVersion, f, f2
 	for _, v := range []int64{unixOrZero(l.End), unixOrZero(l.PaidUntil), unixOrZero(l.NoRenewFrom), l.AvailableDays} {
 		b = binary.AppendVarint(b, v)
 	}
@@ -59,12 +70,12 @@ func timeOrZero(s int64) time.Time {
 // skeleton decodes a summary into a License with exactly the fields Status
 // and endsWithin read; ok is false for a missing or unknown summary.
 func skeleton(b []byte) (l License, ok bool) {
-	if len(b) < 2 || b[0] != summaryVersion {
+	if len(b) < 3 || b[0] != summaryVersion {
 		return l, false
 	}
-	f := b[1]
+	f, f2 := b[1], b[2]
 	var v [4]int64
-	rest := b[2:]
+	rest := b[3:]
 	for i := range v {
 		n, k := binary.Varint(rest)
 		if k <= 0 {
@@ -88,6 +99,9 @@ func skeleton(b []byte) (l License, ok bool) {
 	}
 	if f&sumActivated != 0 {
 		l.ActivatedAt = unixTime(1)
+	}
+	if f2&sumCapacity != 0 {
+		l.StartAtChildren = 1
 	}
 	l.End, l.PaidUntil, l.NoRenewFrom, l.AvailableDays = timeOrZero(v[0]), timeOrZero(v[1]), timeOrZero(v[2]), v[3]
 	return l, true

@@ -80,6 +80,10 @@ func TestStatusDerivation(t *testing.T) {
 	}{
 		{"unused", term, StatusUnused},
 		{"inactive/bound-not-activated", License{Type: token.TypeStandard, Billing: token.BillingDays, AvailableDays: 3, DeviceID: "d"}, StatusInactive},
+		{"pending-start/capacity-term-bound", License{Type: token.TypeStandard, Billing: token.BillingTerm, Renew: false, StartAtChildren: 3, DeviceID: "d"}, StatusPendingStart},
+		{"pending-start/capacity-days-bound", License{Type: token.TypeStandard, Billing: token.BillingDays, AvailableDays: 3, StartAtChildren: 3, DeviceID: "d"}, StatusPendingStart},
+		{"unused/capacity-unbound", License{Type: token.TypeStandard, Billing: token.BillingTerm, StartAtChildren: 3}, StatusUnused},
+		{"active/capacity-started", License{Type: token.TypeStandard, Billing: token.BillingTerm, StartAtChildren: 3, DeviceID: "d", ActivatedAt: past, End: future}, StatusActive},
 		{"active", with(func(l *License) { l.DeviceID, l.ActivatedAt = "d", past }), StatusActive},
 		{"deactivated", with(func(l *License) { l.ActivatedAt = past }), StatusDeactivated},
 		{"expired/term-no-renew", with(func(l *License) { l.Renew, l.End = false, past }), StatusExpired},

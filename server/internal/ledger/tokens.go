@@ -36,7 +36,7 @@ func (o *op) tokenWindow(l *License) (nb, na int64) {
 
 func (o *op) issueToken(l *License) error {
 	k := store.TokenKey(l.ID)
-	if l.DeviceID == "" || l.terminal() || l.Suspended {
+	if l.DeviceID == "" || l.terminal() || l.Suspended || l.waitingToStart() {
 		return o.x.Delete(k)
 	}
 	nb, na := o.tokenWindow(l)
@@ -152,6 +152,19 @@ func (lg *Ledger) DeviceTokens(ctx context.Context, a Actor, deviceID string) ([
 		})
 	})
 	return out, err
+}
+
+// currentToken returns the stored token of a license, nil if it has none.
+func (o *op) currentToken(licenseID string) (*LicenseToken, error) {
+	var t LicenseToken
+	err := o.x.GetJSON(store.TokenKey(licenseID), &t)
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	return &t, nil
 }
 
 // LicenseToken returns the current token of one license.
