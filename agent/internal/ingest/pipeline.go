@@ -42,14 +42,22 @@ type Options struct {
 
 // Pipeline is the ingest path. It is safe for concurrent use.
 type Pipeline struct {
-	o     Options
-	log   *slog.Logger
-	reqs  chan *request
-	stop  chan struct{}
-	done  chan struct{}
-	batch []*request
+	o    Options
+	log  *slog.Logger
+	reqs chan *request
+	stop chan struct{}
+	done chan struct{}
 	// topics is touched only by the committer goroutine.
 	topics map[topicKey]string
+	// synced carries committed groups to the syncer, which fsyncs once for
+	// all that queued up while it was busy, then answers them.
+	synced chan *committed
+}
+
+// committed is a group whose transactions went through, waiting for fsync.
+type committed struct {
+	group  []*request
+	chunks []*chunk
 }
 
 type pending struct {
@@ -67,7 +75,8 @@ type request struct {
 // New returns a pipeline; call Run to start its committer.
 func New(o Options) *Pipeline {
 	p := &Pipeline{o: o, log: o.Logger, reqs: make(chan *request, limits.SubmitQueue),
-		stop: make(chan struct{}), done: make(chan struct{}), topics: map[topicKey]string{}}
+		stop: make(chan struct{}), done: make(chan struct{}), topics: map[topicKey]string{},
+		synced: make(chan *committed, limits.SubmitQueue)}
 	if p.log == nil {
 		p.log = slog.Default()
 	}
@@ -131,7 +140,13 @@ func (p *Pipeline) release(req *request) {
 
 // Run commits until ctx ends, then drains what is queued and returns.
 func (p *Pipeline) Run(ctx context.Context) {
-	defer close(p.done)
+	syncDone := make(chan struct{})
+	go func() { p.syncer(); close(syncDone) }()
+	defer func() {
+		close(p.synced)
+		<-syncDone
+		close(p.done)
+	}()
 	for {
 		select {
 		case r := <-p.reqs:
@@ -150,9 +165,10 @@ func (p *Pipeline) Run(ctx context.Context) {
 	}
 }
 
-// commitGroup commits r and every request already waiting behind it.
+// commitGroup commits r and every request already waiting behind it and
+// hands the group to the syncer.
 func (p *Pipeline) commitGroup(first *request) {
-	group := append(p.batch[:0], first)
+	group := []*request{first}
 	n := len(first.pend)
 	for n < limits.CommitBatchSamples {
 		select {
@@ -164,11 +180,46 @@ func (p *Pipeline) commitGroup(first *request) {
 		}
 		break
 	}
-	p.commit(group)
-	for _, r := range group {
-		close(r.done)
+	p.synced <- &committed{group: group, chunks: p.commit(group)}
+}
+
+// syncer fsyncs once for every group that queued up meanwhile, then hands
+// their entries to the publisher and answers their requests, in order.
+func (p *Pipeline) syncer() {
+	var batch []*committed
+	for c := range p.synced {
+		batch = append(batch[:0], c)
+	more:
+		for {
+			select {
+			case c, ok := <-p.synced:
+				if !ok {
+					break more
+				}
+				batch = append(batch, c)
+			default:
+				break more
+			}
+		}
+		err := p.o.Outbox.Sync()
+		if err != nil {
+			p.log.Error("outbox fsync failed; samples answered storage_error (they stay queued)", "err", err)
+		}
+		for _, c := range batch {
+			for _, ch := range c.chunks {
+				p.o.Outbox.Hand(ch.entries)
+				if err != nil {
+					for _, ref := range ch.refs {
+						*ref = wire.Result{Reason: gate.StorageError.String()}
+						p.o.Gate.Refuse(gate.StorageError)
+					}
+				}
+			}
+			for _, r := range c.group {
+				close(r.done)
+			}
+		}
 	}
-	p.batch = group[:0]
 }
 
 // Transaction size estimates (keys, badger's per-entry overhead), so that a
@@ -187,18 +238,26 @@ type chunk struct {
 	bytes   int
 }
 
-func (p *Pipeline) commit(group []*request) {
+// commit writes the group's samples in transactions of bounded size and
+// returns the chunks that committed.
+func (p *Pipeline) commit(group []*request) []*chunk {
+	var done []*chunk
 	c := newChunk()
 	for _, r := range group {
 		for _, pe := range r.pend {
 			if c.bytes >= limits.CommitBatchBytes {
-				p.flush(c)
+				if p.flush(c) {
+					done = append(done, c)
+				}
 				c = newChunk()
 			}
 			p.add(c, r, pe)
 		}
 	}
-	p.flush(c)
+	if p.flush(c) {
+		done = append(done, c)
+	}
+	return done
 }
 
 // topic returns the telemetry topic, built once per (customer, device).
@@ -242,10 +301,11 @@ func (p *Pipeline) add(c *chunk, r *request, pe pending) {
 }
 
 // flush writes one chunk: entries, and for every device in it the sample
-// sequence, the touched hourly buckets, the totals and the clock.
-func (p *Pipeline) flush(c *chunk) {
+// sequence, the touched hourly buckets, the totals and the clock. It
+// reports whether the chunk committed.
+func (p *Pipeline) flush(c *chunk) bool {
 	if len(c.entries) == 0 {
-		return
+		return false
 	}
 	head := p.o.Outbox.Head()
 	err := p.o.Store.DB().Update(func(txn *badger.Txn) error {
@@ -271,16 +331,14 @@ func (p *Pipeline) flush(c *chunk) {
 		return store.SetJSON(txn, store.KeyClock(), p.o.Clock.State())
 	})
 	if err == nil {
-		err = p.o.Outbox.Done(c.entries)
-	} else {
-		p.o.Outbox.Rewind(head)
+		return true
 	}
-	if err != nil {
-		p.log.Error("outbox commit failed; samples refused", "samples", len(c.entries), "err", err)
-		for _, ref := range c.refs {
-			*ref = wire.Result{Reason: gate.StorageError.String()}
-			p.o.Gate.Refuse(gate.StorageError)
-			p.o.Outbox.Release()
-		}
+	p.o.Outbox.Rewind(head)
+	p.log.Error("outbox commit failed; samples refused", "samples", len(c.entries), "err", err)
+	for _, ref := range c.refs {
+		*ref = wire.Result{Reason: gate.StorageError.String()}
+		p.o.Gate.Refuse(gate.StorageError)
+		p.o.Outbox.Release()
 	}
+	return false
 }

@@ -164,14 +164,28 @@ func (o *Outbox) Rewind(head int64) { o.head = head }
 // Head returns the last sequence assigned.
 func (o *Outbox) Head() int64 { return o.head }
 
-// Done records that entries (as given to Append) were committed: fsyncs if
-// configured and hands them to the publisher.
+// Done records that entries (as given to Append) were committed: fsyncs
+// if configured and hands them to the publisher.
 func (o *Outbox) Done(entries []Entry) error {
-	if o.sync {
-		if err := o.st.Sync(); err != nil {
-			return err
-		}
+	if err := o.Sync(); err != nil {
+		return err
 	}
+	o.Hand(entries)
+	return nil
+}
+
+// Sync makes every commit so far durable against power loss, if the outbox
+// is configured to (sync_every_commit); one call covers all commits before
+// it, which is what lets the pipeline fsync once for many commits.
+func (o *Outbox) Sync() error {
+	if !o.sync {
+		return nil
+	}
+	return o.st.Sync()
+}
+
+// Hand passes committed (and synced) entries to the publisher.
+func (o *Outbox) Hand(entries []Entry) {
 	o.committed.Add(int64(len(entries)))
 	select {
 	case o.live <- entries:
@@ -182,7 +196,6 @@ func (o *Outbox) Done(entries []Entry) error {
 		default:
 		}
 	}
-	return nil
 }
 
 // Live returns the channel of freshly committed entries, in commit order.
