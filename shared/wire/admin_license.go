@@ -328,5 +328,6 @@ type RevocationList struct {
 	Revoked    int       `json:"revoked"`
 	Suspended  int       `json:"suspended"`
 	Blacklist  int       `json:"blacklisted"`
+	Superseded int       `json:"superseded"`
 	Token      string    `json:"token"`
 }

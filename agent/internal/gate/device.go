@@ -29,11 +29,17 @@ type License struct {
 	paidUntil int64
 }
 
-// Available returns the days still pre-authorized (day licenses).
+// Available returns the days still pre-authorized (day licenses); the
+// caller holds the device's mutex (the gate) or uses Device.Days.
 func (l *License) Available() int64 { return l.Tok.Days - l.charged }
 
-// PaidUntil returns the end of the last bought day, Unix ns.
-func (l *License) PaidUntil() int64 { return l.paidUntil }
+// Days returns, under the device's mutex, a license's days still
+// pre-authorized and the end of its last bought day (Unix ns).
+func (d *Device) Days(l *License) (available, paidUntil int64) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return l.Available(), l.paidUntil
+}
 
 type slot struct {
 	hour     int64

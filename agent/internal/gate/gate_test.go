@@ -230,8 +230,9 @@ func TestRestoreDoesNotDeductTwice(t *testing.T) {
 	if n := len(f.ledger.deductions); n != 1 {
 		t.Fatalf("%d deductions after restart within the paid day, want 1", n)
 	}
-	if l := f.gate.Lookup(dev).Licenses()[0]; l.Available() != 4 {
-		t.Fatalf("available days after restart = %d, want 4", l.Available())
+	d = f.gate.Lookup(dev)
+	if avail, _ := d.Days(d.Licenses()[0]); avail != 4 {
+		t.Fatalf("available days after restart = %d, want 4", avail)
 	}
 }
 

@@ -271,3 +271,35 @@ func TestStatusHourly(t *testing.T) {
 		t.Fatalf("hourly = %+v", st.Hourly)
 	}
 }
+
+// TestConcurrentIngestAndStatus runs ingest, status and activation at once,
+// for the race detector.
+func TestConcurrentIngestAndStatus(t *testing.T) {
+	var v2 string
+	h := startAgent(t, "", nil, func(pub string) []string {
+		v2 = license(t, pub, func(l *token.License) { l.Billing, l.Days, l.Version = token.BillingDays, 5, 2 })
+		return []string{license(t, pub, func(l *token.License) { l.Billing, l.Days = token.BillingDays, 5 })}
+	})
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for i := 0; i < 20; i++ {
+			h.agent.Status()
+		}
+		if _, err := h.agent.Activate([]string{v2}); err != nil {
+			t.Error(err)
+		}
+	}()
+	for i := 0; i < 20; i++ {
+		for _, r := range post(t, h.addr, batch(10, devID)).Results {
+			if !r.Accepted {
+				t.Fatalf("refused %q", r.Reason)
+			}
+		}
+	}
+	<-done
+	st := h.agent.Status()
+	if st.DeductionSeq != 1 || st.Budget.AcceptedTotal != 200 || *st.Licenses[0].AvailableDays != 4 {
+		t.Fatalf("status = %+v", st.DeviceStatus)
+	}
+}

@@ -130,12 +130,12 @@ func deviceStatus(d *gate.Device, rev *token.RevocationList, eff int64) DeviceSt
 			ls.Status = r.String()
 		}
 		if t.Billing == token.BillingDays {
-			avail := l.Available()
+			avail, paid := d.Days(l)
 			ls.AvailableDays = &avail
-			if l.PaidUntil() > 0 {
-				ls.PaidUntil = time.Unix(0, l.PaidUntil()).UTC().Format(time.RFC3339)
+			if paid > 0 {
+				ls.PaidUntil = time.Unix(0, paid).UTC().Format(time.RFC3339)
 			}
-			if avail <= 0 && eff >= l.PaidUntil() && ls.Status == "active" {
+			if avail <= 0 && eff >= paid && ls.Status == "active" {
 				ls.Status = gate.NoDays.String()
 			}
 		}
