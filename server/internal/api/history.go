@@ -118,5 +118,5 @@ func (a *API) revocationList(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	a.render(w, http.StatusOK, wire.RevocationList{Seq: rl.Seq, IssuedAt: rl.IssuedAt, NextUpdate: rl.NextUpdate,
-		Revoked: rl.Revoked, Suspended: rl.Suspended, Blacklist: rl.Blacklist, Token: rl.Token})
+		Revoked: rl.Revoked, Suspended: rl.Suspended, Blacklist: rl.Blacklist, Superseded: rl.Superseded, Token: rl.Token})
 }

@@ -42,9 +42,9 @@ func init() {
 			if err := x.c.Do(ctx, "GET", "/v1/revocation-list", nil, &r); err != nil {
 				return err
 			}
-			return cli.Render(x.out, x.format, r, []string{"SEQ", "ISSUED_AT", "NEXT_UPDATE", "REVOKED", "SUSPENDED", "BLACKLISTED", "TOKEN"},
+			return cli.Render(x.out, x.format, r, []string{"SEQ", "ISSUED_AT", "NEXT_UPDATE", "REVOKED", "SUSPENDED", "BLACKLISTED", "SUPERSEDED", "TOKEN"},
 				[][]string{{strconv.FormatInt(r.Seq, 10), r.IssuedAt.UTC().Format(time.RFC3339), r.NextUpdate.UTC().Format(time.RFC3339),
-					strconv.Itoa(r.Revoked), strconv.Itoa(r.Suspended), strconv.Itoa(r.Blacklist), r.Token}})
+					strconv.Itoa(r.Revoked), strconv.Itoa(r.Suspended), strconv.Itoa(r.Blacklist), strconv.Itoa(r.Superseded), r.Token}})
 		}})
 	register("whoami", cmd{usage: "whoami", run: func(ctx context.Context, x *invocation) error {
 		var w wire.WhoAmI

@@ -242,11 +242,17 @@ func (l *License) scheduled() bool {
 }
 
 // putLicense writes l and keeps every index in step with the change from
-// before (nil for a new license).
+// before (nil for a new license), including the revocation list's entry
+// that voids the tokens of a device or customer that lost it.
 func (o *op) putLicense(before, l *License) error {
 	x := o.x
 	if err := x.PutJSON(store.LicenseKey(l.ID), l); err != nil {
 		return err
+	}
+	if before != nil {
+		if err := o.supersedeOnHolderChange(before, l); err != nil {
+			return err
+		}
 	}
 	if before == nil {
 		if err := x.Put(store.SerialKey(l.Serial), []byte(l.ID)); err != nil {

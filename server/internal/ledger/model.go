@@ -228,6 +228,7 @@ type SignedRevocationList struct {
 	Revoked    int       `json:"revoked"`
 	Suspended  int       `json:"suspended"`
 	Blacklist  int       `json:"blacklisted"`
+	Superseded int       `json:"superseded"`
 	Token      string    `json:"token"`
 }
 

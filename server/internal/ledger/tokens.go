@@ -77,9 +77,9 @@ func (o *op) markRevoked(l *License) error {
 	return o.x.Put(store.RevokedKey(l.ID), []byte(strconv.FormatInt(l.TokenUntil, 10)))
 }
 
-// signRevocationList signs a new list from the rv/, sp/ and bl/ markers with
-// a sequence one above the last. Revoked ids whose tokens have all expired
-// are left out: no agent can still use them.
+// signRevocationList signs a new list from the rv/, sp/, bl/ and ss/ markers
+// with a sequence one above the last. Revoked ids and superseded versions
+// whose tokens have all expired are left out: no agent can still use them.
 func (o *op) signRevocationList() (*SignedRevocationList, error) {
 	var prev SignedRevocationList
 	if err := o.x.GetJSON(store.RevocationListKey(), &prev); err != nil && !errors.Is(err, store.ErrNotFound) {
@@ -95,6 +95,9 @@ func (o *op) signRevocationList() (*SignedRevocationList, error) {
 		return true, nil
 	})
 	if err != nil {
+		return nil, err
+	}
+	if r.SupersededLicenses, err = o.supersededEntries(); err != nil {
 		return nil, err
 	}
 	for _, s := range []struct {
@@ -117,7 +120,8 @@ func (o *op) signRevocationList() (*SignedRevocationList, error) {
 		return nil, fmt.Errorf("ledger: sign revocation list: %w", err)
 	}
 	out := &SignedRevocationList{Seq: r.Seq, IssuedAt: unixTime(r.IssuedAt), NextUpdate: unixTime(r.NextUpdate),
-		Revoked: len(r.RevokedLicenses), Suspended: len(r.SuspendedLicenses), Blacklist: len(r.BlacklistedDevices), Token: text}
+		Revoked: len(r.RevokedLicenses), Suspended: len(r.SuspendedLicenses), Blacklist: len(r.BlacklistedDevices),
+		Superseded: len(r.SupersededLicenses), Token: text}
 	o.rlDirty = false
 	o.actions = append(o.actions, "revocation_list.sign")
 	return out, o.x.PutJSON(store.RevocationListKey(), out)

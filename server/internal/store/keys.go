@@ -145,6 +145,14 @@ func SuspendedKey(id string) []byte { return key("sp", id) }
 // SuspendedPrefix is the prefix of every SuspendedKey.
 func SuspendedPrefix() []byte { return prefix("sp") }
 
+// SupersededKey holds, for a license whose earlier tokens are void (its
+// device lost it), the lowest valid version and until when a void token
+// could still be within its window.
+func SupersededKey(id string) []byte { return key("ss", id) }
+
+// SupersededPrefix is the prefix of every SupersededKey.
+func SupersededPrefix() []byte { return prefix("ss") }
+
 // BlacklistKey marks a device id as blacklisted.
 func BlacklistKey(device string) []byte { return key("bl", device) }
 

@@ -55,6 +55,8 @@ func TestKeyHelpers(t *testing.T) {
 		{"revoked-prefix", RevokedPrefix(), "rv/"},
 		{"suspended", SuspendedKey("L"), "sp/L"},
 		{"suspended-prefix", SuspendedPrefix(), "sp/"},
+		{"superseded", SupersededKey("L"), "ss/L"},
+		{"superseded-prefix", SupersededPrefix(), "ss/"},
 		{"blacklist", BlacklistKey("dev"), "bl/dev"},
 		{"blacklist-prefix", BlacklistPrefix(), "bl/"},
 		{"revocation-list", RevocationListKey(), "rl"},
