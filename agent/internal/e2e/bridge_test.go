@@ -234,3 +234,61 @@ func metric(t testing.TB, p *proc, name string) int64 {
 	}
 	return 0
 }
+
+// TestBridgeSurvivesKill kills the gateway agent while children publish:
+// every message the local broker accepted from a child reaches upstream
+// (the bridge acknowledges only after commit, so the local broker
+// redelivers what the agent had not committed).
+func TestBridgeSurvivesKill(t *testing.T) {
+	const perChild = 150
+	data, cfgFile := gateway(t, 3, 3)
+	up := testkit.StartNATS(t, t.TempDir(), 0)
+	// Mosquitto as the gateway's local broker: it redelivers a persistent
+	// session's unacknowledged messages as soon as the bridge reconnects
+	// (the NATS MQTT listener waits for its ack_wait, 30 s by default).
+	local := testkit.StartMosquitto(t, "")
+	args := []string{"--config", cfgFile, "--broker", up.URL, "--bridge", local.URL}
+	p := start(t, data, args...)
+	ch := newChildren(t, local.URL)
+	waitBridge(t, ch, p)
+	for k := 0; k < perChild; k++ {
+		for i := 1; i < 3; i++ {
+			ch.publish(t, childID(i), fmt.Sprintf(`{"data":{"k":%d}}`, k))
+		}
+		if k == perChild/3 || k == 2*perChild/3 {
+			p.kill(t)
+			p = start(t, data, args...)
+		}
+	}
+	defer p.stop(t)
+	for i := 1; i < 3; i++ {
+		for k := 0; k < perChild; k++ {
+			want := fmt.Sprintf(`{"k":%d}`, k)
+			if !waitData(up.Sink, childID(i), want, 20*time.Second) {
+				t.Fatalf("%s sample %s acknowledged by the local broker never arrived upstream\n%s", childID(i), want, tail(p.stderr.String(), 2000))
+			}
+		}
+	}
+	_, dups, conflicts, _ := up.Sink.Stats()
+	if len(conflicts) > 0 {
+		t.Fatalf("seq reused: %v", conflicts)
+	}
+	t.Logf("bridge kill test: %d samples per child, %d duplicate envelopes", perChild, dups)
+}
+
+// waitData waits until some envelope of device carries data.
+func waitData(sink *testkit.Sink, device, data string, timeout time.Duration) bool {
+	for i := 0; i < int(timeout/(20*time.Millisecond)); i++ {
+		for seq := int64(1); ; seq++ {
+			env := sink.Get(device, seq)
+			if env == nil {
+				break
+			}
+			if string(env.Data) == data {
+				return true
+			}
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	return false
+}
