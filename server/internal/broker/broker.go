@@ -242,13 +242,17 @@ func (b *Broker) Kick(identity string) int {
 }
 
 // Publish sends payload to an MQTT topic (for example a device's control
-// topic) as the broker itself.
+// topic) as the broker itself, and returns once the broker has handed it to
+// the subscribers' connections: a Kick right after does not lose it.
 func (b *Broker) Publish(topic string, payload []byte) error {
 	subj, err := topicToSubject(topic, false)
 	if err != nil {
 		return err
 	}
-	return b.nc.Publish(subj, payload)
+	if err := b.nc.Publish(subj, payload); err != nil {
+		return err
+	}
+	return b.nc.FlushTimeout(publishFlushTimeout)
 }
 
 // Observed returns the number of telemetry messages the broker has seen for

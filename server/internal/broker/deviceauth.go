@@ -26,6 +26,10 @@ type Standing struct {
 	// Until is when the license stops allowing traffic, if earlier than the
 	// token's own end (zero: the token's end applies).
 	Until time.Time
+	// MinVersion is the lowest token version of the license still valid
+	// (0: any): a token the device kept from before it lost the license
+	// and got it back is refused.
+	MinVersion int64
 }
 
 // Ledger is the part of the server ledger the broker consults at CONNECT.
@@ -68,6 +72,9 @@ func (a *TokenAuthorizer) Authorize(ctx context.Context, username, password stri
 	}
 	if st.CustomerID != lic.CustomerID {
 		return Grant{}, fmt.Errorf("%w: license moved to another customer", ErrDenied)
+	}
+	if lic.Version < st.MinVersion {
+		return Grant{}, fmt.Errorf("%w: token version %d superseded (lowest valid %d)", ErrDenied, lic.Version, st.MinVersion)
 	}
 	deadline := time.Unix(lic.NotAfter, 0)
 	if !st.Until.IsZero() && st.Until.Before(deadline) {

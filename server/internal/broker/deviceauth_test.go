@@ -68,6 +68,8 @@ func TestTokenAuthorizer(t *testing.T) {
 				return Standing{CustomerID: "acme", Children: []string{"child1"}, Until: authNow.Add(24 * time.Hour)}, nil
 			case "moved":
 				return Standing{CustomerID: "other"}, nil
+			case "rebound":
+				return Standing{CustomerID: "acme", MinVersion: 4}, nil
 			}
 			return Standing{}, errors.New("device blacklisted")
 		},
@@ -106,6 +108,9 @@ func TestTokenAuthorizer(t *testing.T) {
 		{"error/expired", "gw1", issue(t, "server", func(l *token.License) { l.NotAfter = authNow.Unix() }), true, nil},
 		{"error/blacklisted", "d9", issue(t, "server", func(l *token.License) { l.DeviceID = "d9" }), true, nil},
 		{"error/moved-customer", "moved", issue(t, "server", func(l *token.License) { l.DeviceID = "moved" }), true, nil},
+		{"ok/version-at-minimum", "rebound", issue(t, "server", func(l *token.License) { l.DeviceID, l.Version = "rebound", 4 }), false,
+			func(t *testing.T, g Grant) {}},
+		{"error/superseded-version", "rebound", issue(t, "server", func(l *token.License) { l.DeviceID, l.Version = "rebound", 3 }), true, nil},
 		{"error/garbage-password", "gw1", "hunter2", true, nil},
 		{"error/bad-username", "gw/1", issue(t, "server", nil), true, nil},
 		{"error/service-bad-key", "svc:dash", "bad-key", true, nil},

@@ -23,6 +23,11 @@ type Config struct {
 	LogLevel string
 	// TLSCert and TLSKey, both or neither, serve the API over HTTPS.
 	TLSCert, TLSKey string
+	// MQTTAddr is the MQTT listen address of the embedded broker; empty
+	// serves no MQTT (port 0: any free port).
+	MQTTAddr string
+	// Broker is "embedded" (the only one built).
+	Broker string
 
 	ReadHeaderTimeout time.Duration
 	ReadTimeout       time.Duration
@@ -43,6 +48,7 @@ func DefaultConfig() Config {
 		HTTPAddr:          "127.0.0.1:8080",
 		Profile:           store.ProfileServer,
 		LogLevel:          "info",
+		Broker:            BrokerEmbedded,
 		ReadHeaderTimeout: 5 * time.Second,
 		ReadTimeout:       30 * time.Second,
 		WriteTimeout:      30 * time.Second,
@@ -62,6 +68,9 @@ func (c *Config) Validate() error {
 	}
 	if _, _, err := net.SplitHostPort(c.HTTPAddr); err != nil {
 		errs = append(errs, fmt.Errorf("--http %q: %v", c.HTTPAddr, err))
+	}
+	if err := c.checkBroker(); err != nil {
+		errs = append(errs, err)
 	}
 	if (c.TLSCert == "") != (c.TLSKey == "") {
 		errs = append(errs, errors.New("--tls-cert and --tls-key go together"))

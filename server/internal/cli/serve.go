@@ -11,6 +11,7 @@ import (
 	"sync"
 
 	"github.com/tollgate-iot/tollgate/server/internal/api"
+	"github.com/tollgate-iot/tollgate/server/internal/broker"
 	"github.com/tollgate-iot/tollgate/server/internal/keys"
 	"github.com/tollgate-iot/tollgate/server/internal/ledger"
 	"github.com/tollgate-iot/tollgate/server/internal/metrics"
@@ -20,11 +21,11 @@ import (
 )
 
 func init() {
-	register("serve", Command{Summary: "serve the admin REST API, /healthz and /metrics", Run: runServe})
+	register("serve", Command{Summary: "serve the admin REST API, /healthz, /metrics and the MQTT broker", Run: runServe})
 }
 
 var serveEnv = map[string]string{"data": "TOLLGATE_DATA", "http": "TOLLGATE_HTTP", "log-level": "TOLLGATE_LOG_LEVEL",
-	"tls-cert": "TOLLGATE_TLS_CERT", "tls-key": "TOLLGATE_TLS_KEY"}
+	"tls-cert": "TOLLGATE_TLS_CERT", "tls-key": "TOLLGATE_TLS_KEY", "mqtt": "TOLLGATE_MQTT", "broker": "TOLLGATE_BROKER"}
 
 func parseServe(env *IO, args []string) (Config, error) {
 	c := DefaultConfig()
@@ -35,6 +36,8 @@ func parseServe(env *IO, args []string) (Config, error) {
 	fs.StringVar(&c.LogLevel, "log-level", c.LogLevel, "debug, info, warn or error (env TOLLGATE_LOG_LEVEL)")
 	fs.StringVar(&c.TLSCert, "tls-cert", "", "PEM certificate to serve HTTPS with, e.g. certs/dev/server.crt (env TOLLGATE_TLS_CERT)")
 	fs.StringVar(&c.TLSKey, "tls-key", "", "PEM private key of --tls-cert (env TOLLGATE_TLS_KEY)")
+	fs.StringVar(&c.MQTTAddr, "mqtt", "", "MQTT listen address of the embedded broker, e.g. 127.0.0.1:1883; port 0 picks a free one; empty: no MQTT (env TOLLGATE_MQTT)")
+	fs.StringVar(&c.Broker, "broker", c.Broker, "embedded (an external tcp://HOST:PORT broker is not built yet) (env TOLLGATE_BROKER)")
 	fs.DurationVar(&c.SchedulerInterval, "scheduler-interval", c.SchedulerInterval, "how often renewals and expiries are applied")
 	fs.DurationVar(&c.ShutdownTimeout, "shutdown-timeout", c.ShutdownTimeout, "how long SIGTERM waits for requests to finish")
 	if err := cli.Parse(fs, args, serveEnv); err != nil {
@@ -71,7 +74,8 @@ func runServe(ctx context.Context, env *IO, args []string) error {
 	defer db.Close() // badger closes last, after HTTP and the scheduler stopped
 	m := metrics.New()
 	m.Counter("tollgate_ledger_changes_total", "Committed ledger changes by action.", "action")
-	lg, err := ledger.New(ledger.Options{DB: db, Clock: env.Clock, Keys: keys.NewCache(ks, env.Clock, c.KeyCacheTTL), Logger: log,
+	kc := keys.NewCache(ks, env.Clock, c.KeyCacheTTL)
+	lg, err := ledger.New(ledger.Options{DB: db, Clock: env.Clock, Keys: kc, Logger: log,
 		OnChange: func(action string) { m.Add("tollgate_ledger_changes_total", 1, action) }})
 	if err != nil {
 		return cli.Errorf("io", "%v", err)
@@ -83,6 +87,15 @@ func runServe(ctx context.Context, env *IO, args []string) error {
 	if err != nil {
 		return err
 	}
+	var b *broker.Broker
+	if c.MQTTAddr != "" {
+		if b, err = startBroker(c, lg, kc, env, log, m); err != nil {
+			ln.Close()
+			return err
+		}
+		defer b.Close() // after HTTP and the scheduler stopped, before badger
+		defer lg.SetEnforcer(nil)
+	}
 	srv := &http.Server{
 		Handler:           api.New(api.Options{Ledger: lg, Clock: env.Clock, Logger: log, Metrics: m}).Handler(),
 		ReadHeaderTimeout: c.ReadHeaderTimeout, ReadTimeout: c.ReadTimeout, WriteTimeout: c.WriteTimeout,
@@ -90,7 +103,7 @@ func runServe(ctx context.Context, env *IO, args []string) error {
 	}
 	m.Counter("tollgate_scheduler_applied_total", "Term licenses renewed or expired by the scheduler.", "result")
 	m.Counter("tollgate_scheduler_errors_total", "Scheduler passes that failed.")
-	return serveUntilDone(ctx, env, c, log, srv, ln, scheme, lg, m)
+	return serveUntilDone(ctx, env, c, log, srv, ln, scheme, lg, m, b)
 }
 
 // listen opens the API listener, wrapped in TLS when a certificate is
@@ -117,7 +130,7 @@ func listen(c Config) (net.Listener, string, error) {
 // serveUntilDone runs HTTP and the scheduler until ctx ends (SIGTERM), then
 // shuts HTTP down gracefully and waits for the scheduler.
 func serveUntilDone(ctx context.Context, env *IO, c Config, log *slog.Logger, srv *http.Server, ln net.Listener, scheme string,
-	lg *ledger.Ledger, m *metrics.Registry) error {
+	lg *ledger.Ledger, m *metrics.Registry, b *broker.Broker) error {
 	schedCtx, stopSched := context.WithCancel(context.Background())
 	var wg sync.WaitGroup
 	wg.Add(1)
@@ -136,6 +149,10 @@ func serveUntilDone(ctx context.Context, env *IO, c Config, log *slog.Logger, sr
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
 	fmt.Fprintf(env.Stdout, "http: %s://%s\n", scheme, ln.Addr())
+	if b != nil {
+		fmt.Fprintf(env.Stdout, "mqtt: %s\n", b.MQTTAddr())
+		log.Info("serving mqtt", "mqtt", b.MQTTAddr(), "broker", c.Broker)
+	}
 	log.Info("serving", "http", ln.Addr().String(), "data", c.DataDir)
 	select {
 	case err := <-errc:

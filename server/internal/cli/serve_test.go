@@ -50,6 +50,11 @@ func TestServeRefusesUninitializedAndBadConfig(t *testing.T) {
 		{"no-data", []string{"serve"}, 2, "error: usage: "},
 		{"bad-addr", []string{"serve", "--data", "x", "--http", "nonsense"}, 2, "error: usage: "},
 		{"bad-level", []string{"serve", "--data", "x", "--log-level", "loud"}, 2, "error: usage: "},
+		{"external-broker-not-built", []string{"serve", "--data", "x", "--mqtt", "127.0.0.1:0", "--broker", "tcp://broker.example:1883"}, 2,
+			"error: usage: serve: --broker tcp://broker.example:1883: an external broker is not built yet"},
+		{"unknown-broker", []string{"serve", "--data", "x", "--broker", "mosquitto"}, 2, "error: usage: "},
+		{"bad-mqtt-addr", []string{"serve", "--data", "x", "--mqtt", "nonsense"}, 2, "error: usage: "},
+		{"bad-mqtt-port", []string{"serve", "--data", "x", "--mqtt", "127.0.0.1:99999"}, 2, "error: usage: "},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

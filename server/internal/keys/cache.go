@@ -19,6 +19,9 @@ type Cache struct {
 	mu     sync.Mutex
 	signer *token.Signer
 	loaded time.Time
+
+	trust       *token.Trust
+	trustLoaded time.Time
 }
 
 // NewCache returns a cache over st; ttl <= 0 means one minute.
@@ -43,4 +46,22 @@ func (c *Cache) Active() (*token.Signer, error) {
 	}
 	c.signer, c.loaded = s, now
 	return s, nil
+}
+
+// Trust returns the public keys of every key in the store (what verifies
+// the server's own tokens), reloading them when older than ttl so that a
+// rotated key is trusted within ttl.
+func (c *Cache) Trust() (*token.Trust, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	now := c.clock.Now()
+	if c.trust != nil && now.Sub(c.trustLoaded) < c.ttl && !now.Before(c.trustLoaded) {
+		return c.trust, nil
+	}
+	t, err := c.st.Trust()
+	if err != nil {
+		return nil, err
+	}
+	c.trust, c.trustLoaded = t, now
+	return t, nil
 }

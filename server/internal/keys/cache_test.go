@@ -35,3 +35,25 @@ func TestCacheReportsMissingKeys(t *testing.T) {
 		t.Fatal("Active on an empty store succeeded")
 	}
 }
+
+func TestCacheTrustsARotatedKeyAfterTTL(t *testing.T) {
+	clk := clock.NewFake(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC))
+	st, _ := Open(t.TempDir(), clk)
+	first, _ := st.Rotate()
+	c := NewCache(st, clk, time.Minute)
+	if tr, err := c.Trust(); err != nil || len(tr.IDs()) != 1 {
+		t.Fatalf("Trust = %v, %v", tr, err)
+	}
+	second, _ := st.Rotate()
+	if tr, _ := c.Trust(); len(tr.IDs()) != 1 {
+		t.Fatalf("within the TTL the cache trusts %v", tr.IDs())
+	}
+	clk.Advance(time.Minute)
+	tr, _ := c.Trust()
+	if _, ok := tr.Key(second.ID); !ok {
+		t.Fatalf("after the TTL the cache trusts %v, want %s too", tr.IDs(), second.ID)
+	}
+	if _, ok := tr.Key(first.ID); !ok {
+		t.Fatal("the old key is no longer trusted")
+	}
+}

@@ -265,6 +265,15 @@ func (o *op) setBlacklist(a Actor, d *Device, on bool, reason, action string) er
 	if err != nil {
 		return err
 	}
-	o.rlDirty = o.rlDirty || before.Blacklisted != on
+	if before.Blacklisted != on {
+		o.rlDirty = true
+		// A gateway relays its children: it is cut off too, so that it
+		// reconnects with a grant that leaves a blacklisted child out.
+		for _, id := range []string{d.ID, d.GatewayID} {
+			if err := o.affect(id, on); err != nil {
+				return err
+			}
+		}
+	}
 	return o.audit(a, action, "device", d.ID, d.CustomerID, &before, d)
 }

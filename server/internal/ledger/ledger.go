@@ -54,8 +54,9 @@ type Ledger struct {
 	maxOff   time.Duration
 	onChange func(string)
 
-	mu     sync.Mutex
-	rootID string
+	mu       sync.Mutex
+	rootID   string
+	enforcer Enforcer
 }
 
 // New returns a ledger over o.DB. The root customer is read if the store
@@ -101,30 +102,44 @@ type op struct {
 	x         *store.Txn
 	now       time.Time
 	customers map[string]*Customer
-	rlDirty   bool     // the revocation list must be re-signed before commit
-	actions   []string // committed actions, for OnChange
+	rlDirty   bool        // the revocation list must be re-signed before commit
+	actions   []string    // committed actions, for OnChange
+	enf       Enforcement // what the change means for connected devices
 }
 
 // update runs fn as one serialized, synced transaction. Nothing fn wrote is
 // applied if it fails, including the revocation list and tokens it signed.
+// After the commit, outside the lock, the Enforcer learns what the change
+// means for connected devices.
 func (lg *Ledger) update(fn func(o *op) error) error {
+	enf, enforcer, err := lg.commit(fn)
+	if err == nil && enforcer != nil && len(enf.Notify) > 0 {
+		enforcer.Enforce(enf)
+	}
+	return err
+}
+
+func (lg *Ledger) commit(fn func(o *op) error) (Enforcement, Enforcer, error) {
 	lg.mu.Lock()
 	defer lg.mu.Unlock()
 	if lg.rootID == "" {
-		return ErrNotInitialized
+		return Enforcement{}, nil, ErrNotInitialized
 	}
 	var actions []string
+	var enf Enforcement
 	err := lg.db.Update(func(x *store.Txn) error {
 		o := lg.newOp(x)
 		if err := fn(o); err != nil {
 			return err
 		}
 		if o.rlDirty {
-			if _, err := o.signRevocationList(); err != nil {
+			rl, err := o.signRevocationList()
+			if err != nil {
 				return err
 			}
+			o.enf.RevocationList = rl.Token
 		}
-		actions = o.actions
+		actions, enf = o.actions, o.enf
 		return nil
 	})
 	if err == nil && lg.onChange != nil {
@@ -132,7 +147,7 @@ func (lg *Ledger) update(fn func(o *op) error) error {
 			lg.onChange(a)
 		}
 	}
-	return err
+	return enf, lg.enforcer, err
 }
 
 // view runs fn in a read-only transaction.

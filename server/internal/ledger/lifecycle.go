@@ -26,6 +26,9 @@ func (lg *Ledger) Suspend(ctx context.Context, a Actor, idOrSerial string) (*Lic
 		if err := o.x.Put(store.SuspendedKey(l.ID), nil); err != nil {
 			return err
 		}
+		if err := o.cutOff(l.DeviceID); err != nil {
+			return err
+		}
 		return o.reissue(l)
 	})
 }
@@ -45,6 +48,9 @@ func (lg *Ledger) Resume(ctx context.Context, a Actor, idOrSerial string) (*Lice
 		l.Suspended = false
 		o.rlDirty = true
 		if err := o.x.Delete(store.SuspendedKey(l.ID)); err != nil {
+			return err
+		}
+		if err := o.tell(l.DeviceID); err != nil {
 			return err
 		}
 		return o.reissue(l)
@@ -71,6 +77,9 @@ func (lg *Ledger) Revoke(ctx context.Context, a Actor, idOrSerial string) (*Lice
 			}
 		}
 		if err := o.reissue(l); err != nil { // drops the token
+			return err
+		}
+		if err := o.cutOff(l.DeviceID); err != nil {
 			return err
 		}
 		return o.markRevoked(l)

@@ -2,6 +2,7 @@ package ledger
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"time"
@@ -16,12 +17,16 @@ import (
 type Standing struct {
 	// CustomerID owns the license and names the device's topics.
 	CustomerID string
-	// Children are the device's child devices (a gateway publishes for them).
+	// Children are the device's child devices that are not blacklisted (a
+	// gateway publishes for them).
 	Children []string
 	// Until is when the license stops allowing traffic if that is before
 	// its token's end: the last paid day of a day license with no days
 	// left. Zero otherwise.
 	Until time.Time
+	// MinVersion is the lowest token version of the license still valid:
+	// the revocation list's superseded entry for it, 0 if none.
+	MinVersion int64
 }
 
 // DeviceStanding reports whether a device may send under a license now: the
@@ -57,8 +62,21 @@ func (lg *Ledger) DeviceStanding(ctx context.Context, deviceID, licenseID string
 		if l.Billing == token.BillingDays && l.AvailableDays == 0 {
 			st.Until = l.PaidUntil
 		}
+		var s superseded
+		switch err := o.x.GetJSON(store.SupersededKey(l.ID), &s); {
+		case err == nil:
+			st.MinVersion = s.Version
+		case !errors.Is(err, store.ErrNotFound):
+			return err
+		}
 		return o.x.Scan(store.GatewayChildPrefix(d.ID), nil, false, func(k, _ []byte) (bool, error) {
-			st.Children = append(st.Children, store.LastPart(k))
+			c, err := o.device(store.LastPart(k))
+			if err != nil {
+				return false, err
+			}
+			if !c.Blacklisted { // a blacklisted child's topics are not granted
+				st.Children = append(st.Children, c.ID)
+			}
 			return true, nil
 		})
 	})

@@ -47,6 +47,9 @@ func (o *op) supersedeOnHolderChange(before, l *License) error {
 		return err
 	}
 	o.rlDirty = true
+	if err := o.tell(before.DeviceID); err != nil {
+		return err
+	}
 	return o.x.PutJSON(store.SupersededKey(l.ID), &s)
 }
 

@@ -150,3 +150,23 @@ func mustList(t *testing.T, e *env) *SignedRevocationList {
 	}
 	return s
 }
+
+// TestStandingRefusesATokenFromBeforeTheDeviceLostTheLicense: a license
+// unbound and bound to the same device again is in standing with the
+// superseded minimum, so the broker refuses the token kept from before.
+func TestStandingRefusesATokenFromBeforeTheDeviceLostTheLicense(t *testing.T) {
+	e := newEnv(t)
+	dist, acme, _, _ := e.tree()
+	e.device(acme, "acme", "dev-1", "sensor-a")
+	l := e.create(dist, std("acme"))
+	old := e.bind(acme, l.ID, "dev-1").Token
+	if st, err := e.lg.DeviceStanding(ctx, "dev-1", l.ID); err != nil || st.MinVersion != 0 {
+		t.Fatalf("standing before: %+v, %v", st, err)
+	}
+	e.lg.Unbind(ctx, acme, l.ID)
+	cur := e.bind(acme, l.ID, "dev-1").Token
+	st, err := e.lg.DeviceStanding(ctx, "dev-1", l.ID)
+	if err != nil || st.MinVersion <= old.Version || st.MinVersion > cur.Version {
+		t.Fatalf("standing %+v, %v; want %d < min ≤ %d", st, err, old.Version, cur.Version)
+	}
+}

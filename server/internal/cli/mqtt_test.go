@@ -1,0 +1,290 @@
+package cli
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"crypto/ed25519"
+	"crypto/rand"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	mqtt "github.com/eclipse/paho.mqtt.golang"
+
+	"github.com/tollgate-iot/tollgate/server/internal/keys"
+	"github.com/tollgate-iot/tollgate/shared/clock"
+	"github.com/tollgate-iot/tollgate/shared/token"
+	"github.com/tollgate-iot/tollgate/shared/wire"
+)
+
+// served is a tollgate-server serve running in this process.
+type served struct {
+	t          *testing.T
+	dir        string
+	http, mqtt string
+	admin      string
+	stop       func()
+}
+
+// serveWithBroker inits a data directory and serves it with the embedded
+// broker on free loopback ports.
+func serveWithBroker(t *testing.T) *served {
+	t.Helper()
+	dir := t.TempDir()
+	code, out, stderr := run(t, "init", "--data", dir, "-o", "json")
+	if code != 0 {
+		t.Fatal(stderr)
+	}
+	var res map[string]string
+	if err := json.Unmarshal([]byte(out), &res); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	pr, pw := io.Pipe()
+	done := make(chan int, 1)
+	go func() {
+		done <- Run(ctx, []string{"serve", "--data", dir, "--http", "127.0.0.1:0", "--mqtt", "127.0.0.1:0",
+			"--profile", "small", "--log-level", "error"}, pw, io.Discard)
+		pw.Close()
+	}()
+	s := &served{t: t, dir: dir, admin: res["admin_api_key"]}
+	r := bufio.NewReader(pr)
+	for _, want := range []string{"http: http://", "mqtt: "} {
+		line, err := r.ReadString('\n')
+		if err != nil || !strings.HasPrefix(line, want) {
+			t.Fatalf("serve printed %q, %v; want a line starting %q", line, err, want)
+		}
+		v := strings.TrimSpace(strings.TrimPrefix(line, want))
+		if want == "mqtt: " {
+			s.mqtt = v
+		} else {
+			s.http = "http://" + v
+		}
+	}
+	go io.Copy(io.Discard, r)
+	s.stop = func() {
+		cancel()
+		select {
+		case code := <-done:
+			if code != 0 {
+				t.Errorf("serve exited %d", code)
+			}
+		case <-time.After(30 * time.Second):
+			t.Error("serve did not stop after cancel")
+		}
+	}
+	t.Cleanup(s.stop)
+	return s
+}
+
+// call sends one admin API request and decodes the answer into out.
+func (s *served) call(method, path, key string, body, out any) {
+	s.t.Helper()
+	var rd io.Reader
+	if body != nil {
+		b, _ := json.Marshal(body)
+		rd = bytes.NewReader(b)
+	}
+	req, _ := http.NewRequest(method, s.http+path, rd)
+	req.Header.Set("Authorization", "Bearer "+key)
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	raw, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode >= 300 {
+		s.t.Fatalf("%s %s: %d %s", method, path, resp.StatusCode, raw)
+	}
+	if out != nil {
+		if err := json.Unmarshal(raw, out); err != nil {
+			s.t.Fatalf("%s %s: %v", method, path, err)
+		}
+	}
+}
+
+// mqttClient is a paho client with its connection-lost signal.
+type mqttClient struct {
+	c    mqtt.Client
+	lost chan struct{}
+	at   func() time.Time // when the connection was lost
+}
+
+func (s *served) connect(user, pass string) (*mqttClient, error) {
+	cl := &mqttClient{lost: make(chan struct{})}
+	var once sync.Once
+	var lostAt time.Time
+	cl.at = func() time.Time { <-cl.lost; return lostAt }
+	opts := mqtt.NewClientOptions().AddBroker("tcp://" + s.mqtt).
+		SetClientID(strings.ReplaceAll(user, ":", "-") + "-" + fmt.Sprint(clock.Real{}.Now().UnixNano())).
+		SetUsername(user).SetPassword(pass).SetAutoReconnect(false).SetConnectRetry(false).SetOrderMatters(false).
+		SetConnectTimeout(5 * time.Second).
+		SetConnectionLostHandler(func(mqtt.Client, error) {
+			once.Do(func() { lostAt = clock.Real{}.Now(); close(cl.lost) })
+		})
+	cl.c = mqtt.NewClient(opts)
+	tok := cl.c.Connect()
+	if !tok.WaitTimeout(10 * time.Second) {
+		return nil, fmt.Errorf("connect %s timed out", user)
+	}
+	if err := tok.Error(); err != nil {
+		return nil, err
+	}
+	s.t.Cleanup(func() { cl.c.Disconnect(100) })
+	return cl, nil
+}
+
+func (c *mqttClient) subscribe(t *testing.T, filter string) chan mqtt.Message {
+	t.Helper()
+	ch := make(chan mqtt.Message, 16)
+	tok := c.c.Subscribe(filter, 1, func(_ mqtt.Client, m mqtt.Message) { ch <- m })
+	if !tok.WaitTimeout(5*time.Second) || tok.Error() != nil {
+		t.Fatalf("subscribe %s: %v", filter, tok.Error())
+	}
+	return ch
+}
+
+func receive(t *testing.T, ch chan mqtt.Message, what string) mqtt.Message {
+	t.Helper()
+	select {
+	case m := <-ch:
+		return m
+	case <-time.After(10 * time.Second):
+		t.Fatalf("no %s within 10 s", what)
+		return nil
+	}
+}
+
+func devicePublicKey(t *testing.T) string {
+	pub, _, err := ed25519.GenerateKey(rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return token.EncodePublicKey(pub)
+}
+
+// TestServeEnforcesLicensesOnTheEmbeddedBroker runs serve with --mqtt on a
+// real ledger: a licensed device connects with its token and publishes; a
+// blacklisted device is refused at CONNECT; revoking the license pushes
+// the new signed revocation list to the device's control topic and
+// disconnects it; its token is refused afterwards.
+func TestServeEnforcesLicensesOnTheEmbeddedBroker(t *testing.T) {
+	s := serveWithBroker(t)
+	s.call("POST", "/v1/customers", s.admin, wire.CreateCustomerRequest{ID: "acme", Name: "Acme"}, nil)
+	var u wire.CreateUserResponse
+	s.call("POST", "/v1/users", s.admin, wire.CreateUserRequest{CustomerID: "acme", Email: "it@acme.test", Role: "admin"}, &u)
+	acme := u.APIKey
+	var ls wire.LicenseList
+	s.call("POST", "/v1/licenses", s.admin, wire.CreateLicenseRequest{CustomerID: "acme", Type: "standard", Billing: "term",
+		Models: []string{"sensor-*"}, Count: 2}, &ls)
+	tokens := map[string]string{}
+	for i, dev := range []string{"press-1", "press-2"} {
+		s.call("POST", "/v1/devices", acme, wire.CreateDeviceRequest{ID: dev, CustomerID: "acme", Model: "sensor-a", PublicKey: devicePublicKey(t)}, nil)
+		var b wire.BindResponse
+		s.call("POST", "/v1/licenses/"+ls.Licenses[i].ID+"/bind", acme, wire.BindRequest{DeviceID: dev}, &b)
+		tokens[dev] = b.Token.Token
+	}
+	s.call("POST", "/v1/devices/press-2/blacklist", acme, wire.BlacklistRequest{Reason: "stolen"}, nil)
+
+	svc, err := s.connect("svc:dashboard", acme)
+	if err != nil {
+		t.Fatalf("service account: %v", err)
+	}
+	telemetry := svc.subscribe(t, "tollgate/v1/acme/+/telemetry")
+	dev, err := s.connect("press-1", tokens["press-1"])
+	if err != nil {
+		t.Fatalf("licensed device refused: %v", err)
+	}
+	control := dev.subscribe(t, "tollgate/v1/acme/press-1/control")
+	if tok := dev.c.Publish("tollgate/v1/acme/press-1/telemetry", 1, false, `{"t":21.5}`); !tok.WaitTimeout(5*time.Second) || tok.Error() != nil {
+		t.Fatalf("publish: %v", tok.Error())
+	}
+	if m := receive(t, telemetry, "telemetry"); m.Topic() != "tollgate/v1/acme/press-1/telemetry" || string(m.Payload()) != `{"t":21.5}` {
+		t.Fatalf("service got %s %s", m.Topic(), m.Payload())
+	}
+	if _, err := s.connect("press-2", tokens["press-2"]); err == nil {
+		t.Fatal("blacklisted device connected")
+	}
+
+	start := clock.Real{}.Now()
+	s.call("POST", "/v1/licenses/"+ls.Licenses[0].ID+"/revoke", s.admin, nil, nil)
+	select {
+	case <-dev.lost:
+		t.Logf("revoked device disconnected %v after the revoke request was sent (target: within 1 s)", dev.at().Sub(start))
+	case <-time.After(10 * time.Second):
+		t.Fatal("revoked device still connected after 10 s")
+	}
+	m := receive(t, control, "revocation list on the control topic")
+	ks, _ := keys.Open(s.dir, nil)
+	trust, _ := ks.Trust()
+	rl, err := token.ParseRevocationList(trust, string(m.Payload()))
+	if err != nil || !rl.LicenseRevoked(ls.Licenses[0].ID) || !rl.DeviceBlacklisted("press-2") {
+		t.Fatalf("control message %.80q: %+v, %v", m.Payload(), rl, err)
+	}
+	if _, err := s.connect("press-1", tokens["press-1"]); err == nil {
+		t.Fatal("the revoked license's token still connects")
+	}
+}
+
+// TestServeDisconnectsOnSuspendAndBlacklist: suspending a connected
+// device's license or blacklisting the device cuts it off too, with the
+// new list on its control topic first.
+func TestServeDisconnectsOnSuspendAndBlacklist(t *testing.T) {
+	s := serveWithBroker(t)
+	s.call("POST", "/v1/customers", s.admin, wire.CreateCustomerRequest{ID: "acme", Name: "Acme"}, nil)
+	var u wire.CreateUserResponse
+	s.call("POST", "/v1/users", s.admin, wire.CreateUserRequest{CustomerID: "acme", Email: "it@acme.test", Role: "admin"}, &u)
+	ks, _ := keys.Open(s.dir, nil)
+	trust, _ := ks.Trust()
+	tests := []struct {
+		name, dev string
+		act       func(licenseID string)
+		check     func(rl *token.RevocationList, licenseID string) bool
+	}{
+		{"suspend", "press-1", func(id string) { s.call("POST", "/v1/licenses/"+id+"/suspend", s.admin, nil, nil) },
+			func(rl *token.RevocationList, id string) bool { return rl.LicenseSuspended(id) }},
+		{"blacklist", "press-2", func(string) {
+			s.call("POST", "/v1/devices/press-2/blacklist", u.APIKey, wire.BlacklistRequest{Reason: "unpaid"}, nil)
+		}, func(rl *token.RevocationList, _ string) bool { return rl.DeviceBlacklisted("press-2") }},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			var ls wire.LicenseList
+			s.call("POST", "/v1/licenses", s.admin, wire.CreateLicenseRequest{CustomerID: "acme", Type: "standard", Billing: "term",
+				Models: []string{"sensor-*"}}, &ls)
+			id := ls.Licenses[0].ID
+			s.call("POST", "/v1/devices", u.APIKey, wire.CreateDeviceRequest{ID: tc.dev, CustomerID: "acme", Model: "sensor-a", PublicKey: devicePublicKey(t)}, nil)
+			var b wire.BindResponse
+			s.call("POST", "/v1/licenses/"+id+"/bind", u.APIKey, wire.BindRequest{DeviceID: tc.dev}, &b)
+			dev, err := s.connect(tc.dev, b.Token.Token)
+			if err != nil {
+				t.Fatal(err)
+			}
+			control := dev.subscribe(t, "tollgate/v1/acme/"+tc.dev+"/control")
+			start := clock.Real{}.Now()
+			tc.act(id)
+			select {
+			case <-dev.lost:
+				t.Logf("disconnected %v after the request was sent", dev.at().Sub(start))
+			case <-time.After(10 * time.Second):
+				t.Fatal("still connected after 10 s")
+			}
+			rl, err := token.ParseRevocationList(trust, string(receive(t, control, "revocation list").Payload()))
+			if err != nil || !tc.check(rl, id) {
+				t.Fatalf("pushed list %+v, %v", rl, err)
+			}
+			if _, err := s.connect(tc.dev, b.Token.Token); err == nil {
+				t.Fatal("reconnected")
+			}
+		})
+	}
+}
