@@ -12,8 +12,6 @@ import (
 	"testing"
 	"time"
 
-	mqtt "github.com/eclipse/paho.mqtt.golang"
-
 	"github.com/tollgate-iot/tollgate/agent/internal/testkit"
 	"github.com/tollgate-iot/tollgate/certs"
 	"github.com/tollgate-iot/tollgate/shared/clock"
@@ -28,21 +26,7 @@ func realWindow(l *token.License) {
 }
 
 // subscribe records every telemetry envelope published on broker.
-func subscribe(t *testing.T, broker string) *testkit.Sink {
-	t.Helper()
-	sink := testkit.NewSink()
-	opts := mqtt.NewClientOptions().AddBroker(broker).SetClientID("observer").SetOrderMatters(false)
-	c := mqtt.NewClient(opts)
-	if tok := c.Connect(); !tok.WaitTimeout(10*time.Second) || tok.Error() != nil {
-		t.Fatalf("observer connect: %v", tok.Error())
-	}
-	tok := c.Subscribe("tollgate/v1/#", 1, func(_ mqtt.Client, m mqtt.Message) { sink.Add(m.Payload()) })
-	if !tok.WaitTimeout(10*time.Second) || tok.Error() != nil {
-		t.Fatalf("subscribe: %v", tok.Error())
-	}
-	t.Cleanup(func() { c.Disconnect(100) })
-	return sink
-}
+func subscribe(t *testing.T, broker string) *testkit.Sink { return testkit.Subscribe(t, broker) }
 
 func deliver(t *testing.T, p *proc, sink *testkit.Sink, n int) {
 	t.Helper()

@@ -134,8 +134,24 @@ func batch(n int, device string) string {
 	return b.String()
 }
 
+// broker is a real MQTT broker and a recorder of what reaches it.
+type broker struct {
+	url  string
+	sink func() *testkit.Sink // a fresh sink per subtest
+	pass func(user string) string
+}
+
 func TestEnforcementAgainstNATS(t *testing.T) {
 	nats := testkit.StartNATS(t, t.TempDir(), 0)
+	testEnforcement(t, broker{url: nats.URL, sink: func() *testkit.Sink { nats.Sink.Reset(); return nats.Sink }, pass: nats.Password})
+}
+
+func TestEnforcementAgainstMosquitto(t *testing.T) {
+	m := testkit.StartMosquitto(t, "")
+	testEnforcement(t, broker{url: m.URL, sink: func() *testkit.Sink { return testkit.Subscribe(t, m.URL) }})
+}
+
+func testEnforcement(t *testing.T, b broker) {
 	rev := func(revoked, blacklisted []string) func(string) string {
 		return func(string) string {
 			_, text := testkit.Revocation(t, 1, revoked, nil, blacklisted)
@@ -164,7 +180,8 @@ func TestEnforcementAgainstNATS(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			h := startAgent(t, nats.URL, nil, func(pub string) []string {
+			sink := b.sink()
+			h := startAgent(t, b.url, nil, func(pub string) []string {
 				var docs []string
 				if !tt.noLic {
 					docs = append(docs, license(t, pub, tt.lic))
@@ -181,7 +198,6 @@ func TestEnforcementAgainstNATS(t *testing.T) {
 			if tt.device != "" {
 				dev = tt.device
 			}
-			before, _, _, _ := nats.Sink.Stats()
 			res := post(t, h.addr, batch(tt.n, dev))
 			acc := 0
 			for i, r := range res.Results {
@@ -197,11 +213,11 @@ func TestEnforcementAgainstNATS(t *testing.T) {
 			if acc != tt.accepted {
 				t.Fatalf("accepted %d, want %d", acc, tt.accepted)
 			}
-			if !nats.Sink.WaitUnique(before+acc, 10*time.Second) {
+			if !sink.WaitUnique(acc, 10*time.Second) {
 				t.Fatalf("broker did not receive the %d accepted samples", acc)
 			}
 			for s := int64(1); s <= int64(acc); s++ {
-				if !nats.Sink.Has(devID, s) {
+				if !sink.Has(devID, s) {
 					t.Fatalf("seq %d missing at the broker", s)
 				}
 			}
@@ -212,11 +228,10 @@ func TestEnforcementAgainstNATS(t *testing.T) {
 			if tt.name == "ok/report_overage" && st.Budget.OverageTotal != 6 {
 				t.Fatalf("overage counted %d, want 6", st.Budget.OverageTotal)
 			}
-			if acc > 0 && nats.Password(devID) != h.agent.password() {
+			if b.pass != nil && acc > 0 && b.pass(devID) != h.agent.password() {
 				t.Fatal("the agent did not connect with its token as password")
 			}
 			h.stop()
-			nats.Sink.Reset()
 		})
 	}
 }

@@ -9,9 +9,11 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
+	mqtt "github.com/eclipse/paho.mqtt.golang"
 	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
 
@@ -288,3 +290,26 @@ func (s *Sink) Reset() {
 	defer s.mu.Unlock()
 	s.bySeq, s.total, s.dups, s.conflict, s.bad = map[string]map[int64]*wire.Telemetry{}, 0, 0, nil, 0
 }
+
+// Subscribe records every telemetry envelope published on an MQTT broker
+// (Mosquitto, or any other) through a paho subscriber.
+func Subscribe(t testing.TB, broker string) *Sink {
+	t.Helper()
+	sink := newSink()
+	id := fmt.Sprintf("observer-%d", observers.Add(1))
+	opts := mqtt.NewClientOptions().AddBroker(broker).SetClientID(id).SetOrderMatters(false)
+	c := mqtt.NewClient(opts)
+	if tok := c.Connect(); !tok.WaitTimeout(10*time.Second) || tok.Error() != nil {
+		t.Fatalf("observer connect: %v", tok.Error())
+	}
+	tok := c.Subscribe("tollgate/v1/#", 1, func(_ mqtt.Client, m mqtt.Message) { sink.add(m.Payload()) })
+	if !tok.WaitTimeout(10*time.Second) || tok.Error() != nil {
+		t.Fatalf("subscribe: %v", tok.Error())
+	}
+	t.Cleanup(func() { c.Disconnect(100) })
+	return sink
+}
+
+// observers numbers Subscribe's clients: a broker kicks a client whose id
+// another client takes.
+var observers atomic.Int64
