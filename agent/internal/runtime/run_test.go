@@ -3,6 +3,7 @@ package runtime
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -168,6 +169,8 @@ func testEnforcement(t *testing.T, b broker) {
 		n        int
 		accepted int
 		reason   string
+		// otherToken tries to activate a token for another device first.
+		otherToken bool
 	}{
 		{name: "ok", n: 5, accepted: 5},
 		{name: "error/no_license", noLic: true, n: 2, reason: wire.ReasonNoLicense},
@@ -177,6 +180,7 @@ func testEnforcement(t *testing.T, b broker) {
 		{name: "error/over_budget", lic: func(l *token.License) { l.MaxSamplesPerHour = 1 }, n: 30, accepted: 24, reason: wire.ReasonOverBudget},
 		{name: "ok/report_overage", lic: func(l *token.License) { l.MaxSamplesPerHour = 1; l.Enforcement = token.EnforcementReport }, n: 30, accepted: 30},
 		{name: "error/unknown_device", device: "pump-9", n: 1, reason: wire.ReasonUnknownDevice},
+		{name: "error/wrong_device", noLic: true, otherToken: true, n: 2, reason: wire.ReasonNoLicense},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -194,6 +198,13 @@ func testEnforcement(t *testing.T, b broker) {
 				}
 				return docs
 			})
+			if tt.otherToken {
+				k, _ := token.ParsePublicKey(h.pub)
+				_, other := testkit.License(t, "pump-2", k, realWindow)
+				if _, err := h.agent.Activate([]string{other}); !errors.Is(err, ErrWrongDevice) {
+					t.Fatalf("activating a token for another device: %v, want ErrWrongDevice", err)
+				}
+			}
 			dev := devID
 			if tt.device != "" {
 				dev = tt.device
