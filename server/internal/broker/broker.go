@@ -107,6 +107,8 @@ type Broker struct {
 	mu      sync.Mutex
 	clients map[string][]uint64 // identity → recent NATS client ids
 	seen    map[string]uint64   // device id → telemetry messages observed
+	kicks   uint64              // Kick calls so far
+	kicked  map[string]uint64   // identity → the kicks count at its last Kick
 }
 
 const internalUser = "tollgate-internal"
@@ -131,7 +133,7 @@ func Start(cfg Config) (*Broker, error) {
 	}
 	b := &Broker{
 		log: cfg.Logger, secret: hex.EncodeToString(secret), auth: cfg.Auth,
-		clients: map[string][]uint64{}, seen: map[string]uint64{},
+		clients: map[string][]uint64{}, seen: map[string]uint64{}, kicked: map[string]uint64{},
 	}
 	port := cfg.Port
 	if port == 0 {
@@ -200,6 +202,9 @@ func (b *Broker) Check(c server.ClientAuthentication) bool {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), authTimeout)
 	defer cancel()
+	b.mu.Lock()
+	kicksBefore := b.kicks
+	b.mu.Unlock()
 	g, err := b.auth.Authorize(ctx, opts.Username, opts.Password, c.GetTLSConnectionState())
 	if err != nil {
 		b.log.Info("mqtt connect refused", "username", opts.Username, "remote", addrString(c.RemoteAddress()), "reason", err.Error())
@@ -210,27 +215,40 @@ func (b *Broker) Check(c server.ClientAuthentication) bool {
 		b.log.Warn("mqtt grant has an invalid topic filter", "identity", g.Identity, "err", err)
 		return false
 	}
+	if !b.remember(g.Identity, c.GetID(), kicksBefore) {
+		b.log.Info("mqtt connect refused", "username", opts.Username, "remote", addrString(c.RemoteAddress()),
+			"reason", "kicked while its CONNECT was being authorized")
+		return false
+	}
 	c.RegisterUser(&server.User{Username: g.Identity, Permissions: perms, ConnectionDeadline: g.Deadline})
-	b.remember(g.Identity, c.GetID())
 	return true
 }
 
-func (b *Broker) remember(identity string, cid uint64) {
+// remember records a connection of identity for Kick, unless identity was
+// kicked since kicksBefore: its grant may rest on what the kick revoked.
+func (b *Broker) remember(identity string, cid uint64, kicksBefore uint64) bool {
 	b.mu.Lock()
 	defer b.mu.Unlock()
+	if b.kicked[identity] > kicksBefore {
+		return false
+	}
 	ids := append(b.clients[identity], cid)
 	if len(ids) > maxTrackedConnsPerIdentity {
 		ids = ids[len(ids)-maxTrackedConnsPerIdentity:]
 	}
 	b.clients[identity] = ids
+	return true
 }
 
 // Kick disconnects every connection of identity at once and returns how
-// many it closed.
+// many it closed. A CONNECT of identity being authorized meanwhile is
+// refused too.
 func (b *Broker) Kick(identity string) int {
 	b.mu.Lock()
 	ids := b.clients[identity]
 	delete(b.clients, identity)
+	b.kicks++
+	b.kicked[identity] = b.kicks
 	b.mu.Unlock()
 	n := 0
 	for _, id := range ids {

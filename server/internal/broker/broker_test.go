@@ -214,6 +214,29 @@ func TestKickDisconnectsAtOnce(t *testing.T) {
 	}
 }
 
+// TestKickDuringConnectRefusesIt: a Kick that lands while a CONNECT of the
+// same identity is being authorized (the ledger answered before the change
+// that caused the kick) refuses that CONNECT instead of letting it slip
+// past the kick.
+func TestKickDuringConnectRefusesIt(t *testing.T) {
+	var b *Broker
+	kickNow := make(chan bool, 1)
+	auth := AuthorizerFunc(func(ctx context.Context, user, pass string, st *tls.ConnectionState) (Grant, error) {
+		g, err := fakeAuth{}.Authorize(ctx, user, pass, st)
+		if err == nil && len(kickNow) > 0 {
+			<-kickNow
+			b.Kick(g.Identity)
+		}
+		return g, err
+	})
+	b = startBroker(t, auth)
+	kickNow <- true
+	if _, err := connect(t, b, "dev:pump1", "secret"); err == nil {
+		t.Fatal("a CONNECT kicked while being authorized got through")
+	}
+	mustConnect(t, b, "dev:pump1") // the next one is fine
+}
+
 func TestConnectionEndsAtDeadline(t *testing.T) {
 	deadline := clock.Real{}.Now().Add(1500 * time.Millisecond)
 	b := startBroker(t, fakeAuth{deadline: func(string) time.Time { return deadline }})
