@@ -58,7 +58,7 @@ func TestEmbeddedAgentPublishes(t *testing.T) {
 	if res[24].Reason != wire.ReasonOverBudget {
 		t.Fatalf("25th sample: %+v, want over_budget", res[24])
 	}
-	if !nats.Sink.WaitUnique(24, 10*time.Second) {
+	if !nats.Sink.WaitUnique(24, 30*time.Second) {
 		t.Fatal("embedded agent did not publish")
 	}
 	if st := ag.Status(); st.Budget.Used24h != 24 || st.Refused[wire.ReasonOverBudget] != 1 {

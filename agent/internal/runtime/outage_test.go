@@ -32,7 +32,7 @@ func TestBrokerOutage(t *testing.T) {
 		}
 		return acc, full
 	}
-	if acc, _ := send(100); acc != 100 || !broker.Sink.WaitUnique(100, 10*time.Second) {
+	if acc, _ := send(100); acc != 100 || !broker.Sink.WaitUnique(100, 30*time.Second) {
 		t.Fatalf("before the outage: %d accepted", acc)
 	}
 	first := broker.Sink
@@ -61,7 +61,7 @@ func TestBrokerOutage(t *testing.T) {
 			t.Fatalf("accepted seq %d was lost", seq)
 		}
 	}
-	deadline := 100
+	deadline := 600
 	for h.agent.Status().Queue.Depth != 0 && deadline > 0 {
 		time.Sleep(50 * time.Millisecond)
 		deadline--

@@ -224,7 +224,7 @@ func testEnforcement(t *testing.T, b broker) {
 			if acc != tt.accepted {
 				t.Fatalf("accepted %d, want %d", acc, tt.accepted)
 			}
-			if !sink.WaitUnique(acc, 10*time.Second) {
+			if !sink.WaitUnique(acc, 30*time.Second) {
 				t.Fatalf("broker did not receive the %d accepted samples", acc)
 			}
 			for s := int64(1); s <= int64(acc); s++ {
