@@ -120,17 +120,8 @@ func (c *Clock) ObserveServerTime(unix int64) {
 	}
 }
 
-// Tamper reports whether the last reading was in the tamper state.
-func (c *Clock) Tamper() bool { return c.tamper.Load() }
-
 // TamperEvents counts entries into the tamper state since start.
 func (c *Clock) TamperEvents() int64 { return c.tamperEvents.Load() }
-
-// Time returns the effective time as a time.Time (not for the hot path).
-func (c *Clock) Time() time.Time {
-	eff, _ := c.Now()
-	return time.Unix(0, eff).UTC()
-}
 
 // State returns what must be persisted, rounded up to whole seconds so that
 // a restart never moves the high-water mark back.

@@ -56,13 +56,3 @@ func (r Reason) String() string {
 	}
 	return reasonNames[r]
 }
-
-// ReasonByName returns the reason with the given wire name.
-func ReasonByName(name string) (Reason, bool) {
-	for r, n := range reasonNames {
-		if n == name && Reason(r) != OK {
-			return Reason(r), true
-		}
-	}
-	return 0, false
-}

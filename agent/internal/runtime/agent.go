@@ -142,18 +142,6 @@ func (a *Agent) Close() error {
 // Identity returns who this agent is.
 func (a *Agent) Identity() store.Identity { return a.id }
 
-// Gate returns the agent's gate.
-func (a *Agent) Gate() *gate.Gate { return a.gate }
-
-// Store returns the agent's state database.
-func (a *Agent) Store() *store.Store { return a.st }
-
-// Clock returns the agent's effective clock.
-func (a *Agent) Clock() *effclock.Clock { return a.clk }
-
-// Config returns the agent's configuration.
-func (a *Agent) Config() config.Config { return a.cfg }
-
 // ledger makes the gate's deductions and self-blacklisting durable.
 type ledger struct{ st *store.Store }
 

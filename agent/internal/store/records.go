@@ -294,9 +294,6 @@ func getInt(txn *badger.Txn, key []byte) (int64, error) {
 	return int64(binary.BigEndian.Uint64(b)), nil
 }
 
-// GetIntTxn reads an integer record inside txn (0 if absent).
-func GetIntTxn(txn *badger.Txn, key []byte) (int64, error) { return getInt(txn, key) }
-
 func iterate(txn *badger.Txn, prefix []byte, fn func(key, val []byte) error) error {
 	it := txn.NewIterator(badger.IteratorOptions{Prefix: prefix, PrefetchValues: true, PrefetchSize: 64})
 	defer it.Close()

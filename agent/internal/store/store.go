@@ -205,9 +205,6 @@ func getJSON(txn *badger.Txn, key []byte, v any) error {
 	return decodeJSON(key, b, v)
 }
 
-// GetJSONTxn reads the record at key into v inside txn.
-func GetJSONTxn(txn *badger.Txn, key []byte, v any) error { return getJSON(txn, key, v) }
-
 func decodeJSON(key, b []byte, v any) error {
 	if err := json.Unmarshal(b, v); err != nil {
 		return fmt.Errorf("%w: record %q: %v", ErrCorrupt, key, err)
