@@ -238,11 +238,21 @@ func TestKickDuringConnectRefusesIt(t *testing.T) {
 }
 
 func TestConnectionEndsAtDeadline(t *testing.T) {
-	deadline := clock.Real{}.Now().Add(1500 * time.Millisecond)
-	b := startBroker(t, fakeAuth{deadline: func(string) time.Time { return deadline }})
+	// The deadline is set when the CONNECT is authorized, so that a slow
+	// broker start on a loaded machine cannot put it in the past.
+	var mu sync.Mutex
+	var deadline time.Time
+	b := startBroker(t, fakeAuth{deadline: func(string) time.Time {
+		mu.Lock()
+		defer mu.Unlock()
+		deadline = clock.Real{}.Now().Add(1500 * time.Millisecond)
+		return deadline
+	}})
 	dev := mustConnect(t, b, "dev:pump1")
 	select {
 	case <-dev.lost:
+		mu.Lock()
+		defer mu.Unlock()
 		if now := (clock.Real{}).Now(); now.Before(deadline) {
 			t.Fatalf("connection ended %v before its deadline", deadline.Sub(now))
 		}
