@@ -30,18 +30,27 @@ type NATS struct {
 	auth   *recordingAuth
 }
 
-// recordingAuth admits everyone and remembers the MQTT credentials.
+// recordingAuth admits everyone once open and remembers the MQTT
+// credentials. Until the recording subscriber is in place it refuses MQTT
+// clients, so that nothing is published before anyone records it (a
+// client that reconnects fast would otherwise beat the subscriber).
 type recordingAuth struct {
 	mu    sync.Mutex
 	users map[string]string
+	open  atomic.Bool
 }
 
 func (a *recordingAuth) Check(c server.ClientAuthentication) bool {
-	if o := c.GetOpts(); o != nil && o.Username != "" {
-		a.mu.Lock()
-		a.users[o.Username] = o.Password
-		a.mu.Unlock()
+	o := c.GetOpts()
+	if o == nil || o.Username == "" {
+		return true // the in-process recorder
 	}
+	if !a.open.Load() {
+		return false
+	}
+	a.mu.Lock()
+	a.users[o.Username] = o.Password
+	a.mu.Unlock()
 	return true
 }
 
@@ -88,6 +97,7 @@ func startNATS(t testing.TB, dir string, port int, sink bool) *NATS {
 	n := &NATS{Server: s, URL: fmt.Sprintf("tcp://127.0.0.1:%d", port), auth: auth}
 	n.Sink = newSink()
 	if !sink {
+		auth.open.Store(true)
 		t.Cleanup(n.Stop)
 		return n
 	}
@@ -99,6 +109,7 @@ func startNATS(t testing.TB, dir string, port int, sink bool) *NATS {
 		t.Fatal(err)
 	}
 	nc.Flush()
+	auth.open.Store(true)
 	t.Cleanup(func() { nc.Close(); n.Stop() })
 	return n
 }
