@@ -90,8 +90,12 @@ func (o *op) checkCapacity(l *License, d *Device) error {
 }
 
 // addChild checks that gateway gw may take one more child device under
-// every license it holds, and returns what it reaches with that child.
+// every license it holds, and returns what it reaches with that child and
+// those licenses (nothing for a device without a gateway).
 func (o *op) addChild(gw string) (reach, []*License, error) {
+	if gw == "" {
+		return reach{}, nil, nil
+	}
 	r, err := o.reachOf(gw)
 	if err != nil {
 		return r, nil, err

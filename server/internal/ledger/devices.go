@@ -63,12 +63,9 @@ func (lg *Ledger) CreateDevice(ctx context.Context, a Actor, in DeviceInput) (*D
 		if err := o.checkGateway(in.GatewayID, c.ID); err != nil {
 			return err
 		}
-		var gwReach reach
-		var gwLicenses []*License
-		if in.GatewayID != "" {
-			if gwReach, gwLicenses, err = o.addChild(in.GatewayID); err != nil {
-				return err
-			}
+		gwReach, gwLicenses, err := o.addChild(in.GatewayID)
+		if err != nil {
+			return err
 		}
 		d := &Device{ID: in.ID, CustomerID: c.ID, Model: in.Model, PublicKey: in.PublicKey, KeyFingerprint: fp,
 			GatewayID: in.GatewayID, Location: in.Location, CreatedAt: o.now}
