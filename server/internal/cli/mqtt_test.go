@@ -288,3 +288,61 @@ func TestServeDisconnectsOnSuspendAndBlacklist(t *testing.T) {
 		})
 	}
 }
+
+// TestServeDropsABlacklistedChildFromItsGateway: a gateway publishes for
+// its child until the child is blacklisted; then the gateway is cut off,
+// reconnects with the same token, and the child's telemetry no longer gets
+// through while the gateway's own does.
+func TestServeDropsABlacklistedChildFromItsGateway(t *testing.T) {
+	s := serveWithBroker(t)
+	s.call("POST", "/v1/customers", s.admin, wire.CreateCustomerRequest{ID: "acme", Name: "Acme"}, nil)
+	var u wire.CreateUserResponse
+	s.call("POST", "/v1/users", s.admin, wire.CreateUserRequest{CustomerID: "acme", Email: "it@acme.test", Role: "admin"}, &u)
+	var ls wire.LicenseList
+	s.call("POST", "/v1/licenses", s.admin, wire.CreateLicenseRequest{CustomerID: "acme", Type: "standard", Billing: "term",
+		Models: []string{"*"}}, &ls)
+	for _, d := range []wire.CreateDeviceRequest{{ID: "gw-1", Model: "gateway-x"}, {ID: "meter-7", Model: "meter", GatewayID: "gw-1"}} {
+		d.CustomerID, d.PublicKey = "acme", devicePublicKey(t)
+		s.call("POST", "/v1/devices", u.APIKey, d, nil)
+	}
+	var b wire.BindResponse
+	s.call("POST", "/v1/licenses/"+ls.Licenses[0].ID+"/bind", u.APIKey, wire.BindRequest{DeviceID: "gw-1"}, &b)
+	svc, err := s.connect("svc:dashboard", u.APIKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	telemetry := svc.subscribe(t, "tollgate/v1/acme/+/telemetry")
+	gw, err := s.connect("gw-1", b.Token.Token)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pub := func(c *mqttClient, dev, payload string) {
+		c.c.Publish("tollgate/v1/acme/"+dev+"/telemetry", 1, false, payload).WaitTimeout(5 * time.Second)
+	}
+	pub(gw, "meter-7", "child-before")
+	if m := receive(t, telemetry, "child telemetry"); string(m.Payload()) != "child-before" {
+		t.Fatalf("got %s", m.Payload())
+	}
+	s.call("POST", "/v1/devices/meter-7/blacklist", u.APIKey, wire.BlacklistRequest{Reason: "tampered"}, nil)
+	select {
+	case <-gw.lost:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the gateway of a blacklisted child was not cut off")
+	}
+	gw, err = s.connect("gw-1", b.Token.Token)
+	if err != nil {
+		t.Fatalf("gateway reconnect: %v", err)
+	}
+	pub(gw, "meter-7", "child-after")
+	select {
+	case <-gw.lost: // nats-server may close a connection that publishes outside its grant
+		if gw, err = s.connect("gw-1", b.Token.Token); err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(200 * time.Millisecond):
+	}
+	pub(gw, "gw-1", "sentinel")
+	if m := receive(t, telemetry, "gateway telemetry"); string(m.Payload()) != "sentinel" {
+		t.Fatalf("after the blacklisting the service got %s %s before the sentinel", m.Topic(), m.Payload())
+	}
+}
