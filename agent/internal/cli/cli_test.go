@@ -3,12 +3,14 @@ package cli
 import (
 	"bytes"
 	"context"
+	"crypto/ed25519"
 	"encoding/json"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
+	"github.com/tollgate-iot/tollgate/agent/internal/identity"
 	"github.com/tollgate-iot/tollgate/agent/internal/runtime"
 	"github.com/tollgate-iot/tollgate/agent/internal/testkit"
 	"github.com/tollgate-iot/tollgate/shared/token"
@@ -131,5 +133,27 @@ func TestUsageErrors(t *testing.T) {
 				t.Fatalf("exit %d, want 2", code)
 			}
 		})
+	}
+}
+
+func TestInitFinishesAnInterruptedInit(t *testing.T) {
+	data := filepath.Join(t.TempDir(), "data")
+	os.MkdirAll(data, 0o700)
+	// An init that died after creating the device key and before the state.
+	if _, err := identity.Create(runtime.DeviceKeyPath(data)); err != nil {
+		t.Fatal(err)
+	}
+	code, stdout, stderr := run(t, "init", "--data", data, "--device-id", "pump-1", "--model", "TG-100", "-o", "json")
+	if code != 0 {
+		t.Fatalf("init after an interrupted init: %d %s", code, stderr)
+	}
+	var doc map[string]string
+	json.Unmarshal([]byte(stdout), &doc)
+	priv, err := identity.Load(runtime.DeviceKeyPath(data))
+	if err != nil || doc["public_key"] != token.EncodePublicKey(priv.Public().(ed25519.PublicKey)) {
+		t.Fatalf("init did not reuse the existing key: %v %v", doc, err)
+	}
+	if code, _, _ := run(t, "init", "--data", data, "--device-id", "pump-1", "--model", "TG-100"); code != 1 {
+		t.Fatalf("init over a complete data directory: exit %d, want 1", code)
 	}
 }

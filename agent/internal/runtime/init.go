@@ -43,6 +43,11 @@ func Init(ctx context.Context, cfg config.Config, req InitRequest, o Options) (s
 		return store.Identity{}, err
 	}
 	priv, err := identity.Create(DeviceKeyPath(cfg.Data))
+	if errors.Is(err, identity.ErrExists) {
+		// An init that died after writing the key: finish it with that key
+		// (store.Init still refuses a data directory that is complete).
+		priv, err = identity.Load(DeviceKeyPath(cfg.Data))
+	}
 	if err != nil {
 		return store.Identity{}, err
 	}
