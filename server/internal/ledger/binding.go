@@ -38,7 +38,8 @@ func samePurpose(a, b *License) bool {
 // Bind binds a license to a device (SPEC §2 "Binding"): the model must match
 // the range, a license serves one device, a locked, expired, suspended,
 // revoked or transferred license cannot be bound, a license of the same
-// purpose already on the device is replaced, and a superior's license bound
+// purpose already on the device is replaced (by a capacity license only
+// when it starts), and a superior's license bound
 // to a sub-customer's device passes to that sub-customer. The first bind of
 // a term license activates it; a trial's 30 days start there.
 func (lg *Ledger) Bind(ctx context.Context, a Actor, idOrSerial string, in BindInput) (*BindResult, error) {
@@ -74,12 +75,14 @@ func (lg *Ledger) Bind(ctx context.Context, a Actor, idOrSerial string, in BindI
 		if handoff && !slices.Contains(devOwner.Path, owner.ID) {
 			return fmt.Errorf("%w: device %s belongs to customer %s, outside the subtree of license owner %s", ErrForbidden, d.ID, devOwner.ID, owner.ID)
 		}
-		if out.Replaced, err = o.replaceOn(a, l, d, in.ExpireReplaced); err != nil {
-			return err
-		}
 		before := *l
 		if err := o.attach(a, l, d, owner, devOwner); err != nil {
 			return err
+		}
+		if !l.waitingToStart() { // a pending license replaces nothing until it starts
+			if out.Replaced, err = o.replaceOn(a, l, d.ID, in.ExpireReplaced); err != nil {
+				return err
+			}
 		}
 		out.License = o.licenseView(a, l)
 		if out.Token, err = o.currentToken(l.ID); err != nil {
@@ -138,10 +141,10 @@ func (o *op) checkBindable(l *License, d *Device) error {
 	return o.checkCapacity(l, d)
 }
 
-// replaceOn unbinds the usable licenses on d that l replaces.
-func (o *op) replaceOn(a Actor, l *License, d *Device, expire bool) ([]LicenseView, error) {
+// replaceOn unbinds the usable licenses on a device that l replaces.
+func (o *op) replaceOn(a Actor, l *License, deviceID string, expire bool) ([]LicenseView, error) {
 	var ids []string
-	err := o.x.Scan(store.LicenseByDevicePrefix(d.ID), nil, false, func(k, _ []byte) (bool, error) {
+	err := o.x.Scan(store.LicenseByDevicePrefix(deviceID), nil, false, func(k, _ []byte) (bool, error) {
 		ids = append(ids, store.LastPart(k))
 		return true, nil
 	})

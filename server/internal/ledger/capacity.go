@@ -114,12 +114,17 @@ func (o *op) addChild(gw string) (reach, []*License, error) {
 }
 
 // startReachedOn starts every waiting license among ls whose start
-// condition r meets, with a new token each. A suspended one starts too (its
-// time runs, as a suspended term license's does) and gets its token when
-// resumed.
+// condition r meets, with a new token each, and lets it replace the
+// licenses of the same purpose on its device as a bind would have. A
+// suspended one starts too (its time runs, as a suspended term license's
+// does) and gets its token when resumed.
 func (o *op) startReachedOn(a Actor, ls []*License, r reach) error {
-	for _, l := range ls {
-		if !l.startReached(r) || l.terminal() {
+	for _, stale := range ls {
+		l, err := o.license(stale.ID) // an earlier start may have replaced it
+		if err != nil {
+			return err
+		}
+		if !l.startReached(r) || l.terminal() || l.DeviceID != stale.DeviceID {
 			continue
 		}
 		before := *l
@@ -131,6 +136,9 @@ func (o *op) startReachedOn(a Actor, ls []*License, r reach) error {
 			return err
 		}
 		if err := o.audit(a, "license.start", "license", l.ID, l.CustomerID, &before, l); err != nil {
+			return err
+		}
+		if _, err := o.replaceOn(a, l, l.DeviceID, false); err != nil {
 			return err
 		}
 	}

@@ -233,3 +233,29 @@ func TestCapacityLicenseInputRules(t *testing.T) {
 		})
 	}
 }
+
+// TestPendingCapacityLicenseReplacesOnlyWhenItStarts: binding a capacity
+// license of the same purpose leaves the gateway's current license serving
+// until the new one starts; then the new one replaces it, as a bind would.
+func TestPendingCapacityLicenseReplacesOnlyWhenItStarts(t *testing.T) {
+	e := newEnv(t)
+	dist, acme, _, _ := e.tree()
+	e.device(acme, "acme", "gw-1", "sensor-gw")
+	old := e.create(dist, std("acme"))
+	oldTok := e.bind(acme, old.ID, "gw-1").Token
+	l := e.create(dist, capacity(1, 0))
+	r := e.bind(acme, l.ID, "gw-1")
+	if len(r.Replaced) != 0 || e.status(old.ID) != StatusActive || r.License.Status != StatusPendingStart {
+		t.Fatalf("pending bind replaced %d, old is %s, new is %s", len(r.Replaced), e.status(old.ID), r.License.Status)
+	}
+	if _, err := e.lg.LicenseToken(ctx, acme, old.ID); err != nil {
+		t.Fatalf("the serving license lost its token: %v", err)
+	}
+	e.mustChild(acme, "acme", "c-1", "gw-1")
+	if st, newSt := e.status(old.ID), e.status(l.ID); st != StatusDeactivated || newSt != StatusActive {
+		t.Fatalf("after the start: old %s, new %s; want deactivated and active", st, newSt)
+	}
+	if min := e.revocationList().MinVersion(old.ID); min <= oldTok.Version {
+		t.Fatalf("the replaced license's token is not superseded (min %d, token %d)", min, oldTok.Version)
+	}
+}
