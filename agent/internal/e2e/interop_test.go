@@ -176,3 +176,20 @@ func TestUnixSocketIngest(t *testing.T) {
 		t.Fatalf("status over the unix socket: %+v %v", st, err)
 	}
 }
+
+func TestSeparateMetricsListener(t *testing.T) {
+	data := initData(t, realWindow)
+	p := start(t, data, "--metrics", "127.0.0.1:0")
+	defer p.stop(t)
+	var addr string
+	select {
+	case l := <-p.more:
+		addr, _ = strings.CutPrefix(l, "metrics listening on ")
+	case <-time.After(10 * time.Second):
+		t.Fatal("no metrics address printed")
+	}
+	postBatch(context.Background(), p.addr, 0, 2)
+	if m := httpGet(t, "http://"+addr+"/metrics"); !strings.Contains(m, `tollgate_agent_samples_accepted_total{device_id="pump-1"} 2`) {
+		t.Fatalf("metrics on %s:\n%s", addr, m)
+	}
+}

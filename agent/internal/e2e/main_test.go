@@ -93,6 +93,7 @@ func initDataKey(t *testing.T, mod func(*token.License)) (string, string) {
 type proc struct {
 	cmd    *exec.Cmd
 	addr   string
+	more   chan string // stdout lines after the first
 	stderr *syncBuffer
 	done   chan error
 }
@@ -148,8 +149,13 @@ func start(t testing.TB, data string, args ...string) *proc {
 		p.cmd.Process.Kill()
 		t.Fatalf("agent did not start in time\n%s", p.stderr.String())
 	}
+	p.more = make(chan string, 16)
 	go func() {
-		for range lines {
+		for l := range lines {
+			select {
+			case p.more <- l:
+			default:
+			}
 		}
 	}()
 	return p
