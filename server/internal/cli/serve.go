@@ -103,7 +103,17 @@ func runServe(ctx context.Context, env *IO, args []string) error {
 	}
 	m.Counter("tollgate_scheduler_applied_total", "Term licenses renewed or expired by the scheduler.", "result")
 	m.Counter("tollgate_scheduler_errors_total", "Scheduler passes that failed.")
-	return serveUntilDone(ctx, env, c, log, srv, ln, scheme, lg, m, b)
+	return serveUntilDone(ctx, env, c, log, running{srv: srv, ln: ln, scheme: scheme, lg: lg, m: m, b: b})
+}
+
+// running is what serve runs until it is stopped.
+type running struct {
+	srv    *http.Server
+	ln     net.Listener
+	scheme string
+	lg     *ledger.Ledger
+	m      *metrics.Registry
+	b      *broker.Broker // nil without --mqtt
 }
 
 // listen opens the API listener, wrapped in TLS when a certificate is
@@ -129,8 +139,8 @@ func listen(c Config) (net.Listener, string, error) {
 
 // serveUntilDone runs HTTP and the scheduler until ctx ends (SIGTERM), then
 // shuts HTTP down gracefully and waits for the scheduler.
-func serveUntilDone(ctx context.Context, env *IO, c Config, log *slog.Logger, srv *http.Server, ln net.Listener, scheme string,
-	lg *ledger.Ledger, m *metrics.Registry, b *broker.Broker) error {
+func serveUntilDone(ctx context.Context, env *IO, c Config, log *slog.Logger, r running) error {
+	lg, m, srv, ln := r.lg, r.m, r.srv, r.ln
 	schedCtx, stopSched := context.WithCancel(context.Background())
 	var wg sync.WaitGroup
 	wg.Add(1)
@@ -148,10 +158,10 @@ func serveUntilDone(ctx context.Context, env *IO, c Config, log *slog.Logger, sr
 	defer func() { stopSched(); wg.Wait() }()
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
-	fmt.Fprintf(env.Stdout, "http: %s://%s\n", scheme, ln.Addr())
-	if b != nil {
-		fmt.Fprintf(env.Stdout, "mqtt: %s\n", b.MQTTAddr())
-		log.Info("serving mqtt", "mqtt", b.MQTTAddr(), "broker", c.Broker)
+	fmt.Fprintf(env.Stdout, "http: %s://%s\n", r.scheme, ln.Addr())
+	if r.b != nil {
+		fmt.Fprintf(env.Stdout, "mqtt: %s\n", r.b.MQTTAddr())
+		log.Info("serving mqtt", "mqtt", r.b.MQTTAddr(), "broker", c.Broker)
 	}
 	log.Info("serving", "http", ln.Addr().String(), "data", c.DataDir)
 	select {
