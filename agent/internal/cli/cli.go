@@ -24,6 +24,7 @@ var envVars = map[string]string{
 	"ingest":  "TOLLGATE_INGEST",
 	"metrics": "TOLLGATE_METRICS",
 	"bridge":  "TOLLGATE_BRIDGE",
+	"certs":   "TOLLGATE_CERTS",
 	"config":  "TOLLGATE_CONFIG",
 	"trust":   "TOLLGATE_TRUST",
 }

@@ -59,6 +59,7 @@ func runConfig(env *IO, args []string) (config.Config, clock.Clock, error) {
 	server := fs.String("server", "", "license server URL (env TOLLGATE_SERVER)")
 	ingestAddr := fs.String("ingest", "", "local API: 127.0.0.1:PORT or unix:PATH (env TOLLGATE_INGEST; default 127.0.0.1:7780)")
 	bridgeURL := fs.String("bridge", "", "gateway bridge mode: local MQTT broker tcp://HOST:PORT child devices publish to (env TOLLGATE_BRIDGE)")
+	certsDir := fs.String("certs", "", "directory with ca.crt and device-ID.crt/.key for ssl:// brokers (env TOLLGATE_CERTS; default DATA/certs)")
 	metricsAddr := fs.String("metrics", "", "separate loopback address for /metrics (env TOLLGATE_METRICS)")
 	queueMax := fs.Int("queue-max", 0, "outbox bound in samples (default 100000)")
 	speed := fs.Float64("clock-speed", 1, "simulation only: run the wall clock this many times faster")
@@ -81,6 +82,7 @@ func runConfig(env *IO, args []string) (config.Config, clock.Clock, error) {
 	overrideString(&cfg.Ingest, *ingestAddr)
 	overrideString(&cfg.Metrics, *metricsAddr)
 	overrideString(&cfg.Bridge, *bridgeURL)
+	overrideString(&cfg.CertsDir, *certsDir)
 	if *queueMax != 0 {
 		cfg.QueueMax = *queueMax
 	}

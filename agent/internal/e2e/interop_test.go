@@ -70,10 +70,10 @@ func TestMosquittoMutualTLS(t *testing.T) {
 	data := initData(t, realWindow)
 	sink := subscribe(t, m.URL)
 	// Without the device's client certificate the broker refuses the agent.
-	os.MkdirAll(filepath.Join(data, "certs"), 0o700)
-	copyFile(t, filepath.Join(dir, certs.CACert), filepath.Join(data, "certs", certs.CACert))
+	own := t.TempDir()
+	copyFile(t, filepath.Join(dir, certs.CACert), filepath.Join(own, certs.CACert))
 	broker := fmt.Sprintf("ssl://localhost:%d", tlsPort)
-	p := start(t, data, "--broker", broker)
+	p := start(t, data, "--broker", broker, "--certs", own)
 	res := postBatch(context.Background(), p.addr, 0, 5)
 	if len(res) != 5 || !res[0].Accepted {
 		t.Fatalf("samples not queued: %v", res)
@@ -83,10 +83,8 @@ func TestMosquittoMutualTLS(t *testing.T) {
 		t.Fatal("samples arrived without a client certificate")
 	}
 	p.stop(t)
-	for _, f := range []string{certs.DeviceCert("pump-1"), certs.DeviceKey("pump-1")} {
-		copyFile(t, filepath.Join(dir, f), filepath.Join(data, "certs", f))
-	}
-	p = start(t, data, "--broker", broker)
+	// With the generated directory (device pair included) it gets through.
+	p = start(t, data, "--broker", broker, "--certs", dir)
 	defer p.stop(t)
 	if !sink.WaitUnique(5, 20*time.Second) {
 		t.Fatalf("queued samples did not arrive over mTLS\n%s", p.stderr.String())
