@@ -1,12 +1,15 @@
 // Package outbox is the agent's own store-and-forward queue, in badger (not
 // paho's file store, which renames without fsync; DEPENDENCIES.md).
 //
-// An entry is written in the same transaction as the counters it moves
-// (sample sequence, hourly bucket), before the sample is acknowledged to
-// whoever submitted it; it is deleted only after the broker's PUBACK. The
-// queue is bounded: Reserve refuses a slot when the bound is reached and
-// counts the refusal as dropped, so nothing that was accepted is ever
-// evicted.
+// Entries are written in the same transaction as the counters they move
+// (sample sequence, hourly bucket), before the samples are acknowledged to
+// whoever submitted them, packed into segments (segment.go) so that a
+// commit costs badger a few records rather than one per sample. An entry
+// is gone only after the broker's PUBACK: acknowledgements arrive in order
+// and move a persisted watermark that every read skips below; a segment is
+// deleted when its last entry is acknowledged. The queue is bounded:
+// Reserve refuses a slot when the bound is reached and counts the refusal
+// as dropped, so nothing that was accepted is ever evicted.
 package outbox
 
 import (

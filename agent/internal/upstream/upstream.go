@@ -1,13 +1,14 @@
 // Package upstream publishes the outbox to the upstream MQTT broker with
-// paho.mqtt.golang at QoS 1, deleting an entry only on its PUBACK.
+// paho.mqtt.golang at QoS 1, retiring an entry only on its PUBACK.
 //
 // Paho's own QoS 1 guarantees are not relied on (DEPENDENCIES.md): the
 // client runs with a clean session and no auto-reconnect, so that a lost
 // connection completes every in-flight token with an error. The publisher
 // then rewinds to the oldest unacknowledged entry and, after reconnecting,
 // resends in sequence order. Delivery is at-least-once: an entry whose
-// PUBACK arrived but whose deletion did not reach the disk before a crash is
-// sent again, with the same device sequence, for the consumer to drop.
+// PUBACK arrived but whose acknowledgement did not reach the disk before a
+// crash is sent again, with the same device sequence, for the consumer to
+// drop.
 package upstream
 
 import (
