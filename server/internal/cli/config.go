@@ -26,6 +26,9 @@ type Config struct {
 	// MQTTAddr is the MQTT listen address of the embedded broker; empty
 	// serves no MQTT (port 0: any free port).
 	MQTTAddr string
+	// MQTTTLSCert and MQTTTLSKey, both or neither, make the MQTT listener
+	// speak TLS (agents connect with ssl://).
+	MQTTTLSCert, MQTTTLSKey string
 	// Broker is "embedded" (the only one built).
 	Broker string
 

@@ -2,6 +2,7 @@ package cli
 
 import (
 	"context"
+	"crypto/tls"
 	"fmt"
 	"log/slog"
 	"net"
@@ -32,7 +33,13 @@ func (c *Config) checkBroker() error {
 	if c.Broker != BrokerEmbedded {
 		return fmt.Errorf("--broker %q: want embedded", c.Broker)
 	}
+	if (c.MQTTTLSCert == "") != (c.MQTTTLSKey == "") {
+		return fmt.Errorf("--mqtt-tls-cert and --mqtt-tls-key go together")
+	}
 	if c.MQTTAddr == "" {
+		if c.MQTTTLSCert != "" {
+			return fmt.Errorf("--mqtt-tls-cert needs --mqtt")
+		}
 		return nil
 	}
 	_, port, err := net.SplitHostPort(c.MQTTAddr)
@@ -59,7 +66,15 @@ func startBroker(c Config, lg *ledger.Ledger, kc *keys.Cache, env *IO, log *slog
 		}
 		return t
 	}}
-	b, err := broker.Start(broker.Config{Host: host, Port: p, StoreDir: brokerDir(c.DataDir), Auth: auth, Logger: blog})
+	var tlsConf *tls.Config
+	if c.MQTTTLSCert != "" {
+		cert, err := tls.LoadX509KeyPair(c.MQTTTLSCert, c.MQTTTLSKey)
+		if err != nil {
+			return nil, cli.Errorf("tls", "%v", err)
+		}
+		tlsConf = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
+	}
+	b, err := broker.Start(broker.Config{Host: host, Port: p, StoreDir: brokerDir(c.DataDir), TLS: tlsConf, Auth: auth, Logger: blog})
 	if err != nil {
 		return nil, cli.Errorf("mqtt", "%v", err)
 	}

@@ -6,10 +6,14 @@ import (
 	"context"
 	"crypto/ed25519"
 	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
 	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -17,6 +21,7 @@ import (
 
 	mqtt "github.com/eclipse/paho.mqtt.golang"
 
+	"github.com/tollgate-iot/tollgate/certs"
 	"github.com/tollgate-iot/tollgate/server/internal/keys"
 	"github.com/tollgate-iot/tollgate/shared/clock"
 	"github.com/tollgate-iot/tollgate/shared/token"
@@ -30,11 +35,15 @@ type served struct {
 	http, mqtt string
 	admin      string
 	stop       func()
+	// mqttScheme is what clients dial (tcp:// or ssl://) and tlsConf
+	// their TLS configuration.
+	mqttScheme string
+	tlsConf    *tls.Config
 }
 
 // serveWithBroker inits a data directory and serves it with the embedded
-// broker on free loopback ports.
-func serveWithBroker(t *testing.T) *served {
+// broker on free loopback ports, with extra serve flags.
+func serveWithBroker(t *testing.T, extra ...string) *served {
 	t.Helper()
 	dir := t.TempDir()
 	code, out, stderr := run(t, "init", "--data", dir, "-o", "json")
@@ -49,11 +58,11 @@ func serveWithBroker(t *testing.T) *served {
 	pr, pw := io.Pipe()
 	done := make(chan int, 1)
 	go func() {
-		done <- Run(ctx, []string{"serve", "--data", dir, "--http", "127.0.0.1:0", "--mqtt", "127.0.0.1:0",
-			"--profile", "small", "--log-level", "error"}, pw, io.Discard)
+		done <- Run(ctx, append([]string{"serve", "--data", dir, "--http", "127.0.0.1:0", "--mqtt", "127.0.0.1:0",
+			"--profile", "small", "--log-level", "error"}, extra...), pw, io.Discard)
 		pw.Close()
 	}()
-	s := &served{t: t, dir: dir, admin: res["admin_api_key"]}
+	s := &served{t: t, dir: dir, admin: res["admin_api_key"], mqttScheme: "tcp://"}
 	r := bufio.NewReader(pr)
 	for _, want := range []string{"http: http://", "mqtt: "} {
 		line, err := r.ReadString('\n')
@@ -124,7 +133,7 @@ func (s *served) connect(user, pass string) (*mqttClient, error) {
 	var once sync.Once
 	var lostAt time.Time
 	cl.at = func() time.Time { <-cl.lost; return lostAt }
-	opts := mqtt.NewClientOptions().AddBroker("tcp://" + s.mqtt).
+	opts := mqtt.NewClientOptions().AddBroker(s.mqttScheme + s.mqtt).SetTLSConfig(s.tlsConf).
 		SetClientID(strings.ReplaceAll(user, ":", "-") + "-" + fmt.Sprint(clock.Real{}.Now().UnixNano())).
 		SetUsername(user).SetPassword(pass).SetAutoReconnect(false).SetConnectRetry(false).SetOrderMatters(false).
 		SetConnectTimeout(5 * time.Second).
@@ -344,5 +353,43 @@ func TestServeDropsABlacklistedChildFromItsGateway(t *testing.T) {
 	pub(gw, "gw-1", "sentinel")
 	if m := receive(t, telemetry, "gateway telemetry"); string(m.Payload()) != "sentinel" {
 		t.Fatalf("after the blacklisting the service got %s %s before the sentinel", m.Topic(), m.Payload())
+	}
+}
+
+// TestServeMQTTOverTLS serves MQTT with --mqtt-tls-cert/--mqtt-tls-key: a
+// device that trusts the CA connects over TLS and publishes; a plain-TCP
+// CONNECT gets nowhere.
+func TestServeMQTTOverTLS(t *testing.T) {
+	pki := t.TempDir()
+	if _, err := certs.Generate(pki, certs.Options{}); err != nil {
+		t.Fatal(err)
+	}
+	caPEM, err := os.ReadFile(filepath.Join(pki, certs.CACert))
+	if err != nil {
+		t.Fatal(err)
+	}
+	pool := x509.NewCertPool()
+	pool.AppendCertsFromPEM(caPEM)
+	s := serveWithBroker(t, "--mqtt-tls-cert", filepath.Join(pki, certs.ServerCert), "--mqtt-tls-key", filepath.Join(pki, certs.ServerKey))
+	s.call("POST", "/v1/customers", s.admin, wire.CreateCustomerRequest{ID: "acme", Name: "Acme"}, nil)
+	var u wire.CreateUserResponse
+	s.call("POST", "/v1/users", s.admin, wire.CreateUserRequest{CustomerID: "acme", Email: "it@acme.test", Role: "admin"}, &u)
+	var ls wire.LicenseList
+	s.call("POST", "/v1/licenses", s.admin, wire.CreateLicenseRequest{CustomerID: "acme", Type: "standard", Billing: "term",
+		Models: []string{"*"}}, &ls)
+	s.call("POST", "/v1/devices", u.APIKey, wire.CreateDeviceRequest{ID: "press-1", CustomerID: "acme", Model: "m", PublicKey: devicePublicKey(t)}, nil)
+	var b wire.BindResponse
+	s.call("POST", "/v1/licenses/"+ls.Licenses[0].ID+"/bind", u.APIKey, wire.BindRequest{DeviceID: "press-1"}, &b)
+
+	if _, err := s.connect("press-1", b.Token.Token); err == nil {
+		t.Fatal("a plain-TCP CONNECT to the TLS listener succeeded")
+	}
+	s.mqttScheme, s.tlsConf = "ssl://", &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}
+	dev, err := s.connect("press-1", b.Token.Token)
+	if err != nil {
+		t.Fatalf("TLS connect: %v", err)
+	}
+	if tok := dev.c.Publish("tollgate/v1/acme/press-1/telemetry", 1, false, "over tls"); !tok.WaitTimeout(5*time.Second) || tok.Error() != nil {
+		t.Fatalf("publish over TLS: %v", tok.Error())
 	}
 }

@@ -25,7 +25,8 @@ func init() {
 }
 
 var serveEnv = map[string]string{"data": "TOLLGATE_DATA", "http": "TOLLGATE_HTTP", "log-level": "TOLLGATE_LOG_LEVEL",
-	"tls-cert": "TOLLGATE_TLS_CERT", "tls-key": "TOLLGATE_TLS_KEY", "mqtt": "TOLLGATE_MQTT", "broker": "TOLLGATE_BROKER"}
+	"tls-cert": "TOLLGATE_TLS_CERT", "tls-key": "TOLLGATE_TLS_KEY", "mqtt": "TOLLGATE_MQTT", "broker": "TOLLGATE_BROKER",
+	"mqtt-tls-cert": "TOLLGATE_MQTT_TLS_CERT", "mqtt-tls-key": "TOLLGATE_MQTT_TLS_KEY"}
 
 func parseServe(env *IO, args []string) (Config, error) {
 	c := DefaultConfig()
@@ -37,6 +38,8 @@ func parseServe(env *IO, args []string) (Config, error) {
 	fs.StringVar(&c.TLSCert, "tls-cert", "", "PEM certificate to serve HTTPS with, e.g. certs/dev/server.crt (env TOLLGATE_TLS_CERT)")
 	fs.StringVar(&c.TLSKey, "tls-key", "", "PEM private key of --tls-cert (env TOLLGATE_TLS_KEY)")
 	fs.StringVar(&c.MQTTAddr, "mqtt", "", "MQTT listen address of the embedded broker, e.g. 127.0.0.1:1883; port 0 picks a free one; empty: no MQTT (env TOLLGATE_MQTT)")
+	fs.StringVar(&c.MQTTTLSCert, "mqtt-tls-cert", "", "PEM certificate for MQTT over TLS (agents use ssl://), e.g. certs/dev/server.crt (env TOLLGATE_MQTT_TLS_CERT)")
+	fs.StringVar(&c.MQTTTLSKey, "mqtt-tls-key", "", "PEM private key of --mqtt-tls-cert (env TOLLGATE_MQTT_TLS_KEY)")
 	fs.StringVar(&c.Broker, "broker", c.Broker, "embedded (an external tcp://HOST:PORT broker is not built yet) (env TOLLGATE_BROKER)")
 	fs.DurationVar(&c.SchedulerInterval, "scheduler-interval", c.SchedulerInterval, "how often renewals and expiries are applied")
 	fs.DurationVar(&c.ShutdownTimeout, "shutdown-timeout", c.ShutdownTimeout, "how long SIGTERM waits for requests to finish")

@@ -54,6 +54,8 @@ func TestServeRefusesUninitializedAndBadConfig(t *testing.T) {
 			"error: usage: serve: --broker tcp://broker.example:1883: an external broker is not built yet"},
 		{"unknown-broker", []string{"serve", "--data", "x", "--broker", "mosquitto"}, 2, "error: usage: "},
 		{"bad-mqtt-addr", []string{"serve", "--data", "x", "--mqtt", "nonsense"}, 2, "error: usage: "},
+		{"half-mqtt-tls-pair", []string{"serve", "--data", "x", "--mqtt", "127.0.0.1:0", "--mqtt-tls-cert", "s.crt"}, 2, "error: usage: "},
+		{"mqtt-tls-without-mqtt", []string{"serve", "--data", "x", "--mqtt-tls-cert", "s.crt", "--mqtt-tls-key", "s.key"}, 2, "error: usage: "},
 		{"bad-mqtt-port", []string{"serve", "--data", "x", "--mqtt", "127.0.0.1:99999"}, 2, "error: usage: "},
 	}
 	for _, tc := range tests {
