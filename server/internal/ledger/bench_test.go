@@ -233,3 +233,38 @@ func BenchmarkListFiltered100k(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkDeviceStanding is the ledger's part of one MQTT CONNECT: a
+// gateway with 100 children asks whether it may send under its license
+// (after a broker restart every device asks at once).
+func BenchmarkDeviceStanding(b *testing.B) {
+	lg, db := benchLedger(b, b.TempDir())
+	defer db.Close()
+	benchDevice(b, lg, "gw-1")
+	for i := range 100 {
+		pub, _, _ := ed25519.GenerateKey(rand.Reader)
+		if _, err := lg.CreateDevice(ctx, SystemActor(), DeviceInput{ID: fmt.Sprintf("c-%d", i), CustomerID: "acme", Model: "sensor-c",
+			PublicKey: token.EncodePublicKey(pub), GatewayID: "gw-1"}); err != nil {
+			b.Fatal(err)
+		}
+	}
+	ls, err := lg.CreateLicenses(ctx, SystemActor(), std("acme"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	if _, err := lg.Bind(ctx, SystemActor(), ls[0].ID, BindInput{DeviceID: "gw-1"}); err != nil {
+		b.Fatal(err)
+	}
+	var lat latencies
+	b.ResetTimer()
+	for range b.N {
+		lat.begin()
+		st, err := lg.DeviceStanding(ctx, "gw-1", ls[0].ID)
+		if err != nil || len(st.Children) != 100 {
+			b.Fatalf("standing %d children, %v", len(st.Children), err)
+		}
+		lat.end()
+	}
+	b.StopTimer()
+	lat.report(b)
+}

@@ -70,12 +70,13 @@ func (lg *Ledger) DeviceStanding(ctx context.Context, deviceID, licenseID string
 			return err
 		}
 		return o.x.Scan(store.GatewayChildPrefix(d.ID), nil, false, func(k, _ []byte) (bool, error) {
-			c, err := o.device(store.LastPart(k))
+			id := store.LastPart(k)
+			blacklisted, err := o.x.Has(store.BlacklistKey(id))
 			if err != nil {
 				return false, err
 			}
-			if !c.Blacklisted { // a blacklisted child's topics are not granted
-				st.Children = append(st.Children, c.ID)
+			if !blacklisted { // a blacklisted child's topics are not granted
+				st.Children = append(st.Children, id)
 			}
 			return true, nil
 		})
