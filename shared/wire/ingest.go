@@ -41,6 +41,9 @@ const (
 	ReasonInvalidSample = "invalid_sample"
 	// ReasonStorageError refuses a sample the agent could not store durably.
 	ReasonStorageError = "storage_error"
+	// ReasonSuperseded refuses a sample whose only license token is of a
+	// version the revocation list voids (the license moved on).
+	ReasonSuperseded = "superseded"
 )
 
 // Sample is one telemetry sample handed to the agent.

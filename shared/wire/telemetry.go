@@ -22,6 +22,13 @@ func TelemetryTopic(customerID, deviceID string) string {
 	return "tollgate/v1/" + customerID + "/" + deviceID + "/telemetry"
 }
 
+// ControlTopic returns the topic on which the server pushes signed
+// documents (revocation lists, tokens) to one device:
+// tollgate/v1/CUSTOMER_ID/DEVICE_ID/control.
+func ControlTopic(customerID, deviceID string) string {
+	return "tollgate/v1/" + customerID + "/" + deviceID + "/control"
+}
+
 // Telemetry is the JSON envelope of one published sample. Seq is the
 // device's sample sequence: it grows by one per accepted sample and is never
 // reused, so a consumer drops a redelivered sample by (device_id, seq).

@@ -15,6 +15,7 @@ import (
 	"cmp"
 	"log/slog"
 	"slices"
+	"strings"
 	"sync/atomic"
 	"time"
 
@@ -47,7 +48,7 @@ type Gate struct {
 	ledger  Ledger
 	log     *slog.Logger
 	devices atomic.Pointer[map[string]*Device]
-	rev     atomic.Pointer[token.RevocationList]
+	rev     atomic.Pointer[revState]
 	refused [NumReasons]atomic.Int64
 }
 
@@ -173,16 +174,38 @@ func (g *Gate) setTokens(d *Device, toks []Token, deductions []store.Deduction) 
 	d.lics.Store(&lics)
 }
 
+// revState is the revocation list in force with its superseded token
+// versions indexed by license, so that the hot path never builds a search
+// key (token.RevocationList.MinVersion concatenates one).
+type revState struct {
+	list   *token.RevocationList
+	minVer map[string]int64
+}
+
 // SetRevocation installs a newer revocation list.
 func (g *Gate) SetRevocation(r *token.RevocationList) {
-	g.rev.Store(r)
-	if g.clk != nil && r != nil {
+	if r == nil {
+		g.rev.Store(nil)
+		return
+	}
+	rs := &revState{list: r, minVer: make(map[string]int64, len(r.SupersededLicenses))}
+	for _, e := range r.SupersededLicenses {
+		id, _, _ := strings.Cut(e, ":")
+		rs.minVer[id] = r.MinVersion(id)
+	}
+	g.rev.Store(rs)
+	if g.clk != nil {
 		g.clk.ObserveServerTime(r.IssuedAt)
 	}
 }
 
 // Revocation returns the revocation list in force, or nil.
-func (g *Gate) Revocation() *token.RevocationList { return g.rev.Load() }
+func (g *Gate) Revocation() *token.RevocationList {
+	if rs := g.rev.Load(); rs != nil {
+		return rs.list
+	}
+	return nil
+}
 
 // Lookup returns the device with the given id, or nil.
 func (g *Gate) Lookup(id string) *Device { return (*g.devices.Load())[id] }
@@ -233,7 +256,7 @@ func (g *Gate) Decide(d *Device) Decision {
 
 func (g *Gate) decide(d *Device, dec *Decision, tamper bool) Reason {
 	rev := g.rev.Load()
-	if d.selfBlack.Load() || (rev != nil && rev.DeviceBlacklisted(d.ID)) {
+	if d.selfBlack.Load() || (rev != nil && rev.list.DeviceBlacklisted(d.ID)) {
 		return Blacklisted
 	}
 	lics := *d.lics.Load()
@@ -277,13 +300,14 @@ func (g *Gate) decide(d *Device, dec *Decision, tamper bool) Reason {
 	return OK
 }
 
-// CheckLicense returns why l cannot pay for a sample of d at effSec (Unix
-// seconds), or OK: step 2 of SPEC §3 for one token.
-func CheckLicense(d *Device, l *License, rev *token.RevocationList, effSec int64) Reason {
-	return checkLicense(d, l, rev, effSec)
+// Check returns why l cannot pay for a sample of d at effSec (Unix
+// seconds) under the revocation list in force, or OK: step 2 of SPEC §3 for
+// one token.
+func (g *Gate) Check(d *Device, l *License, effSec int64) Reason {
+	return checkLicense(d, l, g.rev.Load(), effSec)
 }
 
-func checkLicense(d *Device, l *License, rev *token.RevocationList, effSec int64) Reason {
+func checkLicense(d *Device, l *License, rev *revState, effSec int64) Reason {
 	t := l.Tok
 	if t.DeviceID != d.ID || t.DeviceKey != d.KeyFingerprint {
 		return WrongDevice
@@ -292,11 +316,16 @@ func checkLicense(d *Device, l *License, rev *token.RevocationList, effSec int64
 		return ModelMismatch
 	}
 	if rev != nil {
-		if rev.LicenseRevoked(t.LicenseID) {
+		if rev.list.LicenseRevoked(t.LicenseID) {
 			return Revoked
 		}
-		if rev.LicenseSuspended(t.LicenseID) {
+		if rev.list.LicenseSuspended(t.LicenseID) {
 			return Suspended
+		}
+		if mv, ok := rev.minVer[t.LicenseID]; ok && t.Version < mv {
+			// The server moved the license on (unbind, transfer, rebind):
+			// this token version is void even though its window is open.
+			return Superseded
 		}
 	}
 	if effSec < t.NotBefore {
@@ -310,7 +339,7 @@ func checkLicense(d *Device, l *License, rev *token.RevocationList, effSec int64
 		// this license: its token or the revocation list.
 		contact := t.IssuedAt
 		if rev != nil {
-			contact = max(contact, rev.IssuedAt)
+			contact = max(contact, rev.list.IssuedAt)
 		}
 		if effSec >= contact+t.MaxOfflineSeconds {
 			return StaleRevocationList

@@ -100,6 +100,10 @@ func TestDecide(t *testing.T) {
 				r, _ := testkit.Revocation(t, 1, nil, []string{lid}, nil)
 				f.gate.SetRevocation(r)
 			}},
+		{name: "error/superseded", mods: []func(*token.License){nil}, want: Superseded,
+			setup: func(t *testing.T, f *fixture) { f.gate.SetRevocation(superseding(t, token.SupersededEntry(lid, 2))) }},
+		{name: "ok/current_version_not_superseded", mods: []func(*token.License){func(l *token.License) { l.Version = 2 }}, want: OK,
+			setup: func(t *testing.T, f *fixture) { f.gate.SetRevocation(superseding(t, token.SupersededEntry(lid, 2))) }},
 		{name: "error/expired", want: Expired, mods: []func(*token.License){func(l *token.License) {
 			l.NotAfter = epoch.Add(-time.Hour).Unix()
 		}}},
@@ -255,9 +259,8 @@ func TestBudgetRollingWindow(t *testing.T) {
 }
 
 func TestDecideAllocatesNothing(t *testing.T) {
-	f := newFixture(t, func(l *token.License) { l.MaxSamplesPerHour = 0 })
-	r, _ := testkit.Revocation(t, 1, nil, nil, []string{"x"})
-	f.gate.SetRevocation(r)
+	f := newFixture(t, func(l *token.License) { l.MaxSamplesPerHour = 0; l.Version = 3 })
+	f.gate.SetRevocation(superseding(t, token.SupersededEntry("6f1c2a7e-0b3d-4e5f-8a9b-0c1d2e3f4a50", 2)))
 	d := f.gate.Lookup(dev)
 	if n := testing.AllocsPerRun(1000, func() { f.gate.Decide(d) }); n != 0 {
 		t.Fatalf("Decide allocates %v times per sample", n)
@@ -272,12 +275,38 @@ func BenchmarkGateDecision(b *testing.B) {
 		l.IssuedAt = now.Add(-time.Hour).Unix()
 	})
 	f.gate.clk = effclock.New(clock.Real{}, store.ClockState{}, time.Hour)
-	r, _ := testkit.Revocation(b, 1, []string{"0a000000-0000-4000-8000-000000000001"}, nil, []string{"pump-0099"})
-	f.gate.SetRevocation(r)
+	r := &token.RevocationList{Seq: 1, IssuedAt: testkit.Epoch.Unix(), NextUpdate: testkit.Epoch.Add(time.Hour).Unix(),
+		RevokedLicenses: []string{"0a000000-0000-4000-8000-000000000001"}, BlacklistedDevices: []string{"pump-0099"},
+		SupersededLicenses: []string{token.SupersededEntry("6f1c2a7e-0b3d-4e5f-8a9b-0c1d2e3f4a59", 2)}}
+	text, err := token.IssueRevocationList(testkit.Signer(b), r)
+	if err != nil {
+		b.Fatal(err)
+	}
+	rl, err := token.ParseRevocationList(testkit.Trust(b), text)
+	if err != nil {
+		b.Fatal(err)
+	}
+	f.gate.SetRevocation(rl)
 	b.ReportAllocs()
 	for b.Loop() {
 		if r := f.gate.DecideID(dev).Reason; r != OK {
 			b.Fatalf("refused: %v", r)
 		}
 	}
+}
+
+// superseding returns a signed revocation list voiding token versions.
+func superseding(t *testing.T, entries ...string) *token.RevocationList {
+	t.Helper()
+	r := &token.RevocationList{Seq: 1, IssuedAt: testkit.Epoch.Unix(), NextUpdate: testkit.Epoch.Add(time.Hour).Unix(),
+		SupersededLicenses: entries}
+	text, err := token.IssueRevocationList(testkit.Signer(t), r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	parsed, err := token.ParseRevocationList(testkit.Trust(t), text)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return parsed
 }

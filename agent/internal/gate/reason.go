@@ -25,6 +25,7 @@ const (
 	UnknownDevice
 	InvalidSample
 	StorageError
+	Superseded
 	// NumReasons is the number of reasons, for counter arrays.
 	NumReasons
 )
@@ -47,6 +48,7 @@ var reasonNames = [NumReasons]string{
 	UnknownDevice:       wire.ReasonUnknownDevice,
 	InvalidSample:       wire.ReasonInvalidSample,
 	StorageError:        wire.ReasonStorageError,
+	Superseded:          wire.ReasonSuperseded,
 }
 
 // String returns the wire name of r.

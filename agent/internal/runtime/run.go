@@ -148,7 +148,7 @@ func (a *Agent) password() string {
 	lics := d.Licenses()
 	eff, _ := a.clk.Now()
 	for _, l := range lics {
-		if gate.CheckLicense(d, l, a.gate.Revocation(), eff/1e9) == gate.OK {
+		if a.gate.Check(d, l, eff/1e9) == gate.OK {
 			return l.Text
 		}
 	}
@@ -160,7 +160,8 @@ func (a *Agent) password() string {
 
 func (a *Agent) newPublisher(ob *outbox.Outbox) (*upstream.Publisher, error) {
 	o := upstream.Options{Broker: a.cfg.Broker, ClientID: a.id.DeviceID, Username: a.id.DeviceID,
-		Password: a.password, MaxInflight: a.cfg.MaxInflight, Outbox: ob, Clock: a.timers, Logger: a.log}
+		Password: a.password, MaxInflight: a.cfg.MaxInflight, Outbox: ob, Clock: a.timers, Logger: a.log,
+		ControlTopic: a.controlTopic, Control: a.control}
 	if strings.HasPrefix(a.cfg.Broker, "ssl://") {
 		tc, err := upstream.TLSConfig(a.cfg.CertsPath(), a.id.DeviceID, a.cfg.Broker)
 		if err != nil {
@@ -218,6 +219,35 @@ func serve(ln net.Listener, h http.Handler) *http.Server {
 		ReadTimeout: limits.HTTPReadTimeout, WriteTimeout: limits.HTTPWriteTimeout, IdleTimeout: limits.HTTPIdleTimeout}
 	go s.Serve(ln)
 	return s
+}
+
+// controlTopic is the device's control topic, under the customer of its
+// first license ("" while it holds none).
+func (a *Agent) controlTopic() string {
+	d := a.gate.Lookup(a.id.DeviceID)
+	if d == nil || len(d.Licenses()) == 0 {
+		return ""
+	}
+	return wire.ControlTopic(d.Licenses()[0].Tok.CustomerID, a.id.DeviceID)
+}
+
+// control takes in a document the server pushed to the control topic: a
+// signed revocation list or license token, verified and stored exactly like
+// `activate` does. An older list than the one held is ignored.
+func (a *Agent) control(payload []byte) {
+	if len(payload) > limits.MaxActivationFileBytes {
+		a.log.Warn("control message too large; ignored", "bytes", len(payload))
+		return
+	}
+	docs, err := SplitDocuments(string(payload))
+	if err == nil {
+		_, err = a.Activate(docs)
+	}
+	if err != nil {
+		a.log.Warn("control message refused", "code", ErrorCode(err), "err", err)
+		return
+	}
+	a.log.Info("control message applied", "documents", len(docs))
 }
 
 // control exposes status and activation on the local API.

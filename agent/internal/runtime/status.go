@@ -103,7 +103,7 @@ func (a *Agent) Status() Status {
 		s.Queue.Depth, s.Queue.Dropped = a.storedQueue()
 	}
 	for _, d := range a.gate.Devices() {
-		ds := deviceStatus(d, rev, eff)
+		ds := deviceStatus(a.gate, d, rev, eff)
 		if d.ID == a.id.DeviceID {
 			s.DeviceStatus = ds
 		} else {
@@ -113,7 +113,7 @@ func (a *Agent) Status() Status {
 	return s
 }
 
-func deviceStatus(d *gate.Device, rev *token.RevocationList, eff int64) DeviceStatus {
+func deviceStatus(g *gate.Gate, d *gate.Device, rev *token.RevocationList, eff int64) DeviceStatus {
 	ds := DeviceStatus{DeviceID: d.ID, Model: d.Model, Licenses: []LicenseStatus{},
 		DeductionSeq: d.DeductionSeq(), SampleSeq: d.SampleSeq.Load()}
 	ds.Blacklisted, ds.BlacklistReason = d.SelfBlacklisted()
@@ -126,7 +126,7 @@ func deviceStatus(d *gate.Device, rev *token.RevocationList, eff int64) DeviceSt
 		ls := LicenseStatus{ID: t.LicenseID, Serial: t.Serial, Expires: unixRFC(t.NotAfter),
 			Billing: t.Billing, Enforcement: t.Enforcement, MaxSamplesPerHour: t.MaxSamplesPerHour, Version: t.Version}
 		ls.Status = "active"
-		if r := gate.CheckLicense(d, l, rev, effSec); r != gate.OK {
+		if r := g.Check(d, l, effSec); r != gate.OK {
 			ls.Status = r.String()
 		}
 		if t.Billing == token.BillingDays {

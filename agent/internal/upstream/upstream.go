@@ -43,8 +43,14 @@ type Options struct {
 	// MaxInflight bounds unacknowledged publishes.
 	MaxInflight int
 	Outbox      *outbox.Outbox
-	Clock       clock.Clock
-	Logger      *slog.Logger
+	// ControlTopic returns the device's control topic, read at every
+	// CONNECT ("" subscribes to nothing); Control receives what the server
+	// pushes there (signed revocation lists, tokens). Control runs on its
+	// own goroutine per message and must be safe for concurrent use.
+	ControlTopic func() string
+	Control      func(payload []byte)
+	Clock        clock.Clock
+	Logger       *slog.Logger
 }
 
 // Publisher drains the outbox to the broker. Its counters are safe to read
@@ -102,12 +108,30 @@ func (p *Publisher) Run(ctx context.Context) {
 		sessions++
 		p.connected.Store(true)
 		p.log.Info("upstream connected", "broker", p.o.Broker)
+		p.subscribeControl(c)
 		err = p.session(ctx, c, lost)
 		p.connected.Store(false)
 		c.Disconnect(250)
 		if ctx.Err() == nil {
 			p.log.Warn("upstream session ended", "err", err)
 		}
+	}
+}
+
+// subscribeControl subscribes to the device's control topic on a fresh
+// session (clean sessions forget subscriptions). A failure is logged, not
+// fatal: publishing goes on, and the next session tries again.
+func (p *Publisher) subscribeControl(c mqtt.Client) {
+	if p.o.ControlTopic == nil || p.o.Control == nil {
+		return
+	}
+	topic := p.o.ControlTopic()
+	if topic == "" {
+		return
+	}
+	tok := c.Subscribe(topic, 1, func(_ mqtt.Client, m mqtt.Message) { p.o.Control(m.Payload()) })
+	if !tok.WaitTimeout(limits.MQTTConnectTimeout) || tok.Error() != nil {
+		p.log.Warn("control topic subscription failed", "topic", topic, "err", tok.Error())
 	}
 }
 
