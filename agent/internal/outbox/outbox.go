@@ -222,24 +222,16 @@ func (o *Outbox) Read(from int64, n int) ([]Entry, error) {
 	from = max(from, o.ackedSeq.Load()+1)
 	var out []Entry
 	err := o.db.View(func(txn *badger.Txn) error {
+		start, err := o.segmentAt(txn, from)
+		if err != nil {
+			return err
+		}
 		it := txn.NewIterator(badger.IteratorOptions{Prefix: store.PrefixOutbox(), PrefetchValues: true, PrefetchSize: 4})
 		defer it.Close()
-		for it.Rewind(); it.Valid() && len(out) < n; it.Next() {
-			item := it.Item()
-			first, err := store.OutboxSeq(item.Key())
+		for it.Seek(store.KeyOutbox(start)); it.Valid() && len(out) < n; it.Next() {
+			es, err := readSegment(it.Item())
 			if err != nil {
 				return err
-			}
-			if item.ValueSize() > limits.MaxStoredRecordBytes {
-				return fmt.Errorf("%w: segment %d is %d bytes", ErrCorrupt, first, item.ValueSize())
-			}
-			v, err := item.ValueCopy(nil)
-			if err != nil {
-				return err
-			}
-			es, err := decodeSegment(first, v)
-			if err != nil {
-				return fmt.Errorf("segment %d: %w", first, err)
 			}
 			for _, e := range es {
 				if e.Seq >= from {
@@ -250,6 +242,39 @@ func (o *Outbox) Read(from int64, n int) ([]Entry, error) {
 		return nil
 	})
 	return out, err
+}
+
+// segmentAt returns the first sequence of the segment holding seq (the
+// last segment starting at or before it), or seq if there is none, so that
+// a read does not walk the segments before it.
+func (o *Outbox) segmentAt(txn *badger.Txn, seq int64) (int64, error) {
+	it := txn.NewIterator(badger.IteratorOptions{Prefix: store.PrefixOutbox(), Reverse: true})
+	defer it.Close()
+	// A reverse seek lands on the largest key <= the one given.
+	it.Seek(store.KeyOutbox(seq))
+	if !it.Valid() {
+		return seq, nil
+	}
+	return store.OutboxSeq(it.Item().Key())
+}
+
+func readSegment(item *badger.Item) ([]Entry, error) {
+	first, err := store.OutboxSeq(item.Key())
+	if err != nil {
+		return nil, err
+	}
+	if item.ValueSize() > limits.MaxStoredRecordBytes {
+		return nil, fmt.Errorf("%w: segment %d is %d bytes", ErrCorrupt, first, item.ValueSize())
+	}
+	v, err := item.ValueCopy(nil)
+	if err != nil {
+		return nil, err
+	}
+	es, err := decodeSegment(first, v)
+	if err != nil {
+		return nil, fmt.Errorf("segment %d: %w", first, err)
+	}
+	return es, nil
 }
 
 // Ack records acknowledged entries, given in acknowledgement (= sequence)

@@ -147,3 +147,33 @@ func FuzzDecodeSegment(f *testing.F) {
 		}
 	})
 }
+
+func TestReadSeeksToTheSegment(t *testing.T) {
+	st := openStore(t, t.TempDir())
+	defer st.Close()
+	o, _ := Open(st, 100000, false)
+	for i := 0; i < 50; i++ {
+		commit(t, o, st, 100, 100) // 50 segments of 100 entries
+	}
+	tests := []struct {
+		name      string
+		from      int64
+		wantFirst int64
+	}{
+		{"ok/start", 0, 1},
+		{"ok/segment-start", 201, 201},
+		{"ok/mid-segment", 250, 250},
+		{"ok/last", 5000, 5000},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			es, err := o.Read(tt.from, 1)
+			if err != nil || len(es) == 0 || es[0].Seq != tt.wantFirst {
+				t.Fatalf("Read(%d) = %d entries (%+v), %v", tt.from, len(es), es, err)
+			}
+		})
+	}
+	if es, _ := o.Read(5001, 10); len(es) != 0 {
+		t.Fatalf("read past the head: %d entries", len(es))
+	}
+}
