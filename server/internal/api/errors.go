@@ -5,6 +5,8 @@ import (
 	"net/http"
 
 	"github.com/tollgate-iot/tollgate/server/internal/ledger"
+	"github.com/tollgate-iot/tollgate/shared/syncproto"
+	"github.com/tollgate-iot/tollgate/shared/token"
 	"github.com/tollgate-iot/tollgate/shared/wire"
 )
 
@@ -32,10 +34,23 @@ var errorMap = []struct {
 	code   string
 }{
 	{ledger.ErrUnauthenticated, http.StatusUnauthorized, "unauthenticated"},
+	{ErrUnknownDevice, http.StatusUnauthorized, "unknown_device"},
+	{token.ErrUnknownKey, http.StatusUnauthorized, "bad_signature"},
+	{token.ErrBadSignature, http.StatusUnauthorized, "bad_signature"},
+	{ErrStale, http.StatusConflict, "stale_request"},
+	{ErrReplay, http.StatusConflict, "replay"},
 	{ledger.ErrForbidden, http.StatusForbidden, "forbidden"},
 	{ledger.ErrNotFound, http.StatusNotFound, "not_found"},
 	{ErrBodyTooLarge, http.StatusRequestEntityTooLarge, "body_too_large"},
 	{ErrUnsupportedMedia, http.StatusUnsupportedMediaType, "unsupported_media_type"},
+	{ErrNotTextPlain, http.StatusUnsupportedMediaType, "unsupported_media_type"},
+	{token.ErrTooLarge, http.StatusRequestEntityTooLarge, "body_too_large"},
+	{token.ErrMalformed, http.StatusBadRequest, "malformed_document"},
+	{token.ErrUnsupportedVersion, http.StatusBadRequest, "malformed_document"},
+	{token.ErrWrongKind, http.StatusBadRequest, "malformed_document"},
+	{syncproto.ErrInvalid, http.StatusBadRequest, "invalid_report"},
+	{ledger.ErrCounterWentDown, http.StatusConflict, "counter_went_down"},
+	{ledger.ErrNotThisDevice, http.StatusUnprocessableEntity, "not_this_device"},
 	{ErrUnknownField, http.StatusBadRequest, "unknown_field"},
 	{ErrWrongType, http.StatusBadRequest, "wrong_type"},
 	{ErrMalformedJSON, http.StatusBadRequest, "malformed_json"},

@@ -23,7 +23,7 @@ import (
 )
 
 type apiEnv struct {
-	t   *testing.T
+	t   testing.TB
 	srv *httptest.Server
 	lg  *ledger.Ledger
 	clk *clock.Fake
@@ -32,7 +32,7 @@ type apiEnv struct {
 	key map[string]string
 }
 
-func newAPIEnv(t *testing.T) *apiEnv {
+func newAPIEnv(t testing.TB) *apiEnv {
 	t.Helper()
 	clk := clock.NewFake(time.Date(2026, 3, 14, 10, 0, 0, 0, time.UTC))
 	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
@@ -111,7 +111,7 @@ func errCode(raw []byte) string {
 	return b.Error.Code
 }
 
-func newPublicKey(t *testing.T) string {
+func newPublicKey(t testing.TB) string {
 	pub, _, err := ed25519.GenerateKey(rand.Reader)
 	if err != nil {
 		t.Fatal(err)

@@ -32,6 +32,7 @@ func TestEveryRouteAnswers(t *testing.T) {
 		{"devices/get", acme, "GET", "/v1/devices/dev-1", nil, 200, `"model":"sensor-a"`},
 		{"devices/blacklist", acme, "POST", "/v1/devices/dev-1/blacklist", wire.BlacklistRequest{Reason: "stolen"}, 200, `"blacklist_reason":"stolen"`},
 		{"devices/unblacklist", acme, "POST", "/v1/devices/dev-1/unblacklist", nil, 200, `"blacklisted":false`},
+		{"devices/sync", acme, "GET", "/v1/devices/dev-1/sync", nil, 200, `"device_id":"dev-1"`},
 		{"devices/tokens", acme, "GET", "/v1/devices/dev-1/tokens", nil, 200, `"token":"tg1.lic.`},
 		{"licenses/get", acme, "GET", "/v1/licenses/" + lic.ID, nil, 200, `"status":"active"`},
 		{"licenses/patch", acme, "PATCH", "/v1/licenses/" + lic.ID, map[string]any{"customer_description": "line 3"}, 200, `"customer_description":"line 3"`},

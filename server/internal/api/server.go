@@ -39,11 +39,14 @@ type API struct {
 	log   *slog.Logger
 	m     *metrics.Registry
 	ready func() bool
+	// nonces are the sync request nonces seen within SyncWindow.
+	nonces *nonceCache
 }
 
 // New returns the API; Handler gives its router.
 func New(o Options) *API {
-	a := &API{lg: o.Ledger, clock: clock.OrReal(o.Clock), log: o.Logger, m: o.Metrics, ready: o.Ready}
+	a := &API{lg: o.Ledger, clock: clock.OrReal(o.Clock), log: o.Logger, m: o.Metrics, ready: o.Ready,
+		nonces: newNonceCache(MaxSyncNonces)}
 	if a.log == nil {
 		a.log = slog.Default()
 	}
@@ -74,6 +77,8 @@ func (a *API) Handler() http.Handler {
 	r.Use(a.instrument)
 	r.HandleFunc("/healthz", a.health).Methods(http.MethodGet)
 	r.HandleFunc("/metrics", a.metrics).Methods(http.MethodGet)
+	// The device signs its sync request: no API key.
+	r.HandleFunc("/v1/device/sync", a.deviceSync).Methods(http.MethodPost)
 	a.routes(r, auth.Middleware(a.lg, a.fail))
 	return r
 }
@@ -97,6 +102,7 @@ func (a *API) routes(r *mux.Router, authn func(http.Handler) http.Handler) {
 	h("/devices/{id}/blacklist", a.blacklist(true), http.MethodPost)
 	h("/devices/{id}/unblacklist", a.blacklist(false), http.MethodPost)
 	h("/devices/{id}/tokens", a.deviceTokens, http.MethodGet)
+	h("/devices/{id}/sync", a.deviceSyncStatus, http.MethodGet)
 	h("/licenses", a.createLicenses, http.MethodPost)
 	h("/licenses", a.listLicenses, http.MethodGet)
 	h("/licenses/{id}", a.getLicense, http.MethodGet)

@@ -24,7 +24,8 @@ type DeductInput struct {
 // first charge activates it and every charge buys 24 hours from At. If no
 // license can pay, the failure is recorded, the device is blacklisted, and
 // the error wraps ErrNoDaysLeft. Each (device, seq) is applied once: a
-// replay returns the first outcome. The device sync API calls this.
+// replay returns the first outcome. Reconcile (device sync, usage
+// receipts) charges through the same deductOne.
 func (lg *Ledger) Deduct(ctx context.Context, in DeductInput) (*Deduction, error) {
 	if in.Seq < 1 {
 		return nil, invalid("seq must be at least 1")
@@ -39,34 +40,55 @@ func (lg *Ledger) Deduct(ctx context.Context, in DeductInput) (*Deduction, error
 		if err == nil || !errors.Is(err, store.ErrNotFound) {
 			return err // a replay, or a read error
 		}
-		at := in.At.UTC().Truncate(time.Second)
-		if at.IsZero() {
-			at = o.now
+		rec, err := o.deductOne(d, in.Seq, in.At, nil)
+		if rec != nil {
+			out = *rec
 		}
-		out = Deduction{Seq: in.Seq, DeviceID: d.ID, At: at}
-		l, err := o.payer(d.ID)
-		if err != nil {
-			return err
-		}
-		if in.Seq > d.LastSeq {
-			d.LastSeq = in.Seq
-		}
-		if l == nil {
-			out.Failed = true
-			if err := o.setBlacklist(SystemActor(), d, true, fmt.Sprintf("no days left (deduction %d)", in.Seq), "device.blacklist"); err != nil {
-				return err
-			}
-			return o.x.PutJSON(store.DeductionKey(d.ID, in.Seq), &out)
-		}
-		if err := o.x.PutJSON(store.DeviceKey(d.ID), d); err != nil {
-			return err
-		}
-		return o.charge(l, &out)
+		return err
 	})
 	if err == nil && out.Failed {
 		err = fmt.Errorf("%w: device %s, deduction %d", ErrNoDaysLeft, out.DeviceID, out.Seq)
 	}
 	return &out, err
+}
+
+// deductOne charges one day for a new seq of d (the caller made sure it is
+// not held): prefer pays if it can, otherwise the license the ledger's
+// order picks. If none can pay, the failed record is kept and the device
+// blacklisted (an overdraft). d is written back.
+func (o *op) deductOne(d *Device, seq int64, at time.Time, prefer *License) (*Deduction, error) {
+	at = at.UTC().Truncate(time.Second)
+	if at.IsZero() {
+		at = o.now
+	}
+	out := &Deduction{Seq: seq, DeviceID: d.ID, At: at}
+	l := prefer
+	if l == nil || !l.canPayDay(o.now) {
+		var err error
+		if l, err = o.payer(d.ID); err != nil {
+			return nil, err
+		}
+	}
+	if seq > d.LastSeq {
+		d.LastSeq = seq
+	}
+	if l == nil {
+		out.Failed = true
+		if err := o.setBlacklist(SystemActor(), d, true, fmt.Sprintf("no days left (deduction %d)", seq), "device.blacklist"); err != nil {
+			return nil, err
+		}
+		return out, o.x.PutJSON(store.DeductionKey(d.ID, seq), out)
+	}
+	if err := o.x.PutJSON(store.DeviceKey(d.ID), d); err != nil {
+		return nil, err
+	}
+	return out, o.charge(l, out)
+}
+
+// canPayDay reports whether l can pay a day now: a usable, started day
+// license with days left.
+func (l *License) canPayDay(now time.Time) bool {
+	return l.Billing == token.BillingDays && l.AvailableDays > 0 && l.usable(now) == nil && !l.waitingToStart()
 }
 
 // payer picks the license that pays the next day for a device, or nil.
@@ -77,7 +99,7 @@ func (o *op) payer(deviceID string) (*License, error) {
 		if err != nil {
 			return false, err
 		}
-		if l.Billing == token.BillingDays && l.AvailableDays > 0 && l.usable(o.now) == nil && !l.waitingToStart() {
+		if l.canPayDay(o.now) {
 			cands = append(cands, l)
 		}
 		return true, nil

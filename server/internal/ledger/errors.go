@@ -61,3 +61,15 @@ var (
 	// ErrNotInitialized reports a data directory without a root customer.
 	ErrNotInitialized = errors.New("server not initialized (run tollgate-server init)")
 )
+
+// The refusals of a sync report (Reconcile). Either refuses the whole
+// report: nothing of it is applied.
+var (
+	// ErrCounterWentDown reports an hourly count lower than the one held
+	// for the same (device, hour): counters are cumulative and never go down.
+	ErrCounterWentDown = errors.New("hourly counter went down")
+	// ErrNotThisDevice reports a record naming a license not bound to the
+	// reporting device (or unknown), or counts for a device that is
+	// neither the reporter nor one of its gateway children.
+	ErrNotThisDevice = errors.New("record is not this device's")
+)

@@ -3,6 +3,8 @@ package ledger
 import (
 	"time"
 
+	"github.com/tollgate-iot/tollgate/shared/limits"
+
 	"github.com/tollgate-iot/tollgate/shared/wire"
 )
 
@@ -50,4 +52,21 @@ const (
 	dayTokenLifetime = 5 * 365 * Day
 	// periodBatch bounds the licenses one ApplyDue transaction touches.
 	periodBatch = 500
+)
+
+// Bounds of sync reconciliation and its admin view.
+const (
+	// MaxSyncMissingRanges caps the missing ranges one answer asks for; the
+	// agent learns the rest on a later sync. It is far below the
+	// contract's MaxSyncDeductions.
+	MaxSyncMissingRanges = 1000
+	// MaxSyncListed caps the forks and overdrafts one sync status lists
+	// (their totals are always exact).
+	MaxSyncListed = 1000
+	// MaxSyncTokens caps the tokens one sync answer carries (the
+	// contract's bound on a response).
+	MaxSyncTokens = limits.MaxActivationKeyTokens
+	// syncStatusHours is how far back a sync status lists hourly counts:
+	// the 7 days SPEC §3 asks agents to keep.
+	syncStatusHours = 7 * 24
 )

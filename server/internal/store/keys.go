@@ -108,6 +108,32 @@ func DeductionByLicenseKey(license, device string, seq int64) []byte {
 // DeductionByLicensePrefix is the prefix of every deduction of license.
 func DeductionByLicensePrefix(license string) []byte { return prefix("dl", license) }
 
+// DeductionPrefix is every deduction record of a device, by seq.
+func DeductionPrefix(device string) []byte { return prefix("dd", device) }
+
+// SyncStateKey holds a device's sync summary (last sync, acked seq, counts
+// of forks and overdrafts).
+func SyncStateKey(device string) []byte { return key("ys", device) }
+
+// SyncRecordKey holds a deduction record as the device reported it, to tell
+// a replay (same content) from a fork (different content).
+func SyncRecordKey(device string, seq int64) []byte { return key("yr", device, num(seq)) }
+
+// ForkKey holds one conflicting record of a device's seq; digest tells
+// several conflicting versions of the same seq apart.
+func ForkKey(device string, seq int64, digest string) []byte {
+	return key("yf", device, num(seq), digest)
+}
+
+// ForkPrefix is every fork of a device, by seq.
+func ForkPrefix(device string) []byte { return prefix("yf", device) }
+
+// HourlyCountKey holds a device's sample counts of one hour (Unix seconds).
+func HourlyCountKey(device string, hour int64) []byte { return key("hc", device, num(hour)) }
+
+// HourlyCountPrefix is every hourly count of a device, by hour.
+func HourlyCountPrefix(device string) []byte { return prefix("hc", device) }
+
 // SaleKey is one sales record.
 func SaleKey(seq int64) []byte { return key("s", num(seq)) }
 

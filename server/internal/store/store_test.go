@@ -43,6 +43,13 @@ func TestKeyHelpers(t *testing.T) {
 		{"deduction", DeductionKey("dev", 7), "dd/dev/00000000000000000007"},
 		{"deduction-by-license", DeductionByLicenseKey("L", "dev", 7), "dl/L/dev/00000000000000000007"},
 		{"deduction-by-license-prefix", DeductionByLicensePrefix("L"), "dl/L/"},
+		{"deduction-prefix", DeductionPrefix("dev"), "dd/dev/"},
+		{"sync-state", SyncStateKey("dev"), "ys/dev"},
+		{"sync-record", SyncRecordKey("dev", 7), "yr/dev/00000000000000000007"},
+		{"fork", ForkKey("dev", 7, "ab12"), "yf/dev/00000000000000000007/ab12"},
+		{"fork-prefix", ForkPrefix("dev"), "yf/dev/"},
+		{"hourly-count", HourlyCountKey("dev", 3600), "hc/dev/00000000000000003600"},
+		{"hourly-count-prefix", HourlyCountPrefix("dev"), "hc/dev/"},
 		{"sale", SaleKey(12), "s/00000000000000000012"},
 		{"sale-prefix", SalePrefix(), "s/"},
 		{"sale-by-customer", SaleByCustomerKey("acme", 12), "sc/acme/00000000000000000012"},
@@ -84,6 +91,9 @@ func TestKeyPrefixesDoNotMatchLongerIDs(t *testing.T) {
 		{"device-by-customer", DeviceByCustomerPrefix("a"), DeviceByCustomerKey("a.b", "x")},
 		{"deduction-by-license", DeductionByLicensePrefix("a"), DeductionByLicenseKey("a-b", "d", 1)},
 		{"sale-vs-serial", SalePrefix(), SerialKey("x")},
+		{"deduction", DeductionPrefix("a"), DeductionKey("ab", 1)},
+		{"fork", ForkPrefix("a"), ForkKey("a-b", 1, "x")},
+		{"hourly-count", HourlyCountPrefix("a"), HourlyCountKey("ab", 3600)},
 		{"audit-by-customer", AuditByCustomerPrefix("a"), AuditByCustomerKey("a.b", 1)},
 	}
 	for _, tc := range tests {

@@ -1,0 +1,119 @@
+package api
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"mime"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/tollgate-iot/tollgate/server/internal/ledger"
+	"github.com/tollgate-iot/tollgate/shared/syncproto"
+	"github.com/tollgate-iot/tollgate/shared/token"
+)
+
+// Errors of the device sync endpoint found before the ledger.
+var (
+	// ErrNotTextPlain reports a sync body that is not text/plain.
+	ErrNotTextPlain = errors.New("content type must be text/plain")
+	// ErrUnknownDevice reports a sync request from a device the server
+	// does not know.
+	ErrUnknownDevice = errors.New("unknown device")
+	// ErrStale reports a sync request whose sent_at is outside SyncWindow
+	// of the server's time.
+	ErrStale = errors.New("stale sync request")
+	// ErrReplay reports a sync request whose nonce was already seen.
+	ErrReplay = errors.New("replayed sync request")
+)
+
+// deviceSync is POST /v1/device/sync (docs/sync.md): the body is a signed
+// sync request, authenticated by the device key rather than an API key;
+// the answer is the signed sync response, both as text.
+func (a *API) deviceSync(w http.ResponseWriter, r *http.Request) {
+	text, err := readText(w, r)
+	if err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	answer, err := a.syncText(r.Context(), text)
+	if err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	w.Header().Set("X-Content-Type-Options", "nosniff")
+	w.WriteHeader(http.StatusOK)
+	if _, err := io.WriteString(w, answer); err != nil {
+		a.log.Debug("sync answer write", "error", err)
+	}
+}
+
+// syncText verifies, checks freshness, reconciles and signs the answer.
+func (a *API) syncText(ctx context.Context, text string) (string, error) {
+	rep, err := a.openSync(ctx, text)
+	if err != nil {
+		return "", err
+	}
+	now := a.clock.Now()
+	sent := time.Unix(rep.SentAt, 0)
+	if d := now.Sub(sent); d > SyncWindow || d < -SyncWindow {
+		return "", fmt.Errorf("%w: sent_at %s is %s from server time (window ±%s)", ErrStale,
+			sent.UTC().Format(time.RFC3339), d.Round(time.Second), SyncWindow)
+	}
+	if !a.nonces.add(rep.DeviceID, rep.Nonce, sent.Add(SyncWindow), now) {
+		return "", fmt.Errorf("%w: nonce already seen from device %s", ErrReplay, rep.DeviceID)
+	}
+	resp, err := a.lg.Reconcile(ctx, rep.DeviceID, rep)
+	if err != nil {
+		return "", err
+	}
+	resp.Nonce = rep.Nonce
+	a.log.Debug("device sync", "device_id", rep.DeviceID, "deductions", len(rep.Deductions),
+		"counts", len(rep.Counts), "acked_seq", resp.AckedSeq, "missing_ranges", len(resp.Missing))
+	return a.lg.SignSyncResponse(resp)
+}
+
+// openSync verifies the request against the registered key of the device
+// it names; nothing of it is trusted before.
+func (a *API) openSync(ctx context.Context, text string) (*syncproto.Report, error) {
+	id, err := syncproto.PeekDevice(token.KindSyncRequest, text)
+	if err != nil {
+		return nil, err
+	}
+	pub, err := a.lg.DevicePublicKey(ctx, id)
+	if errors.Is(err, ledger.ErrNotFound) {
+		return nil, fmt.Errorf("%w: %s", ErrUnknownDevice, id)
+	}
+	if err != nil {
+		return nil, err
+	}
+	trust, err := token.NewTrust(pub)
+	if err != nil {
+		return nil, err
+	}
+	return syncproto.OpenReport(trust, token.KindSyncRequest, text)
+}
+
+// readText reads a bounded text/plain body; one trailing line ending is
+// dropped, so that a file sent with curl --data-binary works.
+func readText(w http.ResponseWriter, r *http.Request) (string, error) {
+	if mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type")); err != nil || mt != "text/plain" {
+		return "", ErrNotTextPlain
+	}
+	b, err := io.ReadAll(http.MaxBytesReader(w, r.Body, MaxSyncBodyBytes))
+	var mbe *http.MaxBytesError
+	if errors.As(err, &mbe) {
+		return "", fmt.Errorf("%w: at most %d bytes", ErrBodyTooLarge, mbe.Limit)
+	}
+	if err != nil {
+		return "", fmt.Errorf("%w: reading body: %v", token.ErrMalformed, err)
+	}
+	s := strings.TrimSuffix(strings.TrimSuffix(string(b), "\n"), "\r")
+	if s == "" {
+		return "", fmt.Errorf("%w: empty body", token.ErrMalformed)
+	}
+	return s, nil
+}

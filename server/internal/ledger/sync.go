@@ -1,0 +1,273 @@
+package ledger
+
+import (
+	"context"
+	"crypto/ed25519"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strconv"
+	"time"
+
+	"github.com/tollgate-iot/tollgate/server/internal/store"
+	"github.com/tollgate-iot/tollgate/shared/syncproto"
+	"github.com/tollgate-iot/tollgate/shared/token"
+)
+
+// SyncState is what the ledger keeps about a device's syncs (docs/sync.md).
+type SyncState struct {
+	LastSyncAt time.Time `json:"last_sync_at,omitzero"`
+	Syncs      int64     `json:"syncs"`
+	// AckedSeq is the highest deduction seq held with none missing below.
+	AckedSeq int64 `json:"acked_seq"`
+	// HighestSeq is the highest deduction seq held.
+	HighestSeq int64 `json:"highest_seq"`
+	Forks      int64 `json:"forks"`
+	Overdrafts int64 `json:"overdrafts"`
+}
+
+// Fork is a reported deduction record whose seq the ledger already holds
+// with other content: two agents with one identity, or a restored older
+// state. It is recorded, never merged.
+type Fork struct {
+	Seq      int64               `json:"seq"`
+	At       time.Time           `json:"at"` // when the server saw it
+	Held     syncproto.Deduction `json:"held"`
+	Reported syncproto.Deduction `json:"reported"`
+}
+
+// DevicePublicKey returns the registered public key of a device, to verify
+// its signed reports. It needs no actor: the report's signature is the
+// authentication.
+func (lg *Ledger) DevicePublicKey(ctx context.Context, deviceID string) (ed25519.PublicKey, error) {
+	var pub ed25519.PublicKey
+	err := lg.view(func(o *op) error {
+		d, err := o.device(deviceID)
+		if err != nil {
+			return err
+		}
+		pub, err = token.ParsePublicKey(d.PublicKey)
+		return err
+	})
+	return pub, err
+}
+
+// Reconcile applies a verified usage report of a device — an online sync
+// request or an air-gap usage receipt — in one transaction: deductions once
+// per (device, seq), forks and gaps recorded, overdrafts charged as failed
+// deductions (the device is blacklisted, SPEC §2), hourly counts kept at
+// their highest. Any refusal (ErrCounterWentDown, ErrNotThisDevice)
+// applies nothing. The answer is unsigned and has no nonce: the caller
+// echoes the request's and signs it (SignSyncResponse).
+func (lg *Ledger) Reconcile(ctx context.Context, deviceID string, r *syncproto.Report) (*syncproto.Response, error) {
+	if r.DeviceID != deviceID {
+		return nil, invalid("report is for device %s, not %s", r.DeviceID, deviceID)
+	}
+	var st SyncState
+	var missing []syncproto.SeqRange
+	err := lg.update(func(o *op) error {
+		d, err := o.device(deviceID)
+		if err != nil {
+			return err
+		}
+		if st, err = o.syncState(d.ID); err != nil {
+			return err
+		}
+		for i := range r.Deductions {
+			if err := o.reconcileDeduction(d, &st, &r.Deductions[i]); err != nil {
+				return err
+			}
+		}
+		if err := o.reconcileCounts(d, r.Counts); err != nil {
+			return err
+		}
+		if st.AckedSeq, st.HighestSeq, missing, err = o.ackState(d.ID, st.AckedSeq); err != nil {
+			return err
+		}
+		st.LastSyncAt, st.Syncs = o.now, st.Syncs+1
+		return o.x.PutJSON(store.SyncStateKey(d.ID), &st)
+	})
+	if err != nil {
+		return nil, err
+	}
+	return lg.syncAnswer(deviceID, st.AckedSeq, missing)
+}
+
+func (o *op) syncState(deviceID string) (SyncState, error) {
+	var st SyncState
+	err := o.x.GetJSON(store.SyncStateKey(deviceID), &st)
+	if errors.Is(err, store.ErrNotFound) {
+		err = nil
+	}
+	return st, err
+}
+
+// reconcileDeduction applies one reported record: a replay is acknowledged,
+// a conflicting replay is a fork, a new seq is charged.
+func (o *op) reconcileDeduction(d *Device, st *SyncState, rd *syncproto.Deduction) error {
+	var held syncproto.Deduction
+	err := o.x.GetJSON(store.SyncRecordKey(d.ID, rd.Seq), &held)
+	switch {
+	case err == nil && held == *rd:
+		return nil
+	case err == nil:
+		return o.recordFork(d, st, &held, rd)
+	case !errors.Is(err, store.ErrNotFound):
+		return err
+	}
+	l, err := o.reportedLicense(d, rd.LicenseID)
+	if err != nil {
+		return err
+	}
+	// A seq charged through Deduct (not a sync) is adopted, not charged again.
+	charged, err := o.x.Has(store.DeductionKey(d.ID, rd.Seq))
+	if err != nil {
+		return err
+	}
+	if !charged {
+		rec, err := o.deductOne(d, rd.Seq, time.Unix(rd.At, 0), l)
+		if err != nil {
+			return err
+		}
+		if rec.Failed {
+			st.Overdrafts++
+			o.lg.log.Warn("sync overdraft", "device_id", d.ID, "seq", rd.Seq, "license_id", rd.LicenseID)
+		}
+	}
+	return o.x.PutJSON(store.SyncRecordKey(d.ID, rd.Seq), rd)
+}
+
+// reportedLicense returns the license a record names, which must be bound
+// to the reporting device.
+func (o *op) reportedLicense(d *Device, id string) (*License, error) {
+	l, err := o.license(id)
+	if errors.Is(err, ErrNotFound) || err == nil && l.DeviceID != d.ID {
+		return nil, fmt.Errorf("%w: deduction names license %s, which is not bound to device %s", ErrNotThisDevice, id, d.ID)
+	}
+	return l, err
+}
+
+// recordFork keeps a conflicting record once per distinct content.
+func (o *op) recordFork(d *Device, st *SyncState, held, rd *syncproto.Deduction) error {
+	b, err := json.Marshal(rd)
+	if err != nil {
+		return err
+	}
+	sum := sha256.Sum256(b)
+	k := store.ForkKey(d.ID, rd.Seq, hex.EncodeToString(sum[:8]))
+	if seen, err := o.x.Has(k); err != nil || seen {
+		return err
+	}
+	st.Forks++
+	o.lg.log.Warn("sync fork", "device_id", d.ID, "seq", rd.Seq)
+	f := Fork{Seq: rd.Seq, At: o.now, Held: *held, Reported: *rd}
+	if err := o.x.PutJSON(k, &f); err != nil {
+		return err
+	}
+	return o.audit(SystemActor(), "device.sync_fork", "device", d.ID, d.CustomerID, held, rd)
+}
+
+// reconcileCounts keeps each (device, hour) at its highest counts; a lower
+// value than held refuses the report.
+func (o *op) reconcileCounts(d *Device, cs []syncproto.HourlyCount) error {
+	children := map[string]bool{}
+	for i := range cs {
+		c := &cs[i]
+		if c.DeviceID != d.ID && !children[c.DeviceID] {
+			child, err := o.device(c.DeviceID)
+			if errors.Is(err, ErrNotFound) || err == nil && child.GatewayID != d.ID {
+				return fmt.Errorf("%w: counts for device %s, which is not %s nor its child", ErrNotThisDevice, c.DeviceID, d.ID)
+			}
+			if err != nil {
+				return err
+			}
+			children[c.DeviceID] = true
+		}
+		k := store.HourlyCountKey(c.DeviceID, c.Hour)
+		var held syncproto.HourlyCount
+		err := o.x.GetJSON(k, &held)
+		switch {
+		case err == nil && held == *c:
+			continue
+		case err == nil && (c.Accepted < held.Accepted || c.Overage < held.Overage || c.Refused < held.Refused):
+			return fmt.Errorf("%w: device %s hour %s: %d/%d/%d reported, %d/%d/%d held (accepted/overage/refused)",
+				ErrCounterWentDown, c.DeviceID, time.Unix(c.Hour, 0).UTC().Format(time.RFC3339),
+				c.Accepted, c.Overage, c.Refused, held.Accepted, held.Overage, held.Refused)
+		case err != nil && !errors.Is(err, store.ErrNotFound):
+			return err
+		}
+		if err := o.x.PutJSON(k, c); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// ackState walks the deduction records of a device above acked: it returns
+// the highest gap-free seq, the highest seq and the missing ranges between
+// (at most MaxSyncMissingRanges).
+func (o *op) ackState(deviceID string, acked int64) (newAcked, highest int64, missing []syncproto.SeqRange, err error) {
+	missing = []syncproto.SeqRange{}
+	var after []byte
+	if acked > 0 {
+		after = store.DeductionKey(deviceID, acked)
+	}
+	next, gapless := acked+1, true
+	highest = acked
+	err = o.x.Scan(store.DeductionPrefix(deviceID), after, false, func(k, _ []byte) (bool, error) {
+		seq, err := strconv.ParseInt(store.LastPart(k), 10, 64)
+		if err != nil {
+			return false, fmt.Errorf("ledger: deduction key %q: %w", k, err)
+		}
+		if seq > next {
+			gapless = false
+			if len(missing) < MaxSyncMissingRanges {
+				missing = append(missing, syncproto.SeqRange{From: next, To: seq - 1})
+			}
+		}
+		if gapless {
+			acked = seq
+		}
+		next, highest = seq+1, seq
+		return true, nil
+	})
+	return acked, highest, missing, err
+}
+
+// syncAnswer builds the answer after the report is committed: the device's
+// current tokens (re-issued by the deductions just charged) and list.
+func (lg *Ledger) syncAnswer(deviceID string, acked int64, missing []syncproto.SeqRange) (*syncproto.Response, error) {
+	out := &syncproto.Response{DeviceID: deviceID, AckedSeq: acked, Missing: missing, Tokens: []string{}}
+	err := lg.view(func(o *op) error {
+		out.ServerTime = o.now.Unix()
+		err := o.x.Scan(store.LicenseByDevicePrefix(deviceID), nil, false, func(k, _ []byte) (bool, error) {
+			t, err := o.currentToken(store.LastPart(k))
+			if err != nil || t == nil {
+				return err == nil, err
+			}
+			out.Tokens = append(out.Tokens, t.Token)
+			return len(out.Tokens) < MaxSyncTokens, nil
+		})
+		if err != nil {
+			return err
+		}
+		var rl SignedRevocationList
+		if err := o.x.GetJSON(store.RevocationListKey(), &rl); err != nil && !errors.Is(err, store.ErrNotFound) {
+			return err
+		}
+		out.RevocationList = rl.Token
+		return nil
+	})
+	return out, err
+}
+
+// SignSyncResponse signs a sync answer with the active server key.
+func (lg *Ledger) SignSyncResponse(r *syncproto.Response) (string, error) {
+	s, err := lg.keys.Active()
+	if err != nil {
+		return "", err
+	}
+	return syncproto.SignResponse(s, r)
+}

@@ -1,0 +1,111 @@
+package ledger
+
+import (
+	"context"
+
+	"github.com/tollgate-iot/tollgate/server/internal/store"
+	"github.com/tollgate-iot/tollgate/shared/syncproto"
+)
+
+// CountTotals sums hourly counts over a period.
+type CountTotals struct {
+	Accepted int64 `json:"accepted"`
+	Overage  int64 `json:"overage"`
+	Refused  int64 `json:"refused"`
+}
+
+func (t *CountTotals) add(c *syncproto.HourlyCount) {
+	t.Accepted += c.Accepted
+	t.Overage += c.Overage
+	t.Refused += c.Refused
+}
+
+// SyncStatus is the admin view of a device's syncs: what was reconciled,
+// what is missing, what conflicts, and what the device did per hour.
+type SyncStatus struct {
+	DeviceID string `json:"device_id"`
+	SyncState
+	// Missing are the seq ranges held neither by the ledger nor acked.
+	Missing []syncproto.SeqRange `json:"missing"`
+	// ForkList and OverdraftList hold at most MaxSyncListed entries each,
+	// oldest seq first; SyncState has their totals.
+	ForkList      []Fork      `json:"fork_list"`
+	OverdraftList []Deduction `json:"overdraft_list"`
+	// Hourly are the device's own counts of the last 7 days, oldest first.
+	Hourly  []syncproto.HourlyCount `json:"hourly"`
+	Last24h CountTotals             `json:"last_24h"`
+	Last7d  CountTotals             `json:"last_7d"`
+}
+
+// DeviceSyncStatus returns the sync status of a device the actor may see.
+func (lg *Ledger) DeviceSyncStatus(ctx context.Context, a Actor, id string) (*SyncStatus, error) {
+	out := &SyncStatus{ForkList: []Fork{}, OverdraftList: []Deduction{}, Hourly: []syncproto.HourlyCount{}}
+	err := lg.view(func(o *op) error {
+		d, err := o.visibleDevice(a, id)
+		if err != nil {
+			return err
+		}
+		out.DeviceID = d.ID
+		if out.SyncState, err = o.syncState(d.ID); err != nil {
+			return err
+		}
+		if _, _, out.Missing, err = o.ackState(d.ID, out.AckedSeq); err != nil {
+			return err
+		}
+		if err := o.listForksAndOverdrafts(d.ID, out); err != nil {
+			return err
+		}
+		return o.recentCounts(d.ID, out)
+	})
+	return out, err
+}
+
+func (o *op) listForksAndOverdrafts(deviceID string, out *SyncStatus) error {
+	err := o.x.Scan(store.ForkPrefix(deviceID), nil, true, func(_, v []byte) (bool, error) {
+		var f Fork
+		if err := jsonUnmarshal(v, &f); err != nil {
+			return false, err
+		}
+		out.ForkList = append(out.ForkList, f)
+		return len(out.ForkList) < MaxSyncListed, nil
+	})
+	if err != nil {
+		return err
+	}
+	return o.x.Scan(store.DeductionPrefix(deviceID), nil, true, func(_, v []byte) (bool, error) {
+		var d Deduction
+		if err := jsonUnmarshal(v, &d); err != nil {
+			return false, err
+		}
+		if d.Failed {
+			out.OverdraftList = append(out.OverdraftList, d)
+		}
+		return len(out.OverdraftList) < MaxSyncListed, nil
+	})
+}
+
+// recentCounts lists the hours that overlap the last 7 days and sums those
+// overlapping the last 24 hours and 7 days. An hour not yet begun (a device
+// clock ahead of the server's) is left out.
+func (o *op) recentCounts(deviceID string, out *SyncStatus) error {
+	now := o.now.Unix()
+	from7, from24 := now-syncStatusHours*3600, now-24*3600
+	return o.x.Scan(store.HourlyCountPrefix(deviceID), store.HourlyCountKey(deviceID, from7-3600), true, func(_, v []byte) (bool, error) {
+		var c syncproto.HourlyCount
+		if err := jsonUnmarshal(v, &c); err != nil {
+			return false, err
+		}
+		if c.Hour >= now {
+			return false, nil
+		}
+		if c.Hour+3600 <= from7 {
+			return true, nil
+		}
+		out.Hourly = append(out.Hourly, c)
+		out.Last7d.add(&c)
+		if c.Hour+3600 > from24 {
+			out.Last24h.add(&c)
+		}
+		return true, nil
+	})
+}

@@ -1,0 +1,67 @@
+package wire
+
+import "time"
+
+// SeqRange is an inclusive range of deduction sequence numbers.
+type SeqRange struct {
+	From int64 `json:"from"`
+	To   int64 `json:"to"`
+}
+
+// SyncDeduction is a deduction record as a device reported it.
+type SyncDeduction struct {
+	Seq        int64     `json:"seq"`
+	LicenseID  string    `json:"license_id"`
+	At         time.Time `json:"at"`
+	PaidUntil  time.Time `json:"paid_until"`
+	DaysBefore int64     `json:"days_before"`
+	DaysAfter  int64     `json:"days_after"`
+}
+
+// SyncFork is a reported record whose seq the server holds with other
+// content (two agents with one identity, or a restored older state).
+type SyncFork struct {
+	Seq      int64         `json:"seq"`
+	SeenAt   time.Time     `json:"seen_at"`
+	Held     SyncDeduction `json:"held"`
+	Reported SyncDeduction `json:"reported"`
+}
+
+// SyncOverdraft is a reported deduction no license could pay on the server;
+// it blacklisted the device.
+type SyncOverdraft struct {
+	Seq int64     `json:"seq"`
+	At  time.Time `json:"at"`
+}
+
+// HourCount is what one device did in one hour.
+type HourCount struct {
+	Hour     time.Time `json:"hour"`
+	Accepted int64     `json:"accepted"`
+	Overage  int64     `json:"overage"`
+	Refused  int64     `json:"refused"`
+}
+
+// CountTotals sums hourly counts over a period.
+type CountTotals struct {
+	Accepted int64 `json:"accepted"`
+	Overage  int64 `json:"overage"`
+	Refused  int64 `json:"refused"`
+}
+
+// DeviceSync is the sync status of a device (GET /v1/devices/{id}/sync).
+type DeviceSync struct {
+	DeviceID   string          `json:"device_id"`
+	LastSyncAt *time.Time      `json:"last_sync_at"`
+	Syncs      int64           `json:"syncs"`
+	AckedSeq   int64           `json:"acked_seq"`
+	HighestSeq int64           `json:"highest_seq"`
+	Gaps       []SeqRange      `json:"gaps"`
+	ForkCount  int64           `json:"fork_count"`
+	Forks      []SyncFork      `json:"forks"`
+	Overdrafts int64           `json:"overdraft_count"`
+	Overdrawn  []SyncOverdraft `json:"overdrafts"`
+	Last24h    CountTotals     `json:"last_24h"`
+	Last7d     CountTotals     `json:"last_7d"`
+	Hourly     []HourCount     `json:"hourly"`
+}
