@@ -60,6 +60,8 @@ func TestCommandsCallTheAPI(t *testing.T) {
 		{"csv", []string{"license", "list", "-o", "csv"}, "GET /v1/licenses", "ID,SERIAL,CUSTOMER"},
 		{"renew-off", []string{"license", "renew", "L1", "--off"}, `POST /v1/licenses/L1/renew {"renew":false}`, "RENEW"},
 		{"sell-by-ids", []string{"license", "sell", "--to", "acme", "--ids", "a,b"}, `POST /v1/sales/sell {"customer_id":"acme","ids":["a","b"]}`, ""},
+		{"device-sync", []string{"device", "sync", "dev-1"}, "GET /v1/devices/dev-1/sync", "ACKED_SEQ"},
+		{"device-sync-csv", []string{"device", "sync", "dev-1", "-o", "csv"}, "GET /v1/devices/dev-1/sync", "DEVICE,LAST_SYNC"},
 		{"id-escaped-in-path", []string{"license", "show", "a b"}, "GET /v1/licenses/a%20b", ""},
 		{"create-capacity", []string{"license", "create", "--customer", "acme", "--type", "standard", "--billing", "term", "--models", "gw-*",
 			"--start-at-children", "5", "--max-children", "20"}, `"max_children":20,"start_at_children":5`, "L1"},
