@@ -4,11 +4,8 @@ package cli
 import (
 	"context"
 	"errors"
-	"fmt"
 	"io"
 	"log/slog"
-	"sort"
-	"strings"
 
 	"github.com/tollgate-iot/tollgate/agent/internal/config"
 	"github.com/tollgate-iot/tollgate/agent/internal/runtime"
@@ -30,10 +27,7 @@ var envVars = map[string]string{
 }
 
 // Command is one subcommand.
-type Command struct {
-	Summary string
-	Run     func(ctx context.Context, env *IO, args []string) error
-}
+type Command = cli.Command[*IO]
 
 // IO carries what every subcommand needs.
 type IO struct {
@@ -42,42 +36,14 @@ type IO struct {
 	Logger         *slog.Logger
 }
 
-var commands = map[string]Command{}
+var program = cli.Program[*IO]{Name: "tollgate-agent"}
 
-func register(name string, c Command) { commands[name] = c }
+func register(name string, c Command) { program.Register(name, c) }
 
 // Run runs tollgate-agent with args (without the program name) and returns
 // the exit status.
 func Run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	env := &IO{Stdout: stdout, Stderr: stderr, Clock: clock.Real{}}
-	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
-		usage(stderr)
-		if len(args) == 0 {
-			return cli.ExitUsage
-		}
-		return cli.ExitOK
-	}
-	c, ok := commands[args[0]]
-	if !ok {
-		usage(stderr)
-		return cli.Report(stderr, cli.Usagef("unknown command %q", args[0]))
-	}
-	return cli.Report(stderr, c.Run(ctx, env, args[1:]))
-}
-
-func usage(w io.Writer) {
-	names := make([]string, 0, len(commands))
-	for n := range commands {
-		names = append(names, n)
-	}
-	sort.Strings(names)
-	var b strings.Builder
-	b.WriteString("usage: tollgate-agent COMMAND [flags]\n\ncommands:\n")
-	for _, n := range names {
-		fmt.Fprintf(&b, "  %-9s %s\n", n, commands[n].Summary)
-	}
-	b.WriteString("\nRun tollgate-agent COMMAND -h for the flags of one command.\n")
-	io.WriteString(w, b.String())
+	return program.Run(ctx, &IO{Stdout: stdout, Stderr: stderr, Clock: clock.Real{}}, args, stderr)
 }
 
 // errorCode turns a domain error into a *cli.Error with its stable code.
