@@ -5,6 +5,7 @@ import (
 	"net/http"
 
 	"github.com/tollgate-iot/tollgate/server/internal/ledger"
+	"github.com/tollgate-iot/tollgate/server/internal/store"
 	"github.com/tollgate-iot/tollgate/shared/syncproto"
 	"github.com/tollgate-iot/tollgate/shared/token"
 	"github.com/tollgate-iot/tollgate/shared/wire"
@@ -45,6 +46,7 @@ var errorMap = []struct {
 	{ErrUnsupportedMedia, http.StatusUnsupportedMediaType, "unsupported_media_type"},
 	{ErrNotTextPlain, http.StatusUnsupportedMediaType, "unsupported_media_type"},
 	{token.ErrTooLarge, http.StatusRequestEntityTooLarge, "body_too_large"},
+	{store.ErrTxnTooBig, http.StatusRequestEntityTooLarge, "report_too_large"},
 	{token.ErrMalformed, http.StatusBadRequest, "malformed_document"},
 	{token.ErrUnsupportedVersion, http.StatusBadRequest, "malformed_document"},
 	{token.ErrWrongKind, http.StatusBadRequest, "malformed_document"},

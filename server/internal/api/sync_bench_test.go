@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"runtime"
 	"slices"
 	"strings"
 	"sync"
@@ -20,6 +21,9 @@ import (
 // benchDevices is how many registered devices BenchmarkSync spreads its
 // syncs over.
 const benchDevices = 1000
+
+// benchInFlight is about how many syncs BenchmarkSync keeps in flight.
+const benchInFlight = 16
 
 // benchFleet registers benchDevices devices of acme, each with a bound day
 // license, and returns their ids and licenses.
@@ -68,6 +72,7 @@ func BenchmarkSync(b *testing.B) {
 	var mu sync.Mutex
 	var lat []time.Duration
 	real := clock.Real{}
+	b.SetParallelism(benchInFlight / runtime.GOMAXPROCS(0))
 	b.ReportAllocs()
 	b.ResetTimer()
 	start := real.Now()

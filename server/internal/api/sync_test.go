@@ -209,8 +209,14 @@ func TestSyncOverdraftRecordedAndBlacklists(t *testing.T) {
 		r.Deductions = append(r.Deductions, deduction(int64(i+1), lic, t0.Add(time.Duration(i)*time.Hour), 2))
 	}
 	r.Deductions[1].DaysBefore, r.Deductions[1].DaysAfter = 1, 0
-	if resp := e.sync(r); resp.AckedSeq != 3 {
+	resp := e.sync(r)
+	if resp.AckedSeq != 3 {
 		t.Fatalf("acked %d: an overdraft is held like any record", resp.AckedSeq)
+	}
+	trust, _ := e.ks.Trust()
+	rl, err := token.ParseRevocationList(trust, resp.RevocationList)
+	if err != nil || !slices.Contains(rl.BlacklistedDevices, "dev-a") {
+		t.Fatalf("the answer's revocation list must name the overdrawn device: %+v %v", rl, err)
 	}
 	s := e.status("dev-a")
 	if s.Overdrafts != 1 || len(s.Overdrawn) != 1 || s.Overdrawn[0].Seq != 3 {
@@ -268,5 +274,42 @@ func TestReconcileUsageReceipt(t *testing.T) {
 	}
 	if _, err := e.lg.Reconcile(context.Background(), "dev-b", rep); !errors.Is(err, ledger.ErrInvalid) {
 		t.Fatalf("a report reconciled as another device's: %v", err)
+	}
+}
+
+// TestSyncReportTooBigForOneTransaction: a report whose records do not fit
+// one badger transaction (the small profile's) is applied in part — what
+// is held is acked, nothing is half-applied — and the agent's resends
+// converge to exact totals.
+func TestSyncReportTooBigForOneTransaction(t *testing.T) {
+	const n = 1000
+	e := newSyncEnv(t, 2000)
+	lic, t0 := e.lic["dev-a"], e.clk.Now()
+	r := e.report("dev-a")
+	for i := range n {
+		r.Deductions = append(r.Deductions, deduction(int64(i+1), lic, t0.Add(time.Duration(i)*time.Minute), int64(2000-i)))
+	}
+	r.Counts = hourly("dev-a", t0, 24)
+	acked, sends := int64(0), 0
+	for acked < n {
+		if sends++; sends > 20 {
+			t.Fatalf("acked %d after 20 sends", acked)
+		}
+		r.Nonce = nonce(t)
+		resp := e.sync(r)
+		if resp.AckedSeq <= acked && acked > 0 || len(resp.Missing) != 0 {
+			t.Fatalf("send %d: acked %d (was %d), missing %v", sends, resp.AckedSeq, acked, resp.Missing)
+		}
+		acked = resp.AckedSeq
+		r.Deductions = r.Deductions[acked-int64(n-len(r.Deductions)):] // the agent forgets what is acked
+	}
+	if sends < 2 {
+		t.Fatalf("one send of %d deductions: the test no longer exceeds one transaction", n)
+	}
+	if got := e.availableDays(lic); got != 2000-n {
+		t.Fatalf("available days %d, want %d", got, 2000-n)
+	}
+	if s := e.status("dev-a"); s.Last24h.Accepted != sumAccepted(r.Counts) {
+		t.Fatalf("counts %+v", s.Last24h)
 	}
 }

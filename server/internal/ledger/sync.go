@@ -65,6 +65,27 @@ func (lg *Ledger) Reconcile(ctx context.Context, deviceID string, r *syncproto.R
 	if r.DeviceID != deviceID {
 		return nil, invalid("report is for device %s, not %s", r.DeviceID, deviceID)
 	}
+	// A report too big for one transaction (badger's batch limit) has its
+	// new deductions applied in a shorter prefix: the answer acks what is
+	// held, and the agent sends the rest again.
+	maxNew := len(r.Deductions)
+	for {
+		acked, missing, err := lg.reconcileOnce(deviceID, r, maxNew)
+		if errors.Is(err, store.ErrTxnTooBig) && maxNew > 0 {
+			maxNew /= 2
+			lg.log.Info("sync report too big for one transaction: fewer deductions", "device_id", deviceID, "max_new", maxNew)
+			continue
+		}
+		if err != nil {
+			return nil, err
+		}
+		return lg.syncAnswer(deviceID, acked, missing)
+	}
+}
+
+// reconcileOnce applies r in one transaction, charging at most maxNew new
+// deductions (later new ones are left for the agent to send again).
+func (lg *Ledger) reconcileOnce(deviceID string, r *syncproto.Report, maxNew int) (int64, []syncproto.SeqRange, error) {
 	var st SyncState
 	var missing []syncproto.SeqRange
 	err := lg.update(func(o *op) error {
@@ -75,9 +96,14 @@ func (lg *Ledger) Reconcile(ctx context.Context, deviceID string, r *syncproto.R
 		if st, err = o.syncState(d.ID); err != nil {
 			return err
 		}
+		left := maxNew
 		for i := range r.Deductions {
-			if err := o.reconcileDeduction(d, &st, &r.Deductions[i]); err != nil {
+			applied, err := o.reconcileDeduction(d, &st, &r.Deductions[i], left > 0)
+			if err != nil {
 				return err
+			}
+			if applied {
+				left--
 			}
 		}
 		if err := o.reconcileCounts(d, r.Counts); err != nil {
@@ -89,10 +115,7 @@ func (lg *Ledger) Reconcile(ctx context.Context, deviceID string, r *syncproto.R
 		st.LastSyncAt, st.Syncs = o.now, st.Syncs+1
 		return o.x.PutJSON(store.SyncStateKey(d.ID), &st)
 	})
-	if err != nil {
-		return nil, err
-	}
-	return lg.syncAnswer(deviceID, st.AckedSeq, missing)
+	return st.AckedSeq, missing, err
 }
 
 func (o *op) syncState(deviceID string) (SyncState, error) {
@@ -105,38 +128,39 @@ func (o *op) syncState(deviceID string) (SyncState, error) {
 }
 
 // reconcileDeduction applies one reported record: a replay is acknowledged,
-// a conflicting replay is a fork, a new seq is charged.
-func (o *op) reconcileDeduction(d *Device, st *SyncState, rd *syncproto.Deduction) error {
+// a conflicting replay is a fork, a new seq is charged if mayApply (and
+// reports true), otherwise left for a later report.
+func (o *op) reconcileDeduction(d *Device, st *SyncState, rd *syncproto.Deduction, mayApply bool) (bool, error) {
 	var held syncproto.Deduction
 	err := o.x.GetJSON(store.SyncRecordKey(d.ID, rd.Seq), &held)
 	switch {
 	case err == nil && held == *rd:
-		return nil
+		return false, nil
 	case err == nil:
-		return o.recordFork(d, st, &held, rd)
+		return false, o.recordFork(d, st, &held, rd)
 	case !errors.Is(err, store.ErrNotFound):
-		return err
+		return false, err
 	}
 	l, err := o.reportedLicense(d, rd.LicenseID)
-	if err != nil {
-		return err
+	if err != nil || !mayApply {
+		return false, err
 	}
 	// A seq charged through Deduct (not a sync) is adopted, not charged again.
 	charged, err := o.x.Has(store.DeductionKey(d.ID, rd.Seq))
 	if err != nil {
-		return err
+		return false, err
 	}
 	if !charged {
 		rec, err := o.deductOne(d, rd.Seq, time.Unix(rd.At, 0), l)
 		if err != nil {
-			return err
+			return false, err
 		}
 		if rec.Failed {
 			st.Overdrafts++
 			o.lg.log.Warn("sync overdraft", "device_id", d.ID, "seq", rd.Seq, "license_id", rd.LicenseID)
 		}
 	}
-	return o.x.PutJSON(store.SyncRecordKey(d.ID, rd.Seq), rd)
+	return true, o.x.PutJSON(store.SyncRecordKey(d.ID, rd.Seq), rd)
 }
 
 // reportedLicense returns the license a record names, which must be bound

@@ -24,6 +24,10 @@ var ErrNotFound = errors.New("not found")
 // ErrCorrupt reports a stored value that does not decode.
 var ErrCorrupt = errors.New("stored value is corrupt")
 
+// ErrTxnTooBig reports a transaction over badger's batch limit (a share of
+// the profile's memtable size): the caller must write less in one go.
+var ErrTxnTooBig = badger.ErrTxnTooBig
+
 // Profile selects badger's memory and file sizes.
 type Profile string
 
