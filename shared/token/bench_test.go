@@ -3,6 +3,9 @@ package token
 import (
 	"crypto/ed25519"
 	"testing"
+	"time"
+
+	"github.com/tollgate-iot/tollgate/shared/clock"
 )
 
 // BenchmarkEd25519VerifyRaw is the floor that BenchmarkVerifyLicense is
@@ -78,4 +81,37 @@ func fakeUUID(i int) string {
 		i /= 16
 	}
 	return string(b)
+}
+
+// BenchmarkVerifyLicenseVsRaw interleaves one raw ed25519.Verify and one full
+// license Parse+Verify per iteration and reports their ratio, so that load
+// that comes and goes on the machine weighs on both sides alike.
+func BenchmarkVerifyLicenseVsRaw(b *testing.B) {
+	priv := testKey("server")
+	pub := priv.Public().(ed25519.PublicKey)
+	payload, _ := encodeCanonical(goldenLicense())
+	sig := ed25519.Sign(priv, payload)
+	text, err := IssueLicense(testSigner(b, "server"), goldenLicense())
+	if err != nil {
+		b.Fatal(err)
+	}
+	trust := testTrust(b, "server")
+	wall := clock.Real{}
+	var raw, full time.Duration
+	for b.Loop() {
+		t0 := wall.Now()
+		if !ed25519.Verify(pub, payload, sig) {
+			b.Fatal("verify failed")
+		}
+		t1 := wall.Now()
+		if _, err := Verify(trust, text, inWindow); err != nil {
+			b.Fatal(err)
+		}
+		t2 := wall.Now()
+		raw += t1.Sub(t0)
+		full += t2.Sub(t1)
+	}
+	b.ReportMetric(float64(raw.Nanoseconds())/float64(b.N), "raw_ns")
+	b.ReportMetric(float64(full.Nanoseconds())/float64(b.N), "full_ns")
+	b.ReportMetric(float64(full)/float64(raw), "ratio")
 }

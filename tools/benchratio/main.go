@@ -4,10 +4,12 @@
 //
 // Ratios are listed in ratios.txt beside this file, one per line:
 //
-//	time|rate NUMERATOR DENOMINATOR <=|>= TARGET DESCRIPTION...
+//	time|rate|metric NUMERATOR DENOMINATOR <=|>= TARGET|- DESCRIPTION...
 //
 // "time" divides ns/op; "rate" divides ops/s (the inverse), so a rate ratio
-// of 0.8 means the numerator runs at 80 % of the denominator's speed.
+// of 0.8 means the numerator runs at 80 % of the denominator's speed;
+// "metric" takes the median of the metric DENOMINATOR that benchmark
+// NUMERATOR reports itself (a ratio measured inside one benchmark).
 package main
 
 import (
@@ -113,19 +115,32 @@ func printRatios(out io.Writer, results map[string]*sample) error {
 			return fmt.Errorf("ratios.txt: short line %q", line)
 		}
 		kind, num, den, op := f[0], f[1], f[2], f[3]
+		judge := f[4] != "-"
 		target, err := strconv.ParseFloat(f[4], 64)
-		if err != nil {
+		if judge && err != nil {
 			return fmt.Errorf("ratios.txt: target %q: %v", f[4], err)
 		}
 		desc := strings.Join(f[5:], " ")
-		a, b := lookup(results, num), lookup(results, den)
-		if a == 0 || b == 0 {
+		var ratio float64
+		switch kind {
+		case "metric": // a ratio the benchmark NUMERATOR reports as metric DENOMINATOR
+			ratio = lookupMetric(results, num, den)
+		default:
+			a, b := lookup(results, num), lookup(results, den)
+			if a != 0 && b != 0 {
+				ratio = a / b
+				if kind == "rate" {
+					ratio = b / a
+				}
+			}
+		}
+		if ratio == 0 {
 			fmt.Fprintf(tw, "  %s\tnot measured in this run\t\n", desc)
 			continue
 		}
-		ratio := a / b
-		if kind == "rate" {
-			ratio = b / a
+		if !judge {
+			fmt.Fprintf(tw, "  %s\t%.3f\t\t\n", desc, ratio)
+			continue
 		}
 		verdict := "meets"
 		if op == "<=" && ratio > target || op == ">=" && ratio < target {
@@ -142,6 +157,14 @@ func lookup(results map[string]*sample, name string) float64 {
 		return 0
 	}
 	return median(r.metrics["ns/op"])
+}
+
+func lookupMetric(results map[string]*sample, name, unit string) float64 {
+	r := results["Benchmark"+name]
+	if r == nil {
+		return 0
+	}
+	return median(r.metrics[unit])
 }
 
 func median(vs []float64) float64 {

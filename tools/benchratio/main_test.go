@@ -43,3 +43,14 @@ func TestMedian(t *testing.T) {
 		t.Fatalf("median empty = %v", got)
 	}
 }
+
+func TestMetricRatio(t *testing.T) {
+	in := "BenchmarkX-2  10  100 ns/op  0.9 ratio\nBenchmarkX-2  10  100 ns/op  0.7 ratio\nBenchmarkX-2  10  100 ns/op  0.8 ratio\n"
+	results, _, err := parse(strings.NewReader(in))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := lookupMetric(results, "X", "ratio"); got != 0.8 {
+		t.Fatalf("median ratio = %v, want 0.8", got)
+	}
+}
