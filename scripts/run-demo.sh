@@ -8,10 +8,9 @@
 # agent enforces the license offline — budget, day deductions, and the
 # self-blacklist when the days run out — and the story is printed at the end.
 #
-# Not in this demo yet (they are the next issues): the server's embedded
-# MQTT broker and agent↔server sync, air-gap files, and firmware-sim's
-# simulated fleet. Without a broker the agent keeps accepted samples in its
-# bounded outbox, which the status shows.
+# Accepted samples go out over MQTT to the server's embedded broker, where
+# the device logs in with its license token. Not in this demo yet (the next
+# issues): agent↔server sync, air-gap files, firmware-sim's simulated fleet.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 command -v curl >/dev/null || { echo "error: make run needs curl (Debian package curl)" >&2; exit 1; }
@@ -34,10 +33,11 @@ wait_for_line() { # FILE PATTERN → prints the first matching line
 
 echo "== 1. license server"
 admin_key=$("$bin/tollgate-server" init --data "$demo/server" --name "Tollgate Vendor" -o json | sed -n 's/.*"admin_api_key": *"\([^"]*\)".*/\1/p')
-"$bin/tollgate-server" serve --data "$demo/server" --http 127.0.0.1:0 >"$demo/server.log" 2>&1 &
+"$bin/tollgate-server" serve --data "$demo/server" --http 127.0.0.1:0 --mqtt 127.0.0.1:0 >"$demo/server.log" 2>&1 &
 pids+=($!)
 server_url=$(wait_for_line "$demo/server.log" '^http: ' | sed 's/^http: //')
-echo "   serving $server_url (log: $demo/server.log)"
+mqtt_addr=$(wait_for_line "$demo/server.log" '^mqtt: ' | sed 's/^mqtt: //')
+echo "   serving $server_url, MQTT broker on $mqtt_addr (log: $demo/server.log)"
 export TOLLGATE_SERVER=$server_url TOLLGATE_API_KEY=$admin_key
 ctl() { "$bin/tollgatectl" "$@"; }
 
@@ -58,8 +58,8 @@ token=$(acme license token "$license" -o json | sed -n 's/.*"token": *"\(tg1[^"]
 "$bin/tollgate-agent" activate --data "$demo/press-01" "$token" >/dev/null
 acme license show "$license"
 
-echo "== 3. the agent, offline, on a clock that runs 7200× (two hours per second)"
-"$bin/tollgate-agent" run --data "$demo/press-01" --ingest 127.0.0.1:0 --clock-speed 7200 --clock-origin "$(date -u +%Y-%m-%dT%H:%M:%SZ)" >"$demo/agent.log" 2>&1 &
+echo "== 3. the agent, deciding offline on a clock that runs 7200× (two hours per second), publishing to the broker"
+"$bin/tollgate-agent" run --data "$demo/press-01" --broker "tcp://$mqtt_addr" --ingest 127.0.0.1:0 --clock-speed 7200 --clock-origin "$(date -u +%Y-%m-%dT%H:%M:%SZ)" >"$demo/agent.log" 2>&1 &
 pids+=($!)
 ingest=$(wait_for_line "$demo/agent.log" 'ingest listening on' | sed 's/.*listening on //')
 echo "   ingest on $ingest (log: $demo/agent.log)"
