@@ -20,8 +20,28 @@ func jsonUnmarshal(b []byte, v any) error {
 // (distributor description, VAT) are removed from before/after for actors
 // who may not see them.
 func (lg *Ledger) ListAudit(ctx context.Context, a Actor, cursor string, limit int) ([]AuditEntry, string, error) {
+	return newestFirst(lg, a, cursor, limit, customerIndex{
+		key: store.AuditByCustomerKey, prefix: store.AuditByCustomerPrefix, record: store.AuditKey,
+	}, func(o *op, e *AuditEntry) int64 {
+		e.Before, e.After = o.redact(a, e.CustomerID, e.Before), o.redact(a, e.CustomerID, e.After)
+		return e.Seq
+	})
+}
+
+// customerIndex names the keys of a log indexed under each customer that
+// may see its records (the records' owners and their ancestors).
+type customerIndex struct {
+	key    func(customer string, seq int64) []byte
+	prefix func(customer string) []byte
+	record func(seq int64) []byte
+}
+
+// newestFirst pages a customer-indexed log for the actor, newest first,
+// before the cursor (a record seq), at most limit records; prepare adjusts
+// each record for the actor and returns its seq for the next cursor.
+func newestFirst[T any](lg *Ledger, a Actor, cursor string, limit int, ix customerIndex, prepare func(*op, *T) int64) ([]T, string, error) {
 	limit = PageLimit(limit)
-	var out []AuditEntry
+	var out []T
 	var next string
 	err := lg.view(func(o *op) error {
 		viewer := a.CustomerID
@@ -30,23 +50,24 @@ func (lg *Ledger) ListAudit(ctx context.Context, a Actor, cursor string, limit i
 		}
 		var before []byte
 		if n, err := strconv.ParseInt(cursor, 10, 64); err == nil && n > 0 {
-			before = store.AuditByCustomerKey(viewer, n)
+			before = ix.key(viewer, n)
 		}
-		return o.x.Reverse(store.AuditByCustomerPrefix(viewer), before, func(k, _ []byte) (bool, error) {
+		var lastSeq int64
+		return o.x.Reverse(ix.prefix(viewer), before, func(k, _ []byte) (bool, error) {
 			seq, err := strconv.ParseInt(store.LastPart(k), 10, 64)
 			if err != nil {
 				return false, store.ErrCorrupt
 			}
-			var e AuditEntry
-			if err := o.x.GetJSON(store.AuditKey(seq), &e); err != nil {
-				return false, err
-			}
 			if len(out) == limit {
-				next = strconv.FormatInt(out[len(out)-1].Seq, 10)
+				next = strconv.FormatInt(lastSeq, 10)
 				return false, nil
 			}
-			e.Before, e.After = o.redact(a, e.CustomerID, e.Before), o.redact(a, e.CustomerID, e.After)
-			out = append(out, e)
+			var rec T
+			if err := o.x.GetJSON(ix.record(seq), &rec); err != nil {
+				return false, err
+			}
+			lastSeq = prepare(o, &rec)
+			out = append(out, rec)
 			return true, nil
 		})
 	})
@@ -81,34 +102,7 @@ func (o *op) redact(a Actor, owner string, b json.RawMessage) json.RawMessage {
 // (read from an index under both sides and their ancestors), newest first,
 // before the cursor (a record id), at most limit.
 func (lg *Ledger) ListSales(ctx context.Context, a Actor, cursor string, limit int) ([]Sale, string, error) {
-	limit = PageLimit(limit)
-	var out []Sale
-	var next string
-	err := lg.view(func(o *op) error {
-		viewer := a.CustomerID
-		if a.system {
-			viewer = o.lg.rootID
-		}
-		var before []byte
-		if n, err := strconv.ParseInt(cursor, 10, 64); err == nil && n > 0 {
-			before = store.SaleByCustomerKey(viewer, n)
-		}
-		return o.x.Reverse(store.SaleByCustomerPrefix(viewer), before, func(k, _ []byte) (bool, error) {
-			seq, err := strconv.ParseInt(store.LastPart(k), 10, 64)
-			if err != nil {
-				return false, store.ErrCorrupt
-			}
-			var s Sale
-			if err := o.x.GetJSON(store.SaleKey(seq), &s); err != nil {
-				return false, err
-			}
-			if len(out) == limit {
-				next = strconv.FormatInt(out[len(out)-1].ID, 10)
-				return false, nil
-			}
-			out = append(out, s)
-			return true, nil
-		})
-	})
-	return out, next, err
+	return newestFirst(lg, a, cursor, limit, customerIndex{
+		key: store.SaleByCustomerKey, prefix: store.SaleByCustomerPrefix, record: store.SaleKey,
+	}, func(_ *op, s *Sale) int64 { return s.ID })
 }
