@@ -6,6 +6,7 @@ import (
 
 	"github.com/tollgate-iot/tollgate/server/internal/ledger"
 	"github.com/tollgate-iot/tollgate/server/internal/store"
+	"github.com/tollgate-iot/tollgate/shared/airgap"
 	"github.com/tollgate-iot/tollgate/shared/syncproto"
 	"github.com/tollgate-iot/tollgate/shared/token"
 	"github.com/tollgate-iot/tollgate/shared/wire"
@@ -47,6 +48,11 @@ var errorMap = []struct {
 	{ErrNotTextPlain, http.StatusUnsupportedMediaType, "unsupported_media_type"},
 	{token.ErrTooLarge, http.StatusRequestEntityTooLarge, "body_too_large"},
 	{store.ErrTxnTooBig, http.StatusRequestEntityTooLarge, "report_too_large"},
+	{airgap.ErrFileTooLarge, http.StatusRequestEntityTooLarge, "body_too_large"},
+	{airgap.ErrArmor, http.StatusBadRequest, "malformed_file"},
+	{airgap.ErrNotSelfSigned, http.StatusBadRequest, "not_self_signed"},
+	{ledger.ErrDeviceKeyMismatch, http.StatusConflict, "device_key_mismatch"},
+	{token.ErrWeakKey, http.StatusBadRequest, "invalid_public_key"},
 	{token.ErrMalformed, http.StatusBadRequest, "malformed_document"},
 	{token.ErrUnsupportedVersion, http.StatusBadRequest, "malformed_document"},
 	{token.ErrWrongKind, http.StatusBadRequest, "malformed_document"},

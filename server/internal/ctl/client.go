@@ -56,20 +56,34 @@ func NewClient(base, key, caFile string) (*Client, error) {
 // Do sends in (nil for no body) as JSON and decodes the answer into out.
 // Error answers become *cli.Error with the server's code.
 func (c *Client) Do(ctx context.Context, method, path string, in, out any) error {
+	if in == nil {
+		return c.send(ctx, method, path, "", nil, out)
+	}
+	b, err := json.Marshal(in)
+	if err != nil {
+		return err
+	}
+	return c.send(ctx, method, path, "application/json", b, out)
+}
+
+// DoText sends body as text/plain (an armored file) and decodes the JSON
+// answer into out.
+func (c *Client) DoText(ctx context.Context, method, path string, body []byte, out any) error {
+	return c.send(ctx, method, path, "text/plain", body, out)
+}
+
+// send sends body (none when ctype is empty) and decodes the answer.
+func (c *Client) send(ctx context.Context, method, path, ctype string, b []byte, out any) error {
 	var body io.Reader
-	if in != nil {
-		b, err := json.Marshal(in)
-		if err != nil {
-			return err
-		}
+	if ctype != "" {
 		body = bytes.NewReader(b)
 	}
 	req, err := http.NewRequestWithContext(ctx, method, c.Base+path, body)
 	if err != nil {
 		return cli.Errorf("invalid_argument", "%v", err)
 	}
-	if in != nil {
-		req.Header.Set("Content-Type", "application/json")
+	if ctype != "" {
+		req.Header.Set("Content-Type", ctype)
 	}
 	req.Header.Set("Authorization", "Bearer "+c.Key)
 	resp, err := c.HTTP.Do(req)

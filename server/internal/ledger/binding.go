@@ -59,38 +59,45 @@ func (lg *Ledger) Bind(ctx context.Context, a Actor, idOrSerial string, in BindI
 		if err != nil {
 			return err
 		}
-		if err := o.checkBindable(l, d); err != nil {
-			return err
-		}
-		if l.DeviceID == d.ID { // already there: nothing changes
-			out.License = o.licenseView(a, l)
-			out.Token, err = o.currentToken(l.ID)
-			return err
-		}
-		devOwner, err := o.customer(d.CustomerID)
-		if err != nil {
-			return err
-		}
-		handoff := devOwner.ID != owner.ID
-		if handoff && !slices.Contains(devOwner.Path, owner.ID) {
-			return fmt.Errorf("%w: device %s belongs to customer %s, outside the subtree of license owner %s", ErrForbidden, d.ID, devOwner.ID, owner.ID)
-		}
-		before := *l
-		if err := o.attach(a, l, d, owner, devOwner); err != nil {
-			return err
-		}
-		if !l.waitingToStart() { // a pending license replaces nothing until it starts
-			if out.Replaced, err = o.replaceOn(a, l, d.ID, in.ExpireReplaced); err != nil {
-				return err
-			}
-		}
-		out.License = o.licenseView(a, l)
-		if out.Token, err = o.currentToken(l.ID); err != nil {
-			return err
-		}
-		return o.audit(a, "license.bind", "license", l.ID, l.CustomerID, &before, l)
+		return o.bind(a, l, owner, d, in.ExpireReplaced, &out)
 	})
 	return &out, err
+}
+
+// bind binds l (owned by owner, which the caller may manage) to d, which
+// the caller may see, under every rule of Bind.
+func (o *op) bind(a Actor, l *License, owner *Customer, d *Device, expireReplaced bool, out *BindResult) error {
+	if err := o.checkBindable(l, d); err != nil {
+		return err
+	}
+	var err error
+	if l.DeviceID == d.ID { // already there: nothing changes
+		out.License = o.licenseView(a, l)
+		out.Token, err = o.currentToken(l.ID)
+		return err
+	}
+	devOwner, err := o.customer(d.CustomerID)
+	if err != nil {
+		return err
+	}
+	handoff := devOwner.ID != owner.ID
+	if handoff && !slices.Contains(devOwner.Path, owner.ID) {
+		return fmt.Errorf("%w: device %s belongs to customer %s, outside the subtree of license owner %s", ErrForbidden, d.ID, devOwner.ID, owner.ID)
+	}
+	before := *l
+	if err := o.attach(a, l, d, owner, devOwner); err != nil {
+		return err
+	}
+	if !l.waitingToStart() { // a pending license replaces nothing until it starts
+		if out.Replaced, err = o.replaceOn(a, l, d.ID, expireReplaced); err != nil {
+			return err
+		}
+	}
+	out.License = o.licenseView(a, l)
+	if out.Token, err = o.currentToken(l.ID); err != nil {
+		return err
+	}
+	return o.audit(a, "license.bind", "license", l.ID, l.CustomerID, &before, l)
 }
 
 // attach binds l to d, hands it to the device's owner if that is a

@@ -44,41 +44,54 @@ func (lg *Ledger) CreateDevice(ctx context.Context, a Actor, in DeviceInput) (*D
 		if err != nil {
 			return err
 		}
-		if err := o.canManage(a, c, RoleAdmin); err != nil {
-			return err
+		d, err := o.createDevice(a, c, in, token.Fingerprint(pub))
+		if d != nil {
+			out = *d
 		}
-		if ok, err := o.x.Has(store.DeviceKey(in.ID)); err != nil || ok {
-			if ok {
-				return fmt.Errorf("%w: device %s", ErrExists, in.ID)
-			}
-			return err
-		}
-		fp := token.Fingerprint(pub)
-		if ok, err := o.x.Has(store.DeviceFingerprintKey(fp)); err != nil || ok {
-			if ok {
-				return fmt.Errorf("%w: another device has this public key", ErrExists)
-			}
-			return err
-		}
-		if err := o.checkGateway(in.GatewayID, c.ID); err != nil {
-			return err
-		}
-		gwReach, gwLicenses, err := o.addChild(in.GatewayID)
-		if err != nil {
-			return err
-		}
-		d := &Device{ID: in.ID, CustomerID: c.ID, Model: in.Model, PublicKey: in.PublicKey, KeyFingerprint: fp,
-			GatewayID: in.GatewayID, Location: in.Location, CreatedAt: o.now}
-		if err := o.putNewDevice(d); err != nil {
-			return err
-		}
-		out = *d
-		if err := o.audit(a, "device.create", "device", d.ID, c.ID, nil, d); err != nil {
-			return err
-		}
-		return o.startReachedOn(a, gwLicenses, gwReach)
+		return err
 	})
 	return &out, err
+}
+
+// createDevice registers a device of c (the caller checked in's fields);
+// fp is the fingerprint of its public key.
+func (o *op) createDevice(a Actor, c *Customer, in DeviceInput, fp string) (*Device, error) {
+	if err := o.canManage(a, c, RoleAdmin); err != nil {
+		return nil, err
+	}
+	if err := o.checkNewDevice(c, in, fp); err != nil {
+		return nil, err
+	}
+	gwReach, gwLicenses, err := o.addChild(in.GatewayID)
+	if err != nil {
+		return nil, err
+	}
+	d := &Device{ID: in.ID, CustomerID: c.ID, Model: in.Model, PublicKey: in.PublicKey, KeyFingerprint: fp,
+		GatewayID: in.GatewayID, Location: in.Location, CreatedAt: o.now}
+	if err := o.putNewDevice(d); err != nil {
+		return nil, err
+	}
+	if err := o.audit(a, "device.create", "device", d.ID, c.ID, nil, d); err != nil {
+		return nil, err
+	}
+	return d, o.startReachedOn(a, gwLicenses, gwReach)
+}
+
+// checkNewDevice refuses an id or key already in use and a bad gateway.
+func (o *op) checkNewDevice(c *Customer, in DeviceInput, fp string) error {
+	if ok, err := o.x.Has(store.DeviceKey(in.ID)); err != nil || ok {
+		if ok {
+			return fmt.Errorf("%w: device %s", ErrExists, in.ID)
+		}
+		return err
+	}
+	if ok, err := o.x.Has(store.DeviceFingerprintKey(fp)); err != nil || ok {
+		if ok {
+			return fmt.Errorf("%w: another device has this public key", ErrExists)
+		}
+		return err
+	}
+	return o.checkGateway(in.GatewayID, c.ID)
 }
 
 // checkGateway refuses a parent gateway of another customer or one that is

@@ -65,27 +65,44 @@ func (lg *Ledger) Reconcile(ctx context.Context, deviceID string, r *syncproto.R
 	if r.DeviceID != deviceID {
 		return nil, invalid("report is for device %s, not %s", r.DeviceID, deviceID)
 	}
-	// A report too big for one transaction (badger's batch limit) has its
-	// new deductions applied in a shorter prefix: the answer acks what is
-	// held, and the agent sends the rest again.
+	st, missing, err := lg.reconcile(deviceID, r, nil)
+	if err != nil {
+		return nil, err
+	}
+	return lg.syncAnswer(deviceID, st.AckedSeq, missing)
+}
+
+// receiptImport is an admin's import of a usage receipt (SPEC §7 step 4):
+// the same reconciliation as a sync, by an actor who must manage the
+// device's customer, audited, and marked by nonce so that importing the
+// same file again changes nothing.
+type receiptImport struct {
+	actor Actor
+	nonce string
+	// Set by reconcileOnce.
+	duplicate bool
+	before    SyncState
+}
+
+// reconcile applies r, retrying with fewer new deductions while the
+// transaction is too big for badger: the answer acks what is held, and the
+// agent sends the rest again.
+func (lg *Ledger) reconcile(deviceID string, r *syncproto.Report, imp *receiptImport) (SyncState, []syncproto.SeqRange, error) {
 	maxNew := len(r.Deductions)
 	for {
-		acked, missing, err := lg.reconcileOnce(deviceID, r, maxNew)
+		st, missing, err := lg.reconcileOnce(deviceID, r, maxNew, imp)
 		if errors.Is(err, store.ErrTxnTooBig) && maxNew > 0 {
 			maxNew /= 2
 			lg.log.Info("sync report too big for one transaction: fewer deductions", "device_id", deviceID, "max_new", maxNew)
 			continue
 		}
-		if err != nil {
-			return nil, err
-		}
-		return lg.syncAnswer(deviceID, acked, missing)
+		return st, missing, err
 	}
 }
 
 // reconcileOnce applies r in one transaction, charging at most maxNew new
 // deductions (later new ones are left for the agent to send again).
-func (lg *Ledger) reconcileOnce(deviceID string, r *syncproto.Report, maxNew int) (int64, []syncproto.SeqRange, error) {
+func (lg *Ledger) reconcileOnce(deviceID string, r *syncproto.Report, maxNew int, imp *receiptImport) (SyncState, []syncproto.SeqRange, error) {
 	var st SyncState
 	var missing []syncproto.SeqRange
 	err := lg.update(func(o *op) error {
@@ -95,6 +112,16 @@ func (lg *Ledger) reconcileOnce(deviceID string, r *syncproto.Report, maxNew int
 		}
 		if st, err = o.syncState(d.ID); err != nil {
 			return err
+		}
+		if imp != nil {
+			done, err := o.startImport(imp, d, st)
+			if err != nil {
+				return err
+			}
+			if done { // this very receipt was imported before: nothing to apply
+				_, st.HighestSeq, missing, err = o.ackState(d.ID, st.AckedSeq)
+				return err
+			}
 		}
 		left := maxNew
 		for i := range r.Deductions {
@@ -113,9 +140,14 @@ func (lg *Ledger) reconcileOnce(deviceID string, r *syncproto.Report, maxNew int
 			return err
 		}
 		st.LastSyncAt, st.Syncs = o.now, st.Syncs+1
+		if imp != nil {
+			if err := o.finishImport(imp, d, st, r); err != nil {
+				return err
+			}
+		}
 		return o.x.PutJSON(store.SyncStateKey(d.ID), &st)
 	})
-	return st.AckedSeq, missing, err
+	return st, missing, err
 }
 
 func (o *op) syncState(deviceID string) (SyncState, error) {

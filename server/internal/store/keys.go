@@ -125,6 +125,14 @@ func ForkKey(device string, seq int64, digest string) []byte {
 	return key("yf", device, num(seq), digest)
 }
 
+// ActivationSeqKey holds the seq of the last air-gap activation key made
+// for a device; every new key takes the next.
+func ActivationSeqKey(device string) []byte { return key("ka", device) }
+
+// UsageReceiptKey marks a usage receipt (by its nonce) as imported, so that
+// importing the same file again changes nothing.
+func UsageReceiptKey(device, nonce string) []byte { return key("ur", device, nonce) }
+
 // ForkPrefix is every fork of a device, by seq.
 func ForkPrefix(device string) []byte { return prefix("yf", device) }
 

@@ -48,6 +48,8 @@ func TestKeyHelpers(t *testing.T) {
 		{"sync-record", SyncRecordKey("dev", 7), "yr/dev/00000000000000000007"},
 		{"fork", ForkKey("dev", 7, "ab12"), "yf/dev/00000000000000000007/ab12"},
 		{"fork-prefix", ForkPrefix("dev"), "yf/dev/"},
+		{"activation-seq", ActivationSeqKey("dev"), "ka/dev"},
+		{"usage-receipt", UsageReceiptKey("dev", "n0nce"), "ur/dev/n0nce"},
 		{"hourly-count", HourlyCountKey("dev", 3600), "hc/dev/00000000000000003600"},
 		{"hourly-count-prefix", HourlyCountPrefix("dev"), "hc/dev/"},
 		{"sale", SaleKey(12), "s/00000000000000000012"},
