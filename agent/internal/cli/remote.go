@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"os"
 	"strings"
+	"time"
 
 	"github.com/tollgate-iot/tollgate/agent/internal/limits"
 	"github.com/tollgate-iot/tollgate/agent/internal/runtime"
@@ -22,7 +23,7 @@ var errRemote = errors.New("the agent holds the data directory but its control a
 
 // remoteClient returns an HTTP client and base URL for the running agent,
 // from the address `run` recorded in the data directory.
-func remoteClient(data string) (*http.Client, string, error) {
+func remoteClient(data string, timeout time.Duration) (*http.Client, string, error) {
 	b, err := os.ReadFile(runtime.AddrFile(data))
 	if err != nil {
 		return nil, "", fmt.Errorf("%w: %v", errRemote, err)
@@ -36,11 +37,15 @@ func remoteClient(data string) (*http.Client, string, error) {
 		}
 		base = "http://agent"
 	}
-	return &http.Client{Transport: tr, Timeout: limits.ControlTimeout}, base, nil
+	return &http.Client{Transport: tr, Timeout: timeout}, base, nil
 }
 
 func remoteDo(ctx context.Context, data, method, path string, body, out any) error {
-	c, base, err := remoteClient(data)
+	return remoteDoWithin(ctx, data, limits.ControlTimeout, method, path, body, out)
+}
+
+func remoteDoWithin(ctx context.Context, data string, timeout time.Duration, method, path string, body, out any) error {
+	c, base, err := remoteClient(data, timeout)
 	if err != nil {
 		return err
 	}
@@ -91,6 +96,12 @@ func remoteActivate(ctx context.Context, data string, docs []string) ([]runtime.
 	}
 	err := remoteDo(ctx, data, http.MethodPost, "/v1/activate", map[string]any{"documents": docs}, &out)
 	return out.Imported, asCLI(err)
+}
+
+func remoteSync(ctx context.Context, data string) (runtime.SyncResult, error) {
+	var out runtime.SyncResult
+	err := remoteDoWithin(ctx, data, limits.ControlSyncTimeout, http.MethodPost, "/v1/sync", nil, &out)
+	return out, asCLI(err)
 }
 
 func asCLI(err error) error {

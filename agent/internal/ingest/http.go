@@ -1,6 +1,7 @@
 package ingest
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -19,7 +20,9 @@ type Control interface {
 	Status() any
 	// Activate imports documents and returns what was imported.
 	Activate(docs []string) (any, error)
-	// ErrorCode maps an Activate error to a stable code.
+	// Sync runs one sync with the license server now.
+	Sync(ctx context.Context) (any, error)
+	// ErrorCode maps an Activate or Sync error to a stable code.
 	ErrorCode(err error) string
 }
 
@@ -29,8 +32,8 @@ type activateRequest struct {
 }
 
 // NewHandler returns the agent's local HTTP API: POST /v1/samples,
-// GET /v1/status, POST /v1/activate, GET /healthz and, if metrics is not
-// nil, GET /metrics.
+// GET /v1/status, POST /v1/activate, POST /v1/sync, GET /healthz and, if
+// metrics is not nil, GET /metrics.
 func NewHandler(p *Pipeline, ctl Control, metrics http.Handler, log *slog.Logger) http.Handler {
 	if log == nil {
 		log = slog.Default()
@@ -40,6 +43,7 @@ func NewHandler(p *Pipeline, ctl Control, metrics http.Handler, log *slog.Logger
 	mux.HandleFunc("POST /v1/samples", h.samples)
 	mux.HandleFunc("GET /v1/status", h.status)
 	mux.HandleFunc("POST /v1/activate", h.activate)
+	mux.HandleFunc("POST /v1/sync", h.sync)
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { io.WriteString(w, "ok\n") })
 	if metrics != nil {
 		mux.Handle("GET /metrics", metrics)
@@ -109,6 +113,17 @@ func (h *handler) activate(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"imported": out})
+}
+
+// sync runs one sync now; a failed sync is 502 with the sync's code, so
+// that `tollgate-agent sync` prints it as it would without a running agent.
+func (h *handler) sync(w http.ResponseWriter, r *http.Request) {
+	out, err := h.ctl.Sync(r.Context())
+	if err != nil {
+		writeJSON(w, http.StatusBadGateway, wire.ErrorBody{Error: wire.ErrorDetail{Code: h.ctl.ErrorCode(err), Message: err.Error()}})
+		return
+	}
+	writeJSON(w, http.StatusOK, out)
 }
 
 func (h *handler) fail(w http.ResponseWriter, err error) {

@@ -161,9 +161,43 @@ const (
 	// ControlTimeout bounds a CLI request to the running agent.
 	ControlTimeout = 10 * time.Second
 
+	// ControlSyncTimeout bounds `tollgate-agent sync` asking the running
+	// agent to sync (a sync may send several reports).
+	ControlSyncTimeout = 5 * time.Minute
+
 	// MaxControlAnswerBytes caps the running agent's answer to the CLI.
 	MaxControlAnswerBytes = 4 << 20
 
 	// ShutdownTimeout bounds a graceful shutdown.
 	ShutdownTimeout = 10 * time.Second
+
+	// SyncInterval is the period of the background sync with the license
+	// server while `run` runs; each wait is SyncInterval ± SyncJitter.
+	SyncInterval = 5 * time.Minute
+
+	// SyncJitterPercent spreads each wait by ± this share, so a fleet that
+	// booted together does not sync together.
+	SyncJitterPercent = 20
+
+	// SyncFirstDelayMax bounds the random delay before the first sync
+	// after `run` starts.
+	SyncFirstDelayMax = 30 * time.Second
+
+	// SyncBackoffMin and SyncBackoffMax bound the exponential backoff after
+	// retryable sync errors (network, 5xx, stale request).
+	SyncBackoffMin = 10 * time.Second
+	SyncBackoffMax = 15 * time.Minute
+
+	// SyncHTTPTimeout bounds one sync request end to end; SyncDialTimeout
+	// and SyncTLSHandshakeTimeout bound its connection set-up.
+	SyncHTTPTimeout         = 60 * time.Second
+	SyncDialTimeout         = 10 * time.Second
+	SyncTLSHandshakeTimeout = 10 * time.Second
+
+	// MaxSyncPages caps the reports one sync sends back to back while the
+	// agent has more records than one report carries.
+	MaxSyncPages = 64
+
+	// MaxSyncErrorBytes bounds the error body of a refused sync read.
+	MaxSyncErrorBytes = 64 << 10
 )

@@ -42,6 +42,13 @@ func SplitDocuments(input string) ([]string, error) {
 	return docs, nil
 }
 
+// parsed is one verified activation document.
+type parsed struct {
+	lic  *token.License
+	rev  *token.RevocationList
+	text string
+}
+
 // Activate verifies and stores license tokens and revocation lists. All
 // documents are verified before anything is stored; a token for another
 // device is refused unless that device is a configured child.
@@ -49,35 +56,15 @@ func (a *Agent) Activate(docs []string) ([]Imported, error) {
 	if a.trust == nil {
 		return nil, ErrNoTrust
 	}
-	type parsed struct {
-		lic  *token.License
-		rev  *token.RevocationList
-		text string
-	}
+	a.imp.Lock()
+	defer a.imp.Unlock()
 	ps := make([]parsed, 0, len(docs))
 	for i, text := range docs {
-		if isRevocation(text) {
-			r, err := token.ParseRevocationList(a.trust, text)
-			if err != nil {
-				return nil, fmt.Errorf("document %d: %w", i+1, err)
-			}
-			if err := token.CheckNewer(a.gate.Revocation(), r); err != nil {
-				return nil, fmt.Errorf("document %d: %w", i+1, err)
-			}
-			ps = append(ps, parsed{rev: r, text: text})
-			continue
-		}
-		if !strings.HasPrefix(text, "tg1.lic.") {
-			return nil, fmt.Errorf("document %d: %w", i+1, ErrUnknownDocument)
-		}
-		l, err := token.ParseLicense(a.trust, text)
+		p, err := a.verifyDocument(text)
 		if err != nil {
 			return nil, fmt.Errorf("document %d: %w", i+1, err)
 		}
-		if err := a.checkOwner(l); err != nil {
-			return nil, fmt.Errorf("document %d: %w", i+1, err)
-		}
-		ps = append(ps, parsed{lic: l, text: text})
+		ps = append(ps, p)
 	}
 	out := make([]Imported, 0, len(ps))
 	for _, p := range ps {
@@ -88,6 +75,34 @@ func (a *Agent) Activate(docs []string) ([]Imported, error) {
 		out = append(out, im)
 	}
 	return out, a.reloadTokens()
+}
+
+// verifyDocument checks one license token or revocation list against the
+// pinned trust and what the agent holds: never an older list, never a
+// token for a device this agent does not enforce for. (A lower token
+// version is refused when it is stored.)
+func (a *Agent) verifyDocument(text string) (parsed, error) {
+	if isRevocation(text) {
+		r, err := token.ParseRevocationList(a.trust, text)
+		if err != nil {
+			return parsed{}, err
+		}
+		if err := token.CheckNewer(a.gate.Revocation(), r); err != nil {
+			return parsed{}, err
+		}
+		return parsed{rev: r, text: text}, nil
+	}
+	if !strings.HasPrefix(text, "tg1.lic.") {
+		return parsed{}, ErrUnknownDocument
+	}
+	l, err := token.ParseLicense(a.trust, text)
+	if err != nil {
+		return parsed{}, err
+	}
+	if err := a.checkOwner(l); err != nil {
+		return parsed{}, err
+	}
+	return parsed{lic: l, text: text}, nil
 }
 
 // checkOwner refuses a token that names another device, key or model.

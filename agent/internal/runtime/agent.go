@@ -20,6 +20,7 @@ import (
 	"github.com/tollgate-iot/tollgate/agent/internal/gate"
 	"github.com/tollgate-iot/tollgate/agent/internal/identity"
 	"github.com/tollgate-iot/tollgate/agent/internal/store"
+	"github.com/tollgate-iot/tollgate/agent/internal/syncer"
 	"github.com/tollgate-iot/tollgate/shared/clock"
 	"github.com/tollgate-iot/tollgate/shared/token"
 )
@@ -73,6 +74,10 @@ type Agent struct {
 
 	mu  sync.Mutex
 	run *running // set while Run runs
+
+	imp  sync.Mutex // one import (activate, control push, sync answer) at a time
+	synm sync.Mutex
+	sync *syncer.Client // built on the first sync
 }
 
 // Open opens an initialized data directory.

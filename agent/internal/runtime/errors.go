@@ -6,6 +6,7 @@ import (
 	"github.com/tollgate-iot/tollgate/agent/internal/config"
 	"github.com/tollgate-iot/tollgate/agent/internal/identity"
 	"github.com/tollgate-iot/tollgate/agent/internal/store"
+	"github.com/tollgate-iot/tollgate/agent/internal/syncer"
 	"github.com/tollgate-iot/tollgate/shared/token"
 )
 
@@ -41,6 +42,10 @@ var errorCodes = []struct {
 
 // ErrorCode returns the stable code for err ("io" when none matches).
 func ErrorCode(err error) string {
+	var se *syncer.Error
+	if errors.As(err, &se) {
+		return se.Code
+	}
 	for _, c := range errorCodes {
 		if errors.Is(err, c.target) {
 			return c.code

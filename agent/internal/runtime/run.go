@@ -79,6 +79,10 @@ func (a *Agent) Run(ctx context.Context, ready func(Addrs)) error {
 	}
 	wg.Add(1)
 	go func() { defer wg.Done(); a.flushLoop(ctx) }()
+	if a.serverURL() != "" {
+		wg.Add(1)
+		go func() { defer wg.Done(); a.syncLoop(ctx) }()
+	}
 	if a.cfg.Bridge != "" {
 		r.bridge = bridge.New(bridge.Options{Broker: a.cfg.Bridge, ClientID: "tollgate-bridge-" + a.id.DeviceID,
 			Ingest: r.pipe, Logger: a.log})
@@ -256,3 +260,6 @@ type control struct{ a *Agent }
 func (c control) Status() any                         { return c.a.Status() }
 func (c control) Activate(docs []string) (any, error) { return c.a.Activate(docs) }
 func (c control) ErrorCode(err error) string          { return ErrorCode(err) }
+func (c control) Sync(ctx context.Context) (any, error) {
+	return c.a.Sync(ctx)
+}

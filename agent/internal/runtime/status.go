@@ -94,6 +94,10 @@ func (a *Agent) Status() Status {
 		Refused:       a.refusedTotals(),
 		Queue:         QueueStatus{Max: int64(a.cfg.QueueMax)},
 	}
+	if at, ok := a.LastSync(); ok {
+		ls := at.Format(time.RFC3339)
+		s.LastSync = &ls
+	}
 	if rev != nil {
 		s.Revocation = &RevocationStatus{Seq: rev.Seq, IssuedAt: unixRFC(rev.IssuedAt)}
 	}

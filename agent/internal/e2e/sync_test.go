@@ -1,0 +1,243 @@
+package e2e
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+// serverBins are tollgate-server and tollgatectl, built on first use.
+var serverBins struct {
+	once        sync.Once
+	server, ctl string
+	err         error
+}
+
+func buildServer(t *testing.T) (server, ctl string) {
+	t.Helper()
+	serverBins.once.Do(func() {
+		dir := filepath.Dir(agentBin)
+		for name, dst := range map[string]*string{"tollgate-server": &serverBins.server, "tollgatectl": &serverBins.ctl} {
+			*dst = filepath.Join(dir, name)
+			out, err := exec.Command("go", "build", "-o", *dst, "github.com/tollgate-iot/tollgate/server/cmd/"+name).CombinedOutput()
+			if err != nil {
+				serverBins.err = fmt.Errorf("building %s: %v\n%s", name, err, out)
+				return
+			}
+		}
+	})
+	if serverBins.err != nil {
+		t.Fatal(serverBins.err)
+	}
+	return serverBins.server, serverBins.ctl
+}
+
+// licenseServer is a running `tollgate-server serve` with an admin key.
+type licenseServer struct {
+	t     *testing.T
+	ctl   string
+	url   string
+	admin string
+	trust string // the server's trust bundle file
+}
+
+func (s *licenseServer) trustFile() string { return s.trust }
+
+func startLicenseServer(t *testing.T) *licenseServer {
+	t.Helper()
+	bin, ctl := buildServer(t)
+	data := filepath.Join(t.TempDir(), "server")
+	var init struct {
+		AdminAPIKey string `json:"admin_api_key"`
+	}
+	out, err := exec.Command(bin, "init", "--data", data, "--name", "Vendor", "-o", "json").Output()
+	if err != nil || json.Unmarshal(out, &init) != nil || init.AdminAPIKey == "" {
+		t.Fatalf("server init: %v %s", err, out)
+	}
+	cmd := exec.Command(bin, "serve", "--data", data, "--http", "127.0.0.1:0")
+	stderr := &syncBuffer{}
+	cmd.Stderr = stderr
+	stdout, _ := cmd.StdoutPipe()
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cmd.Process.Signal(os.Interrupt); cmd.Wait() })
+	lines := make(chan string, 1)
+	go func() {
+		sc := bufio.NewScanner(stdout)
+		for sc.Scan() {
+			if u, ok := strings.CutPrefix(sc.Text(), "http: "); ok {
+				lines <- u
+			}
+		}
+	}()
+	s := &licenseServer{t: t, ctl: ctl, admin: init.AdminAPIKey}
+	select {
+	case s.url = <-lines:
+	case <-time.After(20 * time.Second):
+		t.Fatalf("server did not start\n%s", stderr.String())
+	}
+	trust := filepath.Join(filepath.Dir(data), "trust.json")
+	if out, err := exec.Command(bin, "trust", "--data", data, "--out", trust).CombinedOutput(); err != nil {
+		t.Fatalf("server trust: %v %s", err, out)
+	}
+	s.trust = trust
+	return s
+}
+
+// run runs tollgatectl with key and decodes its JSON output into out.
+func (s *licenseServer) run(key string, out any, args ...string) {
+	s.t.Helper()
+	var o, e bytes.Buffer
+	c := exec.Command(s.ctl, append(args, "-o", "json")...)
+	c.Env = append(os.Environ(), "TOLLGATE_SERVER="+s.url, "TOLLGATE_API_KEY="+key)
+	c.Stdout, c.Stderr = &o, &e
+	if err := c.Run(); err != nil {
+		s.t.Fatalf("tollgatectl %v: %v: %s", args, err, e.String())
+	}
+	if out != nil {
+		if err := json.Unmarshal(o.Bytes(), out); err != nil {
+			s.t.Fatalf("tollgatectl %v: %v: %s", args, err, o.String())
+		}
+	}
+}
+
+// serverSync is what `tollgatectl device sync DEV -o json` shows.
+type serverSync struct {
+	AckedSeq   int64 `json:"acked_seq"`
+	HighestSeq int64 `json:"highest_seq"`
+	Forks      int64 `json:"fork_count"`
+	Overdrafts int64 `json:"overdraft_count"`
+	Gaps       []any `json:"gaps"`
+	Last24h    struct {
+		Accepted, Overage, Refused int64
+	} `json:"last_24h"`
+	Hourly []struct {
+		Hour     string `json:"hour"`
+		Accepted int64  `json:"accepted"`
+	} `json:"hourly"`
+}
+
+type serverDeductions struct {
+	Deductions []struct {
+		Seq      int64  `json:"seq"`
+		DeviceID string `json:"device_id"`
+		Failed   bool   `json:"failed"`
+	} `json:"deductions"`
+}
+
+// provision creates customer acme with an admin, registers the agent's
+// device and binds a 3-day license to it; it returns the acme key, the
+// license id and its token.
+func (s *licenseServer) provision(dev, pub string) (acme, license, tok string) {
+	s.t.Helper()
+	s.run(s.admin, nil, "customer", "create", "--id", "acme", "--name", "Acme", "--email", "it@acme.test")
+	var user struct {
+		APIKey string `json:"api_key"`
+	}
+	s.run(s.admin, &user, "user", "create", "--customer", "acme", "--email", "it@acme.test", "--role", "admin")
+	s.run(user.APIKey, nil, "device", "create", "--customer", "acme", "--id", dev, "--model", "sensor-a", "--public-key", pub)
+	var lics struct {
+		Licenses []struct {
+			ID string `json:"id"`
+		} `json:"licenses"`
+	}
+	s.run(s.admin, &lics, "license", "create", "--customer", "acme", "--type", "standard", "--billing", "days",
+		"--days", "3", "--models", "sensor-*", "--max-samples-per-hour", "60")
+	license = lics.Licenses[0].ID
+	s.run(user.APIKey, nil, "license", "bind", license, "--device", dev)
+	var tk struct {
+		Token string `json:"token"`
+	}
+	s.run(user.APIKey, &tk, "license", "token", license)
+	return user.APIKey, license, tk.Token
+}
+
+// TestSyncWithLicenseServer runs the real server and agent binaries: the
+// agent deducts a day and counts samples offline, `tollgate-agent sync`
+// (through the running agent) reports them, the server holds each
+// deduction once and the counts, a second sync changes nothing, and a
+// revocation reaches the agent at its next sync.
+func TestSyncWithLicenseServer(t *testing.T) {
+	srv := startLicenseServer(t)
+	dir := t.TempDir()
+	data := filepath.Join(dir, "agent")
+	var init map[string]string
+	out := cmdRun(t, "init", "--data", data, "--device-id", "press-01", "--model", "sensor-a",
+		"--trust", srv.trustFile(), "-o", "json")
+	if err := json.Unmarshal([]byte(out), &init); err != nil {
+		t.Fatal(err)
+	}
+	acme, license, tok := srv.provision("press-01", init["public_key"])
+	cmdRun(t, "activate", "--data", data, tok)
+
+	// No server reachable yet: sync fails with a retryable network code.
+	if _, err := execAgent("sync", "--data", data, "--server", "http://127.0.0.1:1"); err == nil ||
+		!strings.Contains(err.Error(), "error: network: ") {
+		t.Fatalf("sync to a closed port: %v", err)
+	}
+
+	p := start(t, data, "--server", srv.url)
+	defer p.stop(t)
+	if rs := postBatch(t.Context(), p.addr, 1, 5); len(rs) != 5 || !rs[0].Accepted || !rs[4].Accepted {
+		t.Fatalf("samples: %+v", rs)
+	}
+	var res struct {
+		AckedSeq int64 `json:"acked_seq"`
+	}
+	if err := json.Unmarshal([]byte(cmdRun(t, "sync", "--data", data, "-o", "json")), &res); err != nil || res.AckedSeq != 1 {
+		t.Fatalf("sync: %+v %v", res, err)
+	}
+	first := srv.syncView(acme, "press-01")
+	if first.AckedSeq != 1 || first.HighestSeq != 1 || first.Forks != 0 || first.Overdrafts != 0 || len(first.Gaps) != 0 ||
+		first.Last24h.Accepted != 5 || len(first.Hourly) != 1 || first.Hourly[0].Accepted != 5 {
+		t.Fatalf("server after sync: %+v", first)
+	}
+	var ded serverDeductions
+	srv.run(acme, &ded, "license", "deductions", license)
+	if len(ded.Deductions) != 1 || ded.Deductions[0].Seq != 1 || ded.Deductions[0].DeviceID != "press-01" || ded.Deductions[0].Failed {
+		t.Fatalf("server deductions: %+v", ded)
+	}
+	var st struct {
+		LastSync *string `json:"last_sync"`
+	}
+	if json.Unmarshal([]byte(cmdRun(t, "status", "--data", data, "-o", "json")), &st); st.LastSync == nil {
+		t.Fatal("status shows no last_sync after a sync")
+	}
+
+	// Again: nothing changes on the server.
+	cmdRun(t, "sync", "--data", data)
+	again := srv.syncView(acme, "press-01")
+	srv.run(acme, &ded, "license", "deductions", license)
+	if fmt.Sprint(again) != fmt.Sprint(first) || len(ded.Deductions) != 1 {
+		t.Fatalf("second sync changed the server: %+v → %+v, %d deductions", first, again, len(ded.Deductions))
+	}
+
+	// A revocation reaches the agent at its next sync.
+	if rs := postBatch(t.Context(), p.addr, 6, 1); len(rs) != 1 || !rs[0].Accepted {
+		t.Fatalf("sample before revoke: %+v", rs)
+	}
+	srv.run(srv.admin, nil, "license", "revoke", license)
+	cmdRun(t, "sync", "--data", data)
+	if rs := postBatch(t.Context(), p.addr, 7, 1); len(rs) != 1 || rs[0].Accepted || rs[0].Reason != "revoked" {
+		t.Fatalf("sample after revoke and sync: %+v", rs)
+	}
+	if final := srv.syncView(acme, "press-01"); final.Last24h.Accepted != 6 || final.HighestSeq != 1 {
+		t.Fatalf("server after the last sync: %+v", final)
+	}
+}
+
+func (s *licenseServer) syncView(key, dev string) serverSync {
+	s.t.Helper()
+	var v serverSync
+	s.run(key, &v, "device", "sync", dev)
+	return v
+}

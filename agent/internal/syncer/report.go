@@ -1,0 +1,126 @@
+package syncer
+
+import (
+	"slices"
+
+	"github.com/tollgate-iot/tollgate/agent/internal/store"
+	"github.com/tollgate-iot/tollgate/shared/limits"
+	"github.com/tollgate-iot/tollgate/shared/syncproto"
+)
+
+// hourSeconds is one hour in Unix seconds.
+const hourSeconds = 3600
+
+// Held is what the agent holds and reports with its usage: the license
+// versions (any order) and the revocation list's seq (0: none).
+type Held struct {
+	Tokens        []syncproto.TokenVersion
+	RevocationSeq int64
+}
+
+// Page is what one report carries beyond the records themselves: the
+// marks that move when the server acknowledges it.
+type Page struct {
+	// LastSeq is the highest deduction seq in the report (0: none).
+	LastSeq int64
+	// Hours maps each device with counts in the report to its last hour
+	// (Unix hours) in it.
+	Hours map[string]int64
+	// FromSeq is the acknowledged seq the report started above.
+	FromSeq int64
+	// MoreDeductions and MoreCounts tell that records were left out for a
+	// later report.
+	MoreDeductions, MoreCounts bool
+}
+
+// BuildInput is what Build needs besides the store.
+type BuildInput struct {
+	// DeviceID is the reporting device (the agent's own).
+	DeviceID string
+	// Devices are the devices whose hourly counts are reported: the
+	// agent's own and a gateway's children.
+	Devices []string
+	Held    Held
+	Nonce   string
+	// SentAt is the effective time, Unix seconds.
+	SentAt int64
+}
+
+// Build makes the next report from the store: the agent's deduction
+// records above the acknowledged seq (ascending, at most
+// limits.MaxSyncDeductions) and the hourly counts of every device from the
+// hour last acknowledged on (cumulative values, ascending by device and
+// hour, at most limits.MaxSyncCounts). The Page tells whether the store
+// holds more than the report carries.
+func Build(st *store.Store, in BuildInput) (*syncproto.Report, Page, error) {
+	acked, err := st.Int(store.KeySyncAcked())
+	if err != nil {
+		return nil, Page{}, err
+	}
+	// One record more than fits tells whether more remain.
+	ds, err := st.DeductionsAfter(in.DeviceID, acked, limits.MaxSyncDeductions+1)
+	if err != nil {
+		return nil, Page{}, err
+	}
+	r := &syncproto.Report{DeviceID: in.DeviceID, Nonce: in.Nonce, SentAt: in.SentAt,
+		RevocationSeq: in.Held.RevocationSeq, Tokens: sortedTokens(in.Held.Tokens),
+		Deductions: make([]syncproto.Deduction, 0, min(len(ds), limits.MaxSyncDeductions))}
+	p := Page{Hours: map[string]int64{}, FromSeq: acked}
+	for i, d := range ds {
+		if i == limits.MaxSyncDeductions {
+			p.MoreDeductions = true
+			break
+		}
+		r.Deductions = append(r.Deductions, syncproto.Deduction{Seq: d.Seq, LicenseID: d.LicenseID, At: d.At,
+			PaidUntil: d.PaidUntil, DaysBefore: d.DaysBefore, DaysAfter: d.DaysAfter})
+		p.LastSeq = d.Seq
+	}
+	p.MoreCounts, err = addCounts(st, r, p.Hours, in.Devices)
+	return r, p, err
+}
+
+// addCounts appends the counts of devices (in id order) to r until the
+// report is full; it reports whether some were left out.
+func addCounts(st *store.Store, r *syncproto.Report, hours map[string]int64, devices []string) (bool, error) {
+	devs := slices.Clone(devices)
+	slices.Sort(devs)
+	devs = slices.Compact(devs)
+	from, err := st.SyncHours(devs)
+	if err != nil {
+		return false, err
+	}
+	r.Counts = []syncproto.HourlyCount{}
+	for _, dev := range devs {
+		room := limits.MaxSyncCounts - len(r.Counts)
+		cs, err := st.CountsFrom(dev, from[dev], room+1)
+		if err != nil {
+			return false, err
+		}
+		for i, c := range cs {
+			if i == room {
+				return true, nil
+			}
+			r.Counts = append(r.Counts, syncproto.HourlyCount{DeviceID: dev, Hour: c.Hour * hourSeconds,
+				Accepted: c.Accepted, Overage: min(c.Overage, c.Accepted)})
+			hours[dev] = c.Hour
+		}
+	}
+	return false, nil
+}
+
+func sortedTokens(ts []syncproto.TokenVersion) []syncproto.TokenVersion {
+	out := slices.Clone(ts)
+	if out == nil {
+		out = []syncproto.TokenVersion{}
+	}
+	slices.SortFunc(out, func(a, b syncproto.TokenVersion) int {
+		if a.LicenseID < b.LicenseID {
+			return -1
+		}
+		if a.LicenseID > b.LicenseID {
+			return 1
+		}
+		return 0
+	})
+	return slices.CompactFunc(out, func(a, b syncproto.TokenVersion) bool { return a.LicenseID == b.LicenseID })
+}
