@@ -314,3 +314,34 @@ func TestUsageImportRefusals(t *testing.T) {
 		t.Fatalf("a refused import changed the ledger:\n%s\n%s", before, after)
 	}
 }
+
+// TestActivationKeyCarriesTheListItsBindSigned: a bind that replaces a
+// license (and so supersedes its token) re-signs the revocation list in the
+// same transaction; the key must carry that list, not the one before.
+func TestActivationKeyCarriesTheListItsBindSigned(t *testing.T) {
+	e := newSyncEnv(t, 10)
+	var ls wire.LicenseList
+	e.must(201, "POST", "/v1/licenses", e.key["root"], wire.CreateLicenseRequest{CustomerID: "acme", Type: "standard", Billing: "term",
+		Models: []string{"sensor-*"}, Count: 2}, &ls)
+	old, repl := ls.Licenses[0].ID, ls.Licenses[1].ID
+	if code, raw := e.activate(e.key["acme"], activationRequest(t, "site-1", "site-1"), old); code != 200 {
+		t.Fatalf("first activation: %d %s", code, raw)
+	}
+	code, raw := e.activate(e.key["acme"], activationRequest(t, "site-1", "site-1"), repl)
+	if code != 200 {
+		t.Fatalf("replacing activation: %d %s", code, raw)
+	}
+	k, ak, trust := e.openKey(raw)
+	rl, err := token.ParseRevocationList(trust, ak.RevocationList)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var cur wire.RevocationList
+	e.must(200, "GET", "/v1/revocation-list", e.key["acme"], nil, &cur)
+	if rl.Seq != cur.Seq || k.RevocationSeq != cur.Seq || rl.MinVersion(old) == 0 {
+		t.Fatalf("key carries list %d (min version of replaced %d), current is %d", rl.Seq, rl.MinVersion(old), cur.Seq)
+	}
+	if ak.Seq != 2 || len(ak.Tokens) != 1 {
+		t.Fatalf("seq %d, %d tokens; want 2 and only the replacing license's", ak.Seq, len(ak.Tokens))
+	}
+}

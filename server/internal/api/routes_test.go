@@ -5,6 +5,9 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/tollgate-iot/tollgate/shared/airgap"
+	"github.com/tollgate-iot/tollgate/shared/syncproto"
+	"github.com/tollgate-iot/tollgate/shared/token"
 	"github.com/tollgate-iot/tollgate/shared/wire"
 )
 
@@ -15,8 +18,8 @@ func TestEveryRouteAnswers(t *testing.T) {
 	lic := e.world()
 	root, dist, acme := e.key["root"], e.key["dist"], e.key["acme"]
 	var stock wire.LicenseList
-	e.must(201, "POST", "/v1/licenses", dist, wire.CreateLicenseRequest{CustomerID: "acme", Type: "standard", Billing: "days", Days: 10, Models: []string{"*"}, Count: 2}, &stock)
-	dayLic, spare := stock.Licenses[0].ID, stock.Licenses[1].ID
+	e.must(201, "POST", "/v1/licenses", dist, wire.CreateLicenseRequest{CustomerID: "acme", Type: "standard", Billing: "days", Days: 10, Models: []string{"*"}, Count: 3}, &stock)
+	dayLic, spare, offline := stock.Licenses[0].ID, stock.Licenses[1].ID, stock.Licenses[2].ID
 	tests := []struct {
 		name, key, method, path string
 		body                    any
@@ -33,6 +36,9 @@ func TestEveryRouteAnswers(t *testing.T) {
 		{"devices/blacklist", acme, "POST", "/v1/devices/dev-1/blacklist", wire.BlacklistRequest{Reason: "stolen"}, 200, `"blacklist_reason":"stolen"`},
 		{"devices/unblacklist", acme, "POST", "/v1/devices/dev-1/unblacklist", nil, 200, `"blacklisted":false`},
 		{"devices/sync", acme, "GET", "/v1/devices/dev-1/sync", nil, 200, `"device_id":"dev-1"`},
+		{"activations/offline", acme, "POST", "/v1/activations/offline", wire.OfflineActivationRequest{
+			Request: string(activationRequest(t, "site-9", "site-9")), LicenseID: offline}, 200, `"device_created":true`},
+		{"devices/activation-key", acme, "POST", "/v1/devices/site-9/activation-key", nil, 200, `"seq":2`},
 		{"devices/tokens", acme, "GET", "/v1/devices/dev-1/tokens", nil, 200, `"token":"tg1.lic.`},
 		{"licenses/get", acme, "GET", "/v1/licenses/" + lic.ID, nil, 200, `"status":"active"`},
 		{"licenses/patch", acme, "PATCH", "/v1/licenses/" + lic.ID, map[string]any{"customer_description": "line 3"}, 200, `"customer_description":"line 3"`},
@@ -71,6 +77,21 @@ func TestEveryRouteAnswers(t *testing.T) {
 			}
 		})
 	}
+	t.Run("usage/import", func(t *testing.T) {
+		// The one admin route whose body is a file (text/plain), not JSON.
+		signer, _ := token.NewSigner(siteKey("site-9"))
+		text, err := syncproto.SignReceipt(signer, &syncproto.Report{DeviceID: "site-9", Nonce: "AAAAAAAAAAAAAAAAAAAAAA",
+			SentAt: e.clk.Now().Unix(), Tokens: []syncproto.TokenVersion{}, Deductions: []syncproto.Deduction{}, Counts: []syncproto.HourlyCount{}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		file, _ := airgap.Armor(token.KindUsageReceipt, text)
+		changes := e.auditCount()
+		code, raw := e.raw("POST", "/v1/usage/import", acme, string(file), "text/plain")
+		if code != 200 || !strings.Contains(string(raw), `"duplicate":false`) || e.auditCount() <= changes {
+			t.Fatalf("%d %s (audit grew: %v)", code, raw, e.auditCount() > changes)
+		}
+	})
 }
 
 func (e *apiEnv) userID(key, email string) string {
