@@ -111,6 +111,9 @@ func TestInitActivateStatus(t *testing.T) {
 	if b := st["budget"].(map[string]any); b["limit_24h"].(float64) != 2400 {
 		t.Fatalf("budget = %v", b)
 	}
+	if code, _, stderr := run(t, "sync", "--data", data); code != 1 || !strings.HasPrefix(stderr, "error: no_server: ") {
+		t.Fatalf("sync without a server: %d %q", code, stderr)
+	}
 }
 
 func TestUsageErrors(t *testing.T) {
@@ -124,6 +127,8 @@ func TestUsageErrors(t *testing.T) {
 		{"activate-without-arg", []string{"activate", "--data", "x"}},
 		{"status-bad-output", []string{"status", "--data", "x", "-o", "yaml"}},
 		{"run-without-data", []string{"run"}},
+		{"sync-without-data", []string{"sync"}},
+		{"sync-extra-arg", []string{"sync", "--data", "x", "now"}},
 		{"run-clock-speed-without-origin", []string{"run", "--data", "x", "--clock-speed", "10"}},
 		{"run-clock-speed-too-high", []string{"run", "--data", "x", "--clock-speed", "1e9", "--clock-origin", "2026-01-01T00:00:00Z"}},
 	}

@@ -8,6 +8,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"time"
 
 	"github.com/tollgate-iot/tollgate/agent/internal/limits"
 	"github.com/tollgate-iot/tollgate/shared/wire"
@@ -118,6 +119,9 @@ func (h *handler) activate(w http.ResponseWriter, r *http.Request) {
 // sync runs one sync now; a failed sync is 502 with the sync's code, so
 // that `tollgate-agent sync` prints it as it would without a running agent.
 func (h *handler) sync(w http.ResponseWriter, r *http.Request) {
+	// A sync may outlast the server's write timeout (it is bounded by its
+	// own HTTP timeouts and by the caller hanging up): lift it.
+	_ = http.NewResponseController(w).SetWriteDeadline(time.Time{})
 	out, err := h.ctl.Sync(r.Context())
 	if err != nil {
 		writeJSON(w, http.StatusBadGateway, wire.ErrorBody{Error: wire.ErrorDetail{Code: h.ctl.ErrorCode(err), Message: err.Error()}})

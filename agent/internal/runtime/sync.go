@@ -15,6 +15,7 @@ import (
 	"github.com/tollgate-iot/tollgate/agent/internal/syncer"
 	"github.com/tollgate-iot/tollgate/agent/internal/upstream"
 	"github.com/tollgate-iot/tollgate/certs"
+	sharedlimits "github.com/tollgate-iot/tollgate/shared/limits"
 	"github.com/tollgate-iot/tollgate/shared/syncproto"
 	"github.com/tollgate-iot/tollgate/shared/token"
 )
@@ -89,12 +90,17 @@ func (a *Agent) effSeconds() int64 {
 	return eff / int64(time.Second)
 }
 
-// held is what the agent reports it holds: the version of every token the
-// gate has, and the revocation list's seq.
+// held is what the agent reports it holds: the versions of its own
+// device's tokens (a report names at most limits.MaxActivationKeyTokens; a
+// gateway's children's tokens are not the gateway's to report) and the
+// revocation list's seq.
 func (a *Agent) held() syncer.Held {
 	var h syncer.Held
-	for _, d := range a.gate.Devices() {
+	if d := a.gate.Lookup(a.id.DeviceID); d != nil {
 		for _, l := range d.Licenses() {
+			if len(h.Tokens) == sharedlimits.MaxActivationKeyTokens {
+				break
+			}
 			h.Tokens = append(h.Tokens, syncproto.TokenVersion{LicenseID: l.Tok.LicenseID, Version: l.Tok.Version})
 		}
 	}

@@ -1,0 +1,117 @@
+package runtime
+
+import (
+	"context"
+	"errors"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/tollgate-iot/tollgate/agent/internal/config"
+	"github.com/tollgate-iot/tollgate/agent/internal/syncer"
+	"github.com/tollgate-iot/tollgate/agent/internal/testkit"
+	"github.com/tollgate-iot/tollgate/shared/clock"
+	"github.com/tollgate-iot/tollgate/shared/syncproto"
+	"github.com/tollgate-iot/tollgate/shared/token"
+)
+
+// answering is a license server stand-in: it verifies nothing of the
+// report beyond its device and answers with the documents it is given,
+// signed by the pinned test key.
+func answering(t *testing.T, serverTime func() int64, docs func() (tokens []string, rev string)) *httptest.Server {
+	t.Helper()
+	hs := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		b, _ := io.ReadAll(r.Body)
+		dev, err := syncproto.PeekDevice(token.KindSyncRequest, string(b))
+		if err != nil {
+			t.Errorf("peek: %v", err)
+			return
+		}
+		env, _ := token.Parse(token.KindSyncRequest, string(b))
+		var rep syncproto.Report
+		token.DecodePayload(env.Payload, &rep)
+		toks, rev := docs()
+		text, err := syncproto.SignResponse(testkit.Signer(t), &syncproto.Response{DeviceID: dev, Nonce: rep.Nonce,
+			ServerTime: serverTime(), Missing: []syncproto.SeqRange{}, Tokens: toks, RevocationList: rev})
+		if err != nil {
+			t.Fatal(err)
+		}
+		io.WriteString(w, text)
+	}))
+	t.Cleanup(hs.Close)
+	return hs
+}
+
+func openWithServer(t *testing.T, url string) (*Agent, string) {
+	t.Helper()
+	cfg := config.Default()
+	cfg.Data = filepath.Join(t.TempDir(), "data")
+	cfg.Server = url
+	id, err := Init(context.Background(), cfg, InitRequest{DeviceID: devID, Model: "TG-100", Trust: testkit.TrustBundle(t)}, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, err := Open(context.Background(), cfg, Options{Logger: discardLogger()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { a.Close() })
+	return a, id.PublicKey
+}
+
+// TestSyncAppliesAnswer: the answer's server time moves the effective
+// clock; a newer token is stored, a lower version and an older revocation
+// list are skipped without failing the sync; a newer list revokes.
+func TestSyncAppliesAnswer(t *testing.T) {
+	var tokens []string
+	var rev string
+	serverTime := clock.Real{}.Now().Add(2 * time.Hour).Unix()
+	hs := answering(t, func() int64 { return serverTime }, func() ([]string, string) { return tokens, rev })
+	a, pub := openWithServer(t, hs.URL)
+	lic := func(v int64) (string, string) {
+		var id string
+		text := license(t, pub, func(l *token.License) { l.Version = v; id = l.LicenseID })
+		return id, text
+	}
+	licID, v2 := lic(2)
+	_, rev2 := testkit.Revocation(t, 2, nil, nil, nil)
+	if _, err := a.Activate([]string{v2, rev2}); err != nil {
+		t.Fatal(err)
+	}
+	if a.Status().LastSync != nil {
+		t.Fatal("last_sync before any sync")
+	}
+	_, v1 := lic(1)
+	_, v3 := lic(3)
+	_, rev1 := testkit.Revocation(t, 1, nil, nil, nil)
+	tokens, rev = []string{v1, v3}, rev1
+	if _, err := a.Sync(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	st := a.Status()
+	if len(st.Licenses) != 1 || st.Licenses[0].Version != 3 || st.Revocation.Seq != 2 || st.LastSync == nil {
+		t.Fatalf("after sync: licenses %+v, revocation %+v, last_sync %v", st.Licenses, st.Revocation, st.LastSync)
+	}
+	if eff, _ := a.clk.Now(); eff/int64(time.Second) < serverTime {
+		t.Fatalf("effective time %d behind the server's %d", eff/int64(time.Second), serverTime)
+	}
+	_, rev3 := testkit.Revocation(t, 3, []string{licID}, nil, nil)
+	tokens, rev = []string{v3}, rev3
+	if _, err := a.Sync(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if st := a.Status(); st.Revocation.Seq != 3 || st.Licenses[0].Status != "revoked" {
+		t.Fatalf("after the revoking list: %+v %+v", st.Revocation, st.Licenses)
+	}
+}
+
+func TestSyncWithoutServer(t *testing.T) {
+	a, _ := openWithServer(t, "")
+	_, err := a.Sync(context.Background())
+	if !errors.Is(err, syncer.ErrNoServer) || ErrorCode(err) != "no_server" {
+		t.Fatalf("Sync without a server = %v (%s)", err, ErrorCode(err))
+	}
+}
