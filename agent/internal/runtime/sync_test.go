@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/tollgate-iot/tollgate/agent/internal/config"
+	"github.com/tollgate-iot/tollgate/agent/internal/limits"
 	"github.com/tollgate-iot/tollgate/agent/internal/syncer"
 	"github.com/tollgate-iot/tollgate/agent/internal/testkit"
 	"github.com/tollgate-iot/tollgate/shared/clock"
@@ -46,6 +47,10 @@ func answering(t *testing.T, serverTime func() int64, docs func() (tokens []stri
 }
 
 func openWithServer(t *testing.T, url string) (*Agent, string) {
+	return openWithServerOpts(t, url, Options{Logger: discardLogger()})
+}
+
+func openWithServerOpts(t *testing.T, url string, o Options) (*Agent, string) {
 	t.Helper()
 	cfg := config.Default()
 	cfg.Data = filepath.Join(t.TempDir(), "data")
@@ -54,7 +59,8 @@ func openWithServer(t *testing.T, url string) (*Agent, string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	a, err := Open(context.Background(), cfg, Options{Logger: discardLogger()})
+	cfg.Ingest = "127.0.0.1:0"
+	a, err := Open(context.Background(), cfg, o)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -113,5 +119,53 @@ func TestSyncWithoutServer(t *testing.T) {
 	_, err := a.Sync(context.Background())
 	if !errors.Is(err, syncer.ErrNoServer) || ErrorCode(err) != "no_server" {
 		t.Fatalf("Sync without a server = %v (%s)", err, ErrorCode(err))
+	}
+}
+
+// TestRunSyncsInBackground: with a server configured, Run syncs on the
+// network timers: first within SyncFirstDelayMax, then again after a
+// backoff when the server fails, while samples go on being taken.
+func TestRunSyncsInBackground(t *testing.T) {
+	reports := make(chan int, 16)
+	n := 0
+	hs := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		n++
+		reports <- n
+		http.Error(w, `{"error":{"code":"internal","message":"down"}}`, http.StatusInternalServerError)
+	}))
+	t.Cleanup(hs.Close)
+	timers := clock.NewFake(clock.Real{}.Now())
+	a, pub := openWithServerOpts(t, hs.URL, Options{Logger: discardLogger(), Timers: timers})
+	if _, err := a.Activate([]string{license(t, pub, nil)}); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	ready := make(chan Addrs, 1)
+	done := make(chan error, 1)
+	go func() { done <- a.Run(ctx, func(ad Addrs) { ready <- ad }) }()
+	addr := (<-ready).Ingest
+	defer func() { cancel(); <-done }()
+
+	// Step the timers a second at a time until a report arrives.
+	awaitReport := func(within time.Duration) time.Duration {
+		t.Helper()
+		for waited := time.Duration(0); waited <= within; waited += time.Second {
+			select {
+			case <-reports:
+				return waited
+			case <-time.After(5 * time.Millisecond):
+			}
+			timers.Advance(time.Second)
+		}
+		t.Fatalf("no sync within %s of timer time", within)
+		return 0
+	}
+	awaitReport(limits.SyncFirstDelayMax + time.Second)
+	if got := post(t, addr, batch(3, "")); !got.Results[0].Accepted {
+		t.Fatalf("samples while syncing fails: %+v", got.Results)
+	}
+	// The 500 is retryable: the next attempt comes after a backoff, not an interval.
+	if waited := awaitReport(limits.SyncInterval); waited > limits.SyncBackoffMin*12/10+time.Second {
+		t.Fatalf("retry after %s, want about %s", waited, limits.SyncBackoffMin)
 	}
 }
