@@ -119,7 +119,7 @@ func activationKey(t testing.TB) (*ActivationKey, *token.Trust, *token.Signer) {
 	return &ActivationKey{
 		DeviceID: "pump-7", DeviceKey: token.Fingerprint(testKey("device").Public().(ed25519.PublicKey)), Seq: 3,
 		TrustFingerprint: TrustFingerprint(trust), Tokens: []string{"tg1.lic.x"}, RevocationList: "tg1.rev.y",
-		IssuedAt: 1795348800,
+		IssuedAt: 1795348800, AckedSeq: 12,
 	}, trust, signer
 }
 
@@ -133,7 +133,7 @@ func TestActivationKeyRoundTripAndRefusals(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got.Seq != 3 || got.DeviceID != "pump-7" || len(got.Tokens) != 1 {
+	if got.Seq != 3 || got.DeviceID != "pump-7" || len(got.Tokens) != 1 || got.AckedSeq != 12 {
 		t.Fatalf("opened %+v", got)
 	}
 	stranger, _ := token.NewSigner(testKey("stranger"))
@@ -159,6 +159,11 @@ func TestActivationKeyRoundTripAndRefusals(t *testing.T) {
 	bad.Seq = 0
 	if _, err := IssueActivationKey(signer, &bad); !errors.Is(err, token.ErrMalformed) {
 		t.Fatalf("seq 0 issued: %v", err)
+	}
+	bad = *k
+	bad.AckedSeq = -1
+	if _, err := IssueActivationKey(signer, &bad); !errors.Is(err, token.ErrMalformed) {
+		t.Fatalf("negative acked_seq issued: %v", err)
 	}
 }
 

@@ -27,6 +27,10 @@ type ActivationKey struct {
 	Tokens []string `json:"tokens"`
 	// RevocationList is the server's current signed list (text form).
 	RevocationList string `json:"revocation_list"`
+	// AckedSeq is the highest deduction seq the server holds for the device
+	// with none missing below it (from imported usage receipts): the agent
+	// may forget its records up to it, so its next receipts stay small.
+	AckedSeq int64 `json:"acked_seq"`
 	// IssuedAt is when the server made the key, Unix seconds.
 	IssuedAt int64 `json:"issued_at"`
 }
@@ -39,8 +43,8 @@ func (k *ActivationKey) Validate() error {
 	if len(k.DeviceKey) != 64 || len(k.TrustFingerprint) != 64 {
 		return fmt.Errorf("%w: device_key and trust_fingerprint must be 64 hex digits", token.ErrMalformed)
 	}
-	if k.Seq < 1 || k.IssuedAt <= 0 {
-		return fmt.Errorf("%w: seq and issued_at must be positive", token.ErrMalformed)
+	if k.Seq < 1 || k.IssuedAt <= 0 || k.AckedSeq < 0 {
+		return fmt.Errorf("%w: seq and issued_at must be positive, acked_seq not negative", token.ErrMalformed)
 	}
 	if k.Tokens == nil || len(k.Tokens) > limits.MaxActivationKeyTokens {
 		return fmt.Errorf("%w: tokens must list at most %d tokens", token.ErrMalformed, limits.MaxActivationKeyTokens)

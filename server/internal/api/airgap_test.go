@@ -219,6 +219,15 @@ func TestUsageImportReconcilesOnce(t *testing.T) {
 	if after := e.snapshot(); after != before {
 		t.Fatalf("importing the same receipt again changed the ledger:\n%s\n%s", before, after)
 	}
+	// The next activation key tells the site what the server holds, so the
+	// agent can forget the imported records.
+	code, raw := e.call("POST", "/v1/devices/dev-a/activation-key", e.key["acme"], nil, nil)
+	if code != http.StatusOK {
+		t.Fatalf("activation-key: %d %s", code, raw)
+	}
+	if _, k, _ := e.openKey(raw); k.AckedSeq != 2 {
+		t.Fatalf("activation key acked_seq = %d, want 2", k.AckedSeq)
+	}
 	// The same records in a new receipt (another nonce) are replays: the
 	// days are charged once.
 	r2 := e.report("dev-a")

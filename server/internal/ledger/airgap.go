@@ -147,7 +147,11 @@ func (o *op) activationKey(a Actor, d *Device, requestCreated int64, out *Activa
 	if err != nil {
 		return err
 	}
-	k := airgap.ActivationKey{DeviceID: d.ID, DeviceKey: d.KeyFingerprint, Seq: seq, Tokens: []string{}, IssuedAt: o.now.Unix()}
+	st, err := o.syncState(d.ID)
+	if err != nil {
+		return err
+	}
+	k := airgap.ActivationKey{DeviceID: d.ID, DeviceKey: d.KeyFingerprint, Seq: seq, Tokens: []string{}, IssuedAt: o.now.Unix(), AckedSeq: st.AckedSeq}
 	var licenses []string
 	err = o.x.Scan(store.LicenseByDevicePrefix(d.ID), nil, false, func(key, _ []byte) (bool, error) {
 		t, err := o.currentToken(store.LastPart(key))
