@@ -12,6 +12,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/tollgate-iot/tollgate/shared/clock"
 )
 
 // serverBins are tollgate-server and tollgatectl, built on first use.
@@ -48,8 +50,6 @@ type licenseServer struct {
 	admin string
 	trust string // the server's trust bundle file
 }
-
-func (s *licenseServer) trustFile() string { return s.trust }
 
 func startLicenseServer(t *testing.T) *licenseServer {
 	t.Helper()
@@ -134,17 +134,22 @@ type serverDeductions struct {
 	} `json:"deductions"`
 }
 
-// provision creates customer acme with an admin, registers the agent's
-// device and binds a 3-day license to it; it returns the acme key, the
-// license id and its token.
-func (s *licenseServer) provision(dev, pub string) (acme, license, tok string) {
+// customer creates customer acme with an admin and returns its key.
+func (s *licenseServer) customer() string {
 	s.t.Helper()
 	s.run(s.admin, nil, "customer", "create", "--id", "acme", "--name", "Acme", "--email", "it@acme.test")
 	var user struct {
 		APIKey string `json:"api_key"`
 	}
 	s.run(s.admin, &user, "user", "create", "--customer", "acme", "--email", "it@acme.test", "--role", "admin")
-	s.run(user.APIKey, nil, "device", "create", "--customer", "acme", "--id", dev, "--model", "sensor-a", "--public-key", pub)
+	return user.APIKey
+}
+
+// provision registers the agent's device under acme and binds a 3-day
+// license to it; it returns the license id and its token.
+func (s *licenseServer) provision(acme, dev, pub string) (license, tok string) {
+	s.t.Helper()
+	s.run(acme, nil, "device", "create", "--customer", "acme", "--id", dev, "--model", "sensor-a", "--public-key", pub)
 	var lics struct {
 		Licenses []struct {
 			ID string `json:"id"`
@@ -153,12 +158,27 @@ func (s *licenseServer) provision(dev, pub string) (acme, license, tok string) {
 	s.run(s.admin, &lics, "license", "create", "--customer", "acme", "--type", "standard", "--billing", "days",
 		"--days", "3", "--models", "sensor-*", "--max-samples-per-hour", "60")
 	license = lics.Licenses[0].ID
-	s.run(user.APIKey, nil, "license", "bind", license, "--device", dev)
+	s.run(acme, nil, "license", "bind", license, "--device", dev)
 	var tk struct {
 		Token string `json:"token"`
 	}
-	s.run(user.APIKey, &tk, "license", "token", license)
-	return user.APIKey, license, tk.Token
+	s.run(acme, &tk, "license", "token", license)
+	return license, tk.Token
+}
+
+// initAgent initializes an agent for dev with the server's trust and
+// activates a freshly bound license; it returns the data dir and license.
+func (s *licenseServer) initAgent(acme, dev string) (data, license string) {
+	s.t.Helper()
+	data = filepath.Join(s.t.TempDir(), dev)
+	var init map[string]string
+	out := cmdRun(s.t, "init", "--data", data, "--device-id", dev, "--model", "sensor-a", "--trust", s.trust, "-o", "json")
+	if err := json.Unmarshal([]byte(out), &init); err != nil {
+		s.t.Fatal(err)
+	}
+	license, tok := s.provision(acme, dev, init["public_key"])
+	cmdRun(s.t, "activate", "--data", data, tok)
+	return data, license
 }
 
 // TestSyncWithLicenseServer runs the real server and agent binaries: the
@@ -168,16 +188,8 @@ func (s *licenseServer) provision(dev, pub string) (acme, license, tok string) {
 // revocation reaches the agent at its next sync.
 func TestSyncWithLicenseServer(t *testing.T) {
 	srv := startLicenseServer(t)
-	dir := t.TempDir()
-	data := filepath.Join(dir, "agent")
-	var init map[string]string
-	out := cmdRun(t, "init", "--data", data, "--device-id", "press-01", "--model", "sensor-a",
-		"--trust", srv.trustFile(), "-o", "json")
-	if err := json.Unmarshal([]byte(out), &init); err != nil {
-		t.Fatal(err)
-	}
-	acme, license, tok := srv.provision("press-01", init["public_key"])
-	cmdRun(t, "activate", "--data", data, tok)
+	acme := srv.customer()
+	data, license := srv.initAgent(acme, "press-01")
 
 	// No server reachable yet: sync fails with a retryable network code.
 	if _, err := execAgent("sync", "--data", data, "--server", "http://127.0.0.1:1"); err == nil ||
@@ -240,4 +252,40 @@ func (s *licenseServer) syncView(key, dev string) serverSync {
 	var v serverSync
 	s.run(key, &v, "device", "sync", dev)
 	return v
+}
+
+// TestSyncFromFastClockIsStale: an agent whose effective time ran ahead
+// (run --clock-speed) deducts days offline, but the server refuses its
+// report as stale_request (sent_at more than 10 min from server time):
+// `sync` exits 1 with the code, and the server holds nothing.
+func TestSyncFromFastClockIsStale(t *testing.T) {
+	srv := startLicenseServer(t)
+	acme := srv.customer()
+	data, license := srv.initAgent(acme, "press-02")
+	origin := clock.Real{}.Now().UTC().Format(time.RFC3339)
+	// 100,000×: a day passes in 0.86 s.
+	p := start(t, data, "--clock-speed", "100000", "--clock-origin", origin)
+	for i := 0; i < 100; i++ { // at most 10 s
+		rs := postBatch(t.Context(), p.addr, i, 1)
+		if len(rs) == 1 && rs[0].Reason == "no_days" {
+			break
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	p.stop(t)
+	var st struct {
+		DeductionSeq int64 `json:"deduction_seq"`
+	}
+	if err := json.Unmarshal([]byte(cmdRun(t, "status", "--data", data, "-o", "json")), &st); err != nil || st.DeductionSeq != 3 {
+		t.Fatalf("deductions on the fast clock: %d, %v", st.DeductionSeq, err)
+	}
+	_, err := execAgent("sync", "--data", data, "--server", srv.url)
+	if err == nil || !strings.Contains(err.Error(), "error: stale_request: ") {
+		t.Fatalf("sync from a clock days ahead: %v", err)
+	}
+	var ded serverDeductions
+	srv.run(acme, &ded, "license", "deductions", license)
+	if len(ded.Deductions) != 0 {
+		t.Fatalf("server took a stale report: %+v", ded)
+	}
 }
