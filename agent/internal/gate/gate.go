@@ -117,17 +117,24 @@ func (g *Gate) Load(states []Restore) {
 	g.devices.Store(&m)
 }
 
-// SetTokens replaces one device's licenses (after an activation), keeping
-// its counters; deductions are the device's records, to recount days.
-func (g *Gate) SetTokens(deviceID string, toks []Token, deductions []store.Deduction) bool {
+// SetTokens replaces one device's licenses (after an activation or a sync),
+// keeping its counters. deductions reads the device's records, to recount
+// days; it runs under the device's mutex, which every deduction holds, so
+// that no deduction falls between the read and the new licenses (its paid
+// day would be forgotten and charged again).
+func (g *Gate) SetTokens(deviceID string, toks []Token, deductions func() ([]store.Deduction, error)) error {
 	d := g.Lookup(deviceID)
 	if d == nil {
-		return false
+		return nil
 	}
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	g.setTokens(d, toks, deductions)
-	return true
+	ded, err := deductions()
+	if err != nil {
+		return err
+	}
+	g.setTokens(d, toks, ded)
+	return nil
 }
 
 // ClearSelfBlacklist lifts a device's own blacklisting (a newer token came).
@@ -242,6 +249,20 @@ func (g *Gate) DecideID(id string) Decision {
 	return g.Decide(d)
 }
 
+// usableLicenses checks each license of d; it returns the usable ones as a
+// bit mask and the first refusal.
+func usableLicenses(d *Device, lics []*License, rev *revState, effSec int64) (usable uint32, first Reason) {
+	for i, l := range lics {
+		r := checkLicense(d, l, rev, effSec)
+		if r == OK {
+			usable |= 1 << i
+		} else if first == OK {
+			first = r
+		}
+	}
+	return usable, first
+}
+
 // Decide runs the checks of SPEC §3 for one sample of d and, if it is
 // accepted, counts it in d's budget.
 func (g *Gate) Decide(d *Device) Decision {
@@ -259,21 +280,12 @@ func (g *Gate) decide(d *Device, dec *Decision, tamper bool) Reason {
 	if d.selfBlack.Load() || (rev != nil && rev.list.DeviceBlacklisted(d.ID)) {
 		return Blacklisted
 	}
-	lics := *d.lics.Load()
-	if len(lics) == 0 {
+	ptr := d.lics.Load()
+	if len(*ptr) == 0 {
 		return NoLicense
 	}
 	effSec := dec.Eff / int64(time.Second)
-	var usable uint32
-	first := OK
-	for i, l := range lics {
-		r := checkLicense(d, l, rev, effSec)
-		if r == OK {
-			usable |= 1 << i
-		} else if first == OK {
-			first = r
-		}
-	}
+	usable, first := usableLicenses(d, *ptr, rev, effSec)
 	if usable == 0 {
 		return first
 	}
@@ -284,6 +296,15 @@ func (g *Gate) decide(d *Device, dec *Decision, tamper bool) Reason {
 	defer d.mu.Unlock()
 	if d.selfBlack.Load() {
 		return Blacklisted
+	}
+	lics := *ptr
+	if p := d.lics.Load(); p != ptr {
+		// The licenses were replaced while this decision waited: pay with
+		// the new ones, which hold the paid days (the old ones are gone).
+		lics = *p
+		if usable, first = usableLicenses(d, lics, rev, effSec); usable == 0 {
+			return first
+		}
 	}
 	l, r := g.payer(d, lics, usable, dec.Eff)
 	if r != OK {

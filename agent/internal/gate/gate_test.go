@@ -3,6 +3,8 @@ package gate
 import (
 	"errors"
 	"fmt"
+	"slices"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -344,4 +346,57 @@ func BenchmarkGateDecisionParallel(b *testing.B) {
 			}
 		}
 	})
+}
+
+// TestSetTokensDuringDecisionsChargesOnce replaces the licenses (as an
+// activation or a sync answer does) while the first samples are decided:
+// the day bought by the first deduction is never forgotten and charged
+// again, whichever way the two interleave.
+func TestSetTokensDuringDecisionsChargesOnce(t *testing.T) {
+	for round := range 200 {
+		if n := firstDayRace(t); n != 1 {
+			t.Fatalf("round %d: %d deductions for one day", round, n)
+		}
+	}
+}
+
+func firstDayRace(t *testing.T) int {
+	f := newFixture(t, dayLicense(5))
+	d := f.gate.Lookup(dev)
+	var toks []Token
+	for _, l := range d.Licenses() {
+		toks = append(toks, Token{Lic: l.Tok, Text: l.Text})
+	}
+	var wg sync.WaitGroup
+	start := make(chan struct{})
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		<-start
+		for range 20 {
+			if err := f.gate.SetTokens(dev, toks, func() ([]store.Deduction, error) {
+				return slices.Clone(f.ledger.deductions), nil
+			}); err != nil {
+				t.Error(err)
+			}
+		}
+	}()
+	for range 4 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			<-start
+			for range 10 {
+				if r := f.gate.Decide(d).Reason; r != OK {
+					t.Errorf("refused %s", r)
+					return
+				}
+			}
+		}()
+	}
+	close(start)
+	wg.Wait()
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return len(f.ledger.deductions)
 }

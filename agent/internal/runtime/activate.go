@@ -1,11 +1,14 @@
 package runtime
 
 import (
+	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"strings"
 
 	"github.com/tollgate-iot/tollgate/agent/internal/limits"
+	"github.com/tollgate-iot/tollgate/agent/internal/store"
 	"github.com/tollgate-iot/tollgate/shared/ident"
 	"github.com/tollgate-iot/tollgate/shared/token"
 )
@@ -142,7 +145,12 @@ func (a *Agent) importOne(l *token.License, r *token.RevocationList, text string
 		}
 		a.gate.ClearSelfBlacklist(l.DeviceID)
 	}
-	a.log.Info("license imported", "license_id", l.LicenseID, "device_id", l.DeviceID, "version", l.Version, "result", im.Result)
+	level := slog.LevelInfo
+	if !newer {
+		level = slog.LevelDebug // every sync answer repeats the tokens held
+	}
+	a.log.Log(context.Background(), level, "license imported", "license_id", l.LicenseID, "device_id", l.DeviceID,
+		"version", l.Version, "result", im.Result)
 	return im, nil
 }
 
@@ -153,11 +161,10 @@ func (a *Agent) reloadTokens() error {
 		return err
 	}
 	for _, d := range a.gate.Devices() {
-		ded, err := a.st.Deductions(d.ID)
-		if err != nil {
+		id := d.ID
+		if err := a.gate.SetTokens(id, toks[id], func() ([]store.Deduction, error) { return a.st.Deductions(id) }); err != nil {
 			return err
 		}
-		a.gate.SetTokens(d.ID, toks[d.ID], ded)
 	}
 	return nil
 }

@@ -30,6 +30,7 @@ func (a *Agent) metricsHandler(r *running) http.Handler {
 			w.Counter("tollgate_agent_bridge_invalid_total", "Child messages that did not parse.", r.bridge.Invalid())
 			w.Counter("tollgate_agent_bridge_accepted_total", "Child samples accepted.", r.bridge.Accepted())
 		}
+		a.syncMetrics(w)
 		w.Gauge("tollgate_agent_clock_tamper", "1 while the clock is in the tamper state.", b2i(tamper))
 		w.Counter("tollgate_agent_clock_tamper_events_total", "Entries into the tamper state.", a.clk.TamperEvents())
 		w.Gauge("tollgate_agent_effective_time_seconds", "The effective clock.", eff/int64(time.Second))
@@ -42,6 +43,22 @@ func (a *Agent) metricsHandler(r *running) http.Handler {
 			w.Gauge("tollgate_agent_deduction_seq", "Last day-deduction sequence.", d.DeductionSeq(), "device_id", d.ID)
 		}
 	})
+}
+
+// syncMetrics writes the sync counters once a sync was tried.
+func (a *Agent) syncMetrics(w *metrics.Writer) {
+	a.synm.Lock()
+	c := a.sync
+	a.synm.Unlock()
+	if c == nil {
+		return
+	}
+	ok, failed := c.Counts()
+	w.Counter("tollgate_agent_sync_total", "Syncs with the license server since start, by result.", ok, "result", "ok")
+	w.Counter("tollgate_agent_sync_total", "Syncs with the license server since start, by result.", failed, "result", "error")
+	if at, ok := a.LastSync(); ok {
+		w.Gauge("tollgate_agent_last_sync_seconds", "Effective time of the last successful sync.", at.Unix())
+	}
 }
 
 func b2i(b bool) int64 {

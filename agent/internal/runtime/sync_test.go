@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -167,5 +168,14 @@ func TestRunSyncsInBackground(t *testing.T) {
 	// The 500 is retryable: the next attempt comes after a backoff, not an interval.
 	if waited := awaitReport(limits.SyncInterval); waited > limits.SyncBackoffMin*12/10+time.Second {
 		t.Fatalf("retry after %s, want about %s", waited, limits.SyncBackoffMin)
+	}
+	resp, err := http.Get("http://" + addr + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	if !strings.Contains(string(b), `tollgate_agent_sync_total{result="error"}`) {
+		t.Fatalf("metrics lack the sync counter:\n%s", b)
 	}
 }

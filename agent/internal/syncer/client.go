@@ -19,6 +19,7 @@ import (
 	"net/http"
 	"strings"
 	"sync"
+	"sync/atomic"
 
 	agentlimits "github.com/tollgate-iot/tollgate/agent/internal/limits"
 	"github.com/tollgate-iot/tollgate/agent/internal/store"
@@ -61,7 +62,13 @@ type Options struct {
 type Client struct {
 	o  Options
 	mu sync.Mutex // one sync at a time
+
+	ok, failed atomic.Int64
 }
+
+// Counts returns how many syncs succeeded and failed since the client was
+// made.
+func (c *Client) Counts() (ok, failed int64) { return c.ok.Load(), c.failed.Load() }
 
 // Result describes one completed sync.
 type Result struct {
@@ -102,6 +109,7 @@ func (c *Client) Sync(ctx context.Context) (Result, error) {
 	for res.Reports < agentlimits.MaxSyncPages {
 		page, resp, err := c.once(ctx, &res)
 		if err != nil {
+			c.failed.Add(1)
 			return res, err
 		}
 		res.Reports++
@@ -114,6 +122,7 @@ func (c *Client) Sync(ctx context.Context) (Result, error) {
 		}
 	}
 	res.At = c.o.Now()
+	c.ok.Add(1)
 	return res, nil
 }
 
