@@ -117,7 +117,10 @@ func (c *Client) Sync(ctx context.Context) (Result, error) {
 		// Page on while a report left records out and its answer moved
 		// something forward (a server that cannot close a gap acks nothing
 		// new: sending the same records again now would not help).
-		if !(page.MoreDeductions && resp.AckedSeq > page.FromSeq || page.MoreCounts) {
+		// (A server may also ack a prefix of a report it could not take
+		// whole: the rest goes at once.)
+		moreDeductions := page.MoreDeductions || resp.AckedSeq < page.LastSeq
+		if !(moreDeductions && resp.AckedSeq > page.FromSeq || page.MoreCounts) {
 			break
 		}
 	}

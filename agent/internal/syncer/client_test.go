@@ -143,6 +143,24 @@ func TestSyncPagesOneReportAtATime(t *testing.T) {
 	}
 }
 
+// TestSyncResendsWhatAServerAckedOnlyInPart: a server that takes a prefix
+// of a report (its transaction was too small) gets the rest at once.
+func TestSyncResendsWhatAServerAckedOnlyInPart(t *testing.T) {
+	h := newHarness(t)
+	putDeductions(t, h.st, "gw-1", 1, 10)
+	h.fake.answer = func(r *syncproto.Report) (int, string, *syncproto.Response) {
+		_, _, resp := ackAll(r)
+		if n := len(r.Deductions); n > 3 {
+			resp.AckedSeq = r.Deductions[2].Seq
+		}
+		return 200, "", resp
+	}
+	res, err := h.client.Sync(context.Background())
+	if err != nil || res.AckedSeq != 10 || res.Reports != 4 {
+		t.Fatalf("result %+v, %v", res, err)
+	}
+}
+
 func TestSyncStopsWhenAServerGapDoesNotMove(t *testing.T) {
 	h := newHarness(t)
 	putDeductions(t, h.st, "gw-1", 5, limits.MaxSyncDeductions+3) // 1..4 lost locally
