@@ -147,9 +147,10 @@ func (s *licenseServer) customer() string {
 
 // provision registers the agent's device under acme and binds a 3-day
 // license to it; it returns the license id and its token.
-func (s *licenseServer) provision(acme, dev, pub string) (license, tok string) {
+func (s *licenseServer) provision(acme, dev, pub string, deviceArgs ...string) (license, tok string) {
 	s.t.Helper()
-	s.run(acme, nil, "device", "create", "--customer", "acme", "--id", dev, "--model", "sensor-a", "--public-key", pub)
+	s.run(acme, nil, append([]string{"device", "create", "--customer", "acme", "--id", dev, "--model", "sensor-a",
+		"--public-key", pub}, deviceArgs...)...)
 	var lics struct {
 		Licenses []struct {
 			ID string `json:"id"`
@@ -187,6 +188,7 @@ func (s *licenseServer) initAgent(acme, dev string) (data, license string) {
 // deduction once and the counts, a second sync changes nothing, and a
 // revocation reaches the agent at its next sync.
 func TestSyncWithLicenseServer(t *testing.T) {
+	t.Parallel()
 	srv := startLicenseServer(t)
 	acme := srv.customer()
 	data, license := srv.initAgent(acme, "press-01")
@@ -259,6 +261,7 @@ func (s *licenseServer) syncView(key, dev string) serverSync {
 // report as stale_request (sent_at more than 10 min from server time):
 // `sync` exits 1 with the code, and the server holds nothing.
 func TestSyncFromFastClockIsStale(t *testing.T) {
+	t.Parallel()
 	srv := startLicenseServer(t)
 	acme := srv.customer()
 	data, license := srv.initAgent(acme, "press-02")
@@ -287,5 +290,44 @@ func TestSyncFromFastClockIsStale(t *testing.T) {
 	srv.run(acme, &ded, "license", "deductions", license)
 	if len(ded.Deductions) != 0 {
 		t.Fatalf("server took a stale report: %+v", ded)
+	}
+}
+
+// TestGatewaySyncReportsChildCounts: a gateway's report carries its
+// children's hourly counts, which the server keeps under each child.
+func TestGatewaySyncReportsChildCounts(t *testing.T) {
+	t.Parallel()
+	srv := startLicenseServer(t)
+	acme := srv.customer()
+	gw, _ := srv.initAgent(acme, "gw-01")
+	var child map[string]string
+	out := cmdRun(t, "init", "--data", filepath.Join(t.TempDir(), "child"), "--device-id", "child-01",
+		"--model", "sensor-a", "--trust", srv.trust, "-o", "json")
+	if err := json.Unmarshal([]byte(out), &child); err != nil {
+		t.Fatal(err)
+	}
+	_, tok := srv.provision(acme, "child-01", child["public_key"], "--gateway", "gw-01")
+	cfg := filepath.Join(t.TempDir(), "gw.json")
+	b, _ := json.Marshal(map[string]any{"children": []map[string]string{
+		{"id": "child-01", "model": "sensor-a", "public_key": child["public_key"]}}})
+	os.WriteFile(cfg, b, 0o600)
+	cmdRun(t, "activate", "--data", gw, "--config", cfg, tok)
+	p := start(t, gw, "--config", cfg, "--server", srv.url)
+	defer p.stop(t)
+	body := `{"samples":[{"data":{"n":1}},{"data":{"n":2}},` +
+		`{"device_id":"child-01","data":{"n":1}},{"device_id":"child-01","data":{"n":2}},{"device_id":"child-01","data":{"n":3}}]}`
+	resp, err := httpClient.Post("http://"+p.addr+"/v1/samples", "application/json", strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	cmdRun(t, "sync", "--data", gw)
+	if v := srv.syncView(acme, "gw-01"); v.Last24h.Accepted != 2 || v.HighestSeq != 1 {
+		t.Fatalf("gateway on the server: %+v", v)
+	}
+	// The child's counts arrive; its day deduction does not (a report
+	// carries the reporting device's deductions only: docs/agent.md).
+	if v := srv.syncView(acme, "child-01"); v.Last24h.Accepted != 3 || v.HighestSeq != 0 {
+		t.Fatalf("child on the server: %+v", v)
 	}
 }
