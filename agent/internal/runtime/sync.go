@@ -137,8 +137,7 @@ func (a *Agent) applySync(_ context.Context, r *syncproto.Response) error {
 			im, err = a.importOne(p.lic, p.rev, text)
 			changed = changed || im.Result == "stored"
 		}
-		if errors.Is(err, store.ErrRollback) || errors.Is(err, ErrWrongDevice) || errors.Is(err, ErrModelMismatch) ||
-			errors.Is(err, token.ErrRollback) || isDocumentError(err) {
+		if refusedDocument(err) {
 			a.log.Warn("sync answer document refused; skipped", "document", i+1, "code", ErrorCode(err), "err", err)
 			continue
 		}
@@ -152,11 +151,13 @@ func (a *Agent) applySync(_ context.Context, r *syncproto.Response) error {
 	return a.reloadTokens()
 }
 
-// isDocumentError tells a document that does not verify from a failure of
-// the agent's own storage.
-func isDocumentError(err error) bool {
-	for _, e := range []error{ErrUnknownDocument, token.ErrBadSignature, token.ErrUnknownKey, token.ErrMalformed,
-		token.ErrTooLarge, token.ErrUnsupportedVersion, token.ErrWrongKind, token.ErrWeakKey} {
+// refusedDocument tells a document the agent refuses (it does not verify,
+// is older than what is held, or is for a device this agent does not
+// enforce for) from a failure of the agent's own storage.
+func refusedDocument(err error) bool {
+	for _, e := range []error{token.ErrRollback, ErrWrongDevice, ErrModelMismatch, ErrUnknownDocument,
+		token.ErrBadSignature, token.ErrUnknownKey, token.ErrMalformed, token.ErrTooLarge,
+		token.ErrUnsupportedVersion, token.ErrWrongKind, token.ErrWeakKey} {
 		if errors.Is(err, e) {
 			return true
 		}
