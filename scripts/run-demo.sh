@@ -22,6 +22,7 @@ mkdir -p "$demo"
 pids=()
 cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; }
 trap cleanup EXIT
+trap 'exit 130' INT TERM # exit through the EXIT trap, so the server and agent stop too
 
 wait_for_line() { # FILE PATTERN → prints the first matching line
   for _ in $(seq 1 100); do
