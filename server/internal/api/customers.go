@@ -28,18 +28,12 @@ func (a *API) createCustomer(w http.ResponseWriter, r *http.Request) {
 }
 
 func (a *API) listCustomers(w http.ResponseWriter, r *http.Request) {
-	q := r.URL.Query()
-	parent, err := queryID(q, "parent")
+	parent, err := queryID(r.URL.Query(), "parent")
 	if err != nil {
 		a.fail(w, r, err)
 		return
 	}
-	limit, err := queryLimit(q)
-	if err != nil {
-		a.fail(w, r, err)
-		return
-	}
-	cursor, err := decCursor(q.Get("cursor"))
+	limit, cursor, err := page(r)
 	if err != nil {
 		a.fail(w, r, err)
 		return

@@ -23,18 +23,12 @@ func (a *API) createDevice(w http.ResponseWriter, r *http.Request) {
 }
 
 func (a *API) listDevices(w http.ResponseWriter, r *http.Request) {
-	q := r.URL.Query()
-	cust, err := queryID(q, "customer")
+	cust, err := queryID(r.URL.Query(), "customer")
 	if err != nil {
 		a.fail(w, r, err)
 		return
 	}
-	limit, err := queryLimit(q)
-	if err != nil {
-		a.fail(w, r, err)
-		return
-	}
-	cursor, err := decCursor(q.Get("cursor"))
+	limit, cursor, err := page(r)
 	if err != nil {
 		a.fail(w, r, err)
 		return

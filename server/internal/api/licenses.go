@@ -57,10 +57,7 @@ func licenseFilter(r *http.Request) (ledger.LicenseFilter, error) {
 			return f, err
 		}
 	}
-	if f.Limit, err = queryLimit(q); err != nil {
-		return f, err
-	}
-	f.Cursor, err = decCursor(q.Get("cursor"))
+	f.Limit, f.Cursor, err = page(r)
 	return f, err
 }
 
