@@ -7,16 +7,14 @@ import (
 	"crypto/rand"
 	"encoding/json"
 	"io"
-	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/tollgate-iot/tollgate/server/internal/keys"
 	"github.com/tollgate-iot/tollgate/server/internal/ledger"
-	"github.com/tollgate-iot/tollgate/server/internal/store"
+	"github.com/tollgate-iot/tollgate/server/internal/ledgertest"
 	"github.com/tollgate-iot/tollgate/shared/clock"
 	"github.com/tollgate-iot/tollgate/shared/token"
 	"github.com/tollgate-iot/tollgate/shared/wire"
@@ -34,28 +32,10 @@ type apiEnv struct {
 
 func newAPIEnv(t testing.TB) *apiEnv {
 	t.Helper()
-	clk := clock.NewFake(time.Date(2026, 3, 14, 10, 0, 0, 0, time.UTC))
-	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
-	db, err := store.Open(store.Options{Dir: t.TempDir(), Profile: store.ProfileSmall, Clock: clk, Logger: quiet})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db.Close() })
-	ks, _ := keys.Open(t.TempDir(), clk)
-	if _, err := ks.Rotate(); err != nil {
-		t.Fatal(err)
-	}
-	lg, err := ledger.New(ledger.Options{DB: db, Clock: clk, Keys: ks, Logger: quiet})
-	if err != nil {
-		t.Fatal(err)
-	}
-	_, _, rootKey, err := lg.Bootstrap(context.Background(), "Vendor", "ops@vendor.test")
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := httptest.NewServer(New(Options{Ledger: lg, Clock: clk, Logger: quiet}).Handler())
+	le := ledgertest.Open(t)
+	srv := httptest.NewServer(New(Options{Ledger: le.Ledger, Clock: le.Clock, Logger: le.Logger}).Handler())
 	t.Cleanup(srv.Close)
-	return &apiEnv{t: t, srv: srv, lg: lg, clk: clk, ks: ks, key: map[string]string{"root": rootKey}}
+	return &apiEnv{t: t, srv: srv, lg: le.Ledger, clk: le.Clock, ks: le.Keys, key: map[string]string{"root": le.RootKey}}
 }
 
 // call sends a JSON request (body: nil, a string sent as is, or a value

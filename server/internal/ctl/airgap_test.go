@@ -1,12 +1,9 @@
 package ctl
 
 import (
-	"context"
 	"crypto/ed25519"
 	"crypto/sha256"
 	"encoding/json"
-	"io"
-	"log/slog"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
@@ -17,7 +14,7 @@ import (
 	"github.com/tollgate-iot/tollgate/server/internal/api"
 	"github.com/tollgate-iot/tollgate/server/internal/keys"
 	"github.com/tollgate-iot/tollgate/server/internal/ledger"
-	"github.com/tollgate-iot/tollgate/server/internal/store"
+	"github.com/tollgate-iot/tollgate/server/internal/ledgertest"
 	"github.com/tollgate-iot/tollgate/shared/airgap"
 	"github.com/tollgate-iot/tollgate/shared/clock"
 	"github.com/tollgate-iot/tollgate/shared/syncproto"
@@ -29,30 +26,12 @@ import (
 // root key in the environment, its key store and its ledger.
 func realServer(t *testing.T) (*keys.Store, *ledger.Ledger, *clock.Fake) {
 	t.Helper()
-	clk := clock.NewFake(time.Date(2026, 3, 14, 10, 0, 0, 0, time.UTC))
-	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
-	db, err := store.Open(store.Options{Dir: t.TempDir(), Profile: store.ProfileSmall, Clock: clk, Logger: quiet})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db.Close() })
-	ks, _ := keys.Open(t.TempDir(), clk)
-	if _, err := ks.Rotate(); err != nil {
-		t.Fatal(err)
-	}
-	lg, err := ledger.New(ledger.Options{DB: db, Clock: clk, Keys: ks, Logger: quiet})
-	if err != nil {
-		t.Fatal(err)
-	}
-	_, _, rootKey, err := lg.Bootstrap(context.Background(), "Vendor", "ops@vendor.test")
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := httptest.NewServer(api.New(api.Options{Ledger: lg, Clock: clk, Logger: quiet}).Handler())
+	le := ledgertest.Open(t)
+	srv := httptest.NewServer(api.New(api.Options{Ledger: le.Ledger, Clock: le.Clock, Logger: le.Logger}).Handler())
 	t.Cleanup(srv.Close)
 	t.Setenv("TOLLGATE_SERVER", srv.URL)
-	t.Setenv("TOLLGATE_API_KEY", rootKey)
-	return ks, lg, clk
+	t.Setenv("TOLLGATE_API_KEY", le.RootKey)
+	return le.Keys, le.Ledger, le.Clock
 }
 
 func mustRun(t *testing.T, args ...string) string {
