@@ -23,6 +23,9 @@ type Enforcement struct {
 	// RevocationList is the list the change signed, in text form; empty
 	// if the change did not re-sign it.
 	RevocationList string
+	// Tokens are devices for which the change signed a new token version:
+	// they should be pushed their current tokens (PushDocument).
+	Tokens []DeviceRef
 }
 
 // Enforcer acts on committed changes. Enforce is called after the commit,

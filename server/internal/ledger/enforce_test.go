@@ -8,16 +8,21 @@ import (
 	"github.com/tollgate-iot/tollgate/shared/token"
 )
 
-// recorder is an Enforcer that keeps what it was told.
+// recorder is an Enforcer that keeps what it was told: changes to
+// devices' standing in got, token pushes alone (push_test.go) in pushed.
 type recorder struct {
-	mu  sync.Mutex
-	got []Enforcement
+	mu     sync.Mutex
+	got    []Enforcement
+	pushed []DeviceRef
 }
 
 func (r *recorder) Enforce(e Enforcement) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	r.got = append(r.got, e)
+	r.pushed = append(r.pushed, e.Tokens...)
+	if len(e.Notify) > 0 {
+		r.got = append(r.got, e)
+	}
 }
 
 func (r *recorder) take() []Enforcement {

@@ -113,7 +113,7 @@ type op struct {
 // means for connected devices.
 func (lg *Ledger) update(fn func(o *op) error) error {
 	enf, enforcer, err := lg.commit(fn)
-	if err == nil && enforcer != nil && len(enf.Notify) > 0 {
+	if err == nil && enforcer != nil && (len(enf.Notify) > 0 || len(enf.Tokens) > 0) {
 		enforcer.Enforce(enf)
 	}
 	return err

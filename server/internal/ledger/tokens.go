@@ -67,6 +67,7 @@ func (o *op) issueToken(l *License) error {
 	if na > l.TokenUntil {
 		l.TokenUntil = na
 	}
+	o.tokenIssued(d)
 	return o.x.PutJSON(k, &LicenseToken{LicenseID: l.ID, DeviceID: d.ID, Version: l.Version,
 		NotAfter: unixTime(na), Token: text})
 }
