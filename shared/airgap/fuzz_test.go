@@ -2,6 +2,7 @@ package airgap
 
 import (
 	"bytes"
+	"encoding/json"
 	"testing"
 
 	"github.com/tollgate-iot/tollgate/shared/token"
@@ -61,6 +62,65 @@ func FuzzOpenActivationKey(f *testing.F) {
 		}
 		if _, err := token.EncodePayload(got); err != nil {
 			t.Fatal(err)
+		}
+	})
+}
+
+// FuzzOpenUsageReceipt: nothing panics; anything accepted validates and
+// re-signs to a receipt that opens to the same report.
+func FuzzOpenUsageReceipt(f *testing.F) {
+	good, trust := receipt(f)
+	f.Add(good)
+	f.Add(good[:len(good)-5])
+	f.Add(mustRequest(f))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		r, err := OpenUsageReceipt(trust, data)
+		if err != nil {
+			return
+		}
+		if err := r.Validate(); err != nil {
+			t.Fatalf("accepted invalid receipt: %v", err)
+		}
+	})
+}
+
+// FuzzDescribe (inspect's decoder): nothing panics on any input; whatever
+// is described has a known kind and signature state, renders as JSON and
+// as a table, and a document that verifies also opens with the strict
+// parser of its kind.
+func FuzzDescribe(f *testing.F) {
+	keyFile, trust, k := realKey(f)
+	rcpt, devTrust := receipt(f)
+	for _, s := range [][]byte{keyFile, rcpt, mustRequest(f), []byte(k.Tokens[0]), []byte(k.RevocationList),
+		[]byte("tg1.sys.abc.def.ghi"), []byte("tg1.trs.x.e30.y"), keyFile[:100]} {
+		f.Add(s)
+	}
+	keys := Keys{Server: trust, Device: devTrust}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		d, err := Describe(data, keys)
+		if err != nil {
+			return
+		}
+		if d.Kind == "" || d.Signature != SigValid && d.Signature != SigInvalid && d.Signature != SigNotChecked {
+			t.Fatalf("described %q with signature %q", d.Kind, d.Signature)
+		}
+		if _, err := json.Marshal(d); err != nil {
+			t.Fatal(err)
+		}
+		_ = d.Summary()
+		if d.Signature != SigValid || !d.Armored {
+			return
+		}
+		switch d.Kind {
+		case "activation_key":
+			_, err = OpenActivationKey(trust, data)
+		case "activation_request":
+			_, err = ParseActivationRequest(data)
+		case "usage_receipt":
+			_, err = OpenUsageReceipt(devTrust, data)
+		}
+		if err != nil {
+			t.Fatalf("described as valid, refused by its parser: %v", err)
 		}
 	})
 }

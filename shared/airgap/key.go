@@ -1,12 +1,33 @@
 package airgap
 
 import (
+	"errors"
 	"fmt"
 	"slices"
+	"time"
 
 	"github.com/tollgate-iot/tollgate/shared/ident"
 	"github.com/tollgate-iot/tollgate/shared/limits"
 	"github.com/tollgate-iot/tollgate/shared/token"
+)
+
+// KeyLifetime is how long after it was issued an activation key may be
+// applied. A key is a snapshot (tokens, the revocation list of its day): a
+// file found in a drawer months later must not be taken as current. The
+// site asks for a fresh key (tollgatectl activation key) instead.
+const KeyLifetime = 30 * 24 * time.Hour
+
+// Errors an agent reports for an activation key it refuses.
+var (
+	// ErrKeyExpired reports an activation key applied after ExpiresAt
+	// (by the agent's effective clock).
+	ErrKeyExpired = errors.New("activation key expired")
+	// ErrStaleKey reports an activation key whose Seq is not above the
+	// last one the agent applied: applied already, or older.
+	ErrStaleKey = errors.New("activation key is not newer than the last one applied")
+	// ErrTrustMismatch reports an activation key made for another trust
+	// bundle than the one the agent pins.
+	ErrTrustMismatch = errors.New("activation key names another trust bundle")
 )
 
 // ActivationKey is what an admin hands an air-gapped device (SPEC §7 step
@@ -31,8 +52,12 @@ type ActivationKey struct {
 	// with none missing below it (from imported usage receipts): the agent
 	// may forget its records up to it, so its next receipts stay small.
 	AckedSeq int64 `json:"acked_seq"`
-	// IssuedAt is when the server made the key, Unix seconds.
+	// IssuedAt is when the server made the key, Unix seconds. An agent
+	// takes it as server-signed time (SPEC §5).
 	IssuedAt int64 `json:"issued_at"`
+	// ExpiresAt is when the key may no longer be applied, Unix seconds
+	// (IssueActivationKey sets IssuedAt + KeyLifetime when it is 0).
+	ExpiresAt int64 `json:"expires_at"`
 }
 
 // Validate checks the fields that can be checked without keys.
@@ -45,6 +70,9 @@ func (k *ActivationKey) Validate() error {
 	}
 	if k.Seq < 1 || k.IssuedAt <= 0 || k.AckedSeq < 0 {
 		return fmt.Errorf("%w: seq and issued_at must be positive, acked_seq not negative", token.ErrMalformed)
+	}
+	if k.ExpiresAt <= k.IssuedAt {
+		return fmt.Errorf("%w: expires_at must be after issued_at", token.ErrMalformed)
 	}
 	if k.Tokens == nil || len(k.Tokens) > limits.MaxActivationKeyTokens {
 		return fmt.Errorf("%w: tokens must list at most %d tokens", token.ErrMalformed, limits.MaxActivationKeyTokens)
@@ -63,8 +91,12 @@ func TrustFingerprint(t *token.Trust) string {
 	return token.FingerprintBytes([]byte(fmt.Sprint(ids)))
 }
 
-// IssueActivationKey signs k with the server's key and returns the armored file.
+// IssueActivationKey signs k with the server's key and returns the armored
+// file. A zero ExpiresAt is set to IssuedAt + KeyLifetime (in k).
 func IssueActivationKey(s *token.Signer, k *ActivationKey) ([]byte, error) {
+	if k.ExpiresAt == 0 && k.IssuedAt > 0 {
+		k.ExpiresAt = k.IssuedAt + int64(KeyLifetime/time.Second)
+	}
 	if err := k.Validate(); err != nil {
 		return nil, err
 	}
@@ -103,4 +135,15 @@ func OpenActivationKey(trust *token.Trust, data []byte) (*ActivationKey, error) 
 		return nil, err
 	}
 	return &k, nil
+}
+
+// CheckKeyTime refuses a key that expired by now (Unix seconds). A key
+// issued after now is fine: the agent's clock may lag (a gateway that
+// booted at 1970); the key's IssuedAt then moves its effective time on.
+func (k *ActivationKey) CheckKeyTime(now int64) error {
+	if now >= k.ExpiresAt {
+		return fmt.Errorf("%w: key %d expired at %s, now %s (ask for a fresh key: tollgatectl activation key)", ErrKeyExpired,
+			k.Seq, time.Unix(k.ExpiresAt, 0).UTC().Format(time.RFC3339), time.Unix(now, 0).UTC().Format(time.RFC3339))
+	}
+	return nil
 }
