@@ -91,33 +91,38 @@ func (s *Store) Trust() ([]byte, error) { return s.GetBytes(KeyTrust()) }
 // whether the token is newer than what was held.
 func (s *Store) PutToken(l *token.License, text string) (newer bool, err error) {
 	err = s.db.Update(func(txn *badger.Txn) error {
-		held, err := getBytes(txn, KeyVersion(l.LicenseID))
-		if err != nil && !errors.Is(err, ErrNotFound) {
-			return err
-		}
-		if err == nil {
-			if len(held) != 8 {
-				return fmt.Errorf("%w: version record of %s", ErrCorrupt, l.LicenseID)
-			}
-			v := int64(binary.BigEndian.Uint64(held))
-			switch {
-			case l.Version < v:
-				return fmt.Errorf("%w: license %s version %d, already saw %d", ErrRollback, l.LicenseID, l.Version, v)
-			case l.Version == v:
-				cur, err := getBytes(txn, KeyToken(l.LicenseID))
-				if err == nil && string(cur) != text {
-					return fmt.Errorf("%w: license %s version %d with different content", ErrRollback, l.LicenseID, v)
-				}
-				return err
-			}
-		}
-		newer = true
-		if err := txn.Set(KeyVersion(l.LicenseID), binary.BigEndian.AppendUint64(nil, uint64(l.Version))); err != nil {
-			return err
-		}
-		return txn.Set(KeyToken(l.LicenseID), []byte(text))
+		newer, err = putToken(txn, l, text)
+		return err
 	})
 	return newer, err
+}
+
+// putToken is PutToken inside txn.
+func putToken(txn *badger.Txn, l *token.License, text string) (bool, error) {
+	held, err := getBytes(txn, KeyVersion(l.LicenseID))
+	if err != nil && !errors.Is(err, ErrNotFound) {
+		return false, err
+	}
+	if err == nil {
+		if len(held) != 8 {
+			return false, fmt.Errorf("%w: version record of %s", ErrCorrupt, l.LicenseID)
+		}
+		v := int64(binary.BigEndian.Uint64(held))
+		switch {
+		case l.Version < v:
+			return false, fmt.Errorf("%w: license %s version %d, already saw %d", ErrRollback, l.LicenseID, l.Version, v)
+		case l.Version == v:
+			cur, err := getBytes(txn, KeyToken(l.LicenseID))
+			if err == nil && string(cur) != text {
+				return false, fmt.Errorf("%w: license %s version %d with different content", ErrRollback, l.LicenseID, v)
+			}
+			return false, err
+		}
+	}
+	if err := txn.Set(KeyVersion(l.LicenseID), binary.BigEndian.AppendUint64(nil, uint64(l.Version))); err != nil {
+		return false, err
+	}
+	return true, txn.Set(KeyToken(l.LicenseID), []byte(text))
 }
 
 // Tokens returns the text of every stored license token.
