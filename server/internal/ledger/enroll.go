@@ -45,8 +45,8 @@ const (
 // register themselves under the customer (docs/server.md "Online
 // activation"). Only the SHA-256 of the code is stored.
 type Enrollment struct {
-	ID         string   `json:"id"`
-	CustomerID string   `json:"customer_id"`
+	ID         string `json:"id"`
+	CustomerID string `json:"customer_id"`
 	// Models limits the devices that may enroll; empty: any model.
 	Models []string `json:"models"`
 	// MaxUses caps the devices that may enroll; 0: no limit.
