@@ -66,7 +66,27 @@ const (
 	// MaxSyncTokens caps the tokens one sync answer carries (the
 	// contract's bound on a response).
 	MaxSyncTokens = limits.MaxActivationKeyTokens
+	// MaxSyncBatch caps the sync reports one group commit applies, and
+	// MaxSyncBatchWeight their records (reportWeight): well inside the
+	// small store profile's largest transaction.
+	MaxSyncBatch       = 64
+	MaxSyncBatchWeight = 4096
 	// syncStatusHours is how far back a sync status lists hourly counts:
 	// the 7 days SPEC §3 asks agents to keep.
 	syncStatusHours = 7 * 24
+)
+
+// Bounds of the observed telemetry (telemetry.go).
+const (
+	// MaxObservedPerTxn caps the observed counts added in one transaction.
+	MaxObservedPerTxn = 500
+	// MaxTelemetryWindow caps the window of a telemetry view or
+	// discrepancy listing.
+	MaxTelemetryWindow = 31 * Day
+	// MaxDiscrepancyScan caps the observed (device, hour) entries one
+	// discrepancy listing walks.
+	MaxDiscrepancyScan = 500_000
+	// SettleMargin allows for the agent's clock when deciding that a sync
+	// carried an hour's final counts.
+	SettleMargin = 10 * time.Minute
 )
