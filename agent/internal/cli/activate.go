@@ -9,7 +9,9 @@ import (
 	"github.com/tollgate-iot/tollgate/agent/internal/limits"
 	"github.com/tollgate-iot/tollgate/agent/internal/runtime"
 	"github.com/tollgate-iot/tollgate/agent/internal/store"
+	"github.com/tollgate-iot/tollgate/shared/airgap"
 	"github.com/tollgate-iot/tollgate/shared/cli"
+	sharedlimits "github.com/tollgate-iot/tollgate/shared/limits"
 )
 
 func init() {
@@ -29,13 +31,13 @@ func runActivate(ctx context.Context, env *IO, args []string) error {
 	}
 	input := fs.Arg(0)
 	if !strings.HasPrefix(input, "tg1.") {
-		b, err := readBounded(input, limits.MaxActivationFileBytes)
+		b, err := readBounded(input, max(limits.MaxActivationFileBytes, sharedlimits.MaxAirgapFileBytes))
 		if err != nil {
 			return errorCode(err)
 		}
 		input = string(b)
 	}
-	docs, err := runtime.SplitDocuments(input)
+	docs, err := activationDocs(input)
 	if err != nil {
 		return errorCode(err)
 	}
@@ -67,4 +69,21 @@ func activate(ctx context.Context, env *IO, cfg configT, docs []string) ([]runti
 	}
 	imported, err := a.Activate(docs)
 	return imported, errors.Join(err, a.Close())
+}
+
+// activationDocs splits activate's input: an armored air-gap file must be
+// an activation key, applied whole (runtime/airgap.go); anything else is
+// tokens and revocation lists.
+func activationDocs(input string) ([]string, error) {
+	if !strings.HasPrefix(input, "-----BEGIN ") {
+		return runtime.SplitDocuments(input)
+	}
+	kind, text, err := airgap.Dearmor([]byte(input))
+	if err != nil {
+		return nil, err
+	}
+	if !runtime.IsActivationKey(text) {
+		return nil, fmt.Errorf("%w: the file is a %s document (give it to tollgatectl)", runtime.ErrNotActivationKey, kind)
+	}
+	return []string{text}, nil
 }

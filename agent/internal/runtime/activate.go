@@ -61,6 +61,9 @@ func (a *Agent) Activate(docs []string) ([]Imported, error) {
 	}
 	a.imp.Lock()
 	defer a.imp.Unlock()
+	if len(docs) == 1 && IsActivationKey(docs[0]) {
+		return a.activateKey(docs[0]) // air-gap: airgap.go
+	}
 	ps := make([]parsed, 0, len(docs))
 	for i, text := range docs {
 		p, err := a.verifyDocument(text)

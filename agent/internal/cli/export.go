@@ -1,0 +1,57 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"strconv"
+
+	"github.com/tollgate-iot/tollgate/agent/internal/runtime"
+	"github.com/tollgate-iot/tollgate/shared/cli"
+)
+
+func init() {
+	register("export-usage", Command{Summary: "write an air-gapped usage receipt file (--out FILE)", Run: runExport})
+}
+
+// exported is what export-usage reports.
+type exported struct {
+	Out string `json:"out"`
+	runtime.Receipt
+}
+
+func runExport(ctx context.Context, env *IO, args []string) error {
+	fs := cli.NewFlagSet("export-usage", env.Stderr)
+	data := fs.String("data", "", "agent data directory (env TOLLGATE_DATA)")
+	cfgPath := fs.String("config", "", "agent config file, for gateways' children (env TOLLGATE_CONFIG)")
+	outFile := fs.String("out", "", "usage receipt file to write")
+	out := cli.OutputFlag(fs)
+	if err := cli.Parse(fs, args, envVars); err != nil {
+		return err
+	}
+	if *data == "" || *outFile == "" || fs.NArg() > 0 {
+		return cli.Usagef("export-usage: want --data DIR --out FILE")
+	}
+	cfg, err := loadConfig(*data, *cfgPath)
+	if err != nil {
+		return errorCode(err)
+	}
+	a, err := runtime.Open(ctx, cfg, runtime.Options{Logger: env.Logger, Clock: env.Clock})
+	if err != nil {
+		return errorCode(err)
+	}
+	file, r, err := a.ExportUsage()
+	if err = errors.Join(err, a.Close()); err != nil {
+		return errorCode(err)
+	}
+	if err := writeFileAtomic(*outFile, file); err != nil {
+		return err
+	}
+	n := func(v int64) string { return strconv.FormatInt(v, 10) }
+	seqs := "-"
+	if r.Deductions > 0 {
+		seqs = n(r.FirstSeq) + ".." + n(r.LastSeq)
+	}
+	return cli.Render(env.Stdout, *out, exported{Out: *outFile, Receipt: r},
+		[]string{"WROTE", "DEVICE_ID", "DEDUCTIONS", "SEQS", "COUNTS", "MORE", "BYTES"},
+		[][]string{{*outFile, r.DeviceID, strconv.Itoa(r.Deductions), seqs, strconv.Itoa(r.Counts), strconv.FormatBool(r.More), strconv.Itoa(r.Bytes)}})
+}
