@@ -7,6 +7,7 @@ import (
 	"github.com/tollgate-iot/tollgate/server/internal/ledger"
 	"github.com/tollgate-iot/tollgate/server/internal/store"
 	"github.com/tollgate-iot/tollgate/shared/airgap"
+	"github.com/tollgate-iot/tollgate/shared/redeem"
 	"github.com/tollgate-iot/tollgate/shared/syncproto"
 	"github.com/tollgate-iot/tollgate/shared/token"
 	"github.com/tollgate-iot/tollgate/shared/wire"
@@ -41,6 +42,15 @@ var errorMap = []struct {
 	{token.ErrBadSignature, http.StatusUnauthorized, "bad_signature"},
 	{ErrStale, http.StatusConflict, "stale_request"},
 	{ErrReplay, http.StatusConflict, "replay"},
+	{ErrRateLimited, http.StatusTooManyRequests, "rate_limited"},
+	{ErrTooManyFailures, http.StatusTooManyRequests, "too_many_failures"},
+	{ledger.ErrUnknownCode, http.StatusNotFound, "unknown_code"},
+	{ledger.ErrDeviceCustomerMismatch, http.StatusConflict, "device_customer_mismatch"},
+	{ledger.ErrNoLicenseAvailable, http.StatusConflict, "no_license_available"},
+	{ledger.ErrEnrollmentExpired, http.StatusConflict, "enrollment_expired"},
+	{ledger.ErrEnrollmentRevoked, http.StatusConflict, "enrollment_revoked"},
+	{ledger.ErrEnrollmentUsedUp, http.StatusConflict, "enrollment_used_up"},
+	{redeem.ErrInvalid, http.StatusBadRequest, "invalid_request"},
 	{ledger.ErrForbidden, http.StatusForbidden, "forbidden"},
 	{ledger.ErrNotFound, http.StatusNotFound, "not_found"},
 	{ErrBodyTooLarge, http.StatusRequestEntityTooLarge, "body_too_large"},

@@ -19,6 +19,7 @@ import (
 	"github.com/tollgate-iot/tollgate/server/internal/ledger"
 	"github.com/tollgate-iot/tollgate/server/internal/metrics"
 	"github.com/tollgate-iot/tollgate/shared/clock"
+	"github.com/tollgate-iot/tollgate/shared/redeem"
 	"github.com/tollgate-iot/tollgate/shared/wire"
 )
 
@@ -41,6 +42,8 @@ type API struct {
 	ready func() bool
 	// nonces are the sync request nonces seen within SyncWindow.
 	nonces *nonceCache
+	// redeem limits online activation (redeem.go).
+	redeem *redeemGuard
 }
 
 // New returns the API; Handler gives its router.
@@ -58,6 +61,7 @@ func New(o Options) *API {
 	}
 	a.m.Counter("tollgate_http_requests_total", "Admin API requests by route, method and status.", "route", "method", "code")
 	a.m.Summary("tollgate_http_request_duration_seconds", "Admin API request latency.", "route")
+	a.initRedeem()
 	return a
 }
 
@@ -79,6 +83,8 @@ func (a *API) Handler() http.Handler {
 	r.HandleFunc("/metrics", a.metrics).Methods(http.MethodGet)
 	// The device signs its sync request: no API key.
 	r.HandleFunc("/v1/device/sync", a.deviceSync).Methods(http.MethodPost)
+	// Online activation: the device signs, the code authorizes (redeem.go).
+	r.HandleFunc(redeem.Path, a.redeemOnline).Methods(http.MethodPost)
 	a.routes(r, auth.Middleware(a.lg, a.fail))
 	return r
 }
@@ -106,6 +112,9 @@ func (a *API) routes(r *mux.Router, authn func(http.Handler) http.Handler) {
 	h("/devices/{id}/activation-key", a.deviceActivationKey, http.MethodPost)
 	h("/activations/offline", a.activateOffline, http.MethodPost)
 	h("/usage/import", a.importUsage, http.MethodPost)
+	h("/enrollments", a.createEnrollment, http.MethodPost)
+	h("/enrollments", a.listEnrollments, http.MethodGet)
+	h("/enrollments/{id}/revoke", a.revokeEnrollment, http.MethodPost)
 	h("/licenses", a.createLicenses, http.MethodPost)
 	h("/licenses", a.listLicenses, http.MethodGet)
 	h("/licenses/{id}", a.getLicense, http.MethodGet)

@@ -273,3 +273,24 @@ func (o *op) checkEnrollable(e *Enrollment, model string, again bool) error {
 	}
 	return nil
 }
+
+// Enrollment states, derived like a license's status.
+const (
+	EnrollmentActive  = "active"
+	EnrollmentExpired = "expired"
+	EnrollmentUsedUp  = "used_up"
+	EnrollmentRevoked = "revoked"
+)
+
+// State derives the code's state at now: revoked, expired, used up, or active.
+func (e *Enrollment) State(now time.Time) string {
+	switch {
+	case e.Revoked:
+		return EnrollmentRevoked
+	case !e.ExpiresAt.IsZero() && !now.Before(e.ExpiresAt):
+		return EnrollmentExpired
+	case e.MaxUses > 0 && e.Uses >= e.MaxUses:
+		return EnrollmentUsedUp
+	}
+	return EnrollmentActive
+}

@@ -1,0 +1,277 @@
+package api
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/netip"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/tollgate-iot/tollgate/server/internal/ledger"
+	"github.com/tollgate-iot/tollgate/shared/redeem"
+)
+
+// Errors of online activation found before the ledger.
+var (
+	// ErrRateLimited reports a source address over RedeemRate requests
+	// per RedeemRatePeriod.
+	ErrRateLimited = errors.New("too many activation requests from this address")
+	// ErrTooManyFailures reports a source address that failed
+	// MaxRedeemFailures times within RedeemFailureWindow, or serial
+	// redemption paused after MaxSerialFailures failures from all
+	// addresses in that window (enrollment codes keep working).
+	ErrTooManyFailures = errors.New("too many failed activations")
+)
+
+// Bounds of online activation (docs/server.md "Online activation").
+// Serials are 8 Crockford base32 characters (40 bits); these limits keep
+// guessing them far from worthwhile: one address gets at most
+// MaxRedeemFailures wrong answers an hour, and all addresses together at
+// most MaxSerialFailures wrong serials an hour — about 24k guesses a day
+// against 2^40 serials. Enrollment codes carry 256 random bits.
+const (
+	// RedeemWindow is how far a request's created_at may be from the
+	// server's time, either way; its nonce is remembered that long.
+	RedeemWindow = SyncWindow
+	// RedeemRate requests per RedeemRatePeriod are accepted from one
+	// source address (an IPv6 address counts by its /64).
+	RedeemRate       = 10
+	RedeemRatePeriod = time.Minute
+	// MaxRedeemFailures refusals of one source within RedeemFailureWindow
+	// lock that source out until the window ends.
+	MaxRedeemFailures   = 10
+	RedeemFailureWindow = time.Hour
+	// MaxSerialFailures refused serial redemptions from all sources within
+	// RedeemFailureWindow pause serial redemption until the window ends.
+	MaxSerialFailures = 1000
+	// MaxRedeemSources caps the source addresses tracked; when full, the
+	// expired are dropped, then arbitrary ones.
+	MaxRedeemSources = 100_000
+	// MaxRedeemNonces caps the nonces remembered for replay detection.
+	MaxRedeemNonces = 100_000
+	// MaxRedeemBodyBytes caps the request body: a signed request and a
+	// line ending.
+	MaxRedeemBodyBytes = redeem.MaxRequestBytes + 2
+)
+
+// redeemGuard is online activation's memory: request rates and failures
+// by source, serial failures overall, and the nonces seen. It is in
+// memory: a restart forgets it, which gives a guesser one fresh window.
+type redeemGuard struct {
+	mu      sync.Mutex
+	sources map[string]*sourceState
+	// serialFrom starts the current window of serial failures.
+	serialFrom time.Time
+	serialN    int
+	nonces     *nonceCache
+}
+
+type sourceState struct {
+	rateFrom time.Time
+	rateN    int
+	failFrom time.Time
+	failN    int
+}
+
+func newRedeemGuard() *redeemGuard {
+	return &redeemGuard{sources: map[string]*sourceState{}, nonces: newNonceCache(MaxRedeemNonces)}
+}
+
+// throttled is a refusal with the time after which trying again may work.
+type throttled struct {
+	err   error
+	until time.Time
+}
+
+func (t *throttled) Error() string { return t.err.Error() }
+func (t *throttled) Unwrap() error { return t.err }
+
+// admit counts a request of src and refuses it if src is over its rate or
+// locked out by its failures.
+func (g *redeemGuard) admit(src string, now time.Time) error {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	s := g.source(src, now)
+	if s.failN >= MaxRedeemFailures && now.Before(s.failFrom.Add(RedeemFailureWindow)) {
+		return &throttled{fmt.Errorf("%w: %d failures from this address within %s", ErrTooManyFailures, s.failN, RedeemFailureWindow), s.failFrom.Add(RedeemFailureWindow)}
+	}
+	if !now.Before(s.rateFrom.Add(RedeemRatePeriod)) {
+		s.rateFrom, s.rateN = now, 0
+	}
+	s.rateN++
+	if s.rateN > RedeemRate {
+		return &throttled{fmt.Errorf("%w: at most %d per %s", ErrRateLimited, RedeemRate, RedeemRatePeriod), s.rateFrom.Add(RedeemRatePeriod)}
+	}
+	return nil
+}
+
+// serialPaused refuses serial redemption after MaxSerialFailures.
+func (g *redeemGuard) serialPaused(now time.Time) error {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if g.serialN >= MaxSerialFailures && now.Before(g.serialFrom.Add(RedeemFailureWindow)) {
+		return &throttled{fmt.Errorf("%w: serial redemption is paused after %d failures within %s; enrollment codes still work",
+			ErrTooManyFailures, g.serialN, RedeemFailureWindow), g.serialFrom.Add(RedeemFailureWindow)}
+	}
+	return nil
+}
+
+// failed counts a refused redemption of src (serial: of a serial).
+func (g *redeemGuard) failed(src string, serial bool, now time.Time) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	s := g.source(src, now)
+	if !now.Before(s.failFrom.Add(RedeemFailureWindow)) {
+		s.failFrom, s.failN = now, 0
+	}
+	s.failN++
+	if serial {
+		if !now.Before(g.serialFrom.Add(RedeemFailureWindow)) {
+			g.serialFrom, g.serialN = now, 0
+		}
+		g.serialN++
+	}
+}
+
+// source returns src's state, making room when MaxRedeemSources are tracked.
+func (g *redeemGuard) source(src string, now time.Time) *sourceState {
+	if s, ok := g.sources[src]; ok {
+		return s
+	}
+	if len(g.sources) >= MaxRedeemSources {
+		for k, s := range g.sources {
+			if !now.Before(s.rateFrom.Add(RedeemRatePeriod)) && !now.Before(s.failFrom.Add(RedeemFailureWindow)) {
+				delete(g.sources, k)
+			}
+		}
+		for k := range g.sources {
+			if len(g.sources) < MaxRedeemSources {
+				break
+			}
+			delete(g.sources, k)
+		}
+	}
+	s := &sourceState{}
+	g.sources[src] = s
+	return s
+}
+
+// sourceOf is the address a request is counted under: the peer's IP (an
+// IPv6 one by its /64, which one subscriber usually holds whole). A proxy
+// in front of the server makes every request its own: limits are then the
+// proxy's to apply.
+func sourceOf(r *http.Request) string {
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		host = r.RemoteAddr
+	}
+	ip, err := netip.ParseAddr(host)
+	if err != nil {
+		return host
+	}
+	ip = ip.Unmap()
+	if ip.Is6() {
+		p, _ := ip.Prefix(64)
+		return p.String()
+	}
+	return ip.String()
+}
+
+// redeemOnline is POST /v1/activations/online: a device-signed request
+// redeeming a license serial or an enrollment code; the answer is the
+// signed sync response (tokens, revocation list, server time) echoing the
+// request's nonce. No API key: the signature and the code are the
+// authentication, bounded by the guard's limits.
+func (a *API) redeemOnline(w http.ResponseWriter, r *http.Request) {
+	src, now := sourceOf(r), a.clock.Now()
+	if err := a.redeem.admit(src, now); err != nil {
+		a.redeemRefused(w, r, err, "")
+		return
+	}
+	answer, method, err := a.redeemText(w, r, src, now)
+	if err != nil {
+		a.redeem.failed(src, method == ledger.RedeemSerial, now)
+		a.redeemRefused(w, r, err, method)
+		return
+	}
+	a.m.Add("tollgate_redemptions_total", 1, method, "ok")
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	w.Header().Set("X-Content-Type-Options", "nosniff")
+	w.WriteHeader(http.StatusOK)
+	if _, err := io.WriteString(w, answer); err != nil {
+		a.log.Debug("redeem answer write", "error", err)
+	}
+}
+
+// redeemText reads, verifies, checks freshness and redeems; it returns the
+// signed answer and the method (serial or enrollment, "" before it is known).
+func (a *API) redeemText(w http.ResponseWriter, r *http.Request, src string, now time.Time) (string, string, error) {
+	b, err := readFile(w, r, MaxRedeemBodyBytes)
+	if err != nil {
+		return "", "", err
+	}
+	text := strings.TrimSuffix(strings.TrimSuffix(string(b), "\n"), "\r")
+	req, err := redeem.Parse(text)
+	if err != nil {
+		return "", "", err
+	}
+	method := ledger.RedeemSerial
+	if req.IsEnrollment() {
+		method = ledger.RedeemEnrollment
+	}
+	created := time.Unix(req.CreatedAt, 0)
+	if d := now.Sub(created); d > RedeemWindow || d < -RedeemWindow {
+		return "", method, fmt.Errorf("%w: created_at %s is %s from server time (window ±%s)", ErrStale,
+			created.UTC().Format(time.RFC3339), d.Round(time.Second), RedeemWindow)
+	}
+	if !a.redeem.nonces.add(req.DeviceID, req.Nonce, created.Add(RedeemWindow), now) {
+		return "", method, fmt.Errorf("%w: nonce already seen from device %s", ErrReplay, req.DeviceID)
+	}
+	if method == ledger.RedeemSerial {
+		if err := a.redeem.serialPaused(now); err != nil {
+			return "", method, err
+		}
+	}
+	res, err := a.lg.Redeem(r.Context(), req.Activation(), req.Code, src)
+	if err != nil {
+		return "", method, err
+	}
+	res.Response.Nonce = req.Nonce
+	license := ""
+	if res.License != nil {
+		license = res.License.ID
+	}
+	a.log.Info("online activation", "method", method, "device_id", res.Device.ID, "customer_id", res.Device.CustomerID,
+		"license_id", license, "enrollment_id", res.EnrollmentID, "device_created", res.DeviceCreated, "retry", res.Retry, "source", src)
+	answer, err := a.lg.SignSyncResponse(res.Response)
+	return answer, method, err
+}
+
+// redeemRefused answers a refusal, with Retry-After when throttled, and
+// counts it.
+func (a *API) redeemRefused(w http.ResponseWriter, r *http.Request, err error, method string) {
+	var t *throttled
+	if errors.As(err, &t) {
+		w.Header().Set("Retry-After", strconv.FormatInt(int64(t.until.Sub(a.clock.Now())/time.Second)+1, 10))
+	}
+	status, code := Status(err)
+	if method == "" {
+		method = "unknown"
+	}
+	a.m.Add("tollgate_redemptions_total", 1, method, code)
+	if status < 500 {
+		a.log.Warn("online activation refused", "method", method, "code", code, "source", sourceOf(r), "error", err)
+	}
+	a.fail(w, r, err)
+}
+
+// initRedeem sets up online activation's guard and metrics.
+func (a *API) initRedeem() {
+	a.redeem = newRedeemGuard()
+	a.m.Counter("tollgate_redemptions_total", "Online activations by method (serial, enrollment, unknown) and result (ok or error code).", "method", "result")
+}
