@@ -110,4 +110,53 @@ func TestAirgapCommandsAgainstRealServer(t *testing.T) {
 	if code, _, errOut := run("usage", "import", recFile); code == 0 || !strings.Contains(errOut, "malformed_file") {
 		t.Fatalf("truncated receipt: exit %d %q", code, errOut)
 	}
+	checkInspect(t, dir, keyFile, reqFile, receipt, trust, dk)
+}
+
+// checkInspect: tollgatectl inspect works with no server and no API key,
+// shows every air-gap kind and bare tokens, and says whether each verifies.
+func checkInspect(t *testing.T, dir, keyFile, reqFile string, receipt []byte, trust *token.Trust, dk ed25519.PrivateKey) {
+	t.Setenv("TOLLGATE_SERVER", "http://127.0.0.1:1")
+	t.Setenv("TOLLGATE_API_KEY", "")
+	trustFile, recFile := filepath.Join(dir, "trust.json"), filepath.Join(dir, "good.receipt")
+	os.WriteFile(trustFile, token.MarshalTrustBundle(trust), 0o644)
+	os.WriteFile(recFile, receipt, 0o644)
+	pub := token.EncodePublicKey(dk.Public().(ed25519.PublicKey))
+	keyData, _ := os.ReadFile(keyFile)
+	k, _ := airgap.OpenActivationKey(trust, keyData)
+	tests := []struct {
+		name string
+		args []string
+		exit int
+		want []string
+	}{
+		{"ok/key-verified", []string{"inspect", keyFile, "--trust", trustFile}, 0, []string{"activation_key", "signature valid", "[1] kind", "revocation_list", "expires_at"}},
+		{"ok/key-unchecked", []string{"inspect", keyFile}, 0, []string{"not_checked", "no server key given"}},
+		{"ok/request-self-verified", []string{"inspect", reqFile}, 0, []string{"activation_request", "signature valid", "site-1"}},
+		{"ok/receipt-with-key", []string{"inspect", recFile, "--public-key", pub, "-o", "json"}, 0, []string{`"kind": "usage_receipt"`, `"signature": "valid"`, `"deductions": [`}},
+		{"ok/bare-token", []string{"inspect", k.Tokens[0], "--trust", trustFile}, 0, []string{"license", "signature valid", "site-1"}},
+		{"error/receipt-other-key", []string{"inspect", recFile, "--public-key", token.EncodePublicKey(make(ed25519.PublicKey, 32))}, 1, []string{"invalid_public_key"}},
+		{"error/not-a-document", []string{"inspect", trustFile}, 1, []string{"error: malformed_document:"}},
+		{"error/no-file", []string{"inspect"}, 2, nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			code, out, errOut := run(tt.args...)
+			if code != tt.exit {
+				t.Fatalf("exit %d, want %d: %s %s", code, tt.exit, out, errOut)
+			}
+			for _, w := range tt.want {
+				if !strings.Contains(strings.Join(strings.Fields(out+errOut), " "), w) {
+					t.Fatalf("output lacks %q:\n%s%s", w, out, errOut)
+				}
+			}
+		})
+	}
+	// A receipt checked against another device's key: shown, then refused.
+	other := sha256.Sum256([]byte("another device"))
+	otherPub := token.EncodePublicKey(ed25519.NewKeyFromSeed(other[:]).Public().(ed25519.PublicKey))
+	code, out, errOut := run("inspect", recFile, "--public-key", otherPub)
+	if code != 1 || !strings.Contains(out, "usage_receipt") || !strings.Contains(errOut, "error: bad_signature:") {
+		t.Fatalf("receipt with another key: exit %d %q %q", code, out, errOut)
+	}
 }
