@@ -57,6 +57,8 @@ type Ledger struct {
 	mu       sync.Mutex
 	rootID   string
 	enforcer Enforcer
+
+	syncq syncQueue // sync reports waiting for a group commit (syncbatch.go)
 }
 
 // New returns a ledger over o.DB. The root customer is read if the store

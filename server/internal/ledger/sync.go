@@ -55,21 +55,24 @@ func (lg *Ledger) DevicePublicKey(ctx context.Context, deviceID string) (ed25519
 }
 
 // Reconcile applies a verified usage report of a device — an online sync
-// request or an air-gap usage receipt — in one transaction: deductions once
-// per (device, seq), forks and gaps recorded, overdrafts charged as failed
+// request or an air-gap usage receipt — atomically: deductions once per
+// (device, seq), forks and gaps recorded, overdrafts charged as failed
 // deductions (the device is blacklisted, SPEC §2), hourly counts kept at
 // their highest. Any refusal (ErrCounterWentDown, ErrNotThisDevice)
-// applies nothing. The answer is unsigned and has no nonce: the caller
-// echoes the request's and signs it (SignSyncResponse).
+// applies nothing. Concurrent calls share one synced commit (group commit,
+// syncbatch.go); each returns only once the commit holding its report is
+// durable. The answer is unsigned and has no nonce: the caller echoes the
+// request's and signs it (SignSyncResponse).
 func (lg *Ledger) Reconcile(ctx context.Context, deviceID string, r *syncproto.Report) (*syncproto.Response, error) {
 	if r.DeviceID != deviceID {
 		return nil, invalid("report is for device %s, not %s", r.DeviceID, deviceID)
 	}
-	st, missing, err := lg.reconcile(deviceID, r, nil)
-	if err != nil {
-		return nil, err
+	j := &syncJob{deviceID: deviceID, r: r, weight: reportWeight(r), done: make(chan bool, 1)}
+	lg.syncq.run(lg, j)
+	if j.err != nil {
+		return nil, j.err
 	}
-	return lg.syncAnswer(deviceID, st.AckedSeq, missing)
+	return lg.syncAnswer(deviceID, j.st.AckedSeq, j.missing)
 }
 
 // receiptImport is an admin's import of a usage receipt (SPEC §7 step 4):
@@ -84,9 +87,9 @@ type receiptImport struct {
 	before    SyncState
 }
 
-// reconcile applies r, retrying with fewer new deductions while the
-// transaction is too big for badger: the answer acks what is held, and the
-// agent sends the rest again.
+// reconcile applies r in a transaction of its own, retrying with fewer new
+// deductions while the transaction is too big for badger: the answer acks
+// what is held, and the agent sends the rest again.
 func (lg *Ledger) reconcile(deviceID string, r *syncproto.Report, imp *receiptImport) (SyncState, []syncproto.SeqRange, error) {
 	maxNew := len(r.Deductions)
 	for {
@@ -106,14 +109,14 @@ func (lg *Ledger) reconcileOnce(deviceID string, r *syncproto.Report, maxNew int
 	var st SyncState
 	var missing []syncproto.SeqRange
 	err := lg.update(func(o *op) error {
-		d, err := o.device(deviceID)
-		if err != nil {
-			return err
-		}
-		if st, err = o.syncState(d.ID); err != nil {
-			return err
-		}
 		if imp != nil {
+			d, err := o.device(deviceID)
+			if err != nil {
+				return err
+			}
+			if st, err = o.syncState(d.ID); err != nil {
+				return err
+			}
 			done, err := o.startImport(imp, d, st)
 			if err != nil {
 				return err
@@ -123,31 +126,119 @@ func (lg *Ledger) reconcileOnce(deviceID string, r *syncproto.Report, maxNew int
 				return err
 			}
 		}
-		left := maxNew
-		for i := range r.Deductions {
-			applied, err := o.reconcileDeduction(d, &st, &r.Deductions[i], left > 0)
-			if err != nil {
-				return err
-			}
-			if applied {
-				left--
-			}
-		}
-		if err := o.reconcileCounts(d, r.Counts); err != nil {
+		p, err := o.checkReport(deviceID, r)
+		if err != nil {
 			return err
 		}
-		if st.AckedSeq, st.HighestSeq, missing, err = o.ackState(d.ID, st.AckedSeq); err != nil {
+		if st, missing, err = o.applyReport(p, r, maxNew); err != nil {
 			return err
 		}
-		st.LastSyncAt, st.Syncs = o.now, st.Syncs+1
 		if imp != nil {
-			if err := o.finishImport(imp, d, st, r); err != nil {
-				return err
-			}
+			return o.finishImport(imp, p.d, st, r)
 		}
-		return o.x.PutJSON(store.SyncStateKey(d.ID), &st)
+		return nil
 	})
 	return st, missing, err
+}
+
+// reportPlan is what checking a report against the ledger found: which
+// records are new, held or forks, and which counts to write. A checked
+// report is applied without a refusal, so that reports sharing one
+// transaction never half-apply one of them.
+type reportPlan struct {
+	d      *Device
+	st     SyncState
+	deds   []dedPlan // one per report deduction
+	counts []bool    // one per report count: write it
+}
+
+type dedKind uint8
+
+const (
+	dedNew  dedKind = iota // not held: charge it
+	dedHeld                // held with the same content: acknowledge again
+	dedFork                // held with other content: record the fork
+)
+
+type dedPlan struct {
+	kind dedKind
+	held syncproto.Deduction // dedFork: what the ledger holds
+}
+
+// checkReport reads what r is reconciled against and refuses it
+// (ErrNotFound, ErrNotThisDevice, ErrCounterWentDown) before anything of
+// it is written. It writes nothing.
+func (o *op) checkReport(deviceID string, r *syncproto.Report) (*reportPlan, error) {
+	d, err := o.device(deviceID)
+	if err != nil {
+		return nil, err
+	}
+	p := &reportPlan{d: d, deds: make([]dedPlan, len(r.Deductions)), counts: make([]bool, len(r.Counts))}
+	if p.st, err = o.syncState(d.ID); err != nil {
+		return nil, err
+	}
+	for i := range r.Deductions {
+		rd := &r.Deductions[i]
+		var held syncproto.Deduction
+		err := o.x.GetJSON(store.SyncRecordKey(d.ID, rd.Seq), &held)
+		switch {
+		case err == nil && held == *rd:
+			p.deds[i].kind = dedHeld
+		case err == nil:
+			p.deds[i] = dedPlan{kind: dedFork, held: held}
+		case !errors.Is(err, store.ErrNotFound):
+			return nil, err
+		default:
+			if _, err := o.reportedLicense(d, rd.LicenseID); err != nil {
+				return nil, err
+			}
+		}
+	}
+	if err := o.checkCounts(d, r.Counts, p.counts); err != nil {
+		return nil, err
+	}
+	return p, nil
+}
+
+// applyReport applies a checked report: forks recorded, at most maxNew new
+// deductions charged (later new ones are left for the agent to send
+// again), counts kept, the sync state written. Its errors are the store's
+// (or a transaction too big), never a refusal of the report.
+func (o *op) applyReport(p *reportPlan, r *syncproto.Report, maxNew int) (SyncState, []syncproto.SeqRange, error) {
+	d, st := p.d, p.st
+	left := maxNew
+	for i := range r.Deductions {
+		rd := &r.Deductions[i]
+		switch p.deds[i].kind {
+		case dedFork:
+			if err := o.recordFork(d, &st, &p.deds[i].held, rd); err != nil {
+				return st, nil, err
+			}
+		case dedNew:
+			if left == 0 {
+				continue
+			}
+			if err := o.applyDeduction(d, &st, rd); err != nil {
+				return st, nil, err
+			}
+			left--
+		}
+	}
+	for i := range r.Counts {
+		if p.counts[i] {
+			c := &r.Counts[i]
+			if err := o.x.PutJSON(store.HourlyCountKey(c.DeviceID, c.Hour), c); err != nil {
+				return st, nil, err
+			}
+		}
+	}
+	var missing []syncproto.SeqRange
+	var err error
+	if st.AckedSeq, st.HighestSeq, missing, err = o.ackAfter(d, st.AckedSeq); err != nil {
+		return st, nil, err
+	}
+	st.LastSyncAt, st.Syncs = o.now, st.Syncs+1
+	return st, missing, o.x.PutJSON(store.SyncStateKey(d.ID), &st)
 }
 
 func (o *op) syncState(deviceID string) (SyncState, error) {
@@ -159,40 +250,28 @@ func (o *op) syncState(deviceID string) (SyncState, error) {
 	return st, err
 }
 
-// reconcileDeduction applies one reported record: a replay is acknowledged,
-// a conflicting replay is a fork, a new seq is charged if mayApply (and
-// reports true), otherwise left for a later report.
-func (o *op) reconcileDeduction(d *Device, st *SyncState, rd *syncproto.Deduction, mayApply bool) (bool, error) {
-	var held syncproto.Deduction
-	err := o.x.GetJSON(store.SyncRecordKey(d.ID, rd.Seq), &held)
-	switch {
-	case err == nil && held == *rd:
-		return false, nil
-	case err == nil:
-		return false, o.recordFork(d, st, &held, rd)
-	case !errors.Is(err, store.ErrNotFound):
-		return false, err
-	}
+// applyDeduction charges a new, checked record and keeps it as reported.
+func (o *op) applyDeduction(d *Device, st *SyncState, rd *syncproto.Deduction) error {
 	l, err := o.reportedLicense(d, rd.LicenseID)
-	if err != nil || !mayApply {
-		return false, err
+	if err != nil {
+		return err
 	}
 	// A seq charged through Deduct (not a sync) is adopted, not charged again.
 	charged, err := o.x.Has(store.DeductionKey(d.ID, rd.Seq))
 	if err != nil {
-		return false, err
+		return err
 	}
 	if !charged {
 		rec, err := o.deductOne(d, rd.Seq, time.Unix(rd.At, 0), l)
 		if err != nil {
-			return false, err
+			return err
 		}
 		if rec.Failed {
 			st.Overdrafts++
 			o.lg.log.Warn("sync overdraft", "device_id", d.ID, "seq", rd.Seq, "license_id", rd.LicenseID)
 		}
 	}
-	return true, o.x.PutJSON(store.SyncRecordKey(d.ID, rd.Seq), rd)
+	return o.x.PutJSON(store.SyncRecordKey(d.ID, rd.Seq), rd)
 }
 
 // reportedLicense returns the license a record names, which must be bound
@@ -225,9 +304,10 @@ func (o *op) recordFork(d *Device, st *SyncState, held, rd *syncproto.Deduction)
 	return o.audit(SystemActor(), "device.sync_fork", "device", d.ID, d.CustomerID, held, rd)
 }
 
-// reconcileCounts keeps each (device, hour) at its highest counts; a lower
-// value than held refuses the report.
-func (o *op) reconcileCounts(d *Device, cs []syncproto.HourlyCount) error {
+// checkCounts refuses counts for a device that is neither d nor its
+// gateway child, and a count lower than the one held for its (device,
+// hour); write[i] reports whether cs[i] is new or higher than held.
+func (o *op) checkCounts(d *Device, cs []syncproto.HourlyCount, write []bool) error {
 	children := map[string]bool{}
 	for i := range cs {
 		c := &cs[i]
@@ -241,9 +321,8 @@ func (o *op) reconcileCounts(d *Device, cs []syncproto.HourlyCount) error {
 			}
 			children[c.DeviceID] = true
 		}
-		k := store.HourlyCountKey(c.DeviceID, c.Hour)
 		var held syncproto.HourlyCount
-		err := o.x.GetJSON(k, &held)
+		err := o.x.GetJSON(store.HourlyCountKey(c.DeviceID, c.Hour), &held)
 		switch {
 		case err == nil && held == *c:
 			continue
@@ -254,11 +333,30 @@ func (o *op) reconcileCounts(d *Device, cs []syncproto.HourlyCount) error {
 		case err != nil && !errors.Is(err, store.ErrNotFound):
 			return err
 		}
-		if err := o.x.PutJSON(k, c); err != nil {
-			return err
-		}
+		write[i] = true
 	}
 	return nil
+}
+
+// ackAfter is ackState without a scan in the usual case: it walks the
+// held seqs just above acked, and only when the device has deducted beyond
+// where that walk stops (Device.LastSeq bounds every held seq) does it
+// scan for the highest seq and the missing ranges.
+func (o *op) ackAfter(d *Device, acked int64) (newAcked, highest int64, missing []syncproto.SeqRange, err error) {
+	for acked < d.LastSeq {
+		held, err := o.x.Has(store.DeductionKey(d.ID, acked+1))
+		if err != nil {
+			return 0, 0, nil, err
+		}
+		if !held {
+			break
+		}
+		acked++
+	}
+	if acked >= d.LastSeq {
+		return acked, acked, []syncproto.SeqRange{}, nil
+	}
+	return o.ackState(d.ID, acked)
 }
 
 // ackState walks the deduction records of a device above acked: it returns

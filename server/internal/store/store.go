@@ -54,6 +54,11 @@ type Options struct {
 	Clock clock.Clock
 	// Logger receives badger's warnings and GC results; nil means slog.Default().
 	Logger *slog.Logger
+	// Unsynced commits without waiting for the disk: a process crash loses
+	// nothing, a power loss may lose acknowledged writes. Only for bulk
+	// loads that are synced once at the end (Close, or DB.Sync) — tests and
+	// benchmarks that build a fleet — never for a serving ledger.
+	Unsynced bool
 
 	onGC func() // test hook: called after each GC pass
 }
@@ -71,7 +76,7 @@ type DB struct {
 
 func badgerOptions(o Options) badger.Options {
 	bo := badger.DefaultOptions(o.Dir).
-		WithSyncWrites(true). // the ledger is money: survive power loss
+		WithSyncWrites(!o.Unsynced). // the ledger is money: survive power loss
 		WithLogger(badgerLogger{o.Logger}).
 		WithMetricsEnabled(false).
 		WithNumCompactors(2)
@@ -153,6 +158,10 @@ func (d *DB) Close() error {
 	})
 	return err
 }
+
+// Sync flushes every committed write to disk (what an Unsynced store
+// defers).
+func (d *DB) Sync() error { return d.db.Sync() }
 
 // Update runs fn in a read-write transaction and commits it (synced) if fn
 // returns nil; otherwise nothing fn wrote is applied.

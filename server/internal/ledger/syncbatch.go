@@ -1,0 +1,130 @@
+package ledger
+
+import (
+	"sync"
+
+	"github.com/tollgate-iot/tollgate/shared/syncproto"
+)
+
+// Group commit of sync reports. Every ledger write is one synced badger
+// transaction under the ledger's mutex, so one report per commit caps the
+// server at one fsync per sync. Reports that arrive while a commit is
+// running wait in a queue; the next commit applies all of them (up to
+// MaxSyncBatch reports and MaxSyncBatchWeight records) in one transaction
+// and one fsync. Each report is checked before any of it is written
+// (checkReport), so a refused report is left out and the others still
+// commit; an unexpected error while applying (the store's, a transaction
+// too big) abandons the whole transaction and the batch is applied again
+// one report per transaction, each with its own outcome. A caller returns
+// only after the commit that holds its report is durable.
+//
+// There is no committer goroutine: the first caller to find the queue idle
+// leads — it commits a batch that holds its own report, answers the others
+// of that batch, and hands the lead to the oldest waiting caller.
+
+// syncJob is one Reconcile call waiting for its commit.
+type syncJob struct {
+	deviceID string
+	r        *syncproto.Report
+	weight   int
+	// Set by the commit that held the report, before done is signalled.
+	st      SyncState
+	missing []syncproto.SeqRange
+	err     error
+	// done receives false when the job's commit is over, true when the job
+	// is to lead the next commit.
+	done chan bool
+}
+
+// syncQueue is the ledger's queue of reports waiting for a commit. The
+// zero value is ready.
+type syncQueue struct {
+	mu      sync.Mutex
+	pending []*syncJob
+	busy    bool // a leader is committing; it empties pending or hands over
+}
+
+// reportWeight is how much a report writes, in hourly-count units: a
+// deduction writes about ten records (charge, token, audit, indexes).
+func reportWeight(r *syncproto.Report) int {
+	return 1 + 10*len(r.Deductions) + len(r.Counts)
+}
+
+// run returns when j is committed (or refused).
+func (q *syncQueue) run(lg *Ledger, j *syncJob) {
+	q.mu.Lock()
+	q.pending = append(q.pending, j)
+	if q.busy {
+		q.mu.Unlock()
+		if lead := <-j.done; !lead {
+			return
+		}
+		q.mu.Lock()
+	}
+	q.busy = true
+	batch := q.take()
+	q.mu.Unlock()
+
+	lg.commitSyncBatch(batch)
+	for _, b := range batch {
+		if b != j {
+			b.done <- false
+		}
+	}
+
+	q.mu.Lock()
+	if len(q.pending) == 0 {
+		q.busy = false
+		q.mu.Unlock()
+		return
+	}
+	next := q.pending[0]
+	q.mu.Unlock()
+	next.done <- true
+}
+
+// take removes the next batch from the front of pending: the oldest job
+// always (even one over the weight on its own), then more while they fit.
+func (q *syncQueue) take() []*syncJob {
+	n, w := 1, q.pending[0].weight
+	for n < len(q.pending) && n < MaxSyncBatch && w+q.pending[n].weight <= MaxSyncBatchWeight {
+		w += q.pending[n].weight
+		n++
+	}
+	batch := make([]*syncJob, n)
+	copy(batch, q.pending)
+	clear(q.pending[:n])
+	q.pending = q.pending[n:]
+	if len(q.pending) == 0 {
+		q.pending = nil
+	}
+	return batch
+}
+
+// commitSyncBatch applies a batch in one transaction, or one report per
+// transaction if that fails, and sets each job's outcome.
+func (lg *Ledger) commitSyncBatch(batch []*syncJob) {
+	if len(batch) > 1 {
+		err := lg.update(func(o *op) error {
+			for _, j := range batch {
+				j.err = nil
+				p, err := o.checkReport(j.deviceID, j.r)
+				if err != nil { // refused before anything of it was written
+					j.err = err
+					continue
+				}
+				if j.st, j.missing, err = o.applyReport(p, j.r, len(j.r.Deductions)); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+		if err == nil {
+			return
+		}
+		lg.log.Warn("sync group commit failed: one report per transaction", "reports", len(batch), "error", err)
+	}
+	for _, j := range batch {
+		j.st, j.missing, j.err = lg.reconcile(j.deviceID, j.r, nil)
+	}
+}
