@@ -23,13 +23,20 @@ func runInspect(ctx context.Context, env *IO, args []string) error {
 	trust := fs.String("trust", "", "trust bundle file to check server signatures with (env TOLLGATE_TRUST)")
 	pub := fs.String("public-key", "", "device public key to check a usage receipt with")
 	out := cli.OutputFlag(fs)
-	if err := cli.Parse(fs, args, envVars); err != nil {
-		return err
+	var pos []string
+	for { // flags may follow the file too: inspect FILE -o json
+		if err := cli.Parse(fs, args, envVars); err != nil {
+			return err
+		}
+		if fs.NArg() == 0 {
+			break
+		}
+		pos, args = append(pos, fs.Arg(0)), fs.Args()[1:]
 	}
-	if fs.NArg() != 1 {
+	if len(pos) != 1 {
 		return cli.Usagef("inspect: want one FILE or TOKEN")
 	}
-	input, err := inspectInput(fs.Arg(0))
+	input, err := inspectInput(pos[0])
 	if err != nil {
 		return err
 	}

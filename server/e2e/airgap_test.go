@@ -1,0 +1,661 @@
+package e2e
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"crypto/ed25519"
+	"crypto/sha256"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/tollgate-iot/tollgate/server/internal/keys"
+	"github.com/tollgate-iot/tollgate/server/internal/ledger"
+	"github.com/tollgate-iot/tollgate/server/internal/store"
+	"github.com/tollgate-iot/tollgate/shared/airgap"
+	"github.com/tollgate-iot/tollgate/shared/clock"
+	"github.com/tollgate-iot/tollgate/shared/limits"
+	"github.com/tollgate-iot/tollgate/shared/syncproto"
+	"github.com/tollgate-iot/tollgate/shared/token"
+)
+
+// TestAirgapSite runs SPEC §7 with the real binaries and no network
+// between agent and server at any point: the agent is initialized without
+// a server, runs with none, and its environment names none. Files are the
+// only link: request → activation key → activate → samples enforced over
+// simulated days → usage receipt → import. Then: the same receipt twice, a
+// re-export, a receipt from a restored older copy of the agent's data (a
+// fork), a top-up key, every refusal the issue names, a revocation key,
+// and an expired key. At the end the server's ledger, read at a time after
+// the simulated days, holds every deduction and hourly count the agent
+// made.
+//
+// Simulated days: the agent's clock runs from --clock-origin 30 days back
+// at a speed chosen so that it reads the wanted day when the process
+// starts (and runs barely faster than real time while it does), so every
+// sample lands at a known time.
+func TestAirgapSite(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and runs the binaries")
+	}
+	e := newAirgapEnv(t)
+	A := e.agentInit("press-01", "site-a")
+	e.agentOK("request", "--data", A, "--out", e.path("press-01.req"))
+	if out := e.agentOK("inspect", e.path("press-01.req")); !strings.Contains(fields(out), "signature valid") {
+		t.Fatalf("inspect request:\n%s", out)
+	}
+	lics := e.licenses()
+	lic := lics[0]
+	e.ctlOK(e.acme, "activation", "offline", "--request", e.path("press-01.req"), "--license", lic, "--out", e.path("key1"))
+	if out := e.agentOK("inspect", "--data", A, e.path("key1"), "-o", "json"); !strings.Contains(out, `"signature": "valid"`) {
+		t.Fatalf("inspect key:\n%s", out)
+	}
+	e.agentOK("activate", "--data", A, e.path("key1"))
+	if st := e.status(A); len(st.Licenses) != 1 || *st.Licenses[0].AvailableDays != 3 {
+		t.Fatalf("after key 1: %+v", st)
+	}
+
+	// Three days of samples, 250 a day against a budget of 240 (10/hour × 24).
+	t0 := time.Now().UTC().Add(3 * time.Hour).Truncate(time.Hour).Add(5 * time.Minute)
+	dayAt := func(d int) time.Time { return t0.Add(time.Duration(d) * 26 * time.Hour) }
+	posted := map[int64]int64{} // Unix hour → accepted, what the ledger must show
+	for d := 0; d < 3; d++ {
+		acc, reasons := e.day(A, dayAt(d), 250)
+		if acc != 240 || reasons["over_budget"] != 10 {
+			t.Fatalf("day %d: %d accepted, refused %v", d, acc, reasons)
+		}
+		posted[dayAt(d).Truncate(time.Hour).Unix()] += int64(acc)
+		if d == 0 {
+			copyDir(t, A, e.path("site-a-day0")) // the copy restored later
+		}
+	}
+	// Day 4: the three prepaid days are used up; the device stops itself.
+	if acc, reasons := e.day(A, dayAt(3), 5); acc != 0 || reasons["no_days"] == 0 {
+		t.Fatalf("day 4 with no days left: %d accepted, refused %v", acc, reasons)
+	}
+
+	// Receipt → import; the same receipt again; a re-export.
+	e.agentOK("export-usage", "--data", A, "--out", e.path("r1"))
+	r1 := e.inspectReceipt(A, e.path("r1"))
+	if seqs(r1) != "1,2,3" || len(r1.Counts) != 3 {
+		t.Fatalf("receipt 1: seqs %s, %d counts", seqs(r1), len(r1.Counts))
+	}
+	imp := e.usageImport(e.acme, e.path("r1"))
+	if imp.Duplicate || imp.Deductions != 3 || imp.AckedSeq != 3 || imp.NewForks != 0 || imp.NewOverdrafts != 0 {
+		t.Fatalf("import 1: %+v", imp)
+	}
+	before := e.ctlOK(e.root, "license", "deductions", lic, "-o", "json")
+	if imp := e.usageImport(e.acme, e.path("r1")); !imp.Duplicate || imp.AckedSeq != 3 || imp.NewForks != 0 {
+		t.Fatalf("import 1 again: %+v", imp)
+	}
+	e.agentOK("export-usage", "--data", A, "--out", e.path("r1b"))
+	if imp := e.usageImport(e.acme, e.path("r1b")); imp.Duplicate || imp.AckedSeq != 3 || imp.NewForks != 0 {
+		t.Fatalf("re-exported receipt: %+v", imp)
+	}
+	if after := e.ctlOK(e.root, "license", "deductions", lic, "-o", "json"); after != before {
+		t.Fatalf("importing again changed the deductions:\n%s\n%s", before, after)
+	}
+
+	// A restored older copy of the agent's data writes seq 2 again, with
+	// other content: the server flags a fork and keeps what it held.
+	old := e.path("site-a-day0")
+	oldAt := t0.Add(31 * time.Hour)
+	if acc, _ := e.day(old, oldAt, 20); acc != 20 {
+		t.Fatalf("restored copy: %d accepted", acc)
+	}
+	posted[oldAt.Truncate(time.Hour).Unix()] += 20
+	e.agentOK("export-usage", "--data", old, "--out", e.path("r-old"))
+	if imp := e.usageImport(e.acme, e.path("r-old")); imp.NewForks != 1 || imp.AckedSeq != 3 {
+		t.Fatalf("restored copy's receipt: %+v", imp)
+	}
+	if after := e.ctlOK(e.root, "license", "deductions", lic, "-o", "json"); after != before {
+		t.Fatalf("a fork changed the deductions:\n%s\n%s", before, after)
+	}
+
+	// Top-up: ten more days reach the site as a new key; it lifts the stop.
+	e.ctlOK(e.root, "license", "add-days", lic, "--days", "10")
+	e.ctlOK(e.acme, "activation", "key", "--device", "press-01", "--out", e.path("key2"))
+	e.agentOK("activate", "--data", A, e.path("key2"))
+	if st := e.status(A); st.Blacklisted || *st.Licenses[0].AvailableDays != 10 {
+		t.Fatalf("after the top-up: %+v", st)
+	}
+	if acc, _ := e.day(A, dayAt(4), 30); acc != 30 {
+		t.Fatalf("day 5 after the top-up: %d accepted", acc)
+	}
+	posted[dayAt(4).Truncate(time.Hour).Unix()] += 30
+	e.refused("stale_key", e.agent("activate", "--data", A, e.path("key2")))
+
+	// Refusals, each named, with nothing applied: a fresh key mangled.
+	e.ctlOK(e.acme, "activation", "key", "--device", "press-01", "--out", e.path("key3"))
+	e.checkMangledKey(A, e.path("key3"))
+	e.agentOK("activate", "--data", A, e.path("key3")) // the unmangled key still applies: nothing was used up
+	e.checkForeignFiles(A, lics)
+	e.checkMangledReceipt(A)
+
+	// The receipt of day 5 (key 3 acknowledged 1..3: it carries seq 4 only).
+	e.agentOK("export-usage", "--data", A, "--out", e.path("r2"))
+	if imp := e.usageImport(e.acme, e.path("r2")); imp.AckedSeq != 4 || imp.Deductions != 1 || imp.NewOverdrafts != 0 {
+		t.Fatalf("receipt 2: %+v", imp)
+	}
+
+	// Revocation reaches the site as a key and stops the agent.
+	e.ctlOK(e.root, "license", "revoke", lic)
+	e.ctlOK(e.acme, "activation", "key", "--device", "press-01", "--out", e.path("key4"))
+	e.agentOK("activate", "--data", A, e.path("key4"))
+	if acc, reasons := e.day(A, dayAt(5), 5); acc != 0 || reasons["revoked"] != 5 {
+		t.Fatalf("after revocation: %d accepted, refused %v", acc, reasons)
+	}
+	e.agentOK("export-usage", "--data", A, "--out", e.path("r3"))
+	if imp := e.usageImport(e.acme, e.path("r3")); imp.AckedSeq != 4 || imp.Deductions != 0 || imp.NewOverdrafts != 0 {
+		t.Fatalf("receipt 3: %+v", imp)
+	}
+
+	// An expired key: made now, applied when the site's clock reads 31 days on.
+	e.ctlOK(e.acme, "activation", "key", "--device", "press-01", "--out", e.path("key5"))
+	stBefore := e.status(A)
+	e.day(A, time.Now().Add(airgap.KeyLifetime+24*time.Hour), 0)
+	e.refused("key_expired", e.agent("activate", "--data", A, e.path("key5")))
+	if st := e.status(A); st.Licenses[0].Version != stBefore.Licenses[0].Version || st.Revocation.Seq != stBefore.Revocation.Seq {
+		t.Fatalf("an expired key changed the agent: %+v → %+v", stBefore, st)
+	}
+	if st := e.status(A); st.LastSync != nil {
+		t.Fatalf("the agent synced: %v", *st.LastSync)
+	}
+
+	e.stopServer()
+	e.checkLedger("press-01", lic, dayAt(5).Add(2*time.Hour), posted)
+}
+
+// airgapEnv is a running tollgate-server with two customers, and the
+// binaries to drive it and the agents with.
+type airgapEnv struct {
+	t                   *testing.T
+	bin, dir, srvData   string
+	url                 string
+	root, acme, globex  string // API keys
+	serve               *exec.Cmd
+	serveDone           chan error
+	serveErr            *bytes.Buffer
+	trustFile, trustDir string
+}
+
+func newAirgapEnv(t *testing.T) *airgapEnv {
+	root := moduleRoot(t)
+	e := &airgapEnv{t: t, bin: build(t, root), dir: t.TempDir()}
+	e.srvData = e.path("server")
+	var init struct {
+		AdminKey string `json:"admin_api_key"`
+	}
+	e.mustJSON(e.run(nil, "tollgate-server", "init", "--data", e.srvData, "-o", "json"), &init)
+	e.root = init.AdminKey
+	e.startServer()
+	e.trustFile = e.path("trust.json")
+	e.mustOK(e.run(nil, "tollgate-server", "trust", "--data", e.srvData, "--out", e.trustFile))
+	e.acme = e.customer("acme")
+	e.globex = e.customer("globex")
+	return e
+}
+
+func (e *airgapEnv) path(name string) string { return filepath.Join(e.dir, name) }
+
+type result struct {
+	out, err string
+	code     int
+}
+
+// run runs a binary with only HOME (and the given variables) set.
+func (e *airgapEnv) run(env []string, name string, args ...string) result {
+	e.t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, filepath.Join(e.bin, name), args...)
+	cmd.Dir = e.dir
+	cmd.Env = append([]string{"HOME=" + e.dir}, env...)
+	var out, errb bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errb
+	err := cmd.Run()
+	r := result{out: out.String(), err: errb.String()}
+	if ee, ok := err.(*exec.ExitError); ok {
+		r.code = ee.ExitCode()
+	} else if err != nil {
+		e.t.Fatalf("%s %v: %v", name, args, err)
+	}
+	return r
+}
+
+func (e *airgapEnv) mustOK(r result) string {
+	e.t.Helper()
+	if r.code != 0 {
+		e.t.Fatalf("exit %d: %s%s", r.code, r.out, r.err)
+	}
+	return r.out
+}
+
+func (e *airgapEnv) mustJSON(r result, v any) {
+	e.t.Helper()
+	if err := json.Unmarshal([]byte(e.mustOK(r)), v); err != nil {
+		e.t.Fatalf("%v in %q", err, r.out)
+	}
+}
+
+func (e *airgapEnv) ctl(key string, args ...string) result {
+	return e.run([]string{"TOLLGATE_SERVER=" + e.url, "TOLLGATE_API_KEY=" + key}, "tollgatectl", args...)
+}
+
+func (e *airgapEnv) ctlOK(key string, args ...string) string {
+	e.t.Helper()
+	r := e.ctl(key, args...)
+	if r.code != 0 {
+		e.t.Fatalf("tollgatectl %v: exit %d: %s%s", args, r.code, r.out, r.err)
+	}
+	return r.out
+}
+
+// agent runs tollgate-agent with no server anywhere in its environment.
+func (e *airgapEnv) agent(args ...string) result { return e.run(nil, "tollgate-agent", args...) }
+
+func (e *airgapEnv) agentOK(args ...string) string {
+	e.t.Helper()
+	r := e.agent(args...)
+	if r.code != 0 {
+		e.t.Fatalf("tollgate-agent %v: exit %d: %s%s", args, r.code, r.out, r.err)
+	}
+	return r.out
+}
+
+// refused checks a refusal: exit 1 and one line `error: CODE: …` naming
+// one of codes.
+func (e *airgapEnv) refused(codes string, r result) string {
+	e.t.Helper()
+	if r.code != 1 || strings.Count(r.err, "\n") != 1 {
+		e.t.Fatalf("want a refusal (%s), got exit %d: %s%s", codes, r.code, r.out, r.err)
+	}
+	for _, c := range strings.Split(codes, "|") {
+		if strings.HasPrefix(r.err, "error: "+c+": ") {
+			return c
+		}
+	}
+	e.t.Fatalf("refused with %q, want one of %s", strings.TrimSpace(r.err), codes)
+	return ""
+}
+
+func (e *airgapEnv) startServer() {
+	cmd := exec.Command(filepath.Join(e.bin, "tollgate-server"), "serve", "--data", e.srvData, "--http", "127.0.0.1:0")
+	cmd.Env = []string{"HOME=" + e.dir}
+	stdout, _ := cmd.StdoutPipe()
+	e.serveErr = &bytes.Buffer{}
+	cmd.Stderr = e.serveErr
+	if err := cmd.Start(); err != nil {
+		e.t.Fatal(err)
+	}
+	e.serve, e.serveDone = cmd, make(chan error, 1)
+	go func() { e.serveDone <- cmd.Wait() }()
+	e.t.Cleanup(e.stopServer)
+	line, err := bufio.NewReader(stdout).ReadString('\n')
+	if err != nil || !strings.HasPrefix(line, "http: http://") {
+		e.t.Fatalf("serve printed %q (%v)\n%s", line, err, e.serveErr)
+	}
+	e.url = strings.TrimPrefix(strings.TrimSpace(line), "http: ")
+	go io.Copy(io.Discard, stdout)
+}
+
+func (e *airgapEnv) stopServer() {
+	if e.serve == nil {
+		return
+	}
+	e.serve.Process.Signal(os.Interrupt)
+	select {
+	case err := <-e.serveDone:
+		if err != nil {
+			e.t.Errorf("server exited with %v after SIGINT\n%s", err, e.serveErr)
+		}
+	case <-time.After(30 * time.Second):
+		e.serve.Process.Kill()
+		e.t.Error("server did not stop on SIGINT")
+	}
+	e.serve = nil
+}
+
+// customer creates a customer under the vendor and returns its admin's key.
+func (e *airgapEnv) customer(id string) string {
+	e.ctlOK(e.root, "customer", "create", "--id", id, "--name", id, "--parent", "root")
+	var u struct {
+		APIKey string `json:"api_key"`
+	}
+	e.mustJSON(e.ctl(e.root, "user", "create", "--customer", id, "--email", "it@"+id+".test", "--role", "admin", "-o", "json"), &u)
+	return u.APIKey
+}
+
+// licenses creates Acme's three day licenses: 3 prepaid days, 10 samples an hour.
+func (e *airgapEnv) licenses() []string {
+	var ls struct {
+		Licenses []struct {
+			ID string `json:"id"`
+		} `json:"licenses"`
+	}
+	e.mustJSON(e.ctl(e.root, "license", "create", "--customer", "acme", "--type", "standard", "--billing", "days", "--days", "3",
+		"--models", "sensor-*", "--max-samples-per-hour", "10", "--count", "3", "-o", "json"), &ls)
+	if len(ls.Licenses) != 3 {
+		e.t.Fatalf("licenses %+v", ls)
+	}
+	return []string{ls.Licenses[0].ID, ls.Licenses[1].ID, ls.Licenses[2].ID}
+}
+
+// agentInit initializes an agent data directory with no server.
+func (e *airgapEnv) agentInit(device, dir string) string {
+	data := e.path(dir)
+	e.agentOK("init", "--data", data, "--device-id", device, "--model", "sensor-a", "--trust", e.trustFile)
+	return data
+}
+
+type agentStatus struct {
+	Blacklisted bool `json:"blacklisted"`
+	Licenses    []struct {
+		ID            string `json:"id"`
+		Status        string `json:"status"`
+		AvailableDays *int64 `json:"available_days"`
+		Version       int64  `json:"version"`
+	} `json:"licenses"`
+	Refused    map[string]int64 `json:"refused"`
+	LastSync   *string          `json:"last_sync"`
+	Revocation *struct {
+		Seq int64 `json:"seq"`
+	} `json:"revocation_list"`
+	Raw string `json:"-"`
+}
+
+func (e *airgapEnv) status(data string) agentStatus {
+	e.t.Helper()
+	var st agentStatus
+	e.mustJSON(e.agent("status", "--data", data, "-o", "json"), &st)
+	return st
+}
+
+// day runs the agent with its clock reading at when it starts, posts n
+// samples in one batch, stops it, and returns how many were accepted and
+// why the others were refused.
+func (e *airgapEnv) day(data string, at time.Time, n int) (int, map[string]int) {
+	e.t.Helper()
+	now := time.Now().UTC()
+	origin := now.Add(-30 * 24 * time.Hour).Truncate(time.Second)
+	speed := float64(at.Sub(origin)) / float64(now.Sub(origin))
+	cmd := exec.Command(filepath.Join(e.bin, "tollgate-agent"), "run", "--data", data, "--ingest", "127.0.0.1:0",
+		"--clock-speed", fmt.Sprintf("%.9f", speed), "--clock-origin", origin.Format(time.RFC3339))
+	cmd.Env = []string{"HOME=" + e.dir}
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	stdout, _ := cmd.StdoutPipe()
+	if err := cmd.Start(); err != nil {
+		e.t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	line, err := bufio.NewReader(stdout).ReadString('\n')
+	addr, ok := strings.CutPrefix(strings.TrimSpace(line), "ingest listening on ")
+	if err != nil || !ok {
+		cmd.Process.Kill()
+		e.t.Fatalf("agent run printed %q (%v)\n%s", line, err, stderr.String())
+	}
+	go io.Copy(io.Discard, stdout)
+	accepted, reasons := 0, map[string]int{}
+	if n > 0 {
+		samples := make([]map[string]any, n)
+		for i := range samples {
+			samples[i] = map[string]any{"data": map[string]int{"i": i}}
+		}
+		body, _ := json.Marshal(map[string]any{"samples": samples})
+		resp, err := http.Post("http://"+addr+"/v1/samples", "application/json", bytes.NewReader(body))
+		if err != nil {
+			e.t.Fatal(err)
+		}
+		var res struct {
+			Results []struct {
+				Accepted bool   `json:"accepted"`
+				Reason   string `json:"reason"`
+			} `json:"results"`
+		}
+		err = json.NewDecoder(resp.Body).Decode(&res)
+		resp.Body.Close()
+		if err != nil || len(res.Results) != n {
+			e.t.Fatalf("ingest answer: %v, %d results", err, len(res.Results))
+		}
+		for _, r := range res.Results {
+			if r.Accepted {
+				accepted++
+			} else {
+				reasons[r.Reason]++
+			}
+		}
+	}
+	cmd.Process.Signal(os.Interrupt)
+	select {
+	case err := <-done:
+		if err != nil {
+			e.t.Fatalf("agent exit: %v\n%s", err, stderr.String())
+		}
+	case <-time.After(30 * time.Second):
+		cmd.Process.Kill()
+		e.t.Fatal("agent did not stop on SIGINT")
+	}
+	return accepted, reasons
+}
+
+// inspectReceipt reads a receipt through `tollgate-agent inspect -o json`,
+// which must find its signature valid with the agent's own key.
+func (e *airgapEnv) inspectReceipt(data, file string) *syncproto.Report {
+	e.t.Helper()
+	var d struct {
+		Signature string           `json:"signature"`
+		Kind      string           `json:"kind"`
+		Content   syncproto.Report `json:"content"`
+	}
+	e.mustJSON(e.agent("inspect", "--data", data, file, "-o", "json"), &d)
+	if d.Signature != airgap.SigValid || d.Kind != "usage_receipt" {
+		e.t.Fatalf("receipt inspected as %s, signature %s", d.Kind, d.Signature)
+	}
+	return &d.Content
+}
+
+type usageImport struct {
+	Duplicate     bool  `json:"duplicate"`
+	Deductions    int   `json:"deductions"`
+	Counts        int   `json:"counts"`
+	AckedSeq      int64 `json:"acked_seq"`
+	NewForks      int64 `json:"new_forks"`
+	NewOverdrafts int64 `json:"new_overdrafts"`
+}
+
+func (e *airgapEnv) usageImport(key, file string) usageImport {
+	e.t.Helper()
+	var u usageImport
+	e.mustJSON(e.ctl(key, "usage", "import", file, "-o", "json"), &u)
+	return u
+}
+
+func seqs(r *syncproto.Report) string {
+	s := make([]string, len(r.Deductions))
+	for i, d := range r.Deductions {
+		s[i] = fmt.Sprint(d.Seq)
+	}
+	return strings.Join(s, ",")
+}
+
+// fields collapses runs of spaces, for matching table output.
+func fields(s string) string { return strings.Join(strings.Fields(s), " ") }
+
+// checkMangledKey: a flipped byte (header, body, payload, signature,
+// footer, line ending), a truncated file and one over the size cap are
+// each refused with a named error, and the agent is unchanged.
+func (e *airgapEnv) checkMangledKey(data, keyFile string) {
+	e.t.Helper()
+	good, _ := os.ReadFile(keyFile)
+	before := e.agentOK("status", "--data", data, "-o", "json")
+	bad := e.path("mangled.key")
+	try := func(name string, b []byte, codes string) {
+		e.t.Helper()
+		os.WriteFile(bad, b, 0o644)
+		e.refused(codes, e.agent("activate", "--data", data, bad))
+		if now := e.agentOK("status", "--data", data, "-o", "json"); stripTimes(now) != stripTimes(before) {
+			e.t.Fatalf("%s: a refused key changed the agent:\n%s\n%s", name, before, now)
+		}
+	}
+	header := len("-----BEGIN TOLLGATE ACTIVATION KEY-----\n")
+	for _, at := range []int{0, 20, header - 1, header + 2, header + 10, header + 70, len(good) / 2, len(good) - 60, len(good) - 45, len(good) - 10, len(good) - 1} {
+		b := bytes.Clone(good)
+		b[at] ^= 0x01
+		try(fmt.Sprintf("flip at %d", at), b, "malformed_file|malformed|bad_signature|unknown_key|not_an_activation_key")
+	}
+	try("truncated", good[:len(good)*2/3], "malformed_file")
+	try("truncated at a line end", good[:bytes.LastIndex(good[:len(good)-2], []byte("\n"))+1], "malformed_file")
+	try("over the size cap", append(bytes.Repeat([]byte("A"), limits.MaxAirgapFileBytes), good...), "too_large")
+	// Another air-gap file given as a key.
+	req, _ := os.ReadFile(e.path("press-01.req"))
+	try("a request", req, "not_an_activation_key")
+}
+
+// checkForeignFiles: a key for another device, a request signed by
+// another device key (a second device claiming the id, and a request
+// signed by a key that is not its own) and a receipt imported by another
+// customer are refused, and nothing is bound or imported.
+func (e *airgapEnv) checkForeignFiles(A string, lics []string) {
+	e.t.Helper()
+	B := e.agentInit("press-02", "site-b")
+	e.agentOK("request", "--data", B, "--out", e.path("press-02.req"))
+	e.ctlOK(e.acme, "activation", "offline", "--request", e.path("press-02.req"), "--license", lics[1], "--out", e.path("keyB"))
+	e.refused("wrong_device", e.agent("activate", "--data", A, e.path("keyB")))
+
+	C := e.agentInit("press-01", "site-c") // another device with press-01's id
+	e.agentOK("request", "--data", C, "--out", e.path("imposter.req"))
+	e.refused("device_key_mismatch", e.ctl(e.acme, "activation", "offline", "--request", e.path("imposter.req"), "--license", lics[2], "--out", e.path("keyC")))
+	// press-01's own request, re-signed by another key.
+	orig, _ := os.ReadFile(e.path("press-01.req"))
+	r, err := airgap.ParseActivationRequest(orig)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	seed := sha256.Sum256([]byte("an imposter's key"))
+	s, _ := token.NewSigner(ed25519.NewKeyFromSeed(seed[:]))
+	p, _ := token.EncodePayload(r)
+	text, _ := s.SignPayload(token.KindActivationRequest, p)
+	forged, _ := airgap.Armor(token.KindActivationRequest, text)
+	os.WriteFile(e.path("forged.req"), forged, 0o644)
+	e.refused("not_self_signed", e.ctl(e.acme, "activation", "offline", "--request", e.path("forged.req"), "--license", lics[2], "--out", e.path("keyC")))
+	var l struct {
+		Status string `json:"status"`
+	}
+	e.mustJSON(e.ctl(e.root, "license", "show", lics[2], "-o", "json"), &l)
+	if l.Status != "unused" {
+		e.t.Fatalf("a refused request bound license %s: %s", lics[2], l.Status)
+	}
+	if _, err := os.Stat(e.path("keyC")); !os.IsNotExist(err) {
+		e.t.Fatalf("a refused request wrote a key: %v", err)
+	}
+	// Acme's receipt imported by another customer's admin: not found.
+	e.refused("not_found", e.ctl(e.globex, "usage", "import", e.path("r1")))
+}
+
+// checkMangledReceipt: flipped, truncated and oversized receipts are
+// refused by the server with a named error, and nothing is imported.
+func (e *airgapEnv) checkMangledReceipt(A string) {
+	e.t.Helper()
+	e.agentOK("export-usage", "--data", A, "--out", e.path("r-good"))
+	good, _ := os.ReadFile(e.path("r-good"))
+	before := e.ctlOK(e.acme, "device", "sync", "press-01", "-o", "json")
+	bad := e.path("mangled.receipt")
+	try := func(name string, b []byte, codes string) {
+		e.t.Helper()
+		os.WriteFile(bad, b, 0o644)
+		e.refused(codes, e.ctl(e.acme, "usage", "import", bad))
+	}
+	for _, at := range []int{0, 30, 45, 60, len(good) / 3, len(good) / 2, len(good) - 70, len(good) - 40, len(good) - 1} {
+		b := bytes.Clone(good)
+		b[at] ^= 0x01
+		try(fmt.Sprintf("flip at %d", at), b, "malformed_file|malformed_document|bad_signature|invalid_report|unknown_device|not_found")
+	}
+	try("truncated", good[:len(good)/2], "malformed_file")
+	try("over the size cap", append(bytes.Repeat([]byte("A"), limits.MaxAirgapFileBytes), good...), "body_too_large")
+	if after := e.ctlOK(e.acme, "device", "sync", "press-01", "-o", "json"); after != before {
+		e.t.Fatalf("a refused receipt changed the device's sync state:\n%s\n%s", before, after)
+	}
+}
+
+// stripTimes drops the status fields that move with the wall clock.
+func stripTimes(status string) string {
+	var m map[string]any
+	json.Unmarshal([]byte(status), &m)
+	delete(m, "effective_time")
+	delete(m, "tamper")
+	delete(m, "tamper_events")
+	b, _ := json.Marshal(m)
+	return string(b)
+}
+
+func copyDir(t *testing.T, from, to string) {
+	t.Helper()
+	if out, err := exec.Command("cp", "-a", from, to).CombinedOutput(); err != nil {
+		t.Fatalf("cp: %v %s", err, out)
+	}
+}
+
+// checkLedger opens the stopped server's ledger on a clock after the
+// simulated days and compares it with what the agent was seen to do: the
+// deductions 1..4 of the license, and the accepted count of every hour.
+func (e *airgapEnv) checkLedger(device, lic string, at time.Time, posted map[int64]int64) {
+	e.t.Helper()
+	clk := clock.NewFake(at)
+	log := slog.New(slog.DiscardHandler)
+	db, err := store.Open(store.Options{Dir: filepath.Join(e.srvData, "ledger"), Profile: store.ProfileSmall, Clock: clk, Logger: log})
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	defer db.Close()
+	ks, err := keys.Open(e.srvData, clk)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	lg, err := ledger.New(ledger.Options{DB: db, Clock: clk, Keys: ks, Logger: log})
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	ctx := context.Background()
+	root, err := lg.Authenticate(ctx, e.root)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	ds, err := lg.ListDeductions(ctx, root, lic)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	var got []string
+	for _, d := range ds {
+		got = append(got, fmt.Sprintf("%s#%d", d.DeviceID, d.Seq))
+	}
+	if strings.Join(got, " ") != "press-01#1 press-01#2 press-01#3 press-01#4" && strings.Join(got, " ") != "press-01#4 press-01#3 press-01#2 press-01#1" {
+		e.t.Fatalf("ledger deductions of %s: %v", lic, got)
+	}
+	st, err := lg.DeviceSyncStatus(ctx, root, device)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	held := map[int64]int64{}
+	for _, c := range st.Hourly {
+		if c.Accepted > 0 {
+			held[c.Hour] = c.Accepted
+		}
+	}
+	if fmt.Sprint(held) != fmt.Sprint(posted) {
+		e.t.Fatalf("ledger hourly accepted counts %v, the agent accepted %v", held, posted)
+	}
+	if st.Forks != 1 || st.AckedSeq != 4 {
+		e.t.Fatalf("ledger sync state: forks %d, acked %d", st.Forks, st.AckedSeq)
+	}
+}
