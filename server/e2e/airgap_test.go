@@ -137,7 +137,13 @@ func TestAirgapSite(t *testing.T) {
 	// Refusals, each named, with nothing applied: a fresh key mangled.
 	e.ctlOK(e.acme, "activation", "key", "--device", "press-01", "--out", e.path("key3"))
 	e.checkMangledKey(A, e.path("key3"))
-	e.agentOK("activate", "--data", A, e.path("key3")) // the unmangled key still applies: nothing was used up
+	// The unmangled key still applies (nothing was used up), here through
+	// the running agent's control API.
+	e.day(A, dayAt(4).Add(time.Hour), 0, func() {
+		if out := e.agentOK("activate", "--data", A, e.path("key3")); !strings.Contains(out, "applied") {
+			t.Fatalf("key 3 through the running agent:\n%s", out)
+		}
+	})
 	e.checkForeignFiles(A, lics)
 	e.checkMangledReceipt(A)
 
@@ -381,9 +387,10 @@ func (e *airgapEnv) status(data string) agentStatus {
 }
 
 // day runs the agent with its clock reading at when it starts, posts n
-// samples in one batch, stops it, and returns how many were accepted and
-// why the others were refused.
-func (e *airgapEnv) day(data string, at time.Time, n int) (int, map[string]int) {
+// samples in one batch, runs during (while the agent holds its data
+// directory), stops it, and returns how many were accepted and why the
+// others were refused.
+func (e *airgapEnv) day(data string, at time.Time, n int, during ...func()) (int, map[string]int) {
 	e.t.Helper()
 	now := time.Now().UTC()
 	origin := now.Add(-30 * 24 * time.Hour).Truncate(time.Second)
@@ -435,6 +442,9 @@ func (e *airgapEnv) day(data string, at time.Time, n int) (int, map[string]int) 
 				reasons[r.Reason]++
 			}
 		}
+	}
+	for _, f := range during {
+		f()
 	}
 	cmd.Process.Signal(os.Interrupt)
 	select {
