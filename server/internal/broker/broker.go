@@ -79,6 +79,9 @@ type Config struct {
 	Logger *slog.Logger
 	// ReadyTimeout bounds the wait for the listener; default 10 s.
 	ReadyTimeout time.Duration
+	// Observer, if set, counts every telemetry message per device and
+	// hour (observed.go).
+	Observer *Observer
 }
 
 // Validate checks the configuration.
@@ -103,6 +106,7 @@ type Broker struct {
 	secret string
 	auth   Authorizer
 	addr   string
+	obs    *Observer
 
 	mu      sync.Mutex
 	clients map[string][]uint64 // identity → recent NATS client ids
@@ -132,7 +136,7 @@ func Start(cfg Config) (*Broker, error) {
 		return nil, err
 	}
 	b := &Broker{
-		log: cfg.Logger, secret: hex.EncodeToString(secret), auth: cfg.Auth,
+		log: cfg.Logger, secret: hex.EncodeToString(secret), auth: cfg.Auth, obs: cfg.Observer,
 		clients: map[string][]uint64{}, seen: map[string]uint64{}, kicked: map[string]uint64{},
 	}
 	port := cfg.Port
@@ -289,7 +293,13 @@ func (b *Broker) observe(m *nats.Msg) {
 	b.mu.Lock()
 	b.seen[dev]++
 	b.mu.Unlock()
+	if b.obs != nil {
+		b.obs.observeSubject(m.Subject, m.Data)
+	}
 }
+
+// Kick and Publish make the embedded broker a Service.
+var _ Service = (*Broker)(nil)
 
 func addrString(a net.Addr) string {
 	if a == nil {

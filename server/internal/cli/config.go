@@ -7,6 +7,7 @@ import (
 	"net"
 	"time"
 
+	"github.com/tollgate-iot/tollgate/server/internal/broker"
 	"github.com/tollgate-iot/tollgate/server/internal/store"
 )
 
@@ -29,8 +30,17 @@ type Config struct {
 	// MQTTTLSCert and MQTTTLSKey, both or neither, make the MQTT listener
 	// speak TLS (agents connect with ssl://).
 	MQTTTLSCert, MQTTTLSKey string
-	// Broker is "embedded" (the only one built).
+	// Broker is "embedded", or tcp://HOST:PORT or ssl://HOST:PORT of an
+	// external broker (Mosquitto) the server joins as a service client.
 	Broker string
+	// BrokerUsername and BrokerPasswordFile authenticate the server to an
+	// external broker; BrokerCA (trusted roots) and BrokerCert/BrokerKey
+	// (a client pair) configure its ssl://.
+	BrokerUsername, BrokerPasswordFile string
+	BrokerCA, BrokerCert, BrokerKey    string
+	// ObservedFlushInterval is how often the telemetry counts the broker
+	// observed are written to the ledger.
+	ObservedFlushInterval time.Duration
 
 	ReadHeaderTimeout time.Duration
 	ReadTimeout       time.Duration
@@ -60,6 +70,8 @@ func DefaultConfig() Config {
 		SchedulerInterval: time.Minute,
 		GCInterval:        10 * time.Minute,
 		KeyCacheTTL:       time.Minute,
+
+		ObservedFlushInterval: broker.DefaultObservedFlushInterval,
 	}
 }
 

@@ -3,12 +3,16 @@ package cli
 import (
 	"context"
 	"crypto/tls"
+	"crypto/x509"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
+	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 
 	"github.com/tollgate-iot/tollgate/server/internal/broker"
 	"github.com/tollgate-iot/tollgate/server/internal/keys"
@@ -21,20 +25,36 @@ import (
 // BrokerEmbedded is the default --broker: the NATS server in this process.
 const BrokerEmbedded = "embedded"
 
+// maxBrokerPasswordBytes bounds --broker-password-file.
+const maxBrokerPasswordBytes = 4096
+
 // brokerDir is where the embedded broker keeps JetStream data (MQTT
 // sessions, retained messages) inside the data directory.
 func brokerDir(dataDir string) string { return filepath.Join(dataDir, "broker") }
 
-// checkBroker validates --mqtt and --broker.
+// external reports whether --broker names an external broker.
+func (c *Config) external() bool { return c.Broker != BrokerEmbedded }
+
+// mqttOn reports whether serve runs MQTT at all: the embedded broker with
+// --mqtt, or an external one.
+func (c *Config) mqttOn() bool { return c.MQTTAddr != "" || c.external() }
+
+// checkBroker validates --mqtt, --broker and their TLS and credentials.
 func (c *Config) checkBroker() error {
-	if strings.HasPrefix(c.Broker, "tcp://") || strings.HasPrefix(c.Broker, "ssl://") {
-		return fmt.Errorf("--broker %s: an external broker is not built yet; use --broker embedded", c.Broker)
-	}
-	if c.Broker != BrokerEmbedded {
-		return fmt.Errorf("--broker %q: want embedded", c.Broker)
-	}
 	if (c.MQTTTLSCert == "") != (c.MQTTTLSKey == "") {
 		return fmt.Errorf("--mqtt-tls-cert and --mqtt-tls-key go together")
+	}
+	if (c.BrokerCert == "") != (c.BrokerKey == "") {
+		return fmt.Errorf("--broker-cert and --broker-key go together")
+	}
+	if c.ObservedFlushInterval <= 0 {
+		return fmt.Errorf("--observed-flush-interval must be positive")
+	}
+	if c.external() {
+		return c.checkExternal()
+	}
+	if c.BrokerUsername != "" || c.BrokerPasswordFile != "" || c.BrokerCA != "" || c.BrokerCert != "" {
+		return fmt.Errorf("--broker-username, --broker-password-file, --broker-ca and --broker-cert are for an external --broker")
 	}
 	if c.MQTTAddr == "" {
 		if c.MQTTTLSCert != "" {
@@ -52,13 +72,108 @@ func (c *Config) checkBroker() error {
 	return nil
 }
 
-// startBroker starts the embedded MQTT broker: devices authenticate with
-// their current license token, applications with an API key; revocations,
-// suspensions and blacklistings reach it through the ledger's Enforcer.
-func startBroker(c Config, lg *ledger.Ledger, kc *keys.Cache, env *IO, log *slog.Logger, m *metrics.Registry) (*broker.Broker, error) {
+func (c *Config) checkExternal() error {
+	if !strings.HasPrefix(c.Broker, "tcp://") && !strings.HasPrefix(c.Broker, "ssl://") {
+		return fmt.Errorf("--broker %q: want embedded, tcp://HOST:PORT or ssl://HOST:PORT", c.Broker)
+	}
+	if err := broker.CheckExternalURL(c.Broker); err != nil {
+		return fmt.Errorf("--broker: %v", err)
+	}
+	if c.MQTTAddr != "" || c.MQTTTLSCert != "" {
+		return fmt.Errorf("--mqtt and --mqtt-tls-* configure the embedded broker's listener; with --broker %s devices connect to that broker", c.Broker)
+	}
+	if (c.BrokerCA != "" || c.BrokerCert != "") && !strings.HasPrefix(c.Broker, "ssl://") {
+		return fmt.Errorf("--broker-ca and --broker-cert need an ssl:// --broker")
+	}
+	if c.BrokerPasswordFile != "" && c.BrokerUsername == "" {
+		return fmt.Errorf("--broker-password-file needs --broker-username")
+	}
+	return nil
+}
+
+// mqttRuntime is the MQTT side of serve: the broker (embedded or the
+// service client of an external one), the token push queue and the
+// observed-telemetry counter, with the goroutines that drive them.
+type mqttRuntime struct {
+	svc    broker.Service
+	obs    *broker.Observer
+	pushes *broker.PushQueue
+	lg     *ledger.Ledger
+
+	stopPush, stopObs context.CancelFunc
+	pushDone, obsDone sync.WaitGroup
+}
+
+// stop ends pushes, detaches the ledger, disconnects the broker, then
+// flushes the last observed counts (the ledger is still open).
+func (r *mqttRuntime) stop() {
+	r.stopPush()
+	r.pushDone.Wait()
+	r.lg.SetEnforcer(nil)
+	r.svc.Close()
+	r.stopObs()
+	r.obsDone.Wait()
+}
+
+// startMQTT starts the embedded broker (devices authenticate with their
+// current license token, applications with an API key) or connects to an
+// external one; then revocations, suspensions, blacklistings and new token
+// versions reach devices through the ledger's Enforcer, and the telemetry
+// the broker sees is counted per device and hour into the ledger.
+func startMQTT(c Config, lg *ledger.Ledger, kc *keys.Cache, env *IO, log *slog.Logger, m *metrics.Registry) (*mqttRuntime, error) {
+	blog := log.With("component", "broker")
+	obs := broker.NewObserver(env.Clock, func(ctx context.Context, counts []broker.ObservedCount) error {
+		in := make([]ledger.ObservedCount, len(counts))
+		for i, x := range counts {
+			in[i] = ledger.ObservedCount(x)
+		}
+		_, skipped, err := lg.AddObservedCounts(ctx, in)
+		if skipped > 0 {
+			m.Add("tollgate_broker_observed_skipped_total", float64(skipped))
+		}
+		return err
+	}, blog)
+	var svc broker.Service
+	var err error
+	if c.external() {
+		svc, err = dialExternal(c, obs, blog)
+	} else {
+		svc, err = startEmbedded(c, lg, kc, env, obs, blog)
+	}
+	if err != nil {
+		return nil, err
+	}
+	pushes := broker.NewPushQueue(func(ctx context.Context, dev string) (string, []byte, error) {
+		doc, err := lg.PushDocument(ctx, dev)
+		if err != nil {
+			return "", nil, err
+		}
+		return broker.DeviceTopic(doc.CustomerID, dev, "control"), []byte(doc.Text), nil
+	}, svc.Publish, blog)
+	r := &mqttRuntime{svc: svc, obs: obs, pushes: pushes, lg: lg}
+	pctx, stopPush := context.WithCancel(context.Background())
+	octx, stopObs := context.WithCancel(context.Background())
+	r.stopPush, r.stopObs = stopPush, stopObs
+	r.pushDone.Add(1)
+	go func() { defer r.pushDone.Done(); pushes.Run(pctx) }()
+	r.obsDone.Add(1)
+	go func() { defer r.obsDone.Done(); obs.Run(octx, c.ObservedFlushInterval) }()
+
+	m.Counter("tollgate_broker_enforced_total", "Devices disconnected, revocation lists and token pushes sent after ledger changes.", "action")
+	m.Counter("tollgate_broker_observed_skipped_total", "Observed telemetry counts the ledger skipped (unknown device, or another customer's topic).")
+	m.GaugeFunc("tollgate_broker_observed_messages", "Telemetry messages the broker observed since start.", func() float64 { return float64(obs.Total()) })
+	m.GaugeFunc("tollgate_broker_observed_dropped", "Telemetry messages not counted because the pending counts were full.", func() float64 { return float64(obs.Dropped()) })
+	m.GaugeFunc("tollgate_broker_token_pushes_dropped", "Token pushes dropped because the push queue was full.", func() float64 {
+		_, _, d := pushes.Stats()
+		return float64(d)
+	})
+	lg.SetEnforcer(&brokerEnforcer{b: svc, pushes: pushes, log: blog, m: m})
+	return r, nil
+}
+
+func startEmbedded(c Config, lg *ledger.Ledger, kc *keys.Cache, env *IO, obs *broker.Observer, blog *slog.Logger) (*broker.Broker, error) {
 	host, port, _ := net.SplitHostPort(c.MQTTAddr)
 	p, _ := strconv.Atoi(port)
-	blog := log.With("component", "broker")
 	auth := &broker.TokenAuthorizer{Ledger: brokerLedger{lg}, Clock: env.Clock, Trust: func() *token.Trust {
 		t, err := kc.Trust()
 		if err != nil {
@@ -74,13 +189,71 @@ func startBroker(c Config, lg *ledger.Ledger, kc *keys.Cache, env *IO, log *slog
 		}
 		tlsConf = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
 	}
-	b, err := broker.Start(broker.Config{Host: host, Port: p, StoreDir: brokerDir(c.DataDir), TLS: tlsConf, Auth: auth, Logger: blog})
+	b, err := broker.Start(broker.Config{Host: host, Port: p, StoreDir: brokerDir(c.DataDir), TLS: tlsConf, Auth: auth,
+		Logger: blog, Observer: obs})
 	if err != nil {
 		return nil, cli.Errorf("mqtt", "%v", err)
 	}
-	m.Counter("tollgate_broker_enforced_total", "Devices disconnected and revocation lists pushed after ledger changes.", "action")
-	lg.SetEnforcer(&brokerEnforcer{b: b, log: blog, m: m})
 	return b, nil
+}
+
+// dialExternal connects the service client to --broker tcp:// or ssl://.
+func dialExternal(c Config, obs *broker.Observer, blog *slog.Logger) (*broker.External, error) {
+	cfg := broker.ExternalConfig{URL: c.Broker, Username: c.BrokerUsername, Observer: obs, Logger: blog}
+	if c.BrokerPasswordFile != "" {
+		b, err := readBounded(c.BrokerPasswordFile, maxBrokerPasswordBytes)
+		if err != nil {
+			return nil, cli.Errorf("io", "--broker-password-file: %v", err)
+		}
+		cfg.Password = strings.TrimRight(string(b), "\r\n")
+	}
+	if strings.HasPrefix(c.Broker, "ssl://") {
+		tc := &tls.Config{MinVersion: tls.VersionTLS12}
+		if c.BrokerCA != "" {
+			pem, err := readBounded(c.BrokerCA, 1<<20)
+			if err != nil {
+				return nil, cli.Errorf("tls", "--broker-ca: %v", err)
+			}
+			tc.RootCAs = x509.NewCertPool()
+			if !tc.RootCAs.AppendCertsFromPEM(pem) {
+				return nil, cli.Errorf("tls", "--broker-ca %s: no PEM certificate", c.BrokerCA)
+			}
+		}
+		if c.BrokerCert != "" {
+			cert, err := tls.LoadX509KeyPair(c.BrokerCert, c.BrokerKey)
+			if err != nil {
+				return nil, cli.Errorf("tls", "%v", err)
+			}
+			tc.Certificates = []tls.Certificate{cert}
+		}
+		cfg.TLS = tc
+	}
+	e, err := broker.DialExternal(cfg)
+	if err != nil {
+		return nil, cli.Errorf("mqtt", "%v", err)
+	}
+	blog.Warn("external broker: CONNECT checks, topic permissions and disconnects are not enforced by tollgate; agents enforce alone (docs/server.md)",
+		"broker", c.Broker)
+	return e, nil
+}
+
+// readBounded reads a small file, refusing one larger than max.
+func readBounded(path string, max int64) ([]byte, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	st, err := f.Stat()
+	if err != nil {
+		return nil, err
+	}
+	if st.Size() > max {
+		return nil, fmt.Errorf("%s is %d bytes, at most %d", path, st.Size(), max)
+	}
+	b := make([]byte, st.Size())
+	_, err = io.ReadFull(f, b)
+	return b, err
 }
 
 // brokerLedger answers the broker's CONNECT questions from the ledger.
@@ -101,11 +274,13 @@ func (a brokerLedger) ServiceCustomers(ctx context.Context, name, apiKey string)
 // brokerEnforcer carries committed ledger changes to the broker: the new
 // signed revocation list to each affected device's control topic first
 // (so that it is on its way before the connection closes), then the
-// disconnects.
+// disconnects; new token versions are queued for a push (PushQueue), so
+// the change that made them never waits for signing and publishing.
 type brokerEnforcer struct {
-	b   *broker.Broker
-	log *slog.Logger
-	m   *metrics.Registry
+	b      broker.Service
+	pushes *broker.PushQueue
+	log    *slog.Logger
+	m      *metrics.Registry
 }
 
 func (e *brokerEnforcer) Enforce(en ledger.Enforcement) {
@@ -124,5 +299,12 @@ func (e *brokerEnforcer) Enforce(en ledger.Enforcement) {
 			e.log.Info("mqtt device disconnected", "device_id", d.DeviceID, "connections", n)
 			e.m.Add("tollgate_broker_enforced_total", float64(n), "disconnect")
 		}
+	}
+	for _, d := range en.Tokens {
+		if !e.pushes.Add(d.DeviceID) {
+			e.log.Warn("token push queue full; the agent gets its tokens at its next sync", "device_id", d.DeviceID)
+			continue
+		}
+		e.m.Add("tollgate_broker_enforced_total", 1, "token_push")
 	}
 }

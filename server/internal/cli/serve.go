@@ -11,7 +11,6 @@ import (
 	"sync"
 
 	"github.com/tollgate-iot/tollgate/server/internal/api"
-	"github.com/tollgate-iot/tollgate/server/internal/broker"
 	"github.com/tollgate-iot/tollgate/server/internal/keys"
 	"github.com/tollgate-iot/tollgate/server/internal/ledger"
 	"github.com/tollgate-iot/tollgate/server/internal/metrics"
@@ -26,7 +25,9 @@ func init() {
 
 var serveEnv = map[string]string{"data": "TOLLGATE_DATA", "http": "TOLLGATE_HTTP", "log-level": "TOLLGATE_LOG_LEVEL",
 	"tls-cert": "TOLLGATE_TLS_CERT", "tls-key": "TOLLGATE_TLS_KEY", "mqtt": "TOLLGATE_MQTT", "broker": "TOLLGATE_BROKER",
-	"mqtt-tls-cert": "TOLLGATE_MQTT_TLS_CERT", "mqtt-tls-key": "TOLLGATE_MQTT_TLS_KEY"}
+	"mqtt-tls-cert": "TOLLGATE_MQTT_TLS_CERT", "mqtt-tls-key": "TOLLGATE_MQTT_TLS_KEY",
+	"broker-username": "TOLLGATE_BROKER_USERNAME", "broker-password-file": "TOLLGATE_BROKER_PASSWORD_FILE",
+	"broker-ca": "TOLLGATE_BROKER_CA", "broker-cert": "TOLLGATE_BROKER_CERT", "broker-key": "TOLLGATE_BROKER_KEY"}
 
 func parseServe(env *IO, args []string) (Config, error) {
 	c := DefaultConfig()
@@ -40,7 +41,13 @@ func parseServe(env *IO, args []string) (Config, error) {
 	fs.StringVar(&c.MQTTAddr, "mqtt", "", "MQTT listen address of the embedded broker, e.g. 127.0.0.1:1883; port 0 picks a free one; empty: no MQTT (env TOLLGATE_MQTT)")
 	fs.StringVar(&c.MQTTTLSCert, "mqtt-tls-cert", "", "PEM certificate for MQTT over TLS (agents use ssl://), e.g. certs/dev/server.crt (env TOLLGATE_MQTT_TLS_CERT)")
 	fs.StringVar(&c.MQTTTLSKey, "mqtt-tls-key", "", "PEM private key of --mqtt-tls-cert (env TOLLGATE_MQTT_TLS_KEY)")
-	fs.StringVar(&c.Broker, "broker", c.Broker, "embedded (an external tcp://HOST:PORT broker is not built yet) (env TOLLGATE_BROKER)")
+	fs.StringVar(&c.Broker, "broker", c.Broker, "embedded, or an external broker tcp://HOST:PORT or ssl://HOST:PORT (env TOLLGATE_BROKER)")
+	fs.StringVar(&c.BrokerUsername, "broker-username", "", "username of the server on an external broker (env TOLLGATE_BROKER_USERNAME)")
+	fs.StringVar(&c.BrokerPasswordFile, "broker-password-file", "", "file holding the password of --broker-username (env TOLLGATE_BROKER_PASSWORD_FILE)")
+	fs.StringVar(&c.BrokerCA, "broker-ca", "", "PEM CA bundle to trust for an ssl:// --broker, e.g. certs/dev/ca.crt; default the system roots (env TOLLGATE_BROKER_CA)")
+	fs.StringVar(&c.BrokerCert, "broker-cert", "", "PEM client certificate for an ssl:// --broker that requires one (env TOLLGATE_BROKER_CERT)")
+	fs.StringVar(&c.BrokerKey, "broker-key", "", "PEM private key of --broker-cert (env TOLLGATE_BROKER_KEY)")
+	fs.DurationVar(&c.ObservedFlushInterval, "observed-flush-interval", c.ObservedFlushInterval, "how often the telemetry counts the broker observed are written to the ledger")
 	fs.DurationVar(&c.SchedulerInterval, "scheduler-interval", c.SchedulerInterval, "how often renewals and expiries are applied")
 	fs.DurationVar(&c.ShutdownTimeout, "shutdown-timeout", c.ShutdownTimeout, "how long SIGTERM waits for requests to finish")
 	if err := cli.Parse(fs, args, serveEnv); err != nil {
@@ -90,14 +97,13 @@ func runServe(ctx context.Context, env *IO, args []string) error {
 	if err != nil {
 		return err
 	}
-	var b *broker.Broker
-	if c.MQTTAddr != "" {
-		if b, err = startBroker(c, lg, kc, env, log, m); err != nil {
+	var mr *mqttRuntime
+	if c.mqttOn() {
+		if mr, err = startMQTT(c, lg, kc, env, log, m); err != nil {
 			ln.Close()
 			return err
 		}
-		defer b.Close() // after HTTP and the scheduler stopped, before badger
-		defer lg.SetEnforcer(nil)
+		defer mr.stop() // after HTTP and the scheduler stopped, before badger
 	}
 	srv := &http.Server{
 		Handler:           api.New(api.Options{Ledger: lg, Clock: env.Clock, Logger: log, Metrics: m}).Handler(),
@@ -106,7 +112,7 @@ func runServe(ctx context.Context, env *IO, args []string) error {
 	}
 	m.Counter("tollgate_scheduler_applied_total", "Term licenses renewed or expired by the scheduler.", "result")
 	m.Counter("tollgate_scheduler_errors_total", "Scheduler passes that failed.")
-	return serveUntilDone(ctx, env, c, log, running{srv: srv, ln: ln, scheme: scheme, lg: lg, m: m, b: b})
+	return serveUntilDone(ctx, env, c, log, running{srv: srv, ln: ln, scheme: scheme, lg: lg, m: m, mqtt: mr})
 }
 
 // running is what serve runs until it is stopped.
@@ -116,7 +122,7 @@ type running struct {
 	scheme string
 	lg     *ledger.Ledger
 	m      *metrics.Registry
-	b      *broker.Broker // nil without --mqtt
+	mqtt   *mqttRuntime // nil without MQTT
 }
 
 // listen opens the API listener, wrapped in TLS when a certificate is
@@ -162,9 +168,9 @@ func serveUntilDone(ctx context.Context, env *IO, c Config, log *slog.Logger, r 
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
 	fmt.Fprintf(env.Stdout, "http: %s://%s\n", r.scheme, ln.Addr())
-	if r.b != nil {
-		fmt.Fprintf(env.Stdout, "mqtt: %s\n", r.b.MQTTAddr())
-		log.Info("serving mqtt", "mqtt", r.b.MQTTAddr(), "broker", c.Broker)
+	if r.mqtt != nil {
+		fmt.Fprintf(env.Stdout, "mqtt: %s\n", r.mqtt.svc.MQTTAddr())
+		log.Info("serving mqtt", "mqtt", r.mqtt.svc.MQTTAddr(), "broker", c.Broker)
 	}
 	log.Info("serving", "http", ln.Addr().String(), "data", c.DataDir)
 	select {

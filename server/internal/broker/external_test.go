@@ -1,0 +1,202 @@
+package broker
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"os/user"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	mqtt "github.com/eclipse/paho.mqtt.golang"
+
+	"github.com/tollgate-iot/tollgate/shared/clock"
+)
+
+// startMosquitto runs mosquitto as a child process on a free loopback port
+// with extra config lines and returns its tcp:// URL. Without mosquitto the
+// test is skipped, except on CI (CI=true), where it fails.
+func startMosquitto(t *testing.T, extra string) string {
+	t.Helper()
+	bin, err := exec.LookPath("mosquitto")
+	if err != nil {
+		for _, p := range []string{"/usr/sbin/mosquitto", "/usr/local/sbin/mosquitto"} {
+			if _, serr := os.Stat(p); serr == nil {
+				bin, err = p, nil
+			}
+		}
+	}
+	if err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatal("mosquitto is required on CI (Debian package mosquitto)")
+		}
+		t.Skip("mosquitto not installed (Debian package mosquitto)")
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	port := ln.Addr().(*net.TCPAddr).Port
+	ln.Close()
+	name := "mosquitto" // as root it would drop to this user; stay ourselves
+	if u, err := user.Current(); err == nil {
+		name = u.Username
+	}
+	conf := filepath.Join(t.TempDir(), "mosquitto.conf")
+	body := fmt.Sprintf("user %s\nlistener %d 127.0.0.1\npersistence false\nlog_dest stderr\n%s", name, port, extra)
+	if err := os.WriteFile(conf, []byte(body), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(bin, "-c", conf)
+	var logs strings.Builder
+	var mu sync.Mutex
+	cmd.Stderr = writerFunc(func(p []byte) (int, error) { mu.Lock(); defer mu.Unlock(); return logs.Write(p) })
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+	deadline := wall.Now().Add(10 * time.Second)
+	for wall.Now().Before(deadline) {
+		if c, err := net.Dial("tcp", fmt.Sprintf("127.0.0.1:%d", port)); err == nil {
+			c.Close()
+			return fmt.Sprintf("tcp://127.0.0.1:%d", port)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	t.Fatalf("mosquitto did not start:\n%s", logs.String())
+	return ""
+}
+
+type writerFunc func([]byte) (int, error)
+
+func (f writerFunc) Write(p []byte) (int, error) { return f(p) }
+
+// plainClient connects a paho client to any broker.
+func plainClient(t *testing.T, url, id string) mqtt.Client {
+	t.Helper()
+	c := mqtt.NewClient(mqtt.NewClientOptions().AddBroker(url).SetClientID(id).SetUsername(id).SetPassword("any").
+		SetAutoReconnect(false).SetOrderMatters(false).SetConnectTimeout(5 * time.Second))
+	if tok := c.Connect(); !tok.WaitTimeout(10*time.Second) || tok.Error() != nil {
+		t.Fatalf("connect %s to %s: %v", id, url, tok.Error())
+	}
+	t.Cleanup(func() { c.Disconnect(100) })
+	return c
+}
+
+// TestExternalBrokerPushesAndObserves runs the service client against
+// Mosquitto: a device subscribed to its control topic receives what the
+// server publishes, the telemetry it publishes is counted under its topic's
+// customer and device, and Kick can do nothing there.
+func TestExternalBrokerPushesAndObserves(t *testing.T) {
+	url := startMosquitto(t, "allow_anonymous true\n")
+	sink := &sinkFlush{got: map[string]int64{}}
+	o := NewObserver(clock.Real{}, sink.flush, testLogger())
+	e, err := DialExternal(ExternalConfig{URL: url, Observer: o, Logger: testLogger()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer e.Close()
+	if e.MQTTAddr() != url || e.Kick("dev-1") != 0 {
+		t.Fatalf("addr %s", e.MQTTAddr())
+	}
+	dev := plainClient(t, url, "dev-1")
+	got := make(chan string, 4)
+	if tok := dev.Subscribe("tollgate/v1/acme/dev-1/control", 1, func(_ mqtt.Client, m mqtt.Message) { got <- string(m.Payload()) }); !tok.WaitTimeout(5*time.Second) || tok.Error() != nil {
+		t.Fatal(tok.Error())
+	}
+	if err := e.Publish("tollgate/v1/acme/dev-1/control", []byte("tg1.sys.doc")); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case m := <-got:
+		if m != "tg1.sys.doc" {
+			t.Fatalf("device got %q", m)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("the push did not reach the device through mosquitto")
+	}
+	if err := e.Publish("tollgate/v1/+/dev-1/control", nil); err == nil {
+		t.Fatal("published to a wildcard topic")
+	}
+
+	ts := wall.Now().Add(-3 * time.Hour).UTC()
+	// The subscription is made on connect; wait until a message is seen.
+	deadline := wall.Now().Add(10 * time.Second)
+	sent := 0
+	for o.Total() == 0 && wall.Now().Before(deadline) {
+		dev.Publish("tollgate/v1/acme/dev-1/telemetry", 1, false, envelope(ts.Format(time.RFC3339))).WaitTimeout(5 * time.Second)
+		sent++
+		time.Sleep(20 * time.Millisecond)
+	}
+	for range 5 {
+		dev.Publish("tollgate/v1/acme/dev-1/telemetry", 1, false, envelope(ts.Format(time.RFC3339))).WaitTimeout(5 * time.Second)
+		sent++
+	}
+	for o.Total() < int64(sent) && wall.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	if err := o.Flush(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	k := fmt.Sprintf("acme/dev-1/%d", ts.Truncate(time.Hour).Unix())
+	if n := sink.count(k); n != int64(sent) {
+		t.Fatalf("%s: observed %d, want %d", k, n, sent)
+	}
+}
+
+// TestExternalBrokerWithCredentials: a broker that requires a password
+// refuses the service client without it and admits it with it.
+func TestExternalBrokerWithCredentials(t *testing.T) {
+	pw := filepath.Join(t.TempDir(), "passwd")
+	if err := os.WriteFile(pw, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	passwd, err := exec.LookPath("mosquitto_passwd")
+	if err != nil {
+		t.Skip("mosquitto_passwd not installed (Debian package mosquitto)")
+	}
+	if out, err := exec.Command(passwd, "-b", pw, "tollgate", "s3cret").CombinedOutput(); err != nil {
+		t.Fatalf("mosquitto_passwd: %v %s", err, out)
+	}
+	url := startMosquitto(t, "allow_anonymous false\npassword_file "+pw+"\n")
+	if _, err := DialExternal(ExternalConfig{URL: url, Logger: testLogger(), ConnectTimeout: 3 * time.Second}); err == nil {
+		t.Fatal("connected without credentials")
+	}
+	e, err := DialExternal(ExternalConfig{URL: url, Username: "tollgate", Password: "s3cret", Logger: testLogger()})
+	if err != nil {
+		t.Fatalf("with credentials: %v", err)
+	}
+	e.Close()
+}
+
+func TestCheckExternalURL(t *testing.T) {
+	tests := []struct {
+		name, url string
+		ok        bool
+	}{
+		{"ok/tcp", "tcp://127.0.0.1:1884", true},
+		{"ok/ssl", "ssl://mqtt.example:8883", true},
+		{"no/scheme", "mqtt://127.0.0.1:1884", false},
+		{"no/port", "tcp://127.0.0.1", false},
+		{"no/userinfo", "tcp://u:p@127.0.0.1:1884", false},
+		{"no/path", "tcp://127.0.0.1:1884/x", false},
+		{"no/query", "tcp://127.0.0.1:1884?x=1", false},
+		{"no/empty", "", false},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			err := CheckExternalURL(tc.url)
+			if (err == nil) != tc.ok || err != nil && !errors.Is(err, ErrExternalURL) {
+				t.Fatalf("%v", err)
+			}
+		})
+	}
+}
