@@ -19,4 +19,7 @@ const (
 	// full, the oldest is forgotten early: a replay that slips through is
 	// harmless, because the ledger applies each record once.
 	MaxSyncNonces = 200_000
+	// MaxDeviceKeysCached caps the parsed device keys kept to verify sync
+	// requests (about 200 bytes each).
+	MaxDeviceKeysCached = 100_000
 )

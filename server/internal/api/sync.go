@@ -79,22 +79,16 @@ func (a *API) syncText(ctx context.Context, text string) (string, error) {
 // openSync verifies the request against the registered key of the device
 // it names; nothing of it is trusted before.
 func (a *API) openSync(ctx context.Context, text string) (*syncproto.Report, error) {
-	id, err := syncproto.PeekDevice(token.KindSyncRequest, text)
-	if err != nil {
-		return nil, err
-	}
-	pub, err := a.lg.DevicePublicKey(ctx, id)
-	if errors.Is(err, ledger.ErrNotFound) {
-		return nil, fmt.Errorf("%w: %s", ErrUnknownDevice, id)
-	}
-	if err != nil {
-		return nil, err
-	}
-	trust, err := token.NewTrust(pub)
-	if err != nil {
-		return nil, err
-	}
-	return syncproto.OpenReport(trust, token.KindSyncRequest, text)
+	return syncproto.OpenReportOf(token.KindSyncRequest, text, func(id string) (*token.Trust, error) {
+		key, err := a.lg.DeviceKeyText(ctx, id)
+		if errors.Is(err, ledger.ErrNotFound) {
+			return nil, fmt.Errorf("%w: %s", ErrUnknownDevice, id)
+		}
+		if err != nil {
+			return nil, err
+		}
+		return deviceTrusts.get(key)
+	})
 }
 
 // readText reads a bounded text/plain body; one trailing line ending is

@@ -42,16 +42,27 @@ type Fork struct {
 // its signed reports. It needs no actor: the report's signature is the
 // authentication.
 func (lg *Ledger) DevicePublicKey(ctx context.Context, deviceID string) (ed25519.PublicKey, error) {
-	var pub ed25519.PublicKey
+	text, err := lg.DeviceKeyText(ctx, deviceID)
+	if err != nil {
+		return nil, err
+	}
+	return token.ParsePublicKey(text)
+}
+
+// DeviceKeyText returns the registered public key of a device in its text
+// form, unparsed: a caller that verifies many reports caches the parsed
+// key by this text (parsing checks the point, which costs about as much
+// as a signature check).
+func (lg *Ledger) DeviceKeyText(ctx context.Context, deviceID string) (string, error) {
+	var text string
 	err := lg.view(func(o *op) error {
 		d, err := o.device(deviceID)
-		if err != nil {
-			return err
+		if err == nil {
+			text = d.PublicKey
 		}
-		pub, err = token.ParsePublicKey(d.PublicKey)
 		return err
 	})
-	return pub, err
+	return text, err
 }
 
 // Reconcile applies a verified usage report of a device — an online sync
@@ -150,6 +161,9 @@ type reportPlan struct {
 	st     SyncState
 	deds   []dedPlan // one per report deduction
 	counts []bool    // one per report count: write it
+	// lics are the licenses new deductions name, read once: a charge
+	// updates the one it pays in place.
+	lics map[string]*License
 }
 
 type dedKind uint8
@@ -173,7 +187,7 @@ func (o *op) checkReport(deviceID string, r *syncproto.Report) (*reportPlan, err
 	if err != nil {
 		return nil, err
 	}
-	p := &reportPlan{d: d, deds: make([]dedPlan, len(r.Deductions)), counts: make([]bool, len(r.Counts))}
+	p := &reportPlan{d: d, deds: make([]dedPlan, len(r.Deductions)), counts: make([]bool, len(r.Counts)), lics: map[string]*License{}}
 	if p.st, err = o.syncState(d.ID); err != nil {
 		return nil, err
 	}
@@ -188,10 +202,12 @@ func (o *op) checkReport(deviceID string, r *syncproto.Report) (*reportPlan, err
 			p.deds[i] = dedPlan{kind: dedFork, held: held}
 		case !errors.Is(err, store.ErrNotFound):
 			return nil, err
-		default:
-			if _, err := o.reportedLicense(d, rd.LicenseID); err != nil {
+		case p.lics[rd.LicenseID] == nil:
+			l, err := o.reportedLicense(d, rd.LicenseID)
+			if err != nil {
 				return nil, err
 			}
+			p.lics[l.ID] = l
 		}
 	}
 	if err := o.checkCounts(d, r.Counts, p.counts); err != nil {
@@ -218,7 +234,7 @@ func (o *op) applyReport(p *reportPlan, r *syncproto.Report, maxNew int) (SyncSt
 			if left == 0 {
 				continue
 			}
-			if err := o.applyDeduction(d, &st, rd); err != nil {
+			if err := o.applyDeduction(p, &st, rd); err != nil {
 				return st, nil, err
 			}
 			left--
@@ -251,10 +267,14 @@ func (o *op) syncState(deviceID string) (SyncState, error) {
 }
 
 // applyDeduction charges a new, checked record and keeps it as reported.
-func (o *op) applyDeduction(d *Device, st *SyncState, rd *syncproto.Deduction) error {
-	l, err := o.reportedLicense(d, rd.LicenseID)
-	if err != nil {
-		return err
+func (o *op) applyDeduction(p *reportPlan, st *SyncState, rd *syncproto.Deduction) error {
+	d, l := p.d, p.lics[rd.LicenseID]
+	if l == nil { // read again: another license paid in its place before
+		var err error
+		if l, err = o.reportedLicense(d, rd.LicenseID); err != nil {
+			return err
+		}
+		p.lics[l.ID] = l
 	}
 	// A seq charged through Deduct (not a sync) is adopted, not charged again.
 	charged, err := o.x.Has(store.DeductionKey(d.ID, rd.Seq))
@@ -269,6 +289,9 @@ func (o *op) applyDeduction(d *Device, st *SyncState, rd *syncproto.Deduction) e
 		if rec.Failed {
 			st.Overdrafts++
 			o.lg.log.Warn("sync overdraft", "device_id", d.ID, "seq", rd.Seq, "license_id", rd.LicenseID)
+		}
+		if rec.LicenseID != "" && rec.LicenseID != l.ID {
+			delete(p.lics, rec.LicenseID) // charged through a copy of its own
 		}
 	}
 	return o.x.PutJSON(store.SyncRecordKey(d.ID, rd.Seq), rd)
