@@ -50,8 +50,8 @@ type Pipeline struct {
 	reqs chan *request
 	stop chan struct{}
 	done chan struct{}
-	// topics is touched only by the committer goroutine.
-	topics map[topicKey]string
+	// heads is touched only by the committer goroutine.
+	heads map[envKey]*envHead
 	// synced carries committed groups to the syncer, which fsyncs once for
 	// all that queued up while it was busy, then answers them.
 	synced chan *committed
@@ -78,7 +78,7 @@ type request struct {
 // New returns a pipeline; call Run to start its committer.
 func New(o Options) *Pipeline {
 	p := &Pipeline{o: o, log: o.Logger, reqs: make(chan *request, limits.SubmitQueue),
-		stop: make(chan struct{}), done: make(chan struct{}), topics: map[topicKey]string{},
+		stop: make(chan struct{}), done: make(chan struct{}), heads: map[envKey]*envHead{},
 		synced: make(chan *committed, limits.SubmitQueue)}
 	if p.log == nil {
 		p.log = slog.Default()
@@ -239,6 +239,8 @@ type chunk struct {
 	refs    []*wire.Result
 	devs    map[*gate.Device]map[int64]bool
 	bytes   int
+	// arena holds the chunk's envelopes back to back.
+	arena []byte
 }
 
 // commit writes the group's samples in transactions of bounded size and
@@ -263,21 +265,31 @@ func (p *Pipeline) commit(group []*request) []*chunk {
 	return done
 }
 
-// topic returns the telemetry topic, built once per (customer, device).
-func (p *Pipeline) topic(customer, device string) string {
-	k := topicKey{customer, device}
-	if t, ok := p.topics[k]; ok {
-		return t
+// envelope returns the telemetry topic and the envelope's fixed head for
+// a device under a license, built once per (customer, device, license).
+func (p *Pipeline) envelope(customer, device, license string) *envHead {
+	k := envKey{customer, device, license}
+	if h, ok := p.heads[k]; ok {
+		return h
 	}
-	if len(p.topics) >= limits.MaxChildren+1 {
-		clear(p.topics)
+	if len(p.heads) >= limits.MaxChildren+1 {
+		clear(p.heads)
 	}
-	t := wire.TelemetryTopic(customer, device)
-	p.topics[k] = t
-	return t
+	h := &envHead{topic: wire.TelemetryTopic(customer, device), head: wire.TelemetryHead(device, customer, license)}
+	p.heads[k] = h
+	return h
 }
 
-type topicKey struct{ customer, device string }
+type envKey struct{ customer, device, license string }
+
+type envHead struct {
+	topic string
+	head  []byte
+}
+
+// arenaBytes is the size of the blocks envelopes are carved from, so that
+// a chunk allocates a few blocks rather than one buffer per sample.
+const arenaBytes = 64 << 10
 
 func newChunk() *chunk { return &chunk{devs: map[*gate.Device]map[int64]bool{}} }
 
@@ -285,11 +297,18 @@ func (p *Pipeline) add(c *chunk, r *request, pe pending) {
 	d, l := pe.dec.Device, pe.dec.License
 	seq := d.SampleSeq.Add(1)
 	s := &r.samples[pe.idx]
-	env := wire.Telemetry{V: wire.TelemetryVersion, DeviceID: d.ID, CustomerID: l.Tok.CustomerID,
-		LicenseID: l.Tok.LicenseID, Seq: seq, TS: time.Unix(0, pe.dec.Eff).UTC().Format(time.RFC3339Nano),
-		DeviceTS: s.TS, Overage: pe.dec.Overage, Data: s.Data}
-	payload := wire.AppendTelemetry(make([]byte, 0, 192+len(s.Data)), &env)
-	c.entries = append(c.entries, outbox.Entry{Topic: p.topic(l.Tok.CustomerID, d.ID), Payload: payload})
+	h := p.envelope(l.Tok.CustomerID, d.ID, l.Tok.LicenseID)
+	// An envelope's tail: seq, ts (≤ 35 bytes quoted), device_ts (≤ 64,
+	// possibly escaped by strconv.Quote), overage, data, punctuation.
+	need := len(h.head) + 48 + 40 + 16 + 2*len(s.TS) + 16 + len(s.Data) + 16
+	if cap(c.arena)-len(c.arena) < need {
+		c.arena = make([]byte, 0, max(arenaBytes, need))
+	}
+	start := len(c.arena)
+	c.arena = append(c.arena, h.head...)
+	c.arena = wire.AppendTelemetryTail(c.arena, seq, time.Unix(0, pe.dec.Eff), s.TS, pe.dec.Overage, s.Data)
+	payload := c.arena[start:len(c.arena):len(c.arena)]
+	c.entries = append(c.entries, outbox.Entry{Topic: h.topic, Payload: payload})
 	r.results[pe.idx] = wire.Result{Accepted: true, Seq: seq}
 	c.refs = append(c.refs, &r.results[pe.idx])
 	if c.devs[d] == nil {

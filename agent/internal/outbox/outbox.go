@@ -277,34 +277,61 @@ func readSegment(item *badger.Item) ([]Entry, error) {
 	return es, nil
 }
 
-// Ack records acknowledged entries, given in acknowledgement (= sequence)
-// order: one write batch deletes the segments whose last entry is among
-// them and moves the acknowledged watermark.
+// Acks accumulates acknowledged entries, in acknowledgement (= sequence)
+// order, for one Record: how many, the highest sequence and the segments
+// whose last entry is among them. It holds no payloads, so a publisher can
+// keep collecting PUBACKs while the previous Record is being written.
+type Acks struct {
+	N    int64
+	Top  int64
+	Segs []int64
+}
+
+// Add counts one acknowledged entry.
+func (a *Acks) Add(e Entry) {
+	a.N++
+	a.Top = e.Seq
+	if e.Last {
+		a.Segs = append(a.Segs, e.Seg)
+	}
+}
+
+// Reset empties a for reuse.
+func (a *Acks) Reset() { a.N, a.Top, a.Segs = 0, 0, a.Segs[:0] }
+
+// Ack records acknowledged entries, given in acknowledgement order.
 func (o *Outbox) Ack(acked []Entry) error {
-	if len(acked) == 0 {
+	var a Acks
+	for _, e := range acked {
+		a.Add(e)
+	}
+	return o.Record(&a)
+}
+
+// Record writes acknowledgements in one write batch: it deletes the
+// segments they complete and moves the acknowledged watermark.
+func (o *Outbox) Record(a *Acks) error {
+	if a.N == 0 {
 		return nil
 	}
 	wb := o.db.NewWriteBatch()
 	defer wb.Cancel()
-	for _, e := range acked {
-		if e.Last {
-			if err := wb.Delete(store.KeyOutbox(e.Seg)); err != nil {
-				return err
-			}
+	for _, seg := range a.Segs {
+		if err := wb.Delete(store.KeyOutbox(seg)); err != nil {
+			return err
 		}
 	}
-	top := acked[len(acked)-1].Seq
-	if err := wb.Set(store.KeyOutboxAcked(), binary.BigEndian.AppendUint64(nil, uint64(top))); err != nil {
+	if err := wb.Set(store.KeyOutboxAcked(), binary.BigEndian.AppendUint64(nil, uint64(a.Top))); err != nil {
 		return err
 	}
 	if err := wb.Flush(); err != nil {
 		return err
 	}
-	if top > o.ackedSeq.Load() {
-		o.ackedSeq.Store(top)
+	if a.Top > o.ackedSeq.Load() {
+		o.ackedSeq.Store(a.Top)
 	}
-	o.depth.Add(-int64(len(acked)))
-	o.acked.Add(int64(len(acked)))
+	o.depth.Add(-a.N)
+	o.acked.Add(a.N)
 	return nil
 }
 

@@ -287,18 +287,61 @@ func (p *Publisher) reader(chunks chan<- []outbox.Entry, stop <-chan struct{}) e
 }
 
 // acker waits for PUBACKs in publish order and hands acknowledged
-// sequences to the deleter, so that a slow badger write never holds up the
-// next PUBACK. It returns on the first failed publish.
+// sequences to the deleter without ever waiting for it: a badger write
+// (which stalls while an fsync holds the database) must not hold up the
+// next PUBACK, or the in-flight window would drain. It returns on the first
+// failed publish, after the deleter recorded everything acknowledged.
 func (p *Publisher) acker(fifo <-chan inflight, lost, stop <-chan struct{}) error {
-	acks := make(chan outbox.Entry, p.o.MaxInflight)
+	pend := &pendingAcks{kick: make(chan struct{}, 1)}
 	delErr := make(chan error, 1)
-	go func() { delErr <- p.deleter(acks) }()
-	err := p.awaitAcks(fifo, acks, lost, stop)
-	close(acks)
+	go func() { delErr <- p.deleter(pend) }()
+	err := p.awaitAcks(fifo, pend, lost, stop)
+	pend.close()
 	return errors.Join(err, <-delErr)
 }
 
-func (p *Publisher) awaitAcks(fifo <-chan inflight, acks chan<- outbox.Entry, lost, stop <-chan struct{}) error {
+// pendingAcks is what the acker collected since the deleter last took it:
+// counts and segment ids only, so it stays small however far the deleter
+// falls behind.
+type pendingAcks struct {
+	mu     sync.Mutex
+	acks   outbox.Acks
+	closed bool
+	kick   chan struct{}
+}
+
+func (q *pendingAcks) add(e outbox.Entry) {
+	q.mu.Lock()
+	q.acks.Add(e)
+	q.mu.Unlock()
+	select {
+	case q.kick <- struct{}{}:
+	default:
+	}
+}
+
+func (q *pendingAcks) close() {
+	q.mu.Lock()
+	q.closed = true
+	q.mu.Unlock()
+	select {
+	case q.kick <- struct{}{}:
+	default:
+	}
+}
+
+// take swaps what is pending into spare (emptied) and reports whether the
+// acker has finished.
+func (q *pendingAcks) take(spare *outbox.Acks) (outbox.Acks, bool) {
+	spare.Reset()
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	got := q.acks
+	q.acks = *spare
+	return got, q.closed
+}
+
+func (p *Publisher) awaitAcks(fifo <-chan inflight, pend *pendingAcks, lost, stop <-chan struct{}) error {
 	for {
 		var it inflight
 		select {
@@ -318,30 +361,24 @@ func (p *Publisher) awaitAcks(fifo <-chan inflight, acks chan<- outbox.Entry, lo
 		if err := it.tok.Error(); err != nil {
 			return err
 		}
-		acks <- it.e
+		pend.add(it.e)
 	}
 }
 
-// deleter records acknowledged entries in batches of what has piled up.
-func (p *Publisher) deleter(acks <-chan outbox.Entry) error {
-	batch := make([]outbox.Entry, 0, limits.AckDeleteBatch)
+// deleter records acknowledged entries in one batch per round: whatever
+// piled up while the previous write ran.
+func (p *Publisher) deleter(pend *pendingAcks) error {
 	var firstErr error
-	for seq := range acks {
-		batch = append(batch[:0], seq)
-	more:
-		for len(batch) < limits.AckDeleteBatch {
-			select {
-			case s, ok := <-acks:
-				if !ok {
-					break more
-				}
-				batch = append(batch, s)
-			default:
-				break more
-			}
-		}
-		if err := p.o.Outbox.Ack(batch); err != nil && firstErr == nil {
+	var spare outbox.Acks
+	for range pend.kick {
+		got, closed := pend.take(&spare)
+		if err := p.o.Outbox.Record(&got); err != nil && firstErr == nil {
 			firstErr = err
+		}
+		spare = got
+		if closed {
+			// close() ran before take: nothing can be added any more.
+			return firstErr
 		}
 	}
 	return firstErr
