@@ -236,11 +236,15 @@ func (a *Agent) controlTopic() string {
 }
 
 // control takes in a document the server pushed to the control topic: a
-// signed revocation list or license token, verified and stored exactly like
-// `activate` does. An older list than the one held is ignored.
+// signed push of tokens and list (push.go), or a signed revocation list or
+// license token, verified and stored exactly like `activate` does. An
+// older list than the one held is ignored.
 func (a *Agent) control(payload []byte) {
 	if len(payload) > limits.MaxActivationFileBytes {
 		a.log.Warn("control message too large; ignored", "bytes", len(payload))
+		return
+	}
+	if a.controlPush(payload) {
 		return
 	}
 	docs, err := SplitDocuments(string(payload))
