@@ -42,7 +42,7 @@ fuzz: ## run every fuzz target briefly (FUZZTIME=10s each)
 certs: ## create the development CA and certificates in certs/dev (idempotent)
 	$(GO) run ./certs/cmd/tollgate-certs -out certs/dev
 
-run: build certs ## the demo: license server with its MQTT broker, and an agent enforcing a 3-day license (see README)
+run: build certs ## the demo: license server, a fleet of agents and firmware-sim over 5 simulated days (see README)
 	@scripts/run-demo.sh
 
 clean: ## remove build output and demo data
