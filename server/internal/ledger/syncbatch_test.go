@@ -1,0 +1,153 @@
+package ledger
+
+import (
+	"errors"
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/tollgate-iot/tollgate/shared/syncproto"
+)
+
+// syncFleet makes n devices of acme, each with a bound day license of 30
+// days, and returns their ids and licenses.
+func (e *env) syncFleet(n int) (ids, lics []string) {
+	e.t.Helper()
+	dist, acme, _, _ := e.tree()
+	for i := range n {
+		id := fmt.Sprintf("gc-%02d", i)
+		e.device(acme, "acme", id, "sensor-a")
+		l := e.create(dist, days("acme", 30))
+		e.bind(acme, l.ID, id)
+		ids, lics = append(ids, id), append(lics, l.ID)
+	}
+	return ids, lics
+}
+
+func batchReport(dev, lic string, at time.Time, seq int64, accepted int64) *syncproto.Report {
+	return &syncproto.Report{DeviceID: dev, Nonce: "AAAAAAAAAAAAAAAAAAAAAA", SentAt: at.Unix(), Tokens: []syncproto.TokenVersion{},
+		Deductions: []syncproto.Deduction{{Seq: seq, LicenseID: lic, At: at.Unix(), PaidUntil: at.Add(Day).Unix(), DaysBefore: 31 - seq, DaysAfter: 30 - seq}},
+		Counts:     []syncproto.HourlyCount{{DeviceID: dev, Hour: at.Truncate(time.Hour).Unix(), Accepted: accepted}}}
+}
+
+func job(r *syncproto.Report) *syncJob {
+	return &syncJob{deviceID: r.DeviceID, r: r, weight: reportWeight(r), done: make(chan bool, 1)}
+}
+
+// TestSyncGroupCommitRefusedReportLeavesOthers: in one group commit, a
+// report refused by the ledger (counter_went_down, another device's
+// license) applies nothing of itself and the others are applied whole,
+// including two reports of one device and the same report twice.
+func TestSyncGroupCommitRefusedReportLeavesOthers(t *testing.T) {
+	e := newEnv(t)
+	ids, lics := e.syncFleet(4)
+	at := e.clk.Now().Add(-3 * time.Hour)
+	if _, err := e.lg.Reconcile(ctx, ids[1], batchReport(ids[1], lics[1], at, 1, 50)); err != nil {
+		t.Fatal(err)
+	}
+	ok0 := batchReport(ids[0], lics[0], at, 1, 10)
+	down := batchReport(ids[1], lics[1], at, 2, 40) // 40 < 50 held: refused, seq 2 not charged
+	stolen := batchReport(ids[2], lics[3], at, 1, 5)
+	ok3a := batchReport(ids[3], lics[3], at, 1, 7)
+	ok3b := batchReport(ids[3], lics[3], at.Add(time.Hour), 2, 9)
+	again := batchReport(ids[0], lics[0], at, 1, 10)
+	batch := []*syncJob{job(ok0), job(down), job(stolen), job(ok3a), job(ok3b), job(again)}
+	e.lg.commitSyncBatch(batch)
+
+	wantErr(t, batch[1].err, ErrCounterWentDown)
+	wantErr(t, batch[2].err, ErrNotThisDevice)
+	for _, i := range []int{0, 3, 4, 5} {
+		if batch[i].err != nil {
+			t.Fatalf("report %d: %v", i, batch[i].err)
+		}
+	}
+	if batch[0].st.AckedSeq != 1 || batch[5].st.AckedSeq != 1 || batch[4].st.AckedSeq != 2 || len(batch[4].missing) != 0 {
+		t.Fatalf("acks: %+v %+v %+v", batch[0].st, batch[4].st, batch[5].st)
+	}
+	for i, want := range []int64{29, 29, 30, 28} { // ids[1] was charged once before the batch
+		if got := e.get(lics[i]).AvailableDays; got != want {
+			t.Fatalf("license %d: %d days, want %d", i, got, want)
+		}
+	}
+	st, err := e.lg.DeviceSyncStatus(ctx, SystemActor(), ids[1])
+	if err != nil || st.HighestSeq != 1 || st.Hourly[0].Accepted != 50 {
+		t.Fatalf("refused report applied something: %+v %v", st, err)
+	}
+	st, err = e.lg.DeviceSyncStatus(ctx, SystemActor(), ids[2])
+	if err != nil || st.Syncs != 0 || len(st.Hourly) != 0 {
+		t.Fatalf("refused report applied something: %+v %v", st, err)
+	}
+}
+
+// TestSyncGroupCommitFallsBackOneByOne: a batch whose transaction fails
+// (too big for the small profile) is applied one report per transaction,
+// each with its own outcome, and nothing is charged twice.
+func TestSyncGroupCommitFallsBackOneByOne(t *testing.T) {
+	e := newEnv(t)
+	ids, lics := e.syncFleet(2)
+	at := e.clk.Now().Add(-3 * time.Hour)
+	big := batchReport(ids[0], lics[0], at, 1, 1)
+	for h := range 7 * 24 * 50 { // more counts than one small-profile transaction holds with the rest
+		big.Counts = append(big.Counts, syncproto.HourlyCount{DeviceID: ids[0], Hour: at.Truncate(time.Hour).Add(time.Duration(h+1) * time.Hour).Unix(), Accepted: int64(h)})
+	}
+	var batch []*syncJob
+	for range 4 {
+		r := *big
+		batch = append(batch, job(&r))
+	}
+	batch = append(batch, job(batchReport(ids[1], lics[1], at, 1, 3)))
+	e.lg.commitSyncBatch(batch)
+	for i, j := range batch {
+		if j.err != nil || j.st.AckedSeq != 1 {
+			t.Fatalf("report %d: %+v %v", i, j.st, j.err)
+		}
+	}
+	if a, b := e.get(lics[0]).AvailableDays, e.get(lics[1]).AvailableDays; a != 29 || b != 29 {
+		t.Fatalf("days %d %d, want 29 29", a, b)
+	}
+}
+
+// TestSyncGroupCommitConcurrentExactTotals: many devices reconciling at
+// once through the queue (reports of one device in order, as the agent
+// sends them) end with exact totals.
+func TestSyncGroupCommitConcurrentExactTotals(t *testing.T) {
+	e := newEnv(t)
+	const devices, syncs = 8, 5
+	ids, lics := e.syncFleet(devices)
+	at := e.clk.Now().Add(-3 * time.Hour)
+	var wg sync.WaitGroup
+	errs := make(chan error, devices)
+	for i := range devices {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for s := range int64(syncs) {
+				r := batchReport(ids[i], lics[i], at.Add(time.Duration(s)*time.Hour), s+1, 10+s)
+				resp, err := e.lg.Reconcile(ctx, ids[i], r)
+				if err == nil && resp.AckedSeq != s+1 {
+					err = fmt.Errorf("device %s sync %d: acked %d", ids[i], s, resp.AckedSeq)
+				}
+				if err != nil {
+					errs <- err
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	if err := errors.Join(func() (out []error) {
+		for err := range errs {
+			out = append(out, err)
+		}
+		return out
+	}()...); err != nil {
+		t.Fatal(err)
+	}
+	for i := range devices {
+		if got := e.get(lics[i]).AvailableDays; got != 30-syncs {
+			t.Fatalf("license %d: %d days, want %d", i, got, 30-syncs)
+		}
+	}
+}
