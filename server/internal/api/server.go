@@ -109,6 +109,8 @@ func (a *API) routes(r *mux.Router, authn func(http.Handler) http.Handler) {
 	h("/devices/{id}/unblacklist", a.blacklist(false), http.MethodPost)
 	h("/devices/{id}/tokens", a.deviceTokens, http.MethodGet)
 	h("/devices/{id}/sync", a.deviceSyncStatus, http.MethodGet)
+	h("/devices/{id}/telemetry", a.deviceTelemetry, http.MethodGet)
+	h("/telemetry/discrepancies", a.telemetryDiscrepancies, http.MethodGet)
 	h("/devices/{id}/activation-key", a.deviceActivationKey, http.MethodPost)
 	h("/activations/offline", a.activateOffline, http.MethodPost)
 	h("/usage/import", a.importUsage, http.MethodPost)

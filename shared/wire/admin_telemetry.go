@@ -1,0 +1,61 @@
+package wire
+
+import "time"
+
+// TelemetryHour compares, for one device and hour, the telemetry messages
+// the server's broker observed with the samples the agent reported.
+type TelemetryHour struct {
+	Hour     time.Time `json:"hour"`
+	Observed int64     `json:"observed"`
+	// ReportedAccepted and ReportedOverage are the agent's hourly counts
+	// (overage is part of accepted).
+	ReportedAccepted int64 `json:"reported_accepted"`
+	ReportedOverage  int64 `json:"reported_overage"`
+	// Difference is observed less reported accepted.
+	Difference int64 `json:"difference"`
+	// Settled: the device synced after the hour ended, so its report of
+	// the hour is final.
+	Settled bool `json:"settled"`
+}
+
+// DeviceTelemetry is GET /v1/devices/{id}/telemetry: the hours of a window
+// in which the broker observed the device's telemetry or it reported
+// counts, oldest first.
+type DeviceTelemetry struct {
+	DeviceID   string    `json:"device_id"`
+	CustomerID string    `json:"customer_id"`
+	From       time.Time `json:"from"`
+	To         time.Time `json:"to"`
+	// SettledBefore: hours ending before it are settled (null: the device
+	// never synced).
+	SettledBefore    *time.Time `json:"settled_before"`
+	Observed         int64      `json:"observed"`
+	ReportedAccepted int64      `json:"reported_accepted"`
+	// Excess sums observed above reported accepted over settled hours.
+	Excess int64           `json:"excess"`
+	Hours  []TelemetryHour `json:"hours"`
+}
+
+// TelemetryDiscrepancy is a device whose observed telemetry exceeds what
+// it reported in settled hours of the window.
+type TelemetryDiscrepancy struct {
+	DeviceID         string     `json:"device_id"`
+	CustomerID       string     `json:"customer_id"`
+	Observed         int64      `json:"observed"`
+	ReportedAccepted int64      `json:"reported_accepted"`
+	Excess           int64      `json:"excess"`
+	Hours            int        `json:"hours"`
+	SettledBefore    *time.Time `json:"settled_before"`
+}
+
+// TelemetryDiscrepancyList is GET /v1/telemetry/discrepancies, largest
+// excess first. Complete is false if the window held more observed hours
+// than one listing walks (narrow it).
+type TelemetryDiscrepancyList struct {
+	CustomerID string                 `json:"customer_id"`
+	From       time.Time              `json:"from"`
+	To         time.Time              `json:"to"`
+	MinExcess  int64                  `json:"min_excess"`
+	Complete   bool                   `json:"complete"`
+	Devices    []TelemetryDiscrepancy `json:"devices"`
+}
