@@ -27,6 +27,12 @@ type Control interface {
 	ErrorCode(err error) string
 }
 
+// UsageExporter is a Control that also writes air-gap usage receipts
+// (POST /v1/export-usage), so a running agent need not be stopped for one.
+type UsageExporter interface {
+	ExportUsage() (any, error)
+}
+
 // activateRequest is the body of POST /v1/activate.
 type activateRequest struct {
 	Documents []string `json:"documents"`
@@ -45,6 +51,9 @@ func NewHandler(p *Pipeline, ctl Control, metrics http.Handler, log *slog.Logger
 	mux.HandleFunc("GET /v1/status", h.status)
 	mux.HandleFunc("POST /v1/activate", h.activate)
 	mux.HandleFunc("POST /v1/sync", h.sync)
+	if _, ok := ctl.(UsageExporter); ok {
+		mux.HandleFunc("POST /v1/export-usage", h.exportUsage)
+	}
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { io.WriteString(w, "ok\n") })
 	if metrics != nil {
 		mux.Handle("GET /metrics", metrics)
@@ -125,6 +134,16 @@ func (h *handler) sync(w http.ResponseWriter, r *http.Request) {
 	out, err := h.ctl.Sync(r.Context())
 	if err != nil {
 		writeJSON(w, http.StatusBadGateway, wire.ErrorBody{Error: wire.ErrorDetail{Code: h.ctl.ErrorCode(err), Message: err.Error()}})
+		return
+	}
+	writeJSON(w, http.StatusOK, out)
+}
+
+// exportUsage writes a usage receipt; its body is the Control's answer.
+func (h *handler) exportUsage(w http.ResponseWriter, _ *http.Request) {
+	out, err := h.ctl.(UsageExporter).ExportUsage()
+	if err != nil {
+		writeJSON(w, http.StatusInternalServerError, wire.ErrorBody{Error: wire.ErrorDetail{Code: h.ctl.ErrorCode(err), Message: err.Error()}})
 		return
 	}
 	writeJSON(w, http.StatusOK, out)
