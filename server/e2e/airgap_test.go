@@ -137,18 +137,17 @@ func TestAirgapSite(t *testing.T) {
 	// Refusals, each named, with nothing applied: a fresh key mangled.
 	e.ctlOK(e.acme, "activation", "key", "--device", "press-01", "--out", e.path("key3"))
 	e.checkMangledKey(A, e.path("key3"))
-	// The unmangled key still applies (nothing was used up), here through
-	// the running agent's control API.
+	// The unmangled key still applies (nothing was used up), and the
+	// receipt of day 5 is written (key 3 acknowledged 1..3: it carries seq 4
+	// only), both through the running agent's control API.
 	e.day(A, dayAt(4).Add(time.Hour), 0, func() {
 		if out := e.agentOK("activate", "--data", A, e.path("key3")); !strings.Contains(out, "applied") {
 			t.Fatalf("key 3 through the running agent:\n%s", out)
 		}
+		e.agentOK("export-usage", "--data", A, "--out", e.path("r2"))
 	})
 	e.checkForeignFiles(A, lics)
 	e.checkMangledReceipt(A)
-
-	// The receipt of day 5 (key 3 acknowledged 1..3: it carries seq 4 only).
-	e.agentOK("export-usage", "--data", A, "--out", e.path("r2"))
 	if imp := e.usageImport(e.acme, e.path("r2")); imp.AckedSeq != 4 || imp.Deductions != 1 || imp.NewOverdrafts != 0 {
 		t.Fatalf("receipt 2: %+v", imp)
 	}

@@ -3,9 +3,12 @@ package cli
 import (
 	"context"
 	"errors"
+	"net/http"
 	"strconv"
 
+	"github.com/tollgate-iot/tollgate/agent/internal/config"
 	"github.com/tollgate-iot/tollgate/agent/internal/runtime"
+	"github.com/tollgate-iot/tollgate/agent/internal/store"
 	"github.com/tollgate-iot/tollgate/shared/cli"
 )
 
@@ -35,12 +38,8 @@ func runExport(ctx context.Context, env *IO, args []string) error {
 	if err != nil {
 		return errorCode(err)
 	}
-	a, err := runtime.Open(ctx, cfg, runtime.Options{Logger: env.Logger, Clock: env.Clock})
+	file, r, err := exportUsage(ctx, env, cfg)
 	if err != nil {
-		return errorCode(err)
-	}
-	file, r, err := a.ExportUsage()
-	if err = errors.Join(err, a.Close()); err != nil {
 		return errorCode(err)
 	}
 	if err := writeFileAtomic(*outFile, file); err != nil {
@@ -54,4 +53,20 @@ func runExport(ctx context.Context, env *IO, args []string) error {
 	return cli.Render(env.Stdout, *out, exported{Out: *outFile, Receipt: r},
 		[]string{"WROTE", "DEVICE_ID", "DEDUCTIONS", "SEQS", "COUNTS", "MORE", "BYTES"},
 		[][]string{{*outFile, r.DeviceID, strconv.Itoa(r.Deductions), seqs, strconv.Itoa(r.Counts), strconv.FormatBool(r.More), strconv.Itoa(r.Bytes)}})
+}
+
+// exportUsage builds the receipt from the data directory, or through the
+// running agent when it holds the database.
+func exportUsage(ctx context.Context, env *IO, cfg config.Config) ([]byte, runtime.Receipt, error) {
+	a, err := runtime.Open(ctx, cfg, runtime.Options{Logger: env.Logger, Clock: env.Clock})
+	if errors.Is(err, store.ErrLocked) {
+		var out runtime.ExportedReceipt
+		err := asCLI(remoteDo(ctx, cfg.Data, http.MethodPost, "/v1/export-usage", nil, &out))
+		return []byte(out.File), out.Receipt, err
+	}
+	if err != nil {
+		return nil, runtime.Receipt{}, err
+	}
+	file, r, err := a.ExportUsage()
+	return file, r, errors.Join(err, a.Close())
 }

@@ -71,3 +71,20 @@ func (a *Agent) ExportUsage() ([]byte, Receipt, error) {
 	a.log.Info("usage receipt written", "device_id", r.DeviceID, "deductions", r.Deductions, "counts", r.Counts, "more", r.More)
 	return file, r, nil
 }
+
+// ExportedReceipt is a running agent's answer to POST /v1/export-usage.
+type ExportedReceipt struct {
+	// File is the armored receipt, for the CLI to write.
+	File    string  `json:"file"`
+	Receipt Receipt `json:"receipt"`
+}
+
+// ExportUsage lets `tollgate-agent export-usage` work while `run` holds
+// the data directory (ingest.UsageExporter).
+func (c control) ExportUsage() (any, error) {
+	f, r, err := c.a.ExportUsage()
+	if err != nil {
+		return nil, err
+	}
+	return ExportedReceipt{File: string(f), Receipt: r}, nil
+}
