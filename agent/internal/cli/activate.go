@@ -22,14 +22,18 @@ func runActivate(ctx context.Context, env *IO, args []string) error {
 	fs := cli.NewFlagSet("activate", env.Stderr)
 	data := fs.String("data", "", "agent data directory (env TOLLGATE_DATA)")
 	cfgPath := fs.String("config", "", "agent config file, for gateways' children (env TOLLGATE_CONFIG)")
+	server := fs.String("server", "", "license server URL to redeem a SERIAL or enrollment CODE online (env TOLLGATE_SERVER; default: init's --server)")
 	out := cli.OutputFlag(fs)
 	if err := cli.Parse(fs, args, envVars); err != nil {
 		return err
 	}
 	if *data == "" || fs.NArg() != 1 {
-		return cli.Usagef("activate: want --data DIR and one FILE or TOKEN")
+		return cli.Usagef("activate: want --data DIR and one FILE, TOKEN, SERIAL or CODE")
 	}
 	input := fs.Arg(0)
+	if redeemable(input) { // online activation (redeem.go)
+		return runRedeem(ctx, env, *data, *cfgPath, *server, *out, input)
+	}
 	if !strings.HasPrefix(input, "tg1.") {
 		b, err := readBounded(input, max(limits.MaxActivationFileBytes, sharedlimits.MaxAirgapFileBytes))
 		if err != nil {

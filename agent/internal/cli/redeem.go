@@ -1,0 +1,68 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"strings"
+
+	"github.com/tollgate-iot/tollgate/agent/internal/runtime"
+	"github.com/tollgate-iot/tollgate/agent/internal/store"
+	"github.com/tollgate-iot/tollgate/shared/cli"
+	"github.com/tollgate-iot/tollgate/shared/redeem"
+)
+
+// redeemable reports whether activate's argument is a code to redeem
+// online: not a token, not an existing file, and shaped like a serial or
+// an enrollment code (a path with a dot or a slash never is).
+func redeemable(arg string) bool {
+	if strings.HasPrefix(arg, "tg1.") || redeem.CheckCode(redeem.NormalizeCode(arg)) != nil {
+		return false
+	}
+	_, err := os.Stat(arg)
+	return errors.Is(err, os.ErrNotExist)
+}
+
+// runRedeem is `tollgate-agent activate KEY` for a license serial or an
+// enrollment code: online activation with the license server (--server,
+// else the config's, else init's --server). It prints what was imported,
+// as activate does for a file.
+func runRedeem(ctx context.Context, env *IO, data, cfgPath, server string, out cli.Format, code string) error {
+	cfg, err := loadConfig(data, cfgPath)
+	if err != nil {
+		return errorCode(err)
+	}
+	overrideString(&cfg.Server, server)
+	a, err := runtime.Open(ctx, cfg, runtime.Options{Logger: env.Logger, Clock: env.Clock})
+	if errors.Is(err, store.ErrLocked) {
+		return cli.Errorf("agent_running", "online activation needs the data directory, which the running agent holds: "+
+			"stop it, activate, and start it again (or activate before run)")
+	}
+	if err != nil {
+		return errorCode(err)
+	}
+	imported, err := a.Redeem(ctx, code)
+	err = errors.Join(err, a.Close())
+	if err != nil {
+		if runtime.ErrorCode(err) == "no_server" {
+			return cli.Errorf("no_server", "%q is neither a file nor a tg1. token, and no license server is configured "+
+				"to redeem it online (init --server URL, --server URL or TOLLGATE_SERVER)", code)
+		}
+		return errorCode(err)
+	}
+	if imported == nil {
+		imported = []runtime.Imported{}
+	}
+	licensed := false
+	rows := make([][]string, 0, len(imported))
+	for _, im := range imported {
+		licensed = licensed || im.Kind == "license"
+		rows = append(rows, []string{im.Kind, im.ID, im.DeviceID, fmt.Sprint(im.Version), im.Result})
+	}
+	if !licensed {
+		fmt.Fprintln(env.Stderr, "registered with the license server; no license is bound yet: it arrives with the next sync once one is")
+	}
+	return cli.Render(env.Stdout, out, map[string]any{"imported": imported},
+		[]string{"KIND", "ID", "DEVICE_ID", "VERSION", "RESULT"}, rows)
+}
