@@ -132,6 +132,7 @@ func checkInspect(t *testing.T, dir, keyFile, reqFile string, receipt []byte, tr
 	}{
 		{"ok/key-verified", []string{"inspect", keyFile, "--trust", trustFile}, 0, []string{"activation_key", "signature valid", "[1] kind", "revocation_list", "expires_at"}},
 		{"ok/key-unchecked", []string{"inspect", keyFile}, 0, []string{"not_checked", "no server key given"}},
+		{"ok/global-flags-ignored", []string{"--server", "http://127.0.0.1:1", "inspect", keyFile, "--api-key", "x"}, 0, []string{"activation_key"}},
 		{"ok/request-self-verified", []string{"inspect", reqFile}, 0, []string{"activation_request", "signature valid", "site-1"}},
 		{"ok/receipt-with-key", []string{"inspect", recFile, "--public-key", pub, "-o", "json"}, 0, []string{`"kind": "usage_receipt"`, `"signature": "valid"`, `"deductions": [`}},
 		{"ok/bare-token", []string{"inspect", k.Tokens[0], "--trust", trustFile}, 0, []string{"license", "signature valid", "site-1"}},

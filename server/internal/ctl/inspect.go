@@ -26,6 +26,10 @@ func runInspect(e *ctlEnv, args []string) error {
 	trustFile := fs.String("trust", "", "trust bundle to check server signatures with (tollgate-server trust --out FILE)")
 	pub := fs.String("public-key", "", "device public key to check a usage receipt with (tollgatectl device show DEV)")
 	format := cli.OutputFlag(fs)
+	// The global flags are taken and ignored: inspect talks to no server.
+	fs.String("server", "", "ignored: inspect needs no server")
+	fs.String("api-key", "", "ignored: inspect needs no API key")
+	fs.String("ca", "", "ignored")
 	pos, err := parseInterleaved(fs, args)
 	if err != nil {
 		return err
