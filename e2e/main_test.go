@@ -57,7 +57,12 @@ func run(t testing.TB, env []string, name string, args ...string) string {
 }
 
 func runErr(env []string, name string, args ...string) (string, string, error) {
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	return runWithin(2*time.Minute, env, name, args...)
+}
+
+// runWithin is runErr with a deadline other than 2 minutes.
+func runWithin(d time.Duration, env []string, name string, args ...string) (string, string, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), d)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, filepath.Join(bin, name), args...)
 	cmd.Env = append([]string{"PATH=/usr/bin:/bin", "HOME=" + os.TempDir()}, env...)

@@ -123,7 +123,7 @@ func TestScale(t *testing.T) {
 	up := mosquitto(t)
 	simArgs := []string{"--devices", fmt.Sprint(gateways * children), "--gateways", fmt.Sprint(gateways),
 		"--rate", fmt.Sprint(rate), "--pattern", "steady", "--duration", fmt.Sprintf("%dm", minutes),
-		"--clock-speed", fmt.Sprint(speed), "-o", "json", "--quiet"}
+		"--clock-speed", fmt.Sprint(speed), "-o", "json"}
 	agents := make([]*proc, gateways)
 	for g := range gws {
 		local := mosquitto(t)
@@ -131,7 +131,7 @@ func TestScale(t *testing.T) {
 			"--broker", up, "--bridge", local, "--ingest", "127.0.0.1:0"}, "ingest listening on ")
 		simArgs = append(simArgs, "--data", gws[g].data, "--bridge", local)
 	}
-	out, errOut, err := runErr(nil, "firmware-sim", simArgs...)
+	out, errOut, err := runWithin(30*time.Minute, nil, "firmware-sim", simArgs...)
 	if err != nil {
 		t.Fatalf("firmware-sim: %v\n%s", err, errOut)
 	}
@@ -148,6 +148,7 @@ func TestScale(t *testing.T) {
 	if err := json.Unmarshal([]byte(out), &sum); err != nil {
 		t.Fatalf("%v\n%s", err, out)
 	}
+	t.Logf("firmware-sim progress:\n%s", errOut)
 	var peak, max int64
 	for g, p := range agents {
 		hwm := vmHWM(t, p.cmd.Process.Pid)

@@ -16,11 +16,11 @@ import (
 	"github.com/tollgate-iot/tollgate/shared/wire"
 )
 
-// The story's parameters: 4 simulated days at 6 simulated hours per real
-// second (16 s), 60 samples per device and simulated hour.
+// The story's parameters: 4 simulated days at 4 simulated hours per real
+// second (24 s), 60 samples per device and simulated hour.
 const (
 	storyDays  = 4
-	storySpeed = 21600
+	storySpeed = 14400
 	storyRate  = 60
 	budgetRate = 40 // press-02's licensed samples per hour
 )
@@ -286,9 +286,11 @@ func checkStory(t *testing.T, sum *summary, revokedAt time.Time) {
 		t.Fatalf("devices %v, want press-01..04 and sensor-01..03", sum.Devices)
 	}
 	// Agents decide on their own clock when a batch arrives; a batch holds
-	// up to a tick of simulated time (100 ms × 21,600 = 36 min): allow two
-	// simulated hours either way.
-	const slack = 2 * storyRate
+	// a tick of simulated time (100 ms × 14,400 = 24 min), and a loaded
+	// machine delays some batches more than others: allow three simulated
+	// hours (0.75 s of real time) either way. The story's differences are
+	// days (1,440 samples).
+	const slack = 3 * storyRate
 	near := func(name string, got, want int64) {
 		if got < want-slack || got > want+slack {
 			t.Errorf("%s = %d, want %d ± %d", name, got, want, slack)
@@ -342,7 +344,7 @@ func TestStory(t *testing.T) {
 	checkStory(t, sum, revokedAt)
 	// Every accepted sample was delivered to the server's broker, except
 	// what press-04 had queued when the broker cut it off.
-	if sum.Totals.Queued > 2*storyRate {
+	if sum.Totals.Queued > 3*storyRate {
 		t.Errorf("%d samples still queued", sum.Totals.Queued)
 	}
 }

@@ -62,22 +62,28 @@ type Progress struct {
 type totals struct{ sent, accepted, refused, bridged atomic.Int64 }
 
 // Connect dials the local brokers of bridged gateways and waits until each
-// gateway's bridge receives from its broker.
+// gateway's bridge receives from its broker, all gateways at once.
 func Connect(ctx context.Context, o Options, agents []*Agent) error {
+	var wg sync.WaitGroup
+	errs := make([]error, len(agents))
 	for i, a := range agents {
 		if a.Bridge == "" {
 			continue
 		}
-		s, err := dialBridge(a.Bridge, o.ClientID+"-"+itoa(i))
-		if err != nil {
-			return err
-		}
-		a.bridge = s
-		if err := s.waitSubscribed(ctx, a.Target, 30*time.Second, clock.OrReal(o.Wall).After); err != nil {
-			return err
-		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			s, err := dialBridge(a.Bridge, o.ClientID+"-"+itoa(i))
+			if err != nil {
+				errs[i] = err
+				return
+			}
+			a.bridge = s
+			errs[i] = s.waitSubscribed(ctx, a.Target, 60*time.Second, clock.OrReal(o.Wall).After)
+		}()
 	}
-	return nil
+	wg.Wait()
+	return errors.Join(errs...)
 }
 
 // Close disconnects from the local brokers.
