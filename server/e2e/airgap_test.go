@@ -6,7 +6,9 @@ import (
 	"context"
 	"crypto/ed25519"
 	"crypto/sha256"
+	"crypto/x509"
 	"encoding/json"
+	"encoding/pem"
 	"fmt"
 	"io"
 	"log/slog"
@@ -570,6 +572,52 @@ func (e *airgapEnv) checkForeignFiles(A string, lics []string) {
 	}
 	// Acme's receipt imported by another customer's admin: not found.
 	e.refused("not_found", e.ctl(e.globex, "usage", "import", e.path("r1")))
+	// A receipt signed by press-01's own key that names another customer's
+	// license (a device key used to charge someone else): refused whole.
+	var gl struct {
+		Licenses []struct {
+			ID string `json:"id"`
+		} `json:"licenses"`
+	}
+	e.mustJSON(e.ctl(e.root, "license", "create", "--customer", "globex", "--type", "standard", "--billing", "days", "--days", "3",
+		"--models", "sensor-*", "-o", "json"), &gl)
+	at := time.Now().Unix()
+	rep := &syncproto.Report{DeviceID: "press-01", Nonce: "ZZZZZZZZZZZZZZZZZZZZZZ", SentAt: at, Tokens: []syncproto.TokenVersion{},
+		Deductions: []syncproto.Deduction{{Seq: 50, LicenseID: gl.Licenses[0].ID, At: at, PaidUntil: at + 86400, DaysBefore: 3, DaysAfter: 2}},
+		Counts:     []syncproto.HourlyCount{}}
+	f, err := airgap.SignUsageReceipt(e.deviceSigner(A), rep)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	os.WriteFile(e.path("foreign.receipt"), f, 0o644)
+	before := e.ctlOK(e.acme, "device", "sync", "press-01", "-o", "json")
+	e.refused("not_this_device", e.ctl(e.acme, "usage", "import", e.path("foreign.receipt")))
+	e.refused("not_found", e.ctl(e.globex, "usage", "import", e.path("foreign.receipt")))
+	if after := e.ctlOK(e.acme, "device", "sync", "press-01", "-o", "json"); after != before {
+		e.t.Fatalf("a refused receipt changed the device's sync state:\n%s\n%s", before, after)
+	}
+}
+
+// deviceSigner reads an agent's device key (PKCS#8 PEM) to forge with.
+func (e *airgapEnv) deviceSigner(data string) *token.Signer {
+	e.t.Helper()
+	b, err := os.ReadFile(filepath.Join(data, "device.key"))
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	blk, _ := pem.Decode(b)
+	if blk == nil {
+		e.t.Fatal("device.key is not PEM")
+	}
+	k, err := x509.ParsePKCS8PrivateKey(blk.Bytes)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	s, err := token.NewSigner(k.(ed25519.PrivateKey))
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return s
 }
 
 // checkMangledReceipt: flipped, truncated and oversized receipts are
