@@ -308,7 +308,7 @@ func (p *Pipeline) add(c *chunk, r *request, pe pending) {
 	c.arena = append(c.arena, h.head...)
 	c.arena = wire.AppendTelemetryTail(c.arena, seq, time.Unix(0, pe.dec.Eff), s.TS, pe.dec.Overage, s.Data)
 	payload := c.arena[start:len(c.arena):len(c.arena)]
-	c.entries = append(c.entries, outbox.Entry{Topic: h.topic, Payload: payload})
+	c.entries = append(c.entries, outbox.Entry{Topic: h.topic, Payload: payload, Head: len(h.head)})
 	r.results[pe.idx] = wire.Result{Accepted: true, Seq: seq}
 	c.refs = append(c.refs, &r.results[pe.idx])
 	if c.devs[d] == nil {

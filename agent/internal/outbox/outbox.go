@@ -32,6 +32,10 @@ type Entry struct {
 	Seq     int64
 	Topic   string
 	Payload []byte
+	// Head is the length of Payload's start that every entry of the same
+	// topic and license shares (wire.TelemetryHead); a segment stores it
+	// once. Zero is always correct, only less compact.
+	Head int
 	// Seg is the first sequence of the segment (badger record) holding the
 	// entry; Last marks the segment's final entry, whose acknowledgement
 	// deletes the segment.
@@ -141,10 +145,12 @@ func (o *Outbox) Notify() <-chan struct{} { return o.notify }
 // txn (with whatever else belongs to the same samples) and then calls Done.
 // Only the committer goroutine calls Append.
 func (o *Outbox) Append(txn *badger.Txn, entries []Entry) error {
+	b := newSegBuilder()
 	for start := 0; start < len(entries); {
-		end, size := start, segHeader
-		for end < len(entries) && (end == start || size+encodedSize(&entries[end]) <= limits.SegmentBytes) {
-			size += encodedSize(&entries[end])
+		b.reset()
+		end := start
+		for end < len(entries) && b.fits(&entries[end]) {
+			b.add(&entries[end])
 			end++
 		}
 		seg := entries[start:end]
@@ -153,7 +159,7 @@ func (o *Outbox) Append(txn *badger.Txn, entries []Entry) error {
 			seg[i].Seq, seg[i].Seg, seg[i].Last = first+int64(i), first, i == len(seg)-1
 		}
 		o.head += int64(len(seg))
-		if err := txn.Set(store.KeyOutbox(first), encodeSegment(seg)); err != nil {
+		if err := txn.Set(store.KeyOutbox(first), b.encode(seg)); err != nil {
 			return err
 		}
 		start = end

@@ -1,8 +1,10 @@
 package outbox
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
+	"encoding/binary"
 	"errors"
 	"strings"
 	"testing"
@@ -110,19 +112,42 @@ func TestSegments(t *testing.T) {
 	}
 }
 
+// flat builds a segment in the format without heads.
+func flat(es ...Entry) []byte {
+	b := binary.BigEndian.AppendUint32(nil, uint32(len(es)))
+	for _, e := range es {
+		b = binary.BigEndian.AppendUint16(b, uint16(len(e.Topic)))
+		b = append(b, e.Topic...)
+		b = binary.BigEndian.AppendUint32(b, uint32(len(e.Payload)))
+		b = append(b, e.Payload...)
+	}
+	return b
+}
+
 func TestDecodeSegment(t *testing.T) {
-	good := encodeSegment([]Entry{{Topic: "t", Payload: []byte("p")}, {Topic: "u", Payload: nil}})
+	good := encodeSegment([]Entry{{Topic: "t", Payload: []byte("hp"), Head: 1}, {Topic: "u", Payload: nil}})
+	// Two heads, the second used first: not the encoder's order.
+	outOfOrder := []byte{0x80, 0, 0, 2, 0, 2, 0, 1, 't', 0, 0, 0, 1, 'u', 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0}
+	repeated := []byte{0x80, 0, 0, 2, 0, 2, 0, 1, 't', 0, 0, 0, 1, 't', 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 0}
+	unused := []byte{0x80, 0, 0, 2, 0, 2, 0, 1, 't', 0, 0, 0, 1, 'u', 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0}
 	tests := []struct {
 		name string
 		b    []byte
 		ok   bool
 	}{
 		{"ok", good, true},
+		{"ok/flat", flat(Entry{Topic: "t", Payload: []byte("hp")}, Entry{Topic: "u"}), true},
 		{"error/short", []byte{0, 0}, false},
 		{"error/zero-count", []byte{0, 0, 0, 0}, false},
+		{"error/zero-count-heads", []byte{0x80, 0, 0, 0}, false},
 		{"error/truncated", good[:len(good)-3], false},
 		{"error/trailing", append(append([]byte(nil), good...), 0), false},
+		{"error/flat-trailing", append(flat(Entry{Topic: "t"}, Entry{Topic: "u"}), 0), false},
 		{"error/zero-topic", []byte{0, 0, 0, 1, 0, 0, 0, 0, 0, 0}, false},
+		{"error/no-heads", []byte{0x80, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0}, false},
+		{"error/heads-out-of-order", outOfOrder, false},
+		{"error/head-repeated", repeated, false},
+		{"error/head-unused", unused, false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -130,20 +155,57 @@ func TestDecodeSegment(t *testing.T) {
 			if (err == nil) != tt.ok || (err != nil && !errors.Is(err, ErrCorrupt)) {
 				t.Fatalf("decode = %v", err)
 			}
-			if err == nil && (len(es) != 2 || es[1].Seq != 8 || !es[1].Last || es[0].Last) {
+			if err == nil && (len(es) != 2 || es[1].Seq != 8 || !es[1].Last || es[0].Last ||
+				string(es[0].Payload) != "hp" || es[0].Topic != "t" || es[1].Topic != "u" || len(es[1].Payload) != 0) {
 				t.Fatalf("entries %+v", es)
 			}
 		})
 	}
 }
 
+func TestSegmentStoresAHeadOnce(t *testing.T) {
+	head := strings.Repeat("h", 100)
+	var es []Entry
+	for i := 0; i < 100; i++ {
+		es = append(es, Entry{Topic: "a/b", Payload: []byte(head + strings.Repeat("t", 10)), Head: len(head)})
+	}
+	es[50].Topic = "a/c" // a second device: a second head
+	b := encodeSegment(es)
+	if want := segHeader + headsHeader + 2*(headHeader+3+100) + 100*(entryHeader+10); len(b) != want {
+		t.Fatalf("segment is %d bytes, want %d", len(b), want)
+	}
+	got, err := decodeSegment(1, b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range got {
+		if got[i].Topic != es[i].Topic || string(got[i].Payload) != string(es[i].Payload) || got[i].Head != 100 {
+			t.Fatalf("entry %d = %+v", i, got[i])
+		}
+	}
+}
+
 func FuzzDecodeSegment(f *testing.F) {
-	f.Add(encodeSegment([]Entry{{Topic: "t", Payload: []byte("p")}}))
+	f.Add(encodeSegment([]Entry{{Topic: "t", Payload: []byte("hp"), Head: 1}, {Topic: "t", Payload: []byte("hq"), Head: 1}}))
+	f.Add(flat(Entry{Topic: "t", Payload: []byte("p")}))
 	f.Add([]byte{0, 0, 0, 1, 0, 9, 't'})
 	f.Fuzz(func(t *testing.T, b []byte) {
 		es, err := decodeSegment(1, b)
-		if err == nil && string(encodeSegment(es)) != string(b) {
+		if err != nil {
+			return
+		}
+		enc := encodeSegment(es)
+		if binary.BigEndian.Uint32(b)&segHeads != 0 && !bytes.Equal(enc, b) {
 			t.Fatal("decode/encode do not round trip")
+		}
+		again, err := decodeSegment(1, enc)
+		if err != nil || len(again) != len(es) {
+			t.Fatalf("re-encoded segment: %v", err)
+		}
+		for i := range es {
+			if again[i].Topic != es[i].Topic || !bytes.Equal(again[i].Payload, es[i].Payload) || again[i].Seq != es[i].Seq {
+				t.Fatalf("entry %d changed: %+v, %+v", i, again[i], es[i])
+			}
 		}
 	})
 }
