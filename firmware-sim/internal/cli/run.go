@@ -277,9 +277,12 @@ func progressPrinter(env IO, from, to time.Time, wall clock.Clock) func(drive.Pr
 		if secs > 0 {
 			rate = float64(p.Sent) / secs
 		}
-		day := p.Sim.Sub(from).Hours() / 24
-		line := fmt.Sprintf("sim %s  day %.1f of %.1f  sent %d  accepted %d  refused %d",
-			p.Sim.UTC().Format("2006-01-02 15:04"), day, to.Sub(from).Hours()/24, p.Sent, p.Accepted, p.Refused)
+		unit, per := "day", 24.0
+		if to.Sub(from) < 48*time.Hour {
+			unit, per = "hour", 1
+		}
+		line := fmt.Sprintf("sim %s  %s %.1f of %.1f  sent %d  accepted %d  refused %d",
+			p.Sim.UTC().Format("2006-01-02 15:04"), unit, p.Sim.Sub(from).Hours()/per, to.Sub(from).Hours()/per, p.Sent, p.Accepted, p.Refused)
 		if p.Bridged > 0 {
 			line += fmt.Sprintf("  (via bridges %d)", p.Bridged)
 		}
