@@ -63,6 +63,8 @@ type redeemAudit struct {
 	Retry         bool   `json:"retry"`
 	Source        string `json:"source"`
 	RequestAt     int64  `json:"request_created_at"`
+	// Refused is why a redemption was refused (device.redeem_refused).
+	Refused string `json:"refused,omitempty"`
 }
 
 // Redeem is online activation (docs/server.md "Online activation"): a
@@ -89,8 +91,8 @@ func (lg *Ledger) Redeem(ctx context.Context, req *airgap.ActivationRequest, cod
 	out := &RedeemResult{Method: RedeemSerial}
 	var acked int64
 	var missing []syncproto.SeqRange
+	rec := redeemAudit{DeviceKey: fp, Source: source, RequestAt: req.CreatedAt}
 	err = lg.update(func(o *op) error {
-		rec := redeemAudit{DeviceKey: fp, Source: source, RequestAt: req.CreatedAt}
 		var d *Device
 		var err error
 		if redeem.IsEnrollmentCode(code) {
@@ -118,12 +120,54 @@ func (lg *Ledger) Redeem(ctx context.Context, req *airgap.ActivationRequest, cod
 		return o.audit(deviceActor(d.ID, d.CustomerID), "device.redeem", "device", d.ID, d.CustomerID, nil, &rec)
 	})
 	if err != nil {
+		lg.auditRefusal(req.DeviceID, out, &rec, err)
 		return nil, err
 	}
 	if out.Response, err = lg.syncAnswer(out.Device.ID, acked, missing); err != nil {
 		return nil, err
 	}
 	return out, nil
+}
+
+// redeemRefusals are the refusals of a code that was found: they are
+// audited for its customer, who sees who tried its serial or code and why.
+// A code not found is audited nowhere (no customer to show it to): the API
+// logs and counts it, and its rate limits bound it.
+var redeemRefusals = []error{ErrBound, ErrNotUnused, ErrLocked, ErrModelMismatch, ErrExpired, ErrSuspended, ErrRevoked,
+	ErrTransferred, ErrDeviceKeyMismatch, ErrDeviceCustomerMismatch, ErrNoLicenseAvailable, ErrEnrollmentExpired,
+	ErrEnrollmentRevoked, ErrEnrollmentUsedUp, ErrExists, ErrInvalid, ErrCapacity}
+
+// auditRefusal records a refused redemption of a found code
+// (device.redeem_refused) in a transaction of its own, the redemption's
+// having applied nothing.
+func (lg *Ledger) auditRefusal(deviceID string, out *RedeemResult, rec *redeemAudit, cause error) {
+	if !slices.ContainsFunc(redeemRefusals, func(e error) bool { return errors.Is(cause, e) }) {
+		return
+	}
+	rec.Method, rec.EnrollmentID, rec.Refused = out.Method, out.EnrollmentID, cause.Error()
+	err := lg.update(func(o *op) error {
+		var customerID string
+		switch {
+		case out.EnrollmentID != "":
+			e, err := o.enrollment(out.EnrollmentID)
+			if err != nil {
+				return err
+			}
+			customerID = e.CustomerID
+		case rec.Serial != "":
+			l, err := o.license(rec.Serial)
+			if err != nil {
+				return err
+			}
+			customerID, rec.LicenseID = l.CustomerID, l.ID
+		default:
+			return nil
+		}
+		return o.audit(deviceActor(deviceID, customerID), "device.redeem_refused", "device", deviceID, customerID, nil, rec)
+	})
+	if err != nil {
+		lg.log.Warn("audit of a refused redemption failed", "device_id", deviceID, "error", err)
+	}
 }
 
 // deviceActor is the actor of a redemption: the device itself, acting for

@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"encoding/json"
 	"errors"
+	"strings"
 	"testing"
 
 	"github.com/tollgate-iot/tollgate/shared/airgap"
@@ -227,4 +228,45 @@ func TestRedeemRefusesSuspendedAndLockedLicenses(t *testing.T) {
 	}
 	_, err = e.lg.Redeem(ctx, activationRequest(newDeviceKey(t), "dev-1", "sensor-a"), locked.Serial, "")
 	wantErr(t, err, ErrLocked)
+}
+
+func (e *env) auditActions(a Actor) []string {
+	e.t.Helper()
+	es, _, err := e.lg.ListAudit(ctx, a, "", MaxPageSize)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	var out []string
+	for _, en := range es {
+		out = append(out, en.Action)
+	}
+	return out
+}
+
+func TestRedeemRefusalIsAuditedForTheCodesCustomer(t *testing.T) {
+	e := newEnv(t)
+	dist, acme, _, _ := e.tree()
+	l := e.create(dist, std("acme"))
+	e.redeem(activationRequest(newDeviceKey(t), "dev-1", "sensor-a"), l.Serial)
+	before := len(e.auditActions(SystemActor()))
+	_, err := e.lg.Redeem(ctx, activationRequest(newDeviceKey(t), "dev-2", "sensor-a"), l.Serial, "198.51.100.7")
+	wantErr(t, err, ErrBound)
+	es, _, err := e.lg.ListAudit(ctx, acme, "", 1)
+	if err != nil || len(es) != 1 || es[0].Action != "device.redeem_refused" || es[0].ObjectID != "dev-2" || es[0].CustomerID != "acme" {
+		t.Fatalf("newest acme entry %+v, %v", es, err)
+	}
+	var rec redeemAudit
+	if err := json.Unmarshal(es[0].After, &rec); err != nil || rec.Source != "198.51.100.7" || rec.LicenseID != l.ID ||
+		!strings.Contains(rec.Refused, "bound") {
+		t.Fatalf("refusal record %+v, %v", rec, err)
+	}
+	if after := len(e.auditActions(SystemActor())); after != before+1 {
+		t.Fatalf("a refusal wrote %d entries, want 1", after-before)
+	}
+	// A code that does not exist has no customer to show it to.
+	_, err = e.lg.Redeem(ctx, activationRequest(newDeviceKey(t), "dev-3", "sensor-a"), "TG-ZZZZ-ZZZZ", "198.51.100.7")
+	wantErr(t, err, ErrUnknownCode)
+	if after := len(e.auditActions(SystemActor())); after != before+1 {
+		t.Fatal("an unknown code was audited")
+	}
 }
