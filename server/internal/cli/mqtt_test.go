@@ -14,6 +14,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -54,15 +55,26 @@ func serveWithBroker(t *testing.T, extra ...string) *served {
 	if err := json.Unmarshal([]byte(out), &res); err != nil {
 		t.Fatal(err)
 	}
+	s := &served{t: t, dir: dir, admin: res["admin_api_key"], mqttScheme: "tcp://"}
+	s.serve(extra...)
+	return s
+}
+
+// serve runs serve on s.dir with extra flags until s.stop (or the test's
+// end); it fills in the addresses serve printed.
+func (s *served) serve(extra ...string) {
+	t, dir := s.t, s.dir
 	ctx, cancel := context.WithCancel(context.Background())
 	pr, pw := io.Pipe()
 	done := make(chan int, 1)
+	args := []string{"serve", "--data", dir, "--http", "127.0.0.1:0", "--profile", "small", "--log-level", "error"}
+	if !slices.Contains(extra, "--broker") { // an external broker has no listener here
+		args = append(args, "--mqtt", "127.0.0.1:0")
+	}
 	go func() {
-		done <- Run(ctx, append([]string{"serve", "--data", dir, "--http", "127.0.0.1:0", "--mqtt", "127.0.0.1:0",
-			"--profile", "small", "--log-level", "error"}, extra...), pw, io.Discard)
+		done <- Run(ctx, append(args, extra...), pw, io.Discard)
 		pw.Close()
 	}()
-	s := &served{t: t, dir: dir, admin: res["admin_api_key"], mqttScheme: "tcp://"}
 	r := bufio.NewReader(pr)
 	for _, want := range []string{"http: http://", "mqtt: "} {
 		line, err := r.ReadString('\n')
@@ -77,19 +89,21 @@ func serveWithBroker(t *testing.T, extra ...string) *served {
 		}
 	}
 	go io.Copy(io.Discard, r)
+	var once sync.Once
 	s.stop = func() {
-		cancel()
-		select {
-		case code := <-done:
-			if code != 0 {
-				t.Errorf("serve exited %d", code)
+		once.Do(func() {
+			cancel()
+			select {
+			case code := <-done:
+				if code != 0 {
+					t.Errorf("serve exited %d", code)
+				}
+			case <-time.After(30 * time.Second):
+				t.Error("serve did not stop after cancel")
 			}
-		case <-time.After(30 * time.Second):
-			t.Error("serve did not stop after cancel")
-		}
+		})
 	}
 	t.Cleanup(s.stop)
-	return s
 }
 
 // call sends one admin API request and decodes the answer into out.
