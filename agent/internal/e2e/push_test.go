@@ -1,0 +1,190 @@
+package e2e
+
+import (
+	"bufio"
+	"encoding/json"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	mqtt "github.com/eclipse/paho.mqtt.golang"
+
+	"github.com/tollgate-iot/tollgate/shared/clock"
+)
+
+// startLicenseServerWithBroker is startLicenseServer with the embedded
+// MQTT broker on a free loopback port; it returns the server and the
+// broker's host:port.
+func startLicenseServerWithBroker(t *testing.T) (*licenseServer, string) {
+	t.Helper()
+	bin, ctl := buildServer(t)
+	data := filepath.Join(t.TempDir(), "server")
+	var init struct {
+		AdminAPIKey string `json:"admin_api_key"`
+	}
+	out, err := exec.Command(bin, "init", "--data", data, "--name", "Vendor", "-o", "json").Output()
+	if err != nil || json.Unmarshal(out, &init) != nil || init.AdminAPIKey == "" {
+		t.Fatalf("server init: %v %s", err, out)
+	}
+	cmd := exec.Command(bin, "serve", "--data", data, "--http", "127.0.0.1:0", "--mqtt", "127.0.0.1:0", "--profile", "small")
+	stderr := &syncBuffer{}
+	cmd.Stderr = stderr
+	stdout, _ := cmd.StdoutPipe()
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cmd.Process.Signal(os.Interrupt); cmd.Wait() })
+	lines := make(chan string, 2)
+	go func() {
+		sc := bufio.NewScanner(stdout)
+		for sc.Scan() {
+			lines <- sc.Text()
+		}
+	}()
+	s := &licenseServer{t: t, ctl: ctl, admin: init.AdminAPIKey}
+	var mqttAddr string
+	for s.url == "" || mqttAddr == "" {
+		select {
+		case l := <-lines:
+			if u, ok := strings.CutPrefix(l, "http: "); ok {
+				s.url = u
+			}
+			if m, ok := strings.CutPrefix(l, "mqtt: "); ok {
+				mqttAddr = m
+			}
+		case <-time.After(20 * time.Second):
+			t.Fatalf("server did not start\n%s", stderr.String())
+		}
+	}
+	trust := filepath.Join(filepath.Dir(data), "trust.json")
+	if out, err := exec.Command(bin, "trust", "--data", data, "--out", trust).CombinedOutput(); err != nil {
+		t.Fatalf("server trust: %v %s", err, out)
+	}
+	s.trust = trust
+	return s, mqttAddr
+}
+
+// pushedStatus is the part of `tollgate-agent status -o json` read here.
+type pushedStatus struct {
+	Licenses []struct {
+		ID            string `json:"id"`
+		Status        string `json:"status"`
+		Version       int64  `json:"version"`
+		AvailableDays *int64 `json:"available_days"`
+	} `json:"licenses"`
+}
+
+func pushedStatusOf(t *testing.T, data string) pushedStatus {
+	t.Helper()
+	var st pushedStatus
+	if err := json.Unmarshal([]byte(cmdRun(t, "status", "--data", data, "-o", "json")), &st); err != nil || len(st.Licenses) != 1 {
+		t.Fatalf("status: %+v, %v", st, err)
+	}
+	return st
+}
+
+// watchTelemetry subscribes as a service account of acme to the device's
+// telemetry on the server's broker and counts what arrives.
+func watchTelemetry(t *testing.T, broker, apiKey, dev string) *atomic.Int64 {
+	t.Helper()
+	var n atomic.Int64
+	c := mqtt.NewClient(mqtt.NewClientOptions().AddBroker("tcp://" + broker).SetClientID("svc-dashboard-" + dev).
+		SetUsername("svc:dashboard").SetPassword(apiKey).SetOrderMatters(false).SetConnectTimeout(5 * time.Second))
+	if tok := c.Connect(); !tok.WaitTimeout(10*time.Second) || tok.Error() != nil {
+		t.Fatalf("service account connect: %v", tok.Error())
+	}
+	t.Cleanup(func() { c.Disconnect(100) })
+	if tok := c.Subscribe("tollgate/v1/acme/+/telemetry", 1, func(mqtt.Client, mqtt.Message) { n.Add(1) }); !tok.WaitTimeout(10*time.Second) || tok.Error() != nil {
+		t.Fatalf("subscribe: %v", tok.Error())
+	}
+	return &n
+}
+
+// TestTokenPushAndRevocationReachOnlineAgent runs the real server with its
+// embedded broker and a real agent publishing to it: a top-up of the
+// agent's day license reaches the online agent as a pushed token within
+// 2 s, without a sync; a revocation stops its telemetry within 2 s (the
+// pushed list refuses samples at the gate, the broker cuts the connection
+// and refuses the token at CONNECT).
+func TestTokenPushAndRevocationReachOnlineAgent(t *testing.T) {
+	t.Parallel()
+	srv, broker := startLicenseServerWithBroker(t)
+	acme := srv.customer()
+	data, license := srv.initAgent(acme, "press-10")
+	seen := watchTelemetry(t, broker, acme, "press-10")
+	p := start(t, data, "--broker", "tcp://"+broker)
+	defer p.stop(t)
+	wall := clock.Real{}
+
+	// The agent is online once its telemetry arrives (it subscribes to its
+	// control topic before it publishes).
+	for deadline := wall.Now().Add(20 * time.Second); seen.Load() == 0; time.Sleep(50 * time.Millisecond) {
+		if rs := postBatch(t.Context(), p.addr, 1, 1); len(rs) != 1 || !rs[0].Accepted {
+			t.Fatalf("sample: %+v", rs)
+		}
+		if wall.Now().After(deadline) {
+			t.Fatalf("no telemetry from the agent at the broker\n%s", p.stderr.String())
+		}
+	}
+
+	before := pushedStatusOf(t, data).Licenses[0]
+	start := wall.Now()
+	srv.run(srv.admin, nil, "license", "add-days", license, "--days", "5")
+	var after pushedStatus
+	for {
+		after = pushedStatusOf(t, data)
+		if after.Licenses[0].Version > before.Version || wall.Now().Sub(start) > 10*time.Second {
+			break
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	took := wall.Now().Sub(start)
+	if after.Licenses[0].Version <= before.Version {
+		t.Fatalf("no pushed token within 10 s: version %d → %d\n%s", before.Version, after.Licenses[0].Version, p.stderr.String())
+	}
+	t.Logf("top-up reached the online agent %v after the request was sent (version %d → %d, days %v → %v)",
+		took, before.Version, after.Licenses[0].Version, *before.AvailableDays, *after.Licenses[0].AvailableDays)
+	if *after.Licenses[0].AvailableDays != *before.AvailableDays+5 {
+		t.Fatalf("days %d → %d, want +5", *before.AvailableDays, *after.Licenses[0].AvailableDays)
+	}
+	if took > 2*time.Second {
+		t.Fatalf("the pushed token took %v, want within 2 s", took)
+	}
+	var ls struct {
+		LastSync *string `json:"last_sync"`
+	}
+	if json.Unmarshal([]byte(cmdRun(t, "status", "--data", data, "-o", "json")), &ls); ls.LastSync != nil {
+		t.Fatal("the agent synced: the token did not come by push")
+	}
+
+	// Revoke: within 2 s samples are refused and nothing more arrives.
+	start = wall.Now()
+	srv.run(srv.admin, nil, "license", "revoke", license)
+	var reason string
+	for i := 0; reason != "revoked" && wall.Now().Sub(start) < 10*time.Second; i++ {
+		if rs := postBatch(t.Context(), p.addr, 100+i, 1); len(rs) == 1 && !rs[0].Accepted {
+			reason = rs[0].Reason
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	took = wall.Now().Sub(start)
+	if reason != "revoked" {
+		t.Fatalf("after the revoke samples are refused %q, want revoked\n%s", reason, p.stderr.String())
+	}
+	t.Logf("revocation stopped the online agent's telemetry %v after the request was sent", took)
+	if took > 2*time.Second {
+		t.Fatalf("revocation took %v, want within 2 s", took)
+	}
+	stopped := seen.Load()
+	for i := range 5 {
+		postBatch(t.Context(), p.addr, 200+i, 1)
+	}
+	time.Sleep(300 * time.Millisecond)
+	if n := seen.Load(); n != stopped {
+		t.Fatalf("%d samples reached the broker after the revocation", n-stopped)
+	}
+}
