@@ -96,8 +96,12 @@ func TestAirgapSite(t *testing.T) {
 		t.Fatalf("import 1: %+v", imp)
 	}
 	before := e.ctlOK(e.root, "license", "deductions", lic, "-o", "json")
+	syncBefore := e.ctlOK(e.acme, "device", "sync", "press-01", "-o", "json")
 	if imp := e.usageImport(e.acme, e.path("r1")); !imp.Duplicate || imp.AckedSeq != 3 || imp.NewForks != 0 {
 		t.Fatalf("import 1 again: %+v", imp)
+	}
+	if after := e.ctlOK(e.acme, "device", "sync", "press-01", "-o", "json"); after != syncBefore {
+		t.Fatalf("importing the same receipt again changed the device's sync state:\n%s\n%s", syncBefore, after)
 	}
 	e.agentOK("export-usage", "--data", A, "--out", e.path("r1b"))
 	if imp := e.usageImport(e.acme, e.path("r1b")); imp.Duplicate || imp.AckedSeq != 3 || imp.NewForks != 0 {
