@@ -13,6 +13,8 @@ func FuzzReportPayload(f *testing.F) {
 	dev := signer(f, "gw-1")
 	p, _ := token.EncodePayload(report())
 	f.Add(p)
+	p, _ = token.EncodePayload(gatewayReport()) // sent_wall and child deductions
+	f.Add(p)
 	f.Add([]byte(`{"device_id":"d","nonce":"AAAAAAAAAAAAAAAAAAAAAA","sent_at":1,"revocation_seq":0,"tokens":[],"deductions":[],"counts":[]}`))
 	trust := trustOf(f, dev)
 	f.Fuzz(func(t *testing.T, payload []byte) {
@@ -36,6 +38,11 @@ func FuzzOpenResponse(f *testing.F) {
 	srv := signer(f, "server")
 	good, _ := SignResponse(srv, response())
 	f.Add(good)
+	withChildren := response()
+	withChildren.Children = []ChildAck{{DeviceID: "child-1", AckedSeq: 2, Missing: []SeqRange{{From: 4, To: 4}}}}
+	if text, err := SignResponse(srv, withChildren); err == nil {
+		f.Add(text)
+	}
 	f.Add(good[:len(good)/2])
 	trust := trustOf(f, srv)
 	f.Fuzz(func(t *testing.T, text string) {

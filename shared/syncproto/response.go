@@ -14,6 +14,14 @@ type SeqRange struct {
 	To   int64 `json:"to"`
 }
 
+// ChildAck is what the server holds of one gateway child's deduction
+// records, as AckedSeq and Missing are for the reporter's own.
+type ChildAck struct {
+	DeviceID string     `json:"device_id"`
+	AckedSeq int64      `json:"acked_seq"`
+	Missing  []SeqRange `json:"missing"`
+}
+
 // Response is the server's signed answer to a sync request (and the body of
 // a push over MQTT, with an empty nonce).
 type Response struct {
@@ -28,6 +36,10 @@ type Response struct {
 	// Missing lists seq ranges the server lacks below the highest it holds:
 	// the agent sends them again if it still has them.
 	Missing []SeqRange `json:"missing"`
+	// Children acknowledge the deduction records of each gateway child the
+	// report carried some of, ascending by device id; absent when it
+	// carried none (and so for agents older than the field).
+	Children []ChildAck `json:"children,omitempty"`
 	// Tokens are the device's current license tokens (text form).
 	Tokens []string `json:"tokens"`
 	// RevocationList is the server's current signed list (text form).
@@ -54,9 +66,33 @@ func (r *Response) Validate() error {
 	if len(r.Missing) > limits.MaxSyncDeductions || len(r.Tokens) > limits.MaxActivationKeyTokens {
 		return fmt.Errorf("%w: too many missing ranges or tokens", ErrInvalid)
 	}
-	for i, m := range r.Missing {
-		if m.From <= r.AckedSeq || m.To < m.From || i > 0 && m.From <= r.Missing[i-1].To+1 {
-			return fmt.Errorf("%w: missing[%d] %d..%d is not an ascending, disjoint range above acked_seq", ErrInvalid, i, m.From, m.To)
+	if err := checkMissing("missing", r.AckedSeq, r.Missing); err != nil {
+		return err
+	}
+	if len(r.Children) > limits.MaxSyncDeductions {
+		return fmt.Errorf("%w: too many children", ErrInvalid)
+	}
+	for i, c := range r.Children {
+		if err := ident.CheckID("children device_id", c.DeviceID); err != nil {
+			return fmt.Errorf("%w: children[%d]: %v", ErrInvalid, i, err)
+		}
+		if c.DeviceID == r.DeviceID || i > 0 && c.DeviceID <= r.Children[i-1].DeviceID {
+			return fmt.Errorf("%w: children[%d]: not ascending by device_id, or the reporter itself", ErrInvalid, i)
+		}
+		if c.AckedSeq < 0 || c.Missing == nil || len(c.Missing) > limits.MaxSyncDeductions {
+			return fmt.Errorf("%w: children[%d]: acked_seq not negative and missing a bounded list", ErrInvalid, i)
+		}
+		if err := checkMissing(fmt.Sprintf("children[%d].missing", i), c.AckedSeq, c.Missing); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func checkMissing(field string, acked int64, ms []SeqRange) error {
+	for i, m := range ms {
+		if m.From <= acked || m.To < m.From || i > 0 && m.From <= ms[i-1].To+1 {
+			return fmt.Errorf("%w: %s[%d] %d..%d is not an ascending, disjoint range above acked_seq", ErrInvalid, field, i, m.From, m.To)
 		}
 	}
 	return nil

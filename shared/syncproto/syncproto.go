@@ -33,6 +33,11 @@ const NonceLen = 22
 // Deduction is one day deducted by the agent (SPEC §2): what it charged,
 // when, and the days before and after on the token that paid.
 type Deduction struct {
+	// DeviceID names the gateway child the day was deducted for; empty for
+	// the reporting device itself (and in reports of agents older than
+	// the field). Each device numbers its own deductions: seqs are unique
+	// per (DeviceID, Seq).
+	DeviceID   string `json:"device_id,omitempty"`
 	Seq        int64  `json:"seq"`
 	LicenseID  string `json:"license_id"`
 	At         int64  `json:"at"`
@@ -63,13 +68,23 @@ type Report struct {
 	DeviceID string `json:"device_id"`
 	// Nonce is unique per report (16 random bytes, base64url).
 	Nonce string `json:"nonce"`
-	// SentAt is the agent's effective time when it made the report.
+	// SentAt is the agent's effective time when it made the report: the
+	// time its records are in.
 	SentAt int64 `json:"sent_at"`
+	// SentWall is the agent's real wall clock when it made the report,
+	// Unix seconds: the server checks a request's freshness against it,
+	// because the effective time of an agent on a simulation clock
+	// (--clock-speed) or a distrusted clock may be days away. 0 (absent)
+	// in reports of agents older than the field: the server checks
+	// SentAt instead.
+	SentWall int64 `json:"sent_wall,omitempty"`
 	// RevocationSeq is the seq of the revocation list the agent holds (0: none).
 	RevocationSeq int64 `json:"revocation_seq"`
 	// Tokens are the license versions the agent holds.
 	Tokens []TokenVersion `json:"tokens"`
-	// Deductions are the agent's deduction records, ascending by Seq.
+	// Deductions are the agent's deduction records and a gateway's
+	// children's, ascending by (DeviceID, Seq): the reporter's own (empty
+	// DeviceID) first.
 	Deductions []Deduction `json:"deductions"`
 	// Counts are hourly counts, ascending by (DeviceID, Hour).
 	Counts []HourlyCount `json:"counts"`
@@ -85,8 +100,8 @@ func (r *Report) Validate() error {
 	if err := checkNonce(r.Nonce); err != nil {
 		return err
 	}
-	if r.SentAt <= 0 || r.RevocationSeq < 0 {
-		return fmt.Errorf("%w: sent_at must be positive and revocation_seq not negative", ErrInvalid)
+	if r.SentAt <= 0 || r.SentWall < 0 || r.RevocationSeq < 0 {
+		return fmt.Errorf("%w: sent_at must be positive, sent_wall and revocation_seq not negative", ErrInvalid)
 	}
 	if r.Tokens == nil || r.Deductions == nil || r.Counts == nil {
 		return fmt.Errorf("%w: tokens, deductions and counts must be lists", ErrInvalid)
@@ -102,7 +117,7 @@ func (r *Report) Validate() error {
 			return fmt.Errorf("%w: tokens must be sorted by license_id without duplicates", ErrInvalid)
 		}
 	}
-	if err := checkDeductions(r.Deductions); err != nil {
+	if err := checkDeductions(r.DeviceID, r.Deductions); err != nil {
 		return err
 	}
 	return checkCounts(r.Counts)
@@ -120,17 +135,37 @@ func checkNonce(n string) error {
 	return nil
 }
 
-func checkDeductions(ds []Deduction) error {
+// FreshAt is the time a report's freshness is checked against: the
+// agent's wall clock, or its effective time in reports without one.
+func (r *Report) FreshAt() int64 {
+	if r.SentWall > 0 {
+		return r.SentWall
+	}
+	return r.SentAt
+}
+
+func checkDeductions(reporter string, ds []Deduction) error {
 	if len(ds) > limits.MaxSyncDeductions {
 		return fmt.Errorf("%w: %d deductions, at most %d per report", ErrInvalid, len(ds), limits.MaxSyncDeductions)
 	}
 	for i, d := range ds {
+		if d.DeviceID != "" {
+			if err := ident.CheckID("deductions device_id", d.DeviceID); err != nil {
+				return fmt.Errorf("%w: deductions[%d]: %v", ErrInvalid, i, err)
+			}
+			if d.DeviceID == reporter {
+				return fmt.Errorf("%w: deductions[%d]: the reporter's own records have no device_id", ErrInvalid, i)
+			}
+		}
+		sameDevice := i > 0 && d.DeviceID == ds[i-1].DeviceID
 		switch {
 		case d.Seq < 1:
 			return fmt.Errorf("%w: deductions[%d]: seq %d", ErrInvalid, i, d.Seq)
-		case i > 0 && d.Seq == ds[i-1].Seq:
+		case i > 0 && d.DeviceID < ds[i-1].DeviceID:
+			return fmt.Errorf("%w: deductions[%d]: device %q after %q (must ascend by device, then seq)", ErrInvalid, i, d.DeviceID, ds[i-1].DeviceID)
+		case sameDevice && d.Seq == ds[i-1].Seq:
 			return fmt.Errorf("%w: deductions[%d]: duplicate seq %d in one report", ErrInvalid, i, d.Seq)
-		case i > 0 && d.Seq < ds[i-1].Seq:
+		case sameDevice && d.Seq < ds[i-1].Seq:
 			return fmt.Errorf("%w: deductions[%d]: seq %d after %d (must ascend)", ErrInvalid, i, d.Seq, ds[i-1].Seq)
 		case len(d.LicenseID) != 36:
 			return fmt.Errorf("%w: deductions[%d]: license_id", ErrInvalid, i)

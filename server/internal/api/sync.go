@@ -57,10 +57,16 @@ func (a *API) syncText(ctx context.Context, text string) (string, error) {
 	if err != nil {
 		return "", err
 	}
+	// Freshness is judged on the agent's wall clock (sent_wall), not its
+	// effective time, which a simulation clock may have run days ahead;
+	// reports of agents without sent_wall are judged on sent_at.
 	now := a.clock.Now()
-	sent := time.Unix(rep.SentAt, 0)
+	sent, field := time.Unix(rep.FreshAt(), 0), "sent_wall"
+	if rep.SentWall == 0 {
+		field = "sent_at"
+	}
 	if d := now.Sub(sent); d > SyncWindow || d < -SyncWindow {
-		return "", fmt.Errorf("%w: sent_at %s is %s from server time (window ±%s)", ErrStale,
+		return "", fmt.Errorf("%w: %s %s is %s from server time (window ±%s)", ErrStale, field,
 			sent.UTC().Format(time.RFC3339), d.Round(time.Second), SyncWindow)
 	}
 	if !a.nonces.add(rep.DeviceID, rep.Nonce, sent.Add(SyncWindow), now) {

@@ -26,6 +26,12 @@ func FuzzSyncBody(f *testing.F) {
 	f.Add(valid + "\n")
 	f.Add(sign(f, e.dev["dev-b"], r))
 	f.Add(sign(f, e.dev["dev-a"], e.report("dev-a")))
+	gw := e.report("dev-a") // wall clock and a child's own deduction
+	gw.SentWall = e.clk.Now().Unix()
+	child := deduction(1, e.lic["spare-acme"], e.clk.Now(), 100)
+	child.DeviceID = "child-a"
+	gw.Deductions = []syncproto.Deduction{deduction(1, e.lic["dev-a"], e.clk.Now(), 100), child}
+	f.Add(sign(f, e.dev["dev-a"], gw))
 	f.Add(strings.Replace(valid, ".syq.", ".sys.", 1))
 	f.Add(valid[:len(valid)/2])
 	f.Add("tg1.syq.e30.0000000000000000.AAAA")

@@ -39,10 +39,11 @@ type receiptAudit struct {
 // The import is audited; the same receipt imported again changes nothing.
 func (lg *Ledger) ImportReceipt(ctx context.Context, a Actor, r *syncproto.Report) (*ReceiptResult, error) {
 	imp := &receiptImport{actor: a, nonce: r.Nonce}
-	st, missing, err := lg.reconcile(r.DeviceID, r, imp)
+	res, err := lg.reconcile(r.DeviceID, r, imp)
 	if err != nil {
 		return nil, err
 	}
+	st, missing := res.st, res.missing
 	out := &ReceiptResult{DeviceID: r.DeviceID, Nonce: r.Nonce, Duplicate: imp.duplicate, State: st, Missing: missing,
 		Deductions: len(r.Deductions), Counts: len(r.Counts)}
 	if !imp.duplicate {

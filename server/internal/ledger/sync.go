@@ -8,7 +8,9 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/tollgate-iot/tollgate/server/internal/store"
@@ -67,13 +69,14 @@ func (lg *Ledger) DeviceKeyText(ctx context.Context, deviceID string) (string, e
 
 // Reconcile applies a verified usage report of a device — an online sync
 // request or an air-gap usage receipt — atomically: deductions once per
-// (device, seq), forks and gaps recorded, overdrafts charged as failed
-// deductions (the device is blacklisted, SPEC §2), hourly counts kept at
-// their highest. Any refusal (ErrCounterWentDown, ErrNotThisDevice)
-// applies nothing. Concurrent calls share one synced commit (group commit,
-// syncbatch.go); each returns only once the commit holding its report is
-// durable. The answer is unsigned and has no nonce: the caller echoes the
-// request's and signs it (SignSyncResponse).
+// (device, seq), a gateway's children's under their own device, forks and
+// gaps recorded, overdrafts charged as failed deductions (the device is
+// blacklisted, SPEC §2), hourly counts kept at their highest. Any refusal
+// (ErrCounterWentDown, ErrNotThisDevice) applies nothing. Concurrent calls
+// share one synced commit (group commit, syncbatch.go); each returns only
+// once the commit holding its report is durable. The answer is unsigned
+// and has no nonce: the caller echoes the request's and signs it
+// (SignSyncResponse).
 func (lg *Ledger) Reconcile(ctx context.Context, deviceID string, r *syncproto.Report) (*syncproto.Response, error) {
 	if r.DeviceID != deviceID {
 		return nil, invalid("report is for device %s, not %s", r.DeviceID, deviceID)
@@ -83,7 +86,15 @@ func (lg *Ledger) Reconcile(ctx context.Context, deviceID string, r *syncproto.R
 	if j.err != nil {
 		return nil, j.err
 	}
-	return lg.syncAnswer(deviceID, j.st.AckedSeq, j.missing)
+	return lg.syncAnswerOf(deviceID, &j.res)
+}
+
+// reconciled is what applying a report left: the reporter's sync state
+// and missing ranges, and the acks of the children it carried records of.
+type reconciled struct {
+	st       SyncState
+	missing  []syncproto.SeqRange
+	children []syncproto.ChildAck
 }
 
 // receiptImport is an admin's import of a usage receipt (SPEC §7 step 4):
@@ -101,39 +112,38 @@ type receiptImport struct {
 // reconcile applies r in a transaction of its own, retrying with fewer new
 // deductions while the transaction is too big for badger: the answer acks
 // what is held, and the agent sends the rest again.
-func (lg *Ledger) reconcile(deviceID string, r *syncproto.Report, imp *receiptImport) (SyncState, []syncproto.SeqRange, error) {
+func (lg *Ledger) reconcile(deviceID string, r *syncproto.Report, imp *receiptImport) (reconciled, error) {
 	maxNew := len(r.Deductions)
 	for {
-		st, missing, err := lg.reconcileOnce(deviceID, r, maxNew, imp)
+		res, err := lg.reconcileOnce(deviceID, r, maxNew, imp)
 		if errors.Is(err, store.ErrTxnTooBig) && maxNew > 0 {
 			maxNew /= 2
 			lg.log.Info("sync report too big for one transaction: fewer deductions", "device_id", deviceID, "max_new", maxNew)
 			continue
 		}
-		return st, missing, err
+		return res, err
 	}
 }
 
 // reconcileOnce applies r in one transaction, charging at most maxNew new
 // deductions (later new ones are left for the agent to send again).
-func (lg *Ledger) reconcileOnce(deviceID string, r *syncproto.Report, maxNew int, imp *receiptImport) (SyncState, []syncproto.SeqRange, error) {
-	var st SyncState
-	var missing []syncproto.SeqRange
+func (lg *Ledger) reconcileOnce(deviceID string, r *syncproto.Report, maxNew int, imp *receiptImport) (reconciled, error) {
+	var res reconciled
 	err := lg.update(func(o *op) error {
 		if imp != nil {
 			d, err := o.device(deviceID)
 			if err != nil {
 				return err
 			}
-			if st, err = o.syncState(d.ID); err != nil {
+			if res.st, err = o.syncState(d.ID); err != nil {
 				return err
 			}
-			done, err := o.startImport(imp, d, st)
+			done, err := o.startImport(imp, d, res.st)
 			if err != nil {
 				return err
 			}
 			if done { // this very receipt was imported before: nothing to apply
-				_, st.HighestSeq, missing, err = o.ackState(d.ID, st.AckedSeq)
+				_, res.st.HighestSeq, res.missing, err = o.ackState(d.ID, res.st.AckedSeq)
 				return err
 			}
 		}
@@ -141,15 +151,15 @@ func (lg *Ledger) reconcileOnce(deviceID string, r *syncproto.Report, maxNew int
 		if err != nil {
 			return err
 		}
-		if st, missing, err = o.applyReport(p, r, maxNew); err != nil {
+		if res, err = o.applyReport(p, r, maxNew); err != nil {
 			return err
 		}
 		if imp != nil {
-			return o.finishImport(imp, p.d, st, r)
+			return o.finishImport(imp, p.devs[0].d, res.st, r)
 		}
 		return nil
 	})
-	return st, missing, err
+	return res, err
 }
 
 // reportPlan is what checking a report against the ledger found: which
@@ -157,10 +167,17 @@ func (lg *Ledger) reconcileOnce(deviceID string, r *syncproto.Report, maxNew int
 // report is applied without a refusal, so that reports sharing one
 // transaction never half-apply one of them.
 type reportPlan struct {
-	d      *Device
-	st     SyncState
+	// devs are the devices the report's deductions are for: the reporter
+	// first, then each gateway child in report order.
+	devs   []*devPlan
 	deds   []dedPlan // one per report deduction
 	counts []bool    // one per report count: write it
+}
+
+// devPlan is one device whose deductions a report carries.
+type devPlan struct {
+	d  *Device
+	st SyncState
 	// lics are the licenses new deductions name, read once: a charge
 	// updates the one it pays in place.
 	lics map[string]*License
@@ -176,6 +193,7 @@ const (
 
 type dedPlan struct {
 	kind dedKind
+	dev  int                 // index into reportPlan.devs
 	held syncproto.Deduction // dedFork: what the ledger holds
 }
 
@@ -187,27 +205,41 @@ func (o *op) checkReport(deviceID string, r *syncproto.Report) (*reportPlan, err
 	if err != nil {
 		return nil, err
 	}
-	p := &reportPlan{d: d, deds: make([]dedPlan, len(r.Deductions)), counts: make([]bool, len(r.Counts)), lics: map[string]*License{}}
-	if p.st, err = o.syncState(d.ID); err != nil {
+	p := &reportPlan{deds: make([]dedPlan, len(r.Deductions)), counts: make([]bool, len(r.Counts))}
+	if _, err := p.addDevice(o, d); err != nil {
 		return nil, err
 	}
 	for i := range r.Deductions {
 		rd := &r.Deductions[i]
+		if rd.DeviceID != "" && (len(p.devs) == 1 || p.devs[len(p.devs)-1].d.ID != rd.DeviceID) {
+			// Deductions ascend by device: a new device starts here.
+			child, err := o.reportedChild(d, rd.DeviceID)
+			if err != nil {
+				return nil, err
+			}
+			if _, err := p.addDevice(o, child); err != nil {
+				return nil, err
+			}
+		}
+		if rd.DeviceID != "" {
+			p.deds[i].dev = len(p.devs) - 1
+		}
+		dp := p.devs[p.deds[i].dev]
 		var held syncproto.Deduction
-		err := o.x.GetJSON(store.SyncRecordKey(d.ID, rd.Seq), &held)
+		err := o.x.GetJSON(store.SyncRecordKey(dp.d.ID, rd.Seq), &held)
 		switch {
 		case err == nil && held == *rd:
 			p.deds[i].kind = dedHeld
 		case err == nil:
-			p.deds[i] = dedPlan{kind: dedFork, held: held}
+			p.deds[i].kind, p.deds[i].held = dedFork, held
 		case !errors.Is(err, store.ErrNotFound):
 			return nil, err
-		case p.lics[rd.LicenseID] == nil:
-			l, err := o.reportedLicense(d, rd.LicenseID)
+		case dp.lics[rd.LicenseID] == nil:
+			l, err := o.reportedLicense(dp.d, rd.LicenseID)
 			if err != nil {
 				return nil, err
 			}
-			p.lics[l.ID] = l
+			dp.lics[l.ID] = l
 		}
 	}
 	if err := o.checkCounts(d, r.Counts, p.counts); err != nil {
@@ -216,26 +248,47 @@ func (o *op) checkReport(deviceID string, r *syncproto.Report) (*reportPlan, err
 	return p, nil
 }
 
+func (p *reportPlan) addDevice(o *op, d *Device) (*devPlan, error) {
+	st, err := o.syncState(d.ID)
+	if err != nil {
+		return nil, err
+	}
+	dp := &devPlan{d: d, st: st, lics: map[string]*License{}}
+	p.devs = append(p.devs, dp)
+	return dp, nil
+}
+
+// reportedChild returns the gateway child a deduction record names: a
+// device whose gateway is the reporter, of the reporter's customer.
+func (o *op) reportedChild(gw *Device, id string) (*Device, error) {
+	child, err := o.device(id)
+	if errors.Is(err, ErrNotFound) || err == nil && (child.GatewayID != gw.ID || child.CustomerID != gw.CustomerID) {
+		return nil, fmt.Errorf("%w: deduction for device %s, which is not a child of gateway %s", ErrNotThisDevice, id, gw.ID)
+	}
+	return child, err
+}
+
 // applyReport applies a checked report: forks recorded, at most maxNew new
 // deductions charged (later new ones are left for the agent to send
-// again), counts kept, the sync state written. Its errors are the store's
-// (or a transaction too big), never a refusal of the report.
-func (o *op) applyReport(p *reportPlan, r *syncproto.Report, maxNew int) (SyncState, []syncproto.SeqRange, error) {
-	d, st := p.d, p.st
+// again), counts kept, the sync state of each device written. Its errors
+// are the store's (or a transaction too big), never a refusal of the
+// report.
+func (o *op) applyReport(p *reportPlan, r *syncproto.Report, maxNew int) (reconciled, error) {
+	var res reconciled
 	left := maxNew
 	for i := range r.Deductions {
-		rd := &r.Deductions[i]
+		rd, dp := &r.Deductions[i], p.devs[p.deds[i].dev]
 		switch p.deds[i].kind {
 		case dedFork:
-			if err := o.recordFork(d, &st, &p.deds[i].held, rd); err != nil {
-				return st, nil, err
+			if err := o.recordFork(dp.d, &dp.st, &p.deds[i].held, rd); err != nil {
+				return res, err
 			}
 		case dedNew:
 			if left == 0 {
 				continue
 			}
-			if err := o.applyDeduction(p, &st, rd); err != nil {
-				return st, nil, err
+			if err := o.applyDeduction(dp, rd); err != nil {
+				return res, err
 			}
 			left--
 		}
@@ -244,17 +297,28 @@ func (o *op) applyReport(p *reportPlan, r *syncproto.Report, maxNew int) (SyncSt
 		if p.counts[i] {
 			c := &r.Counts[i]
 			if err := o.x.PutJSON(store.HourlyCountKey(c.DeviceID, c.Hour), c); err != nil {
-				return st, nil, err
+				return res, err
 			}
 		}
 	}
-	var missing []syncproto.SeqRange
-	var err error
-	if st.AckedSeq, st.HighestSeq, missing, err = o.ackAfter(d, st.AckedSeq); err != nil {
-		return st, nil, err
+	for i, dp := range p.devs {
+		st := &dp.st
+		var missing []syncproto.SeqRange
+		var err error
+		if st.AckedSeq, st.HighestSeq, missing, err = o.ackAfter(dp.d, st.AckedSeq); err != nil {
+			return res, err
+		}
+		st.LastSyncAt, st.Syncs = o.now, st.Syncs+1
+		if err := o.x.PutJSON(store.SyncStateKey(dp.d.ID), st); err != nil {
+			return res, err
+		}
+		if i == 0 {
+			res.st, res.missing = *st, missing
+		} else {
+			res.children = append(res.children, syncproto.ChildAck{DeviceID: dp.d.ID, AckedSeq: st.AckedSeq, Missing: missing})
+		}
 	}
-	st.LastSyncAt, st.Syncs = o.now, st.Syncs+1
-	return st, missing, o.x.PutJSON(store.SyncStateKey(d.ID), &st)
+	return res, nil
 }
 
 func (o *op) syncState(deviceID string) (SyncState, error) {
@@ -266,15 +330,16 @@ func (o *op) syncState(deviceID string) (SyncState, error) {
 	return st, err
 }
 
-// applyDeduction charges a new, checked record and keeps it as reported.
-func (o *op) applyDeduction(p *reportPlan, st *SyncState, rd *syncproto.Deduction) error {
-	d, l := p.d, p.lics[rd.LicenseID]
+// applyDeduction charges a new, checked record of dp's device and keeps
+// it as reported.
+func (o *op) applyDeduction(dp *devPlan, rd *syncproto.Deduction) error {
+	d, l := dp.d, dp.lics[rd.LicenseID]
 	if l == nil { // read again: another license paid in its place before
 		var err error
 		if l, err = o.reportedLicense(d, rd.LicenseID); err != nil {
 			return err
 		}
-		p.lics[l.ID] = l
+		dp.lics[l.ID] = l
 	}
 	// A seq charged through Deduct (not a sync) is adopted, not charged again.
 	charged, err := o.x.Has(store.DeductionKey(d.ID, rd.Seq))
@@ -287,11 +352,11 @@ func (o *op) applyDeduction(p *reportPlan, st *SyncState, rd *syncproto.Deductio
 			return err
 		}
 		if rec.Failed {
-			st.Overdrafts++
+			dp.st.Overdrafts++
 			o.lg.log.Warn("sync overdraft", "device_id", d.ID, "seq", rd.Seq, "license_id", rd.LicenseID)
 		}
 		if rec.LicenseID != "" && rec.LicenseID != l.ID {
-			delete(p.lics, rec.LicenseID) // charged through a copy of its own
+			delete(dp.lics, rec.LicenseID) // charged through a copy of its own
 		}
 	}
 	return o.x.PutJSON(store.SyncRecordKey(d.ID, rd.Seq), rd)
@@ -416,7 +481,13 @@ func (o *op) ackState(deviceID string, acked int64) (newAcked, highest int64, mi
 // syncAnswer builds the answer after the report is committed: the device's
 // current tokens (re-issued by the deductions just charged) and list.
 func (lg *Ledger) syncAnswer(deviceID string, acked int64, missing []syncproto.SeqRange) (*syncproto.Response, error) {
-	out := &syncproto.Response{DeviceID: deviceID, AckedSeq: acked, Missing: missing, Tokens: []string{}}
+	return lg.syncAnswerOf(deviceID, &reconciled{st: SyncState{AckedSeq: acked}, missing: missing})
+}
+
+// syncAnswerOf is syncAnswer with the acks of a gateway's children.
+func (lg *Ledger) syncAnswerOf(deviceID string, res *reconciled) (*syncproto.Response, error) {
+	out := &syncproto.Response{DeviceID: deviceID, AckedSeq: res.st.AckedSeq, Missing: res.missing, Children: res.children, Tokens: []string{}}
+	slices.SortFunc(out.Children, func(a, b syncproto.ChildAck) int { return strings.Compare(a.DeviceID, b.DeviceID) })
 	err := lg.view(func(o *op) error {
 		out.ServerTime = o.now.Unix()
 		err := o.x.Scan(store.LicenseByDevicePrefix(deviceID), nil, false, func(k, _ []byte) (bool, error) {

@@ -28,9 +28,8 @@ type syncJob struct {
 	r        *syncproto.Report
 	weight   int
 	// Set by the commit that held the report, before done is signalled.
-	st      SyncState
-	missing []syncproto.SeqRange
-	err     error
+	res reconciled
+	err error
 	// done receives false when the job's commit is over, true when the job
 	// is to lead the next commit.
 	done chan bool
@@ -113,7 +112,7 @@ func (lg *Ledger) commitSyncBatch(batch []*syncJob) {
 					j.err = err
 					continue
 				}
-				if j.st, j.missing, err = o.applyReport(p, j.r, len(j.r.Deductions)); err != nil {
+				if j.res, err = o.applyReport(p, j.r, len(j.r.Deductions)); err != nil {
 					return err
 				}
 			}
@@ -125,6 +124,6 @@ func (lg *Ledger) commitSyncBatch(batch []*syncJob) {
 		lg.log.Warn("sync group commit failed: one report per transaction", "reports", len(batch), "error", err)
 	}
 	for _, j := range batch {
-		j.st, j.missing, j.err = lg.reconcile(j.deviceID, j.r, nil)
+		j.res, j.err = lg.reconcile(j.deviceID, j.r, nil)
 	}
 }

@@ -62,8 +62,8 @@ func TestSyncGroupCommitRefusedReportLeavesOthers(t *testing.T) {
 			t.Fatalf("report %d: %v", i, batch[i].err)
 		}
 	}
-	if batch[0].st.AckedSeq != 1 || batch[5].st.AckedSeq != 1 || batch[4].st.AckedSeq != 2 || len(batch[4].missing) != 0 {
-		t.Fatalf("acks: %+v %+v %+v", batch[0].st, batch[4].st, batch[5].st)
+	if batch[0].res.st.AckedSeq != 1 || batch[5].res.st.AckedSeq != 1 || batch[4].res.st.AckedSeq != 2 || len(batch[4].res.missing) != 0 {
+		t.Fatalf("acks: %+v %+v %+v", batch[0].res, batch[4].res, batch[5].res)
 	}
 	for i, want := range []int64{29, 29, 30, 28} { // ids[1] was charged once before the batch
 		if got := e.get(lics[i]).AvailableDays; got != want {
@@ -99,8 +99,8 @@ func TestSyncGroupCommitFallsBackOneByOne(t *testing.T) {
 	batch = append(batch, job(batchReport(ids[1], lics[1], at, 1, 3)))
 	e.lg.commitSyncBatch(batch)
 	for i, j := range batch {
-		if j.err != nil || j.st.AckedSeq != 1 {
-			t.Fatalf("report %d: %+v %v", i, j.st, j.err)
+		if j.err != nil || j.res.st.AckedSeq != 1 {
+			t.Fatalf("report %d: %+v %v", i, j.res, j.err)
 		}
 	}
 	if a, b := e.get(lics[0]).AvailableDays, e.get(lics[1]).AvailableDays; a != 29 || b != 29 {
