@@ -189,13 +189,18 @@ func sourceOf(r *http.Request) string {
 // authentication, bounded by the guard's limits.
 func (a *API) redeemOnline(w http.ResponseWriter, r *http.Request) {
 	src, now := sourceOf(r), a.clock.Now()
+	// The server's time, for a device whose clock is too far off to date
+	// its request (stale_request): it asks again at this time.
+	w.Header().Set("Date", now.UTC().Format(http.TimeFormat))
 	if err := a.redeem.admit(src, now); err != nil {
 		a.redeemRefused(w, r, err, "")
 		return
 	}
 	answer, method, err := a.redeemText(w, r, src, now)
 	if err != nil {
-		a.redeem.failed(src, method == ledger.RedeemSerial, now)
+		if status, _ := Status(err); status < 500 { // the server's own failure is no guess
+			a.redeem.failed(src, method == ledger.RedeemSerial, now)
+		}
 		a.redeemRefused(w, r, err, method)
 		return
 	}

@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"fmt"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -169,9 +170,20 @@ func TestRedeemOnlineStaleRequestIsRefused(t *testing.T) {
 	l := e.spare()
 	_, text := e.redeemRequest("dev-9", "sensor-b", "dev-9", l.Serial)
 	e.clk.Advance(RedeemWindow + time.Second)
-	status, raw := e.postRedeem(text)
-	if status != http.StatusConflict || errCode(raw) != "stale_request" {
-		t.Fatalf("stale: %d %s", status, raw)
+	req, _ := http.NewRequest("POST", e.srv.URL+redeem.Path, strings.NewReader(text))
+	req.Header.Set("Content-Type", "text/plain")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusConflict || errCode(raw) != "stale_request" {
+		t.Fatalf("stale: %d %s", resp.StatusCode, raw)
+	}
+	// The Date header is the server's clock, so the device can date its next request.
+	if date, err := http.ParseTime(resp.Header.Get("Date")); err != nil || !date.Equal(e.clk.Now().Truncate(time.Second)) {
+		t.Fatalf("Date %q, want the server clock %s", resp.Header.Get("Date"), e.clk.Now())
 	}
 }
 
