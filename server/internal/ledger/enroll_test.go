@@ -2,11 +2,15 @@ package ledger
 
 import (
 	"bytes"
+	"errors"
+	"fmt"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/tollgate-iot/tollgate/server/internal/store"
+	"github.com/tollgate-iot/tollgate/shared/airgap"
 )
 
 func (e *env) enrollment(a Actor, in EnrollmentInput) (*Enrollment, string) {
@@ -226,5 +230,47 @@ func TestEnrollmentInputBounds(t *testing.T) {
 			_, _, err := e.lg.CreateEnrollment(ctx, acme, in)
 			wantErr(t, err, ErrInvalid)
 		})
+	}
+}
+
+func TestEnrollmentCodeUsesHoldUnderConcurrentRedemptions(t *testing.T) {
+	e := newEnv(t)
+	_, acme, _, _ := e.tree()
+	const uses, devices = 5, 12
+	en, code := e.enrollment(acme, EnrollmentInput{CustomerID: "acme", MaxUses: uses})
+	reqs := make([]*airgap.ActivationRequest, devices)
+	for i := range reqs {
+		reqs[i] = activationRequest(newDeviceKey(t), fmt.Sprintf("dev-%d", i), "sensor-a")
+	}
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	ok, usedUp := 0, 0
+	for _, req := range reqs {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			_, err := e.lg.Redeem(ctx, req, code, "")
+			mu.Lock()
+			defer mu.Unlock()
+			switch {
+			case err == nil:
+				ok++
+			case errors.Is(err, ErrEnrollmentUsedUp):
+				usedUp++
+			default:
+				t.Errorf("redeem %s: %v", req.DeviceID, err)
+			}
+		}()
+	}
+	wg.Wait()
+	if ok != uses || usedUp != devices-uses {
+		t.Fatalf("%d enrolled, %d refused used up; want %d and %d", ok, usedUp, uses, devices-uses)
+	}
+	if got := e.listEnrollment(acme, "acme", en.ID); got.Uses != uses || got.State(e.clk.Now()) != EnrollmentUsedUp {
+		t.Fatalf("record %+v", got)
+	}
+	ds, _, err := e.lg.ListDevices(ctx, acme, "acme", "", 0)
+	if err != nil || len(ds) != uses {
+		t.Fatalf("%d devices registered, want %d: %v", len(ds), uses, err)
 	}
 }
