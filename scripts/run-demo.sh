@@ -12,14 +12,20 @@
 # hour) through the agents' real ingest paths, and prints the story.
 # The server keeps running until Ctrl-C.
 #
-# Environment: DEMO_DAYS (default 5), DEMO_SPEED (default 10800).
+# Environment: DEMO_DAYS (default 5, at least 3), DEMO_SPEED (default 10800),
+# DEMO_DIR (default .demo), TOLLGATE_BIN (default bin; the e2e test sets them).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-bin=$PWD/bin
-demo=$PWD/.demo
+bin=${TOLLGATE_BIN:-$PWD/bin}
+demo=${DEMO_DIR:-$PWD/.demo}
+rel=${demo#"$PWD"/} # how the story names the agents' data directories
+shown_bin=${bin#"$PWD"/}
 days=${DEMO_DAYS:-5}
 speed=${DEMO_SPEED:-10800}
+[[ $days =~ ^[0-9]+$ && $days -ge 3 && $days -le 366 ]] || { echo "error: usage: DEMO_DAYS must be 3..366 (the revocation comes on day 2)" >&2; exit 2; }
+[[ $speed =~ ^[0-9]+$ && $speed -ge 1 && $speed -le 1000000 ]] || { echo "error: usage: DEMO_SPEED must be 1..1000000" >&2; exit 2; }
+[[ $demo != / && $demo != "$PWD" && $demo != "$HOME" ]] || { echo "error: usage: DEMO_DIR $demo would be wiped" >&2; exit 2; }
 rm -rf "$demo"
 mkdir -p "$demo"
 pids=()
@@ -118,8 +124,8 @@ echo "   agents up (logs: $demo/*.log); gw-01 bridges $local_broker"
 
 real_day=$(awk -v s="$speed" 'BEGIN { printf "%.1f", 86400 / s }')
 echo "== 4. firmware-sim: ${days} simulated days, 60 samples per device and hour (a simulated day every ${real_day} s)"
-"$bin/firmware-sim" --data .demo/press-01 --data .demo/press-02 --data .demo/press-03 --data .demo/press-04 \
-  --data .demo/gw-01 --bridge "$local_broker" --rate 60 --pattern steady --duration "${days}d" \
+"$bin/firmware-sim" --data "$rel/press-01" --data "$rel/press-02" --data "$rel/press-03" --data "$rel/press-04" \
+  --data "$rel/gw-01" --bridge "$local_broker" --rate 60 --pattern steady --duration "${days}d" \
   --clock-speed "$speed" --clock-origin "$origin" >"$demo/story.txt" &
 sim=$!
 pids+=($sim)
@@ -136,12 +142,12 @@ sed 's/^/   /' "$demo/story.txt"
 echo
 echo "   press-01 ran out of prepaid days and blacklisted itself; press-02 was held to 40 samples/hour"
 echo "   (960 per rolling 24 hours); press-03's trial and the gateway's children sent everything;"
-echo "   press-04 was cut off by the revocation. Each agent: bin/tollgate-agent status --data .demo/DEVICE"
+echo "   press-04 was cut off by the revocation. Each agent: $shown_bin/tollgate-agent status --data $rel/DEVICE"
 echo
 echo "The server keeps running until Ctrl-C. Try, in another shell:"
 echo "   export TOLLGATE_SERVER=$server_url TOLLGATE_API_KEY=$admin_key"
-echo "   bin/tollgatectl license list"
-echo "   bin/tollgatectl license show $lic_revoke"
-echo "   bin/tollgatectl device list"
-echo "   bin/tollgatectl audit list"
+echo "   $shown_bin/tollgatectl license list"
+echo "   $shown_bin/tollgatectl license show $lic_revoke"
+echo "   $shown_bin/tollgatectl device list"
+echo "   $shown_bin/tollgatectl audit list"
 wait "${pids[0]}"

@@ -1,0 +1,142 @@
+package e2e
+
+import (
+	"bufio"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+var rowRe = regexp.MustCompile(`^(press|sensor)-0\d$`)
+
+// moduleRoot finds the directory of go.mod above the test's directory.
+func moduleRoot(t *testing.T) string {
+	dir, _ := os.Getwd()
+	for {
+		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
+			return dir
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			t.Fatal("go.mod not found")
+		}
+		dir = parent
+	}
+}
+
+// TestDemo runs `make run`'s script (on 4 simulated days at 6 hours per
+// second, with the binaries built for the tests): it prints the story
+// table and a tollgatectl command that works against the server it keeps
+// running, and Ctrl-C (here SIGTERM) stops every process it started.
+func TestDemo(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	cmd := exec.Command("bash", filepath.Join(moduleRoot(t), "scripts", "run-demo.sh"))
+	cmd.Env = []string{"PATH=/usr/local/bin:/usr/bin:/bin", "HOME=" + dir, "TOLLGATE_BIN=" + bin,
+		"DEMO_DIR=" + filepath.Join(dir, "demo"), "DEMO_DAYS=4", "DEMO_SPEED=21600"}
+	stderr := &lockedBuffer{}
+	cmd.Stderr = stderr
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	exited := make(chan error, 1)
+	lines := make(chan string, 256)
+	go func() {
+		sc := bufio.NewScanner(stdout)
+		for sc.Scan() {
+			lines <- sc.Text()
+		}
+		close(lines)
+		exited <- cmd.Wait()
+	}()
+	defer func() {
+		cmd.Process.Signal(syscall.SIGTERM)
+		select {
+		case <-exited:
+		case <-wall.After(20 * time.Second):
+			cmd.Process.Kill()
+		}
+	}()
+
+	var out []string
+	rows := map[string][]string{} // DEVICE AGENT VIA LICENSES SENT ACCEPTED REFUSED …
+	var exports, show string
+	deadline := wall.After(3 * time.Minute)
+	for show == "" {
+		select {
+		case l, ok := <-lines:
+			if !ok {
+				t.Fatalf("the demo ended early:\n%s\n%s", strings.Join(out, "\n"), stderr.String())
+			}
+			out = append(out, l)
+			f := strings.Fields(l)
+			if len(f) > 10 && rowRe.MatchString(f[0]) && rows[f[0]] == nil {
+				rows[f[0]] = f
+			}
+			if v, ok := strings.CutPrefix(strings.TrimSpace(l), "export "); ok {
+				exports = v
+			}
+			if strings.Contains(l, "tollgatectl license show ") {
+				show = strings.TrimSpace(l)
+			}
+		case <-deadline:
+			t.Fatalf("no tollgatectl command in 3 minutes:\n%s\n%s", strings.Join(out, "\n"), stderr.String())
+		}
+	}
+	t.Logf("demo output:\n%s", strings.Join(out, "\n"))
+	for dev, want := range map[string]struct{ licenses, refused, reasons string }{
+		"press-01":  {"days:no_days", "", "no_days 1"},
+		"press-02":  {"term:active", "", "over_budget"},
+		"press-03":  {"term:active", "0", ""},
+		"press-04":  {"term:revoked", "", "revoked"},
+		"sensor-01": {"term:active", "0", ""},
+		"sensor-03": {"term:active", "0", ""},
+	} {
+		f, line := rows[dev], strings.Join(rows[dev], " ")
+		if f == nil || f[3] != want.licenses || f[4] != "5760" || (want.refused != "" && f[6] != want.refused) || !strings.Contains(line, want.reasons) {
+			t.Errorf("story row of %s: %q; want licenses %s, 5760 sent, refused %q, reasons %q", dev, line, want.licenses, want.refused, want.reasons)
+		}
+	}
+	if !strings.HasSuffix(strings.Join(rows["press-01"], " "), "blacklisted (no_days)") || rows["sensor-01"][2] != "bridge" {
+		t.Errorf("press-01 not blacklisted or sensor-01 not bridged: %q, %q", rows["press-01"], rows["sensor-01"])
+	}
+
+	// The printed command works, with the printed settings.
+	var env []string
+	for _, kv := range strings.Fields(exports) {
+		env = append(env, kv)
+	}
+	argv := strings.Fields(show)
+	if len(env) != 2 || len(argv) != 4 {
+		t.Fatalf("settings %q, command %q", exports, show)
+	}
+	c := exec.Command(filepath.Join(bin, "tollgatectl"), argv[1:]...)
+	c.Env = append([]string{"HOME=" + dir}, env...)
+	res, err := c.CombinedOutput()
+	if err != nil || !strings.Contains(string(res), "revoked") {
+		t.Fatalf("%s: %v\n%s", show, err, res)
+	}
+
+	// Ctrl-C stops the server too.
+	server := strings.TrimPrefix(env[0], "TOLLGATE_SERVER=")
+	cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-exited:
+	case <-wall.After(20 * time.Second):
+		t.Fatal("the demo did not stop on SIGTERM")
+	}
+	if resp, err := (&http.Client{Timeout: 2 * time.Second}).Get(server + "/healthz"); err == nil {
+		resp.Body.Close()
+		t.Fatalf("the server at %s still answers after the demo stopped", server)
+	}
+}
