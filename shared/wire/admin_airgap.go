@@ -53,6 +53,8 @@ type ActivationKey struct {
 	Tokens        int       `json:"tokens"`
 	RevocationSeq int64     `json:"revocation_seq"`
 	IssuedAt      time.Time `json:"issued_at"`
+	// ExpiresAt is when the device stops accepting the key.
+	ExpiresAt time.Time `json:"expires_at"`
 	// File is the armored activation key, to write to a file as is.
 	File string `json:"file"`
 }

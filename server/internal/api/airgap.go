@@ -62,7 +62,7 @@ func activationKeyWire(res *ledger.ActivationKeyResult) wire.ActivationKey {
 	k := &res.Key
 	out := wire.ActivationKey{DeviceID: k.DeviceID, DeviceCreated: res.DeviceCreated, Seq: k.Seq, DeviceKey: k.DeviceKey,
 		TrustFingerprint: k.TrustFingerprint, Tokens: len(k.Tokens), RevocationSeq: res.RevocationSeq,
-		IssuedAt: unix(k.IssuedAt), File: string(res.File)}
+		IssuedAt: unix(k.IssuedAt), ExpiresAt: unix(k.ExpiresAt), File: string(res.File)}
 	if res.Bind != nil {
 		l := toLicense(&res.Bind.License)
 		out.License = &l

@@ -102,11 +102,11 @@ func writeKey(x *invocation, k *wire.ActivationKey) error {
 	}
 	n := func(v int64) string { return strconv.FormatInt(v, 10) }
 	row := []string{out, k.DeviceID, strconv.FormatBool(k.DeviceCreated), lic, n(k.Seq), strconv.Itoa(k.Tokens),
-		n(k.RevocationSeq), k.IssuedAt.UTC().Format("2006-01-02T15:04:05Z"), strconv.Itoa(len(k.File))}
+		n(k.RevocationSeq), k.IssuedAt.UTC().Format("2006-01-02T15:04:05Z"), k.ExpiresAt.UTC().Format("2006-01-02T15:04:05Z"), strconv.Itoa(len(k.File))}
 	return cli.Render(x.out, x.format, w, keyHeader, [][]string{row})
 }
 
-var keyHeader = []string{"WROTE", "DEVICE", "DEVICE_CREATED", "LICENSE", "SEQ", "TOKENS", "REVOCATION_SEQ", "ISSUED_AT", "BYTES"}
+var keyHeader = []string{"WROTE", "DEVICE", "DEVICE_CREATED", "LICENSE", "SEQ", "TOKENS", "REVOCATION_SEQ", "ISSUED_AT", "EXPIRES_AT", "BYTES"}
 
 var importHeader = []string{"DEVICE", "DUPLICATE", "DEDUCTIONS", "COUNTS", "ACKED_SEQ", "HIGHEST_SEQ", "GAPS",
 	"FORKS", "NEW_FORKS", "OVERDRAFTS", "NEW_OVERDRAFTS"}

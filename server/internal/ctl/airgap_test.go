@@ -82,7 +82,11 @@ func TestAirgapCommandsAgainstRealServer(t *testing.T) {
 	if k, err := airgap.OpenActivationKey(trust, data); err != nil || k.Seq != 1 || len(k.Tokens) != 1 {
 		t.Fatalf("written key: %+v %v", k, err)
 	}
-	mustRun(t, "activation", "key", "--device", "site-1", "--out", keyFile, "-o", "json")
+	var w wire.ActivationKey
+	if err := json.Unmarshal([]byte(mustRun(t, "activation", "key", "--device", "site-1", "--out", keyFile, "-o", "json")), &w); err != nil ||
+		!w.ExpiresAt.Equal(w.IssuedAt.Add(airgap.KeyLifetime)) {
+		t.Fatalf("activation key -o json: %+v %v", w, err)
+	}
 	data, _ = os.ReadFile(keyFile)
 	if k, err := airgap.OpenActivationKey(trust, data); err != nil || k.Seq != 2 {
 		t.Fatalf("fresh key: %+v %v", k, err)
