@@ -3,6 +3,7 @@ package e2e
 import (
 	"bufio"
 	"encoding/json"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -13,13 +14,15 @@ import (
 
 	mqtt "github.com/eclipse/paho.mqtt.golang"
 
+	"github.com/tollgate-iot/tollgate/agent/internal/testkit"
 	"github.com/tollgate-iot/tollgate/shared/clock"
 )
 
 // startLicenseServerWithBroker is startLicenseServer with the embedded
-// MQTT broker on a free loopback port; it returns the server and the
-// broker's host:port.
-func startLicenseServerWithBroker(t *testing.T) (*licenseServer, string) {
+// MQTT broker on a free loopback port (or, with args --broker URL, joined
+// to that external broker); it returns the server and what serve printed
+// after mqtt: (host:port, or the external URL).
+func startLicenseServerWithBroker(t *testing.T, args ...string) (*licenseServer, string) {
 	t.Helper()
 	bin, ctl := buildServer(t)
 	data := filepath.Join(t.TempDir(), "server")
@@ -30,7 +33,10 @@ func startLicenseServerWithBroker(t *testing.T) (*licenseServer, string) {
 	if err != nil || json.Unmarshal(out, &init) != nil || init.AdminAPIKey == "" {
 		t.Fatalf("server init: %v %s", err, out)
 	}
-	cmd := exec.Command(bin, "serve", "--data", data, "--http", "127.0.0.1:0", "--mqtt", "127.0.0.1:0", "--profile", "small")
+	if len(args) == 0 {
+		args = []string{"--mqtt", "127.0.0.1:0"}
+	}
+	cmd := exec.Command(bin, append([]string{"serve", "--data", data, "--http", "127.0.0.1:0", "--profile", "small"}, args...)...)
 	stderr := &syncBuffer{}
 	cmd.Stderr = stderr
 	stdout, _ := cmd.StdoutPipe()
@@ -186,5 +192,79 @@ func TestTokenPushAndRevocationReachOnlineAgent(t *testing.T) {
 	time.Sleep(300 * time.Millisecond)
 	if n := seen.Load(); n != stopped {
 		t.Fatalf("%d samples reached the broker after the revocation", n-stopped)
+	}
+}
+
+// TestTokenPushThroughMosquitto: with serve --broker tcp://(mosquitto) and
+// the agent publishing to the same Mosquitto, a top-up still reaches the
+// online agent as a pushed token, and a revocation still stops it at its
+// own gate (Mosquitto disconnects nobody: the agent enforces alone).
+func TestTokenPushThroughMosquitto(t *testing.T) {
+	t.Parallel()
+	m := testkit.StartMosquitto(t, "")
+	srv, printed := startLicenseServerWithBroker(t, "--broker", m.URL)
+	if printed != m.URL {
+		t.Fatalf("serve printed mqtt: %s, want %s", printed, m.URL)
+	}
+	acme := srv.customer()
+	data, license := srv.initAgent(acme, "press-11")
+	sink := testkit.Subscribe(t, m.URL)
+	p := start(t, data, "--broker", m.URL)
+	defer p.stop(t)
+	wall := clock.Real{}
+	for deadline := wall.Now().Add(20 * time.Second); !sink.Has("press-11", 1); time.Sleep(50 * time.Millisecond) {
+		postBatch(t.Context(), p.addr, 1, 1)
+		if wall.Now().After(deadline) {
+			t.Fatalf("no telemetry from the agent on mosquitto\n%s", p.stderr.String())
+		}
+	}
+	before := pushedStatusOf(t, data).Licenses[0]
+	srv.run(srv.admin, nil, "license", "add-days", license, "--days", "5")
+	deadline := wall.Now().Add(10 * time.Second)
+	for pushedStatusOf(t, data).Licenses[0].Version <= before.Version {
+		if wall.Now().After(deadline) {
+			t.Fatalf("no pushed token through mosquitto within 10 s\n%s", p.stderr.String())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	srv.run(srv.admin, nil, "license", "revoke", license)
+	var reason string
+	for i := 0; reason != "revoked" && wall.Now().Before(deadline); i++ {
+		if rs := postBatch(t.Context(), p.addr, 100+i, 1); len(rs) == 1 && !rs[0].Accepted {
+			reason = rs[0].Reason
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if reason != "revoked" {
+		t.Fatalf("after the revoke samples are refused %q, want revoked\n%s", reason, p.stderr.String())
+	}
+}
+
+// TestRevocationReachesAgentWhosePushChannelIsDown: an agent whose broker
+// is unreachable misses the pushed revocation list; its next sync brings
+// it, and its samples are refused from then on.
+func TestRevocationReachesAgentWhosePushChannelIsDown(t *testing.T) {
+	t.Parallel()
+	srv, _ := startLicenseServerWithBroker(t)
+	acme := srv.customer()
+	data, license := srv.initAgent(acme, "press-12")
+	down := fmt.Sprintf("tcp://127.0.0.1:%d", testkit.FreePort(t)) // nothing listens there
+	p := start(t, data, "--broker", down, "--server", srv.url)
+	defer p.stop(t)
+	if rs := postBatch(t.Context(), p.addr, 1, 1); len(rs) != 1 || !rs[0].Accepted {
+		t.Fatalf("sample before the revoke: %+v", rs)
+	}
+	// The day that sample deducted is reconciled first: a deduction first
+	// reported after its license was revoked is an overdraft (the device
+	// is blacklisted), which is not what this test is about.
+	cmdRun(t, "sync", "--data", data)
+	srv.run(srv.admin, nil, "license", "revoke", license)
+	time.Sleep(300 * time.Millisecond) // a push would have arrived by now
+	if rs := postBatch(t.Context(), p.addr, 2, 1); len(rs) != 1 || !rs[0].Accepted {
+		t.Fatalf("without its push channel the agent cannot know yet: %+v", rs)
+	}
+	cmdRun(t, "sync", "--data", data)
+	if rs := postBatch(t.Context(), p.addr, 3, 1); len(rs) != 1 || rs[0].Accepted || rs[0].Reason != "revoked" {
+		t.Fatalf("sample after the sync: %+v", rs)
 	}
 }
