@@ -4,9 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/http"
 	"os"
 	"strings"
 
+	"github.com/tollgate-iot/tollgate/agent/internal/limits"
 	"github.com/tollgate-iot/tollgate/agent/internal/runtime"
 	"github.com/tollgate-iot/tollgate/agent/internal/store"
 	"github.com/tollgate-iot/tollgate/shared/cli"
@@ -34,22 +36,14 @@ func runRedeem(ctx context.Context, env *IO, data, cfgPath, server string, out c
 		return errorCode(err)
 	}
 	overrideString(&cfg.Server, server)
-	a, err := runtime.Open(ctx, cfg, runtime.Options{Logger: env.Logger, Clock: env.Clock})
-	if errors.Is(err, store.ErrLocked) {
-		return cli.Errorf("agent_running", "online activation needs the data directory, which the running agent holds: "+
-			"stop it, activate, and start it again (or activate before run)")
-	}
+	imported, err := redeemCode(ctx, env, cfg, code)
 	if err != nil {
-		return errorCode(err)
-	}
-	imported, err := a.Redeem(ctx, code)
-	err = errors.Join(err, a.Close())
-	if err != nil {
-		if runtime.ErrorCode(err) == "no_server" {
+		var ce *cli.Error
+		if errors.As(err, &ce) && ce.Code == "no_server" || runtime.ErrorCode(err) == "no_server" {
 			return cli.Errorf("no_server", "%q is neither a file nor a tg1. token, and no license server is configured "+
 				"to redeem it online (init --server URL, --server URL or TOLLGATE_SERVER)", code)
 		}
-		return errorCode(err)
+		return err
 	}
 	if imported == nil {
 		imported = []runtime.Imported{}
@@ -65,4 +59,25 @@ func runRedeem(ctx context.Context, env *IO, data, cfgPath, server string, out c
 	}
 	return cli.Render(env.Stdout, out, map[string]any{"imported": imported},
 		[]string{"KIND", "ID", "DEVICE_ID", "VERSION", "RESULT"}, rows)
+}
+
+// redeemCode redeems from the data directory, or through the running agent
+// when it holds the database (with the running agent's own server).
+func redeemCode(ctx context.Context, env *IO, cfg configT, code string) ([]runtime.Imported, error) {
+	a, err := runtime.Open(ctx, cfg, runtime.Options{Logger: env.Logger, Clock: env.Clock})
+	if errors.Is(err, store.ErrLocked) {
+		var out struct {
+			Imported []runtime.Imported `json:"imported"`
+		}
+		err := remoteDoWithin(ctx, cfg.Data, limits.ControlSyncTimeout, http.MethodPost, "/v1/redeem", map[string]string{"code": code}, &out)
+		return out.Imported, asCLI(err)
+	}
+	if err != nil {
+		return nil, errorCode(err)
+	}
+	imported, err := a.Redeem(ctx, code)
+	if err = errors.Join(err, a.Close()); err != nil {
+		return nil, errorCode(err)
+	}
+	return imported, nil
 }

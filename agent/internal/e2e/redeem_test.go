@@ -56,8 +56,8 @@ func activateJSON(t *testing.T, args ...string) activation {
 // TestOnlineActivationBySerial runs the real server and agent binaries:
 // init --server, activate SERIAL registers the device under the license's
 // customer and binds the license; the token is active and samples pass; a
-// retry is the same answer; a wrong serial and a running agent are refused
-// by name.
+// retry, also through the running agent, is the same answer; a wrong
+// serial and a serial bound elsewhere are refused by name.
 func TestOnlineActivationBySerial(t *testing.T) {
 	t.Parallel()
 	srv := startLicenseServer(t)
@@ -103,8 +103,16 @@ func TestOnlineActivationBySerial(t *testing.T) {
 	if rs := postBatch(t.Context(), p.addr, 1, 3); len(rs) != 3 || !rs[0].Accepted || !rs[2].Accepted {
 		t.Fatalf("samples after online activation: %+v", rs)
 	}
-	if _, err := execAgent("activate", "--data", data, lic.Serial); err == nil || !strings.Contains(err.Error(), "error: agent_running: ") {
-		t.Fatalf("activate while running: %v", err)
+	// Through the running agent's control API: a retry, the same answer.
+	running := activateJSON(t, "--data", data, lic.Serial)
+	if id, res := running.license(); id != lic.ID || res != "unchanged" {
+		t.Fatalf("activate through the running agent imported %+v", running)
+	}
+	if rs := postBatch(t.Context(), p.addr, 4, 1); len(rs) != 1 || !rs[0].Accepted {
+		t.Fatalf("samples after the retry: %+v", rs)
+	}
+	if _, err := execAgent("activate", "--data", data, "TG-0000-0001"); err == nil || !strings.Contains(err.Error(), "error: unknown_code: ") {
+		t.Fatalf("unknown serial through the running agent: %v", err)
 	}
 	p.stop(t)
 

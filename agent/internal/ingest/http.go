@@ -54,6 +54,9 @@ func NewHandler(p *Pipeline, ctl Control, metrics http.Handler, log *slog.Logger
 	if _, ok := ctl.(UsageExporter); ok {
 		mux.HandleFunc("POST /v1/export-usage", h.exportUsage)
 	}
+	if _, ok := ctl.(Redeemer); ok { // online activation (redeem.go)
+		mux.HandleFunc("POST /v1/redeem", h.redeem)
+	}
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { io.WriteString(w, "ok\n") })
 	if metrics != nil {
 		mux.Handle("GET /metrics", metrics)

@@ -148,3 +148,13 @@ func (a *Agent) applyRedeemed(r *syncproto.Response) ([]Imported, error) {
 	imported, err := a.Activate(docs)
 	return append(same, imported...), err
 }
+
+// Redeem lets the running agent's control API activate online
+// (ingest.Redeemer).
+func (c control) Redeem(ctx context.Context, code string) (any, error) {
+	imported, err := c.a.Redeem(ctx, code)
+	if imported == nil {
+		imported = []Imported{}
+	}
+	return imported, err
+}
