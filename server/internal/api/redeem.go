@@ -269,7 +269,10 @@ func (a *API) redeemRefused(w http.ResponseWriter, r *http.Request, err error, m
 		method = "unknown"
 	}
 	a.m.Add("tollgate_redemptions_total", 1, method, code)
-	if status < 500 {
+	switch {
+	case status == http.StatusTooManyRequests: // counted; one line per throttled request would let a flood fill the log
+		a.log.Debug("online activation throttled", "code", code, "source", sourceOf(r))
+	case status < 500:
 		a.log.Warn("online activation refused", "method", method, "code", code, "source", sourceOf(r), "error", err)
 	}
 	a.fail(w, r, err)
