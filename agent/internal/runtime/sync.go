@@ -11,10 +11,13 @@ import (
 	"strings"
 	"time"
 
+	"github.com/tollgate-iot/tollgate/agent/internal/effclock"
+	agentlimits "github.com/tollgate-iot/tollgate/agent/internal/limits"
 	"github.com/tollgate-iot/tollgate/agent/internal/store"
 	"github.com/tollgate-iot/tollgate/agent/internal/syncer"
 	"github.com/tollgate-iot/tollgate/agent/internal/upstream"
 	"github.com/tollgate-iot/tollgate/certs"
+	"github.com/tollgate-iot/tollgate/shared/clock"
 	sharedlimits "github.com/tollgate-iot/tollgate/shared/limits"
 	"github.com/tollgate-iot/tollgate/shared/syncproto"
 	"github.com/tollgate-iot/tollgate/shared/token"
@@ -68,7 +71,7 @@ func (a *Agent) syncClient() (*syncer.Client, error) {
 	}
 	c, err := syncer.New(syncer.Options{URL: url, HTTP: syncer.NewHTTPClient(tlsc), Store: a.st,
 		Signer: signer, Trust: a.trust, DeviceID: a.id.DeviceID, Devices: devs, Held: a.held,
-		Now: a.effSeconds, Apply: a.applySync, Logger: a.log})
+		Now: a.effSeconds, Wall: a.wallSeconds, Apply: a.applySync, Logger: a.log})
 	if err != nil {
 		return nil, err
 	}
@@ -88,6 +91,26 @@ func (a *Agent) serverTLS(url string) (*tls.Config, error) {
 func (a *Agent) effSeconds() int64 {
 	eff, _ := a.clk.Now()
 	return eff / int64(time.Second)
+}
+
+// wallSeconds is the real-time reading a sync request carries as
+// sent_wall, which the server judges its freshness on: the wall clock
+// beneath a simulation's scaling (--clock-speed runs the effective time
+// days ahead; the request is still made now). 0 — none, the server judges
+// the effective time as before — when the wall clock cannot be right: not
+// set (a gateway booted at 1970), or behind the newest server-signed time
+// by more than the clock tolerance.
+func (a *Agent) wallSeconds() int64 {
+	w := a.wall
+	if _, scaled := w.(effclock.Scaled); scaled || w == nil {
+		w = clock.Real{}
+	}
+	now := w.Now().Unix()
+	tol := int64(time.Duration(a.cfg.ClockTolerance) / time.Second)
+	if now < agentlimits.MinPlausibleUnix || now < a.clk.State().ServerTime-tol {
+		return 0
+	}
+	return now
 }
 
 // held is what the agent reports it holds: the versions of its own

@@ -50,6 +50,10 @@ type Options struct {
 	Held func() Held
 	// Now returns the effective time, Unix seconds.
 	Now func() int64
+	// Wall returns the real wall clock, Unix seconds, or 0 when it cannot
+	// be trusted (nil: none). The server judges a request's freshness on
+	// it, so an agent on a simulation clock is not refused as stale.
+	Wall func() int64
 	// Apply stores the answer's tokens, revocation list and server time
 	// durably; the report's marks move only after it succeeded.
 	Apply func(ctx context.Context, r *syncproto.Response) error
@@ -119,8 +123,14 @@ func (c *Client) Sync(ctx context.Context) (Result, error) {
 		// new: sending the same records again now would not help).
 		// (A server may also ack a prefix of a report it could not take
 		// whole: the rest goes at once.)
-		moreDeductions := page.MoreDeductions || resp.AckedSeq < page.LastSeq
-		if !(moreDeductions && resp.AckedSeq > page.FromSeq || page.MoreCounts) {
+		moreDeductions, progressed := page.MoreDeductions || resp.AckedSeq < page.LastSeq, resp.AckedSeq > page.FromSeq
+		for _, c := range resp.Children {
+			if last, ok := page.ChildLast[c.DeviceID]; ok {
+				moreDeductions = moreDeductions || c.AckedSeq < last
+				progressed = progressed || c.AckedSeq > page.ChildFrom[c.DeviceID]
+			}
+		}
+		if !(moreDeductions && progressed || page.MoreCounts) {
 			break
 		}
 	}
@@ -135,8 +145,12 @@ func (c *Client) once(ctx context.Context, res *Result) (Page, *syncproto.Respon
 	if err != nil {
 		return Page{}, nil, err
 	}
+	var wall int64
+	if c.o.Wall != nil {
+		wall = c.o.Wall()
+	}
 	rep, page, err := Build(c.o.Store, BuildInput{DeviceID: c.o.DeviceID, Devices: c.o.Devices,
-		Held: c.o.Held(), Nonce: nonce, SentAt: c.o.Now()})
+		Held: c.o.Held(), Nonce: nonce, SentAt: c.o.Now(), SentWall: wall})
 	if err != nil {
 		return page, nil, err
 	}
@@ -160,11 +174,26 @@ func (c *Client) once(ctx context.Context, res *Result) (Page, *syncproto.Respon
 	if err != nil {
 		return page, nil, err
 	}
+	if err := c.o.Store.SaveChildAcked(childAcks(resp, page)); err != nil {
+		return page, nil, err
+	}
 	res.Deductions += len(rep.Deductions)
 	res.Counts += len(rep.Counts)
 	c.o.Logger.Info("synced", "deductions", len(rep.Deductions), "counts", len(rep.Counts),
 		"acked_seq", resp.AckedSeq, "missing_ranges", len(resp.Missing))
 	return page, resp, nil
+}
+
+// childAcks are the answer's acks of the children the report carried
+// records of (an answer naming another device moves nothing).
+func childAcks(resp *syncproto.Response, page Page) map[string]int64 {
+	out := map[string]int64{}
+	for _, c := range resp.Children {
+		if _, ok := page.ChildLast[c.DeviceID]; ok {
+			out[c.DeviceID] = c.AckedSeq
+		}
+	}
+	return out
 }
 
 func (c *Client) nonce() (string, error) {

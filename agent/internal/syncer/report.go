@@ -28,6 +28,10 @@ type Page struct {
 	Hours map[string]int64
 	// FromSeq is the acknowledged seq the report started above.
 	FromSeq int64
+	// ChildFrom and ChildLast are, per gateway child with deductions in
+	// the report, the acknowledged seq its records started above and the
+	// highest seq of its records in the report.
+	ChildFrom, ChildLast map[string]int64
 	// MoreDeductions and MoreCounts tell that records were left out for a
 	// later report.
 	MoreDeductions, MoreCounts bool
@@ -44,11 +48,15 @@ type BuildInput struct {
 	Nonce   string
 	// SentAt is the effective time, Unix seconds.
 	SentAt int64
+	// SentWall is the real wall clock, Unix seconds (0: none, the server
+	// judges the report's freshness on SentAt).
+	SentWall int64
 }
 
 // Build makes the next report from the store: the agent's deduction
-// records above the acknowledged seq (ascending, at most
-// limits.MaxSyncDeductions) and the hourly counts of every device from the
+// records above the acknowledged seq, then each gateway child's above its
+// own (ascending by device and seq, at most limits.MaxSyncDeductions in
+// all), and the hourly counts of every device from the
 // hour last acknowledged on (cumulative values, ascending by device and
 // hour, at most limits.MaxSyncCounts). The Page tells whether the store
 // holds more than the report carries.
@@ -62,10 +70,10 @@ func Build(st *store.Store, in BuildInput) (*syncproto.Report, Page, error) {
 	if err != nil {
 		return nil, Page{}, err
 	}
-	r := &syncproto.Report{DeviceID: in.DeviceID, Nonce: in.Nonce, SentAt: in.SentAt,
+	r := &syncproto.Report{DeviceID: in.DeviceID, Nonce: in.Nonce, SentAt: in.SentAt, SentWall: in.SentWall,
 		RevocationSeq: in.Held.RevocationSeq, Tokens: sortedTokens(in.Held.Tokens),
 		Deductions: make([]syncproto.Deduction, 0, min(len(ds), limits.MaxSyncDeductions))}
-	p := Page{Hours: map[string]int64{}, FromSeq: acked}
+	p := Page{Hours: map[string]int64{}, FromSeq: acked, ChildFrom: map[string]int64{}, ChildLast: map[string]int64{}}
 	for i, d := range ds {
 		if i == limits.MaxSyncDeductions {
 			p.MoreDeductions = true
@@ -75,8 +83,47 @@ func Build(st *store.Store, in BuildInput) (*syncproto.Report, Page, error) {
 			PaidUntil: d.PaidUntil, DaysBefore: d.DaysBefore, DaysAfter: d.DaysAfter})
 		p.LastSeq = d.Seq
 	}
+	if !p.MoreDeductions {
+		if p.MoreDeductions, err = addChildDeductions(st, r, &p, in); err != nil {
+			return nil, Page{}, err
+		}
+	}
 	p.MoreCounts, err = addCounts(st, r, p.Hours, in.Devices)
 	return r, p, err
+}
+
+// addChildDeductions appends the deduction records of a gateway's
+// children (in id order), each above the seq the server acknowledged for
+// it, until the report is full; it reports whether some were left out.
+func addChildDeductions(st *store.Store, r *syncproto.Report, p *Page, in BuildInput) (bool, error) {
+	var children []string
+	for _, d := range in.Devices {
+		if d != in.DeviceID {
+			children = append(children, d)
+		}
+	}
+	slices.Sort(children)
+	children = slices.Compact(children)
+	acked, err := st.ChildAcked(children)
+	if err != nil {
+		return false, err
+	}
+	for _, dev := range children {
+		room := limits.MaxSyncDeductions - len(r.Deductions)
+		ds, err := st.DeductionsAfter(dev, acked[dev], room+1)
+		if err != nil {
+			return false, err
+		}
+		for i, d := range ds {
+			if i == room {
+				return true, nil
+			}
+			r.Deductions = append(r.Deductions, syncproto.Deduction{DeviceID: dev, Seq: d.Seq, LicenseID: d.LicenseID,
+				At: d.At, PaidUntil: d.PaidUntil, DaysBefore: d.DaysBefore, DaysAfter: d.DaysAfter})
+			p.ChildFrom[dev], p.ChildLast[dev] = acked[dev], d.Seq
+		}
+	}
+	return false, nil
 }
 
 // addCounts appends the counts of devices (in id order) to r until the

@@ -101,18 +101,22 @@ func ack(t *testing.T, st *store.Store, acked int64, p Page) {
 	if err := st.SaveSync(store.SyncProgress{AckedSeq: acked, Hours: p.Hours, At: t0}); err != nil {
 		t.Fatal(err)
 	}
+	if err := st.SaveChildAcked(p.ChildLast); err != nil {
+		t.Fatal(err)
+	}
 }
 
 func TestBuildOnlyUnackedAscending(t *testing.T) {
 	st := openStore(t)
 	putDeductions(t, st, "gw-1", 1, 5)
-	putDeductions(t, st, "child-1", 1, 3) // a child's days are not the gateway's to report
+	putDeductions(t, st, "child-1", 1, 3) // a child's own days, after the gateway's
 	putBucket(t, st, "gw-1", h0, 10, 2)
 	putBucket(t, st, "gw-1", h0+1, 4, 0)
 	putBucket(t, st, "child-1", h0, 7, 0)
 
 	r, p := build(t, st, "gw-1", "child-1", "gw-1")
-	if len(r.Deductions) != 5 || r.Deductions[0].Seq != 1 || r.Deductions[4].Seq != 5 || p.LastSeq != 5 {
+	if len(r.Deductions) != 8 || r.Deductions[0].Seq != 1 || r.Deductions[4].Seq != 5 || p.LastSeq != 5 ||
+		r.Deductions[5].DeviceID != "child-1" || r.Deductions[7].Seq != 3 || p.ChildLast["child-1"] != 3 {
 		t.Fatalf("deductions %+v, page %+v", r.Deductions, p)
 	}
 	if r.Tokens[0].LicenseID != licA || r.RevocationSeq != 7 {
