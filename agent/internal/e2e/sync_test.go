@@ -256,11 +256,11 @@ func (s *licenseServer) syncView(key, dev string) serverSync {
 	return v
 }
 
-// TestSyncFromFastClockIsStale: an agent whose effective time ran ahead
-// (run --clock-speed) deducts days offline, but the server refuses its
-// report as stale_request (sent_at more than 10 min from server time):
-// `sync` exits 1 with the code, and the server holds nothing.
-func TestSyncFromFastClockIsStale(t *testing.T) {
+// TestSyncFromFastClockIsFresh: an agent whose effective time ran ahead
+// (run --clock-speed) deducts days offline; its report carries its real
+// wall clock (sent_wall), which the server judges freshness on, so the
+// server takes the deductions at their effective times.
+func TestSyncFromFastClockIsFresh(t *testing.T) {
 	t.Parallel()
 	srv := startLicenseServer(t)
 	acme := srv.customer()
@@ -282,19 +282,19 @@ func TestSyncFromFastClockIsStale(t *testing.T) {
 	if err := json.Unmarshal([]byte(cmdRun(t, "status", "--data", data, "-o", "json")), &st); err != nil || st.DeductionSeq != 3 {
 		t.Fatalf("deductions on the fast clock: %d, %v", st.DeductionSeq, err)
 	}
-	_, err := execAgent("sync", "--data", data, "--server", srv.url)
-	if err == nil || !strings.Contains(err.Error(), "error: stale_request: ") {
-		t.Fatalf("sync from a clock days ahead: %v", err)
+	if out, err := execAgent("sync", "--data", data, "--server", srv.url); err != nil {
+		t.Fatalf("sync from a clock days ahead: %v %s", err, out)
 	}
 	var ded serverDeductions
 	srv.run(acme, &ded, "license", "deductions", license)
-	if len(ded.Deductions) != 0 {
-		t.Fatalf("server took a stale report: %+v", ded)
+	if len(ded.Deductions) != 3 {
+		t.Fatalf("server holds %d deductions, want the 3 of the fast clock: %+v", len(ded.Deductions), ded)
 	}
 }
 
 // TestGatewaySyncReportsChildCounts: a gateway's report carries its
-// children's hourly counts, which the server keeps under each child.
+// children's hourly counts and day deductions, which the server keeps
+// under each child.
 func TestGatewaySyncReportsChildCounts(t *testing.T) {
 	t.Parallel()
 	srv := startLicenseServer(t)
@@ -325,9 +325,9 @@ func TestGatewaySyncReportsChildCounts(t *testing.T) {
 	if v := srv.syncView(acme, "gw-01"); v.Last24h.Accepted != 2 || v.HighestSeq != 1 {
 		t.Fatalf("gateway on the server: %+v", v)
 	}
-	// The child's counts arrive; its day deduction does not (a report
-	// carries the reporting device's deductions only: docs/agent.md).
-	if v := srv.syncView(acme, "child-01"); v.Last24h.Accepted != 3 || v.HighestSeq != 0 {
+	// The child's counts arrive, and its own day deduction, reconciled
+	// under the child's (device, seq) and acknowledged.
+	if v := srv.syncView(acme, "child-01"); v.Last24h.Accepted != 3 || v.HighestSeq != 1 || v.AckedSeq != 1 {
 		t.Fatalf("child on the server: %+v", v)
 	}
 }
