@@ -301,8 +301,11 @@ func checkStory(t *testing.T, sum *summary, revokedAt time.Time) {
 	// day can be paid, it blacklists itself and refuses everything.
 	p1 := dev["press-01"]
 	near("press-01 accepted", p1.Accepted, 3*24*storyRate)
+	// (Under load the agent has refused no_days more than once: a sample
+	// that passed the blacklist check while another was failing to pay
+	// also fails to pay.)
 	if p1.Deductions != 3 || p1.AvailableDays == nil || *p1.AvailableDays != 0 || !p1.Blacklisted ||
-		p1.Reasons["no_days"] != 1 || p1.Reasons["blacklisted"] != p1.Refused-1 {
+		p1.Reasons["no_days"] < 1 || p1.Reasons["no_days"]+p1.Reasons["blacklisted"] != p1.Refused {
 		t.Errorf("press-01 (3 days): %+v", p1)
 	}
 	// press-02: 40 samples/hour, 960 per rolling 24 hours, enforced.
