@@ -1,6 +1,7 @@
 package ledger
 
 import (
+	"cmp"
 	"context"
 	"crypto/rand"
 	"crypto/sha256"
@@ -209,7 +210,7 @@ func (lg *Ledger) ListEnrollments(ctx context.Context, a Actor, customerID strin
 			return true, nil
 		})
 	})
-	slices.SortFunc(out, func(x, y Enrollment) int { return x.CreatedAt.Compare(y.CreatedAt) })
+	slices.SortFunc(out, func(x, y Enrollment) int { return cmp.Or(x.CreatedAt.Compare(y.CreatedAt), cmp.Compare(x.ID, y.ID)) })
 	return out, err
 }
 
@@ -230,14 +231,16 @@ func (lg *Ledger) RevokeEnrollment(ctx context.Context, a Actor, id string) (*En
 			return err
 		}
 		before := e.view()
-		if !e.Revoked {
-			e.Revoked = true
-			if err := o.putEnrollment(e); err != nil {
-				return err
-			}
-			if err := o.x.Delete(store.EnrollmentCodeKey(e.CodeHash)); err != nil {
-				return err
-			}
+		out = before
+		if e.Revoked { // revoked already: nothing changes, nothing is logged
+			return nil
+		}
+		e.Revoked = true
+		if err := o.putEnrollment(e); err != nil {
+			return err
+		}
+		if err := o.x.Delete(store.EnrollmentCodeKey(e.CodeHash)); err != nil {
+			return err
 		}
 		out = e.view()
 		return o.audit(a, "enrollment.revoke", "enrollment", e.ID, e.CustomerID, &before, &out)

@@ -135,6 +135,10 @@ func TestEnrollmentCodeRevokedIsUnknown(t *testing.T) {
 	if got := e.listEnrollment(acme, "acme", en.ID); !got.Revoked {
 		t.Fatal("the listing does not show the code revoked")
 	}
+	n := len(e.auditActions(acme))
+	if r, err := e.lg.RevokeEnrollment(ctx, acme, en.ID); err != nil || !r.Revoked || len(e.auditActions(acme)) != n {
+		t.Fatalf("revoking again: %+v, %v; the audit log grew from %d", r, err, n)
+	}
 }
 
 func TestEnrollmentCodeRefusesOtherModels(t *testing.T) {
