@@ -231,11 +231,11 @@ func (a *API) redeemText(w http.ResponseWriter, r *http.Request, src string, now
 	}
 	created := time.Unix(req.CreatedAt, 0)
 	if d := now.Sub(created); d > RedeemWindow || d < -RedeemWindow {
-		return "", method, fmt.Errorf("%w: created_at %s is %s from server time (window ±%s)", ErrStale,
-			created.UTC().Format(time.RFC3339), d.Round(time.Second), RedeemWindow)
+		return "", method, &sameAs{ErrStale, fmt.Sprintf("stale activation request: created_at %s is %s from server time (window ±%s)",
+			created.UTC().Format(time.RFC3339), d.Round(time.Second), RedeemWindow)}
 	}
 	if !a.redeem.nonces.add(req.DeviceID, req.Nonce, created.Add(RedeemWindow), now) {
-		return "", method, fmt.Errorf("%w: nonce already seen from device %s", ErrReplay, req.DeviceID)
+		return "", method, &sameAs{ErrReplay, "replayed activation request: nonce already seen from device " + req.DeviceID}
 	}
 	if method == ledger.RedeemSerial {
 		if err := a.redeem.serialPaused(now); err != nil {
@@ -256,6 +256,16 @@ func (a *API) redeemText(w http.ResponseWriter, r *http.Request, src string, now
 	answer, err := a.lg.SignSyncResponse(res.Response)
 	return answer, method, err
 }
+
+// sameAs is a refusal of online activation that answers like a sync's
+// (stale_request, replay) with its own message.
+type sameAs struct {
+	target error
+	msg    string
+}
+
+func (e *sameAs) Error() string        { return e.msg }
+func (e *sameAs) Is(target error) bool { return target == e.target }
 
 // redeemRefused answers a refusal, with Retry-After when throttled, and
 // counts it.

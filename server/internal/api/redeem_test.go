@@ -178,7 +178,7 @@ func TestRedeemOnlineStaleRequestIsRefused(t *testing.T) {
 	}
 	raw, _ := io.ReadAll(resp.Body)
 	resp.Body.Close()
-	if resp.StatusCode != http.StatusConflict || errCode(raw) != "stale_request" {
+	if resp.StatusCode != http.StatusConflict || errCode(raw) != "stale_request" || !strings.Contains(string(raw), "stale activation request") {
 		t.Fatalf("stale: %d %s", resp.StatusCode, raw)
 	}
 	// The Date header is the server's clock, so the device can date its next request.
