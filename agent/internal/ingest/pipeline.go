@@ -186,32 +186,65 @@ func (p *Pipeline) commitGroup(first *request) {
 	p.synced <- &committed{group: group, chunks: p.commit(group)}
 }
 
+// syncLinger bounds how long the syncer waits for more committed requests
+// before an fsync (see syncer).
+const syncLinger = time.Millisecond
+
 // syncer fsyncs once for every group that queued up meanwhile, then hands
 // their entries to the publisher and answers their requests, in order.
+//
+// With fsync on, it first lingers (at most syncLinger) until as many
+// requests committed as the previous fsync answered: producers that were
+// just answered come back within a commit's time, and one fsync covering
+// all of them instead of every other one halves the fsyncs per sample
+// (group commit's commit_delay, adapted to the producers actually seen).
 func (p *Pipeline) syncer() {
 	var batch []*committed
+	expect := 0
+	lingering := p.o.Outbox.Syncs()
 	for c := range p.synced {
 		batch = append(batch[:0], c)
+		reqs := len(c.group)
+		open := true
 	more:
 		for {
 			select {
 			case c, ok := <-p.synced:
 				if !ok {
+					open = false
 					break more
 				}
 				batch = append(batch, c)
+				reqs += len(c.group)
 			default:
 				break more
 			}
 		}
+		if lingering && open && reqs < expect {
+			t := time.NewTimer(syncLinger)
+		linger:
+			for reqs < expect {
+				select {
+				case c, ok := <-p.synced:
+					if !ok {
+						break linger
+					}
+					batch = append(batch, c)
+					reqs += len(c.group)
+				case <-t.C:
+					break linger
+				}
+			}
+			t.Stop()
+		}
+		expect = reqs
 		err := p.o.Outbox.Sync()
 		if err != nil {
 			p.log.Error("outbox fsync failed; samples answered storage_error (they stay queued)", "err", err)
 		}
 		for _, c := range batch {
-			for _, ch := range c.chunks {
-				p.o.Outbox.Hand(ch.entries)
-				if err != nil {
+			if err != nil {
+				for _, ch := range c.chunks {
 					for _, ref := range ch.refs {
 						*ref = wire.Result{Reason: gate.StorageError.String()}
 						p.o.Gate.Refuse(gate.StorageError)
@@ -220,6 +253,14 @@ func (p *Pipeline) syncer() {
 			}
 			for _, r := range c.group {
 				close(r.done)
+			}
+		}
+		// The publisher is woken last, so that it is the goroutine that
+		// runs next when the syncer blocks, not one that waits behind the
+		// producers just answered.
+		for _, c := range batch {
+			for _, ch := range c.chunks {
+				p.o.Outbox.Hand(ch.entries)
 			}
 		}
 	}

@@ -193,6 +193,9 @@ func (o *Outbox) Sync() error {
 	return o.st.Sync()
 }
 
+// Syncs reports whether Sync fsyncs (sync_every_commit).
+func (o *Outbox) Syncs() bool { return o.sync }
+
 // Hand passes committed (and synced) entries to the publisher.
 func (o *Outbox) Hand(entries []Entry) {
 	o.committed.Add(int64(len(entries)))
