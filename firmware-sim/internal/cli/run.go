@@ -253,11 +253,21 @@ func drive_(ctx context.Context, env IO, c *Config, agents []*drive.Agent) error
 	start := wall.Now()
 	err := drive.Run(ctx, o, agents)
 	elapsed := wall.Now().Sub(start)
-	if err != nil {
-		if ctx.Err() != nil {
-			return cli.Errorf("interrupted", "stopped after %v of real time", elapsed.Round(time.Millisecond))
-		}
+	if err != nil && ctx.Err() == nil {
 		return codeOf(err)
+	}
+	if ctx.Err() != nil {
+		// Interrupted: print the story so far, as the agents tell it now.
+		sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		drive.Settle(sctx, wall, agents, 0, 0)
+		to := sim.Now()
+		if to.After(o.To) {
+			to = o.To
+		}
+		s := report.Build(report.Run{Pattern: c.Pattern.String(), Rate: c.Rate, Speed: c.Speed, From: o.From, To: to, Wall: elapsed}, agents)
+		report.Render(env.Stdout, c.Output, s)
+		return cli.Errorf("interrupted", "stopped after %v of real time; the counts above are what was answered so far", elapsed.Round(time.Millisecond))
 	}
 	drain, err := drive.Settle(ctx, wall, agents, limits.DrainTimeout, 3*time.Second)
 	if err != nil {
