@@ -29,6 +29,10 @@ type Service interface {
 	Close()
 }
 
+// ErrExternalDown reports a publish while the connection to the external
+// broker is down (paho is reconnecting).
+var ErrExternalDown = errors.New("external broker not connected")
+
 // ErrExternalURL reports a --broker URL that is not tcp:// or ssl://
 // HOST:PORT.
 var ErrExternalURL = errors.New("bad external broker url")
@@ -148,6 +152,11 @@ func DialExternal(cfg ExternalConfig) (*External, error) {
 func (e *External) Publish(topic string, payload []byte) error {
 	if _, err := topicToSubject(topic, false); err != nil {
 		return err
+	}
+	if !e.c.IsConnectionOpen() {
+		// Do not hold up the ledger change that asked for this push while
+		// paho reconnects: the agent gets the same at its next sync.
+		return fmt.Errorf("%w: %s", ErrExternalDown, e.url)
 	}
 	tok := e.c.Publish(topic, 1, false, payload)
 	if !tok.WaitTimeout(externalPublishTimeout) {

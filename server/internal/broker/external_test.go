@@ -24,6 +24,17 @@ import (
 // test is skipped, except on CI (CI=true), where it fails.
 func startMosquitto(t *testing.T, extra string) string {
 	t.Helper()
+	return startMosquittoProc(t, extra).url
+}
+
+// mosquittoProc is a running mosquitto and a way to stop it early.
+type mosquittoProc struct {
+	url  string
+	kill func()
+}
+
+func startMosquittoProc(t *testing.T, extra string) mosquittoProc {
+	t.Helper()
 	bin, err := exec.LookPath("mosquitto")
 	if err != nil {
 		for _, p := range []string{"/usr/sbin/mosquitto", "/usr/local/sbin/mosquitto"} {
@@ -60,19 +71,21 @@ func startMosquitto(t *testing.T, extra string) string {
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+	var once sync.Once
+	kill := func() { once.Do(func() { cmd.Process.Kill(); cmd.Wait() }) }
+	t.Cleanup(kill)
 	deadline := wall.Now().Add(10 * time.Second)
 	for wall.Now().Before(deadline) {
 		if c, err := net.Dial("tcp", fmt.Sprintf("127.0.0.1:%d", port)); err == nil {
 			c.Close()
-			return fmt.Sprintf("tcp://127.0.0.1:%d", port)
+			return mosquittoProc{url: fmt.Sprintf("tcp://127.0.0.1:%d", port), kill: kill}
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
 	mu.Lock()
 	defer mu.Unlock()
 	t.Fatalf("mosquitto did not start:\n%s", logs.String())
-	return ""
+	return mosquittoProc{}
 }
 
 type writerFunc func([]byte) (int, error)
@@ -198,5 +211,29 @@ func TestCheckExternalURL(t *testing.T) {
 				t.Fatalf("%v", err)
 			}
 		})
+	}
+}
+
+// TestExternalPublishWhileDownFailsAtOnce: once the broker is gone, a
+// publish fails at once instead of waiting for paho's reconnect.
+func TestExternalPublishWhileDownFailsAtOnce(t *testing.T) {
+	m := startMosquittoProc(t, "allow_anonymous true\n")
+	e, err := DialExternal(ExternalConfig{URL: m.url, Logger: testLogger()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer e.Close()
+	if err := e.Publish("tollgate/v1/acme/dev-1/control", []byte("x")); err != nil {
+		t.Fatalf("publish while up: %v", err)
+	}
+	m.kill()
+	deadline := wall.Now().Add(10 * time.Second)
+	for e.c.IsConnectionOpen() && wall.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	// ErrExternalDown comes from the check before publishing; waiting for
+	// a PUBACK would end in a timeout error instead.
+	if err := e.Publish("tollgate/v1/acme/dev-1/control", []byte("x")); !errors.Is(err, ErrExternalDown) {
+		t.Fatalf("publish while down: %v", err)
 	}
 }
