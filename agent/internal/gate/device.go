@@ -45,6 +45,9 @@ type slot struct {
 	hour     int64
 	accepted int64
 	overage  int64
+	// refused counts the hour's refused samples; refusedSaved is how many
+	// of them the store holds (RefusedPending, RefusedSaved).
+	refused, refusedSaved int64
 }
 
 // Device is the gate's per-device state. Its mutex is taken once per
@@ -105,6 +108,45 @@ func (d *Device) count(hour int64, overage bool) {
 	if overage {
 		s.overage++
 		d.totals.Overage++
+	}
+}
+
+// refuse counts one refused sample in hour's bucket. d.mu held.
+func (d *Device) refuse(hour int64) {
+	s := &d.ring[mod(hour)]
+	if s.hour != hour {
+		*s = slot{hour: hour}
+	}
+	s.refused++
+}
+
+// RefusedHour is a count of refused samples of one hour (Unix hours).
+type RefusedHour struct {
+	Hour int64
+	// Refused is the hour's count now; Saved is what the store holds of it.
+	Refused, Saved int64
+}
+
+// RefusedPending appends to dst the hours whose refused count grew since
+// it was last saved (RefusedSaved).
+func (d *Device) RefusedPending(dst []RefusedHour) []RefusedHour {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	for i := range d.ring {
+		if s := &d.ring[i]; s.refused > s.refusedSaved {
+			dst = append(dst, RefusedHour{Hour: s.hour, Refused: s.refused, Saved: s.refusedSaved})
+		}
+	}
+	return dst
+}
+
+// RefusedSaved records that the store now holds an hour's refused count
+// up to r.Refused (unless the slot moved on to a newer hour since).
+func (d *Device) RefusedSaved(r RefusedHour) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if s := &d.ring[mod(r.Hour)]; s.hour == r.Hour && s.refusedSaved < r.Refused {
+		s.refusedSaved = r.Refused
 	}
 }
 

@@ -271,6 +271,9 @@ func (g *Gate) Decide(d *Device) Decision {
 	dec.Reason = g.decide(d, &dec, tamper)
 	if dec.Reason != OK {
 		g.refused[dec.Reason].Add(1)
+		d.mu.Lock() // the device's own mutex: refusals per device and hour
+		d.refuse(dec.Hour)
+		d.mu.Unlock()
 	}
 	return dec
 }

@@ -1,11 +1,25 @@
 package runtime
 
 import (
+	"sync"
+
 	badger "github.com/dgraph-io/badger/v4"
 
 	"github.com/tollgate-iot/tollgate/agent/internal/gate"
+	"github.com/tollgate-iot/tollgate/agent/internal/limits"
 	"github.com/tollgate-iot/tollgate/agent/internal/store"
 )
+
+// refusedFlush serializes the flushes of refused-per-hour counts (the
+// background flush and the one at shutdown): each adds what grew since the
+// last one, so two at once would add it twice.
+var refusedFlush sync.Mutex
+
+// devRefused is one device's refused hours waiting to be persisted.
+type devRefused struct {
+	d     *gate.Device
+	hours []gate.RefusedHour
+}
 
 // refusedTotals returns persisted + live refusal counts by reason name.
 func (a *Agent) refusedTotals() map[string]int64 {
@@ -22,16 +36,38 @@ func (a *Agent) refusedTotals() map[string]int64 {
 	return out
 }
 
-// persistCounters writes the refusal counters and the clock in one
-// transaction: counters persist in batches (every second while running and
-// at shutdown), never per sample. A crash loses at most the last interval
-// of refusal counts; accepted-sample counts are persisted with the samples.
+// persistCounters writes the refusal counters (by reason, and per device
+// and hour for sync) and the clock in one transaction: counters persist in
+// batches (every second while running and at shutdown), never per sample.
+// A crash loses at most the last interval of refusal counts; accepted-sample
+// counts are persisted with the samples.
 func (a *Agent) persistCounters() error {
+	refusedFlush.Lock()
+	defer refusedFlush.Unlock()
 	totals := a.refusedTotals()
 	cs := a.clk.State()
-	return a.st.DB().Update(func(txn *badger.Txn) error {
+	var pending []devRefused
+	for _, d := range a.gate.Devices() {
+		if hs := d.RefusedPending(nil); len(hs) > 0 {
+			pending = append(pending, devRefused{d, hs})
+		}
+	}
+	err := a.st.DB().Update(func(txn *badger.Txn) error {
 		for reason, n := range totals {
 			if err := store.SetInt(txn, store.KeyRefused(reason), n); err != nil {
+				return err
+			}
+		}
+		for _, p := range pending {
+			newest := int64(0)
+			for _, h := range p.hours {
+				if err := store.AddRefused(txn, p.d.ID, h.Hour, h.Refused-h.Saved); err != nil {
+					return err
+				}
+				newest = max(newest, h.Hour)
+			}
+			// Keep the hours the agent keeps buckets for (SPEC §3: 7 days).
+			if err := store.PruneRefused(txn, p.d.ID, newest-limits.BudgetHours+1); err != nil {
 				return err
 			}
 		}
@@ -42,6 +78,15 @@ func (a *Agent) persistCounters() error {
 		}
 		return store.SetJSON(txn, store.KeyClock(), cs)
 	})
+	if err != nil {
+		return err
+	}
+	for _, p := range pending {
+		for _, h := range p.hours {
+			p.d.RefusedSaved(h)
+		}
+	}
+	return nil
 }
 
 // storedQueue counts the outbox when the agent is not running.

@@ -179,3 +179,87 @@ func TestRunSyncsInBackground(t *testing.T) {
 		t.Fatalf("metrics lack the sync counter:\n%s", b)
 	}
 }
+
+// capturing is a license server stand-in that keeps every report it
+// verifies the device of, and acknowledges it with nothing else.
+func capturing(t *testing.T, reports *[]syncproto.Report) *httptest.Server {
+	t.Helper()
+	hs := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		b, _ := io.ReadAll(r.Body)
+		env, err := token.Parse(token.KindSyncRequest, string(b))
+		var rep syncproto.Report
+		if err == nil {
+			err = token.DecodePayload(env.Payload, &rep)
+		}
+		if err != nil {
+			t.Errorf("report: %v", err)
+			return
+		}
+		*reports = append(*reports, rep)
+		text, err := syncproto.SignResponse(testkit.Signer(t), &syncproto.Response{DeviceID: rep.DeviceID, Nonce: rep.Nonce,
+			ServerTime: rep.SentAt, Missing: []syncproto.SeqRange{}, Tokens: []string{}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		io.WriteString(w, text)
+	}))
+	t.Cleanup(hs.Close)
+	return hs
+}
+
+// TestSyncReportsRefusedPerHour: samples the gate refuses are counted per
+// device and hour, persisted with the counters (adding to what a previous
+// run persisted), and reported as the hour's refused count; the request
+// carries the agent's wall clock.
+func TestSyncReportsRefusedPerHour(t *testing.T) {
+	var reports []syncproto.Report
+	hs := capturing(t, &reports)
+	a, _ := openWithServer(t, hs.URL)
+	refuse := func(n int) {
+		d := a.gate.Lookup(devID)
+		for range n {
+			if dec := a.gate.Decide(d); dec.Reason == 0 {
+				t.Fatal("a device without a license accepted a sample")
+			}
+		}
+	}
+	refuse(5)
+	if err := a.persistCounters(); err != nil {
+		t.Fatal(err)
+	}
+	refuse(2) // counted again from the saved 5
+	if err := a.persistCounters(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := a.Sync(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	r := reports[len(reports)-1]
+	if len(r.Counts) != 1 || r.Counts[0].DeviceID != devID || r.Counts[0].Refused != 7 || r.Counts[0].Accepted != 0 {
+		t.Fatalf("counts %+v, want one hour of %s with 7 refused", r.Counts, devID)
+	}
+	if wall := (clock.Real{}).Now().Unix(); r.SentWall < wall-60 || r.SentWall > wall+60 {
+		t.Fatalf("sent_wall %d, the wall clock is %d", r.SentWall, wall)
+	}
+	// A restart starts counting from zero; what it persists adds up.
+	cfg := a.cfg
+	if err := a.Close(); err != nil {
+		t.Fatal(err)
+	}
+	a, err := Open(context.Background(), cfg, Options{Logger: discardLogger()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { a.Close() })
+	refuse(1)
+	if err := a.persistCounters(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := a.Sync(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	last := reports[len(reports)-1]
+	if len(last.Counts) != 1 || last.Counts[0].Refused != 8 {
+		t.Fatalf("after a restart: counts %+v, want 8 refused", last.Counts)
+	}
+}

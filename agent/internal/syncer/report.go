@@ -1,6 +1,7 @@
 package syncer
 
 import (
+	"math"
 	"slices"
 
 	"github.com/tollgate-iot/tollgate/agent/internal/store"
@@ -127,7 +128,9 @@ func addChildDeductions(st *store.Store, r *syncproto.Report, p *Page, in BuildI
 }
 
 // addCounts appends the counts of devices (in id order) to r until the
-// report is full; it reports whether some were left out.
+// report is full; it reports whether some were left out. An hour's count
+// joins its bucket (accepted, overage) and its refused samples, which are
+// kept apart; an hour with refusals only is reported too.
 func addCounts(st *store.Store, r *syncproto.Report, hours map[string]int64, devices []string) (bool, error) {
 	devs := slices.Clone(devices)
 	slices.Sort(devs)
@@ -143,16 +146,63 @@ func addCounts(st *store.Store, r *syncproto.Report, hours map[string]int64, dev
 		if err != nil {
 			return false, err
 		}
-		for i, c := range cs {
-			if i == room {
-				return true, nil
-			}
-			r.Counts = append(r.Counts, syncproto.HourlyCount{DeviceID: dev, Hour: c.Hour * hourSeconds,
-				Accepted: c.Accepted, Overage: min(c.Overage, c.Accepted)})
-			hours[dev] = c.Hour
+		rs, err := st.RefusedFrom(dev, from[dev], room+1)
+		if err != nil {
+			return false, err
+		}
+		merged, more := mergeHours(dev, cs, rs, room)
+		for _, c := range merged {
+			r.Counts = append(r.Counts, c)
+			hours[dev] = c.Hour / hourSeconds
+		}
+		if more {
+			return true, nil
 		}
 	}
 	return false, nil
+}
+
+// mergeHours joins a device's buckets and refused counts (each ascending,
+// each at most room+1 long) into at most room hourly counts, ascending by
+// hour, and reports whether more remain. A list that came back full ends
+// where it was cut: no hour past its last is known complete.
+func mergeHours(dev string, cs []store.HourCount, rs []store.HourRefused, room int) ([]syncproto.HourlyCount, bool) {
+	bound := int64(math.MaxInt64)
+	if len(cs) > room {
+		bound = cs[len(cs)-1].Hour
+	}
+	if len(rs) > room {
+		bound = min(bound, rs[len(rs)-1].Hour)
+	}
+	var out []syncproto.HourlyCount
+	i, j := 0, 0
+	for i < len(cs) || j < len(rs) {
+		var c syncproto.HourlyCount
+		switch {
+		case j == len(rs) || i < len(cs) && cs[i].Hour < rs[j].Hour:
+			c = bucketCount(dev, cs[i].Hour, cs[i].Bucket, 0)
+			i++
+		case i == len(cs) || rs[j].Hour < cs[i].Hour:
+			c = bucketCount(dev, rs[j].Hour, store.Bucket{}, rs[j].Refused)
+			j++
+		default: // the same hour
+			c = bucketCount(dev, cs[i].Hour, cs[i].Bucket, rs[j].Refused)
+			i, j = i+1, j+1
+		}
+		if c.Hour/hourSeconds > bound {
+			return out, true
+		}
+		if len(out) == room {
+			return out, true
+		}
+		out = append(out, c)
+	}
+	return out, bound != math.MaxInt64
+}
+
+func bucketCount(dev string, hour int64, b store.Bucket, refused int64) syncproto.HourlyCount {
+	return syncproto.HourlyCount{DeviceID: dev, Hour: hour * hourSeconds, Accepted: b.Accepted,
+		Overage: min(b.Overage, b.Accepted), Refused: refused}
 }
 
 func sortedTokens(ts []syncproto.TokenVersion) []syncproto.TokenVersion {
