@@ -16,8 +16,15 @@ import (
 // document is built when it is sent, not when the change commits, so a
 // burst of changes to one device can be sent once, with the newest tokens.
 
-// tokenIssued records that d got a new token version in this change.
+// tokenIssued records that d got a new token version in this change. A
+// gateway's child runs no agent: its gateway enforces for it and is the one
+// pushed to (its push carries its children's tokens).
 func (o *op) tokenIssued(d *Device) {
+	if d.GatewayID != "" {
+		if gw, err := o.device(d.GatewayID); err == nil {
+			d = gw
+		}
+	}
 	ref := DeviceRef{DeviceID: d.ID, CustomerID: d.CustomerID}
 	if !containsRef(o.enf.Tokens, ref) {
 		o.enf.Tokens = append(o.enf.Tokens, ref)
@@ -36,7 +43,9 @@ type PushDocument struct {
 
 // PushDocument builds and signs the push for a device: a sync answer with
 // an empty nonce (docs/sync.md) carrying the current token of every
-// license bound to the device and the current signed revocation list. It
+// license bound to the device, then to each of its child devices (a
+// gateway enforces for them; at most MaxSyncTokens in all), and the
+// current signed revocation list. It
 // acknowledges nothing (acked_seq 0, no missing ranges): records are acked
 // by sync alone. The agent applies it exactly as a sync answer, so an older
 // token version or list inside is skipped there.
@@ -50,13 +59,11 @@ func (lg *Ledger) PushDocument(ctx context.Context, deviceID string) (*PushDocum
 		}
 		customerID = d.CustomerID
 		r.ServerTime = o.now.Unix()
-		err = o.x.Scan(store.LicenseByDevicePrefix(deviceID), nil, false, func(k, _ []byte) (bool, error) {
-			t, err := o.currentToken(store.LastPart(k))
-			if err != nil || t == nil {
-				return err == nil, err
-			}
-			r.Tokens = append(r.Tokens, t.Token)
-			return len(r.Tokens) < MaxSyncTokens, nil
+		if err := o.pushTokens(deviceID, r); err != nil {
+			return err
+		}
+		err = o.x.Scan(store.GatewayChildPrefix(deviceID), nil, false, func(k, _ []byte) (bool, error) {
+			return len(r.Tokens) < MaxSyncTokens, o.pushTokens(store.LastPart(k), r)
 		})
 		if err != nil {
 			return err
@@ -76,4 +83,20 @@ func (lg *Ledger) PushDocument(ctx context.Context, deviceID string) (*PushDocum
 		return nil, err
 	}
 	return &PushDocument{CustomerID: customerID, Text: text, Tokens: len(r.Tokens)}, nil
+}
+
+// pushTokens appends the current tokens of the licenses bound to a device,
+// up to MaxSyncTokens in r.
+func (o *op) pushTokens(deviceID string, r *syncproto.Response) error {
+	if len(r.Tokens) >= MaxSyncTokens {
+		return nil
+	}
+	return o.x.Scan(store.LicenseByDevicePrefix(deviceID), nil, false, func(k, _ []byte) (bool, error) {
+		t, err := o.currentToken(store.LastPart(k))
+		if err != nil || t == nil {
+			return err == nil, err
+		}
+		r.Tokens = append(r.Tokens, t.Token)
+		return len(r.Tokens) < MaxSyncTokens, nil
+	})
 }

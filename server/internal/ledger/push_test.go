@@ -80,3 +80,44 @@ func TestNewTokenVersionsArePushed(t *testing.T) {
 		t.Fatal("push for an unknown device")
 	}
 }
+
+// TestChildTokensArePushedToTheGateway: a child device runs no agent; a new
+// token for it is pushed to its gateway, whose push carries the gateway's
+// and its children's tokens.
+func TestChildTokensArePushedToTheGateway(t *testing.T) {
+	e := newEnv(t)
+	dist, acme, _, _ := e.tree()
+	e.device(acme, "acme", "gw-1", "sensor-gw")
+	e.mustChild(acme, "acme", "c-1", "gw-1")
+	rec := &recorder{}
+	e.lg.SetEnforcer(rec)
+	gl, cl := e.create(dist, std("acme")), e.create(dist, std("acme"))
+	e.bind(acme, gl.ID, "gw-1")
+	e.bind(acme, cl.ID, "c-1")
+	rec.mu.Lock()
+	got := ids(rec.pushed)
+	rec.mu.Unlock()
+	if !slices.Equal(got, []string{"acme/gw-1", "acme/gw-1"}) {
+		t.Fatalf("pushed to %v, want the gateway twice", got)
+	}
+	doc, err := e.lg.PushDocument(ctx, "gw-1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	trust, _ := e.ks.Trust()
+	r, err := syncproto.OpenResponse(trust, "gw-1", "", doc.Text)
+	if err != nil || len(r.Tokens) != 2 {
+		t.Fatalf("gateway push %+v, %v; want its token and its child's", r, err)
+	}
+	devs := []string{}
+	for _, text := range r.Tokens {
+		l, err := token.ParseLicense(trust, text)
+		if err != nil {
+			t.Fatal(err)
+		}
+		devs = append(devs, l.DeviceID)
+	}
+	if slices.Sort(devs); !slices.Equal(devs, []string{"c-1", "gw-1"}) {
+		t.Fatalf("tokens for %v", devs)
+	}
+}
