@@ -18,7 +18,7 @@ func TestRefusedCountedPerDeviceAndHour(t *testing.T) {
 	hour := f.gate.Decide(d).Hour // a fourth refusal
 	f.clk.Advance(time.Hour)
 	decideN(t, f, 2, OverBudget) // the budget is per 24 hours: still over
-	p := d.RefusedPending(nil) // in ring order: sort by hour
+	p := d.RefusedPending(nil)   // in ring order: sort by hour
 	if len(p) == 2 && p[0].Hour > p[1].Hour {
 		p[0], p[1] = p[1], p[0]
 	}
