@@ -300,3 +300,39 @@ func BenchmarkObserve(b *testing.B) {
 		o.observeSubject(topics[i%len(topics)], p)
 	}
 }
+
+// BenchmarkObserveVsSeen reports, as "ratio", what counting a message per
+// (device, hour) costs against the per-device count the broker kept before
+// (split the subject, bump a map under a mutex), measured interleaved in
+// batches of the same run.
+func BenchmarkObserveVsSeen(b *testing.B) {
+	o := NewObserver(clock.Real{}, func(context.Context, []ObservedCount) error { return nil }, testLogger())
+	p := envelope(wall.Now().UTC().Format(time.RFC3339Nano))
+	topics := make([]string, 100)
+	for i := range topics {
+		topics[i] = fmt.Sprintf("tollgate.v1.acme.dev-%d.telemetry", i)
+	}
+	var mu sync.Mutex
+	seen := map[string]uint64{}
+	var tObs, tSeen time.Duration
+	const batch = 1000
+	b.ResetTimer()
+	for done := 0; done < b.N; done += batch {
+		t0 := wall.Now()
+		for j := range batch {
+			if dev, ok := telemetryDevice(topics[j%len(topics)]); ok {
+				mu.Lock()
+				seen[dev]++
+				mu.Unlock()
+			}
+		}
+		t1 := wall.Now()
+		for j := range batch {
+			o.observeSubject(topics[j%len(topics)], p)
+		}
+		t2 := wall.Now()
+		tSeen += t1.Sub(t0)
+		tObs += t2.Sub(t1)
+	}
+	b.ReportMetric(float64(tObs)/float64(tSeen), "ratio")
+}
