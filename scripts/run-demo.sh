@@ -142,7 +142,8 @@ sed 's/^/   /' "$demo/story.txt"
 echo
 echo "   press-01 ran out of prepaid days and blacklisted itself; press-02 was held to 40 samples/hour"
 echo "   (960 per rolling 24 hours); press-03's trial and the gateway's children sent everything;"
-echo "   press-04 was cut off by the revocation. Each agent: $shown_bin/tollgate-agent status --data $rel/DEVICE"
+echo "   press-04 was cut off by the revocation. The agents decided offline and do not sync here (their"
+echo "   clock runs days ahead of the server's): each one's view is $shown_bin/tollgate-agent status --data $rel/DEVICE"
 echo
 echo "The server keeps running until Ctrl-C. Try, in another shell:"
 echo "   export TOLLGATE_SERVER=$server_url TOLLGATE_API_KEY=$admin_key"
