@@ -67,7 +67,7 @@ func TestAirgapSite(t *testing.T) {
 	}
 
 	// Three days of samples, 250 a day against a budget of 240 (10/hour × 24).
-	t0 := time.Now().UTC().Add(3 * time.Hour).Truncate(time.Hour).Add(5 * time.Minute)
+	t0 := clock.Real{}.Now().UTC().Add(3 * time.Hour).Truncate(time.Hour).Add(5 * time.Minute)
 	dayAt := func(d int) time.Time { return t0.Add(time.Duration(d) * 26 * time.Hour) }
 	posted := map[int64]int64{} // Unix hour → accepted, what the ledger must show
 	for d := 0; d < 3; d++ {
@@ -173,7 +173,7 @@ func TestAirgapSite(t *testing.T) {
 	// An expired key: made now, applied when the site's clock reads 31 days on.
 	e.ctlOK(e.acme, "activation", "key", "--device", "press-01", "--out", e.path("key5"))
 	stBefore := e.status(A)
-	e.day(A, time.Now().Add(airgap.KeyLifetime+24*time.Hour), 0)
+	e.day(A, clock.Real{}.Now().Add(airgap.KeyLifetime+24*time.Hour), 0)
 	e.refused("key_expired", e.agent("activate", "--data", A, e.path("key5")))
 	if st := e.status(A); st.Licenses[0].Version != stBefore.Licenses[0].Version || st.Revocation.Seq != stBefore.Revocation.Seq {
 		t.Fatalf("an expired key changed the agent: %+v → %+v", stBefore, st)
@@ -397,7 +397,7 @@ func (e *airgapEnv) status(data string) agentStatus {
 // others were refused.
 func (e *airgapEnv) day(data string, at time.Time, n int, during ...func()) (int, map[string]int) {
 	e.t.Helper()
-	now := time.Now().UTC()
+	now := clock.Real{}.Now().UTC()
 	origin := now.Add(-30 * 24 * time.Hour).Truncate(time.Second)
 	speed := float64(at.Sub(origin)) / float64(now.Sub(origin))
 	cmd := exec.Command(filepath.Join(e.bin, "tollgate-agent"), "run", "--data", data, "--ingest", "127.0.0.1:0",
@@ -585,7 +585,7 @@ func (e *airgapEnv) checkForeignFiles(A string, lics []string) {
 	}
 	e.mustJSON(e.ctl(e.root, "license", "create", "--customer", "globex", "--type", "standard", "--billing", "days", "--days", "3",
 		"--models", "sensor-*", "-o", "json"), &gl)
-	at := time.Now().Unix()
+	at := clock.Real{}.Now().Unix()
 	rep := &syncproto.Report{DeviceID: "press-01", Nonce: "ZZZZZZZZZZZZZZZZZZZZZZ", SentAt: at, Tokens: []syncproto.TokenVersion{},
 		Deductions: []syncproto.Deduction{{Seq: 50, LicenseID: gl.Licenses[0].ID, At: at, PaidUntil: at + 86400, DaysBefore: 3, DaysAfter: 2}},
 		Counts:     []syncproto.HourlyCount{}}
