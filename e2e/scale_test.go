@@ -2,7 +2,6 @@ package e2e
 
 import (
 	"crypto/ed25519"
-	"crypto/sha256"
 	"encoding/json"
 	"fmt"
 	"os"
@@ -22,11 +21,6 @@ func scaleEnv(name string, def int) int {
 		return v
 	}
 	return def
-}
-
-func seedKey(name string) ed25519.PrivateKey {
-	seed := sha256.Sum256([]byte("tollgate-scale/" + name))
-	return ed25519.NewKeyFromSeed(seed[:])
 }
 
 // TestScale drives 10,000 devices through 100 gateway agents: each gateway
@@ -53,29 +47,10 @@ func TestScale(t *testing.T) {
 	minutes := scaleEnv("TOLLGATE_SCALE_MINUTES", 10)
 	dir := t.TempDir()
 
-	signer, err := token.NewSigner(seedKey("server"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	trust, err := token.NewTrust(signer.PublicKey())
-	if err != nil {
-		t.Fatal(err)
-	}
-	trustFile := filepath.Join(dir, "trust.json")
-	os.WriteFile(trustFile, token.MarshalTrustBundle(trust), 0o644)
-	now := wall.Now()
+	li := newLocalIssuer(t, dir)
+	trustFile := li.Trust
 	issue := func(n int, dev string, pub ed25519.PublicKey, model string) string {
-		l := &token.License{
-			LicenseID: fmt.Sprintf("%08x-0000-4000-8000-%012x", n, n), Serial: fmt.Sprintf("TG-SCALE-%05d", n),
-			CustomerID: "acme", DeviceID: dev, DeviceKey: token.Fingerprint(pub), Models: []string{model},
-			Type: token.TypeStandard, Billing: token.BillingTerm, Enforcement: token.EnforcementEnforce, Features: []string{},
-			NotBefore: now.Add(-time.Hour).Unix(), NotAfter: now.Add(365 * 24 * time.Hour).Unix(), Version: 1, IssuedAt: now.Unix(),
-		}
-		text, err := token.IssueLicense(signer, l)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return text
+		return li.issue(n, dev, pub, model, 0)
 	}
 
 	// Provision the gateways, four at a time.
