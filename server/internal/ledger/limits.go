@@ -89,4 +89,7 @@ const (
 	// SettleMargin allows for the agent's clock when deciding that a sync
 	// carried an hour's final counts.
 	SettleMargin = 10 * time.Minute
+	// SettleAfter settles an hour however long ago the device last synced:
+	// agents sync every few minutes while they publish.
+	SettleAfter = 24 * time.Hour
 )

@@ -136,10 +136,14 @@ func (o *op) settledBefore(d *Device) (time.Time, error) {
 	return st.LastSyncAt.Add(-SettleMargin), nil
 }
 
-// settled reports whether an hour ended before settledBefore: the agent's
-// last report then carried the hour's final counts.
-func settled(hour int64, before time.Time) bool {
-	return !before.IsZero() && hour+3600 <= before.Unix()
+// settled reports whether an hour's counts are final: it ended before
+// settledBefore (the agent's last report carried the hour's final counts),
+// or more than SettleAfter ago (an agent that publishes but has not
+// reported for that long is not going to make up the difference: its
+// traffic counts as unreported).
+func (o *op) settled(hour int64, before time.Time) bool {
+	end := hour + 3600
+	return !before.IsZero() && end <= before.Unix() || end <= o.now.Add(-SettleAfter).Unix()
 }
 
 // TelemetryWindow is a range of whole hours [From, To).
@@ -169,8 +173,9 @@ type TelemetryHour struct {
 	// Accepted and Overage are what the agent reported.
 	Accepted int64
 	Overage  int64
-	// Settled: the device synced after the hour ended, so its report of
-	// the hour is final; a difference before that may still close.
+	// Settled: the device synced after the hour ended (or the hour ended
+	// more than SettleAfter ago), so its report of the hour is final; a
+	// difference before that may still close.
 	Settled bool
 }
 
@@ -222,7 +227,7 @@ func (lg *Ledger) DeviceTelemetry(ctx context.Context, a Actor, deviceID string,
 		}
 		at := func(h int64) *TelemetryHour {
 			if hours[h] == nil {
-				hours[h] = &TelemetryHour{Hour: h, Settled: settled(h, out.SettledBefore)}
+				hours[h] = &TelemetryHour{Hour: h, Settled: o.settled(h, out.SettledBefore)}
 			}
 			return hours[h]
 		}
@@ -396,7 +401,7 @@ func (s *discrepancyScan) add(dev string, hour int64) error {
 		d = &Discrepancy{DeviceID: rec.ID, CustomerID: rec.CustomerID, SettledBefore: before}
 		s.devs[dev] = d
 	}
-	if !settled(hour, d.SettledBefore) {
+	if !s.o.settled(hour, d.SettledBefore) {
 		return nil
 	}
 	obs, err := s.o.observed(dev, hour)

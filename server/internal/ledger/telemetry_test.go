@@ -88,6 +88,17 @@ func TestObservedCountsNextToReported(t *testing.T) {
 	if _, err := e.lg.DeviceTelemetry(ctx, admin("beta"), "dev-1", w); !errors.Is(err, ErrNotFound) {
 		t.Fatalf("beta reading dev-1: %v", err)
 	}
+	// A device that publishes but never syncs: its hours settle after a
+	// day, all of their traffic unreported (the recent hour not yet).
+	e.device(acme, "acme", "dev-3", "sensor-a")
+	old := h0 - 30*3600
+	if _, _, err := e.lg.AddObservedCounts(ctx, []ObservedCount{{"acme", "dev-3", old, 8}, {"acme", "dev-3", h2, 5}}); err != nil {
+		t.Fatal(err)
+	}
+	l, _, err = e.lg.TelemetryDiscrepancies(ctx, acme, DiscrepancyQuery{Window: TelemetryWindow{From: time.Unix(old, 0), To: e.clk.Now()}})
+	if err != nil || len(l) != 3 || l[0].DeviceID != "dev-3" || l[0].Excess != 8 || l[0].Hours != 1 {
+		t.Fatalf("with dev-3's old unreported hour: %+v, %v", l, err)
+	}
 	for name, bad := range map[string]TelemetryWindow{
 		"reversed": {From: w.To, To: w.From},
 		"too-long": {From: w.To.Add(-32 * Day), To: w.To},
