@@ -28,6 +28,11 @@ type SyncState struct {
 	HighestSeq int64 `json:"highest_seq"`
 	Forks      int64 `json:"forks"`
 	Overdrafts int64 `json:"overdrafts"`
+	// CountsThrough bounds the hourly counts held for the device: none is
+	// of a later hour (Unix seconds), so a report's newer hours are
+	// written without looking each up. 0: not known (no count written
+	// since the field exists); the first report finds it with one seek.
+	CountsThrough int64 `json:"counts_through,omitempty"`
 }
 
 // Fork is a reported deduction record whose seq the ledger already holds
@@ -82,6 +87,13 @@ func (lg *Ledger) Reconcile(ctx context.Context, deviceID string, r *syncproto.R
 		return nil, invalid("report is for device %s, not %s", r.DeviceID, deviceID)
 	}
 	j := &syncJob{deviceID: deviceID, r: r, weight: reportWeight(r), done: make(chan bool, 1)}
+	var err error
+	if j.bounds, err = lg.countsBounds(r.Counts); err != nil {
+		return nil, err
+	}
+	if j.enc, err = encodeReport(r); err != nil {
+		return nil, err
+	}
 	lg.syncq.run(lg, j)
 	if j.err != nil {
 		return nil, j.err
@@ -147,7 +159,7 @@ func (lg *Ledger) reconcileOnce(deviceID string, r *syncproto.Report, maxNew int
 				return err
 			}
 		}
-		p, err := o.checkReport(deviceID, r)
+		p, err := o.checkReport(deviceID, r, nil)
 		if err != nil {
 			return err
 		}
@@ -167,6 +179,12 @@ func (lg *Ledger) reconcileOnce(deviceID string, r *syncproto.Report, maxNew int
 // report is applied without a refusal, so that reports sharing one
 // transaction never half-apply one of them.
 type reportPlan struct {
+	// enc are the report's records as stored (encodeReport); nil: encoded
+	// when applied.
+	enc *encodedReport
+	// bounds are latest hours held found before the transaction, for
+	// devices whose state has no CountsThrough yet (countsBounds).
+	bounds map[string]int64
 	// devs are the devices the report's deductions are for: the reporter
 	// first, then each gateway child in report order.
 	devs   []*devPlan
@@ -174,10 +192,15 @@ type reportPlan struct {
 	counts []bool    // one per report count: write it
 }
 
-// devPlan is one device whose deductions a report carries.
+// devPlan is one device whose deductions or counts a report carries.
 type devPlan struct {
-	d  *Device
-	st SyncState
+	d         *Device // nil for a child with counts only
+	id        string
+	st        SyncState
+	hasDeds   bool // the reporter, or a child with deductions in the report
+	lastSeq   int64
+	through   int64 // the latest hour held (counts), when throughOK
+	throughOK bool
 	// lics are the licenses new deductions name, read once: a charge
 	// updates the one it pays in place.
 	lics map[string]*License
@@ -200,13 +223,13 @@ type dedPlan struct {
 // checkReport reads what r is reconciled against and refuses it
 // (ErrNotFound, ErrNotThisDevice, ErrCounterWentDown) before anything of
 // it is written. It writes nothing.
-func (o *op) checkReport(deviceID string, r *syncproto.Report) (*reportPlan, error) {
+func (o *op) checkReport(deviceID string, r *syncproto.Report, bounds map[string]int64) (*reportPlan, error) {
 	d, err := o.device(deviceID)
 	if err != nil {
 		return nil, err
 	}
-	p := &reportPlan{deds: make([]dedPlan, len(r.Deductions)), counts: make([]bool, len(r.Counts))}
-	if _, err := p.addDevice(o, d); err != nil {
+	p := &reportPlan{bounds: bounds, deds: make([]dedPlan, len(r.Deductions)), counts: make([]bool, len(r.Counts))}
+	if _, err := p.addDevice(o, d, d.ID); err != nil {
 		return nil, err
 	}
 	for i := range r.Deductions {
@@ -217,7 +240,7 @@ func (o *op) checkReport(deviceID string, r *syncproto.Report) (*reportPlan, err
 			if err != nil {
 				return nil, err
 			}
-			if _, err := p.addDevice(o, child); err != nil {
+			if _, err := p.addDevice(o, child, child.ID); err != nil {
 				return nil, err
 			}
 		}
@@ -226,7 +249,10 @@ func (o *op) checkReport(deviceID string, r *syncproto.Report) (*reportPlan, err
 		}
 		dp := p.devs[p.deds[i].dev]
 		var held syncproto.Deduction
-		err := o.x.GetJSON(store.SyncRecordKey(dp.d.ID, rd.Seq), &held)
+		err := store.ErrNotFound // a seq above the device's last holds no record
+		if rd.Seq <= dp.lastSeq {
+			err = o.x.GetJSON(store.SyncRecordKey(dp.d.ID, rd.Seq), &held)
+		}
 		switch {
 		case err == nil && held == *rd:
 			p.deds[i].kind = dedHeld
@@ -242,20 +268,35 @@ func (o *op) checkReport(deviceID string, r *syncproto.Report) (*reportPlan, err
 			dp.lics[l.ID] = l
 		}
 	}
-	if err := o.checkCounts(d, r.Counts, p.counts); err != nil {
+	if err := o.checkCounts(p, d, r.Counts); err != nil {
 		return nil, err
 	}
 	return p, nil
 }
 
-func (p *reportPlan) addDevice(o *op, d *Device) (*devPlan, error) {
-	st, err := o.syncState(d.ID)
+// addDevice adds the plan of device id (d: nil for a child with counts
+// only) with its sync state.
+func (p *reportPlan) addDevice(o *op, d *Device, id string) (*devPlan, error) {
+	st, err := o.syncState(id)
 	if err != nil {
 		return nil, err
 	}
-	dp := &devPlan{d: d, st: st, lics: map[string]*License{}}
+	dp := &devPlan{d: d, id: id, st: st, hasDeds: d != nil, lics: map[string]*License{}}
+	if d != nil {
+		dp.lastSeq = d.LastSeq
+	}
 	p.devs = append(p.devs, dp)
 	return dp, nil
+}
+
+// plan returns the plan of device id, if the report has one.
+func (p *reportPlan) plan(id string) *devPlan {
+	for _, dp := range p.devs {
+		if dp.id == id {
+			return dp
+		}
+	}
+	return nil
 }
 
 // reportedChild returns the gateway child a deduction record names: a
@@ -275,6 +316,12 @@ func (o *op) reportedChild(gw *Device, id string) (*Device, error) {
 // report.
 func (o *op) applyReport(p *reportPlan, r *syncproto.Report, maxNew int) (reconciled, error) {
 	var res reconciled
+	if p.enc == nil {
+		var err error
+		if p.enc, err = encodeReport(r); err != nil {
+			return res, err
+		}
+	}
 	left := maxNew
 	for i := range r.Deductions {
 		rd, dp := &r.Deductions[i], p.devs[p.deds[i].dev]
@@ -287,22 +334,39 @@ func (o *op) applyReport(p *reportPlan, r *syncproto.Report, maxNew int) (reconc
 			if left == 0 {
 				continue
 			}
-			if err := o.applyDeduction(dp, rd); err != nil {
+			if err := o.applyDeduction(dp, rd, p.enc.records[i]); err != nil {
 				return res, err
 			}
 			left--
 		}
 	}
+	var dp *devPlan
 	for i := range r.Counts {
 		if p.counts[i] {
 			c := &r.Counts[i]
-			if err := o.x.PutJSON(store.HourlyCountKey(c.DeviceID, c.Hour), c); err != nil {
+			if err := o.x.Put(p.enc.countKeys[i], p.enc.counts[i]); err != nil {
 				return res, err
 			}
+			if dp == nil || dp.id != c.DeviceID {
+				dp = p.plan(c.DeviceID)
+			}
+			dp.through = max(dp.through, c.Hour)
 		}
 	}
 	for i, dp := range p.devs {
 		st := &dp.st
+		moved := dp.throughOK && dp.through > st.CountsThrough
+		if moved {
+			st.CountsThrough = dp.through
+		}
+		if !dp.hasDeds { // a child with counts only: keep its bound
+			if moved {
+				if err := o.x.PutJSON(store.SyncStateKey(dp.id), st); err != nil {
+					return res, err
+				}
+			}
+			continue
+		}
 		var missing []syncproto.SeqRange
 		var err error
 		if st.AckedSeq, st.HighestSeq, missing, err = o.ackAfter(dp.d, st.AckedSeq); err != nil {
@@ -330,9 +394,35 @@ func (o *op) syncState(deviceID string) (SyncState, error) {
 	return st, err
 }
 
+// encodedReport is a report's records as the ledger stores them, encoded
+// before the write lock is taken: the same bytes PutJSON would write.
+type encodedReport struct {
+	records           [][]byte // one per deduction: its sync record
+	countKeys, counts [][]byte // one per hourly count: key and value
+}
+
+func encodeReport(r *syncproto.Report) (*encodedReport, error) {
+	e := &encodedReport{records: make([][]byte, len(r.Deductions)),
+		countKeys: make([][]byte, len(r.Counts)), counts: make([][]byte, len(r.Counts))}
+	var err error
+	for i := range r.Deductions {
+		if e.records[i], err = json.Marshal(&r.Deductions[i]); err != nil {
+			return nil, fmt.Errorf("ledger: encode sync record: %w", err)
+		}
+	}
+	for i := range r.Counts {
+		c := &r.Counts[i]
+		e.countKeys[i] = store.HourlyCountKey(c.DeviceID, c.Hour)
+		if e.counts[i], err = json.Marshal(c); err != nil {
+			return nil, fmt.Errorf("ledger: encode hourly count: %w", err)
+		}
+	}
+	return e, nil
+}
+
 // applyDeduction charges a new, checked record of dp's device and keeps
-// it as reported.
-func (o *op) applyDeduction(dp *devPlan, rd *syncproto.Deduction) error {
+// it as reported (enc: its encoding).
+func (o *op) applyDeduction(dp *devPlan, rd *syncproto.Deduction, enc []byte) error {
 	d, l := dp.d, dp.lics[rd.LicenseID]
 	if l == nil { // read again: another license paid in its place before
 		var err error
@@ -341,10 +431,15 @@ func (o *op) applyDeduction(dp *devPlan, rd *syncproto.Deduction) error {
 		}
 		dp.lics[l.ID] = l
 	}
-	// A seq charged through Deduct (not a sync) is adopted, not charged again.
-	charged, err := o.x.Has(store.DeductionKey(d.ID, rd.Seq))
-	if err != nil {
-		return err
+	// A seq charged through Deduct (not a sync) is adopted, not charged
+	// again. A seq above the device's last (which bounds every held one)
+	// was not.
+	charged := false
+	if rd.Seq <= d.LastSeq {
+		var err error
+		if charged, err = o.x.Has(store.DeductionKey(d.ID, rd.Seq)); err != nil {
+			return err
+		}
 	}
 	if !charged {
 		rec, err := o.deductOne(d, rd.Seq, time.Unix(rd.At, 0), l)
@@ -359,7 +454,7 @@ func (o *op) applyDeduction(dp *devPlan, rd *syncproto.Deduction) error {
 			delete(dp.lics, rec.LicenseID) // charged through a copy of its own
 		}
 	}
-	return o.x.PutJSON(store.SyncRecordKey(d.ID, rd.Seq), rd)
+	return o.x.Put(store.SyncRecordKey(d.ID, rd.Seq), enc)
 }
 
 // reportedLicense returns the license a record names, which must be bound
@@ -394,20 +489,36 @@ func (o *op) recordFork(d *Device, st *SyncState, held, rd *syncproto.Deduction)
 
 // checkCounts refuses counts for a device that is neither d nor its
 // gateway child, and a count lower than the one held for its (device,
-// hour); write[i] reports whether cs[i] is new or higher than held.
-func (o *op) checkCounts(d *Device, cs []syncproto.HourlyCount, write []bool) error {
-	children := map[string]bool{}
+// hour); it marks in p.counts the counts that are new or higher than held.
+// Counts of an hour after the latest held for their device are new
+// without a look-up.
+func (o *op) checkCounts(p *reportPlan, d *Device, cs []syncproto.HourlyCount) error {
+	var dp *devPlan
 	for i := range cs {
 		c := &cs[i]
-		if c.DeviceID != d.ID && !children[c.DeviceID] {
-			child, err := o.device(c.DeviceID)
-			if errors.Is(err, ErrNotFound) || err == nil && child.GatewayID != d.ID {
-				return fmt.Errorf("%w: counts for device %s, which is not %s nor its child", ErrNotThisDevice, c.DeviceID, d.ID)
+		if dp == nil || dp.id != c.DeviceID { // counts ascend by device: a new one starts here
+			if c.DeviceID != d.ID {
+				child, err := o.device(c.DeviceID)
+				if errors.Is(err, ErrNotFound) || err == nil && child.GatewayID != d.ID {
+					return fmt.Errorf("%w: counts for device %s, which is not %s nor its child", ErrNotThisDevice, c.DeviceID, d.ID)
+				}
+				if err != nil {
+					return err
+				}
 			}
-			if err != nil {
+			if dp = p.plan(c.DeviceID); dp == nil {
+				var err error
+				if dp, err = p.addDevice(o, nil, c.DeviceID); err != nil {
+					return err
+				}
+			}
+			if err := o.countsBound(dp, p.bounds); err != nil {
 				return err
 			}
-			children[c.DeviceID] = true
+		}
+		if c.Hour > dp.through {
+			p.counts[i] = true
+			continue
 		}
 		var held syncproto.HourlyCount
 		err := o.x.GetJSON(store.HourlyCountKey(c.DeviceID, c.Hour), &held)
@@ -421,9 +532,77 @@ func (o *op) checkCounts(d *Device, cs []syncproto.HourlyCount, write []bool) er
 		case err != nil && !errors.Is(err, store.ErrNotFound):
 			return err
 		}
-		write[i] = true
+		p.counts[i] = true
 	}
 	return nil
+}
+
+// countsBound sets dp.through to the latest hour held for dp's device:
+// from its sync state, else (a state from before CountsThrough) from
+// bounds, else from the last hourly count key. A state without
+// CountsThrough was never written by a count since the field exists, so
+// a bound found before the transaction still holds in it.
+func (o *op) countsBound(dp *devPlan, bounds map[string]int64) error {
+	if dp.throughOK {
+		return nil
+	}
+	dp.throughOK, dp.through = true, dp.st.CountsThrough
+	if dp.through > 0 {
+		return nil
+	}
+	if b, ok := bounds[dp.id]; ok {
+		dp.through = b
+		return nil
+	}
+	var err error
+	dp.through, err = o.lastCountHour(dp.id)
+	return err
+}
+
+// lastCountHour returns the latest hour held for a device (0: none).
+func (o *op) lastCountHour(deviceID string) (int64, error) {
+	var h int64
+	err := o.x.Reverse(store.HourlyCountPrefix(deviceID), nil, func(k, _ []byte) (bool, error) {
+		var err error
+		if h, err = strconv.ParseInt(store.LastPart(k), 10, 64); err != nil {
+			return false, fmt.Errorf("ledger: hourly count key %q: %w", k, err)
+		}
+		return false, nil
+	})
+	return h, err
+}
+
+// countsBounds finds, outside the write lock, the latest hour held for
+// each device with counts in a report whose sync state has no
+// CountsThrough yet, so that its first sync since does not seek under the
+// lock.
+func (lg *Ledger) countsBounds(cs []syncproto.HourlyCount) (map[string]int64, error) {
+	var out map[string]int64
+	err := lg.view(func(o *op) error {
+		for i := range cs {
+			id := cs[i].DeviceID
+			if i > 0 && id == cs[i-1].DeviceID {
+				continue
+			}
+			st, err := o.syncState(id)
+			if err != nil || st.CountsThrough > 0 {
+				if err != nil {
+					return err
+				}
+				continue
+			}
+			h, err := o.lastCountHour(id)
+			if err != nil {
+				return err
+			}
+			if out == nil {
+				out = map[string]int64{}
+			}
+			out[id] = h
+		}
+		return nil
+	})
+	return out, err
 }
 
 // ackAfter is ackState without a scan in the usual case: it walks the

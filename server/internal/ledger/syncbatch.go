@@ -27,6 +27,8 @@ type syncJob struct {
 	deviceID string
 	r        *syncproto.Report
 	weight   int
+	bounds   map[string]int64 // countsBounds of the report
+	enc      *encodedReport
 	// Set by the commit that held the report, before done is signalled.
 	res reconciled
 	err error
@@ -107,11 +109,12 @@ func (lg *Ledger) commitSyncBatch(batch []*syncJob) {
 		err := lg.update(func(o *op) error {
 			for _, j := range batch {
 				j.err = nil
-				p, err := o.checkReport(j.deviceID, j.r)
+				p, err := o.checkReport(j.deviceID, j.r, j.bounds)
 				if err != nil { // refused before anything of it was written
 					j.err = err
 					continue
 				}
+				p.enc = j.enc
 				if j.res, err = o.applyReport(p, j.r, len(j.r.Deductions)); err != nil {
 					return err
 				}

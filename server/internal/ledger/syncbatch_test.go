@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/tollgate-iot/tollgate/server/internal/store"
 	"github.com/tollgate-iot/tollgate/shared/syncproto"
 )
 
@@ -149,5 +150,43 @@ func TestSyncGroupCommitConcurrentExactTotals(t *testing.T) {
 		if got := e.get(lics[i]).AvailableDays; got != 30-syncs {
 			t.Fatalf("license %d: %d days, want %d", i, got, 30-syncs)
 		}
+	}
+}
+
+// TestSyncCountsBoundFromOlderState: a device whose sync state predates
+// CountsThrough gets its bound from the counts held, so a lower count of
+// a held hour is still refused and later hours are taken.
+func TestSyncCountsBoundFromOlderState(t *testing.T) {
+	e := newEnv(t)
+	ids, lics := e.syncFleet(1)
+	at := e.clk.Now().Add(-5 * time.Hour)
+	late := batchReport(ids[0], lics[0], at.Add(3*time.Hour), 1, 50)
+	if _, err := e.lg.Reconcile(ctx, ids[0], late); err != nil {
+		t.Fatal(err)
+	}
+	err := e.lg.db.Update(func(x *store.Txn) error { // forget the bound, as a state written before it
+		var st SyncState
+		if err := x.GetJSON(store.SyncStateKey(ids[0]), &st); err != nil {
+			return err
+		}
+		if st.CountsThrough != at.Add(3*time.Hour).Truncate(time.Hour).Unix() {
+			return fmt.Errorf("counts_through %d", st.CountsThrough)
+		}
+		st.CountsThrough = 0
+		return x.PutJSON(store.SyncStateKey(ids[0]), &st)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	early := batchReport(ids[0], lics[0], at, 2, 7) // an earlier hour, held by no one: taken
+	if _, err := e.lg.Reconcile(ctx, ids[0], early); err != nil {
+		t.Fatal(err)
+	}
+	lower := batchReport(ids[0], lics[0], at.Add(3*time.Hour), 3, 49) // below the held 50
+	_, err = e.lg.Reconcile(ctx, ids[0], lower)
+	wantErr(t, err, ErrCounterWentDown)
+	st, err := e.lg.DeviceSyncStatus(ctx, SystemActor(), ids[0])
+	if err != nil || len(st.Hourly) != 2 || st.Hourly[1].Accepted != 50 || st.HighestSeq != 2 {
+		t.Fatalf("status %+v %v", st, err)
 	}
 }
