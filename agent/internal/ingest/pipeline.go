@@ -50,8 +50,10 @@ type Pipeline struct {
 	reqs chan *request
 	stop chan struct{}
 	done chan struct{}
-	// heads is touched only by the committer goroutine.
-	heads map[envKey]*envHead
+	// heads and lastGroup (the requests of the previous commit group) are
+	// touched only by the committer goroutine.
+	heads     map[envKey]*envHead
+	lastGroup int
 	// synced carries committed groups to the syncer, which fsyncs once for
 	// all that queued up while it was busy, then answers them.
 	synced chan *committed
@@ -153,13 +155,13 @@ func (p *Pipeline) Run(ctx context.Context) {
 	for {
 		select {
 		case r := <-p.reqs:
-			p.commitGroup(r)
+			p.commitGroup(r, p.o.Outbox.Syncs())
 		case <-ctx.Done():
 			close(p.stop)
 			for {
 				select {
 				case r := <-p.reqs:
-					p.commitGroup(r)
+					p.commitGroup(r, false)
 				default:
 					return
 				}
@@ -169,8 +171,12 @@ func (p *Pipeline) Run(ctx context.Context) {
 }
 
 // commitGroup commits r and every request already waiting behind it and
-// hands the group to the syncer.
-func (p *Pipeline) commitGroup(first *request) {
+// hands the group to the syncer. With linger (fsync on) it first waits, at
+// most syncLinger, until the group is as large as the previous one: the
+// producers answered by the last fsync come back one after another, and
+// the fsync waits for all of them anyway, so one transaction for all of
+// them saves a badger commit per producer on the way to that fsync.
+func (p *Pipeline) commitGroup(first *request, linger bool) {
 	group := []*request{first}
 	n := len(first.pend)
 	for n < limits.CommitBatchSamples {
@@ -183,6 +189,21 @@ func (p *Pipeline) commitGroup(first *request) {
 		}
 		break
 	}
+	if linger && len(group) < p.lastGroup && n < limits.CommitBatchSamples {
+		t := time.NewTimer(syncLinger)
+	wait:
+		for len(group) < p.lastGroup && n < limits.CommitBatchSamples {
+			select {
+			case r := <-p.reqs:
+				group = append(group, r)
+				n += len(r.pend)
+			case <-t.C:
+				break wait
+			}
+		}
+		t.Stop()
+	}
+	p.lastGroup = len(group)
 	p.synced <- &committed{group: group, chunks: p.commit(group)}
 }
 

@@ -16,6 +16,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"sync"
 	"sync/atomic"
 
 	badger "github.com/dgraph-io/badger/v4"
@@ -57,6 +58,9 @@ type Outbox struct {
 	committed atomic.Int64
 	acked     atomic.Int64
 	notify    chan struct{}
+	// recorded is closed (and replaced) by every Record.
+	recordedMu sync.Mutex
+	recorded   chan struct{}
 	// live carries freshly committed entries to the publisher so that it
 	// need not read them back from badger; when it is full the publisher
 	// finds the entries in badger instead.
@@ -66,7 +70,7 @@ type Outbox struct {
 // Open counts the entries already queued (from before a restart).
 func Open(st *store.Store, bound int, syncEveryCommit bool) (*Outbox, error) {
 	o := &Outbox{st: st, db: st.DB(), max: int64(bound), sync: syncEveryCommit,
-		notify: make(chan struct{}, 1), live: make(chan []Entry, limits.LiveChunks)}
+		notify: make(chan struct{}, 1), recorded: make(chan struct{}), live: make(chan []Entry, limits.LiveChunks)}
 	head, err := st.Int(store.KeyOutboxHead())
 	if err != nil {
 		return nil, err
@@ -341,7 +345,20 @@ func (o *Outbox) Record(a *Acks) error {
 	}
 	o.depth.Add(-a.N)
 	o.acked.Add(a.N)
+	o.recordedMu.Lock()
+	close(o.recorded)
+	o.recorded = make(chan struct{})
+	o.recordedMu.Unlock()
 	return nil
+}
+
+// Recorded returns a channel that is closed when acknowledgements are next
+// recorded: read it, then check Acked, then wait on it, and no Record is
+// missed.
+func (o *Outbox) Recorded() <-chan struct{} {
+	o.recordedMu.Lock()
+	defer o.recordedMu.Unlock()
+	return o.recorded
 }
 
 // PersistDropped writes the dropped counter inside txn.

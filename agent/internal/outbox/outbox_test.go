@@ -239,3 +239,37 @@ func TestReadSeeksToTheSegment(t *testing.T) {
 		t.Fatalf("read past the head: %d entries", len(es))
 	}
 }
+
+func TestRecordedSignalsEveryRecord(t *testing.T) {
+	st := openStore(t, t.TempDir())
+	defer st.Close()
+	o, _ := Open(st, 100, false)
+	es := commit(t, o, st, 3, 10)
+	rec := o.Recorded()
+	select {
+	case <-rec:
+		t.Fatal("signalled before any record")
+	default:
+	}
+	if err := o.Ack(es[:2]); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-rec:
+	default:
+		t.Fatal("Record did not signal")
+	}
+	if o.Acked() != 2 {
+		t.Fatalf("acked=%d after the signal", o.Acked())
+	}
+	next := o.Recorded()
+	select {
+	case <-next:
+		t.Fatal("the next signal fired early")
+	default:
+	}
+	if err := o.Ack(es[2:]); err != nil {
+		t.Fatal(err)
+	}
+	<-next
+}
