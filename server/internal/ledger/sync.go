@@ -559,17 +559,24 @@ func (o *op) countsBound(dp *devPlan, bounds map[string]int64) error {
 	return err
 }
 
-// lastCountHour returns the latest hour held for a device (0: none).
+// lastCountHour returns the latest hour held for a device (0: none). It
+// walks the device's count keys forward, without values: once per device
+// (its state then keeps the bound), and a fresh device has none — a
+// reverse seek with badger's prefetch costs far more.
 func (o *op) lastCountHour(deviceID string) (int64, error) {
-	var h int64
-	err := o.x.Reverse(store.HourlyCountPrefix(deviceID), nil, func(k, _ []byte) (bool, error) {
-		var err error
-		if h, err = strconv.ParseInt(store.LastPart(k), 10, 64); err != nil {
-			return false, fmt.Errorf("ledger: hourly count key %q: %w", k, err)
-		}
-		return false, nil
+	var last []byte
+	err := o.x.Scan(store.HourlyCountPrefix(deviceID), nil, false, func(k, _ []byte) (bool, error) {
+		last = append(last[:0], k...)
+		return true, nil
 	})
-	return h, err
+	if err != nil || last == nil {
+		return 0, err
+	}
+	h, err := strconv.ParseInt(store.LastPart(last), 10, 64)
+	if err != nil {
+		return 0, fmt.Errorf("ledger: hourly count key %q: %w", last, err)
+	}
+	return h, nil
 }
 
 // countsBounds finds, outside the write lock, the latest hour held for
