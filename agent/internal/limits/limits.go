@@ -77,10 +77,6 @@ const (
 	// badger at once.
 	PublishReadChunk = 256
 
-	// AckDeleteBatch is how many acknowledged entries are deleted in one
-	// badger write batch.
-	AckDeleteBatch = 256
-
 	// BudgetHours is how many hourly buckets the agent keeps per device
 	// (SPEC §3: at least 7 days).
 	BudgetHours = 7 * 24
