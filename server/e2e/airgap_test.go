@@ -88,7 +88,9 @@ func TestAirgapSite(t *testing.T) {
 	// Receipt → import; the same receipt again; a re-export.
 	e.agentOK("export-usage", "--data", A, "--out", e.path("r1"))
 	r1 := e.inspectReceipt(A, e.path("r1"))
-	if seqs(r1) != "1,2,3" || len(r1.Counts) != 3 {
+	// Four hours: the three days, and day 4's hour with refusals only
+	// (refused samples are reported per hour).
+	if seqs(r1) != "1,2,3" || len(r1.Counts) != 4 {
 		t.Fatalf("receipt 1: seqs %s, %d counts", seqs(r1), len(r1.Counts))
 	}
 	imp := e.usageImport(e.acme, e.path("r1"))
