@@ -22,6 +22,9 @@ var ErrAddr = errors.New("local broker address")
 // ErrStart reports a broker that did not start.
 var ErrStart = errors.New("local broker start")
 
+// readyTimeout bounds the broker's start.
+const readyTimeout = 15 * time.Second
+
 // Broker is a running local broker.
 type Broker struct {
 	ns   *server.Server
@@ -58,6 +61,14 @@ func Start(addr, dir string) (*Broker, error) {
 	}
 	if port == 0 {
 		port = -1 // nats-server: a free port
+	} else {
+		// nats-server does not report a listener it could not open (it only
+		// never becomes ready): try the address first.
+		ln, err := net.Listen("tcp", net.JoinHostPort(host, strconv.Itoa(port)))
+		if err != nil {
+			return nil, fmt.Errorf("%w: %v", ErrStart, err)
+		}
+		ln.Close()
 	}
 	ns, err := server.NewServer(&server.Options{
 		ServerName: "firmware-sim-local", DontListen: true, JetStream: true, StoreDir: dir,
@@ -67,9 +78,9 @@ func Start(addr, dir string) (*Broker, error) {
 		return nil, fmt.Errorf("%w: %v", ErrStart, err)
 	}
 	go ns.Start()
-	if !ns.ReadyForConnections(30 * time.Second) {
+	if !ns.ReadyForConnections(readyTimeout) {
 		ns.Shutdown()
-		return nil, fmt.Errorf("%w: not ready in 30 s", ErrStart)
+		return nil, fmt.Errorf("%w: not ready in %v", ErrStart, readyTimeout)
 	}
 	vz, err := ns.Varz(nil)
 	if err != nil {

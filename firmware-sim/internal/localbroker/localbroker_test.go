@@ -2,6 +2,7 @@ package localbroker
 
 import (
 	"errors"
+	"strings"
 	"testing"
 	"time"
 
@@ -26,6 +27,17 @@ func TestParseAddr(t *testing.T) {
 				t.Fatalf("ParseAddr(%q) = %v, want %v", tc.in, err, tc.err)
 			}
 		})
+	}
+}
+
+func TestStartOnBusyPort(t *testing.T) {
+	b, err := Start("127.0.0.1:0", t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	if _, err := Start(strings.TrimPrefix(b.URL(), "tcp://"), t.TempDir()); !errors.Is(err, ErrStart) {
+		t.Fatalf("second broker on %s: %v, want ErrStart", b.URL(), err)
 	}
 }
 
