@@ -95,7 +95,7 @@ func (c *Config) Validate(now time.Time) error {
 	} else if real := time.Duration(float64(c.Duration) / c.Speed); real > limits.MaxRealDuration {
 		errs = append(errs, fmt.Errorf("--duration %v at --clock-speed %g takes %v of real time, at most %v", c.Duration, c.Speed, real.Round(time.Second), limits.MaxRealDuration))
 	}
-	if d := now.Sub(c.Origin); d < -time.Minute || d > 30*24*time.Hour {
+	if d := now.Sub(c.Origin); d < -time.Minute || d > limits.MaxOriginAge {
 		errs = append(errs, fmt.Errorf("--clock-origin %s: must be within the last 30 days (the agents' own --clock-origin)", c.Origin.Format(time.RFC3339)))
 	}
 	if c.Tick < limits.MinTick || c.Tick > limits.MaxTick {

@@ -6,6 +6,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/tollgate-iot/tollgate/firmware-sim/internal/limits"
 )
 
 // ErrDuration reports a --duration that does not parse.
@@ -14,13 +16,13 @@ var ErrDuration = errors.New("invalid duration")
 // ParseDuration reads a simulated duration: a Go duration ("90m",
 // "36h"), optionally led by whole days ("3d", "2d12h").
 func ParseDuration(s string) (time.Duration, error) {
-	if s == "" || len(s) > 64 {
+	if s == "" || len(s) > limits.MaxTimeArgBytes {
 		return 0, fmt.Errorf("%w: %q", ErrDuration, s)
 	}
 	var days int64
 	if i := strings.IndexByte(s, 'd'); i >= 0 {
 		n, err := strconv.ParseInt(s[:i], 10, 64)
-		if err != nil || n < 0 || n > 100_000 || s[:i] != strconv.FormatInt(n, 10) {
+		if err != nil || n < 0 || n > limits.MaxDurationDays || s[:i] != strconv.FormatInt(n, 10) {
 			return 0, fmt.Errorf("%w: %q: days must be a whole number like 3d", ErrDuration, s)
 		}
 		days, s = n, s[i+1:]

@@ -114,7 +114,7 @@ func parse(env IO, args []string) (*Config, []targetArg, error) {
 	}
 	c.Origin = now
 	if *origin != "" {
-		if len(*origin) > 64 {
+		if len(*origin) > limits.MaxTimeArgBytes {
 			errs = append(errs, fmt.Errorf("--clock-origin: %d bytes", len(*origin)))
 		} else if c.Origin, err = time.Parse(time.RFC3339, *origin); err != nil {
 			errs = append(errs, fmt.Errorf("--clock-origin: want RFC 3339: %v", err))
@@ -258,7 +258,7 @@ func drive_(ctx context.Context, env IO, c *Config, agents []*drive.Agent) error
 	}
 	if ctx.Err() != nil {
 		// Interrupted: print the story so far, as the agents tell it now.
-		sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		sctx, cancel := context.WithTimeout(context.Background(), limits.InterruptSettle)
 		defer cancel()
 		drive.Settle(sctx, wall, agents, 0, 0)
 		to := sim.Now()
@@ -269,7 +269,7 @@ func drive_(ctx context.Context, env IO, c *Config, agents []*drive.Agent) error
 		report.Render(env.Stdout, c.Output, s)
 		return cli.Errorf("interrupted", "stopped after %v of real time; the counts above are what was answered so far", elapsed.Round(time.Millisecond))
 	}
-	drain, err := drive.Settle(ctx, wall, agents, limits.DrainTimeout, 3*time.Second)
+	drain, err := drive.Settle(ctx, wall, agents, limits.DrainTimeout, limits.DrainStall)
 	if err != nil {
 		return codeOf(err)
 	}

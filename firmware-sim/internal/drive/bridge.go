@@ -31,10 +31,10 @@ type bridgeSender struct {
 func dialBridge(url, clientID string) (*bridgeSender, error) {
 	opts := mqtt.NewClientOptions().AddBroker(url).SetClientID(clientID).
 		SetCleanSession(true).SetAutoReconnect(true).SetOrderMatters(false).
-		SetConnectTimeout(10 * time.Second).SetWriteTimeout(limits.RequestTimeout)
+		SetConnectTimeout(limits.MQTTConnectTimeout).SetWriteTimeout(limits.RequestTimeout)
 	c := mqtt.NewClient(opts)
 	tok := c.Connect()
-	if !tok.WaitTimeout(15*time.Second) || tok.Error() != nil {
+	if !tok.WaitTimeout(limits.MQTTConnectTimeout+5*time.Second) || tok.Error() != nil {
 		return nil, fmt.Errorf("%w: %s: connect: %v", ErrBridge, url, tok.Error())
 	}
 	return &bridgeSender{c: c, url: url, toks: make([]mqtt.Token, 0, limits.MaxBridgeInflight)}, nil
@@ -83,13 +83,13 @@ func (s *bridgeSender) waitSubscribed(ctx context.Context, t *fleet.Target, time
 	if err != nil {
 		return err
 	}
-	for waited := time.Duration(0); waited < timeout; waited += 200 * time.Millisecond {
+	for waited := time.Duration(0); waited < timeout; waited += limits.ProbeInterval {
 		tok := s.c.Publish(probeTopic, 1, false, []byte(`{"probe":"firmware-sim"}`))
-		tok.WaitTimeout(5 * time.Second)
+		tok.WaitTimeout(limits.MQTTConnectTimeout)
 		select {
 		case <-ctx.Done():
 			return ctx.Err()
-		case <-sleep(200 * time.Millisecond):
+		case <-sleep(limits.ProbeInterval):
 		}
 		n, err := bridgeReceived(ctx, t)
 		if err != nil {

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/tollgate-iot/tollgate/firmware-sim/internal/fleet"
+	"github.com/tollgate-iot/tollgate/firmware-sim/internal/limits"
 	"github.com/tollgate-iot/tollgate/firmware-sim/internal/pattern"
 	"github.com/tollgate-iot/tollgate/shared/clock"
 )
@@ -79,7 +80,7 @@ func Connect(ctx context.Context, o Options, agents []*Agent) error {
 				return
 			}
 			a.bridge = s
-			errs[i] = s.waitSubscribed(ctx, a.Target, 60*time.Second, clock.OrReal(o.Wall).After)
+			errs[i] = s.waitSubscribed(ctx, a.Target, limits.BridgeReadyTimeout, clock.OrReal(o.Wall).After)
 		}()
 	}
 	wg.Wait()

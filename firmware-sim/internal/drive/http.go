@@ -106,7 +106,7 @@ func ParseIngestResponse(b []byte, n int) ([]wire.Result, error) {
 		return nil, fmt.Errorf("%w: %d results for %d samples", ErrAgent, len(r.Results), n)
 	}
 	for i, x := range r.Results {
-		if x.Accepted == (x.Reason != "") || len(x.Reason) > 64 {
+		if x.Accepted == (x.Reason != "") || len(x.Reason) > limits.MaxReasonBytes {
 			return nil, fmt.Errorf("%w: result %d is neither accepted nor refused with a reason", ErrAgent, i)
 		}
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"time"
 
+	"github.com/tollgate-iot/tollgate/firmware-sim/internal/limits"
 	"github.com/tollgate-iot/tollgate/shared/clock"
 )
 
@@ -71,7 +72,7 @@ func Settle(ctx context.Context, wall clock.Clock, agents []*Agent, timeout, sta
 		select {
 		case <-ctx.Done():
 			return now.Sub(start), ctx.Err()
-		case <-wall.After(100 * time.Millisecond):
+		case <-wall.After(limits.StatusPoll):
 		}
 	}
 }

@@ -59,4 +59,35 @@ const (
 	// DrainTimeout caps how long the run waits, after the last sample, for
 	// the agents to account for every sample and empty their outboxes.
 	DrainTimeout = 2 * time.Minute
+
+	// DrainStall is how long an agent's outbox may stop shrinking before
+	// the run stops waiting for it (its broker refuses it).
+	DrainStall = 3 * time.Second
+
+	// InterruptSettle caps reading the agents' status after Ctrl-C.
+	InterruptSettle = 5 * time.Second
+
+	// MQTTConnectTimeout caps connecting to a gateway's local broker.
+	MQTTConnectTimeout = 10 * time.Second
+
+	// BridgeReadyTimeout caps waiting for a gateway's bridge to receive the
+	// probe; ProbeInterval paces the probes.
+	BridgeReadyTimeout = 60 * time.Second
+	ProbeInterval      = 200 * time.Millisecond
+
+	// StatusPoll paces reading the agents' status while they drain.
+	StatusPoll = 100 * time.Millisecond
+
+	// MaxOriginAge is how far in the past --clock-origin may lie (the
+	// agents' origin: a simulation running for days of real time).
+	MaxOriginAge = 30 * 24 * time.Hour
+
+	// MaxDurationDays caps the whole days of a --duration ("3d").
+	MaxDurationDays = 100_000
+
+	// MaxTimeArgBytes caps --duration and --clock-origin.
+	MaxTimeArgBytes = 64
+
+	// MaxReasonBytes caps a refusal reason in an agent's answer.
+	MaxReasonBytes = 64
 )
