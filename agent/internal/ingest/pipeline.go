@@ -204,7 +204,14 @@ func (p *Pipeline) commitGroup(first *request, linger bool) {
 		t.Stop()
 	}
 	p.lastGroup = len(group)
-	p.synced <- &committed{group: group, chunks: p.commit(group)}
+	c := &committed{group: group, chunks: p.commit(group)}
+	if !p.o.Outbox.Syncs() {
+		// Nothing to fsync: answer here rather than through the syncer,
+		// one goroutine hand-off less per group.
+		p.answer([]*committed{c}, nil)
+		return
+	}
+	p.synced <- c
 }
 
 // syncLinger bounds how long the syncer waits for more committed requests
@@ -263,26 +270,32 @@ func (p *Pipeline) syncer() {
 		if err != nil {
 			p.log.Error("outbox fsync failed; samples answered storage_error (they stay queued)", "err", err)
 		}
-		for _, c := range batch {
-			if err != nil {
-				for _, ch := range c.chunks {
-					for _, ref := range ch.refs {
-						*ref = wire.Result{Reason: gate.StorageError.String()}
-						p.o.Gate.Refuse(gate.StorageError)
-					}
+		p.answer(batch, err)
+	}
+}
+
+// answer completes committed groups: storage_error for all of their
+// samples if err (the fsync failed), then the requests are answered and
+// their entries handed to the publisher. The publisher is woken last, so
+// that it is the goroutine that runs next when the caller blocks, not one
+// that waits behind the producers just answered.
+func (p *Pipeline) answer(batch []*committed, err error) {
+	for _, c := range batch {
+		if err != nil {
+			for _, ch := range c.chunks {
+				for _, ref := range ch.refs {
+					*ref = wire.Result{Reason: gate.StorageError.String()}
+					p.o.Gate.Refuse(gate.StorageError)
 				}
 			}
-			for _, r := range c.group {
-				close(r.done)
-			}
 		}
-		// The publisher is woken last, so that it is the goroutine that
-		// runs next when the syncer blocks, not one that waits behind the
-		// producers just answered.
-		for _, c := range batch {
-			for _, ch := range c.chunks {
-				p.o.Outbox.Hand(ch.entries)
-			}
+		for _, r := range c.group {
+			close(r.done)
+		}
+	}
+	for _, c := range batch {
+		for _, ch := range c.chunks {
+			p.o.Outbox.Hand(ch.entries)
 		}
 	}
 }
