@@ -5,9 +5,10 @@
 // Commits are grouped: one committer goroutine drains every request that
 // is waiting and writes their outbox entries, sample sequences, hourly
 // buckets and lifetime totals in one badger transaction (a few, if large).
-// A syncer goroutine then fsyncs once for every group that committed while
-// its previous fsync ran (if sync_every_commit is on) and only then answers
-// the requests and hands the entries to the publisher. A sample is
+// With sync_every_commit on, a syncer goroutine then fsyncs once for every
+// group that committed while its previous fsync ran and only then answers
+// the requests and hands the entries to the publisher; with it off, the
+// committer answers right after the commit. A sample is
 // reported accepted only after its transaction committed (and was synced),
 // so a crash never loses an accepted sample, never reuses a sequence and
 // never lowers a budget.
