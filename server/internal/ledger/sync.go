@@ -185,8 +185,9 @@ type reportPlan struct {
 	// bounds are latest hours held found before the transaction, for
 	// devices whose state has no CountsThrough yet (countsBounds).
 	bounds map[string]int64
-	// devs are the devices the report's deductions are for: the reporter
-	// first, then each gateway child in report order.
+	// devs are the devices the report's records are for: the reporter
+	// first, then each gateway child with deductions in report order,
+	// then the children with counts only.
 	devs   []*devPlan
 	deds   []dedPlan // one per report deduction
 	counts []bool    // one per report count: write it
