@@ -107,8 +107,9 @@ func TestDemo(t *testing.T) {
 			t.Errorf("story row of %s: %q; want licenses %s, 5760 sent, refused %q, reasons %q", dev, line, want.licenses, want.refused, want.reasons)
 		}
 	}
-	if !strings.HasSuffix(strings.Join(rows["press-01"], " "), "blacklisted (no_days)") || rows["sensor-01"][2] != "bridge" {
-		t.Errorf("press-01 not blacklisted or sensor-01 not bridged: %q, %q", rows["press-01"], rows["sensor-01"])
+	if !strings.HasSuffix(strings.Join(rows["press-01"], " "), "blacklisted (no_days)") || rows["sensor-01"][2] != "bridge" ||
+		!strings.HasSuffix(strings.Join(rows["press-04"], " "), "cut off (revoked)") {
+		t.Errorf("press-01 not blacklisted, sensor-01 not bridged or press-04 not cut off: %q, %q, %q", rows["press-01"], rows["sensor-01"], rows["press-04"])
 	}
 
 	// The printed command works, with the printed settings.

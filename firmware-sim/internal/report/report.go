@@ -234,13 +234,7 @@ func Render(w io.Writer, f cli.Format, s *Summary) error {
 		if d.AvailableDays != nil {
 			left = strconv.FormatInt(*d.AvailableDays, 10)
 		}
-		state := "ok"
-		if d.Blacklisted {
-			state = "blacklisted"
-			if d.BlacklistReason != "" {
-				state += " (" + d.BlacklistReason + ")"
-			}
-		}
+		state := deviceState(d)
 		reasons := reasonList(d.Reasons)
 		if d.Via == string(drive.ViaBridge) && d.Refused > 0 {
 			reasons = "see gateway"
@@ -273,6 +267,29 @@ func Render(w io.Writer, f cli.Format, s *Summary) error {
 		fmt.Fprintf(w, "%d bridged samples were not accounted for by their gateway within the drain timeout\n", t.Unaccounted)
 	}
 	return nil
+}
+
+// deviceState says whether the agent lets the device send at the end:
+// blacklisted, without a usable license (each license's status), or ok.
+func deviceState(d DeviceSummary) string {
+	if d.Blacklisted {
+		if d.BlacklistReason != "" {
+			return "blacklisted (" + d.BlacklistReason + ")"
+		}
+		return "blacklisted"
+	}
+	if len(d.Licenses) == 0 {
+		return "no license"
+	}
+	var why []string
+	for _, l := range d.Licenses {
+		_, status, _ := strings.Cut(l, ":")
+		if status == "active" {
+			return "ok"
+		}
+		why = append(why, status)
+	}
+	return "cut off (" + strings.Join(why, ", ") + ")"
 }
 
 func parenthesize(s string) string {

@@ -59,13 +59,30 @@ func TestBuild(t *testing.T) {
 	}
 }
 
+func TestDeviceState(t *testing.T) {
+	for _, tc := range []struct {
+		d    DeviceSummary
+		want string
+	}{
+		{DeviceSummary{Licenses: []string{"term:active"}}, "ok"},
+		{DeviceSummary{Licenses: []string{"term:revoked", "days:active"}}, "ok"},
+		{DeviceSummary{Licenses: []string{"term:revoked"}}, "cut off (revoked)"},
+		{DeviceSummary{Licenses: []string{"days:no_days"}, Blacklisted: true, BlacklistReason: "no_days"}, "blacklisted (no_days)"},
+		{DeviceSummary{Licenses: []string{}}, "no license"},
+	} {
+		if got := deviceState(tc.d); got != tc.want {
+			t.Errorf("deviceState(%+v) = %q, want %q", tc.d, got, tc.want)
+		}
+	}
+}
+
 func TestRender(t *testing.T) {
 	s := Build(Run{Pattern: "steady", Rate: 60, Speed: 3600, From: time.Unix(0, 0), To: time.Unix(3*86400, 0), Wall: time.Second}, fixture())
 	var b bytes.Buffer
 	if err := Render(&b, cli.Table, s); err != nil {
 		t.Fatal(err)
 	}
-	for _, want := range []string{"blacklisted 29, no_days 1", "blacklisted (no_days)", "see gateway",
+	for _, want := range []string{"blacklisted 29, no_days 1", "blacklisted (no_days)", "see gateway", "no license",
 		"gateway gw-01 (.demo/gw-01): 2 children", "(no_license 20)", "3 days of simulated time", "5 bridged samples were not accounted"} {
 		if !strings.Contains(b.String(), want) {
 			t.Errorf("table lacks %q:\n%s", want, b.String())
