@@ -28,6 +28,11 @@ func AppendTelemetryTail(dst []byte, seq int64, ts time.Time, deviceTS string, o
 	dst = strconv.AppendInt(dst, seq, 10)
 	dst = append(dst, `,"ts":"`...)
 	dst = ts.UTC().AppendFormat(dst, time.RFC3339Nano)
+	return appendTail(dst, deviceTS, overage, data)
+}
+
+// appendTail closes ts and appends device_ts, overage and data.
+func appendTail(dst []byte, deviceTS string, overage bool, data []byte) []byte {
 	dst = append(dst, '"')
 	if deviceTS != "" {
 		dst = append(dst, `,"device_ts":`...)
@@ -52,4 +57,56 @@ func appendQuoted(dst []byte, s string) []byte {
 	dst = append(dst, '"')
 	dst = append(dst, s...)
 	return append(dst, '"')
+}
+
+// TSFormatter formats envelope times (UTC, RFC 3339 with nanoseconds,
+// trailing zeros trimmed: exactly time.RFC3339Nano) and keeps the
+// date-and-seconds part of the last second it formatted, so that samples
+// accepted in the same second cost an integer conversion instead of a full
+// calendar conversion. It is not safe for concurrent use.
+type TSFormatter struct {
+	sec    int64
+	prefix []byte // "2006-01-02T15:04:05" of sec
+}
+
+// Append appends the time unixNano to dst.
+func (f *TSFormatter) Append(dst []byte, unixNano int64) []byte {
+	sec, ns := unixNano/1e9, unixNano%1e9
+	if ns < 0 {
+		sec, ns = sec-1, ns+1e9
+	}
+	if f.prefix == nil || sec != f.sec {
+		f.sec = sec
+		f.prefix = time.Unix(sec, 0).UTC().AppendFormat(f.prefix[:0], "2006-01-02T15:04:05")
+		if len(f.prefix) != len("2006-01-02T15:04:05") {
+			// Years outside 0000–9999 do not fit the fixed layout.
+			f.prefix = nil
+			return time.Unix(0, unixNano).UTC().AppendFormat(dst, time.RFC3339Nano)
+		}
+	}
+	dst = append(dst, f.prefix...)
+	if ns != 0 {
+		var frac [10]byte
+		frac[0] = '.'
+		for i := 9; i >= 1; i-- {
+			frac[i] = byte('0' + ns%10)
+			ns /= 10
+		}
+		n := 10
+		for frac[n-1] == '0' {
+			n--
+		}
+		dst = append(dst, frac[:n]...)
+	}
+	return append(dst, 'Z')
+}
+
+// AppendTelemetryTailTS is AppendTelemetryTail with the time formatted by
+// f from nanoseconds since the Unix epoch.
+func AppendTelemetryTailTS(dst []byte, f *TSFormatter, seq, unixNano int64, deviceTS string, overage bool, data []byte) []byte {
+	dst = append(dst, `,"seq":`...)
+	dst = strconv.AppendInt(dst, seq, 10)
+	dst = append(dst, `,"ts":"`...)
+	dst = f.Append(dst, unixNano)
+	return appendTail(dst, deviceTS, overage, data)
 }

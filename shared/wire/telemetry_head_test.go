@@ -44,3 +44,32 @@ func FuzzTelemetryTail(f *testing.F) {
 		}
 	})
 }
+
+func TestTSFormatterMatchesRFC3339Nano(t *testing.T) {
+	var f TSFormatter
+	base := time.Date(2026, 12, 1, 23, 59, 59, 0, time.UTC).UnixNano()
+	for _, ns := range []int64{base, base + 1, base + 10, base + 120_000_000, base + 999_999_999, base + 1e9, base + 1e9 + 500,
+		0, -1, -1e9, time.Date(9999, 12, 31, 23, 59, 59, 999_999_999, time.UTC).UnixNano(), 1<<63 - 1, -1 << 63} {
+		want := time.Unix(0, ns).UTC().AppendFormat(nil, time.RFC3339Nano)
+		if got := f.Append(nil, ns); !bytes.Equal(got, want) {
+			t.Fatalf("Append(%d) = %s, want %s", ns, got, want)
+		}
+	}
+}
+
+func FuzzTSFormatter(f *testing.F) {
+	f.Add(int64(1764590400123456789), int64(1))
+	f.Add(int64(-1), int64(1e9))
+	f.Fuzz(func(t *testing.T, ns, step int64) {
+		var tf TSFormatter
+		for i := int64(0); i < 3; i++ {
+			at := ns + i*step
+			want := time.Unix(0, at).UTC().AppendFormat(nil, time.RFC3339Nano)
+			got := AppendTelemetryTailTS([]byte("h"), &tf, 7, at, "", false, []byte(`{}`))
+			tel := AppendTelemetryTail([]byte("h"), 7, time.Unix(0, at), "", false, []byte(`{}`))
+			if !bytes.Equal(got, tel) || !bytes.Contains(got, want) {
+				t.Fatalf("at %d: got %s, want %s (ts %s)", at, got, tel, want)
+			}
+		}
+	})
+}

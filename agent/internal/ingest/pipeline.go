@@ -51,10 +51,11 @@ type Pipeline struct {
 	reqs chan *request
 	stop chan struct{}
 	done chan struct{}
-	// heads and lastGroup (the requests of the previous commit group) are
-	// touched only by the committer goroutine.
+	// heads, lastGroup (the requests of the previous commit group) and ts
+	// are touched only by the committer goroutine.
 	heads     map[envKey]*envHead
 	lastGroup int
+	ts        wire.TSFormatter
 	// synced carries committed groups to the syncer, which fsyncs once for
 	// all that queued up while it was busy, then answers them.
 	synced chan *committed
@@ -317,6 +318,9 @@ type chunk struct {
 	bytes   int
 	// arena holds the chunk's envelopes back to back.
 	arena []byte
+	// lastDev and lastHour are the device and hour add recorded last.
+	lastDev  *gate.Device
+	lastHour int64
 }
 
 // commit writes the group's samples in transactions of bounded size and
@@ -382,18 +386,23 @@ func (p *Pipeline) add(c *chunk, r *request, pe pending) {
 	}
 	start := len(c.arena)
 	c.arena = append(c.arena, h.head...)
-	c.arena = wire.AppendTelemetryTail(c.arena, seq, time.Unix(0, pe.dec.Eff), s.TS, pe.dec.Overage, s.Data)
+	c.arena = wire.AppendTelemetryTailTS(c.arena, &p.ts, seq, pe.dec.Eff, s.TS, pe.dec.Overage, s.Data)
 	payload := c.arena[start:len(c.arena):len(c.arena)]
 	c.entries = append(c.entries, outbox.Entry{Topic: h.topic, Payload: payload, Head: len(h.head)})
 	r.results[pe.idx] = wire.Result{Accepted: true, Seq: seq}
 	c.refs = append(c.refs, &r.results[pe.idx])
-	if c.devs[d] == nil {
-		c.devs[d] = map[int64]bool{}
-		c.bytes += perDeviceBytes
-	}
-	if !c.devs[d][pe.dec.Hour] {
-		c.devs[d][pe.dec.Hour] = true
-		c.bytes += perBucketBytes
+	// Consecutive samples are mostly of one device and hour: skip the
+	// two map lookups for those.
+	if d != c.lastDev || pe.dec.Hour != c.lastHour {
+		c.lastDev, c.lastHour = d, pe.dec.Hour
+		if c.devs[d] == nil {
+			c.devs[d] = map[int64]bool{}
+			c.bytes += perDeviceBytes
+		}
+		if !c.devs[d][pe.dec.Hour] {
+			c.devs[d][pe.dec.Hour] = true
+			c.bytes += perBucketBytes
+		}
 	}
 	c.bytes += len(payload) + len(c.entries[len(c.entries)-1].Topic) + perEntryBytes
 }
