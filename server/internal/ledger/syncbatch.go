@@ -1,6 +1,7 @@
 package ledger
 
 import (
+	"fmt"
 	"sync"
 
 	"github.com/tollgate-iot/tollgate/shared/syncproto"
@@ -66,13 +67,30 @@ func (q *syncQueue) run(lg *Ledger, j *syncJob) {
 	batch := q.take()
 	q.mu.Unlock()
 
-	lg.commitSyncBatch(batch)
-	for _, b := range batch {
-		if b != j {
+	// Deferred, so that a panic while committing (a bug) still answers
+	// the batch and passes the lead on instead of stalling every sync.
+	defer q.handOff()
+	defer func() {
+		p := recover()
+		for _, b := range batch {
+			if b == j {
+				continue
+			}
+			if p != nil {
+				b.err = fmt.Errorf("ledger: sync commit failed: %v", p)
+			}
 			b.done <- false
 		}
-	}
+		if p != nil {
+			panic(p)
+		}
+	}()
+	lg.commitSyncBatch(batch)
+}
 
+// handOff passes the lead to the oldest waiting job, or marks the queue
+// idle.
+func (q *syncQueue) handOff() {
 	q.mu.Lock()
 	if len(q.pending) == 0 {
 		q.busy = false

@@ -190,3 +190,33 @@ func TestSyncCountsBoundFromOlderState(t *testing.T) {
 		t.Fatalf("status %+v %v", st, err)
 	}
 }
+
+// TestSyncGroupCommitPanicAnswersTheBatch: a panic while committing (a
+// bug) reaches its own caller, answers the others of the batch with an
+// error and leaves the queue idle, so later syncs still run.
+func TestSyncGroupCommitPanicAnswersTheBatch(t *testing.T) {
+	e := newEnv(t)
+	ids, lics := e.syncFleet(1)
+	at := e.clk.Now().Add(-3 * time.Hour)
+	waiting := job(batchReport(ids[0], lics[0], at, 1, 5))
+	broken := &syncJob{deviceID: ids[0], weight: 1, done: make(chan bool, 1)} // no report: panics
+	q := &e.lg.syncq
+	q.pending = []*syncJob{waiting} // arrived while another commit ran
+	func() {
+		defer func() {
+			if recover() == nil {
+				t.Error("the panic did not reach its caller")
+			}
+		}()
+		q.run(e.lg, broken)
+	}()
+	if lead := <-waiting.done; lead || waiting.err == nil {
+		t.Fatalf("waiting job: lead %v err %v", lead, waiting.err)
+	}
+	if q.busy || len(q.pending) != 0 {
+		t.Fatalf("queue left busy %v with %d pending", q.busy, len(q.pending))
+	}
+	if resp, err := e.lg.Reconcile(ctx, ids[0], batchReport(ids[0], lics[0], at, 1, 5)); err != nil || resp.AckedSeq != 1 {
+		t.Fatalf("a sync after the panic: %+v %v", resp, err)
+	}
+}
