@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/tollgate-iot/tollgate/agent/internal/config"
+	"github.com/tollgate-iot/tollgate/agent/internal/effclock"
 	"github.com/tollgate-iot/tollgate/agent/internal/limits"
 	"github.com/tollgate-iot/tollgate/agent/internal/syncer"
 	"github.com/tollgate-iot/tollgate/agent/internal/testkit"
@@ -261,5 +262,24 @@ func TestSyncReportsRefusedPerHour(t *testing.T) {
 	last := reports[len(reports)-1]
 	if len(last.Counts) != 1 || last.Counts[0].Refused != 8 {
 		t.Fatalf("after a restart: counts %+v, want 8 refused", last.Counts)
+	}
+}
+
+// TestSyncWallClockBeneathSimulation: under --clock-speed the request's
+// sent_wall is the real clock, not the scaled one; a wall clock that is
+// not set is not sent at all.
+func TestSyncWallClockBeneathSimulation(t *testing.T) {
+	real := clock.Real{}.Now()
+	fast := effclock.Scaled{Origin: real.Add(-time.Hour), Speed: 1000} // about 41 days ahead
+	a, _ := openWithServerOpts(t, "http://127.0.0.1:1", Options{Logger: discardLogger(), Clock: fast})
+	if eff := a.effSeconds(); eff < real.Add(30*24*time.Hour).Unix() {
+		t.Fatalf("effective time %d is not ahead", eff)
+	}
+	if w := a.wallSeconds(); w < real.Unix()-60 || w > real.Unix()+60 {
+		t.Fatalf("sent_wall %d, the real clock is %d", w, real.Unix())
+	}
+	unset, _ := openWithServerOpts(t, "http://127.0.0.1:1", Options{Logger: discardLogger(), Clock: clock.NewFake(time.Unix(3600, 0))})
+	if w := unset.wallSeconds(); w != 0 {
+		t.Fatalf("a wall clock at 1970 sent as %d", w)
 	}
 }
