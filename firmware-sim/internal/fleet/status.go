@@ -3,6 +3,7 @@ package fleet
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -110,6 +111,10 @@ func (t *Target) FetchStatus(ctx context.Context) (*Status, error) {
 	return s, nil
 }
 
+// ErrNoMetrics reports an agent whose local API has no /metrics (it was
+// started with a separate --metrics address).
+var ErrNoMetrics = errors.New("no /metrics on the agent's local API")
+
 // FetchMetrics reads the agent's Prometheus text (GET /metrics).
 func (t *Target) FetchMetrics(ctx context.Context) (string, error) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, t.Base+"/metrics", nil)
@@ -121,6 +126,9 @@ func (t *Target) FetchMetrics(ctx context.Context) (string, error) {
 		return "", fmt.Errorf("%w: %s: metrics: %v", ErrStatus, t.Name, err)
 	}
 	defer resp.Body.Close()
+	if resp.StatusCode == http.StatusNotFound {
+		return "", fmt.Errorf("%w: %s", ErrNoMetrics, t.Name)
+	}
 	b, err := io.ReadAll(io.LimitReader(resp.Body, limits.MaxStatusBytes+1))
 	if err != nil || len(b) > limits.MaxStatusBytes || resp.StatusCode != http.StatusOK {
 		return "", fmt.Errorf("%w: %s: metrics: HTTP %d, %d bytes, %v", ErrStatus, t.Name, resp.StatusCode, len(b), err)

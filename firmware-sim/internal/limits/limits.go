@@ -75,6 +75,10 @@ const (
 	BridgeReadyTimeout = 60 * time.Second
 	ProbeInterval      = 200 * time.Millisecond
 
+	// BridgeBlindWait is how long firmware-sim waits for a bridge it cannot
+	// watch (the agent's /metrics is on a separate address).
+	BridgeBlindWait = 3 * time.Second
+
 	// StatusPoll paces reading the agents' status while they drain.
 	StatusPoll = 100 * time.Millisecond
 
