@@ -173,14 +173,17 @@ type sink struct {
 	total int
 }
 
-func newSink(t *testing.T, url string) *sink {
+// newSink subscribes to topic on the broker at url, logged in as user
+// with password pass (both empty on Mosquitto).
+func newSink(t *testing.T, url, user, pass, topic string) *sink {
 	s := &sink{seqs: map[string]map[int64]bool{}}
-	c := mqtt.NewClient(mqtt.NewClientOptions().AddBroker(url).SetClientID("e2e-sink").SetOrderMatters(false))
+	c := mqtt.NewClient(mqtt.NewClientOptions().AddBroker(url).SetClientID("e2e-sink").SetOrderMatters(false).
+		SetUsername(user).SetPassword(pass))
 	if tok := c.Connect(); !tok.WaitTimeout(10*time.Second) || tok.Error() != nil {
 		t.Fatalf("sink connect: %v", tok.Error())
 	}
 	t.Cleanup(func() { c.Disconnect(100) })
-	tok := c.Subscribe("tollgate/v1/#", 1, func(_ mqtt.Client, m mqtt.Message) {
+	tok := c.Subscribe(topic, 1, func(_ mqtt.Client, m mqtt.Message) {
 		env, err := wire.ParseTelemetry(m.Payload())
 		s.mu.Lock()
 		defer s.mu.Unlock()
@@ -198,6 +201,12 @@ func newSink(t *testing.T, url string) *sink {
 		t.Fatalf("sink subscribe: %v", tok.Error())
 	}
 	return s
+}
+
+func (s *sink) badCount() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.bad
 }
 
 func (s *sink) unique(dev string) int64 {
@@ -343,12 +352,31 @@ func TestStory(t *testing.T) {
 	t.Parallel()
 	s := provision(t)
 	_, local := start(t, "firmware-sim", []string{"--local-broker", "127.0.0.1:0", "--local-broker-dir", filepath.Join(s.dir, "local-broker")}, "local broker listening on ")
+	// An application reads Acme's telemetry with a service login (svc:NAME
+	// and an API key).
+	sk := newSink(t, "tcp://"+s.mqttAddr, "svc:e2e", s.keys["acme"], "tollgate/v1/acme/+/telemetry")
 	sum, revokedAt := s.runStory("tcp://"+s.mqttAddr, local[0], nil)
 	checkStory(t, sum, revokedAt)
 	// Every accepted sample was delivered to the server's broker, except
 	// what press-04 had queued when the broker cut it off.
 	if sum.Totals.Queued > 3*storyRate {
 		t.Errorf("%d samples still queued", sum.Totals.Queued)
+	}
+	deadline := wall.Now().Add(30 * time.Second)
+	for _, d := range sum.Devices {
+		want := d.Accepted
+		if d.DeviceID == "press-04" {
+			want -= sum.Totals.Queued
+		}
+		for sk.unique(d.DeviceID) < want && wall.Now().Before(deadline) {
+			<-wall.After(100 * time.Millisecond)
+		}
+		if got := sk.unique(d.DeviceID); got != want {
+			t.Errorf("%s: %d samples reached the application, want %d (accepted %d)", d.DeviceID, got, want, d.Accepted)
+		}
+	}
+	if n := sk.badCount(); n != 0 {
+		t.Errorf("%d envelopes did not parse", n)
 	}
 }
 
@@ -362,7 +390,7 @@ func TestStoryMosquitto(t *testing.T) {
 	t.Parallel()
 	s := provision(t)
 	up, local := mosquitto(t), mosquitto(t)
-	sk := newSink(t, up)
+	sk := newSink(t, up, "", "", "tollgate/v1/#")
 	sum, revokedAt := s.runStory(up, local, func(s *story) {
 		list := jsonField(t, s.ctl("acme", "revocation", "show", "-o", "json"), "token")
 		run(t, nil, "tollgate-agent", "activate", "--data", filepath.Join(s.dir, "press-04"), list)
@@ -380,7 +408,7 @@ func TestStoryMosquitto(t *testing.T) {
 			t.Errorf("%s: %d samples arrived at Mosquitto, %d accepted", d.DeviceID, got, d.Accepted)
 		}
 	}
-	if sk.bad != 0 {
-		t.Errorf("%d envelopes did not parse", sk.bad)
+	if n := sk.badCount(); n != 0 {
+		t.Errorf("%d envelopes did not parse", n)
 	}
 }
