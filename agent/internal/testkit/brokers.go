@@ -2,11 +2,6 @@ package testkit
 
 import (
 	"fmt"
-	"net"
-	"os"
-	"os/exec"
-	"os/user"
-	"path/filepath"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -17,6 +12,7 @@ import (
 	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
 
+	"github.com/tollgate-iot/tollgate/internal/testkit/mosquitto"
 	"github.com/tollgate-iot/tollgate/shared/clock"
 	"github.com/tollgate-iot/tollgate/shared/wire"
 )
@@ -209,88 +205,17 @@ func (s *Sink) WaitUnique(n int, timeout time.Duration) bool {
 }
 
 // FreePort returns a free loopback TCP port.
-func FreePort(t testing.TB) int {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port
-}
+func FreePort(t testing.TB) int { return mosquitto.FreePort(t) }
 
 // Mosquitto is a mosquitto broker run as a child process.
-type Mosquitto struct {
-	URL  string
-	Port int
-	cmd  *exec.Cmd
-}
+type Mosquitto = mosquitto.Broker
 
-// StartMosquitto starts mosquitto on a free port with a generated config.
-// It skips the test when mosquitto is not installed, except on CI.
+// StartMosquitto starts mosquitto on a free port, anonymous clients
+// allowed, with the extra config lines. It skips the test when mosquitto is
+// not installed, except on CI.
 func StartMosquitto(t testing.TB, extraConf string) *Mosquitto {
 	t.Helper()
-	bin, err := exec.LookPath("mosquitto")
-	if err != nil {
-		for _, p := range []string{"/usr/sbin/mosquitto", "/usr/local/sbin/mosquitto"} {
-			if _, serr := os.Stat(p); serr == nil {
-				bin, err = p, nil
-			}
-		}
-	}
-	if err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatal("mosquitto is required on CI (Debian package mosquitto)")
-		}
-		t.Skip("mosquitto not installed (Debian package mosquitto)")
-	}
-	port := FreePort(t)
-	conf := filepath.Join(t.TempDir(), "mosquitto.conf")
-	// mosquitto started as root drops to user "mosquitto", which cannot read
-	// our 0600 keys; naming the current user keeps it as us.
-	name := "mosquitto"
-	if u, err := user.Current(); err == nil {
-		name = u.Username
-	}
-	body := fmt.Sprintf("user %s\nlistener %d 127.0.0.1\nallow_anonymous true\npersistence false\nlog_dest stderr\n%s", name, port, extraConf)
-	if err := os.WriteFile(conf, []byte(body), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	cmd := exec.Command(bin, "-c", conf)
-	logs := &strings.Builder{}
-	cmd.Stderr = &lockedWriter{w: logs}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	m := &Mosquitto{URL: fmt.Sprintf("tcp://127.0.0.1:%d", port), Port: port, cmd: cmd}
-	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
-	deadline := wall.Now().Add(10 * time.Second)
-	for wall.Now().Before(deadline) {
-		if c, err := net.Dial("tcp", fmt.Sprintf("127.0.0.1:%d", port)); err == nil {
-			c.Close()
-			return m
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-	t.Fatalf("mosquitto did not start:\n%s", cmd.Stderr.(*lockedWriter).String())
-	return nil
-}
-
-type lockedWriter struct {
-	mu sync.Mutex
-	w  *strings.Builder
-}
-
-func (l *lockedWriter) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.w.Write(p)
-}
-
-func (l *lockedWriter) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.w.String()
+	return mosquitto.Start(t, mosquitto.Anonymous+extraConf)
 }
 
 var wall clock.Clock = clock.Real{}

@@ -4,93 +4,24 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net"
 	"os"
 	"os/exec"
-	"os/user"
 	"path/filepath"
-	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	mqtt "github.com/eclipse/paho.mqtt.golang"
 
+	"github.com/tollgate-iot/tollgate/internal/testkit/mosquitto"
 	"github.com/tollgate-iot/tollgate/shared/clock"
 )
 
 // startMosquitto runs mosquitto as a child process on a free loopback port
-// with extra config lines and returns its tcp:// URL. Without mosquitto the
-// test is skipped, except on CI (CI=true), where it fails.
+// with extra config lines and returns its tcp:// URL.
 func startMosquitto(t *testing.T, extra string) string {
 	t.Helper()
-	return startMosquittoProc(t, extra).url
+	return mosquitto.Start(t, extra).URL
 }
-
-// mosquittoProc is a running mosquitto and a way to stop it early.
-type mosquittoProc struct {
-	url  string
-	kill func()
-}
-
-func startMosquittoProc(t *testing.T, extra string) mosquittoProc {
-	t.Helper()
-	bin, err := exec.LookPath("mosquitto")
-	if err != nil {
-		for _, p := range []string{"/usr/sbin/mosquitto", "/usr/local/sbin/mosquitto"} {
-			if _, serr := os.Stat(p); serr == nil {
-				bin, err = p, nil
-			}
-		}
-	}
-	if err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatal("mosquitto is required on CI (Debian package mosquitto)")
-		}
-		t.Skip("mosquitto not installed (Debian package mosquitto)")
-	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	port := ln.Addr().(*net.TCPAddr).Port
-	ln.Close()
-	name := "mosquitto" // as root it would drop to this user; stay ourselves
-	if u, err := user.Current(); err == nil {
-		name = u.Username
-	}
-	conf := filepath.Join(t.TempDir(), "mosquitto.conf")
-	body := fmt.Sprintf("user %s\nlistener %d 127.0.0.1\npersistence false\nlog_dest stderr\n%s", name, port, extra)
-	if err := os.WriteFile(conf, []byte(body), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	cmd := exec.Command(bin, "-c", conf)
-	var logs strings.Builder
-	var mu sync.Mutex
-	cmd.Stderr = writerFunc(func(p []byte) (int, error) { mu.Lock(); defer mu.Unlock(); return logs.Write(p) })
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	var once sync.Once
-	kill := func() { once.Do(func() { cmd.Process.Kill(); cmd.Wait() }) }
-	t.Cleanup(kill)
-	deadline := wall.Now().Add(10 * time.Second)
-	for wall.Now().Before(deadline) {
-		if c, err := net.Dial("tcp", fmt.Sprintf("127.0.0.1:%d", port)); err == nil {
-			c.Close()
-			return mosquittoProc{url: fmt.Sprintf("tcp://127.0.0.1:%d", port), kill: kill}
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-	mu.Lock()
-	defer mu.Unlock()
-	t.Fatalf("mosquitto did not start:\n%s", logs.String())
-	return mosquittoProc{}
-}
-
-type writerFunc func([]byte) (int, error)
-
-func (f writerFunc) Write(p []byte) (int, error) { return f(p) }
 
 // plainClient connects a paho client to any broker.
 func plainClient(t *testing.T, url, id string) mqtt.Client {
@@ -217,8 +148,8 @@ func TestCheckExternalURL(t *testing.T) {
 // TestExternalPublishWhileDownFailsAtOnce: once the broker is gone, a
 // publish fails at once instead of waiting for paho's reconnect.
 func TestExternalPublishWhileDownFailsAtOnce(t *testing.T) {
-	m := startMosquittoProc(t, "allow_anonymous true\n")
-	e, err := DialExternal(ExternalConfig{URL: m.url, Logger: testLogger()})
+	m := mosquitto.Start(t, mosquitto.Anonymous)
+	e, err := DialExternal(ExternalConfig{URL: m.URL, Logger: testLogger()})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -226,7 +157,7 @@ func TestExternalPublishWhileDownFailsAtOnce(t *testing.T) {
 	if err := e.Publish("tollgate/v1/acme/dev-1/control", []byte("x")); err != nil {
 		t.Fatalf("publish while up: %v", err)
 	}
-	m.kill()
+	m.Kill()
 	deadline := wall.Now().Add(10 * time.Second)
 	for e.c.IsConnectionOpen() && wall.Now().Before(deadline) {
 		time.Sleep(10 * time.Millisecond)

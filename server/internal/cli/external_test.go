@@ -1,17 +1,12 @@
 package cli
 
 import (
-	"fmt"
-	"net"
-	"os"
-	"os/exec"
-	"os/user"
-	"path/filepath"
 	"testing"
 	"time"
 
 	mqtt "github.com/eclipse/paho.mqtt.golang"
 
+	"github.com/tollgate-iot/tollgate/internal/testkit/mosquitto"
 	"github.com/tollgate-iot/tollgate/server/internal/keys"
 	"github.com/tollgate-iot/tollgate/shared/clock"
 	"github.com/tollgate-iot/tollgate/shared/syncproto"
@@ -19,62 +14,13 @@ import (
 	"github.com/tollgate-iot/tollgate/shared/wire"
 )
 
-// mosquitto runs mosquitto as a child process on a free loopback port,
-// anonymous clients allowed, and returns its tcp:// URL. Without mosquitto
-// the test is skipped, except on CI (CI=true), where it fails.
-func mosquitto(t *testing.T) string {
-	t.Helper()
-	bin, err := exec.LookPath("mosquitto")
-	if err != nil {
-		for _, p := range []string{"/usr/sbin/mosquitto", "/usr/local/sbin/mosquitto"} {
-			if _, serr := os.Stat(p); serr == nil {
-				bin, err = p, nil
-			}
-		}
-	}
-	if err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatal("mosquitto is required on CI (Debian package mosquitto)")
-		}
-		t.Skip("mosquitto not installed (Debian package mosquitto)")
-	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	port := ln.Addr().(*net.TCPAddr).Port
-	ln.Close()
-	name := "mosquitto"
-	if u, err := user.Current(); err == nil {
-		name = u.Username
-	}
-	conf := filepath.Join(t.TempDir(), "mosquitto.conf")
-	if err := os.WriteFile(conf, []byte(fmt.Sprintf("user %s\nlistener %d 127.0.0.1\nallow_anonymous true\npersistence false\n", name, port)), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	cmd := exec.Command(bin, "-c", conf)
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
-	wall := clock.Real{}
-	for deadline := wall.Now().Add(10 * time.Second); wall.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
-		if c, err := net.Dial("tcp", fmt.Sprintf("127.0.0.1:%d", port)); err == nil {
-			c.Close()
-			return fmt.Sprintf("tcp://127.0.0.1:%d", port)
-		}
-	}
-	t.Fatal("mosquitto did not start")
-	return ""
-}
-
 // TestServeWithExternalBroker: serve --broker tcp://(mosquitto) prints the
 // broker, pushes a signed token push to the device's control topic when a
 // top-up signs a new token version, and counts the telemetry it sees on
 // mosquitto into the ledger. Mosquitto itself checks nothing at CONNECT:
 // the device connects with any password (docs/server.md).
 func TestServeWithExternalBroker(t *testing.T) {
-	url := mosquitto(t)
+	url := mosquitto.Start(t, mosquitto.Anonymous).URL
 	s := serveWithBroker(t, "--broker", url, "--observed-flush-interval", "100ms")
 	if s.mqtt != url {
 		t.Fatalf("serve printed mqtt: %s, want %s", s.mqtt, url)
