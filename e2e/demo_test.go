@@ -70,9 +70,9 @@ func TestDemo(t *testing.T) {
 
 	var out []string
 	rows := map[string][]string{} // DEVICE AGENT VIA LICENSES SENT ACCEPTED REFUSED …
-	var exports, show string
+	var exports, show, deductions string
 	deadline := wall.After(3 * time.Minute)
-	for show == "" {
+	for deductions == "" {
 		select {
 		case l, ok := <-lines:
 			if !ok {
@@ -88,6 +88,9 @@ func TestDemo(t *testing.T) {
 			}
 			if strings.Contains(l, "tollgatectl license show ") {
 				show = strings.TrimSpace(l)
+			}
+			if strings.Contains(l, "tollgatectl license deductions ") {
+				deductions = strings.TrimSpace(l)
 			}
 		case <-deadline:
 			t.Fatalf("no tollgatectl command in 3 minutes:\n%s\n%s", strings.Join(out, "\n"), stderr.String())
@@ -126,6 +129,15 @@ func TestDemo(t *testing.T) {
 	res, err := c.CombinedOutput()
 	if err != nil || !strings.Contains(string(res), "revoked") {
 		t.Fatalf("%s: %v\n%s", show, err, res)
+	}
+
+	// The agents synced: the ledger holds press-01's three deductions.
+	argv = strings.Fields(deductions)
+	c = exec.Command(filepath.Join(bin, "tollgatectl"), append(argv[1:], "-o", "json")...)
+	c.Env = append([]string{"HOME=" + dir}, env...)
+	res, err = c.CombinedOutput()
+	if err != nil || strings.Count(string(res), `"days_after"`) != 3 {
+		t.Fatalf("%s: %v\n%s", deductions, err, res)
 	}
 
 	// Ctrl-C stops the server too.

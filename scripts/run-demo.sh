@@ -9,7 +9,8 @@
 # child sensors publish to its local MQTT broker — and runs one agent per
 # device or gateway on a clock that passes 3 hours per second. firmware-sim
 # then drives the fleet for 5 simulated days (60 samples per device and
-# hour) through the agents' real ingest paths, and prints the story.
+# hour) through the agents' real ingest paths, and prints the story. The
+# agents sync with the server, whose ledger then holds the day deductions.
 # The server keeps running until Ctrl-C.
 #
 # Environment: DEMO_DAYS (default 5, at least 3), DEMO_SPEED (default 10800),
@@ -112,7 +113,7 @@ echo "== 3. the gateway's local MQTT broker, and one agent per device and gatewa
 pids+=($!)
 local_broker=$(wait_for_line "$demo/local-broker.log" '^local broker listening on ' | sed 's/.* on //')
 origin=$(date -u +%Y-%m-%dT%H:%M:%SZ)
-agent_args=(--broker "tcp://$mqtt_addr" --ingest 127.0.0.1:0 --clock-speed "$speed" --clock-origin "$origin")
+agent_args=(--server "$server_url" --broker "tcp://$mqtt_addr" --ingest 127.0.0.1:0 --clock-speed "$speed" --clock-origin "$origin")
 for d in press-01 press-02 press-03 press-04; do
   "$bin/tollgate-agent" run --data "$demo/$d" "${agent_args[@]}" >"$demo/$d.log" 2>&1 &
   pids+=($!)
@@ -135,6 +136,11 @@ sleep "$(awk -v s="$speed" 'BEGIN { printf "%.1f", 2 * 86400 / s + 1 }')"
 ctl license revoke "$lic_revoke" >/dev/null
 revoked_at=$(date -u -d "@$(awk -v o="$(date -u -d "$origin" +%s)" -v n="$(date -u +%s)" -v s="$speed" 'BEGIN { printf "%d", o + (n - o) * s }')" '+%Y-%m-%d %H:%M')
 wait "$sim"
+# The agents also sync in the background (every 5 minutes of real time);
+# one more sync each carries the last deductions and hourly counts now.
+for d in press-01 press-02 press-03 press-04 gw-01; do
+  "$bin/tollgate-agent" sync --data "$demo/$d" >>"$demo/sync.log" 2>&1 || echo "   (the sync of $d failed: $demo/sync.log)"
+done
 echo
 
 echo "== 5. the story (revoked press-04's license at simulated $revoked_at UTC)"
@@ -142,13 +148,15 @@ sed 's/^/   /' "$demo/story.txt"
 echo
 echo "   press-01 ran out of prepaid days and blacklisted itself; press-02 was held to 40 samples/hour"
 echo "   (960 per rolling 24 hours); press-03's trial and the gateway's children sent everything;"
-echo "   press-04 was cut off by the revocation. The agents decided offline and do not sync here (their"
-echo "   clock runs days ahead of the server's): each one's view is $shown_bin/tollgate-agent status --data $rel/DEVICE"
+echo "   press-04 was cut off by the revocation. The agents decided offline and synced: the server's ledger"
+echo "   holds press-01's day deductions; its self-blacklisting stays on its agent (sync reports deductions and"
+echo "   counts, not the agent's own blacklist). Each agent: $shown_bin/tollgate-agent status --data $rel/DEVICE"
 echo
 echo "The server keeps running until Ctrl-C. Try, in another shell:"
 echo "   export TOLLGATE_SERVER=$server_url TOLLGATE_API_KEY=$admin_key"
 echo "   $shown_bin/tollgatectl license list"
 echo "   $shown_bin/tollgatectl license show $lic_revoke"
+echo "   $shown_bin/tollgatectl license deductions $lic_days"
 echo "   $shown_bin/tollgatectl device list"
 echo "   $shown_bin/tollgatectl audit list"
 wait "${pids[0]}"
