@@ -63,7 +63,7 @@ func (o *op) deductOne(d *Device, seq int64, at time.Time, prefer *License) (*De
 	}
 	out := &Deduction{Seq: seq, DeviceID: d.ID, At: at}
 	l := prefer
-	if l == nil || !l.canPayDay(o.now) {
+	if l == nil || !l.canPayDayAt(at, o.now) {
 		var err error
 		if l, err = o.payer(d.ID); err != nil {
 			return nil, err
@@ -89,6 +89,49 @@ func (o *op) deductOne(d *Device, seq int64, at time.Time, prefer *License) (*De
 // license with days left.
 func (l *License) canPayDay(now time.Time) bool {
 	return l.Billing == token.BillingDays && l.AvailableDays > 0 && l.usable(now) == nil && !l.waitingToStart()
+}
+
+// canPayDayAt reports whether l can pay a day the device deducted at: a
+// deduction is judged at the time it was made. A license that can pay now
+// can; one revoked or suspended now can still pay a deduction made before
+// that instant (the agent held a valid token then), if it is a started day
+// license with days left, not transferred, bound to the device at that
+// time. The deduction time is the agent's effective time and is trusted
+// no later than the server's now; a revocation or suspension at an unknown
+// time (before the ledger kept the instant) stays a refusal.
+func (l *License) canPayDayAt(at, now time.Time) bool {
+	if l.canPayDay(now) {
+		return true
+	}
+	if at.IsZero() || at.After(now) {
+		at = now
+	}
+	if l.Billing != token.BillingDays || l.AvailableDays <= 0 || l.waitingToStart() || l.TransferredTo != "" ||
+		l.DeviceID == "" || at.Before(l.BoundAt) {
+		return false
+	}
+	since, known := l.deniedSince()
+	return known && at.Before(since)
+}
+
+// deniedSince returns the instant from which l has been revoked or
+// suspended (the earlier, for a license suspended and then revoked), and
+// whether it is known: false for a license neither revoked nor suspended,
+// or one denied before the ledger kept the instant.
+func (l *License) deniedSince() (time.Time, bool) {
+	switch {
+	case l.Revoked:
+		if l.RevokedAt.IsZero() {
+			return time.Time{}, false
+		}
+		if !l.SuspendedAt.IsZero() && l.SuspendedAt.Before(l.RevokedAt) {
+			return l.SuspendedAt, true
+		}
+		return l.RevokedAt, true
+	case l.Suspended:
+		return l.SuspendedAt, !l.SuspendedAt.IsZero()
+	}
+	return time.Time{}, false
 }
 
 // payer picks the license that pays the next day for a device, or nil.

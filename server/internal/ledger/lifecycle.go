@@ -21,7 +21,7 @@ func (lg *Ledger) Suspend(ctx context.Context, a Actor, idOrSerial string) (*Lic
 		if err := l.usable(o.now); err != nil {
 			return err
 		}
-		l.Suspended = true
+		l.Suspended, l.SuspendedAt = true, o.now
 		o.rlDirty = true
 		if err := o.x.Put(store.SuspendedKey(l.ID), nil); err != nil {
 			return err
@@ -45,7 +45,7 @@ func (lg *Ledger) Resume(ctx context.Context, a Actor, idOrSerial string) (*Lice
 		if l.terminal() {
 			return l.usable(o.now)
 		}
-		l.Suspended = false
+		l.Suspended, l.SuspendedAt = false, time.Time{}
 		o.rlDirty = true
 		if err := o.x.Delete(store.SuspendedKey(l.ID)); err != nil {
 			return err
@@ -69,8 +69,8 @@ func (lg *Ledger) Revoke(ctx context.Context, a Actor, idOrSerial string) (*Lice
 		if l.terminal() {
 			return l.usable(o.now)
 		}
-		l.Revoked = true
-		if l.Suspended {
+		l.Revoked, l.RevokedAt = true, o.now
+		if l.Suspended { // SuspendedAt stays: denied since the suspension
 			l.Suspended = false
 			if err := o.x.Delete(store.SuspendedKey(l.ID)); err != nil {
 				return err

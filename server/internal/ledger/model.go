@@ -146,16 +146,24 @@ type License struct {
 	DescribedBy         string `json:"described_by"`
 	CustomerDescription string `json:"customer_description"`
 
-	Locked          bool      `json:"locked"`
-	DeviceID        string    `json:"device_id"`
-	BoundAt         time.Time `json:"bound_at,omitzero"`
-	ActivatedAt     time.Time `json:"activated_at,omitzero"`
-	Start           time.Time `json:"start,omitzero"`
-	End             time.Time `json:"end,omitzero"`
-	CreatedAt       time.Time `json:"created_at,omitzero"`
-	Version         int64     `json:"version"`
-	Suspended       bool      `json:"suspended"`
-	Revoked         bool      `json:"revoked"`
+	Locked      bool      `json:"locked"`
+	DeviceID    string    `json:"device_id"`
+	BoundAt     time.Time `json:"bound_at,omitzero"`
+	ActivatedAt time.Time `json:"activated_at,omitzero"`
+	Start       time.Time `json:"start,omitzero"`
+	End         time.Time `json:"end,omitzero"`
+	CreatedAt   time.Time `json:"created_at,omitzero"`
+	Version     int64     `json:"version"`
+	Suspended   bool      `json:"suspended"`
+	Revoked     bool      `json:"revoked"`
+	// SuspendedAt and RevokedAt are the instants of the current suspension
+	// and of the revocation: a day deduction made before them is still
+	// charged when it is reported later (deductions.go canPayDayAt). Zero
+	// for a license suspended or revoked before the fields existed: at an
+	// unknown time, so no deduction is judged before it. SuspendedAt stays
+	// set when a suspended license is revoked (it was denied since then).
+	SuspendedAt     time.Time `json:"suspended_at,omitzero"`
+	RevokedAt       time.Time `json:"revoked_at,omitzero"`
 	TransferredTo   string    `json:"transferred_to"`
 	TransferredFrom string    `json:"transferred_from"`
 	// TokenUntil is the latest NotAfter of any token issued for the

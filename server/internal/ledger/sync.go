@@ -33,6 +33,28 @@ type SyncState struct {
 	// written without looking each up. 0: not known (no count written
 	// since the field exists); the first report finds it with one seek.
 	CountsThrough int64 `json:"counts_through,omitempty"`
+	// CountConflicts counts the hourly counts of forked reports that were
+	// lower than held (kept at the held value, not refused); ForkedHours
+	// are the latest MaxForkedHours such hours (Unix seconds), ascending.
+	CountConflicts int64   `json:"count_conflicts,omitempty"`
+	ForkedHours    []int64 `json:"forked_hours,omitempty"`
+}
+
+// MaxForkedHours bounds SyncState.ForkedHours.
+const MaxForkedHours = 48
+
+// addForkedHour notes a conflicting hour, keeping the latest
+// MaxForkedHours distinct hours in ascending order.
+func (st *SyncState) addForkedHour(h int64) {
+	st.CountConflicts++
+	i, found := slices.BinarySearch(st.ForkedHours, h)
+	if found {
+		return
+	}
+	st.ForkedHours = slices.Insert(st.ForkedHours, i, h)
+	if n := len(st.ForkedHours); n > MaxForkedHours {
+		st.ForkedHours = slices.Delete(st.ForkedHours, 0, n-MaxForkedHours)
+	}
 }
 
 // Fork is a reported deduction record whose seq the ledger already holds
@@ -191,6 +213,13 @@ type reportPlan struct {
 	devs   []*devPlan
 	deds   []dedPlan // one per report deduction
 	counts []bool    // one per report count: write it
+	// fork: a deduction of the report is a fork (a seq held with other
+	// content); a lower hourly count is then tolerated, not refused.
+	fork bool
+	// merged are counts of a forked report lower than held in some field:
+	// by report index, the per-field highest of held and reported, to be
+	// written instead of the reported one (when counts[i] is set).
+	merged map[int]syncproto.HourlyCount
 }
 
 // devPlan is one device whose deductions or counts a report carries.
@@ -200,7 +229,8 @@ type devPlan struct {
 	st        SyncState
 	hasDeds   bool // the reporter, or a child with deductions in the report
 	lastSeq   int64
-	through   int64 // the latest hour held (counts), when throughOK
+	conflicts []int64 // hours whose reported count was lower than held (forked report)
+	through   int64   // the latest hour held (counts), when throughOK
 	throughOK bool
 	// lics are the licenses new deductions name, read once: a charge
 	// updates the one it pays in place.
@@ -259,6 +289,7 @@ func (o *op) checkReport(deviceID string, r *syncproto.Report, bounds map[string
 			p.deds[i].kind = dedHeld
 		case err == nil:
 			p.deds[i].kind, p.deds[i].held = dedFork, held
+			p.fork = true
 		case !errors.Is(err, store.ErrNotFound):
 			return nil, err
 		case dp.lics[rd.LicenseID] == nil:
@@ -345,7 +376,14 @@ func (o *op) applyReport(p *reportPlan, r *syncproto.Report, maxNew int) (reconc
 	for i := range r.Counts {
 		if p.counts[i] {
 			c := &r.Counts[i]
-			if err := o.x.Put(p.enc.countKeys[i], p.enc.counts[i]); err != nil {
+			v := p.enc.counts[i]
+			if m, ok := p.merged[i]; ok {
+				var err error
+				if v, err = json.Marshal(&m); err != nil {
+					return res, fmt.Errorf("ledger: encode hourly count: %w", err)
+				}
+			}
+			if err := o.x.Put(p.enc.countKeys[i], v); err != nil {
 				return res, err
 			}
 			if dp == nil || dp.id != c.DeviceID {
@@ -360,8 +398,11 @@ func (o *op) applyReport(p *reportPlan, r *syncproto.Report, maxNew int) (reconc
 		if moved {
 			st.CountsThrough = dp.through
 		}
-		if !dp.hasDeds { // a child with counts only: keep its bound
-			if moved {
+		for _, h := range dp.conflicts {
+			st.addForkedHour(h)
+		}
+		if !dp.hasDeds { // a child with counts only: keep its bound and conflicts
+			if moved || len(dp.conflicts) > 0 {
 				if err := o.x.PutJSON(store.SyncStateKey(dp.id), st); err != nil {
 					return res, err
 				}
@@ -490,9 +531,12 @@ func (o *op) recordFork(d *Device, st *SyncState, held, rd *syncproto.Deduction)
 
 // checkCounts refuses counts for a device that is neither d nor its
 // gateway child, and a count lower than the one held for its (device,
-// hour); it marks in p.counts the counts that are new or higher than held.
-// Counts of an hour after the latest held for their device are new
-// without a look-up.
+// hour) — unless the report is a fork (p.fork: a restored older copy or a
+// second agent with the same identity), whose lower count is no bad input:
+// the held value is kept (each field at its highest), the hour noted as a
+// conflict, and the rest of the report applied. It marks in p.counts the
+// counts that are new or higher than held. Counts of an hour after the
+// latest held for their device are new without a look-up.
 func (o *op) checkCounts(p *reportPlan, d *Device, cs []syncproto.HourlyCount) error {
 	var dp *devPlan
 	for i := range cs {
@@ -526,6 +570,17 @@ func (o *op) checkCounts(p *reportPlan, d *Device, cs []syncproto.HourlyCount) e
 		switch {
 		case err == nil && held == *c:
 			continue
+		case err == nil && (c.Accepted < held.Accepted || c.Overage < held.Overage || c.Refused < held.Refused) && p.fork:
+			dp.conflicts = append(dp.conflicts, c.Hour)
+			m := syncproto.HourlyCount{DeviceID: c.DeviceID, Hour: c.Hour, Accepted: max(c.Accepted, held.Accepted),
+				Overage: max(c.Overage, held.Overage), Refused: max(c.Refused, held.Refused)}
+			if m == held {
+				continue
+			}
+			if p.merged == nil {
+				p.merged = map[int]syncproto.HourlyCount{}
+			}
+			p.merged[i] = m
 		case err == nil && (c.Accepted < held.Accepted || c.Overage < held.Overage || c.Refused < held.Refused):
 			return fmt.Errorf("%w: device %s hour %s: %d/%d/%d reported, %d/%d/%d held (accepted/overage/refused)",
 				ErrCounterWentDown, c.DeviceID, time.Unix(c.Hour, 0).UTC().Format(time.RFC3339),
