@@ -100,5 +100,5 @@ func (s *Store) ApplyKey(k KeyToApply) ([]string, error) {
 	if err != nil {
 		return nil, err
 	}
-	return results, s.db.Sync()
+	return results, s.Sync()
 }

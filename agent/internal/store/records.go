@@ -179,7 +179,7 @@ func (s *Store) AppendDeduction(d Deduction) error {
 	if err != nil {
 		return err
 	}
-	return s.db.Sync()
+	return s.Sync()
 }
 
 // Deductions returns a device's deduction records in sequence order.

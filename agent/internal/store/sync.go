@@ -129,7 +129,7 @@ func (s *Store) SaveSync(p SyncProgress) error {
 	if err != nil {
 		return err
 	}
-	return s.db.Sync()
+	return s.Sync()
 }
 
 // seekFrom iterates the keys under prefix from start on until fn returns
