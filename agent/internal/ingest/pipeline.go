@@ -77,6 +77,7 @@ type request struct {
 	results []wire.Result
 	pend    []pending
 	done    chan struct{}
+	marks   [][]byte // SubmitMarked's keys (marks.go); nil from Submit
 }
 
 // New returns a pipeline; call Run to start its committer.
@@ -93,7 +94,11 @@ func New(o Options) *Pipeline {
 // Submit decides every sample and commits the accepted ones; it returns
 // one result per sample, in order. It blocks until the commit is durable.
 func (p *Pipeline) Submit(ctx context.Context, samples []wire.Sample) ([]wire.Result, error) {
-	req := &request{samples: samples, results: make([]wire.Result, len(samples)), done: make(chan struct{})}
+	return p.submit(ctx, &request{samples: samples, results: make([]wire.Result, len(samples)), done: make(chan struct{})})
+}
+
+func (p *Pipeline) submit(ctx context.Context, req *request) ([]wire.Result, error) {
+	samples := req.samples
 	for i := range samples {
 		s := &samples[i]
 		if err := s.Validate(limits.MaxSampleDataBytes); err != nil {
@@ -321,6 +326,7 @@ type chunk struct {
 	// lastDev and lastHour are the device and hour add recorded last.
 	lastDev  *gate.Device
 	lastHour int64
+	marks    []mark // written with the chunk (marks.go)
 }
 
 // commit writes the group's samples in transactions of bounded size and
@@ -391,6 +397,7 @@ func (p *Pipeline) add(c *chunk, r *request, pe pending) {
 	c.entries = append(c.entries, outbox.Entry{Topic: h.topic, Payload: payload, Head: len(h.head)})
 	r.results[pe.idx] = wire.Result{Accepted: true, Seq: seq}
 	c.refs = append(c.refs, &r.results[pe.idx])
+	c.noteMark(r, pe.idx)
 	// Consecutive samples are mostly of one device and hour: skip the
 	// two map lookups for those.
 	if d != c.lastDev || pe.dec.Hour != c.lastHour {
@@ -434,6 +441,9 @@ func (p *Pipeline) flush(c *chunk) bool {
 			if err := store.SetJSON(txn, store.KeyTotals(d.ID), totals); err != nil {
 				return err
 			}
+		}
+		if err := c.writeMarks(txn); err != nil {
+			return err
 		}
 		return store.SetJSON(txn, store.KeyClock(), p.o.Clock.State())
 	})
