@@ -114,15 +114,17 @@ func TestAirgapSite(t *testing.T) {
 	}
 
 	// A restored older copy of the agent's data writes seq 2 again, with
-	// other content: the server flags a fork and keeps what it held.
+	// other content, in day 1's hour, where it counts 20 accepted against
+	// the 240 the server holds: the server flags a fork, keeps what it
+	// held (the hour stays at 240) and names the hour as conflicting; the
+	// lower count of a forked receipt is not refused counter_went_down.
 	old := e.path("site-a-day0")
-	oldAt := t0.Add(31 * time.Hour)
+	oldAt := dayAt(1).Add(30 * time.Minute)
 	if acc, _ := e.day(old, oldAt, 20); acc != 20 {
 		t.Fatalf("restored copy: %d accepted", acc)
 	}
-	posted[oldAt.Truncate(time.Hour).Unix()] += 20
 	e.agentOK("export-usage", "--data", old, "--out", e.path("r-old"))
-	if imp := e.usageImport(e.acme, e.path("r-old")); imp.NewForks != 1 || imp.AckedSeq != 3 {
+	if imp := e.usageImport(e.acme, e.path("r-old")); imp.NewForks != 1 || imp.AckedSeq != 3 || imp.NewOverdrafts != 0 {
 		t.Fatalf("restored copy's receipt: %+v", imp)
 	}
 	if after := e.ctlOK(e.root, "license", "deductions", lic, "-o", "json"); after != before {
@@ -155,12 +157,18 @@ func TestAirgapSite(t *testing.T) {
 		e.agentOK("export-usage", "--data", A, "--out", e.path("r2"))
 	})
 	e.checkForeignFiles(A, lics)
+	e.checkUseBeforeRevocation(e.path("site-b"), lics[1])
 	e.checkMangledReceipt(A)
 	if imp := e.usageImport(e.acme, e.path("r2")); imp.AckedSeq != 4 || imp.Deductions != 1 || imp.NewOverdrafts != 0 {
 		t.Fatalf("receipt 2: %+v", imp)
 	}
 
-	// Revocation reaches the site as a key and stops the agent.
+	// Revocation reaches the site as a key and stops the agent. (Receipt 2
+	// was imported first for this site's own timeline: its day 5 is a
+	// simulated day after the server's now, and a deduction is trusted no
+	// later than the server's now — imported after the revocation it would
+	// rightly be an overdraft. checkUseBeforeRevocation runs the order
+	// with a day deducted at real time before the revocation.)
 	e.ctlOK(e.root, "license", "revoke", lic)
 	e.ctlOK(e.acme, "activation", "key", "--device", "press-01", "--out", e.path("key4"))
 	e.agentOK("activate", "--data", A, e.path("key4"))
@@ -464,6 +472,48 @@ func (e *airgapEnv) day(data string, at time.Time, n int, during ...func()) (int
 		e.t.Fatal("agent did not stop on SIGINT")
 	}
 	return accepted, reasons
+}
+
+// checkUseBeforeRevocation: a site (B, activated with lic by
+// checkForeignFiles' key) deducts a day at real time, then lic is revoked
+// and only then is the site's receipt imported: the day was made while
+// the license could pay, so it is charged to it — no overdraft, the
+// device not blacklisted (SPEC §6: a validly signed record is never
+// dropped; SPEC §2: judged when it was made).
+func (e *airgapEnv) checkUseBeforeRevocation(B, lic string) {
+	e.t.Helper()
+	e.agentOK("activate", "--data", B, e.path("keyB"))
+	if acc, reasons := e.day(B, clock.Real{}.Now(), 1); acc != 1 {
+		e.t.Fatalf("site B: %d accepted, refused %v", acc, reasons)
+	}
+	// Times are whole seconds and the agent's effective time may lead the
+	// server's by up to one (its persisted high-water mark is rounded up):
+	// the revoke comes two seconds after the deduction.
+	time.Sleep(2 * time.Second)
+	e.ctlOK(e.root, "license", "revoke", lic)
+	e.agentOK("export-usage", "--data", B, "--out", e.path("rB"))
+	if imp := e.usageImport(e.acme, e.path("rB")); imp.Deductions != 1 || imp.AckedSeq != 1 || imp.NewOverdrafts != 0 {
+		e.t.Fatalf("site B's receipt imported after the revocation: %+v", imp)
+	}
+	var ds struct {
+		Deductions []struct {
+			Seq        int64 `json:"seq"`
+			Failed     bool  `json:"failed"`
+			DaysBefore int64 `json:"days_before"`
+			DaysAfter  int64 `json:"days_after"`
+		} `json:"deductions"`
+	}
+	e.mustJSON(e.ctl(e.root, "license", "deductions", lic, "-o", "json"), &ds)
+	if len(ds.Deductions) != 1 || ds.Deductions[0].Failed || ds.Deductions[0].DaysBefore != 3 || ds.Deductions[0].DaysAfter != 2 {
+		e.t.Fatalf("site B's license deductions after the import: %+v", ds)
+	}
+	var dev struct {
+		Blacklisted bool `json:"blacklisted"`
+	}
+	e.mustJSON(e.ctl(e.acme, "device", "show", "press-02", "-o", "json"), &dev)
+	if dev.Blacklisted {
+		e.t.Fatal("site B's device blacklisted for a day deducted before the revocation")
+	}
 }
 
 // inspectReceipt reads a receipt through `tollgate-agent inspect -o json`,

@@ -254,10 +254,12 @@ func TestRevocationReachesAgentWhosePushChannelIsDown(t *testing.T) {
 	if rs := postBatch(t.Context(), p.addr, 1, 1); len(rs) != 1 || !rs[0].Accepted {
 		t.Fatalf("sample before the revoke: %+v", rs)
 	}
-	// The day that sample deducted is reconciled first: a deduction first
-	// reported after its license was revoked is an overdraft (the device
-	// is blacklisted), which is not what this test is about.
-	cmdRun(t, "sync", "--data", data)
+	// The day that sample deducted is first reported after the revoke: it
+	// was made before it, so it is charged, not an overdraft (the device is
+	// not blacklisted). Times are whole seconds and the agent's effective
+	// time may lead the server's by up to one (its persisted high-water
+	// mark is rounded up): the revoke comes two seconds later.
+	time.Sleep(2 * time.Second)
 	srv.run(srv.admin, nil, "license", "revoke", license)
 	time.Sleep(300 * time.Millisecond) // a push would have arrived by now
 	if rs := postBatch(t.Context(), p.addr, 2, 1); len(rs) != 1 || !rs[0].Accepted {
@@ -266,5 +268,8 @@ func TestRevocationReachesAgentWhosePushChannelIsDown(t *testing.T) {
 	cmdRun(t, "sync", "--data", data)
 	if rs := postBatch(t.Context(), p.addr, 3, 1); len(rs) != 1 || rs[0].Accepted || rs[0].Reason != "revoked" {
 		t.Fatalf("sample after the sync: %+v", rs)
+	}
+	if v := srv.syncView(srv.admin, "press-12"); v.AckedSeq < 1 || v.Overdrafts != 0 {
+		t.Fatalf("the day deducted before the revoke: server sync view %+v, want it acked and no overdraft", v)
 	}
 }

@@ -73,16 +73,27 @@ func (o *op) deductOne(d *Device, seq int64, at time.Time, prefer *License) (*De
 		d.LastSeq = seq
 	}
 	if l == nil {
-		out.Failed = true
-		if err := o.setBlacklist(SystemActor(), d, true, fmt.Sprintf("no days left (deduction %d)", seq), "device.blacklist"); err != nil {
-			return nil, err
-		}
-		return out, o.x.PutJSON(store.DeductionKey(d.ID, seq), out)
+		return out, o.failDay(d, out)
 	}
 	if err := o.x.PutJSON(store.DeviceKey(d.ID), d); err != nil {
 		return nil, err
 	}
 	return out, o.charge(l, out)
+}
+
+// failDay keeps rec as a failed deduction of d and blacklists d (SPEC §2:
+// when no license can pay, the deduction fails and the device is
+// blacklisted until an admin clears it). It charges nothing; d is written
+// back.
+func (o *op) failDay(d *Device, rec *Deduction) error {
+	rec.Failed = true
+	if rec.Seq > d.LastSeq {
+		d.LastSeq = rec.Seq
+	}
+	if err := o.setBlacklist(SystemActor(), d, true, fmt.Sprintf("no days left (deduction %d)", rec.Seq), "device.blacklist"); err != nil {
+		return err
+	}
+	return o.x.PutJSON(store.DeductionKey(d.ID, rec.Seq), rec)
 }
 
 // canPayDay reports whether l can pay a day now: a usable, started day
@@ -98,7 +109,9 @@ func (l *License) canPayDay(now time.Time) bool {
 // license with days left, not transferred, bound to the device at that
 // time. The deduction time is the agent's effective time and is trusted
 // no later than the server's now; a revocation or suspension at an unknown
-// time (before the ledger kept the instant) stays a refusal.
+// time (before the ledger kept the instant) stays a refusal. Both times
+// are whole seconds: a deduction in the very second of the revocation or
+// suspension cannot be told from one just before it, and counts as before.
 func (l *License) canPayDayAt(at, now time.Time) bool {
 	if l.canPayDay(now) {
 		return true
@@ -111,7 +124,7 @@ func (l *License) canPayDayAt(at, now time.Time) bool {
 		return false
 	}
 	since, known := l.deniedSince()
-	return known && at.Before(since)
+	return known && !at.After(since)
 }
 
 // deniedSince returns the instant from which l has been revoked or

@@ -118,10 +118,19 @@ func TestDeductionMadeBeforeRevocationIsChargedWhenReportedAfter(t *testing.T) {
 	}
 }
 
+// TestDeductionInTheSecondOfRevocationIsCharged: times are whole seconds;
+// a deduction stamped with the revocation's second counts as before it.
+func TestDeductionInTheSecondOfRevocationIsCharged(t *testing.T) {
+	c := newLateCase(t)
+	c.deny(true)
+	c.reconcile(epoch.Add(2 * time.Hour))
+	c.wantCharged()
+}
+
 func TestDeductionMadeAfterRevocationIsAnOverdraft(t *testing.T) {
 	c := newLateCase(t)
 	c.deny(true)
-	c.reconcile(epoch.Add(150 * time.Minute))
+	c.reconcile(epoch.Add(2*time.Hour + time.Second))
 	c.wantOverdraft()
 }
 
