@@ -64,4 +64,8 @@ type DeviceSync struct {
 	Last24h    CountTotals     `json:"last_24h"`
 	Last7d     CountTotals     `json:"last_7d"`
 	Hourly     []HourCount     `json:"hourly"`
+	// CountConflicts counts hourly counts of forked reports lower than
+	// held (kept at the held value); ForkedHours are the latest such hours.
+	CountConflicts int64       `json:"count_conflicts"`
+	ForkedHours    []time.Time `json:"forked_hours"`
 }

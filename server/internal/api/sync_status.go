@@ -40,6 +40,10 @@ func syncStatusWire(st *ledger.SyncStatus) wire.DeviceSync {
 	for i, d := range st.OverdraftList {
 		out.Overdrawn[i] = wire.SyncOverdraft{Seq: d.Seq, At: d.At}
 	}
+	out.CountConflicts, out.ForkedHours = st.CountConflicts, make([]time.Time, len(st.ForkedHours))
+	for i, h := range st.ForkedHours {
+		out.ForkedHours[i] = unix(h)
+	}
 	for i, c := range st.Hourly {
 		out.Hourly[i] = wire.HourCount{Hour: unix(c.Hour), Accepted: c.Accepted, Overage: c.Overage, Refused: c.Refused}
 	}
