@@ -139,6 +139,14 @@ func TestDemo(t *testing.T) {
 	if err != nil || strings.Count(string(res), `"days_after"`) != 3 {
 		t.Fatalf("%s: %v\n%s", deductions, err, res)
 	}
+	// …and the failed fourth day press-01 recorded when it blacklisted
+	// itself reached the server, which blacklisted the device.
+	c = exec.Command(filepath.Join(bin, "tollgatectl"), "device", "show", "press-01", "-o", "json")
+	c.Env = append([]string{"HOME=" + dir}, env...)
+	res, err = c.CombinedOutput()
+	if err != nil || !strings.Contains(string(res), `"blacklisted": true`) {
+		t.Fatalf("tollgatectl device show press-01: %v\n%s", err, res)
+	}
 
 	// Ctrl-C stops the server too.
 	server := strings.TrimPrefix(env[0], "TOLLGATE_SERVER=")

@@ -44,6 +44,10 @@ type Deduction struct {
 	PaidUntil  int64  `json:"paid_until"`
 	DaysBefore int64  `json:"days_before"`
 	DaysAfter  int64  `json:"days_after"`
+	// Failed marks a day nothing could pay on the agent: it blacklisted
+	// itself then (SPEC §3 step 4). The server records it, charges
+	// nothing, and blacklists the device.
+	Failed bool `json:"failed,omitempty"`
 }
 
 // HourlyCount is what one device (the agent's own, or a gateway's child)
@@ -171,7 +175,9 @@ func checkDeductions(reporter string, ds []Deduction) error {
 			return fmt.Errorf("%w: deductions[%d]: license_id", ErrInvalid, i)
 		case d.At <= 0 || d.PaidUntil < d.At:
 			return fmt.Errorf("%w: deductions[%d]: paid_until must not precede at", ErrInvalid, i)
-		case d.DaysBefore < 1 || d.DaysAfter != d.DaysBefore-1:
+		case d.Failed && (d.DaysBefore != 0 || d.DaysAfter != 0 || d.PaidUntil != d.At):
+			return fmt.Errorf("%w: deductions[%d]: a failed deduction pays nothing (days 0 → 0, paid_until = at)", ErrInvalid, i)
+		case !d.Failed && (d.DaysBefore < 1 || d.DaysAfter != d.DaysBefore-1):
 			return fmt.Errorf("%w: deductions[%d]: a deduction takes exactly one day (%d → %d)", ErrInvalid, i, d.DaysBefore, d.DaysAfter)
 		}
 	}

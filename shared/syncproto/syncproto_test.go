@@ -113,6 +113,11 @@ func TestReportValidate(t *testing.T) {
 		{"error/seq-0", func(r *Report) { r.Deductions[0].Seq = 0 }},
 		{"error/two-days-in-one-deduction", func(r *Report) { r.Deductions[0].DaysAfter = 1 }},
 		{"error/paid-until-before-at", func(r *Report) { r.Deductions[0].PaidUntil = r.Deductions[0].At - 1 }},
+		{"error/failed-deduction-that-pays", func(r *Report) { r.Deductions[0].Failed = true }},
+		{"error/failed-deduction-with-paid-time", func(r *Report) {
+			d := &r.Deductions[0]
+			d.Failed, d.DaysBefore, d.DaysAfter = true, 0, 0
+		}},
 		{"error/hour-not-aligned", func(r *Report) { r.Counts[0].Hour++ }},
 		{"error/negative-count", func(r *Report) { r.Counts[0].Accepted = -1 }},
 		{"error/overage-above-accepted", func(r *Report) { r.Counts[2].Overage = 11 }},
@@ -143,6 +148,21 @@ func TestReportValidate(t *testing.T) {
 	}
 	if err := report().Validate(); err != nil {
 		t.Fatalf("the good report is invalid: %v", err)
+	}
+	r := report()
+	d := &r.Deductions[len(r.Deductions)-1]
+	d.Failed, d.DaysBefore, d.DaysAfter, d.PaidUntil = true, 0, 0, d.At
+	if err := r.Validate(); err != nil {
+		t.Fatalf("a failed deduction (days 0 → 0, paid_until = at) is invalid: %v", err)
+	}
+	dev := signer(t, "gw-1")
+	text, err := SignRequest(dev, r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	back, err := OpenReport(trustOf(t, dev), token.KindSyncRequest, text)
+	if err != nil || !back.Deductions[len(back.Deductions)-1].Failed || back.Deductions[0].Failed {
+		t.Fatalf("OpenReport = %+v, %v; want only the last deduction failed", back, err)
 	}
 }
 

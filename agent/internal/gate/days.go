@@ -67,12 +67,15 @@ func (g *Gate) selfBlacklist(d *Device, lics []*License, usable uint32, eff int6
 			break
 		}
 	}
-	rec := store.SelfBlacklist{Reason: NoDays.String(), LicenseID: licID, At: eff / int64(time.Second)}
-	if err := g.ledger.SelfBlacklist(d.ID, rec); err != nil {
+	effSec := eff / int64(time.Second)
+	rec := store.SelfBlacklist{Reason: NoDays.String(), LicenseID: licID, At: effSec}
+	failed := store.Deduction{Seq: d.dedSeq + 1, DeviceID: d.ID, LicenseID: licID, At: effSec, PaidUntil: effSec, Failed: true}
+	if err := g.ledger.SelfBlacklist(d.ID, rec, failed); err != nil {
 		// Still refuse: the next sample tries again.
 		g.log.Error("self-blacklisting failed", "device_id", d.ID, "err", err)
 		return
 	}
+	d.dedSeq = failed.Seq
 	d.selfBlack.Store(true)
 	d.blackWhy = rec.Reason
 	g.log.Warn("device blacklisted itself: no days left", "device_id", d.ID, "license_id", licID)

@@ -30,8 +30,9 @@ import (
 type Ledger interface {
 	// AppendDeduction stores a deduction record durably (fsynced).
 	AppendDeduction(store.Deduction) error
-	// SelfBlacklist records that a device blacklisted itself.
-	SelfBlacklist(deviceID string, rec store.SelfBlacklist) error
+	// SelfBlacklist records durably (fsynced), at once, that a device
+	// blacklisted itself and the failed deduction record the server gets.
+	SelfBlacklist(deviceID string, rec store.SelfBlacklist, failed store.Deduction) error
 }
 
 // Options configures a Gate.
@@ -155,8 +156,8 @@ func (g *Gate) setTokens(d *Device, toks []Token, deductions []store.Deduction) 
 		}
 		l := &License{Tok: t.Lic, Text: t.Text}
 		for _, rec := range deductions {
-			if rec.LicenseID != l.Tok.LicenseID {
-				continue
+			if rec.Failed || rec.LicenseID != l.Tok.LicenseID {
+				continue // a failed day charged nothing
 			}
 			if rec.Seq > l.Tok.DaysThroughSeq {
 				l.charged++

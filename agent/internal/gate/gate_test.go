@@ -36,7 +36,10 @@ func (f *fakeLedger) AppendDeduction(d store.Deduction) error {
 	return nil
 }
 
-func (f *fakeLedger) SelfBlacklist(_ string, r store.SelfBlacklist) error {
+func (f *fakeLedger) SelfBlacklist(_ string, r store.SelfBlacklist, failed store.Deduction) error {
+	if err := f.AppendDeduction(failed); err != nil {
+		return err
+	}
 	f.black = append(f.black, r)
 	return nil
 }
@@ -213,6 +216,11 @@ func TestDayDeductions(t *testing.T) {
 	decideN(t, f, 1, Blacklisted)
 	if len(f.ledger.black) != 1 || f.ledger.black[0].Reason != "no_days" {
 		t.Fatalf("self-blacklist records = %+v", f.ledger.black)
+	}
+	// The failed day is a record of its own, next in sequence, charging
+	// nothing: the server blacklists the device when it arrives.
+	if d := f.ledger.deductions; len(d) != 3 || !d[2].Failed || d[2].Seq != 3 || d[2].DaysBefore != 0 || d[2].DaysAfter != 0 {
+		t.Fatalf("deductions after self-blacklisting = %+v, want a failed record with seq 3", d)
 	}
 }
 

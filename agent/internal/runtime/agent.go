@@ -152,9 +152,6 @@ type ledger struct{ st *store.Store }
 
 func (l ledger) AppendDeduction(d store.Deduction) error { return l.st.AppendDeduction(d) }
 
-func (l ledger) SelfBlacklist(deviceID string, rec store.SelfBlacklist) error {
-	if err := l.st.PutJSON(store.KeySelfBlacklist(deviceID), rec); err != nil {
-		return err
-	}
-	return l.st.Sync()
+func (l ledger) SelfBlacklist(deviceID string, rec store.SelfBlacklist, failed store.Deduction) error {
+	return l.st.SelfBlacklist(deviceID, rec, failed)
 }

@@ -45,6 +45,10 @@ type Deduction struct {
 	PaidUntil  int64  `json:"paid_until"`
 	DaysBefore int64  `json:"days_before"`
 	DaysAfter  int64  `json:"days_after"`
+	// Failed marks the record of a day nothing could pay: the device
+	// blacklisted itself (SPEC §3 step 4). It charges nothing; the server
+	// blacklists the device when the record reaches it.
+	Failed bool `json:"failed,omitempty"`
 }
 
 // Bucket counts the samples of one device in one hour.
@@ -163,23 +167,45 @@ func (s *Store) Revocation() (string, error) {
 // then fsynced before it returns, so that a sample accepted on the strength
 // of this day survives power loss too.
 func (s *Store) AppendDeduction(d Deduction) error {
+	if err := s.db.Update(func(txn *badger.Txn) error { return appendDeduction(txn, d) }); err != nil {
+		return err
+	}
+	return s.Sync()
+}
+
+// SelfBlacklist records, in one fsynced transaction, that a device
+// blacklisted itself and the failed deduction record that tells the server
+// why (failed.Failed must be set).
+func (s *Store) SelfBlacklist(deviceID string, rec SelfBlacklist, failed Deduction) error {
+	if !failed.Failed || failed.DeviceID != deviceID {
+		return fmt.Errorf("%w: self-blacklisting %s needs its own failed deduction record", ErrSeqOrder, deviceID)
+	}
 	err := s.db.Update(func(txn *badger.Txn) error {
-		last, err := getInt(txn, KeyDeductionSeq(d.DeviceID))
-		if err != nil {
+		if err := SetJSON(txn, KeySelfBlacklist(deviceID), rec); err != nil {
 			return err
 		}
-		if d.Seq <= last {
-			return fmt.Errorf("%w: device %s seq %d after %d", ErrSeqOrder, d.DeviceID, d.Seq, last)
-		}
-		if err := SetJSON(txn, KeyDeduction(d.DeviceID, d.Seq), d); err != nil {
-			return err
-		}
-		return SetInt(txn, KeyDeductionSeq(d.DeviceID), d.Seq)
+		return appendDeduction(txn, failed)
 	})
 	if err != nil {
 		return err
 	}
 	return s.Sync()
+}
+
+// appendDeduction stores d as the device's next deduction record,
+// refusing a seq at or below the last one held.
+func appendDeduction(txn *badger.Txn, d Deduction) error {
+	last, err := getInt(txn, KeyDeductionSeq(d.DeviceID))
+	if err != nil {
+		return err
+	}
+	if d.Seq <= last {
+		return fmt.Errorf("%w: device %s seq %d after %d", ErrSeqOrder, d.DeviceID, d.Seq, last)
+	}
+	if err := SetJSON(txn, KeyDeduction(d.DeviceID, d.Seq), d); err != nil {
+		return err
+	}
+	return SetInt(txn, KeyDeductionSeq(d.DeviceID), d.Seq)
 }
 
 // Deductions returns a device's deduction records in sequence order.

@@ -81,7 +81,7 @@ func Build(st *store.Store, in BuildInput) (*syncproto.Report, Page, error) {
 			break
 		}
 		r.Deductions = append(r.Deductions, syncproto.Deduction{Seq: d.Seq, LicenseID: d.LicenseID, At: d.At,
-			PaidUntil: d.PaidUntil, DaysBefore: d.DaysBefore, DaysAfter: d.DaysAfter})
+			PaidUntil: d.PaidUntil, DaysBefore: d.DaysBefore, DaysAfter: d.DaysAfter, Failed: d.Failed})
 		p.LastSeq = d.Seq
 	}
 	if !p.MoreDeductions {
@@ -120,7 +120,7 @@ func addChildDeductions(st *store.Store, r *syncproto.Report, p *Page, in BuildI
 				return true, nil
 			}
 			r.Deductions = append(r.Deductions, syncproto.Deduction{DeviceID: dev, Seq: d.Seq, LicenseID: d.LicenseID,
-				At: d.At, PaidUntil: d.PaidUntil, DaysBefore: d.DaysBefore, DaysAfter: d.DaysAfter})
+				At: d.At, PaidUntil: d.PaidUntil, DaysBefore: d.DaysBefore, DaysAfter: d.DaysAfter, Failed: d.Failed})
 			p.ChildFrom[dev], p.ChildLast[dev] = acked[dev], d.Seq
 		}
 	}

@@ -483,7 +483,19 @@ func (o *op) applyDeduction(dp *devPlan, rd *syncproto.Deduction, enc []byte) er
 			return err
 		}
 	}
-	if !charged {
+	switch {
+	case charged:
+	case rd.Failed:
+		// The agent found no day to pay and blacklisted itself: the ledger
+		// follows it, charging nothing. Like an overdraft it is a failed
+		// deduction, listed with them in the sync state.
+		rec := &Deduction{Seq: rd.Seq, DeviceID: d.ID, LicenseID: l.ID, At: time.Unix(rd.At, 0).UTC()}
+		if err := o.failDay(d, rec); err != nil {
+			return err
+		}
+		dp.st.Overdrafts++
+		o.lg.log.Warn("device blacklisted itself: no days left", "device_id", d.ID, "seq", rd.Seq, "license_id", l.ID)
+	default:
 		rec, err := o.deductOne(d, rd.Seq, time.Unix(rd.At, 0), l)
 		if err != nil {
 			return err
