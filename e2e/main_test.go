@@ -8,12 +8,13 @@ import (
 	"net"
 	"os"
 	"os/exec"
-	"os/user"
 	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	mqkit "github.com/tollgate-iot/tollgate/internal/testkit/mosquitto"
 
 	"github.com/tollgate-iot/tollgate/shared/clock"
 )
@@ -178,44 +179,5 @@ func freePort(t testing.TB) int {
 // limit of 1,000.
 func mosquitto(t testing.TB) string {
 	t.Helper()
-	path, err := exec.LookPath("mosquitto")
-	if err != nil {
-		for _, p := range []string{"/usr/sbin/mosquitto", "/usr/local/sbin/mosquitto"} {
-			if _, serr := os.Stat(p); serr == nil {
-				path, err = p, nil
-			}
-		}
-	}
-	if err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatal("mosquitto is required on CI (Debian package mosquitto)")
-		}
-		t.Skip("mosquitto not installed (Debian package mosquitto)")
-	}
-	port := freePort(t)
-	name := "mosquitto"
-	if u, err := user.Current(); err == nil {
-		name = u.Username // as root, mosquitto would drop to a user that cannot read our files
-	}
-	conf := filepath.Join(t.TempDir(), "mosquitto.conf")
-	body := fmt.Sprintf("user %s\nlistener %d 127.0.0.1\nallow_anonymous true\npersistence false\nmax_queued_messages 0\nmax_inflight_messages 1000\nlog_dest stderr\nlog_type error\n", name, port)
-	if err := os.WriteFile(conf, []byte(body), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	cmd := exec.Command(path, "-c", conf)
-	logs := &lockedBuffer{}
-	cmd.Stderr = logs
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
-	for i := 0; i < 200; i++ {
-		if c, err := net.Dial("tcp", fmt.Sprintf("127.0.0.1:%d", port)); err == nil {
-			c.Close()
-			return fmt.Sprintf("tcp://127.0.0.1:%d", port)
-		}
-		<-wall.After(50 * time.Millisecond)
-	}
-	t.Fatalf("mosquitto did not start:\n%s", logs.String())
-	return ""
+	return mqkit.Start(t, mqkit.Anonymous+"max_queued_messages 0\nmax_inflight_messages 1000\nlog_type error\n").URL
 }
