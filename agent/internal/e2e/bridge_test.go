@@ -3,10 +3,14 @@ package e2e
 import (
 	"encoding/json"
 	"fmt"
+	"io"
+	"net"
 	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -291,4 +295,121 @@ func waitData(sink *testkit.Sink, device, data string, timeout time.Duration) bo
 		time.Sleep(20 * time.Millisecond)
 	}
 	return false
+}
+
+// pausableProxy forwards TCP between the bridge and its local broker; with
+// drop set it swallows what the bridge sends (its PUBACKs among it) while
+// still forwarding what the broker sends.
+type pausableProxy struct {
+	URL  string
+	drop atomic.Bool
+}
+
+func startPausableProxy(t testing.TB, brokerURL string) *pausableProxy {
+	t.Helper()
+	target := strings.TrimPrefix(brokerURL, "tcp://")
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	px := &pausableProxy{URL: "tcp://" + ln.Addr().String()}
+	var mu sync.Mutex
+	var conns []net.Conn
+	t.Cleanup(func() {
+		ln.Close()
+		mu.Lock()
+		for _, c := range conns {
+			c.Close()
+		}
+		mu.Unlock()
+	})
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			u, err := net.Dial("tcp", target)
+			if err != nil {
+				c.Close()
+				continue
+			}
+			mu.Lock()
+			conns = append(conns, c, u)
+			mu.Unlock()
+			go func() { io.Copy(c, u); c.Close(); u.Close() }()
+			go func() {
+				buf := make([]byte, 32<<10)
+				for {
+					n, err := c.Read(buf)
+					if n > 0 && !px.drop.Load() {
+						if _, werr := u.Write(buf[:n]); werr != nil {
+							break
+						}
+					}
+					if err != nil {
+						break
+					}
+				}
+				c.Close()
+				u.Close()
+			}()
+		}
+	}()
+	return px
+}
+
+// TestBridgeRedeliveryKeepsSeq kills the gateway agent after it committed
+// a child's sample but before the local broker got the PUBACK (a proxy
+// swallows it), so Mosquitto redelivers the message (DUP, same packet id)
+// to the restarted agent: it must be acknowledged without a new commit,
+// so that the child's next sample gets seq 2 and upstream sees the
+// redelivered one only under seq 1.
+func TestBridgeRedeliveryKeepsSeq(t *testing.T) {
+	data, cfgFile := gateway(t, 2, 2)
+	up := testkit.StartNATS(t, t.TempDir(), 0)
+	local := testkit.StartMosquitto(t, "")
+	px := startPausableProxy(t, local.URL)
+	args := []string{"--config", cfgFile, "--broker", up.URL, "--bridge", px.URL}
+	p := start(t, data, args...)
+	ch := newChildren(t, local.URL)
+	waitBridge(t, ch, p) // child-0000 probes; child-0001 is the subject
+
+	px.drop.Store(true)
+	before := metric(t, p, "tollgate_agent_bridge_accepted_total")
+	ch.publish(t, childID(1), `{"data":{"k":"once"}}`)
+	i := 0
+	for ; i < 200 && metric(t, p, "tollgate_agent_bridge_accepted_total") < before+1; i++ {
+		time.Sleep(50 * time.Millisecond)
+	}
+	if i == 200 {
+		t.Fatalf("the bridge did not commit the sample\n%s", tail(p.stderr.String(), 2000))
+	}
+	p.kill(t) // committed, PUBACK never reached the broker
+	px.drop.Store(false)
+
+	p = start(t, data, args...)
+	defer p.stop(t)
+	// Mosquitto resends the in-flight message as soon as the session
+	// resumes, before anything published after it.
+	ch.publish(t, childID(1), `{"data":{"k":"next"}}`)
+	for seq, want := range map[int64]string{1: `{"k":"once"}`, 2: `{"k":"next"}`} {
+		var env *wire.Telemetry
+		for i := 0; i < 400 && env == nil; i++ {
+			if env = up.Sink.Get(childID(1), seq); env == nil {
+				time.Sleep(50 * time.Millisecond)
+			}
+		}
+		if env == nil || string(env.Data) != want {
+			t.Fatalf("child-0001 seq %d = %+v, want data %s\n%s", seq, env, want, tail(p.stderr.String(), 2000))
+		}
+	}
+	time.Sleep(300 * time.Millisecond) // a third envelope would be on its way by now
+	if env := up.Sink.Get(childID(1), 3); env != nil {
+		t.Fatalf("child-0001 has a seq 3: %+v (the redelivery was committed again)", env)
+	}
+	if got := metric(t, p, "tollgate_agent_bridge_redelivered_total"); got < 1 {
+		t.Fatalf("redelivered = %d, want ≥ 1 (received %d, accepted %d)", got,
+			metric(t, p, "tollgate_agent_bridge_received_total"), metric(t, p, "tollgate_agent_bridge_accepted_total"))
+	}
 }

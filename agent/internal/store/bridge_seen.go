@@ -1,0 +1,96 @@
+package store
+
+import (
+	"encoding/binary"
+	"fmt"
+
+	badger "github.com/dgraph-io/badger/v4"
+)
+
+// prefixBridgeSeen holds the bridge's delivery records: one per child
+// message whose sample was committed, written in the sample's own commit
+// transaction (ingest.SubmitMarked), so that a message the local broker
+// redelivers after a crash is recognized instead of committed again.
+// Key: prefix, 8-byte big-endian record number (the bridge numbers its
+// records in arrival order), 16-byte message hash; value: the sample seq.
+const prefixBridgeSeen = "bd/"
+
+// BridgeHashBytes is the length of a bridge message hash.
+const BridgeHashBytes = 16
+
+// BridgeSeen is one delivery record.
+type BridgeSeen struct {
+	N    int64
+	Hash [BridgeHashBytes]byte
+	Seq  int64
+}
+
+// KeyBridgeSeen is the key of delivery record n for a message hash.
+func KeyBridgeSeen(n int64, hash [BridgeHashBytes]byte) []byte {
+	return append(appendUint([]byte(prefixBridgeSeen), n), hash[:]...)
+}
+
+// BridgeSeenRecords returns the delivery records in number order, at most
+// limit of them (the newest; older ones are deleted, as the bridge would
+// have evicted them), refusing a malformed record as corrupt.
+func (s *Store) BridgeSeenRecords(limit int) ([]BridgeSeen, error) {
+	var out []BridgeSeen
+	var stale [][]byte
+	err := s.db.View(func(txn *badger.Txn) error {
+		prefix := []byte(prefixBridgeSeen)
+		it := txn.NewIterator(badger.IteratorOptions{Prefix: prefix})
+		defer it.Close()
+		for it.Rewind(); it.Valid(); it.Next() {
+			item := it.Item()
+			key := item.Key()
+			if len(key) != len(prefix)+8+BridgeHashBytes {
+				return fmt.Errorf("%w: bridge record key of %d bytes", ErrCorrupt, len(key))
+			}
+			n, err := trailingUint(key[:len(prefix)+8], len(prefix))
+			if err != nil {
+				return err
+			}
+			if item.ValueSize() != 8 {
+				return fmt.Errorf("%w: bridge record %d has a %d-byte value", ErrCorrupt, n, item.ValueSize())
+			}
+			var r BridgeSeen
+			r.N = n
+			copy(r.Hash[:], key[len(prefix)+8:])
+			if err := item.Value(func(v []byte) error {
+				r.Seq = int64(binary.BigEndian.Uint64(v))
+				return nil
+			}); err != nil {
+				return err
+			}
+			if r.Seq <= 0 || r.Seq > 1<<62 {
+				return fmt.Errorf("%w: bridge record %d has seq %d", ErrCorrupt, n, r.Seq)
+			}
+			out = append(out, r)
+			if len(out) > limit {
+				stale = append(stale, KeyBridgeSeen(out[0].N, out[0].Hash))
+				out = out[1:]
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return out, s.DeleteKeys(stale)
+}
+
+// DeleteKeys deletes keys in one transaction, without fsync (a deletion
+// lost to power loss is only done again).
+func (s *Store) DeleteKeys(keys [][]byte) error {
+	if len(keys) == 0 {
+		return nil
+	}
+	wb := s.db.NewWriteBatch() // splits into transactions under badger's size limit
+	defer wb.Cancel()
+	for _, k := range keys {
+		if err := wb.Delete(k); err != nil {
+			return err
+		}
+	}
+	return wb.Flush()
+}
