@@ -29,6 +29,7 @@ func (a *Agent) metricsHandler(r *running) http.Handler {
 			w.Counter("tollgate_agent_bridge_received_total", "Child messages received from the local broker.", r.bridge.Received())
 			w.Counter("tollgate_agent_bridge_invalid_total", "Child messages that did not parse.", r.bridge.Invalid())
 			w.Counter("tollgate_agent_bridge_accepted_total", "Child samples accepted.", r.bridge.Accepted())
+			w.Counter("tollgate_agent_bridge_redelivered_total", "Child messages acknowledged without a new commit: already committed (local broker redelivery).", r.bridge.Redelivered())
 		}
 		a.syncMetrics(w)
 		w.Gauge("tollgate_agent_clock_tamper", "1 while the clock is in the tamper state.", b2i(tamper))

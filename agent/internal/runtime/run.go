@@ -85,7 +85,7 @@ func (a *Agent) Run(ctx context.Context, ready func(Addrs)) error {
 	}
 	if a.cfg.Bridge != "" {
 		r.bridge = bridge.New(bridge.Options{Broker: a.cfg.Bridge, ClientID: "tollgate-bridge-" + a.id.DeviceID,
-			Ingest: r.pipe, Logger: a.log})
+			Ingest: r.pipe, Store: a.st, Logger: a.log})
 		wg.Add(1)
 		go func() { defer wg.Done(); r.bridge.Run(ctx) }()
 	}
