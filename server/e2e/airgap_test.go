@@ -89,24 +89,25 @@ func TestAirgapSite(t *testing.T) {
 	e.agentOK("export-usage", "--data", A, "--out", e.path("r1"))
 	r1 := e.inspectReceipt(A, e.path("r1"))
 	// Four hours: the three days, and day 4's hour with refusals only
-	// (refused samples are reported per hour).
-	if seqs(r1) != "1,2,3" || len(r1.Counts) != 4 {
+	// (refused samples are reported per hour). Seq 4 is day 4's failed
+	// day: nothing could pay it and the agent blacklisted itself.
+	if seqs(r1) != "1,2,3,4" || len(r1.Counts) != 4 || !r1.Deductions[3].Failed {
 		t.Fatalf("receipt 1: seqs %s, %d counts", seqs(r1), len(r1.Counts))
 	}
 	imp := e.usageImport(e.acme, e.path("r1"))
-	if imp.Duplicate || imp.Deductions != 3 || imp.AckedSeq != 3 || imp.NewForks != 0 || imp.NewOverdrafts != 0 {
+	if imp.Duplicate || imp.Deductions != 4 || imp.AckedSeq != 4 || imp.NewForks != 0 || imp.NewOverdrafts != 1 {
 		t.Fatalf("import 1: %+v", imp)
 	}
 	before := e.ctlOK(e.root, "license", "deductions", lic, "-o", "json")
 	syncBefore := e.ctlOK(e.acme, "device", "sync", "press-01", "-o", "json")
-	if imp := e.usageImport(e.acme, e.path("r1")); !imp.Duplicate || imp.AckedSeq != 3 || imp.NewForks != 0 {
+	if imp := e.usageImport(e.acme, e.path("r1")); !imp.Duplicate || imp.AckedSeq != 4 || imp.NewForks != 0 {
 		t.Fatalf("import 1 again: %+v", imp)
 	}
 	if after := e.ctlOK(e.acme, "device", "sync", "press-01", "-o", "json"); after != syncBefore {
 		t.Fatalf("importing the same receipt again changed the device's sync state:\n%s\n%s", syncBefore, after)
 	}
 	e.agentOK("export-usage", "--data", A, "--out", e.path("r1b"))
-	if imp := e.usageImport(e.acme, e.path("r1b")); imp.Duplicate || imp.AckedSeq != 3 || imp.NewForks != 0 {
+	if imp := e.usageImport(e.acme, e.path("r1b")); imp.Duplicate || imp.AckedSeq != 4 || imp.NewForks != 0 {
 		t.Fatalf("re-exported receipt: %+v", imp)
 	}
 	if after := e.ctlOK(e.root, "license", "deductions", lic, "-o", "json"); after != before {
@@ -124,15 +125,18 @@ func TestAirgapSite(t *testing.T) {
 		t.Fatalf("restored copy: %d accepted", acc)
 	}
 	e.agentOK("export-usage", "--data", old, "--out", e.path("r-old"))
-	if imp := e.usageImport(e.acme, e.path("r-old")); imp.NewForks != 1 || imp.AckedSeq != 3 || imp.NewOverdrafts != 0 {
+	if imp := e.usageImport(e.acme, e.path("r-old")); imp.NewForks != 1 || imp.AckedSeq != 4 || imp.NewOverdrafts != 0 {
 		t.Fatalf("restored copy's receipt: %+v", imp)
 	}
 	if after := e.ctlOK(e.root, "license", "deductions", lic, "-o", "json"); after != before {
 		t.Fatalf("a fork changed the deductions:\n%s\n%s", before, after)
 	}
 
-	// Top-up: ten more days reach the site as a new key; it lifts the stop.
+	// Top-up: ten more days reach the site as a new key; with the device
+	// cleared (the failed day blacklisted it on the server too, SPEC §2) it
+	// lifts the stop.
 	e.ctlOK(e.root, "license", "add-days", lic, "--days", "10")
+	e.ctlOK(e.acme, "device", "unblacklist", "press-01")
 	e.ctlOK(e.acme, "activation", "key", "--device", "press-01", "--out", e.path("key2"))
 	e.agentOK("activate", "--data", A, e.path("key2"))
 	if st := e.status(A); st.Blacklisted || *st.Licenses[0].AvailableDays != 10 {
@@ -148,7 +152,7 @@ func TestAirgapSite(t *testing.T) {
 	e.ctlOK(e.acme, "activation", "key", "--device", "press-01", "--out", e.path("key3"))
 	e.checkMangledKey(A, e.path("key3"))
 	// The unmangled key still applies (nothing was used up), and the
-	// receipt of day 5 is written (key 3 acknowledged 1..3: it carries seq 4
+	// receipt of day 5 is written (key 3 acknowledged 1..4: it carries seq 5
 	// only), both through the running agent's control API.
 	e.day(A, dayAt(4).Add(time.Hour), 0, func() {
 		if out := e.agentOK("activate", "--data", A, e.path("key3")); !strings.Contains(out, "applied") {
@@ -159,7 +163,7 @@ func TestAirgapSite(t *testing.T) {
 	e.checkForeignFiles(A, lics)
 	e.checkUseBeforeRevocation(e.path("site-b"), lics[1])
 	e.checkMangledReceipt(A)
-	if imp := e.usageImport(e.acme, e.path("r2")); imp.AckedSeq != 4 || imp.Deductions != 1 || imp.NewOverdrafts != 0 {
+	if imp := e.usageImport(e.acme, e.path("r2")); imp.AckedSeq != 5 || imp.Deductions != 1 || imp.NewOverdrafts != 0 {
 		t.Fatalf("receipt 2: %+v", imp)
 	}
 
@@ -176,7 +180,7 @@ func TestAirgapSite(t *testing.T) {
 		t.Fatalf("after revocation: %d accepted, refused %v", acc, reasons)
 	}
 	e.agentOK("export-usage", "--data", A, "--out", e.path("r3"))
-	if imp := e.usageImport(e.acme, e.path("r3")); imp.AckedSeq != 4 || imp.Deductions != 0 || imp.NewOverdrafts != 0 {
+	if imp := e.usageImport(e.acme, e.path("r3")); imp.AckedSeq != 5 || imp.Deductions != 0 || imp.NewOverdrafts != 0 {
 		t.Fatalf("receipt 3: %+v", imp)
 	}
 
@@ -752,7 +756,8 @@ func (e *airgapEnv) checkLedger(device, lic string, at time.Time, posted map[int
 	for _, d := range ds {
 		got = append(got, fmt.Sprintf("%s#%d", d.DeviceID, d.Seq))
 	}
-	if strings.Join(got, " ") != "press-01#1 press-01#2 press-01#3 press-01#4" && strings.Join(got, " ") != "press-01#4 press-01#3 press-01#2 press-01#1" {
+	// Seq 4, the failed day, charged no license: it is the one overdraft.
+	if strings.Join(got, " ") != "press-01#1 press-01#2 press-01#3 press-01#5" && strings.Join(got, " ") != "press-01#5 press-01#3 press-01#2 press-01#1" {
 		e.t.Fatalf("ledger deductions of %s: %v", lic, got)
 	}
 	st, err := lg.DeviceSyncStatus(ctx, root, device)
@@ -768,7 +773,7 @@ func (e *airgapEnv) checkLedger(device, lic string, at time.Time, posted map[int
 	if fmt.Sprint(held) != fmt.Sprint(posted) {
 		e.t.Fatalf("ledger hourly accepted counts %v, the agent accepted %v", held, posted)
 	}
-	if st.Forks != 1 || st.AckedSeq != 4 {
-		e.t.Fatalf("ledger sync state: forks %d, acked %d", st.Forks, st.AckedSeq)
+	if st.Forks != 1 || st.AckedSeq != 5 || st.Overdrafts != 1 || len(st.OverdraftList) != 1 || st.OverdraftList[0].Seq != 4 {
+		e.t.Fatalf("ledger sync state: forks %d, acked %d, overdrafts %d %+v", st.Forks, st.AckedSeq, st.Overdrafts, st.OverdraftList)
 	}
 }
