@@ -277,7 +277,26 @@ func TestBridgeSurvivesKill(t *testing.T) {
 	if len(conflicts) > 0 {
 		t.Fatalf("seq reused: %v", conflicts)
 	}
-	t.Logf("bridge kill test: %d samples per child, %d duplicate envelopes", perChild, dups)
+	// A message the broker redelivered after a kill is recognized: no
+	// child sample is committed under two seqs.
+	for i := 1; i < 3; i++ {
+		seqOf := map[string]int64{}
+		for seq := int64(1); ; seq++ {
+			env := up.Sink.Get(childID(i), seq)
+			if env == nil {
+				break
+			}
+			if prev, ok := seqOf[string(env.Data)]; ok {
+				t.Fatalf("%s sample %s committed twice, as seq %d and %d", childID(i), env.Data, prev, seq)
+			}
+			seqOf[string(env.Data)] = seq
+		}
+		if len(seqOf) != perChild {
+			t.Fatalf("%s: %d distinct samples upstream, want %d", childID(i), len(seqOf), perChild)
+		}
+	}
+	t.Logf("bridge kill test: %d samples per child, %d duplicate envelopes (same seq), redelivered %d in the last run",
+		perChild, dups, metric(t, p, "tollgate_agent_bridge_redelivered_total"))
 }
 
 // waitData waits until some envelope of device carries data.
