@@ -42,28 +42,17 @@ func (s *Store) BridgeSeenRecords(limit int) ([]BridgeSeen, error) {
 		defer it.Close()
 		for it.Rewind(); it.Valid(); it.Next() {
 			item := it.Item()
-			key := item.Key()
-			if len(key) != len(prefix)+8+BridgeHashBytes {
-				return fmt.Errorf("%w: bridge record key of %d bytes", ErrCorrupt, len(key))
-			}
-			n, err := trailingUint(key[:len(prefix)+8], len(prefix))
-			if err != nil {
-				return err
-			}
 			if item.ValueSize() != 8 {
-				return fmt.Errorf("%w: bridge record %d has a %d-byte value", ErrCorrupt, n, item.ValueSize())
+				return fmt.Errorf("%w: bridge record %x has a %d-byte value", ErrCorrupt, item.Key(), item.ValueSize())
 			}
 			var r BridgeSeen
-			r.N = n
-			copy(r.Hash[:], key[len(prefix)+8:])
-			if err := item.Value(func(v []byte) error {
-				r.Seq = int64(binary.BigEndian.Uint64(v))
-				return nil
-			}); err != nil {
+			err := item.Value(func(v []byte) error {
+				var err error
+				r, err = ParseBridgeSeen(item.Key(), v)
 				return err
-			}
-			if r.Seq <= 0 || r.Seq > 1<<62 {
-				return fmt.Errorf("%w: bridge record %d has seq %d", ErrCorrupt, n, r.Seq)
+			})
+			if err != nil {
+				return err
 			}
 			out = append(out, r)
 			if len(out) > limit {
@@ -77,6 +66,28 @@ func (s *Store) BridgeSeenRecords(limit int) ([]BridgeSeen, error) {
 		return nil, err
 	}
 	return out, s.DeleteKeys(stale)
+}
+
+// ParseBridgeSeen strictly decodes a delivery record's key and value.
+func ParseBridgeSeen(key, val []byte) (BridgeSeen, error) {
+	var r BridgeSeen
+	pl := len(prefixBridgeSeen)
+	if len(key) != pl+8+BridgeHashBytes || string(key[:pl]) != prefixBridgeSeen {
+		return r, fmt.Errorf("%w: bridge record key %x", ErrCorrupt, key)
+	}
+	n, err := trailingUint(key[:pl+8], pl)
+	if err != nil {
+		return r, err
+	}
+	if len(val) != 8 {
+		return r, fmt.Errorf("%w: bridge record %d has a %d-byte value", ErrCorrupt, n, len(val))
+	}
+	r.N, r.Seq = n, int64(binary.BigEndian.Uint64(val))
+	copy(r.Hash[:], key[pl+8:])
+	if r.Seq <= 0 || uint64(r.Seq) > 1<<62 {
+		return r, fmt.Errorf("%w: bridge record %d has seq %d", ErrCorrupt, n, r.Seq)
+	}
+	return r, nil
 }
 
 // DeleteKeys deletes keys in one transaction, without fsync (a deletion

@@ -1,6 +1,7 @@
 package store
 
 import (
+	"encoding/binary"
 	"errors"
 	"testing"
 
@@ -51,4 +52,29 @@ func TestBridgeSeenRecords(t *testing.T) {
 		}
 		s.DeleteKeys([][]byte{kv[0]})
 	}
+}
+
+// FuzzParseBridgeSeen: any key and value either decode into a record whose
+// key and value encode back to the same bytes, or are refused as corrupt.
+func FuzzParseBridgeSeen(f *testing.F) {
+	var h [BridgeHashBytes]byte
+	h[3] = 7
+	f.Add(KeyBridgeSeen(1, h), []byte{0, 0, 0, 0, 0, 0, 0, 9})
+	f.Add([]byte("bd/"), []byte{})
+	f.Add(KeyBridgeSeen(1<<62+1, h), []byte{0xff, 0, 0, 0, 0, 0, 0, 0})
+	f.Fuzz(func(t *testing.T, key, val []byte) {
+		r, err := ParseBridgeSeen(key, val)
+		if err != nil {
+			if !errors.Is(err, ErrCorrupt) {
+				t.Fatalf("error %v is not ErrCorrupt", err)
+			}
+			return
+		}
+		if r.Seq <= 0 || r.N < 0 {
+			t.Fatalf("accepted %+v", r)
+		}
+		if string(KeyBridgeSeen(r.N, r.Hash)) != string(key) || binary.BigEndian.Uint64(val) != uint64(r.Seq) {
+			t.Fatalf("%+v does not round-trip %x/%x", r, key, val)
+		}
+	})
 }
