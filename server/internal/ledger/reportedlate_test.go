@@ -329,8 +329,8 @@ func TestForkWithLowerHourlyCountIsRecordedNotRefused(t *testing.T) {
 	if _, err := c.e.lg.Reconcile(ctx, c.dev, forked); err != nil {
 		t.Fatal(err)
 	}
-	if st := c.syncState(); st.Forks != 1 || c.e.get(c.lic).AvailableDays != 27 {
-		t.Fatalf("again: forks %d days %d", st.Forks, c.e.get(c.lic).AvailableDays)
+	if st := c.syncState(); st.Forks != 1 || st.CountConflicts != 1 || len(st.ForkedHours) != 1 || c.e.get(c.lic).AvailableDays != 27 {
+		t.Fatalf("again: forks %d conflicts %d %v days %d", st.Forks, st.CountConflicts, st.ForkedHours, c.e.get(c.lic).AvailableDays)
 	}
 }
 
@@ -366,6 +366,22 @@ func TestForkWithLowerHourlyCountInGroupCommit(t *testing.T) {
 	st := c.syncState()
 	if st.Forks != 1 || st.HighestSeq != 4 || st.CountConflicts != 1 || st.ForkedHours[0] != hour.Unix() {
 		t.Fatalf("sync state %+v", st.SyncState)
+	}
+}
+
+// TestForkedHoursAreBounded: the sync state lists the latest
+// MaxForkedHours conflicting hours, ascending, each once.
+func TestForkedHoursAreBounded(t *testing.T) {
+	var st SyncState
+	for h := int64(1); h <= MaxForkedHours+10; h++ {
+		st.addForkedHour(h * 3600)
+		st.addForkedHour(h * 3600)
+	}
+	if len(st.ForkedHours) != MaxForkedHours || st.ForkedHours[0] != 11*3600 || st.ForkedHours[MaxForkedHours-1] != (MaxForkedHours+10)*3600 {
+		t.Fatalf("forked hours %v", st.ForkedHours)
+	}
+	if st.CountConflicts != MaxForkedHours+10 {
+		t.Fatalf("conflicts %d, want %d", st.CountConflicts, MaxForkedHours+10)
 	}
 }
 

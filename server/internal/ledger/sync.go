@@ -33,9 +33,10 @@ type SyncState struct {
 	// written without looking each up. 0: not known (no count written
 	// since the field exists); the first report finds it with one seek.
 	CountsThrough int64 `json:"counts_through,omitempty"`
-	// CountConflicts counts the hourly counts of forked reports that were
-	// lower than held (kept at the held value, not refused); ForkedHours
-	// are the latest MaxForkedHours such hours (Unix seconds), ascending.
+	// CountConflicts counts the hours in which a forked report counted
+	// lower than held (kept at the held value, not refused), each once
+	// while it is listed; ForkedHours are the latest MaxForkedHours such
+	// hours (Unix seconds), ascending.
 	CountConflicts int64   `json:"count_conflicts,omitempty"`
 	ForkedHours    []int64 `json:"forked_hours,omitempty"`
 }
@@ -44,13 +45,14 @@ type SyncState struct {
 const MaxForkedHours = 48
 
 // addForkedHour notes a conflicting hour, keeping the latest
-// MaxForkedHours distinct hours in ascending order.
+// MaxForkedHours distinct hours in ascending order. An hour listed already
+// (the same fork reported again) changes nothing.
 func (st *SyncState) addForkedHour(h int64) {
-	st.CountConflicts++
 	i, found := slices.BinarySearch(st.ForkedHours, h)
 	if found {
 		return
 	}
+	st.CountConflicts++
 	st.ForkedHours = slices.Insert(st.ForkedHours, i, h)
 	if n := len(st.ForkedHours); n > MaxForkedHours {
 		st.ForkedHours = slices.Delete(st.ForkedHours, 0, n-MaxForkedHours)
