@@ -279,7 +279,7 @@ func TestSyncFromFastClockIsFresh(t *testing.T) {
 	var st struct {
 		DeductionSeq int64 `json:"deduction_seq"`
 	}
-	if err := json.Unmarshal([]byte(cmdRun(t, "status", "--data", data, "-o", "json")), &st); err != nil || st.DeductionSeq != 3 {
+	if err := json.Unmarshal([]byte(cmdRun(t, "status", "--data", data, "-o", "json")), &st); err != nil || st.DeductionSeq != 4 { // 3 paid days, then the failed one
 		t.Fatalf("deductions on the fast clock: %d, %v", st.DeductionSeq, err)
 	}
 	if out, err := execAgent("sync", "--data", data, "--server", srv.url); err != nil {
