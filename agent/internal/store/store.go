@@ -83,7 +83,7 @@ func Profile(dir string, key []byte) badger.Options {
 		WithBaseTableSize(1 << 20).
 		WithBaseLevelSize(4 << 20).
 		WithValueLogFileSize(16 << 20).
-		WithValueThreshold(16 << 10). // outbox segments (up to 48 KiB) go to the value log
+		WithValueThreshold(64 << 10). // well under 15% of the memtable
 		WithBlockCacheSize(4 << 20).  // must be > 0 with encryption on
 		WithIndexCacheSize(2 << 20).  // required with encryption
 		WithNumCompactors(2).         // 1 is rejected by badger
