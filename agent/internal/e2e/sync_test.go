@@ -290,6 +290,22 @@ func TestSyncFromFastClockIsFresh(t *testing.T) {
 	if len(ded.Deductions) != 3 {
 		t.Fatalf("server holds %d deductions, want the 3 of the fast clock: %+v", len(ded.Deductions), ded)
 	}
+	// The failed fourth day blacklisted the device on the server too. The
+	// answer's newer tokens (re-signed after each charged day, no days
+	// left) do not lift the agent's own blacklist, which names its cause.
+	var dev struct {
+		Blacklisted bool `json:"blacklisted"`
+	}
+	srv.run(acme, &dev, "device", "show", "press-02")
+	var after struct {
+		Blacklisted     bool   `json:"blacklisted"`
+		BlacklistReason string `json:"blacklist_reason"`
+		FailedDays      int64  `json:"failed_days"`
+	}
+	if err := json.Unmarshal([]byte(cmdRun(t, "status", "--data", data, "-o", "json")), &after); err != nil ||
+		!dev.Blacklisted || !after.Blacklisted || after.BlacklistReason != "no_days" || after.FailedDays != 1 {
+		t.Fatalf("after the failed day synced: server blacklisted %v, agent %+v (%v); want both, reason no_days, 1 failed day", dev.Blacklisted, after, err)
+	}
 }
 
 // TestGatewaySyncReportsChildCounts: a gateway's report carries its

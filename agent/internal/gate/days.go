@@ -76,9 +76,18 @@ func (g *Gate) selfBlacklist(d *Device, lics []*License, usable uint32, eff int6
 		return
 	}
 	d.dedSeq = failed.Seq
+	d.failedDays++
 	d.selfBlack.Store(true)
 	d.blackWhy = rec.Reason
 	g.log.Warn("device blacklisted itself: no days left", "device_id", d.ID, "license_id", licID)
+}
+
+// FailedDays returns how many days the device failed to pay (each a
+// failed deduction record numbered in the same sequence as the paid ones).
+func (d *Device) FailedDays() int64 {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.failedDays
 }
 
 // DeductionSeq returns the device's last deduction sequence.

@@ -60,11 +60,13 @@ type Device struct {
 	// touches it.
 	SampleSeq atomic.Int64
 
-	mu       sync.Mutex
-	ring     [limits.BudgetHours]slot
-	totals   store.Bucket
-	dedSeq   int64
-	blackWhy string
+	mu     sync.Mutex
+	ring   [limits.BudgetHours]slot
+	totals store.Bucket
+	dedSeq int64
+	// failedDays counts the device's failed deduction records.
+	failedDays int64
+	blackWhy   string
 }
 
 func newDevice(s Spec) *Device {

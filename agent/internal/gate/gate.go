@@ -94,6 +94,7 @@ type Restore struct {
 	SelfBlacklist *store.SelfBlacklist
 	SampleSeq     int64
 	DeductionSeq  int64
+	FailedDays    int64
 }
 
 // Load replaces the gate's devices with the restored ones.
@@ -103,6 +104,7 @@ func (g *Gate) Load(states []Restore) {
 		st := &states[i]
 		d := newDevice(st.Spec)
 		d.dedSeq = st.DeductionSeq
+		d.failedDays = st.FailedDays
 		d.SampleSeq.Store(st.SampleSeq)
 		d.totals = st.Totals
 		for h, b := range st.Buckets {

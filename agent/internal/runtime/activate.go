@@ -141,12 +141,12 @@ func (a *Agent) importOne(l *token.License, r *token.RevocationList, text string
 	im := Imported{Kind: "license", ID: l.LicenseID, DeviceID: l.DeviceID, Version: l.Version, Result: "unchanged"}
 	if newer {
 		im.Result = "stored"
-		// A newer token is the server's word after an admin acted (days
-		// added, blacklist cleared): lift a self-imposed blacklist.
-		if err := a.st.ClearSelfBlacklist(l.DeviceID); err != nil {
-			return im, err
+		if store.LiftsSelfBlacklist(l) {
+			if err := a.st.ClearSelfBlacklist(l.DeviceID); err != nil {
+				return im, err
+			}
+			a.gate.ClearSelfBlacklist(l.DeviceID)
 		}
-		a.gate.ClearSelfBlacklist(l.DeviceID)
 	}
 	level := slog.LevelInfo
 	if !newer {

@@ -136,7 +136,7 @@ func (a *Agent) keyApplied(k *airgap.ActivationKey, apply store.KeyToApply, rev 
 		out = append(out, Imported{Kind: "revocation_list", ID: fmt.Sprint(rev.Seq), Version: rev.Seq, Result: store.TokenStored})
 	}
 	for i, t := range apply.Tokens {
-		if results[i] == store.TokenStored {
+		if results[i] == store.TokenStored && store.LiftsSelfBlacklist(t.License) {
 			a.gate.ClearSelfBlacklist(t.License.DeviceID)
 		}
 		out = append(out, Imported{Kind: "license", ID: t.License.LicenseID, DeviceID: t.License.DeviceID,

@@ -106,6 +106,9 @@ func (a *Agent) restore(sp gate.Spec, toks []gate.Token) (gate.Restore, error) {
 	if r.Deductions, err = a.st.Deductions(sp.ID); err != nil {
 		return r, err
 	}
+	if r.FailedDays, err = a.st.FailedDays(sp.ID); err != nil {
+		return r, err
+	}
 	if r.DeductionSeq, err = a.st.DeductionSeq(sp.ID); err != nil {
 		return r, err
 	}

@@ -34,7 +34,11 @@ type DeviceStatus struct {
 	Licenses        []LicenseStatus `json:"licenses"`
 	Budget          BudgetStatus    `json:"budget"`
 	DeductionSeq    int64           `json:"deduction_seq"`
-	SampleSeq       int64           `json:"sample_seq"`
+	// FailedDays counts the deduction records that paid nothing (the
+	// device found no day and blacklisted itself); deduction_seq numbers
+	// them with the paid ones.
+	FailedDays int64 `json:"failed_days"`
+	SampleSeq  int64 `json:"sample_seq"`
 	// Hourly is the consumption of the last 7 days, oldest first, hours
 	// without samples left out (SPEC §3: kept for upload on sync).
 	Hourly []HourStatus `json:"hourly"`
@@ -119,9 +123,11 @@ func (a *Agent) Status() Status {
 
 func deviceStatus(g *gate.Gate, d *gate.Device, rev *token.RevocationList, eff int64) DeviceStatus {
 	ds := DeviceStatus{DeviceID: d.ID, Model: d.Model, Licenses: []LicenseStatus{},
-		DeductionSeq: d.DeductionSeq(), SampleSeq: d.SampleSeq.Load()}
+		DeductionSeq: d.DeductionSeq(), FailedDays: d.FailedDays(), SampleSeq: d.SampleSeq.Load()}
 	ds.Blacklisted, ds.BlacklistReason = d.SelfBlacklisted()
-	if rev != nil && rev.DeviceBlacklisted(d.ID) {
+	// The device's own reason names the cause; the server blacklists a
+	// device that ran out of days too, once its failed day synced.
+	if !ds.Blacklisted && rev != nil && rev.DeviceBlacklisted(d.ID) {
 		ds.Blacklisted, ds.BlacklistReason = true, "blacklisted by the server"
 	}
 	effSec := eff / int64(time.Second)

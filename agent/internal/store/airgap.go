@@ -76,6 +76,9 @@ func (s *Store) ApplyKey(k KeyToApply) ([]string, error) {
 				return err
 			case newer:
 				results[i] = TokenStored
+				if !LiftsSelfBlacklist(t.License) {
+					break
+				}
 				if err := txn.Delete(KeySelfBlacklist(t.License.DeviceID)); err != nil {
 					return err
 				}

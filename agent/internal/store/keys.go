@@ -17,6 +17,7 @@ const (
 	prefixTotals    = "n/"
 	prefixSampleSeq = "s/"
 	prefixSelfBlack = "x/"
+	prefixFailDays  = "xf/"
 	prefixRefused   = "r/"
 	prefixOutbox    = "o/"
 )
@@ -79,6 +80,10 @@ func KeyTotals(deviceID string) []byte { return []byte(prefixTotals + deviceID) 
 
 // KeySampleSeq is the key of the last sample sequence assigned to a device.
 func KeySampleSeq(deviceID string) []byte { return []byte(prefixSampleSeq + deviceID) }
+
+// KeyFailedDays is the key of how many failed days (self-blacklistings)
+// a device ever recorded; it survives the lifting of a self-blacklist.
+func KeyFailedDays(deviceID string) []byte { return []byte(prefixFailDays + deviceID) }
 
 // KeySelfBlacklist is the key of a device's self-blacklist record.
 func KeySelfBlacklist(deviceID string) []byte { return []byte(prefixSelfBlack + deviceID) }

@@ -184,6 +184,13 @@ func (s *Store) SelfBlacklist(deviceID string, rec SelfBlacklist, failed Deducti
 		if err := SetJSON(txn, KeySelfBlacklist(deviceID), rec); err != nil {
 			return err
 		}
+		n, err := getInt(txn, KeyFailedDays(deviceID))
+		if err != nil {
+			return err
+		}
+		if err := SetInt(txn, KeyFailedDays(deviceID), n+1); err != nil {
+			return err
+		}
 		return appendDeduction(txn, failed)
 	})
 	if err != nil {
@@ -230,6 +237,26 @@ func (s *Store) DeductionSeq(deviceID string) (int64, error) {
 	err := s.db.View(func(txn *badger.Txn) error {
 		var err error
 		v, err = getInt(txn, KeyDeductionSeq(deviceID))
+		return err
+	})
+	return v, err
+}
+
+// LiftsSelfBlacklist reports whether a newer token lifts its device's
+// self-imposed blacklist: it is the server's word after an admin acted
+// (days added, a term license bound). A day license's new version with no
+// days left (the server re-signs after every day it charges) does not: the
+// device would only fail its next day again.
+func LiftsSelfBlacklist(l *token.License) bool {
+	return l.Billing != token.BillingDays || l.Days > 0
+}
+
+// FailedDays returns how many failed days a device ever recorded.
+func (s *Store) FailedDays(deviceID string) (int64, error) {
+	var v int64
+	err := s.db.View(func(txn *badger.Txn) error {
+		var err error
+		v, err = getInt(txn, KeyFailedDays(deviceID))
 		return err
 	})
 	return v, err

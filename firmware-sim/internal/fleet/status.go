@@ -29,6 +29,7 @@ type Device struct {
 	Licenses        []License `json:"licenses"`
 	Budget          Budget    `json:"budget"`
 	DeductionSeq    int64     `json:"deduction_seq"`
+	FailedDays      int64     `json:"failed_days"` // records among deduction_seq that paid nothing
 }
 
 // License is one license the agent holds for a device.

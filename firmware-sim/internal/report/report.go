@@ -100,10 +100,6 @@ type Run struct {
 }
 
 // Build summarizes the run of agents.
-// noDays is the refusal reason, and the blacklist reason, of a device that
-// had no day left to deduct.
-const noDays = "no_days"
-
 func Build(r Run, agents []*drive.Agent) *Summary {
 	s := &Summary{
 		Pattern: r.Pattern, RatePerHour: r.Rate, ClockSpeed: r.Speed,
@@ -210,12 +206,9 @@ func deviceSummary(a *drive.Agent, d *drive.Device) DeviceSummary {
 	if after != nil {
 		ds.Blacklisted, ds.BlacklistReason = after.Blacklisted, after.BlacklistReason
 		if before != nil {
-			ds.Deductions = after.DeductionSeq - before.DeductionSeq
-			// Blacklisting itself for want of days numbers one more record,
-			// the failed day (SPEC §3 step 4), which paid nothing.
-			if after.Blacklisted && after.BlacklistReason == noDays && !(before.Blacklisted && before.BlacklistReason == noDays) {
-				ds.Deductions = max(0, ds.Deductions-1)
-			}
+			// Days charged: the records numbered during the run, less the
+			// failed days among them (SPEC §3 step 4: paid nothing).
+			ds.Deductions = (after.DeductionSeq - before.DeductionSeq) - (after.FailedDays - before.FailedDays)
 		}
 		for _, l := range after.Licenses {
 			ds.Licenses = append(ds.Licenses, l.Billing+":"+l.Status)

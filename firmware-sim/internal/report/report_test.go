@@ -23,7 +23,7 @@ func fixture() []*drive.Agent {
 	a := &drive.Agent{
 		Target: &fleet.Target{Name: ".demo/press-01"}, Devices: []*drive.Device{press}, Settled: true,
 		Before: &fleet.Status{Device: fleet.Device{DeviceID: "press-01", DeductionSeq: 2}},
-		After: &fleet.Status{Device: fleet.Device{DeviceID: "press-01", DeductionSeq: 6, Blacklisted: true, BlacklistReason: "no_days", // 3 days and the failed one
+		After: &fleet.Status{Device: fleet.Device{DeviceID: "press-01", DeductionSeq: 6, FailedDays: 1, Blacklisted: true, BlacklistReason: "no_days", // 3 days and the failed one
 			Licenses: []fleet.License{{Billing: "days", Status: "no_days", AvailableDays: i64(0)}}}, Queue: fleet.Queue{Depth: 4}},
 	}
 	c1, c2 := drive.NewDevice("s1", drive.ViaBridge), drive.NewDevice("s2", drive.ViaBridge)
