@@ -74,27 +74,43 @@ func ParseActivationRequest(data []byte) (*ActivationRequest, error) {
 	if kind != token.KindActivationRequest {
 		return nil, fmt.Errorf("%w: file holds a %s document, want an activation request", token.ErrWrongKind, kind)
 	}
-	env, err := token.Parse(token.KindActivationRequest, text)
-	if err != nil {
-		return nil, err
-	}
 	var r ActivationRequest
-	if err := token.DecodePayload(env.Payload, &r); err != nil {
-		return nil, err
-	}
-	if err := r.Validate(); err != nil {
-		return nil, err
-	}
-	pub, _ := token.ParsePublicKey(r.PublicKey) // checked by Validate
-	if env.KeyID != token.KeyID(pub) {
-		return nil, fmt.Errorf("%w: signed by key %s, carries key %s", ErrNotSelfSigned, env.KeyID, token.KeyID(pub))
-	}
-	trust, err := token.NewTrust(pub)
-	if err != nil {
-		return nil, err
-	}
-	if _, err := token.Open(trust, token.KindActivationRequest, text); err != nil {
+	if err := OpenSelfSigned(text, &r, r.PublicKeyText); err != nil {
 		return nil, err
 	}
 	return &r, nil
+}
+
+// PublicKeyText returns the device key the request carries.
+func (r *ActivationRequest) PublicKeyText() string { return r.PublicKey }
+
+// OpenSelfSigned decodes the activation-request document text into v,
+// validates it, and verifies that the device key it carries (key, read
+// after decoding) signed it: a request is self-signed, since nothing about
+// the device is known yet. The online redemption request (shared/redeem)
+// is the same kind with more fields and opens the same way.
+func OpenSelfSigned(text string, v interface{ Validate() error }, key func() string) error {
+	env, err := token.Parse(token.KindActivationRequest, text)
+	if err != nil {
+		return err
+	}
+	if err := token.DecodePayload(env.Payload, v); err != nil {
+		return err
+	}
+	if err := v.Validate(); err != nil {
+		return err
+	}
+	pub, err := token.ParsePublicKey(key())
+	if err != nil {
+		return err
+	}
+	if env.KeyID != token.KeyID(pub) {
+		return fmt.Errorf("%w: signed by key %s, carries key %s", ErrNotSelfSigned, env.KeyID, token.KeyID(pub))
+	}
+	trust, err := token.NewTrust(pub)
+	if err != nil {
+		return err
+	}
+	_, err = token.Open(trust, token.KindActivationRequest, text)
+	return err
 }

@@ -149,26 +149,8 @@ func Parse(text string) (*Request, error) {
 	if len(text) > MaxRequestBytes {
 		return nil, fmt.Errorf("%w: request is %d bytes, at most %d", token.ErrTooLarge, len(text), MaxRequestBytes)
 	}
-	env, err := token.Parse(token.KindActivationRequest, text)
-	if err != nil {
-		return nil, err
-	}
 	var r Request
-	if err := token.DecodePayload(env.Payload, &r); err != nil {
-		return nil, err
-	}
-	if err := r.Validate(); err != nil {
-		return nil, err
-	}
-	pub, _ := token.ParsePublicKey(r.PublicKey) // checked by Validate
-	if env.KeyID != token.KeyID(pub) {
-		return nil, fmt.Errorf("%w: signed by key %s, carries key %s", airgap.ErrNotSelfSigned, env.KeyID, token.KeyID(pub))
-	}
-	trust, err := token.NewTrust(pub)
-	if err != nil {
-		return nil, err
-	}
-	if _, err := token.Open(trust, token.KindActivationRequest, text); err != nil {
+	if err := airgap.OpenSelfSigned(text, &r, func() string { return r.PublicKey }); err != nil {
 		return nil, err
 	}
 	return &r, nil
