@@ -1,13 +1,8 @@
 package e2e
 
 import (
-	"bufio"
 	"encoding/json"
 	"fmt"
-	"os"
-	"os/exec"
-	"path/filepath"
-	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -24,54 +19,10 @@ import (
 // after mqtt: (host:port, or the external URL).
 func startLicenseServerWithBroker(t *testing.T, args ...string) (*licenseServer, string) {
 	t.Helper()
-	bin, ctl := buildServer(t)
-	data := filepath.Join(t.TempDir(), "server")
-	var init struct {
-		AdminAPIKey string `json:"admin_api_key"`
-	}
-	out, err := exec.Command(bin, "init", "--data", data, "--name", "Vendor", "-o", "json").Output()
-	if err != nil || json.Unmarshal(out, &init) != nil || init.AdminAPIKey == "" {
-		t.Fatalf("server init: %v %s", err, out)
-	}
 	if len(args) == 0 {
 		args = []string{"--mqtt", "127.0.0.1:0"}
 	}
-	cmd := exec.Command(bin, append([]string{"serve", "--data", data, "--http", "127.0.0.1:0", "--profile", "small"}, args...)...)
-	stderr := &syncBuffer{}
-	cmd.Stderr = stderr
-	stdout, _ := cmd.StdoutPipe()
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { cmd.Process.Signal(os.Interrupt); cmd.Wait() })
-	lines := make(chan string, 2)
-	go func() {
-		sc := bufio.NewScanner(stdout)
-		for sc.Scan() {
-			lines <- sc.Text()
-		}
-	}()
-	s := &licenseServer{t: t, ctl: ctl, admin: init.AdminAPIKey}
-	var mqttAddr string
-	for s.url == "" || mqttAddr == "" {
-		select {
-		case l := <-lines:
-			if u, ok := strings.CutPrefix(l, "http: "); ok {
-				s.url = u
-			}
-			if m, ok := strings.CutPrefix(l, "mqtt: "); ok {
-				mqttAddr = m
-			}
-		case <-time.After(20 * time.Second):
-			t.Fatalf("server did not start\n%s", stderr.String())
-		}
-	}
-	trust := filepath.Join(filepath.Dir(data), "trust.json")
-	if out, err := exec.Command(bin, "trust", "--data", data, "--out", trust).CombinedOutput(); err != nil {
-		t.Fatalf("server trust: %v %s", err, out)
-	}
-	s.trust = trust
-	return s, mqttAddr
+	return serveLicenseServer(t, true, append([]string{"--profile", "small"}, args...)...)
 }
 
 // pushedStatus is the part of `tollgate-agent status -o json` read here.

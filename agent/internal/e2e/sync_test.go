@@ -53,6 +53,15 @@ type licenseServer struct {
 
 func startLicenseServer(t *testing.T) *licenseServer {
 	t.Helper()
+	s, _ := serveLicenseServer(t, false)
+	return s
+}
+
+// serveLicenseServer inits a server in a temporary directory and runs
+// `serve` on a free loopback HTTP port with the extra args; with wantMQTT
+// it also waits for, and returns, what serve printed after "mqtt: ".
+func serveLicenseServer(t *testing.T, wantMQTT bool, args ...string) (*licenseServer, string) {
+	t.Helper()
 	bin, ctl := buildServer(t)
 	data := filepath.Join(t.TempDir(), "server")
 	var init struct {
@@ -62,7 +71,7 @@ func startLicenseServer(t *testing.T) *licenseServer {
 	if err != nil || json.Unmarshal(out, &init) != nil || init.AdminAPIKey == "" {
 		t.Fatalf("server init: %v %s", err, out)
 	}
-	cmd := exec.Command(bin, "serve", "--data", data, "--http", "127.0.0.1:0")
+	cmd := exec.Command(bin, append([]string{"serve", "--data", data, "--http", "127.0.0.1:0"}, args...)...)
 	stderr := &syncBuffer{}
 	cmd.Stderr = stderr
 	stdout, _ := cmd.StdoutPipe()
@@ -70,27 +79,43 @@ func startLicenseServer(t *testing.T) *licenseServer {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { cmd.Process.Signal(os.Interrupt); cmd.Wait() })
-	lines := make(chan string, 1)
+	lines := make(chan string, 2)
 	go func() {
 		sc := bufio.NewScanner(stdout)
 		for sc.Scan() {
-			if u, ok := strings.CutPrefix(sc.Text(), "http: "); ok {
-				lines <- u
-			}
+			lines <- sc.Text()
 		}
+		close(lines)
 	}()
 	s := &licenseServer{t: t, ctl: ctl, admin: init.AdminAPIKey}
-	select {
-	case s.url = <-lines:
-	case <-time.After(20 * time.Second):
-		t.Fatalf("server did not start\n%s", stderr.String())
+	var mqttAddr string
+	for s.url == "" || wantMQTT && mqttAddr == "" {
+		select {
+		case l, ok := <-lines:
+			if !ok {
+				t.Fatalf("server exited before it printed its addresses\n%s", stderr.String())
+			}
+			if u, ok := strings.CutPrefix(l, "http: "); ok {
+				s.url = u
+			}
+			if m, ok := strings.CutPrefix(l, "mqtt: "); ok {
+				mqttAddr = m
+			}
+		case <-time.After(20 * time.Second):
+			t.Fatalf("server did not start\n%s", stderr.String())
+		}
 	}
+	// Keep reading so that serve never blocks on a full pipe.
+	go func() {
+		for range lines {
+		}
+	}()
 	trust := filepath.Join(filepath.Dir(data), "trust.json")
 	if out, err := exec.Command(bin, "trust", "--data", data, "--out", trust).CombinedOutput(); err != nil {
 		t.Fatalf("server trust: %v %s", err, out)
 	}
 	s.trust = trust
-	return s
+	return s, mqttAddr
 }
 
 // run runs tollgatectl with key and decodes its JSON output into out.
