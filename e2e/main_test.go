@@ -10,12 +10,11 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	mqkit "github.com/tollgate-iot/tollgate/internal/testkit/mosquitto"
-
+	"github.com/tollgate-iot/tollgate/internal/testkit/syncbuf"
 	"github.com/tollgate-iot/tollgate/shared/clock"
 )
 
@@ -81,22 +80,7 @@ type proc struct {
 	done chan struct{}
 }
 
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
+type lockedBuffer = syncbuf.Buffer
 
 // start runs a binary in the background until the test ends (SIGTERM,
 // then SIGKILL) and waits until its stdout has a line starting with each

@@ -12,11 +12,11 @@ import (
 	"os/exec"
 	"os/user"
 	"path/filepath"
-	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/tollgate-iot/tollgate/internal/testkit/syncbuf"
 	"github.com/tollgate-iot/tollgate/shared/clock"
 )
 
@@ -32,7 +32,7 @@ type Broker struct {
 	Port int
 
 	cmd  *exec.Cmd
-	logs *logBuffer
+	logs *syncbuf.Buffer
 	once sync.Once
 }
 
@@ -92,7 +92,7 @@ func Start(t testing.TB, extraConf string) *Broker {
 	if err := os.WriteFile(conf, []byte(body), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	b := &Broker{URL: fmt.Sprintf("tcp://127.0.0.1:%d", port), Port: port, logs: &logBuffer{}}
+	b := &Broker{URL: fmt.Sprintf("tcp://127.0.0.1:%d", port), Port: port, logs: &syncbuf.Buffer{}}
 	b.cmd = exec.Command(bin, "-c", conf)
 	b.cmd.Stderr = b.logs
 	if err := b.cmd.Start(); err != nil {
@@ -122,20 +122,3 @@ func (b *Broker) Kill() {
 
 // Logs returns what mosquitto wrote so far.
 func (b *Broker) Logs() string { return b.logs.String() }
-
-type logBuffer struct {
-	mu sync.Mutex
-	b  strings.Builder
-}
-
-func (l *logBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *logBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
