@@ -73,6 +73,11 @@ const (
 	// are 16 bits; paho needs spare ones).
 	MaxInflight = 16_384
 
+	// AckRecordBatch is how many PUBACKs the publisher records in one
+	// badger write while more are in flight.
+	AckRecordBatch = 256
+	// AckRecordLinger bounds how long a PUBACK waits to be recorded.
+	AckRecordLinger = 20 * time.Millisecond
 	// PublishReadChunk is how many outbox entries the publisher reads from
 	// badger at once.
 	PublishReadChunk = 256

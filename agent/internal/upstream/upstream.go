@@ -42,7 +42,10 @@ type Options struct {
 	TLS      *tls.Config
 	// MaxInflight bounds unacknowledged publishes.
 	MaxInflight int
-	Outbox      *outbox.Outbox
+	// AckLinger bounds how long a PUBACK waits to be recorded while the
+	// window stays busy (default limits.AckRecordLinger).
+	AckLinger time.Duration
+	Outbox    *outbox.Outbox
 	// ControlTopic returns the device's control topic, read at every
 	// CONNECT ("" subscribes to nothing); Control receives what the server
 	// pushes there (signed revocation lists, tokens). Control runs on its
@@ -72,6 +75,9 @@ func New(o Options) *Publisher {
 	}
 	if p.o.MaxInflight <= 0 {
 		p.o.MaxInflight = limits.DefaultMaxInflight
+	}
+	if p.o.AckLinger <= 0 {
+		p.o.AckLinger = limits.AckRecordLinger
 	}
 	return p
 }
@@ -306,17 +312,23 @@ func (p *Publisher) acker(fifo <-chan inflight, lost, stop <-chan struct{}) erro
 type pendingAcks struct {
 	mu     sync.Mutex
 	acks   outbox.Acks
+	urgent bool // the window emptied: record without waiting for a batch
 	closed bool
 	kick   chan struct{}
 }
 
-func (q *pendingAcks) add(e outbox.Entry) {
+// add notes one acknowledged entry. idle says that no publish is in flight
+// behind it, so no further PUBACK is coming to share its write.
+func (q *pendingAcks) add(e outbox.Entry, idle bool) {
 	q.mu.Lock()
 	q.acks.Add(e)
+	q.urgent = q.urgent || idle
+	// The first ack of a batch wakes the deleter too, which starts the
+	// linger that bounds how long it waits.
+	ready := q.urgent || q.acks.N >= limits.AckRecordBatch || q.acks.N == 1
 	q.mu.Unlock()
-	select {
-	case q.kick <- struct{}{}:
-	default:
+	if ready {
+		q.wake()
 	}
 }
 
@@ -324,21 +336,29 @@ func (q *pendingAcks) close() {
 	q.mu.Lock()
 	q.closed = true
 	q.mu.Unlock()
+	q.wake()
+}
+
+func (q *pendingAcks) wake() {
 	select {
 	case q.kick <- struct{}{}:
 	default:
 	}
 }
 
-// take swaps what is pending into spare (emptied) and reports whether the
-// acker has finished.
-func (q *pendingAcks) take(spare *outbox.Acks) (outbox.Acks, bool) {
-	spare.Reset()
+// take swaps what is pending into spare (emptied) when it is due — a full
+// batch, an empty window, the acker finished, or force. It returns what it
+// took (N == 0 if nothing was due), whether acks are left waiting, and
+// whether the acker has finished.
+func (q *pendingAcks) take(spare *outbox.Acks, force bool) (got outbox.Acks, waiting, closed bool) {
 	q.mu.Lock()
 	defer q.mu.Unlock()
-	got := q.acks
-	q.acks = *spare
-	return got, q.closed
+	if !(force || q.closed || q.urgent || q.acks.N >= limits.AckRecordBatch) {
+		return outbox.Acks{}, q.acks.N > 0, q.closed
+	}
+	spare.Reset()
+	got, q.acks, q.urgent = q.acks, *spare, false
+	return got, false, q.closed
 }
 
 func (p *Publisher) awaitAcks(fifo <-chan inflight, pend *pendingAcks, lost, stop <-chan struct{}) error {
@@ -361,25 +381,46 @@ func (p *Publisher) awaitAcks(fifo <-chan inflight, pend *pendingAcks, lost, sto
 		if err := it.tok.Error(); err != nil {
 			return err
 		}
-		pend.add(it.e)
+		pend.add(it.e, len(fifo) == 0)
 	}
 }
 
-// deleter records acknowledged entries in one batch per round: whatever
-// piled up while the previous write ran.
+// deleter records acknowledged entries in batches: a write per
+// limits.AckRecordBatch PUBACKs while the window is busy, at once when it
+// empties, and never later than Options.AckLinger after the first PUBACK
+// of a batch.
+// Each write costs badger a commit through its single writer, shared with
+// the ingest commits; one per PUBACK burst made the deleter the agent's
+// busiest badger client. A PUBACK not yet recorded at a crash only means
+// that entry is sent again (delivery is at least once).
 func (p *Publisher) deleter(pend *pendingAcks) error {
 	var firstErr error
 	var spare outbox.Acks
-	for range pend.kick {
-		got, closed := pend.take(&spare)
-		if err := p.o.Outbox.Record(&got); err != nil && firstErr == nil {
-			firstErr = err
+	linger := time.NewTimer(p.o.AckLinger)
+	linger.Stop()
+	lingering := false
+	for {
+		force := false
+		select {
+		case <-pend.kick:
+		case <-linger.C:
+			lingering, force = false, true
 		}
-		spare = got
+		got, waiting, closed := pend.take(&spare, force)
+		if waiting && !lingering {
+			linger.Reset(p.o.AckLinger)
+			lingering = true
+		}
+		if got.N > 0 {
+			if err := p.o.Outbox.Record(&got); err != nil && firstErr == nil {
+				firstErr = err
+			}
+			spare = got
+		}
 		if closed {
 			// close() ran before take: nothing can be added any more.
+			linger.Stop()
 			return firstErr
 		}
 	}
-	return firstErr
 }
