@@ -65,12 +65,16 @@ type Outbox struct {
 	// need not read them back from badger; when it is full the publisher
 	// finds the entries in badger instead.
 	live chan []Entry
+	// builder and plain are the committer's scratch for Append.
+	builder *segBuilder
+	plain   []byte
 }
 
 // Open counts the entries already queued (from before a restart).
 func Open(st *store.Store, bound int, syncEveryCommit bool) (*Outbox, error) {
 	o := &Outbox{st: st, db: st.DB(), max: int64(bound), sync: syncEveryCommit,
-		notify: make(chan struct{}, 1), recorded: make(chan struct{}), live: make(chan []Entry, limits.LiveChunks)}
+		notify: make(chan struct{}, 1), recorded: make(chan struct{}), live: make(chan []Entry, limits.LiveChunks),
+		builder: newSegBuilder()}
 	head, err := st.Int(store.KeyOutboxHead())
 	if err != nil {
 		return nil, err
@@ -149,7 +153,7 @@ func (o *Outbox) Notify() <-chan struct{} { return o.notify }
 // txn (with whatever else belongs to the same samples) and then calls Done.
 // Only the committer goroutine calls Append.
 func (o *Outbox) Append(txn *badger.Txn, entries []Entry) error {
-	b := newSegBuilder()
+	b := o.builder
 	for start := 0; start < len(entries); {
 		b.reset()
 		end := start
@@ -163,7 +167,9 @@ func (o *Outbox) Append(txn *badger.Txn, entries []Entry) error {
 			seg[i].Seq, seg[i].Seg, seg[i].Last = first+int64(i), first, i == len(seg)-1
 		}
 		o.head += int64(len(seg))
-		if err := txn.Set(store.KeyOutbox(first), b.encode(seg)); err != nil {
+		var enc []byte
+		enc, o.plain = b.encode(seg, o.plain)
+		if err := txn.Set(store.KeyOutbox(first), enc); err != nil {
 			return err
 		}
 		start = end

@@ -6,13 +6,18 @@ import (
 	"crypto/sha256"
 	"encoding/binary"
 	"errors"
+	"fmt"
+	"math/rand/v2"
 	"strings"
 	"testing"
+	"time"
 
 	badger "github.com/dgraph-io/badger/v4"
+	"github.com/klauspost/compress/s2"
 
 	"github.com/tollgate-iot/tollgate/agent/internal/limits"
 	"github.com/tollgate-iot/tollgate/agent/internal/store"
+	"github.com/tollgate-iot/tollgate/shared/wire"
 )
 
 func openStore(t *testing.T, dir string) *store.Store {
@@ -124,8 +129,28 @@ func flat(es ...Entry) []byte {
 	return b
 }
 
+// plainSegment is es encoded without compression.
+func plainSegment(es []Entry) []byte {
+	b := newSegBuilder()
+	for i := range es {
+		b.add(&es[i])
+	}
+	return b.encodePlain(es, nil)
+}
+
+// compressed returns plain (a segment with heads) S2-compressed, however
+// little that saves.
+func compressed(plain []byte) []byte {
+	out := binary.BigEndian.AppendUint32(nil, binary.BigEndian.Uint32(plain)|segS2)
+	return append(out, s2.Encode(nil, plain[segHeader:])...)
+}
+
 func TestDecodeSegment(t *testing.T) {
-	good := encodeSegment([]Entry{{Topic: "t", Payload: []byte("hp"), Head: 1}, {Topic: "u", Payload: nil}})
+	good := plainSegment([]Entry{{Topic: "t", Payload: []byte("hp"), Head: 1}, {Topic: "u", Payload: nil}})
+	goodS2 := compressed(good)
+	// A compressed body that claims to decompress to 1 MiB.
+	huge := append(binary.BigEndian.AppendUint32(nil, 2|segFlags), binary.AppendUvarint(nil, 1<<20)...)
+	huge = append(huge, 0, 0, 0)
 	// Two heads, the second used first: not the encoder's order.
 	outOfOrder := []byte{0x80, 0, 0, 2, 0, 2, 0, 1, 't', 0, 0, 0, 1, 'u', 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0}
 	repeated := []byte{0x80, 0, 0, 2, 0, 2, 0, 1, 't', 0, 0, 0, 1, 't', 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 0}
@@ -137,6 +162,12 @@ func TestDecodeSegment(t *testing.T) {
 	}{
 		{"ok", good, true},
 		{"ok/flat", flat(Entry{Topic: "t", Payload: []byte("hp")}, Entry{Topic: "u"}), true},
+		{"ok/compressed", goodS2, true},
+		{"error/compressed-truncated", goodS2[:len(goodS2)-2], false},
+		{"error/compressed-garbage", append(binary.BigEndian.AppendUint32(nil, 2|segFlags), 9, 0xff, 1, 2), false},
+		{"error/compressed-empty", binary.BigEndian.AppendUint32(nil, 2|segFlags), false},
+		{"error/compressed-too-large", huge, false},
+		{"error/compressed-without-heads", append(binary.BigEndian.AppendUint32(nil, 2|segS2), goodS2[segHeader:]...), false},
 		{"error/short", []byte{0, 0}, false},
 		{"error/zero-count", []byte{0, 0, 0, 0}, false},
 		{"error/zero-count-heads", []byte{0x80, 0, 0, 0}, false},
@@ -170,9 +201,13 @@ func TestSegmentStoresAHeadOnce(t *testing.T) {
 		es = append(es, Entry{Topic: "a/b", Payload: []byte(head + strings.Repeat("t", 10)), Head: len(head)})
 	}
 	es[50].Topic = "a/c" // a second device: a second head
+	plain := plainSegment(es)
+	if want := segHeader + headsHeader + 2*(headHeader+3+100) + 100*(entryHeader+10); len(plain) != want {
+		t.Fatalf("segment is %d bytes, want %d", len(plain), want)
+	}
 	b := encodeSegment(es)
-	if want := segHeader + headsHeader + 2*(headHeader+3+100) + 100*(entryHeader+10); len(b) != want {
-		t.Fatalf("segment is %d bytes, want %d", len(b), want)
+	if binary.BigEndian.Uint32(b)&segS2 == 0 || len(b) >= len(plain) {
+		t.Fatalf("stored segment: %d bytes, flags %#x (plain %d)", len(b), binary.BigEndian.Uint32(b)&segFlags, len(plain))
 	}
 	got, err := decodeSegment(1, b)
 	if err != nil {
@@ -185,19 +220,61 @@ func TestSegmentStoresAHeadOnce(t *testing.T) {
 	}
 }
 
+// TestTelemetrySegmentsAreStoredCompressed: envelopes of one device whose
+// readings change from sample to sample still compress several times.
+func TestTelemetrySegmentsAreStoredCompressed(t *testing.T) {
+	head := wire.TelemetryHead("press-01", "acme", "3f0e4a1c-5b6d-4e7f-8a9b-0c1d2e3f4a5b")
+	rng := rand.New(rand.NewPCG(1, 2))
+	var es []Entry
+	var ts wire.TSFormatter
+	for i := 0; i < 200; i++ {
+		data := fmt.Appendf(nil, `{"temperature":%.2f,"humidity":%.2f,"pressure":%.1f,"rpm":%d}`,
+			15+10*rng.Float64(), 30+40*rng.Float64(), 990+40*rng.Float64(), rng.IntN(3000))
+		p := wire.AppendTelemetryTailTS(append([]byte(nil), head...), &ts, int64(i+1), 1795000000e9+int64(i)*int64(time.Second)+rng.Int64N(1e9), "", false, data)
+		es = append(es, Entry{Topic: wire.TelemetryTopic("acme", "press-01"), Payload: p, Head: len(head)})
+	}
+	plain, stored := plainSegment(es), encodeSegment(es)
+	var payload int
+	for _, e := range es {
+		payload += len(e.Payload)
+	}
+	t.Logf("200 envelopes: %d bytes; segment %d plain, %d stored", payload, len(plain), len(stored))
+	if len(stored)*2 > len(plain) {
+		t.Fatalf("stored segment is %d bytes, more than half of %d", len(stored), len(plain))
+	}
+	got, err := decodeSegment(1, stored)
+	if err != nil || len(got) != len(es) {
+		t.Fatalf("decode: %d entries, %v", len(got), err)
+	}
+	for i := range got {
+		if !bytes.Equal(got[i].Payload, es[i].Payload) || got[i].Topic != es[i].Topic {
+			t.Fatalf("entry %d changed", i)
+		}
+	}
+}
+
 func FuzzDecodeSegment(f *testing.F) {
 	f.Add(encodeSegment([]Entry{{Topic: "t", Payload: []byte("hp"), Head: 1}, {Topic: "t", Payload: []byte("hq"), Head: 1}}))
 	f.Add(flat(Entry{Topic: "t", Payload: []byte("p")}))
+	f.Add(compressed(plainSegment([]Entry{{Topic: "t", Payload: []byte("hp"), Head: 1}})))
 	f.Add([]byte{0, 0, 0, 1, 0, 9, 't'})
 	f.Fuzz(func(t *testing.T, b []byte) {
 		es, err := decodeSegment(1, b)
 		if err != nil {
 			return
 		}
-		enc := encodeSegment(es)
-		if binary.BigEndian.Uint32(b)&segHeads != 0 && !bytes.Equal(enc, b) {
+		// The uncompressed form is unique; S2 streams are not, so a
+		// compressed input is compared after decompressing it.
+		plain := b
+		if binary.BigEndian.Uint32(b)&segS2 != 0 {
+			if plain, err = decompress(b); err != nil {
+				t.Fatalf("decoded but does not decompress: %v", err)
+			}
+		}
+		if binary.BigEndian.Uint32(b)&segHeads != 0 && !bytes.Equal(plainSegment(es), plain) {
 			t.Fatal("decode/encode do not round trip")
 		}
+		enc := encodeSegment(es)
 		again, err := decodeSegment(1, enc)
 		if err != nil || len(again) != len(es) {
 			t.Fatalf("re-encoded segment: %v", err)

@@ -3,6 +3,7 @@ package runtime
 import (
 	"context"
 	"fmt"
+	"math/rand/v2"
 	"sync"
 	"testing"
 	"time"
@@ -24,8 +25,20 @@ const (
 	submitters = 4
 )
 
-// payload100 is a ~100-byte sample, the size DEPENDENCIES.md measured with.
-var payload100 = []byte(`{"temperature":21.5,"humidity":40.25,"pressure":1013.2,"vibration":[0.1,0.2,0.3],"ok":true}`)
+// payloads are ~100-byte samples, the size DEPENDENCIES.md measured with,
+// whose readings change from one to the next as a sensor's do (identical
+// payloads would flatter the outbox's compression). Both sides of a
+// comparison publish the same ones.
+var payloads = func() [][]byte {
+	rng := rand.New(rand.NewPCG(7, 7))
+	out := make([][]byte, 4096)
+	for i := range out {
+		out[i] = fmt.Appendf(nil, `{"temperature":%.2f,"humidity":%.2f,"pressure":%.1f,"vibration":[%.3f,%.3f,%.3f],"ok":%v}`,
+			15+10*rng.Float64(), 30+40*rng.Float64(), 990+40*rng.Float64(),
+			rng.Float64(), rng.Float64(), rng.Float64(), rng.IntN(50) > 0)
+	}
+	return out
+}()
 
 // rawPaho publishes n messages at QoS 1 with the same in-flight window as
 // the agent and returns the elapsed time.
@@ -50,7 +63,7 @@ func rawPaho(b *testing.B, broker string, n int) time.Duration {
 		done <- nil
 	}()
 	for i := 0; i < n; i++ {
-		fifo <- c.Publish("tollgate/v1/acme/raw/telemetry", 1, false, payload100)
+		fifo <- c.Publish("tollgate/v1/acme/raw/telemetry", 1, false, payloads[i%len(payloads)])
 	}
 	if err := <-done; err != nil {
 		b.Fatal(err)
@@ -71,10 +84,12 @@ func throughAgent(b *testing.B, a *Agent, n int) time.Duration {
 		go func() {
 			defer wg.Done()
 			batch := make([]wire.Sample, 100)
-			for i := range batch {
-				batch[i] = wire.Sample{Data: payload100}
-			}
+			next := w * n / submitters
 			for i := 0; i < n/submitters; i += len(batch) {
+				for j := range batch {
+					batch[j] = wire.Sample{Data: payloads[next%len(payloads)]}
+					next++
+				}
 				res, err := a.Submit(context.Background(), batch)
 				if err != nil || !res[0].Accepted {
 					b.Errorf("submit: %v %v", err, res[0])
@@ -175,7 +190,7 @@ func BenchmarkIngestSubmit(b *testing.B) {
 	a := startAgentOnly(b, "", false)
 	batch := make([]wire.Sample, 100)
 	for i := range batch {
-		batch[i] = wire.Sample{Data: payload100}
+		batch[i] = wire.Sample{Data: payloads[i]}
 	}
 	b.ReportAllocs()
 	b.SetParallelism(2) // 2 × GOMAXPROCS producers
