@@ -56,6 +56,23 @@ func waitAcked(t *testing.T, ob *outbox.Outbox, want int64) {
 	}
 }
 
+// startDeleter runs a publisher's deleter on ob; stop closes its queue
+// and waits for it to record the rest and return.
+func startDeleter(t *testing.T, ob *outbox.Outbox, linger time.Duration) (q *pendingAcks, stop func()) {
+	t.Helper()
+	p := New(Options{Outbox: ob, AckLinger: linger})
+	q = &pendingAcks{kick: make(chan struct{}, 1)}
+	done := make(chan error, 1)
+	go func() { done <- p.deleter(q) }()
+	return q, func() {
+		t.Helper()
+		q.close()
+		if err := <-done; err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
 // TestAcksRecordedInBatches: PUBACKs that arrive while more publishes are
 // in flight are written one batch per limits.AckRecordBatch; the batch is
 // due at once when the window empties, and after limits.AckRecordLinger at
@@ -92,10 +109,7 @@ func TestAcksRecordedInBatches(t *testing.T) {
 		ob, es := queued(t, n)
 		// A linger far longer than the test: only full batches are written
 		// until the end, where close writes the rest.
-		p := New(Options{Outbox: ob, AckLinger: time.Hour})
-		q := &pendingAcks{kick: make(chan struct{}, 1)}
-		done := make(chan error, 1)
-		go func() { done <- p.deleter(q) }()
+		q, stop := startDeleter(t, ob, time.Hour)
 		records := 0
 		for i, e := range es {
 			rec := ob.Recorded()
@@ -117,42 +131,27 @@ func TestAcksRecordedInBatches(t *testing.T) {
 		if ob.Acked() != 3*limits.AckRecordBatch {
 			t.Fatalf("acked %d before close, want %d", ob.Acked(), 3*limits.AckRecordBatch)
 		}
-		q.close()
-		if err := <-done; err != nil {
-			t.Fatal(err)
-		}
+		stop()
 		if ob.Depth() != 0 || records != 3 {
 			t.Fatalf("depth %d after every ack, %d full batches", ob.Depth(), records)
 		}
 	})
 	t.Run("ok/linger-writes-a-partial-batch", func(t *testing.T) {
 		ob, es := queued(t, 10)
-		p := New(Options{Outbox: ob, AckLinger: time.Millisecond})
-		q := &pendingAcks{kick: make(chan struct{}, 1)}
-		done := make(chan error, 1)
-		go func() { done <- p.deleter(q) }()
+		q, stop := startDeleter(t, ob, time.Millisecond)
 		for _, e := range es {
 			q.add(e, false) // the window never empties
 		}
 		waitAcked(t, ob, 10)
-		q.close()
-		if err := <-done; err != nil {
-			t.Fatal(err)
-		}
+		stop()
 	})
 	t.Run("ok/close-records-the-rest", func(t *testing.T) {
 		ob, es := queued(t, 5)
-		p := New(Options{Outbox: ob, AckLinger: time.Hour})
-		q := &pendingAcks{kick: make(chan struct{}, 1)}
-		done := make(chan error, 1)
-		go func() { done <- p.deleter(q) }()
+		q, stop := startDeleter(t, ob, time.Hour)
 		for _, e := range es {
 			q.add(e, false)
 		}
-		q.close()
-		if err := <-done; err != nil {
-			t.Fatal(err)
-		}
+		stop()
 		if ob.Acked() != 5 {
 			t.Fatalf("acked %d after close, want 5", ob.Acked())
 		}
