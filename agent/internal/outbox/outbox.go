@@ -65,9 +65,8 @@ type Outbox struct {
 	// need not read them back from badger; when it is full the publisher
 	// finds the entries in badger instead.
 	live chan []Entry
-	// builder and plain are the committer's scratch for Append.
+	// builder packs segments for Append (the committer's, reused).
 	builder *segBuilder
-	plain   []byte
 }
 
 // Open counts the entries already queued (from before a restart).
@@ -167,9 +166,7 @@ func (o *Outbox) Append(txn *badger.Txn, entries []Entry) error {
 			seg[i].Seq, seg[i].Seg, seg[i].Last = first+int64(i), first, i == len(seg)-1
 		}
 		o.head += int64(len(seg))
-		var enc []byte
-		enc, o.plain = b.encode(seg, o.plain)
-		if err := txn.Set(store.KeyOutbox(first), enc); err != nil {
+		if err := txn.Set(store.KeyOutbox(first), b.encode(seg)); err != nil {
 			return err
 		}
 		start = end

@@ -56,6 +56,8 @@ type segBuilder struct {
 	byTopic map[string][]int
 	idx     []uint16
 	size    int
+	// plain and packed are scratch for encode, reused across segments.
+	plain, packed []byte
 }
 
 type segHead struct {
@@ -109,22 +111,22 @@ func (b *segBuilder) add(e *Entry) {
 }
 
 // encode returns the segment of es, which must be the entries added,
-// compressed if that makes it smaller. plain is a scratch buffer for the
-// uncompressed form (reused across calls; may be nil); the result never
-// aliases it.
-func (b *segBuilder) encode(es []Entry, plain []byte) (seg, scratch []byte) {
-	plain = b.encodePlain(es, plain[:0])
-	body := plain[segHeader:]
-	if s2.MaxEncodedLen(len(body)) < 0 {
-		return append([]byte(nil), plain...), plain
+// compressed if that makes it smaller. The result is a fresh slice of its
+// exact size (badger keeps it until the commit); the builder's scratch
+// buffers hold the intermediate forms.
+func (b *segBuilder) encode(es []Entry) []byte {
+	b.plain = b.encodePlain(es, b.plain[:0])
+	body := b.plain[segHeader:]
+	if s2.MaxEncodedLen(len(body)) >= 0 { // -1: too large for S2
+		b.packed = s2.Encode(b.packed[:cap(b.packed)], body)
+		if segHeader+len(b.packed) < len(b.plain) {
+			out := make([]byte, segHeader+len(b.packed))
+			binary.BigEndian.PutUint32(out, uint32(len(es))|segFlags)
+			copy(out[segHeader:], b.packed)
+			return out
+		}
 	}
-	out := make([]byte, segHeader, segHeader+s2.MaxEncodedLen(len(body)))
-	binary.BigEndian.PutUint32(out, uint32(len(es))|segFlags)
-	out = append(out, s2.Encode(out[segHeader:cap(out)], body)...)
-	if len(out) >= len(plain) {
-		return append([]byte(nil), plain...), plain
-	}
-	return out[:len(out):len(out)], plain
+	return append([]byte(nil), b.plain...)
 }
 
 // encodePlain appends the uncompressed segment of es to out.
@@ -152,8 +154,7 @@ func encodeSegment(es []Entry) []byte {
 	for i := range es {
 		b.add(&es[i])
 	}
-	seg, _ := b.encode(es, nil)
-	return seg
+	return b.encode(es)
 }
 
 // segmentCount returns the number of entries in a segment without decoding
