@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/tollgate-iot/tollgate/internal/testkit/procrss"
 	"github.com/tollgate-iot/tollgate/shared/token"
 )
 
@@ -146,22 +147,12 @@ func TestScale(t *testing.T) {
 	}
 }
 
-// vmHWM returns the peak resident set size of a process in KiB.
+// vmHWM returns the peak RSS (VmHWM) of a process in KiB.
 func vmHWM(t *testing.T, pid int) int64 {
 	t.Helper()
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	kb, err := procrss.PeakKiB(pid)
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, line := range strings.Split(string(b), "\n") {
-		if v, ok := strings.CutPrefix(line, "VmHWM:"); ok {
-			kb, err := strconv.ParseInt(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(v), "kB")), 10, 64)
-			if err != nil {
-				t.Fatal(err)
-			}
-			return kb
-		}
-	}
-	t.Fatal("no VmHWM")
-	return 0
+	return kb
 }

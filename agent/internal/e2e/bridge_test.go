@@ -19,6 +19,7 @@ import (
 	"github.com/tollgate-iot/tollgate/agent/internal/bridge"
 	"github.com/tollgate-iot/tollgate/agent/internal/config"
 	"github.com/tollgate-iot/tollgate/agent/internal/testkit"
+	"github.com/tollgate-iot/tollgate/internal/testkit/procrss"
 	"github.com/tollgate-iot/tollgate/shared/token"
 	"github.com/tollgate-iot/tollgate/shared/wire"
 )
@@ -187,24 +188,14 @@ func BenchmarkBridgeRSS(b *testing.B) {
 	}
 }
 
-// peakRSS returns VmHWM of a process in KiB.
+// peakRSS returns the peak RSS (VmHWM) of a process in KiB.
 func peakRSS(t testing.TB, pid int) int64 {
 	t.Helper()
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	kb, err := procrss.PeakKiB(pid)
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, line := range strings.Split(string(b), "\n") {
-		if v, ok := strings.CutPrefix(line, "VmHWM:"); ok {
-			kb, err := strconv.ParseInt(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(v), "kB")), 10, 64)
-			if err != nil {
-				t.Fatal(err)
-			}
-			return kb
-		}
-	}
-	t.Fatal("no VmHWM")
-	return 0
+	return kb
 }
 
 func grepLines(s, words string) string {
