@@ -160,7 +160,13 @@ func Start(cfg Config) (*Broker, error) {
 	if port == 0 {
 		port = -1 // nats-server: pick a free port
 	}
-	opts := &server.Options{
+	opts, err := mqttOptions()
+	if err != nil {
+		return nil, err
+	}
+	opts.MQTT.Host, opts.MQTT.Port, opts.MQTT.TLSConfig = cfg.Host, port, cfg.TLS
+	*opts = server.Options{
+		MQTT:                       opts.MQTT,
 		ServerName:                 "tollgate",
 		DontListen:                 true,
 		JetStream:                  true,
@@ -169,7 +175,6 @@ func Start(cfg Config) (*Broker, error) {
 		JetStreamMaxMemory:         cfg.JetStreamMaxMemory,
 		MaxPayload:                 int32(cfg.MaxPayload),
 		NoSigs:                     true,
-		MQTT:                       server.MQTTOpts{Host: cfg.Host, Port: port, TLSConfig: cfg.TLS},
 		CustomClientAuthentication: b,
 	}
 	ns, err := server.NewServer(opts)
@@ -199,7 +204,7 @@ func Start(cfg Config) (*Broker, error) {
 		b.Close()
 		return nil, fmt.Errorf("broker: %w", err)
 	}
-	if err := refuseRetained(nc, cfg.ReadyTimeout, cfg.Logger); err != nil {
+	if err := configureStreams(nc, cfg); err != nil {
 		b.Close()
 		return nil, err
 	}

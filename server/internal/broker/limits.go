@@ -50,6 +50,10 @@ const (
 	DefaultJetStreamMaxMemory = 64 << 20
 	// MinJetStreamMaxMemory is the smallest memory limit accepted.
 	MinJetStreamMaxMemory = 1 << 20
+	// queuedStoreShare: QoS 1 messages waiting for subscribers may use
+	// 1/queuedStoreShare of the JetStream store, the oldest dropped
+	// beyond, so that sessions always find room.
+	queuedStoreShare = 2
 )
 
 // Bounds of the observed telemetry counts (observed.go).

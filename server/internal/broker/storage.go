@@ -3,23 +3,25 @@ package broker
 import (
 	"errors"
 	"fmt"
-	"log/slog"
-	"time"
-
+	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
 )
 
 // ErrLimit reports a broker storage or payload limit out of its range.
 var ErrLimit = errors.New("broker limit out of range")
 
-// The stream in which nats-server keeps MQTT retained messages, as
-// nats-server names and configures it (mqtt.go in nats-server).
+// The streams in which nats-server keeps MQTT retained messages and QoS 1
+// messages for subscribers, as nats-server names them (mqtt.go in
+// nats-server).
 const (
 	retainedStream        = "$MQTT_rmsgs"
 	retainedStreamSubject = "$MQTT.rmsgs.>"
 	// retainedMaxMsgSize refuses every retained message: even an empty
 	// one carries a header longer than this.
 	retainedMaxMsgSize = 1
+
+	queuedStream        = "$MQTT_msgs"
+	queuedStreamSubject = "$MQTT.msgs.>"
 )
 
 // validateLimits checks MaxPayload and the JetStream limits (0: default).
@@ -48,22 +50,45 @@ func (c *Config) applyLimitDefaults() {
 	}
 }
 
-// refuseRetained makes the broker keep no retained messages. Devices
-// publish telemetry, not state: a retained message would be stored per
-// topic without a bound, anywhere under the device's own topics.
-// nats-server has no switch for it and handles the retain flag after the
-// permission check, so the broker configures the stream nats-server
-// stores retained messages in to refuse every one: a PUBLISH with the
-// flag is delivered as an ordinary message and nothing is stored.
-// nats-server uses the stream as it finds it (it only creates it when
-// missing), so this holds whether the stream is made here or by the first
-// MQTT session; retained messages an older version kept are purged.
-func refuseRetained(nc *nats.Conn, timeout time.Duration, log *slog.Logger) error {
-	js, err := nc.JetStream(nats.MaxWait(timeout))
+// mqttOptions returns nats-server options whose MQTT listener refuses QoS 2
+// PUBLISH (the connection is closed) and serves a QoS 2 subscription at
+// QoS 1. A QoS 2 message waits in JetStream until its PUBREL, so a device
+// sending them and never releasing could hold up to 65,535 payloads per
+// session; no Tollgate client uses QoS 2. nats-server sets these only
+// from a configuration text.
+func mqttOptions() (*server.Options, error) {
+	opts := &server.Options{}
+	if err := opts.ProcessConfigString("mqtt { reject_qos2_publish: true, downgrade_qos2_subscribe: true }"); err != nil {
+		return nil, fmt.Errorf("broker: mqtt options: %w", err)
+	}
+	return opts, nil
+}
+
+// configureStreams sets the limits of two of the streams nats-server keeps
+// MQTT state in. nats-server creates them only when missing and uses them
+// as it finds them, so this holds whether a stream is made here or by the
+// first MQTT session.
+//
+// Retained messages: none are kept. Devices publish telemetry, not state;
+// a retained message would be stored per topic without a bound, anywhere
+// under the device's own topics. nats-server has no switch for it and
+// handles the retain flag after the permission check, so the stream
+// refuses every one: a PUBLISH with the flag is delivered as an ordinary
+// message and nothing is stored. Retained messages an older version kept
+// are purged.
+//
+// QoS 1 messages waiting for subscribers (an application's persistent
+// session while it is offline): at most queuedStoreShare of the JetStream
+// store, the oldest dropped beyond. Unbounded, such a backlog fills the
+// store, and then every QoS 1 publish that has a subscriber fails (the
+// device is disconnected) and no new session can be stored, so no device
+// connects.
+func configureStreams(nc *nats.Conn, cfg Config) error {
+	js, err := nc.JetStream(nats.MaxWait(cfg.ReadyTimeout))
 	if err != nil {
 		return fmt.Errorf("broker: jetstream: %w", err)
 	}
-	cfg := &nats.StreamConfig{
+	si, err := putStream(js, &nats.StreamConfig{
 		Name:              retainedStream,
 		Subjects:          []string{retainedStreamSubject},
 		Storage:           nats.FileStorage,
@@ -71,21 +96,38 @@ func refuseRetained(nc *nats.Conn, timeout time.Duration, log *slog.Logger) erro
 		Replicas:          1,
 		MaxMsgsPerSubject: 1,
 		MaxMsgSize:        retainedMaxMsgSize,
-	}
-	si, err := js.AddStream(cfg)
-	if errors.Is(err, nats.ErrStreamNameAlreadyInUse) {
-		si, err = js.UpdateStream(cfg)
-	}
+	})
 	if err != nil {
-		return fmt.Errorf("broker: configure the retained message stream: %w", err)
+		return err
 	}
 	if n := si.State.Msgs; n > 0 {
 		if err := js.PurgeStream(retainedStream); err != nil {
 			return fmt.Errorf("broker: purge retained messages: %w", err)
 		}
-		log.Info("purged retained messages: the broker keeps none", "messages", n)
+		cfg.Logger.Info("purged retained messages: the broker keeps none", "messages", n)
 	}
-	return nil
+	_, err = putStream(js, &nats.StreamConfig{
+		Name:      queuedStream,
+		Subjects:  []string{queuedStreamSubject},
+		Storage:   nats.FileStorage,
+		Retention: nats.InterestPolicy,
+		Replicas:  1,
+		MaxBytes:  cfg.JetStreamMaxStore / queuedStoreShare,
+		Discard:   nats.DiscardOld,
+	})
+	return err
+}
+
+// putStream creates the stream, or updates it to cfg if it exists.
+func putStream(js nats.JetStreamContext, cfg *nats.StreamConfig) (*nats.StreamInfo, error) {
+	si, err := js.AddStream(cfg)
+	if errors.Is(err, nats.ErrStreamNameAlreadyInUse) {
+		si, err = js.UpdateStream(cfg)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("broker: configure stream %s: %w", cfg.Name, err)
+	}
+	return si, nil
 }
 
 // RetainedRefused returns how many retained messages the broker refused to

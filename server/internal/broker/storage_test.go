@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	mqtt "github.com/eclipse/paho.mqtt.golang"
 	"github.com/nats-io/nats.go"
 )
 
@@ -210,5 +211,83 @@ func TestRetainedKeptBeforeArePurged(t *testing.T) {
 	publish(t, dev, "tollgate/v1/c1/pump1/telemetry", "sentinel")
 	if m := next(t, got); m != "tollgate/v1/c1/pump1/telemetry sentinel" {
 		t.Fatalf("a new subscriber got %q before the sentinel", m)
+	}
+}
+
+// TestOfflineSubscriberBacklogIsBounded fills the store through an
+// application's persistent session: it subscribes at QoS 1 and goes
+// offline, and a device publishes half again the JetStream store in QoS 1
+// messages. Every publish is acknowledged, the device stays connected, a
+// new device still connects (its session finds room), and the data
+// directory stays within the store limit.
+func TestOfflineSubscriberBacklogIsBounded(t *testing.T) {
+	const (
+		store        = MinJetStreamMaxStore
+		payloadBytes = 60 << 10
+		messages     = store * 3 / 2 / payloadBytes
+	)
+	dir := t.TempDir()
+	b, err := Start(Config{StoreDir: dir, Auth: fakeAuth{}, Logger: testLogger(), JetStreamMaxStore: store})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(b.Close)
+	app := mqtt.NewClient(mqtt.NewClientOptions().AddBroker("tcp://" + b.MQTTAddr()).SetClientID("svc:dash/archive").
+		SetUsername("svc:dash").SetPassword("secret").SetCleanSession(false).SetOrderMatters(false))
+	if tok := app.Connect(); !tok.WaitTimeout(10*time.Second) || tok.Error() != nil {
+		t.Fatalf("application: %v", tok.Error())
+	}
+	if tok := app.Subscribe("tollgate/v1/c1/+/telemetry", 1, nil); !tok.WaitTimeout(10*time.Second) || tok.Error() != nil {
+		t.Fatalf("subscribe: %v", tok.Error())
+	}
+	app.Disconnect(100)
+	dev := mustConnect(t, b, "dev:pump1")
+	payload := bytes.Repeat([]byte{'x'}, payloadBytes)
+	for i := range messages {
+		if tok := dev.c.Publish("tollgate/v1/c1/pump1/telemetry", 1, false, payload); !tok.WaitTimeout(10*time.Second) || tok.Error() != nil {
+			t.Fatalf("publish %d of %d: %v", i+1, messages, tok.Error())
+		}
+	}
+	select {
+	case <-dev.lost:
+		t.Fatal("the device was disconnected")
+	default:
+	}
+	mustConnect(t, b, "dev:pump2")
+	if size := dirSize(t, dir); size > store {
+		t.Fatalf("data directory %d bytes, store limit %d", size, store)
+	}
+}
+
+// TestQoS2PublishIsRefused: a QoS 2 PUBLISH closes the device's
+// connection and reaches nobody; an application subscribing at QoS 2 is
+// served at QoS 1.
+func TestQoS2PublishIsRefused(t *testing.T) {
+	b := startBroker(t, fakeAuth{})
+	svc := mustConnect(t, b, "svc:dash")
+	got := make(chan string, 10)
+	tok := svc.c.Subscribe("tollgate/v1/c1/+/telemetry", 2, func(_ mqtt.Client, m mqtt.Message) { got <- string(m.Payload()) })
+	if !tok.WaitTimeout(5*time.Second) || tok.Error() != nil {
+		t.Fatal(tok.Error())
+	}
+	if q := tok.(*mqtt.SubscribeToken).Result()["tollgate/v1/c1/+/telemetry"]; q != 1 {
+		t.Fatalf("QoS 2 subscription granted QoS %d, want 1", q)
+	}
+	dev := mustConnect(t, b, "dev:pump1")
+	dev.c.Publish("tollgate/v1/c1/pump1/telemetry", 2, false, "qos2").WaitTimeout(5 * time.Second)
+	select {
+	case <-dev.lost:
+	case <-time.After(10 * time.Second):
+		t.Fatal("a device publishing at QoS 2 is still connected")
+	}
+	dev = mustConnect(t, b, "dev:pump1")
+	publish(t, dev, "tollgate/v1/c1/pump1/telemetry", "sentinel")
+	select {
+	case m := <-got:
+		if m != "sentinel" {
+			t.Fatalf("subscriber got %q before the sentinel", m)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("no sentinel within 10 s")
 	}
 }
