@@ -156,26 +156,9 @@ func Start(cfg Config) (*Broker, error) {
 		nlog:    &natsLogger{log: cfg.Logger},
 		clients: map[string][]uint64{}, seen: map[string]uint64{}, kicked: map[string]uint64{},
 	}
-	port := cfg.Port
-	if port == 0 {
-		port = -1 // nats-server: pick a free port
-	}
-	opts, err := mqttOptions()
+	opts, err := natsOptions(cfg, b)
 	if err != nil {
 		return nil, err
-	}
-	opts.MQTT.Host, opts.MQTT.Port, opts.MQTT.TLSConfig = cfg.Host, port, cfg.TLS
-	*opts = server.Options{
-		MQTT:                       opts.MQTT,
-		ServerName:                 "tollgate",
-		DontListen:                 true,
-		JetStream:                  true,
-		StoreDir:                   cfg.StoreDir,
-		JetStreamMaxStore:          cfg.JetStreamMaxStore,
-		JetStreamMaxMemory:         cfg.JetStreamMaxMemory,
-		MaxPayload:                 int32(cfg.MaxPayload),
-		NoSigs:                     true,
-		CustomClientAuthentication: b,
 	}
 	ns, err := server.NewServer(opts)
 	if err != nil {
@@ -209,6 +192,31 @@ func Start(cfg Config) (*Broker, error) {
 		return nil, err
 	}
 	return b, nil
+}
+
+// natsOptions configures nats-server: the MQTT listener alone, JetStream
+// in cfg.StoreDir within cfg's limits, every connection authorized by auth.
+func natsOptions(cfg Config, auth server.Authentication) (*server.Options, error) {
+	port := cfg.Port
+	if port == 0 {
+		port = -1 // nats-server: pick a free port
+	}
+	mqttOpts, err := mqttOptions(cfg.Host, port, cfg.TLS)
+	if err != nil {
+		return nil, err
+	}
+	return &server.Options{
+		MQTT:                       mqttOpts,
+		ServerName:                 "tollgate",
+		DontListen:                 true,
+		JetStream:                  true,
+		StoreDir:                   cfg.StoreDir,
+		JetStreamMaxStore:          cfg.JetStreamMaxStore,
+		JetStreamMaxMemory:         cfg.JetStreamMaxMemory,
+		MaxPayload:                 int32(cfg.MaxPayload),
+		NoSigs:                     true,
+		CustomClientAuthentication: auth,
+	}, nil
 }
 
 // MQTTAddr returns the host:port of the MQTT listener.

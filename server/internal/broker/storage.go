@@ -1,6 +1,7 @@
 package broker
 
 import (
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"github.com/nats-io/nats-server/v2/server"
@@ -50,18 +51,19 @@ func (c *Config) applyLimitDefaults() {
 	}
 }
 
-// mqttOptions returns nats-server options whose MQTT listener refuses QoS 2
-// PUBLISH (the connection is closed) and serves a QoS 2 subscription at
-// QoS 1. A QoS 2 message waits in JetStream until its PUBREL, so a device
+// mqttOptions returns the options of an MQTT listener on host:port that
+// refuses QoS 2 PUBLISH (the connection is closed) and serves a QoS 2
+// subscription at QoS 1. A QoS 2 message waits in JetStream until its PUBREL, so a device
 // sending them and never releasing could hold up to 65,535 payloads per
 // session; no Tollgate client uses QoS 2. nats-server sets these only
 // from a configuration text.
-func mqttOptions() (*server.Options, error) {
-	opts := &server.Options{}
+func mqttOptions(host string, port int, tlsConf *tls.Config) (server.MQTTOpts, error) {
+	var opts server.Options
 	if err := opts.ProcessConfigString("mqtt { reject_qos2_publish: true, downgrade_qos2_subscribe: true }"); err != nil {
-		return nil, fmt.Errorf("broker: mqtt options: %w", err)
+		return server.MQTTOpts{}, fmt.Errorf("broker: mqtt options: %w", err)
 	}
-	return opts, nil
+	opts.MQTT.Host, opts.MQTT.Port, opts.MQTT.TLSConfig = host, port, tlsConf
+	return opts.MQTT, nil
 }
 
 // configureStreams sets the limits of two of the streams nats-server keeps
