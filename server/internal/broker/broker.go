@@ -1,9 +1,9 @@
 // Package broker embeds the NATS server as Tollgate's MQTT broker (SPEC §9).
 //
 // The broker knows nothing about licenses: every CONNECT is handed to an
-// Authorizer, which answers with a Grant — the identity, the MQTT topic
-// filters the client may publish and subscribe to, and the moment its
-// connection must end. The broker turns the grant into NATS permissions and
+// Authorizer, which answers with a Grant — the identity (which is also the
+// MQTT client id the client must use), the MQTT topic filters the client
+// may publish and subscribe to, and the moment its connection must end. The broker turns the grant into NATS permissions and
 // a connection deadline (the NATS server then ends the connection by
 // itself), can kick an identity at once, counts the telemetry it sees per
 // device, and publishes server messages to devices.
