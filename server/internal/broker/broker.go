@@ -3,10 +3,13 @@
 // The broker knows nothing about licenses: every CONNECT is handed to an
 // Authorizer, which answers with a Grant — the identity (which is also the
 // MQTT client id the client must use), the MQTT topic filters the client
-// may publish and subscribe to, and the moment its connection must end. The broker turns the grant into NATS permissions and
-// a connection deadline (the NATS server then ends the connection by
-// itself), can kick an identity at once, counts the telemetry it sees per
-// device, and publishes server messages to devices.
+// may publish and subscribe to, and the moment its connection must end.
+// The broker turns the grant into NATS permissions and a connection
+// deadline (the NATS server then ends the connection by itself), can kick
+// an identity at once, counts the telemetry it sees per device, and
+// publishes server messages to devices. It bounds what clients make it
+// store: no retained messages, no QoS 2, a payload cap and JetStream
+// limits (storage.go).
 //
 // Only the MQTT listener is exposed. The NATS protocol port is not opened;
 // the broker's own in-process connection authenticates with a random secret
