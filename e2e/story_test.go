@@ -174,10 +174,15 @@ type sink struct {
 }
 
 // newSink subscribes to topic on the broker at url, logged in as user
-// with password pass (both empty on Mosquitto).
+// with password pass (both empty on Mosquitto). On the server's broker a
+// service's client id is an instance of its name.
 func newSink(t *testing.T, url, user, pass, topic string) *sink {
 	s := &sink{seqs: map[string]map[int64]bool{}}
-	c := mqtt.NewClient(mqtt.NewClientOptions().AddBroker(url).SetClientID("e2e-sink").SetOrderMatters(false).
+	clientID := "e2e-sink"
+	if user != "" {
+		clientID = user + "/sink"
+	}
+	c := mqtt.NewClient(mqtt.NewClientOptions().AddBroker(url).SetClientID(clientID).SetOrderMatters(false).
 		SetUsername(user).SetPassword(pass))
 	if tok := c.Connect(); !tok.WaitTimeout(10*time.Second) || tok.Error() != nil {
 		t.Fatalf("sink connect: %v", tok.Error())

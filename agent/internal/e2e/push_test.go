@@ -49,7 +49,7 @@ func pushedStatusOf(t *testing.T, data string) pushedStatus {
 func watchTelemetry(t *testing.T, broker, apiKey, dev string) *atomic.Int64 {
 	t.Helper()
 	var n atomic.Int64
-	c := mqtt.NewClient(mqtt.NewClientOptions().AddBroker("tcp://" + broker).SetClientID("svc-dashboard-" + dev).
+	c := mqtt.NewClient(mqtt.NewClientOptions().AddBroker("tcp://" + broker).SetClientID("svc:dashboard/" + dev).
 		SetUsername("svc:dashboard").SetPassword(apiKey).SetOrderMatters(false).SetConnectTimeout(5 * time.Second))
 	if tok := c.Connect(); !tok.WaitTimeout(10*time.Second) || tok.Error() != nil {
 		t.Fatalf("service account connect: %v", tok.Error())

@@ -1,12 +1,15 @@
 // Package broker embeds the NATS server as Tollgate's MQTT broker (SPEC §9).
 //
 // The broker knows nothing about licenses: every CONNECT is handed to an
-// Authorizer, which answers with a Grant — the identity, the MQTT topic
-// filters the client may publish and subscribe to, and the moment its
-// connection must end. The broker turns the grant into NATS permissions and
-// a connection deadline (the NATS server then ends the connection by
-// itself), can kick an identity at once, counts the telemetry it sees per
-// device, and publishes server messages to devices.
+// Authorizer, which answers with a Grant — the identity (which is also the
+// MQTT client id the client must use), the MQTT topic filters the client
+// may publish and subscribe to, and the moment its connection must end.
+// The broker turns the grant into NATS permissions and a connection
+// deadline (the NATS server then ends the connection by itself), can kick
+// an identity at once, counts the telemetry it sees per device, and
+// publishes server messages to devices. It bounds what clients make it
+// store: no retained messages, no QoS 2, a payload cap and JetStream
+// limits (storage.go).
 //
 // Only the MQTT listener is exposed. The NATS protocol port is not opened;
 // the broker's own in-process connection authenticates with a random secret
@@ -41,7 +44,12 @@ var ErrDenied = errors.New("connection denied")
 // Grant is what an authorized client may do.
 type Grant struct {
 	// Identity names the client for Kick and logs: a device id, or svc:NAME.
+	// It is also the MQTT client id the client must connect with
+	// (clientid.go).
 	Identity string
+	// Instances also allows the client ids Identity/INSTANCE: an
+	// application may run several copies, a device runs one.
+	Instances bool
 	// Publish and Subscribe are MQTT topic filters (+ and # allowed).
 	Publish   []string
 	Subscribe []string
@@ -68,8 +76,17 @@ type Config struct {
 	// Host and Port of the MQTT listener; Port 0 picks a free port.
 	Host string
 	Port int
-	// StoreDir holds JetStream data (MQTT sessions, retained messages).
+	// StoreDir holds JetStream data (MQTT sessions, QoS 1 messages for
+	// offline persistent subscribers). The broker keeps no retained
+	// messages (storage.go).
 	StoreDir string
+	// MaxPayload caps one message, a device's or the server's own push;
+	// 0 means DefaultMaxPayload. A client publishing more is disconnected.
+	MaxPayload int
+	// JetStreamMaxStore and JetStreamMaxMemory cap JetStream's disk and
+	// memory in bytes; 0 means DefaultJetStreamMaxStore and
+	// DefaultJetStreamMaxMemory.
+	JetStreamMaxStore, JetStreamMaxMemory int64
 	// TLS, if set, makes the MQTT listener speak TLS (mTLS if it requires
 	// client certificates).
 	TLS *tls.Config
@@ -95,7 +112,7 @@ func (c *Config) Validate() error {
 	if c.Port < 0 || c.Port > 65535 {
 		return fmt.Errorf("broker: port %d out of range", c.Port)
 	}
-	return nil
+	return c.validateLimits()
 }
 
 // Broker is a running embedded broker.
@@ -107,6 +124,7 @@ type Broker struct {
 	auth   Authorizer
 	addr   string
 	obs    *Observer
+	nlog   *natsLogger
 
 	mu      sync.Mutex
 	clients map[string][]uint64 // identity → recent NATS client ids
@@ -131,32 +149,25 @@ func Start(cfg Config) (*Broker, error) {
 	if cfg.Host == "" {
 		cfg.Host = "127.0.0.1"
 	}
+	cfg.applyLimitDefaults()
 	secret := make([]byte, 32)
 	if _, err := rand.Read(secret); err != nil {
 		return nil, err
 	}
 	b := &Broker{
 		log: cfg.Logger, secret: hex.EncodeToString(secret), auth: cfg.Auth, obs: cfg.Observer,
+		nlog:    &natsLogger{log: cfg.Logger},
 		clients: map[string][]uint64{}, seen: map[string]uint64{}, kicked: map[string]uint64{},
 	}
-	port := cfg.Port
-	if port == 0 {
-		port = -1 // nats-server: pick a free port
-	}
-	opts := &server.Options{
-		ServerName:                 "tollgate",
-		DontListen:                 true,
-		JetStream:                  true,
-		StoreDir:                   cfg.StoreDir,
-		NoSigs:                     true,
-		MQTT:                       server.MQTTOpts{Host: cfg.Host, Port: port, TLSConfig: cfg.TLS},
-		CustomClientAuthentication: b,
+	opts, err := natsOptions(cfg, b)
+	if err != nil {
+		return nil, err
 	}
 	ns, err := server.NewServer(opts)
 	if err != nil {
 		return nil, fmt.Errorf("broker: %w", err)
 	}
-	ns.SetLoggerV2(&natsLogger{log: cfg.Logger}, false, false, false)
+	ns.SetLoggerV2(b.nlog, false, false, false)
 	go ns.Start()
 	if !ns.ReadyForConnections(cfg.ReadyTimeout) {
 		ns.Shutdown()
@@ -179,7 +190,36 @@ func Start(cfg Config) (*Broker, error) {
 		b.Close()
 		return nil, fmt.Errorf("broker: %w", err)
 	}
+	if err := configureStreams(nc, cfg); err != nil {
+		b.Close()
+		return nil, err
+	}
 	return b, nil
+}
+
+// natsOptions configures nats-server: the MQTT listener alone, JetStream
+// in cfg.StoreDir within cfg's limits, every connection authorized by auth.
+func natsOptions(cfg Config, auth server.Authentication) (*server.Options, error) {
+	port := cfg.Port
+	if port == 0 {
+		port = -1 // nats-server: pick a free port
+	}
+	mqttOpts, err := mqttOptions(cfg.Host, port, cfg.TLS)
+	if err != nil {
+		return nil, err
+	}
+	return &server.Options{
+		MQTT:                       mqttOpts,
+		ServerName:                 "tollgate",
+		DontListen:                 true,
+		JetStream:                  true,
+		StoreDir:                   cfg.StoreDir,
+		JetStreamMaxStore:          cfg.JetStreamMaxStore,
+		JetStreamMaxMemory:         cfg.JetStreamMaxMemory,
+		MaxPayload:                 int32(cfg.MaxPayload),
+		NoSigs:                     true,
+		CustomClientAuthentication: auth,
+	}, nil
 }
 
 // MQTTAddr returns the host:port of the MQTT listener.
@@ -212,6 +252,17 @@ func (b *Broker) Check(c server.ClientAuthentication) bool {
 	g, err := b.auth.Authorize(ctx, opts.Username, opts.Password, c.GetTLSConnectionState())
 	if err != nil {
 		b.log.Info("mqtt connect refused", "username", opts.Username, "remote", addrString(c.RemoteAddress()), "reason", err.Error())
+		return false
+	}
+	cid, ok := mqttClientID(c)
+	if !ok {
+		b.log.Warn("mqtt connect refused", "username", opts.Username, "remote", addrString(c.RemoteAddress()),
+			"reason", "cannot read the MQTT client id from nats-server")
+		return false
+	}
+	if err := checkClientID(g, cid); err != nil {
+		b.log.Info("mqtt connect refused", "username", opts.Username, "client_id", cid, "remote", addrString(c.RemoteAddress()),
+			"reason", err.Error())
 		return false
 	}
 	perms, err := permissions(g)

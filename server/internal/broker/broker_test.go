@@ -43,7 +43,7 @@ func (f fakeAuth) Authorize(_ context.Context, username, password string, _ *tls
 			Deadline:  d,
 		}, nil
 	case strings.HasPrefix(username, "svc:"):
-		return Grant{Identity: username, Subscribe: []string{"tollgate/v1/c1/#"}}, nil
+		return Grant{Identity: username, Instances: true, Subscribe: []string{"tollgate/v1/c1/#"}}, nil
 	}
 	return Grant{}, fmt.Errorf("%w: unknown user", ErrDenied)
 }
@@ -65,13 +65,32 @@ type client struct {
 	lost chan struct{}
 }
 
+// clientIDFor is the client id a well-behaved client of user uses: a
+// device ("dev:ID") its id, an application ("svc:NAME") an instance of its
+// name.
+func clientIDFor(user string) string {
+	if id, ok := strings.CutPrefix(user, "dev:"); ok {
+		return id
+	}
+	if strings.HasPrefix(user, ServicePrefix) {
+		return fmt.Sprintf("%s/%d", user, clientSeq.Add(1))
+	}
+	return user
+}
+
 func connect(t *testing.T, b *Broker, user, pass string) (*client, error) {
+	t.Helper()
+	return connectAs(t, b, clientIDFor(user), user, pass)
+}
+
+// connectAs connects with an explicit MQTT client id.
+func connectAs(t *testing.T, b *Broker, clientID, user, pass string) (*client, error) {
 	t.Helper()
 	cl := &client{lost: make(chan struct{})}
 	var once sync.Once
 	opts := mqtt.NewClientOptions().
 		AddBroker("tcp://" + b.MQTTAddr()).
-		SetClientID(fmt.Sprintf("%s-%d", strings.ReplaceAll(user, ":", "-"), clientSeq.Add(1))).
+		SetClientID(clientID).
 		SetUsername(user).SetPassword(pass).
 		SetAutoReconnect(false).SetConnectRetry(false).SetOrderMatters(true). // handlers only push to a buffered channel
 

@@ -99,7 +99,7 @@ func (a *TokenAuthorizer) service(ctx context.Context, name, apiKey string) (Gra
 	if len(customers) == 0 {
 		return Grant{}, fmt.Errorf("%w: the key sees no customer", ErrDenied)
 	}
-	g := Grant{Identity: ServicePrefix + name}
+	g := Grant{Identity: ServicePrefix + name, Instances: true}
 	for _, c := range customers {
 		g.Subscribe = append(g.Subscribe, "tollgate/v1/"+c+"/+/telemetry")
 	}

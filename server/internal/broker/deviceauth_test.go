@@ -97,10 +97,16 @@ func TestTokenAuthorizer(t *testing.T) {
 			if !g.Deadline.Equal(authNow.Add(24 * time.Hour)) {
 				t.Fatalf("deadline %v, want the ledger's earlier end", g.Deadline)
 			}
+			if g.Identity != "gw1" || g.Instances {
+				t.Fatalf("identity %q, instances %v: a device's client id is its id alone", g.Identity, g.Instances)
+			}
 		}},
 		{"ok/service", "svc:dash", "good-key", false, func(t *testing.T, g Grant) {
 			if len(g.Publish) != 0 || !slices.Equal(g.Subscribe, []string{"tollgate/v1/acme/+/telemetry", "tollgate/v1/acme-sub/+/telemetry"}) {
 				t.Fatalf("grant %+v", g)
+			}
+			if g.Identity != "svc:dash" || !g.Instances {
+				t.Fatalf("identity %q, instances %v: an application may run instances", g.Identity, g.Instances)
 			}
 		}},
 		{"error/token-for-another-device", "child1", issue(t, "server", nil), true, nil},

@@ -1,6 +1,7 @@
 package broker
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 )
@@ -31,5 +32,28 @@ func FuzzTopicToSubject(f *testing.F) {
 				t.Fatalf("telemetry topic %q → %q → device %q, %v", topic, subj, dev, ok)
 			}
 		}
+	})
+}
+
+// FuzzMQTTClientID: whatever a client sends as its client id, the name
+// nats-server gives its connection yields exactly that id and no other,
+// and checkClientID accepts it for a device only if it is the device's id.
+func FuzzMQTTClientID(f *testing.F) {
+	for _, s := range []string{"pump1", "svc:dash/1", `a" - "b`, " - mid:7 - ", "\x00", "é", `\"`, ""} {
+		f.Add("127.0.0.1:7", uint64(7), s)
+	}
+	f.Fuzz(func(t *testing.T, addr string, id uint64, clientID string) {
+		if strings.Contains(addr, " - ") {
+			return // nats-server names the connection by host:port
+		}
+		name := fmt.Sprintf("%s - mid:%d - %q", addr, id, clientID)
+		got, ok := mqttClientIDFrom(name, id)
+		if !ok || got != clientID {
+			t.Fatalf("%q: got %q, %v; want %q", name, got, ok, clientID)
+		}
+		if err := checkClientID(Grant{Identity: "pump1"}, got); (err == nil) != (clientID == "pump1") {
+			t.Fatalf("device pump1 with client id %q: %v", clientID, err)
+		}
+		mqttClientIDFrom(addr+clientID, id) // any text: no panic
 	})
 }

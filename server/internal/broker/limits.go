@@ -1,6 +1,11 @@
 package broker
 
-import "time"
+import (
+	"time"
+
+	"github.com/tollgate-iot/tollgate/shared/limits"
+	"github.com/tollgate-iot/tollgate/shared/wire"
+)
 
 const (
 	// authTimeout bounds one Authorizer call at CONNECT.
@@ -14,6 +19,41 @@ const (
 	// maxFiltersPerGrant bounds the topic filters of one grant (a gateway
 	// publishes for itself and each child).
 	maxFiltersPerGrant = 4096
+)
+
+// Bounds of what the embedded broker stores and accepts (storage.go).
+const (
+	// DefaultMaxPayload caps one message on the broker: a device's publish
+	// and the server's own pushes alike (nats-server has one max_payload).
+	// A push carries up to 64 tokens and the revocation list; 1 MiB holds
+	// a list of some 15,000 revoked license ids.
+	DefaultMaxPayload = 1 << 20
+	// MinMaxPayload is the smallest MaxPayload: a telemetry envelope of
+	// the largest size consumers accept, plus the broker's header.
+	MinMaxPayload = wire.MaxTelemetryBytes + mqttHeaderAllowance
+	// MaxMaxPayload is the largest MaxPayload: a push with the largest
+	// signed document, with room for its header.
+	MaxMaxPayload = limits.MaxSignedDocumentBytes + mqttHeaderAllowance
+	// mqttHeaderAllowance is what nats-server adds to an MQTT payload
+	// before comparing it with max_payload (its header with the QoS and,
+	// for QoS 2, the subject).
+	mqttHeaderAllowance = 1 << 10
+
+	// DefaultJetStreamMaxStore caps the disk JetStream uses (MQTT
+	// sessions, QoS 1 messages waiting for offline persistent
+	// subscribers).
+	DefaultJetStreamMaxStore = 1 << 30
+	// MinJetStreamMaxStore leaves room for the MQTT streams themselves.
+	MinJetStreamMaxStore = 16 << 20
+	// DefaultJetStreamMaxMemory caps JetStream's memory storage; the MQTT
+	// streams are on disk, so little is used.
+	DefaultJetStreamMaxMemory = 64 << 20
+	// MinJetStreamMaxMemory is the smallest memory limit accepted.
+	MinJetStreamMaxMemory = 1 << 20
+	// queuedStoreShare: QoS 1 messages waiting for subscribers may use
+	// 1/queuedStoreShare of the JetStream store, the oldest dropped
+	// beyond, so that sessions always find room.
+	queuedStoreShare = 2
 )
 
 // Bounds of the observed telemetry counts (observed.go).

@@ -41,6 +41,12 @@ type Config struct {
 	// ObservedFlushInterval is how often the telemetry counts the broker
 	// observed are written to the ledger.
 	ObservedFlushInterval time.Duration
+	// MQTTMaxPayload caps one message on the embedded broker, a device's
+	// or the server's own push, in bytes.
+	MQTTMaxPayload int
+	// JetStreamMaxStore and JetStreamMaxMemory cap the embedded broker's
+	// JetStream disk (in DATA/broker/) and memory, in bytes.
+	JetStreamMaxStore, JetStreamMaxMemory int64
 
 	ReadHeaderTimeout time.Duration
 	ReadTimeout       time.Duration
@@ -72,6 +78,9 @@ func DefaultConfig() Config {
 		KeyCacheTTL:       time.Minute,
 
 		ObservedFlushInterval: broker.DefaultObservedFlushInterval,
+		MQTTMaxPayload:        broker.DefaultMaxPayload,
+		JetStreamMaxStore:     broker.DefaultJetStreamMaxStore,
+		JetStreamMaxMemory:    broker.DefaultJetStreamMaxMemory,
 	}
 }
 

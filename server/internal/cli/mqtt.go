@@ -29,7 +29,8 @@ const BrokerEmbedded = "embedded"
 const maxBrokerPasswordBytes = 4096
 
 // brokerDir is where the embedded broker keeps JetStream data (MQTT
-// sessions, retained messages) inside the data directory.
+// sessions, QoS 1 messages for offline subscribers) inside the data
+// directory.
 func brokerDir(dataDir string) string { return filepath.Join(dataDir, "broker") }
 
 // external reports whether --broker names an external broker.
@@ -56,6 +57,9 @@ func (c *Config) checkBroker() error {
 	if c.BrokerUsername != "" || c.BrokerPasswordFile != "" || c.BrokerCA != "" || c.BrokerCert != "" {
 		return fmt.Errorf("--broker-username, --broker-password-file, --broker-ca and --broker-cert are for an external --broker")
 	}
+	if err := c.checkBrokerLimits(); err != nil {
+		return err
+	}
 	if c.MQTTAddr == "" {
 		if c.MQTTTLSCert != "" {
 			return fmt.Errorf("--mqtt-tls-cert needs --mqtt")
@@ -68,6 +72,21 @@ func (c *Config) checkBroker() error {
 	}
 	if n, err := strconv.Atoi(port); err != nil || n < 0 || n > 65535 {
 		return fmt.Errorf("--mqtt %q: port must be 0..65535", c.MQTTAddr)
+	}
+	return nil
+}
+
+// checkBrokerLimits validates --mqtt-max-payload and the JetStream limits
+// of the embedded broker.
+func (c *Config) checkBrokerLimits() error {
+	if c.MQTTMaxPayload < broker.MinMaxPayload || c.MQTTMaxPayload > broker.MaxMaxPayload {
+		return fmt.Errorf("--mqtt-max-payload %d: want %d..%d bytes", c.MQTTMaxPayload, broker.MinMaxPayload, broker.MaxMaxPayload)
+	}
+	if c.JetStreamMaxStore < broker.MinJetStreamMaxStore {
+		return fmt.Errorf("--jetstream-max-store %d: want at least %d bytes", c.JetStreamMaxStore, broker.MinJetStreamMaxStore)
+	}
+	if c.JetStreamMaxMemory < broker.MinJetStreamMaxMemory {
+		return fmt.Errorf("--jetstream-max-memory %d: want at least %d bytes", c.JetStreamMaxMemory, broker.MinJetStreamMaxMemory)
 	}
 	return nil
 }
@@ -138,7 +157,12 @@ func startMQTT(c Config, lg *ledger.Ledger, kc *keys.Cache, env *IO, log *slog.L
 	if c.external() {
 		svc, err = dialExternal(c, obs, blog)
 	} else {
-		svc, err = startEmbedded(c, lg, kc, env, obs, blog)
+		var b *broker.Broker
+		if b, err = startEmbedded(c, lg, kc, env, obs, blog); err == nil {
+			svc = b
+			m.GaugeFunc("tollgate_broker_retained_refused", "Retained messages the embedded broker refused to store since start.",
+				func() float64 { return float64(b.RetainedRefused()) })
+		}
 	}
 	if err != nil {
 		return nil, err
@@ -190,7 +214,8 @@ func startEmbedded(c Config, lg *ledger.Ledger, kc *keys.Cache, env *IO, obs *br
 		tlsConf = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
 	}
 	b, err := broker.Start(broker.Config{Host: host, Port: p, StoreDir: brokerDir(c.DataDir), TLS: tlsConf, Auth: auth,
-		Logger: blog, Observer: obs})
+		Logger: blog, Observer: obs, MaxPayload: c.MQTTMaxPayload,
+		JetStreamMaxStore: c.JetStreamMaxStore, JetStreamMaxMemory: c.JetStreamMaxMemory})
 	if err != nil {
 		return nil, cli.Errorf("mqtt", "%v", err)
 	}

@@ -27,7 +27,9 @@ var serveEnv = map[string]string{"data": "TOLLGATE_DATA", "http": "TOLLGATE_HTTP
 	"tls-cert": "TOLLGATE_TLS_CERT", "tls-key": "TOLLGATE_TLS_KEY", "mqtt": "TOLLGATE_MQTT", "broker": "TOLLGATE_BROKER",
 	"mqtt-tls-cert": "TOLLGATE_MQTT_TLS_CERT", "mqtt-tls-key": "TOLLGATE_MQTT_TLS_KEY",
 	"broker-username": "TOLLGATE_BROKER_USERNAME", "broker-password-file": "TOLLGATE_BROKER_PASSWORD_FILE",
-	"broker-ca": "TOLLGATE_BROKER_CA", "broker-cert": "TOLLGATE_BROKER_CERT", "broker-key": "TOLLGATE_BROKER_KEY"}
+	"broker-ca": "TOLLGATE_BROKER_CA", "broker-cert": "TOLLGATE_BROKER_CERT", "broker-key": "TOLLGATE_BROKER_KEY",
+	"mqtt-max-payload": "TOLLGATE_MQTT_MAX_PAYLOAD", "jetstream-max-store": "TOLLGATE_JETSTREAM_MAX_STORE",
+	"jetstream-max-memory": "TOLLGATE_JETSTREAM_MAX_MEMORY"}
 
 func parseServe(env *IO, args []string) (Config, error) {
 	c := DefaultConfig()
@@ -41,6 +43,9 @@ func parseServe(env *IO, args []string) (Config, error) {
 	fs.StringVar(&c.MQTTAddr, "mqtt", "", "MQTT listen address of the embedded broker, e.g. 127.0.0.1:1883; port 0 picks a free one; empty: no MQTT (env TOLLGATE_MQTT)")
 	fs.StringVar(&c.MQTTTLSCert, "mqtt-tls-cert", "", "PEM certificate for MQTT over TLS (agents use ssl://), e.g. certs/dev/server.crt (env TOLLGATE_MQTT_TLS_CERT)")
 	fs.StringVar(&c.MQTTTLSKey, "mqtt-tls-key", "", "PEM private key of --mqtt-tls-cert (env TOLLGATE_MQTT_TLS_KEY)")
+	fs.IntVar(&c.MQTTMaxPayload, "mqtt-max-payload", c.MQTTMaxPayload, "largest message on the embedded broker in bytes, a device's publish or the server's push; a device publishing more is disconnected (env TOLLGATE_MQTT_MAX_PAYLOAD)")
+	fs.Int64Var(&c.JetStreamMaxStore, "jetstream-max-store", c.JetStreamMaxStore, "disk the embedded broker's JetStream may use in DATA/broker/, in bytes (env TOLLGATE_JETSTREAM_MAX_STORE)")
+	fs.Int64Var(&c.JetStreamMaxMemory, "jetstream-max-memory", c.JetStreamMaxMemory, "memory the embedded broker's JetStream may use, in bytes (env TOLLGATE_JETSTREAM_MAX_MEMORY)")
 	fs.StringVar(&c.Broker, "broker", c.Broker, "embedded, or an external broker tcp://HOST:PORT or ssl://HOST:PORT (env TOLLGATE_BROKER)")
 	fs.StringVar(&c.BrokerUsername, "broker-username", "", "username of the server on an external broker (env TOLLGATE_BROKER_USERNAME)")
 	fs.StringVar(&c.BrokerPasswordFile, "broker-password-file", "", "file holding the password of --broker-username (env TOLLGATE_BROKER_PASSWORD_FILE)")

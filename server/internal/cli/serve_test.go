@@ -62,6 +62,10 @@ func TestServeRefusesUninitializedAndBadConfig(t *testing.T) {
 		{"half-mqtt-tls-pair", []string{"serve", "--data", "x", "--mqtt", "127.0.0.1:0", "--mqtt-tls-cert", "s.crt"}, 2, "error: usage: "},
 		{"mqtt-tls-without-mqtt", []string{"serve", "--data", "x", "--mqtt-tls-cert", "s.crt", "--mqtt-tls-key", "s.key"}, 2, "error: usage: "},
 		{"bad-mqtt-port", []string{"serve", "--data", "x", "--mqtt", "127.0.0.1:99999"}, 2, "error: usage: "},
+		{"mqtt-max-payload-below-telemetry", []string{"serve", "--data", "x", "--mqtt-max-payload", "1024"}, 2, "error: usage: serve: --mqtt-max-payload 1024: "},
+		{"mqtt-max-payload-huge", []string{"serve", "--data", "x", "--mqtt-max-payload", "1073741824"}, 2, "error: usage: serve: --mqtt-max-payload "},
+		{"jetstream-max-store-tiny", []string{"serve", "--data", "x", "--jetstream-max-store", "1"}, 2, "error: usage: serve: --jetstream-max-store 1: "},
+		{"jetstream-max-memory-negative", []string{"serve", "--data", "x", "--jetstream-max-memory", "-1"}, 2, "error: usage: serve: --jetstream-max-memory -1: "},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

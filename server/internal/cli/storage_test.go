@@ -1,0 +1,110 @@
+package cli
+
+import (
+	"bytes"
+	"fmt"
+	"io/fs"
+	"path/filepath"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/tollgate-iot/tollgate/server/internal/broker"
+)
+
+// dirSize sums the sizes of the regular files under dir.
+func dirSize(t *testing.T, dir string) int64 {
+	t.Helper()
+	var n int64
+	err := filepath.WalkDir(dir, func(_ string, d fs.DirEntry, err error) error {
+		if err != nil || !d.Type().IsRegular() {
+			return err
+		}
+		info, err := d.Info()
+		if err != nil {
+			return err
+		}
+		n += info.Size()
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return n
+}
+
+// TestServeBrokerStorageIsBounded performs the disk fill through serve
+// with a real token: a licensed device publishes 256 KiB retained messages
+// to topics under its own tree, the last to its telemetry topic.
+// DATA/broker/ grows by less than a small
+// bound, every retained store is refused (and counted in /metrics), a new
+// subscriber is sent none of them, and a publish over --mqtt-max-payload
+// disconnects the device and reaches nobody.
+func TestServeBrokerStorageIsBounded(t *testing.T) {
+	const (
+		messages     = 32
+		payloadBytes = 256 << 10
+		growthBound  = 4 << 20 // 8 MiB were published
+		maxPayload   = 300 << 10
+	)
+	s := serveWithBroker(t, "--mqtt-max-payload", strconv.Itoa(maxPayload))
+	acme, tok := s.customerDevice("acme", "press-1")
+	dev, err := s.connect("press-1", tok)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := brokerDir(s.dir)
+	before := dirSize(t, dir)
+	payload := bytes.Repeat([]byte{'x'}, payloadBytes)
+	for i := range messages {
+		topic := fmt.Sprintf("tollgate/v1/acme/press-1/state/%d", i)
+		if i == messages-1 {
+			topic = "tollgate/v1/acme/press-1/telemetry" // what an application may subscribe to
+		}
+		pt := dev.c.Publish(topic, 1, true, payload)
+		if !pt.WaitTimeout(10*time.Second) || pt.Error() != nil {
+			t.Fatalf("retained publish %d: %v", i, pt.Error())
+		}
+	}
+	s.waitMetric(fmt.Sprintf("tollgate_broker_retained_refused %d", messages))
+	if grew := dirSize(t, dir) - before; grew > growthBound {
+		t.Fatalf("%d retained messages of %d bytes grew %s by %d bytes (bound %d)", messages, payloadBytes, dir, grew, growthBound)
+	}
+
+	dash, err := s.connect("svc:dashboard", acme)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := dash.subscribe(t, "tollgate/v1/acme/+/telemetry")
+	dev.c.Publish("tollgate/v1/acme/press-1/telemetry", 1, false, bytes.Repeat([]byte{'x'}, maxPayload+1)).WaitTimeout(5 * time.Second)
+	select {
+	case <-dev.lost:
+	case <-time.After(10 * time.Second):
+		t.Fatal("a device over --mqtt-max-payload is still connected")
+	}
+	if dev, err = s.connect("press-1", tok); err != nil {
+		t.Fatal(err)
+	}
+	if pt := dev.c.Publish("tollgate/v1/acme/press-1/telemetry", 1, false, "sentinel"); !pt.WaitTimeout(5*time.Second) || pt.Error() != nil {
+		t.Fatal(pt.Error())
+	}
+	if m := receive(t, got, "the sentinel"); string(m.Payload()) != "sentinel" {
+		t.Fatalf("a new subscriber got %s %.40q before the sentinel", m.Topic(), m.Payload())
+	}
+}
+
+func TestServeParsesBrokerLimits(t *testing.T) {
+	t.Setenv("TOLLGATE_JETSTREAM_MAX_MEMORY", "33554432")
+	c, err := parseServe(&IO{Stderr: &bytes.Buffer{}}, []string{"--data", "x", "--mqtt-max-payload", "131072", "--jetstream-max-store", "268435456"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.MQTTMaxPayload != 128<<10 || c.JetStreamMaxStore != 256<<20 || c.JetStreamMaxMemory != 32<<20 {
+		t.Fatalf("limits %d %d %d", c.MQTTMaxPayload, c.JetStreamMaxStore, c.JetStreamMaxMemory)
+	}
+	d := DefaultConfig()
+	if d.MQTTMaxPayload != broker.DefaultMaxPayload || d.JetStreamMaxStore != broker.DefaultJetStreamMaxStore ||
+		d.JetStreamMaxMemory != broker.DefaultJetStreamMaxMemory {
+		t.Fatalf("defaults %d %d %d", d.MQTTMaxPayload, d.JetStreamMaxStore, d.JetStreamMaxMemory)
+	}
+}
