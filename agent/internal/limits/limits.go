@@ -123,6 +123,15 @@ const (
 	// HTTPIdleTimeout closes idle keep-alive connections.
 	HTTPIdleTimeout = 2 * time.Minute
 
+	// MaxHostHeaderBytes caps the Host header the local API compares with
+	// its loopback names.
+	MaxHostHeaderBytes = 256
+
+	// MinLocalTokenBytes and MaxLocalTokenBytes bound the local API token
+	// (local_token_file): at least 128 bits as hex.
+	MinLocalTokenBytes = 32
+	MaxLocalTokenBytes = 256
+
 	// MQTTConnectTimeout bounds one upstream or bridge CONNECT.
 	MQTTConnectTimeout = 10 * time.Second
 
