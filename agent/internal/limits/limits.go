@@ -193,6 +193,16 @@ const (
 	// after `run` starts.
 	SyncFirstDelayMax = 30 * time.Second
 
+	// SyncOnConnectMinGap is the least time between the start of one sync
+	// and a sync asked for because the broker connection came back: a
+	// broker that drops the agent every few seconds costs the license
+	// server one sync per agent per SyncOnConnectMinGap at most.
+	SyncOnConnectMinGap = 30 * time.Second
+
+	// SyncOnConnectJitterMax bounds the random delay of that sync, so that
+	// a fleet reconnecting to a restarted broker does not sync at once.
+	SyncOnConnectJitterMax = 15 * time.Second
+
 	// SyncBackoffMin and SyncBackoffMax bound the exponential backoff after
 	// retryable sync errors (network, 5xx, stale request).
 	SyncBackoffMin = 10 * time.Second

@@ -166,7 +166,7 @@ func (a *Agent) password() string {
 func (a *Agent) newPublisher(ob *outbox.Outbox) (*upstream.Publisher, error) {
 	o := upstream.Options{Broker: a.cfg.Broker, ClientID: a.id.DeviceID, Username: a.id.DeviceID,
 		Password: a.password, MaxInflight: a.cfg.MaxInflight, Outbox: ob, Clock: a.timers, Logger: a.log,
-		ControlTopic: a.controlTopic, Control: a.control}
+		ControlTopic: a.controlTopic, Control: a.control, OnConnect: a.kickSync}
 	if strings.HasPrefix(a.cfg.Broker, "ssl://") {
 		tc, err := upstream.TLSConfig(a.cfg.CertsPath(), a.id.DeviceID, a.cfg.Broker)
 		if err != nil {

@@ -74,7 +74,7 @@ func TestLoopOnFakeClock(t *testing.T) {
 	go func() {
 		defer close(done)
 		n := 0
-		Loop(ctx, fake, DefaultSchedule(seq(0.5)), func(context.Context) error {
+		Loop(ctx, fake, DefaultSchedule(seq(0.5)), nil, func(context.Context) error {
 			calls <- fake.Now().Sub(start)
 			err := results[min(n, len(results)-1)]
 			n++
@@ -107,6 +107,75 @@ func TestLoopOnFakeClock(t *testing.T) {
 		case <-time.After(5 * time.Second):
 			t.Fatalf("sync %d did not run at %s", i, w)
 		}
+	}
+	cancel()
+	<-done
+}
+
+// TestLoopKickedOnReconnect: a kick (the broker connection came back) runs
+// a sync out of turn after the jitter; a burst of kicks right after a sync
+// is one sync, SyncOnConnectMinGap after the last one started; the
+// periodic schedule then restarts from it.
+func TestLoopKickedOnReconnect(t *testing.T) {
+	start := time.Date(2026, 12, 1, 0, 0, 0, 0, time.UTC)
+	fake := &waitClock{Fake: clock.NewFake(start), waiting: make(chan struct{}, 1)}
+	calls := make(chan time.Duration, 16)
+	kick := make(chan struct{}, 1)
+	kickNow := func() {
+		select {
+		case kick <- struct{}{}:
+		default:
+		}
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		Loop(ctx, fake, DefaultSchedule(seq(0.5)), kick, func(context.Context) error {
+			calls <- fake.Now().Sub(start)
+			return nil
+		})
+	}()
+	expect := func(i int, w time.Duration) {
+		t.Helper()
+		<-fake.waiting // the loop registered the wait that ends at w
+		fake.Set(start.Add(w - time.Millisecond))
+		select {
+		case got := <-calls:
+			t.Fatalf("sync %d fired early at %s", i, got)
+		case <-time.After(10 * time.Millisecond):
+		}
+		fake.Set(start.Add(w))
+		select {
+		case got := <-calls:
+			if got != w {
+				t.Fatalf("sync %d at %s, want %s", i, got, w)
+			}
+		case <-time.After(5 * time.Second):
+			t.Fatalf("sync %d did not run at %s", i, w)
+		}
+	}
+	// Connected before the first scheduled sync (at FirstMax/2): it comes
+	// after the kick's jitter (KickJitterMax/2) instead.
+	<-fake.waiting
+	kickNow()
+	jitter := limits.SyncOnConnectJitterMax / 2
+	expect(0, jitter)
+	// A burst of reconnects right after that sync: one sync, no sooner
+	// than the minimum gap after the last one started.
+	<-fake.waiting
+	for range 5 {
+		kickNow()
+	}
+	second := jitter + limits.SyncOnConnectMinGap
+	expect(1, second)
+	// No more kicks: the periodic schedule from the last sync.
+	expect(2, second+limits.SyncInterval)
+	select {
+	case got := <-calls:
+		t.Fatalf("an extra sync at %s", got)
+	default:
 	}
 	cancel()
 	<-done
