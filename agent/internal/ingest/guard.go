@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"os"
 	"strings"
+	"sync/atomic"
 
 	"github.com/tollgate-iot/tollgate/agent/internal/limits"
 	"github.com/tollgate-iot/tollgate/shared/wire"
@@ -45,8 +46,46 @@ type GuardOptions struct {
 	Port string
 	// Token, if not empty, is required on every request but GET /healthz.
 	Token []byte
-	// Logger receives one line per refused request; nil means slog.Default().
+	// Refused, if set, counts refusals (shared by the listeners of one
+	// agent, exposed as a metric).
+	Refused *Refusals
+	// Logger receives the first refusal of each kind at warn level and the
+	// rest at debug (a page in a loop must not fill the device's log);
+	// nil means slog.Default().
 	Logger *slog.Logger
+}
+
+// Refusal codes of the guard, as in the error body and the metric.
+const (
+	RefusedBrowser     = "browser_request"
+	RefusedHost        = "bad_host"
+	RefusedToken       = "unauthorized"
+	RefusedContentType = "unsupported_media_type"
+)
+
+// Refusals counts the guard's refusals by code. Safe for concurrent use.
+type Refusals struct {
+	browser, host, token, contentType atomic.Int64
+}
+
+// add counts one refusal and returns the count for its code so far.
+func (r *Refusals) add(code string) int64 {
+	switch code {
+	case RefusedBrowser:
+		return r.browser.Add(1)
+	case RefusedHost:
+		return r.host.Add(1)
+	case RefusedToken:
+		return r.token.Add(1)
+	default:
+		return r.contentType.Add(1)
+	}
+}
+
+// Counts returns the refusals so far by code.
+func (r *Refusals) Counts() map[string]int64 {
+	return map[string]int64{RefusedBrowser: r.browser.Load(), RefusedHost: r.host.Load(),
+		RefusedToken: r.token.Load(), RefusedContentType: r.contentType.Load()}
 }
 
 // Guard wraps the local API (and the metrics listener) so that a web page
@@ -61,13 +100,21 @@ func Guard(h http.Handler, o GuardOptions) http.Handler {
 	if log == nil {
 		log = slog.Default()
 	}
+	if o.Refused == nil {
+		o.Refused = &Refusals{}
+	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		code, name, err := o.check(r)
 		if err == nil {
 			h.ServeHTTP(w, r)
 			return
 		}
-		log.Warn("local API request refused", "code", name, "method", r.Method, "path", r.URL.Path)
+		level := slog.LevelDebug
+		if o.Refused.add(name) == 1 {
+			level = slog.LevelWarn
+		}
+		log.Log(r.Context(), level, "local API request refused (later ones of this kind at debug level; see tollgate_agent_local_api_refused_total)",
+			"code", name, "method", r.Method, "path", r.URL.Path)
 		if code == http.StatusUnauthorized {
 			w.Header().Set("WWW-Authenticate", `Bearer realm="tollgate-agent"`)
 		}
@@ -78,22 +125,22 @@ func Guard(h http.Handler, o GuardOptions) http.Handler {
 // check returns the refusal of r, if any.
 func (o GuardOptions) check(r *http.Request) (int, string, error) {
 	if origin := r.Header.Get("Origin"); origin != "" {
-		return http.StatusForbidden, "browser_request", fmt.Errorf("%w: Origin %.64q", ErrBrowserRequest, origin)
+		return http.StatusForbidden, RefusedBrowser, fmt.Errorf("%w: Origin %.64q", ErrBrowserRequest, origin)
 	}
 	if site := r.Header.Get("Sec-Fetch-Site"); site != "" && site != "none" {
-		return http.StatusForbidden, "browser_request", fmt.Errorf("%w: Sec-Fetch-Site %.32q", ErrBrowserRequest, site)
+		return http.StatusForbidden, RefusedBrowser, fmt.Errorf("%w: Sec-Fetch-Site %.32q", ErrBrowserRequest, site)
 	}
 	if o.Port != "" && !LoopbackHost(r.Host, o.Port) {
-		return http.StatusMisdirectedRequest, "bad_host", fmt.Errorf("%w: Host %.64q, want 127.0.0.1:%s, localhost:%s or [::1]:%s",
+		return http.StatusMisdirectedRequest, RefusedHost, fmt.Errorf("%w: Host %.64q, want 127.0.0.1:%s, localhost:%s or [::1]:%s",
 			ErrBadHost, r.Host, o.Port, o.Port, o.Port)
 	}
 	if len(o.Token) > 0 && !(r.Method == http.MethodGet && r.URL.Path == "/healthz") && !o.tokenOK(r) {
-		return http.StatusUnauthorized, "unauthorized", ErrUnauthorized
+		return http.StatusUnauthorized, RefusedToken, ErrUnauthorized
 	}
 	if r.Method != http.MethodGet && r.Method != http.MethodHead {
 		mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
 		if err != nil || mt != "application/json" {
-			return http.StatusUnsupportedMediaType, "unsupported_media_type",
+			return http.StatusUnsupportedMediaType, RefusedContentType,
 				fmt.Errorf("%w, not %.64q", ErrContentType, r.Header.Get("Content-Type"))
 		}
 	}

@@ -19,6 +19,7 @@ import (
 	"github.com/tollgate-iot/tollgate/agent/internal/effclock"
 	"github.com/tollgate-iot/tollgate/agent/internal/gate"
 	"github.com/tollgate-iot/tollgate/agent/internal/identity"
+	"github.com/tollgate-iot/tollgate/agent/internal/ingest"
 	"github.com/tollgate-iot/tollgate/agent/internal/store"
 	"github.com/tollgate-iot/tollgate/agent/internal/syncer"
 	"github.com/tollgate-iot/tollgate/shared/clock"
@@ -78,6 +79,9 @@ type Agent struct {
 	imp  sync.Mutex // one import (activate, control push, sync answer) at a time
 	synm sync.Mutex
 	sync *syncer.Client // built on the first sync
+
+	// apiRefused counts what the local API's guard refused.
+	apiRefused ingest.Refusals
 
 	// syncKick asks syncLoop for a sync out of turn (kickSync).
 	syncKick chan struct{}

@@ -115,6 +115,18 @@ func TestLocalAPIRefusesCrossOrigin(t *testing.T) {
 	if used, days := spent(t, h); used != 0 || days != 5 {
 		t.Fatalf("after the attacks: %d samples used, %d days left; want 0 and 5", used, days)
 	}
+	resp, err := http.Get(base + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	scrape, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	for _, want := range []string{`tollgate_agent_local_api_refused_total{code="browser_request"} 6`,
+		`tollgate_agent_local_api_refused_total{code="unsupported_media_type"} 4`} {
+		if !strings.Contains(string(scrape), want) {
+			t.Fatalf("metrics lack %s:\n%s", want, scrape)
+		}
+	}
 	// A local program (no Origin, JSON) is served, and it does spend.
 	status, _ := localRequest(t, nil, "POST", base+"/v1/samples", "", map[string]string{"Content-Type": "application/json"}, oneSample)
 	if used, days := spent(t, h); status != 200 || used != 1 || days != 4 {

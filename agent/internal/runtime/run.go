@@ -214,7 +214,7 @@ func (a *Agent) listen(r *running) ([]*http.Server, Addrs, error) {
 // guard puts h behind ingest.Guard for listener ln: the Host check uses
 // the port ln is bound to (a unix socket has none and is not checked).
 func (a *Agent) guard(ln net.Listener, h http.Handler, token []byte) http.Handler {
-	o := ingest.GuardOptions{Token: token, Logger: a.log}
+	o := ingest.GuardOptions{Token: token, Refused: &a.apiRefused, Logger: a.log}
 	if tcp, ok := ln.Addr().(*net.TCPAddr); ok {
 		o.Port = strconv.Itoa(tcp.Port)
 	}
