@@ -30,7 +30,8 @@ func isDamage(err error) bool {
 	}
 	msg := err.Error()
 	for _, s := range []string{"checksum mismatch", "failed to verify checksum",
-		"checksum validation failed", "invalid checksum length", "Either the data is corrupted"} {
+		"checksum validation failed", "invalid checksum length", "Either the data is corrupted",
+		"manifest has bad magic", "Manifest file might be corrupted", "manifest has unsupported version"} {
 		if strings.Contains(msg, s) {
 			return true
 		}
@@ -41,8 +42,15 @@ func isDamage(err error) bool {
 // damaged wraps a badger open error that found a damaged file as
 // ErrCorrupt, naming the file and the remedy.
 func damaged(dir string, err error) error {
-	file := damagedFile.FindString(err.Error())
-	if file == "" {
+	msg := err.Error()
+	file := damagedFile.FindString(msg)
+	switch {
+	case file != "":
+	case strings.Contains(strings.ToLower(msg), "manifest"):
+		file = "MANIFEST"
+	case strings.Contains(msg, "data key"):
+		file = "KEYREGISTRY"
+	default:
 		file = "a file"
 	}
 	return fmt.Errorf("%w: %s in %s is damaged (%v); %s", ErrCorrupt, file, dir, err, damageRemedy)

@@ -134,6 +134,30 @@ func TestStoreRefusesDamagedTable(t *testing.T) {
 	})
 }
 
+// TestStoreRefusesDamagedManifest: badger checks the manifest itself; a
+// flip there is refused as ErrCorrupt naming it, like a table.
+func TestStoreRefusesDamagedManifest(t *testing.T) {
+	for _, off := range []int{0, 10, -1} { // magic, header, last change's checksum
+		t.Run(fmt.Sprint("error/offset_", off), func(t *testing.T) {
+			dir := t.TempDir()
+			fillForDamage(t, dir, nil)
+			path := filepath.Join(dir, "MANIFEST")
+			if off < 0 {
+				st, err := os.Stat(path)
+				if err != nil {
+					t.Fatal(err)
+				}
+				off = int(st.Size()) - 1
+			}
+			flipByte(t, path, off)
+			_, err := Open(context.Background(), Options{Dir: dir, Key: testKey(), Logger: discard()})
+			if !errors.Is(err, ErrCorrupt) || !strings.Contains(err.Error(), "MANIFEST") {
+				t.Fatalf("open: %v; want ErrCorrupt naming MANIFEST", err)
+			}
+		})
+	}
+}
+
 // TestStoreRefusesDamagedValueLog puts values in the value log (the device
 // profile keeps every record in the LSM tree; a tiny threshold forces them
 // out), flips a byte inside one entry and reads everything back. Badger
