@@ -74,33 +74,30 @@ func (s *Schedule) jitter(d time.Duration) time.Duration {
 
 // Loop runs sync on the schedule, with waits on timers, until ctx ends.
 // A receive on kick (the upstream broker connection came back: a push
-// sent while the agent was away is lost) runs a sync out of turn, after
-// Schedule.Kicked; kicks that arrive before it starts are one sync. One
-// sync runs at a time, and the schedule restarts after each. Errors are
-// the caller's to log (sync sees each one).
+// sent while the agent was away is lost) brings the next sync forward to
+// Schedule.Kicked unless it is due sooner — also while backing off after
+// failed syncs: they most likely failed for the same outage, which the
+// reconnect says is over. Kicks before that sync starts are that one
+// sync. One sync runs at a time, and the schedule restarts after each.
+// Errors are the caller's to log (sync sees each one).
 func Loop(ctx context.Context, timers clock.Clock, s *Schedule, kick <-chan struct{}, sync func(context.Context) error) {
-	wait := s.First()
+	next := timers.Now().Add(s.First())
 	var last time.Time // start of the last sync
 	synced := false
 	for {
 		select {
 		case <-ctx.Done():
 			return
-		case <-timers.After(wait):
 		case <-kick:
-			if d := s.Kicked(timers.Now().Sub(last), synced); d > 0 {
-				select {
-				case <-ctx.Done():
-					return
-				case <-timers.After(d):
-				}
+			now := timers.Now()
+			if at := now.Add(s.Kicked(now.Sub(last), synced)); at.Before(next) {
+				next = at
 			}
-		}
-		select { // this sync covers a kick that came meanwhile
-		case <-kick:
-		default:
+			continue
+		case <-timers.After(next.Sub(timers.Now())):
 		}
 		last, synced = timers.Now(), true
-		wait = s.Next(sync(ctx))
+		err := sync(ctx)
+		next = timers.Now().Add(s.Next(err))
 	}
 }
