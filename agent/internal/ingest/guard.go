@@ -124,8 +124,8 @@ func Guard(h http.Handler, o GuardOptions) http.Handler {
 
 // check returns the refusal of r, if any.
 func (o GuardOptions) check(r *http.Request) (int, string, error) {
-	if origin := r.Header.Get("Origin"); origin != "" {
-		return http.StatusForbidden, RefusedBrowser, fmt.Errorf("%w: Origin %.64q", ErrBrowserRequest, origin)
+	if _, ok := r.Header["Origin"]; ok { // present, even empty
+		return http.StatusForbidden, RefusedBrowser, fmt.Errorf("%w: Origin %.64q", ErrBrowserRequest, r.Header.Get("Origin"))
 	}
 	if site := r.Header.Get("Sec-Fetch-Site"); site != "" && site != "none" {
 		return http.StatusForbidden, RefusedBrowser, fmt.Errorf("%w: Sec-Fetch-Site %.32q", ErrBrowserRequest, site)

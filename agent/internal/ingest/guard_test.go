@@ -31,6 +31,7 @@ func TestGuard(t *testing.T) {
 		{"ok/healthz_without_token", GuardOptions{Port: "7780", Token: []byte(token)}, "GET", "/healthz", "127.0.0.1:7780", nil, 200},
 		{"error/origin", GuardOptions{Port: "7780"}, "POST", "/v1/samples", "127.0.0.1:7780", map[string]string{"Content-Type": "application/json", "Origin": "http://evil.example"}, 403},
 		{"error/origin_null", GuardOptions{}, "POST", "/v1/samples", "agent", map[string]string{"Content-Type": "application/json", "Origin": "null"}, 403},
+		{"error/origin_empty", GuardOptions{}, "POST", "/v1/samples", "agent", map[string]string{"Content-Type": "application/json", "Origin": ""}, 403},
 		{"error/cross_site", GuardOptions{Port: "7780"}, "GET", "/v1/status", "127.0.0.1:7780", map[string]string{"Sec-Fetch-Site": "cross-site"}, 403},
 		{"error/rebinding", GuardOptions{Port: "7780"}, "GET", "/v1/status", "evil.example:7780", nil, 421},
 		{"error/port", GuardOptions{Port: "7780"}, "GET", "/v1/status", "127.0.0.1:7781", nil, 421},
