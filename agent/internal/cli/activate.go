@@ -66,7 +66,7 @@ func runActivate(ctx context.Context, env *IO, args []string) error {
 func activate(ctx context.Context, env *IO, cfg configT, docs []string) ([]runtime.Imported, error) {
 	a, err := runtime.Open(ctx, cfg, runtime.Options{Logger: env.Logger, Clock: env.Clock})
 	if errors.Is(err, store.ErrLocked) {
-		return remoteActivate(ctx, cfg.Data, docs)
+		return remoteActivate(ctx, cfg, docs)
 	}
 	if err != nil {
 		return nil, err

@@ -24,7 +24,13 @@ var envVars = map[string]string{
 	"certs":   "TOLLGATE_CERTS",
 	"config":  "TOLLGATE_CONFIG",
 	"trust":   "TOLLGATE_TRUST",
+
+	"local-token-file": envLocalTokenFile,
 }
+
+// envLocalTokenFile names the local API token file for `run` and for the
+// commands that talk to a running agent.
+const envLocalTokenFile = "TOLLGATE_LOCAL_TOKEN_FILE"
 
 // Command is one subcommand.
 type Command = cli.Command[*IO]

@@ -61,7 +61,7 @@ func exportUsage(ctx context.Context, env *IO, cfg config.Config) ([]byte, runti
 	a, err := runtime.Open(ctx, cfg, runtime.Options{Logger: env.Logger, Clock: env.Clock})
 	if errors.Is(err, store.ErrLocked) {
 		var out runtime.ExportedReceipt
-		err := asCLI(remoteDo(ctx, cfg.Data, http.MethodPost, "/v1/export-usage", nil, &out))
+		err := asCLI(remoteDo(ctx, cfg, http.MethodPost, "/v1/export-usage", nil, &out))
 		return []byte(out.File), out.Receipt, err
 	}
 	if err != nil {

@@ -69,7 +69,7 @@ func redeemCode(ctx context.Context, env *IO, cfg configT, code string) ([]runti
 		var out struct {
 			Imported []runtime.Imported `json:"imported"`
 		}
-		err := remoteDoWithin(ctx, cfg.Data, limits.ControlSyncTimeout, http.MethodPost, "/v1/redeem", map[string]string{"code": code}, &out)
+		err := remoteDoWithin(ctx, cfg, limits.ControlSyncTimeout, http.MethodPost, "/v1/redeem", map[string]string{"code": code}, &out)
 		return out.Imported, asCLI(err)
 	}
 	if err != nil {

@@ -13,6 +13,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/tollgate-iot/tollgate/agent/internal/config"
+	"github.com/tollgate-iot/tollgate/agent/internal/ingest"
 	"github.com/tollgate-iot/tollgate/agent/internal/limits"
 	"github.com/tollgate-iot/tollgate/agent/internal/runtime"
 	"github.com/tollgate-iot/tollgate/shared/wire"
@@ -40,14 +42,23 @@ func remoteClient(data string, timeout time.Duration) (*http.Client, string, err
 	return &http.Client{Transport: tr, Timeout: timeout}, base, nil
 }
 
-func remoteDo(ctx context.Context, data, method, path string, body, out any) error {
-	return remoteDoWithin(ctx, data, limits.ControlTimeout, method, path, body, out)
+func remoteDo(ctx context.Context, cfg config.Config, method, path string, body, out any) error {
+	return remoteDoWithin(ctx, cfg, limits.ControlTimeout, method, path, body, out)
 }
 
-func remoteDoWithin(ctx context.Context, data string, timeout time.Duration, method, path string, body, out any) error {
-	c, base, err := remoteClient(data, timeout)
+// remoteDoWithin makes one request to the running agent's local API: JSON
+// (the API refuses any other POST), with the local API token if one is
+// configured.
+func remoteDoWithin(ctx context.Context, cfg config.Config, timeout time.Duration, method, path string, body, out any) error {
+	c, base, err := remoteClient(cfg.Data, timeout)
 	if err != nil {
 		return err
+	}
+	var token []byte
+	if cfg.LocalTokenFile != "" {
+		if token, err = ingest.LoadLocalToken(cfg.LocalTokenFile); err != nil {
+			return err
+		}
 	}
 	var rd io.Reader
 	if body != nil {
@@ -60,6 +71,12 @@ func remoteDoWithin(ctx context.Context, data string, timeout time.Duration, met
 	req, err := http.NewRequestWithContext(ctx, method, base+path, rd)
 	if err != nil {
 		return err
+	}
+	if method != http.MethodGet {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	if token != nil {
+		req.Header.Set("Authorization", "Bearer "+string(token))
 	}
 	resp, err := c.Do(req)
 	if err != nil {
@@ -84,23 +101,23 @@ type remoteError struct{ code, msg string }
 
 func (e *remoteError) Error() string { return e.msg }
 
-func remoteStatus(ctx context.Context, data string) (runtime.Status, error) {
+func remoteStatus(ctx context.Context, cfg config.Config) (runtime.Status, error) {
 	var st runtime.Status
-	err := remoteDo(ctx, data, http.MethodGet, "/v1/status", nil, &st)
+	err := remoteDo(ctx, cfg, http.MethodGet, "/v1/status", nil, &st)
 	return st, asCLI(err)
 }
 
-func remoteActivate(ctx context.Context, data string, docs []string) ([]runtime.Imported, error) {
+func remoteActivate(ctx context.Context, cfg config.Config, docs []string) ([]runtime.Imported, error) {
 	var out struct {
 		Imported []runtime.Imported `json:"imported"`
 	}
-	err := remoteDo(ctx, data, http.MethodPost, "/v1/activate", map[string]any{"documents": docs}, &out)
+	err := remoteDo(ctx, cfg, http.MethodPost, "/v1/activate", map[string]any{"documents": docs}, &out)
 	return out.Imported, asCLI(err)
 }
 
-func remoteSync(ctx context.Context, data string) (runtime.SyncResult, error) {
+func remoteSync(ctx context.Context, cfg config.Config) (runtime.SyncResult, error) {
 	var out runtime.SyncResult
-	err := remoteDoWithin(ctx, data, limits.ControlSyncTimeout, http.MethodPost, "/v1/sync", nil, &out)
+	err := remoteDoWithin(ctx, cfg, limits.ControlSyncTimeout, http.MethodPost, "/v1/sync", nil, &out)
 	return out, asCLI(err)
 }
 

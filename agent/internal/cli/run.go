@@ -61,6 +61,7 @@ func runConfig(env *IO, args []string) (config.Config, clock.Clock, error) {
 	bridgeURL := fs.String("bridge", "", "gateway bridge mode: local MQTT broker tcp://HOST:PORT child devices publish to (env TOLLGATE_BRIDGE)")
 	certsDir := fs.String("certs", "", "directory with ca.crt and device-ID.crt/.key for ssl:// brokers (env TOLLGATE_CERTS; default DATA/certs)")
 	metricsAddr := fs.String("metrics", "", "separate loopback address for /metrics (env TOLLGATE_METRICS)")
+	tokenFile := fs.String("local-token-file", "", "file holding the local API token every client must send as Authorization: Bearer (env "+envLocalTokenFile+")")
 	queueMax := fs.Int("queue-max", 0, "outbox bound in samples (default 100000)")
 	speed := fs.Float64("clock-speed", 1, "simulation only: run the wall clock this many times faster")
 	origin := fs.String("clock-origin", "", "simulation only: RFC 3339 time from which --clock-speed counts (keeps time continuous across restarts)")
@@ -81,6 +82,7 @@ func runConfig(env *IO, args []string) (config.Config, clock.Clock, error) {
 	overrideString(&cfg.Server, *server)
 	overrideString(&cfg.Ingest, *ingestAddr)
 	overrideString(&cfg.Metrics, *metricsAddr)
+	overrideString(&cfg.LocalTokenFile, *tokenFile)
 	overrideString(&cfg.Bridge, *bridgeURL)
 	overrideString(&cfg.CertsDir, *certsDir)
 	if *queueMax != 0 {

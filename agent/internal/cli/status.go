@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
 	"sort"
 
 	"github.com/tollgate-iot/tollgate/agent/internal/config"
@@ -26,6 +27,8 @@ func loadConfig(data, path string) (config.Config, error) {
 		}
 		c.Data = data
 	}
+	// The commands that talk to a running agent send its local API token.
+	overrideString(&c.LocalTokenFile, os.Getenv(envLocalTokenFile))
 	return c, nil
 }
 
@@ -55,7 +58,7 @@ func runStatus(ctx context.Context, env *IO, args []string) error {
 func status(ctx context.Context, env *IO, cfg config.Config) (runtime.Status, error) {
 	a, err := runtime.Open(ctx, cfg, runtime.Options{Logger: env.Logger, Clock: env.Clock})
 	if errors.Is(err, store.ErrLocked) {
-		return remoteStatus(ctx, cfg.Data)
+		return remoteStatus(ctx, cfg)
 	}
 	if err != nil {
 		return runtime.Status{}, err

@@ -53,7 +53,7 @@ func syncOnce(ctx context.Context, env *IO, cfg config.Config) (runtime.SyncResu
 	}
 	a, err := runtime.Open(ctx, cfg, runtime.Options{Logger: log, Clock: env.Clock})
 	if errors.Is(err, store.ErrLocked) {
-		return remoteSync(ctx, cfg.Data)
+		return remoteSync(ctx, cfg)
 	}
 	if err != nil {
 		return runtime.SyncResult{}, err

@@ -67,6 +67,10 @@ type Config struct {
 	// Metrics is an extra loopback address for /metrics; by default metrics
 	// are served on the ingest listener.
 	Metrics string `json:"metrics"`
+	// LocalTokenFile, if set, holds the local API token: every request to
+	// the local API (and the metrics listener) but GET /healthz must then
+	// carry Authorization: Bearer TOKEN.
+	LocalTokenFile string `json:"local_token_file"`
 	// Bridge is the gateway's local MQTT broker that child devices publish
 	// to (bridge mode), tcp://HOST:PORT.
 	Bridge string `json:"bridge"`

@@ -183,6 +183,7 @@ func postBatch(ctx context.Context, addr string, first, n int) []wire.Result {
 	}
 	b.WriteString("]}")
 	req, _ := http.NewRequestWithContext(ctx, http.MethodPost, "http://"+addr+"/v1/samples", strings.NewReader(b.String()))
+	req.Header.Set("Content-Type", "application/json")
 	resp, err := httpClient.Do(req)
 	if err != nil {
 		return nil

@@ -123,6 +123,15 @@ const (
 	// HTTPIdleTimeout closes idle keep-alive connections.
 	HTTPIdleTimeout = 2 * time.Minute
 
+	// MaxHostHeaderBytes caps the Host header the local API compares with
+	// its loopback names.
+	MaxHostHeaderBytes = 256
+
+	// MinLocalTokenBytes and MaxLocalTokenBytes bound the local API token
+	// (local_token_file): at least 128 bits as hex.
+	MinLocalTokenBytes = 32
+	MaxLocalTokenBytes = 256
+
 	// MQTTConnectTimeout bounds one upstream or bridge CONNECT.
 	MQTTConnectTimeout = 10 * time.Second
 
@@ -183,6 +192,16 @@ const (
 	// SyncFirstDelayMax bounds the random delay before the first sync
 	// after `run` starts.
 	SyncFirstDelayMax = 30 * time.Second
+
+	// SyncOnConnectMinGap is the least time between the start of one sync
+	// and a sync asked for because the broker connection came back: a
+	// broker that drops the agent every few seconds costs the license
+	// server one sync per agent per SyncOnConnectMinGap at most.
+	SyncOnConnectMinGap = 30 * time.Second
+
+	// SyncOnConnectJitterMax bounds the random delay of that sync, so that
+	// a fleet reconnecting to a restarted broker does not sync at once.
+	SyncOnConnectJitterMax = 15 * time.Second
 
 	// SyncBackoffMin and SyncBackoffMax bound the exponential backoff after
 	// retryable sync errors (network, 5xx, stale request).

@@ -19,6 +19,7 @@ import (
 	"github.com/tollgate-iot/tollgate/agent/internal/effclock"
 	"github.com/tollgate-iot/tollgate/agent/internal/gate"
 	"github.com/tollgate-iot/tollgate/agent/internal/identity"
+	"github.com/tollgate-iot/tollgate/agent/internal/ingest"
 	"github.com/tollgate-iot/tollgate/agent/internal/store"
 	"github.com/tollgate-iot/tollgate/agent/internal/syncer"
 	"github.com/tollgate-iot/tollgate/shared/clock"
@@ -78,6 +79,15 @@ type Agent struct {
 	imp  sync.Mutex // one import (activate, control push, sync answer) at a time
 	synm sync.Mutex
 	sync *syncer.Client // built on the first sync
+
+	// apiRefused counts what the local API's guard refused.
+	apiRefused ingest.Refusals
+
+	// syncKick asks syncLoop for a sync out of turn (kickSync).
+	syncKick chan struct{}
+	// schedule, if set, replaces the background sync's default schedule
+	// (tests shorten or lengthen it).
+	schedule func() *syncer.Schedule
 }
 
 // Open opens an initialized data directory.
@@ -105,7 +115,8 @@ func Open(ctx context.Context, cfg config.Config, o Options) (*Agent, error) {
 	if err != nil {
 		return nil, err
 	}
-	a := &Agent{cfg: cfg, log: log, wall: clock.OrReal(o.Clock), timers: clock.OrReal(o.Timers), st: st, priv: priv}
+	a := &Agent{cfg: cfg, log: log, wall: clock.OrReal(o.Clock), timers: clock.OrReal(o.Timers), st: st, priv: priv,
+		syncKick: make(chan struct{}, 1)}
 	if err := a.load(); err != nil {
 		st.Close()
 		return nil, err

@@ -5,6 +5,7 @@ import (
 
 	"github.com/tollgate-iot/tollgate/agent/internal/config"
 	"github.com/tollgate-iot/tollgate/agent/internal/identity"
+	"github.com/tollgate-iot/tollgate/agent/internal/ingest"
 	"github.com/tollgate-iot/tollgate/agent/internal/store"
 	"github.com/tollgate-iot/tollgate/agent/internal/syncer"
 	"github.com/tollgate-iot/tollgate/shared/token"
@@ -33,6 +34,7 @@ var errorCodes = []struct {
 	{token.ErrWrongKind, "malformed"},
 	{token.ErrWeakKey, "weak_key"},
 	{config.ErrInvalid, "invalid_config"},
+	{ingest.ErrLocalToken, "bad_local_token"},
 	{store.ErrBadKey, "bad_state_key"},
 	{store.ErrInsecureKeyFile, "insecure_key_file"},
 	{identity.ErrInsecure, "insecure_key_file"},

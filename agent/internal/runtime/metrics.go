@@ -31,6 +31,10 @@ func (a *Agent) metricsHandler(r *running) http.Handler {
 			w.Counter("tollgate_agent_bridge_accepted_total", "Child samples accepted.", r.bridge.Accepted())
 			w.Counter("tollgate_agent_bridge_redelivered_total", "Child messages acknowledged without a new commit: already committed (local broker redelivery).", r.bridge.Redelivered())
 		}
+		apiRefused := a.apiRefused.Counts()
+		for _, code := range metrics.SortedKeys(apiRefused) {
+			w.Counter("tollgate_agent_local_api_refused_total", "Local API requests refused before any handler ran (web pages, foreign Host, token, content type), by code.", apiRefused[code], "code", code)
+		}
 		a.syncMetrics(w)
 		w.Gauge("tollgate_agent_clock_tamper", "1 while the clock is in the tamper state.", b2i(tamper))
 		w.Counter("tollgate_agent_clock_tamper_events_total", "Entries into the tamper state.", a.clk.TamperEvents())

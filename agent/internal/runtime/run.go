@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"strconv"
 	"strings"
 	"sync"
 
@@ -165,7 +166,7 @@ func (a *Agent) password() string {
 func (a *Agent) newPublisher(ob *outbox.Outbox) (*upstream.Publisher, error) {
 	o := upstream.Options{Broker: a.cfg.Broker, ClientID: a.id.DeviceID, Username: a.id.DeviceID,
 		Password: a.password, MaxInflight: a.cfg.MaxInflight, Outbox: ob, Clock: a.timers, Logger: a.log,
-		ControlTopic: a.controlTopic, Control: a.control}
+		ControlTopic: a.controlTopic, Control: a.control, OnConnect: a.kickSync}
 	if strings.HasPrefix(a.cfg.Broker, "ssl://") {
 		tc, err := upstream.TLSConfig(a.cfg.CertsPath(), a.id.DeviceID, a.cfg.Broker)
 		if err != nil {
@@ -176,9 +177,18 @@ func (a *Agent) newPublisher(ob *outbox.Outbox) (*upstream.Publisher, error) {
 	return upstream.New(o), nil
 }
 
-// listen starts the local API (and the metrics listener, if separate).
+// listen starts the local API (and the metrics listener, if separate),
+// each behind ingest.Guard: no web page in a browser on the device may use
+// them, and with a local API token configured no client without it.
 func (a *Agent) listen(r *running) ([]*http.Server, Addrs, error) {
 	var addrs Addrs
+	var token []byte
+	if a.cfg.LocalTokenFile != "" {
+		var err error
+		if token, err = ingest.LoadLocalToken(a.cfg.LocalTokenFile); err != nil {
+			return nil, addrs, err
+		}
+	}
 	metrics := a.metricsHandler(r)
 	api := ingest.NewHandler(r.pipe, control{a}, metrics, a.log)
 	ln, addr, err := listenOn(a.cfg.Ingest)
@@ -186,7 +196,7 @@ func (a *Agent) listen(r *running) ([]*http.Server, Addrs, error) {
 		return nil, addrs, err
 	}
 	addrs.Ingest = addr
-	srvs := []*http.Server{serve(ln, api)}
+	srvs := []*http.Server{serve(ln, a.guard(ln, api, token))}
 	if a.cfg.Metrics != "" {
 		mln, maddr, err := listenOn(a.cfg.Metrics)
 		if err != nil {
@@ -196,9 +206,19 @@ func (a *Agent) listen(r *running) ([]*http.Server, Addrs, error) {
 		mux := http.NewServeMux()
 		mux.Handle("GET /metrics", metrics)
 		addrs.Metrics = maddr
-		srvs = append(srvs, serve(mln, mux))
+		srvs = append(srvs, serve(mln, a.guard(mln, mux, token)))
 	}
 	return srvs, addrs, nil
+}
+
+// guard puts h behind ingest.Guard for listener ln: the Host check uses
+// the port ln is bound to (a unix socket has none and is not checked).
+func (a *Agent) guard(ln net.Listener, h http.Handler, token []byte) http.Handler {
+	o := ingest.GuardOptions{Token: token, Refused: &a.apiRefused, Logger: a.log}
+	if tcp, ok := ln.Addr().(*net.TCPAddr); ok {
+		o.Port = strconv.Itoa(tcp.Port)
+	}
+	return ingest.Guard(h, o)
 }
 
 func listenOn(spec string) (net.Listener, string, error) {

@@ -197,9 +197,24 @@ func (a *Agent) LastSync() (time.Time, bool) {
 	return time.Unix(at, 0).UTC(), true
 }
 
+// kickSync asks the background sync for a sync out of turn: the upstream
+// broker connection came back, and a push sent while the agent was away
+// (a resume, a new token) is lost. It never blocks; kicks that come before
+// the sync starts are one sync (syncer.Loop).
+func (a *Agent) kickSync() {
+	select {
+	case a.syncKick <- struct{}{}:
+	default:
+	}
+}
+
 // syncLoop syncs in the background while Run runs and a server is set.
 func (a *Agent) syncLoop(ctx context.Context) {
-	syncer.Loop(ctx, a.timers, syncer.DefaultSchedule(rand.Float64), func(ctx context.Context) error {
+	sched := syncer.DefaultSchedule(rand.Float64)
+	if a.schedule != nil {
+		sched = a.schedule()
+	}
+	syncer.Loop(ctx, a.timers, sched, a.syncKick, func(ctx context.Context) error {
 		_, err := a.Sync(ctx)
 		switch {
 		case err == nil, ctx.Err() != nil:

@@ -46,7 +46,7 @@ func (s *Store) BridgeSeenRecords(limit int) ([]BridgeSeen, error) {
 				return fmt.Errorf("%w: bridge record %x has a %d-byte value", ErrCorrupt, item.Key(), item.ValueSize())
 			}
 			var r BridgeSeen
-			err := item.Value(func(v []byte) error {
+			err := itemValue(item, func(v []byte) error {
 				var err error
 				r, err = ParseBridgeSeen(item.Key(), v)
 				return err

@@ -139,11 +139,13 @@ func (s *Store) Tokens() ([]string, error) {
 			if it.Item().ValueSize() > limits.MaxStoredRecordBytes {
 				return fmt.Errorf("%w: token record too large", ErrCorrupt)
 			}
-			b, err := it.Item().ValueCopy(nil)
+			err := itemValue(it.Item(), func(b []byte) error {
+				out = append(out, string(b))
+				return nil
+			})
 			if err != nil {
 				return err
 			}
-			out = append(out, string(b))
 		}
 		return nil
 	})
@@ -360,7 +362,7 @@ func iterate(txn *badger.Txn, prefix []byte, fn func(key, val []byte) error) err
 		if item.ValueSize() > limits.MaxStoredRecordBytes {
 			return fmt.Errorf("%w: record %q too large", ErrCorrupt, item.Key())
 		}
-		err := item.Value(func(val []byte) error { return fn(item.Key(), val) })
+		err := itemValue(item, func(val []byte) error { return fn(item.Key(), val) })
 		if err != nil {
 			return err
 		}

@@ -83,10 +83,15 @@ func Profile(dir string, key []byte) badger.Options {
 		WithBaseTableSize(1 << 20).
 		WithBaseLevelSize(4 << 20).
 		WithValueLogFileSize(16 << 20).
-		WithValueThreshold(64 << 10). // well under 15% of the memtable
-		WithBlockCacheSize(4 << 20).  // must be > 0 with encryption on
-		WithIndexCacheSize(2 << 20).  // required with encryption
-		WithNumCompactors(2).         // 1 is rejected by badger
+		// Every record the agent reads back is at most
+		// MaxStoredRecordBytes: all of them stay in the LSM tree, whose
+		// table checksums are verified (below), never in the value log,
+		// whose damage badger repairs by truncation at open (see
+		// docs/agent.md). Well under 15% of the memtable.
+		WithValueThreshold(limits.MaxStoredRecordBytes + 1).
+		WithBlockCacheSize(4 << 20). // must be > 0 with encryption on
+		WithIndexCacheSize(2 << 20). // required with encryption
+		WithNumCompactors(2).        // 1 is rejected by badger
 		WithNumGoroutines(2).
 		WithMetricsEnabled(false).
 		WithCompression(options.None).
@@ -94,7 +99,13 @@ func Profile(dir string, key []byte) badger.Options {
 		WithDetectConflicts(false).
 		WithNumVersionsToKeep(1).
 		WithEncryptionKey(key).
-		WithEncryptionKeyRotationDuration(30 * 24 * time.Hour)
+		WithEncryptionKeyRotationDuration(30 * 24 * time.Hour).
+		// Badger checks only a table's index at open by default: a flipped
+		// byte in a data block would be read back as another key or value
+		// (licenses silently gone). Verify every block of every table when
+		// it is opened, and every value-log entry when it is read.
+		WithChecksumVerificationMode(options.OnTableRead).
+		WithVerifyValueChecksum(true)
 }
 
 // Open opens (creating if needed) the state database.
@@ -116,6 +127,8 @@ func Open(ctx context.Context, o Options) (*Store, error) {
 			return nil, fmt.Errorf("%w: %s", ErrLocked, o.Dir)
 		case strings.Contains(msg, "Encryption key mismatch"), strings.Contains(msg, "encryption key"):
 			return nil, fmt.Errorf("%w: %v", ErrBadKey, err)
+		case isDamage(err):
+			return nil, damaged(o.Dir, err)
 		}
 		return nil, fmt.Errorf("store: open %s: %w", o.Dir, err)
 	}
@@ -221,7 +234,12 @@ func getBytes(txn *badger.Txn, key []byte) ([]byte, error) {
 	if it.ValueSize() > limits.MaxStoredRecordBytes {
 		return nil, fmt.Errorf("%w: record %q is %d bytes", ErrCorrupt, key, it.ValueSize())
 	}
-	return it.ValueCopy(nil)
+	var b []byte
+	err = itemValue(it, func(v []byte) error {
+		b = append([]byte{}, v...)
+		return nil
+	})
+	return b, err
 }
 
 func getJSON(txn *badger.Txn, key []byte, v any) error {

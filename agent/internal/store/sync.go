@@ -143,7 +143,7 @@ func seekFrom(txn *badger.Txn, prefix, start []byte, fn func(key, val []byte) (b
 			return fmt.Errorf("%w: record %q too large", ErrCorrupt, item.Key())
 		}
 		more := true
-		err := item.Value(func(val []byte) error {
+		err := itemValue(item, func(val []byte) error {
 			var err error
 			more, err = fn(item.Key(), val)
 			return err

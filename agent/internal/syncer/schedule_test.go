@@ -74,7 +74,7 @@ func TestLoopOnFakeClock(t *testing.T) {
 	go func() {
 		defer close(done)
 		n := 0
-		Loop(ctx, fake, DefaultSchedule(seq(0.5)), func(context.Context) error {
+		Loop(ctx, fake, DefaultSchedule(seq(0.5)), nil, func(context.Context) error {
 			calls <- fake.Now().Sub(start)
 			err := results[min(n, len(results)-1)]
 			n++
@@ -107,6 +107,93 @@ func TestLoopOnFakeClock(t *testing.T) {
 		case <-time.After(5 * time.Second):
 			t.Fatalf("sync %d did not run at %s", i, w)
 		}
+	}
+	cancel()
+	<-done
+}
+
+// TestLoopKickedOnReconnect: a kick (the broker connection came back) runs
+// a sync out of turn after the jitter; a burst of kicks right after a sync
+// is one sync, SyncOnConnectMinGap after the last one started; the
+// periodic schedule then restarts from it; while backing off after failed
+// syncs (the network was down), a reconnect still brings the sync forward,
+// to the minimum gap.
+func TestLoopKickedOnReconnect(t *testing.T) {
+	start := time.Date(2026, 12, 1, 0, 0, 0, 0, time.UTC)
+	fake := &waitClock{Fake: clock.NewFake(start), waiting: make(chan struct{}, 1)}
+	calls := make(chan time.Duration, 16)
+	kick := make(chan struct{}, 1)
+	// kickNow kicks and waits until the loop took the kick in (each kick
+	// makes it wait anew), so that moving the fake time comes after.
+	kickNow := func() {
+		kick <- struct{}{}
+		<-fake.waiting
+	}
+	results := []error{nil, nil, nil, retryable, retryable, retryable, nil}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		n := 0
+		Loop(ctx, fake, DefaultSchedule(seq(0.5)), kick, func(context.Context) error {
+			calls <- fake.Now().Sub(start)
+			n++
+			return results[min(n-1, len(results)-1)]
+		})
+	}()
+	// expect moves the fake time to just before w (no sync) and to w (a
+	// sync), then waits until the loop registered its next wait.
+	expect := func(i int, w time.Duration) {
+		t.Helper()
+		fake.Set(start.Add(w - time.Millisecond))
+		select {
+		case got := <-calls:
+			t.Fatalf("sync %d fired early at %s", i, got)
+		case <-time.After(10 * time.Millisecond):
+		}
+		fake.Set(start.Add(w))
+		select {
+		case got := <-calls:
+			if got != w {
+				t.Fatalf("sync %d at %s, want %s", i, got, w)
+			}
+		case <-time.After(5 * time.Second):
+			t.Fatalf("sync %d did not run at %s", i, w)
+		}
+		<-fake.waiting
+	}
+	<-fake.waiting // the first wait
+	// Connected before the first scheduled sync (at FirstMax/2): it comes
+	// after the kick's jitter (KickJitterMax/2) instead.
+	kickNow()
+	jitter := limits.SyncOnConnectJitterMax / 2
+	expect(0, jitter)
+	// A burst of reconnects right after that sync: one sync, no sooner
+	// than the minimum gap after the last one started.
+	for range 5 {
+		kickNow()
+	}
+	second := jitter + limits.SyncOnConnectMinGap
+	expect(1, second)
+	// No more kicks: the periodic schedule from the last sync.
+	third := second + limits.SyncInterval
+	expect(2, third)
+	// The network goes: three failed syncs back off 10, 20, then 40 s.
+	// The broker connection comes back right after the third: the sync
+	// comes 30 s after it, not 40.
+	at := third + limits.SyncInterval
+	expect(3, at)
+	at += limits.SyncBackoffMin
+	expect(4, at)
+	at += 2 * limits.SyncBackoffMin
+	expect(5, at)
+	kickNow()
+	expect(6, at+limits.SyncOnConnectMinGap)
+	select {
+	case got := <-calls:
+		t.Fatalf("an extra sync at %s", got)
+	default:
 	}
 	cancel()
 	<-done

@@ -52,8 +52,14 @@ type Options struct {
 	// own goroutine per message and must be safe for concurrent use.
 	ControlTopic func() string
 	Control      func(payload []byte)
-	Clock        clock.Clock
-	Logger       *slog.Logger
+	// OnConnect, if set, is called after every successful CONNECT (the
+	// first and each reconnect), once the control topic is subscribed.
+	// Whatever the server pushed while the agent was away (QoS 0 on a
+	// clean session) is lost, so the agent syncs then. It runs on the
+	// publisher's goroutine and must not block.
+	OnConnect func()
+	Clock     clock.Clock
+	Logger    *slog.Logger
 }
 
 // Publisher drains the outbox to the broker. Its counters are safe to read
@@ -115,6 +121,9 @@ func (p *Publisher) Run(ctx context.Context) {
 		p.connected.Store(true)
 		p.log.Info("upstream connected", "broker", p.o.Broker)
 		p.subscribeControl(c)
+		if p.o.OnConnect != nil {
+			p.o.OnConnect()
+		}
 		err = p.session(ctx, c, lost)
 		p.connected.Store(false)
 		c.Disconnect(250)

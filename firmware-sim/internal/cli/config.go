@@ -33,6 +33,9 @@ type Config struct {
 	// instead of a fleet.
 	LocalBroker    string
 	LocalBrokerDir string
+	// AgentTokenFile holds the agents' local API token, for agents run
+	// with local_token_file.
+	AgentTokenFile string
 }
 
 // Defaults of the flags.

@@ -96,6 +96,7 @@ func parse(env IO, args []string) (*Config, []targetArg, error) {
 	out := cli.OutputFlag(fs)
 	fs.StringVar(&c.LocalBroker, "local-broker", "", "run a gateway's local MQTT broker on 127.0.0.1:PORT (0: any) until interrupted")
 	fs.StringVar(&c.LocalBrokerDir, "local-broker-dir", "", "the local broker's session store (default: a temporary directory)")
+	fs.StringVar(&c.AgentTokenFile, "agent-token-file", os.Getenv("TOLLGATE_LOCAL_TOKEN_FILE"), "file holding the agents' local API token, sent as Authorization: Bearer (env TOLLGATE_LOCAL_TOKEN_FILE)")
 	if err := cli.Parse(fs, args, nil); err != nil {
 		return nil, nil, err
 	}
@@ -156,6 +157,13 @@ func run(ctx context.Context, env IO, args []string) error {
 func discover(ctx context.Context, c *Config, targets []targetArg) ([]*drive.Agent, error) {
 	var agents []*drive.Agent
 	gateways := 0
+	token := ""
+	if c.AgentTokenFile != "" {
+		var err error
+		if token, err = fleet.ReadTokenFile(c.AgentTokenFile); err != nil {
+			return nil, codeOf(err)
+		}
+	}
 	for _, ta := range targets {
 		var t *fleet.Target
 		var err error
@@ -166,6 +174,9 @@ func discover(ctx context.Context, c *Config, targets []targetArg) ([]*drive.Age
 		}
 		if err != nil {
 			return nil, codeOf(err)
+		}
+		if token != "" {
+			t.UseToken(token)
 		}
 		a := &drive.Agent{Target: t}
 		if err := drive.Snapshot(ctx, []*drive.Agent{a}); err != nil {
@@ -321,6 +332,7 @@ func codeOf(err error) error {
 		{fleet.ErrNotRunning, "not_running"},
 		{fleet.ErrAgentURL, "agent_address"},
 		{fleet.ErrStatus, "agent_status"},
+		{fleet.ErrToken, "agent_token"},
 		{drive.ErrAgent, "agent_ingest"},
 		{drive.ErrBridge, "local_broker"},
 		{localbroker.ErrAddr, "local_broker"},

@@ -7,6 +7,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"net/url"
@@ -26,6 +27,8 @@ var (
 	ErrNotRunning = errors.New("agent not running")
 	// ErrStatus reports an agent whose status could not be read.
 	ErrStatus = errors.New("agent status")
+	// ErrToken reports an --agent-token-file that cannot be read.
+	ErrToken = errors.New("agent token file unusable")
 )
 
 // AddrFile is the file in an agent's data directory where `tollgate-agent
@@ -40,6 +43,58 @@ type Target struct {
 	Base string
 	// Client talks to the agent (over TCP or its unix socket).
 	Client *http.Client
+}
+
+// UseToken makes every request to the agent carry its local API token
+// (Authorization: Bearer), for agents run with local_token_file.
+func (t *Target) UseToken(token string) {
+	t.Client.Transport = bearer{token: token, next: t.Client.Transport}
+}
+
+// bearer adds the local API token to each request.
+type bearer struct {
+	token string
+	next  http.RoundTripper
+}
+
+func (b bearer) RoundTrip(r *http.Request) (*http.Response, error) {
+	r = r.Clone(r.Context())
+	r.Header.Set("Authorization", "Bearer "+b.token)
+	return b.next.RoundTrip(r)
+}
+
+// ReadTokenFile reads an agent's local API token: the file's one line.
+func ReadTokenFile(path string) (string, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return "", fmt.Errorf("%w: %v", ErrToken, err)
+	}
+	defer f.Close()
+	buf := make([]byte, limits.MaxTokenFileBytes+1)
+	n, _ := io.ReadFull(f, buf)
+	if n > limits.MaxTokenFileBytes {
+		return "", fmt.Errorf("%w: %s is over %d bytes", ErrToken, path, limits.MaxTokenFileBytes)
+	}
+	tok, err := ParseToken(buf[:n])
+	if err != nil {
+		return "", fmt.Errorf("%s: %w", path, err)
+	}
+	return tok, nil
+}
+
+// ParseToken reads a token file's content: one line of printable ASCII
+// without spaces (the agent checks its length).
+func ParseToken(b []byte) (string, error) {
+	tok := strings.TrimSuffix(strings.TrimSuffix(string(b), "\n"), "\r")
+	if tok == "" {
+		return "", fmt.Errorf("%w: empty", ErrToken)
+	}
+	for i := 0; i < len(tok); i++ {
+		if tok[i] <= ' ' || tok[i] > '~' {
+			return "", fmt.Errorf("%w: character %d is not printable ASCII (one line, no spaces)", ErrToken, i+1)
+		}
+	}
+	return tok, nil
 }
 
 // ParseAgentURL reads an --agent value: http://HOST:PORT on a loopback or

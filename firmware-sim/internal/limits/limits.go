@@ -42,6 +42,10 @@ const (
 	// MaxArgBytes caps any single flag value.
 	MaxArgBytes = 4096
 
+	// MaxTokenFileBytes caps the agents' local API token file
+	// (--agent-token-file); the agent takes tokens of at most 256 bytes.
+	MaxTokenFileBytes = 1024
+
 	// MaxBridgeInflight bounds QoS 1 publishes to a local broker awaiting
 	// their PUBACK, per gateway.
 	MaxBridgeInflight = 1000
