@@ -96,6 +96,7 @@ var errorMap = []struct {
 	{ledger.ErrCapacity, http.StatusConflict, "capacity_exceeded"},
 	{ledger.ErrPendingStart, http.StatusConflict, "license_pending_start"},
 	{ledger.ErrNotInitialized, http.StatusServiceUnavailable, "not_initialized"},
+	{ErrBusy, http.StatusServiceUnavailable, "busy"},
 }
 
 // Status maps err to its HTTP status and code.

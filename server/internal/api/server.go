@@ -44,12 +44,14 @@ type API struct {
 	nonces *nonceCache
 	// redeem limits online activation (redeem.go).
 	redeem *redeemGuard
+	// bodies bounds the request bodies read before they are handled.
+	bodies *bodyBudget
 }
 
 // New returns the API; Handler gives its router.
 func New(o Options) *API {
 	a := &API{lg: o.Ledger, clock: clock.OrReal(o.Clock), log: o.Logger, m: o.Metrics, ready: o.Ready,
-		nonces: newNonceCache(MaxSyncNonces)}
+		nonces: newNonceCache(MaxSyncNonces), bodies: newBodyBudget(MaxBodyBytesInFlight, MaxBodiesInFlight)}
 	if a.log == nil {
 		a.log = slog.Default()
 	}
@@ -214,6 +216,7 @@ func (a *API) writeError(w http.ResponseWriter, status int, code, msg string) {
 
 // fail answers err through the error map. 5xx details are logged, not sent.
 func (a *API) fail(w http.ResponseWriter, r *http.Request, err error) {
+	setRetryAfter(w, err)
 	status, code := Status(err)
 	msg := err.Error()
 	if status >= 500 && status != http.StatusServiceUnavailable {
