@@ -3,9 +3,9 @@ package api
 import (
 	"context"
 	"crypto/ed25519"
-	"errors"
 	"crypto/sha256"
 	"encoding/base64"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"

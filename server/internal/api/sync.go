@@ -165,4 +165,3 @@ func (a *API) openSync(ctx context.Context, text string) (*syncproto.Report, err
 		return deviceTrusts.get(key)
 	})
 }
-
