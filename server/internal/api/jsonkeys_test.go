@@ -131,4 +131,3 @@ func FuzzCheckKeys(f *testing.F) {
 		}
 	})
 }
-
