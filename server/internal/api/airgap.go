@@ -142,7 +142,7 @@ func (a *API) readFile(w http.ResponseWriter, r *http.Request, max int) (*bodyLe
 	if r.ContentLength > int64(max) {
 		return nil, nil, fmt.Errorf("%w: Content-Length %d, at most %d bytes", ErrBodyTooLarge, r.ContentLength, max)
 	}
-	lease, err := a.bodies.enter()
+	lease, err := a.bodies.enter("")
 	if err != nil {
 		return nil, nil, err
 	}

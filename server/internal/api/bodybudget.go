@@ -23,28 +23,37 @@ var ErrBusy = errors.New("server busy: too many request bodies in flight")
 // request is answered, so the heap never keeps more than the peak the
 // budget allows.
 type bodyBudget struct {
-	maxBytes, maxBodies int64
+	maxBytes, maxBodies, maxPerKey int64
 
 	mu                    sync.Mutex
 	bytes, bodies         int64
 	peakBytes, peakBodies int64
+	perKey                map[string]int64 // bodies in flight by signing key id
 }
 
-func newBodyBudget(maxBytes, maxBodies int64) *bodyBudget {
-	return &bodyBudget{maxBytes: maxBytes, maxBodies: maxBodies}
+func newBodyBudget(maxBytes, maxBodies, maxPerKey int64) *bodyBudget {
+	return &bodyBudget{maxBytes: maxBytes, maxBodies: maxBodies, maxPerKey: maxPerKey, perKey: map[string]int64{}}
 }
 
-// enter admits one more body, or refuses with ErrBusy. The lease it returns
-// must be closed when the request ends.
-func (b *bodyBudget) enter() (*bodyLease, error) {
+// enter admits one more body, signed by key id key ("" when the body names
+// none), or refuses with ErrBusy. The lease it returns must be closed when
+// the request ends.
+func (b *bodyBudget) enter(key string) (*bodyLease, error) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	if b.bodies >= b.maxBodies {
 		return nil, fmt.Errorf("%w: %d bodies are being read (at most %d); retry after %d s", ErrBusy, b.bodies, b.maxBodies, BusyRetryAfter)
 	}
+	if key != "" && b.perKey[key] >= b.maxPerKey {
+		return nil, fmt.Errorf("%w: %d bodies signed by key %s are being read (at most %d per key); retry after %d s",
+			ErrBusy, b.perKey[key], key, b.maxPerKey, BusyRetryAfter)
+	}
 	b.bodies++
 	b.peakBodies = max(b.peakBodies, b.bodies)
-	return &bodyLease{b: b}, nil
+	if key != "" {
+		b.perKey[key]++
+	}
+	return &bodyLease{b: b, key: key}, nil
 }
 
 // take reserves n more bytes, or refuses with ErrBusy.
@@ -59,11 +68,16 @@ func (b *bodyBudget) take(n int64) error {
 	return nil
 }
 
-func (b *bodyBudget) leave(n int64) {
+func (b *bodyBudget) leave(key string, n int64) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	b.bytes -= n
 	b.bodies--
+	if key != "" {
+		if b.perKey[key]--; b.perKey[key] <= 0 {
+			delete(b.perKey, key)
+		}
+	}
 }
 
 // usage returns the bytes and bodies in flight now and their highest
@@ -78,6 +92,7 @@ func (b *bodyBudget) usage() (bytes, bodies, peakBytes, peakBodies int64) {
 // its buffer holds.
 type bodyLease struct {
 	b     *bodyBudget
+	key   string
 	bytes int64
 	done  bool
 }
@@ -88,7 +103,7 @@ func (l *bodyLease) close() {
 		return
 	}
 	l.done = true
-	l.b.leave(l.bytes)
+	l.b.leave(l.key, l.bytes)
 }
 
 // grow makes room for n more bytes in buf (which holds what was read so

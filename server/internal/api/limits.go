@@ -38,6 +38,11 @@ const (
 	// MaxBodiesInFlight caps the requests reading such a body at once, so
 	// that many small slow bodies cannot pile up either.
 	MaxBodiesInFlight = 256
+	// MaxBodiesPerKey caps the sync bodies of one device key read at once:
+	// an agent syncs one request at a time, so one device (its key
+	// stolen, or its agent tampered with) cannot take the places of the
+	// rest of the fleet.
+	MaxBodiesPerKey = 4
 	// BodyChunkBytes is the first buffer of a body and the least it grows
 	// by; a buffer grows with what arrives, never to what a request only
 	// declares, so a slow sender holds only what it has sent.

@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"strings"
 	"time"
+	"unsafe"
 
 	"github.com/tollgate-iot/tollgate/server/internal/ledger"
 	"github.com/tollgate-iot/tollgate/shared/syncproto"
@@ -65,28 +66,37 @@ func (a *API) readSync(w http.ResponseWriter, r *http.Request) (*bodyLease, stri
 	if r.ContentLength > MaxSyncBodyBytes {
 		return nil, "", fmt.Errorf("%w: Content-Length %d, at most %d bytes", ErrBodyTooLarge, r.ContentLength, MaxSyncBodyBytes)
 	}
-	lease, err := a.bodies.enter()
-	if err != nil {
-		return nil, "", err
-	}
+	// The head needs no place in the budget: it is on the stack, and a
+	// sender who cannot name a registered key never gets one.
 	body := http.MaxBytesReader(w, r.Body, MaxSyncBodyBytes)
 	var head [syncHeadBytes]byte
 	n, err := io.ReadFull(body, head[:])
+	keyID := ""
 	switch {
 	case errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF):
 		// The whole body is shorter than a head: the parser names why.
 	case err != nil:
-		return lease, "", readErr(err)
+		return nil, "", readErr(err)
 	default:
-		if err := a.checkSyncHead(r.Context(), string(head[:])); err != nil {
-			return lease, "", err
+		if keyID, err = a.checkSyncHead(r.Context(), string(head[:])); err != nil {
+			return nil, "", err
 		}
 	}
-	b, err := lease.readAll(body, head[:n], r.ContentLength, MaxSyncBodyBytes)
+	lease, err := a.bodies.enter(keyID)
 	if err != nil {
+		return nil, "", err
+	}
+	b, err := lease.readAll(body, head[:n], r.ContentLength, MaxSyncBodyBytes)
+	if err != nil || len(b) == 0 {
+		if err == nil {
+			err = fmt.Errorf("%w: empty body", token.ErrMalformed)
+		}
 		return lease, "", err
 	}
-	s := strings.TrimSuffix(strings.TrimSuffix(string(b), "\n"), "\r")
+	// The text shares the buffer the budget counts (a copy would hold
+	// the body twice); the buffer is never written again.
+	s := unsafe.String(unsafe.SliceData(b), len(b))
+	s = strings.TrimSuffix(strings.TrimSuffix(s, "\n"), "\r")
 	if s == "" {
 		return lease, "", fmt.Errorf("%w: empty body", token.ErrMalformed)
 	}
@@ -94,10 +104,10 @@ func (a *API) readSync(w http.ResponseWriter, r *http.Request) (*bodyLease, stri
 }
 
 // checkSyncHead checks the head of a sync request — "tg1.syq.KEYID." —
-// and that a registered device holds the key it names. A head of any
-// other shape is refused with the parser's own verdict on it: the error a
-// whole document starting so would get.
-func (a *API) checkSyncHead(ctx context.Context, head string) error {
+// and that a registered device holds the key it names, and returns the key
+// id. A head of any other shape is refused with the parser's own verdict
+// on it: the error a whole document starting so would get.
+func (a *API) checkSyncHead(ctx context.Context, head string) (string, error) {
 	want := token.FormatVersion + "." + token.KindSyncRequest.String() + "."
 	keyID, ok := strings.CutPrefix(head, want)
 	if ok {
@@ -108,16 +118,16 @@ func (a *API) checkSyncHead(ctx context.Context, head string) error {
 		if err == nil { // a head is never a whole document; be safe anyway
 			err = fmt.Errorf("%w: sync request does not start with %q and a key id", token.ErrMalformed, want)
 		}
-		return err
+		return "", err
 	}
 	known, err := a.lg.DeviceKeyIDKnown(ctx, keyID)
 	if err != nil {
-		return err
+		return "", err
 	}
 	if !known {
-		return fmt.Errorf("%w: no registered device holds key %s", ErrUnknownDevice, keyID)
+		return "", fmt.Errorf("%w: no registered device holds key %s", ErrUnknownDevice, keyID)
 	}
-	return nil
+	return keyID, nil
 }
 
 // syncText verifies, checks freshness, reconciles and signs the answer.

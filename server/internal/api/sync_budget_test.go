@@ -78,12 +78,13 @@ func (e *apiEnv) heldOrAnswered(t *testing.T, s *slowBody, bodiesBefore, bytesBe
 func TestSyncSlowBodiesStayWithinBudget(t *testing.T) {
 	e := newSyncEnv(t, 10)
 	addr := e.srv.Listener.Addr().String()
-	body := bytes.Repeat([]byte("A"), MaxSyncBodyBytes-1)
-	copy(body, "tg1.syq."+e.dev["dev-a"].KeyID()+".")
 	attackers := MaxBodyBytesInFlight/MaxSyncBodyBytes + 4
+	keys := e.floodDevices(attackers) // one key each: the per-key bound is another test's
+	body := bytes.Repeat([]byte("A"), MaxSyncBodyBytes-1)
 	var held []*slowBody
 	busy := 0
 	for i := range attackers {
+		copy(body, "tg1.syq."+keys[i]+".")
 		bytesBefore, bodiesBefore, _, _ := e.api.bodies.usage()
 		s := openSlowBody(t, addr, MaxSyncBodyBytes, body) // all but the last byte
 		// Held: its whole buffer is counted.
@@ -127,9 +128,10 @@ func TestSyncSlowBodiesStayWithinBudget(t *testing.T) {
 func TestSyncSlowBodiesBoundedInNumber(t *testing.T) {
 	e := newSyncEnv(t, 10)
 	addr := e.srv.Listener.Addr().String()
-	head := []byte("tg1.syq." + e.dev["dev-a"].KeyID() + ".")
+	keys := e.floodDevices(MaxBodiesInFlight/MaxBodiesPerKey + 1)
 	var held []*slowBody
 	for i := range MaxBodiesInFlight + 3 {
+		head := []byte("tg1.syq." + keys[i/MaxBodiesPerKey] + ".")
 		bytesBefore, bodiesBefore, _, _ := e.api.bodies.usage()
 		s := openSlowBody(t, addr, MaxSyncBodyBytes, head)
 		resp := e.heldOrAnswered(t, s, bodiesBefore, bytesBefore)
@@ -153,6 +155,28 @@ func TestSyncSlowBodiesBoundedInNumber(t *testing.T) {
 	}
 	waitBudgetEmpty(t, e.apiEnv)
 	e.sync(e.report("dev-a"))
+}
+
+// TestSyncSlowBodiesOfOneDeviceBounded: one device (its key in an
+// attacker's hands) that opens many slow bodies holds at most
+// MaxBodiesPerKey places; the next is answered 503 at once, and the rest of
+// the fleet still syncs.
+func TestSyncSlowBodiesOfOneDeviceBounded(t *testing.T) {
+	e := newSyncEnv(t, 10)
+	addr := e.srv.Listener.Addr().String()
+	head := []byte("tg1.syq." + e.dev["dev-a"].KeyID() + ".")
+	for i := range MaxBodiesPerKey + 1 {
+		bytesBefore, bodiesBefore, _, _ := e.api.bodies.usage()
+		s := openSlowBody(t, addr, MaxSyncBodyBytes, head)
+		resp := e.heldOrAnswered(t, s, bodiesBefore, bytesBefore)
+		switch {
+		case i < MaxBodiesPerKey && resp != nil:
+			t.Fatalf("body %d of one key: %d, want it held", i, resp.StatusCode)
+		case i == MaxBodiesPerKey && (resp == nil || resp.StatusCode != http.StatusServiceUnavailable || resp.Header.Get("Retry-After") == ""):
+			t.Fatalf("body %d of one key: %v, want 503 with Retry-After", i, resp)
+		}
+	}
+	e.sync(e.report("dev-b"))
 }
 
 // TestSyncUnknownKeyRefusedAfterItsHead: a body that declares the largest
@@ -194,6 +218,18 @@ func TestSyncUnknownKeyRefusedAfterItsHead(t *testing.T) {
 	case <-time.After(20 * time.Second):
 		t.Fatal("the server waits for a body declared too large")
 	}
+}
+
+// floodDevices registers n more devices of acme and returns their key ids.
+func (e *syncEnv) floodDevices(n int) []string {
+	e.t.Helper()
+	ids := make([]string, n)
+	for i := range ids {
+		id := fmt.Sprintf("flood-%03d", i)
+		e.addDevice("acme", id, "")
+		ids[i] = e.dev[id].KeyID()
+	}
+	return ids
 }
 
 func waitBudgetEmpty(t *testing.T, e *apiEnv) {
