@@ -55,7 +55,10 @@ func (lg *Ledger) RedeemFailuresOf(ctx context.Context, source string) (RedeemFa
 // RecordRedeemFailure counts a refused online activation of source in the
 // current window (serial: of a license serial, which also counts towards
 // pausing serial redemption), durably before it returns, and drops up to
-// redeemPruneBatch keys of past windows.
+// redeemPruneBatch keys of past windows. Writes are bounded per window: a
+// tracked source is locked out (and so writes no more) after the API's
+// limit, serial failures stop at the pause, and a source the full window
+// does not track writes nothing unless it failed a serial.
 func (lg *Ledger) RecordRedeemFailure(ctx context.Context, source string, serial bool) error {
 	if source == "" || len(source) > MaxRedeemSourceLen {
 		return invalid("redeem failure: source address of %d bytes", len(source))
@@ -74,7 +77,11 @@ func (lg *Ledger) RecordRedeemFailure(ctx context.Context, source string, serial
 		if err != nil {
 			return err
 		}
-		if n > 0 || tot.Sources < MaxRedeemSources {
+		tracked := n > 0 || tot.Sources < MaxRedeemSources
+		if !tracked && !serial {
+			return nil // nothing to count: the window tracks no more addresses
+		}
+		if tracked {
 			if n == 0 {
 				tot.Sources++
 			}

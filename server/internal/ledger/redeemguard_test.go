@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"testing"
+	"time"
 
 	"github.com/tollgate-iot/tollgate/server/internal/store"
 )
@@ -81,5 +82,36 @@ func TestRedeemFailuresExpireWithTheirWindow(t *testing.T) {
 	}
 	if n := e.guardKeys(); n != 0 {
 		t.Fatalf("%d keys after clearing", n)
+	}
+}
+
+// TestRedeemFailuresTrackBoundedSources: a window that tracks
+// MaxRedeemSources addresses counts a new address's serial failures only
+// towards the pause, and stores nothing for it.
+func TestRedeemFailuresTrackBoundedSources(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	w, _ := redeemWindow(e.clk.Now().UTC().Truncate(time.Second))
+	err := e.lg.db.Update(func(x *store.Txn) error {
+		return x.PutJSON(store.GuessWindowKey(w), &guessWindow{Sources: MaxRedeemSources})
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := e.lg.RecordRedeemFailure(ctx, "192.0.2.99", false); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.lg.RecordRedeemFailure(ctx, "192.0.2.99", true); err != nil {
+		t.Fatal(err)
+	}
+	f, err := e.lg.RedeemFailuresOf(ctx, "192.0.2.99")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if f.Source != 0 || f.Serial != 1 {
+		t.Fatalf("untracked source: %+v, want 0 for it and 1 serial", f)
+	}
+	if n := e.guardKeys(); n != 1 {
+		t.Fatalf("%d keys, want the window total only", n)
 	}
 }
