@@ -9,6 +9,7 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -18,6 +19,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -256,11 +258,13 @@ func TestSyncSurvivesKill9(t *testing.T) {
 		admin.check(d)
 		acked += d.acked
 	}
-	t.Logf("%d deductions of %d devices acked across %d kills; %d requests cut or refused by a dead server", acked, len(devices), s.restart, cut.Load())
+	t.Logf("%d deductions of %d devices acked across %d kills; %d requests cut in flight, %d refused while the server was down",
+		acked, len(devices), s.restart, cut.Load(), refused.Load())
 }
 
-// cut counts the sync requests that met a dead server.
-var cut atomic.Int64
+// cut counts the sync requests the kill cut while in flight, refused those
+// that found no server listening.
+var cut, refused atomic.Int64
 
 // killSync sends one report of d; an answer that opens acks records, any
 // failure (the server is down, or was killed mid-request) is retried by the
@@ -275,7 +279,11 @@ func killSync(ctx context.Context, t *testing.T, s *killServer, trust *token.Tru
 	req.Header.Set("Content-Type", "text/plain")
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
-		cut.Add(1)
+		if errors.Is(err, syscall.ECONNREFUSED) {
+			refused.Add(1)
+		} else {
+			cut.Add(1)
+		}
 		time.Sleep(10 * time.Millisecond) // the server is down or restarting: back off a little
 		return
 	}
