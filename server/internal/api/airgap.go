@@ -2,9 +2,7 @@ package api
 
 import (
 	"context"
-	"errors"
 	"fmt"
-	"io"
 	"mime"
 	"net/http"
 
@@ -73,7 +71,8 @@ func activationKeyWire(res *ledger.ActivationKeyResult) wire.ActivationKey {
 // importUsage is POST /v1/usage/import (SPEC §7 step 4): an armored usage
 // receipt in, reconciled exactly as a sync, the summary out.
 func (a *API) importUsage(w http.ResponseWriter, r *http.Request) {
-	file, err := readFile(w, r, wire.MaxUsageReceiptBytes)
+	lease, file, err := a.readFile(w, r, wire.MaxUsageReceiptBytes)
+	defer lease.close()
 	if err != nil {
 		a.fail(w, r, err)
 		return
@@ -134,18 +133,19 @@ func usageImportWire(res *ledger.ReceiptResult) wire.UsageImport {
 }
 
 // readFile reads a bounded text/plain body as is (an armored file keeps
-// its final line ending).
-func readFile(w http.ResponseWriter, r *http.Request, max int64) ([]byte, error) {
+// its final line ending), counted against the body budget; the caller
+// closes the lease when it is done with the bytes.
+func (a *API) readFile(w http.ResponseWriter, r *http.Request, max int) (*bodyLease, []byte, error) {
 	if mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type")); err != nil || mt != "text/plain" {
-		return nil, ErrNotTextPlain
+		return nil, nil, ErrNotTextPlain
 	}
-	b, err := io.ReadAll(http.MaxBytesReader(w, r.Body, max))
-	var mbe *http.MaxBytesError
-	if errors.As(err, &mbe) {
-		return nil, fmt.Errorf("%w: at most %d bytes", ErrBodyTooLarge, mbe.Limit)
+	if r.ContentLength > int64(max) {
+		return nil, nil, fmt.Errorf("%w: Content-Length %d, at most %d bytes", ErrBodyTooLarge, r.ContentLength, max)
 	}
+	lease, err := a.bodies.enter("")
 	if err != nil {
-		return nil, fmt.Errorf("%w: reading body: %v", token.ErrMalformed, err)
+		return nil, nil, err
 	}
-	return b, nil
+	b, err := lease.readAll(http.MaxBytesReader(w, r.Body, int64(max)), nil, r.ContentLength, max)
+	return lease, b, err
 }

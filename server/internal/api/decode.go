@@ -1,6 +1,7 @@
 package api
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -8,6 +9,7 @@ import (
 	"mime"
 	"net/http"
 	"net/url"
+	"reflect"
 	"strconv"
 	"strings"
 	"time"
@@ -41,8 +43,17 @@ func readJSON(w http.ResponseWriter, r *http.Request, v any) error {
 }
 
 // decodeJSON is the strict decoder, separate from HTTP so it can be fuzzed.
+// The body (bounded by the caller) is read whole, its keys checked at every
+// depth (checkKeys: no duplicates, no case variants), then decoded.
 func decodeJSON(body io.Reader, v any) error {
-	dec := json.NewDecoder(body)
+	data, err := io.ReadAll(body)
+	if err != nil {
+		return classify(err)
+	}
+	if err := checkKeys(data, reflect.TypeOf(v)); err != nil {
+		return err
+	}
+	dec := json.NewDecoder(bytes.NewReader(data))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(v); err != nil {
 		return classify(err)

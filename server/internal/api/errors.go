@@ -70,6 +70,7 @@ var errorMap = []struct {
 	{ledger.ErrCounterWentDown, http.StatusConflict, "counter_went_down"},
 	{ledger.ErrNotThisDevice, http.StatusUnprocessableEntity, "not_this_device"},
 	{ErrUnknownField, http.StatusBadRequest, "unknown_field"},
+	{ErrDuplicateKey, http.StatusBadRequest, "duplicate_key"},
 	{ErrWrongType, http.StatusBadRequest, "wrong_type"},
 	{ErrMalformedJSON, http.StatusBadRequest, "malformed_json"},
 	{ErrBadQuery, http.StatusBadRequest, "invalid_parameter"},
@@ -96,6 +97,7 @@ var errorMap = []struct {
 	{ledger.ErrCapacity, http.StatusConflict, "capacity_exceeded"},
 	{ledger.ErrPendingStart, http.StatusConflict, "license_pending_start"},
 	{ledger.ErrNotInitialized, http.StatusServiceUnavailable, "not_initialized"},
+	{ErrBusy, http.StatusServiceUnavailable, "busy"},
 }
 
 // Status maps err to its HTTP status and code.

@@ -26,7 +26,7 @@ func fuzzRequest(f *testing.F, seeds []string, newV func() validator) {
 		if status, _ := Status(err); status >= 500 {
 			t.Fatalf("body %q: error %v maps to %d", body, err, status)
 		}
-		if !errors.Is(err, ErrMalformedJSON) && !errors.Is(err, ErrUnknownField) && !errors.Is(err, ErrWrongType) &&
+		if !errors.Is(err, ErrMalformedJSON) && !errors.Is(err, ErrUnknownField) && !errors.Is(err, ErrWrongType) && !errors.Is(err, ErrDuplicateKey) &&
 			!errors.Is(err, wire.ErrInvalid) && !errors.Is(err, wire.ErrImmutable) {
 			t.Fatalf("body %q: unnamed error %v", body, err)
 		}

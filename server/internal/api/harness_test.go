@@ -23,6 +23,7 @@ import (
 type apiEnv struct {
 	t   testing.TB
 	srv *httptest.Server
+	api *API
 	lg  *ledger.Ledger
 	clk *clock.Fake
 	ks  *keys.Store
@@ -33,9 +34,10 @@ type apiEnv struct {
 func newAPIEnv(t testing.TB) *apiEnv {
 	t.Helper()
 	le := ledgertest.Open(t)
-	srv := httptest.NewServer(New(Options{Ledger: le.Ledger, Clock: le.Clock, Logger: le.Logger}).Handler())
+	a := New(Options{Ledger: le.Ledger, Clock: le.Clock, Logger: le.Logger})
+	srv := httptest.NewServer(a.Handler())
 	t.Cleanup(srv.Close)
-	return &apiEnv{t: t, srv: srv, lg: le.Ledger, clk: le.Clock, ks: le.Keys, key: map[string]string{"root": le.RootKey}}
+	return &apiEnv{t: t, srv: srv, api: a, lg: le.Ledger, clk: le.Clock, ks: le.Keys, key: map[string]string{"root": le.RootKey}}
 }
 
 // call sends a JSON request (body: nil, a string sent as is, or a value

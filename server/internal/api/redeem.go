@@ -1,9 +1,11 @@
 package api
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"net/http"
 	"net/netip"
@@ -33,7 +35,9 @@ var (
 // guessing them far from worthwhile: one address gets at most
 // MaxRedeemFailures wrong answers an hour, and all addresses together at
 // most MaxSerialFailures wrong serials an hour — about 24k guesses a day
-// against 2^40 serials. Enrollment codes carry 256 random bits.
+// against 2^40 serials. Enrollment codes carry 256 random bits. The
+// failures are counted in the ledger's store (ledger/redeemguard.go), so a
+// restart does not reset them; only the per-minute rate is in memory.
 const (
 	// RedeemWindow is how far a request's created_at may be from the
 	// server's time, either way; its nonce is remembered that long.
@@ -42,16 +46,17 @@ const (
 	// source address (an IPv6 address counts by its /64).
 	RedeemRate       = 10
 	RedeemRatePeriod = time.Minute
-	// MaxRedeemFailures refusals of one source within RedeemFailureWindow
-	// lock that source out until the window ends.
+	// MaxRedeemFailures refusals of one source within a
+	// RedeemFailureWindow lock that source out until the window ends.
 	MaxRedeemFailures   = 10
-	RedeemFailureWindow = time.Hour
+	RedeemFailureWindow = ledger.RedeemFailureWindow
 	// MaxSerialFailures refused serial redemptions from all sources within
-	// RedeemFailureWindow pause serial redemption until the window ends.
+	// a RedeemFailureWindow pause serial redemption until the window ends.
 	MaxSerialFailures = 1000
-	// MaxRedeemSources caps the source addresses tracked; when full, the
-	// expired are dropped, then arbitrary ones.
-	MaxRedeemSources = 100_000
+	// MaxRedeemSources caps the source addresses whose rate is tracked in
+	// memory, and whose failures the store tracks per window; when full,
+	// the expired rates are dropped, then arbitrary ones.
+	MaxRedeemSources = ledger.MaxRedeemSources
 	// MaxRedeemNonces caps the nonces remembered for replay detection.
 	MaxRedeemNonces = 100_000
 	// MaxRedeemBodyBytes caps the request body: a signed request and a
@@ -59,27 +64,24 @@ const (
 	MaxRedeemBodyBytes = redeem.MaxRequestBytes + 2
 )
 
-// redeemGuard is online activation's memory: request rates and failures
-// by source, serial failures overall, and the nonces seen. It is in
-// memory: a restart forgets it, which gives a guesser one fresh window.
+// redeemGuard is online activation's guard: request rates by source and
+// the nonces seen, in memory (a restart forgets them: a rate is a minute
+// long, and a replay redeems nothing twice), and the failures, in the
+// ledger's store.
 type redeemGuard struct {
+	lg      *ledger.Ledger
 	mu      sync.Mutex
 	sources map[string]*sourceState
-	// serialFrom starts the current window of serial failures.
-	serialFrom time.Time
-	serialN    int
-	nonces     *nonceCache
+	nonces  *nonceCache
 }
 
 type sourceState struct {
 	rateFrom time.Time
 	rateN    int
-	failFrom time.Time
-	failN    int
 }
 
-func newRedeemGuard() *redeemGuard {
-	return &redeemGuard{sources: map[string]*sourceState{}, nonces: newNonceCache(MaxRedeemNonces)}
+func newRedeemGuard(lg *ledger.Ledger) *redeemGuard {
+	return &redeemGuard{lg: lg, sources: map[string]*sourceState{}, nonces: newNonceCache(MaxRedeemNonces)}
 }
 
 // throttled is a refusal with the time after which trying again may work.
@@ -92,14 +94,28 @@ func (t *throttled) Error() string { return t.err.Error() }
 func (t *throttled) Unwrap() error { return t.err }
 
 // admit counts a request of src and refuses it if src is over its rate or
-// locked out by its failures.
-func (g *redeemGuard) admit(src string, now time.Time) error {
+// locked out by its failures. It returns the failures counted so far, for
+// serialPaused.
+func (g *redeemGuard) admit(ctx context.Context, src string, now time.Time) (ledger.RedeemFailures, error) {
+	if err := g.rate(src, now); err != nil {
+		return ledger.RedeemFailures{}, err
+	}
+	f, err := g.lg.RedeemFailuresOf(ctx, src)
+	if err != nil {
+		return f, err
+	}
+	if f.Source >= MaxRedeemFailures {
+		return f, &throttled{fmt.Errorf("%w: %d failures from this address within the hour; retry after %s", ErrTooManyFailures,
+			f.Source, f.End.Format(time.RFC3339)), f.End}
+	}
+	return f, nil
+}
+
+// rate counts a request of src against RedeemRate.
+func (g *redeemGuard) rate(src string, now time.Time) error {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	s := g.source(src, now)
-	if s.failN >= MaxRedeemFailures && now.Before(s.failFrom.Add(RedeemFailureWindow)) {
-		return &throttled{fmt.Errorf("%w: %d failures from this address within %s", ErrTooManyFailures, s.failN, RedeemFailureWindow), s.failFrom.Add(RedeemFailureWindow)}
-	}
 	if !now.Before(s.rateFrom.Add(RedeemRatePeriod)) {
 		s.rateFrom, s.rateN = now, 0
 	}
@@ -111,30 +127,19 @@ func (g *redeemGuard) admit(src string, now time.Time) error {
 }
 
 // serialPaused refuses serial redemption after MaxSerialFailures.
-func (g *redeemGuard) serialPaused(now time.Time) error {
-	g.mu.Lock()
-	defer g.mu.Unlock()
-	if g.serialN >= MaxSerialFailures && now.Before(g.serialFrom.Add(RedeemFailureWindow)) {
-		return &throttled{fmt.Errorf("%w: serial redemption is paused after %d failures within %s; enrollment codes still work",
-			ErrTooManyFailures, g.serialN, RedeemFailureWindow), g.serialFrom.Add(RedeemFailureWindow)}
+func serialPaused(f ledger.RedeemFailures) error {
+	if f.Serial >= MaxSerialFailures {
+		return &throttled{fmt.Errorf("%w: serial redemption is paused after %d failures within the hour, until %s; enrollment codes still work",
+			ErrTooManyFailures, f.Serial, f.End.Format(time.RFC3339)), f.End}
 	}
 	return nil
 }
 
-// failed counts a refused redemption of src (serial: of a serial).
-func (g *redeemGuard) failed(src string, serial bool, now time.Time) {
-	g.mu.Lock()
-	defer g.mu.Unlock()
-	s := g.source(src, now)
-	if !now.Before(s.failFrom.Add(RedeemFailureWindow)) {
-		s.failFrom, s.failN = now, 0
-	}
-	s.failN++
-	if serial {
-		if !now.Before(g.serialFrom.Add(RedeemFailureWindow)) {
-			g.serialFrom, g.serialN = now, 0
-		}
-		g.serialN++
+// failed counts a refused redemption of src (serial: of a serial). A
+// failure to count is logged: the refusal stands either way.
+func (g *redeemGuard) failed(ctx context.Context, log *slog.Logger, src string, serial bool) {
+	if err := g.lg.RecordRedeemFailure(ctx, src, serial); err != nil {
+		log.Error("counting a failed online activation", "source", src, "error", err)
 	}
 }
 
@@ -145,7 +150,7 @@ func (g *redeemGuard) source(src string, now time.Time) *sourceState {
 	}
 	if len(g.sources) >= MaxRedeemSources {
 		for k, s := range g.sources {
-			if !now.Before(s.rateFrom.Add(RedeemRatePeriod)) && !now.Before(s.failFrom.Add(RedeemFailureWindow)) {
+			if !now.Before(s.rateFrom.Add(RedeemRatePeriod)) {
 				delete(g.sources, k)
 			}
 		}
@@ -192,14 +197,17 @@ func (a *API) redeemOnline(w http.ResponseWriter, r *http.Request) {
 	// The server's time, for a device whose clock is too far off to date
 	// its request (stale_request): it asks again at this time.
 	w.Header().Set("Date", now.UTC().Format(http.TimeFormat))
-	if err := a.redeem.admit(src, now); err != nil {
+	f, err := a.redeem.admit(r.Context(), src, now)
+	if err != nil {
 		a.redeemRefused(w, r, err, "")
 		return
 	}
-	answer, method, err := a.redeemText(w, r, src, now)
+	answer, method, err := a.redeemText(w, r, src, now, f)
 	if err != nil {
-		if status, _ := Status(err); status < 500 { // the server's own failure is no guess
-			a.redeem.failed(src, method == ledger.RedeemSerial, now)
+		// The server's own failure is no guess, nor is a refusal for
+		// load or for too many failures already counted.
+		if status, _ := Status(err); status < 500 && status != http.StatusTooManyRequests {
+			a.redeem.failed(r.Context(), a.log, src, method == ledger.RedeemSerial)
 		}
 		a.redeemRefused(w, r, err, method)
 		return
@@ -215,8 +223,9 @@ func (a *API) redeemOnline(w http.ResponseWriter, r *http.Request) {
 
 // redeemText reads, verifies, checks freshness and redeems; it returns the
 // signed answer and the method (serial or enrollment, "" before it is known).
-func (a *API) redeemText(w http.ResponseWriter, r *http.Request, src string, now time.Time) (string, string, error) {
-	b, err := readFile(w, r, MaxRedeemBodyBytes)
+func (a *API) redeemText(w http.ResponseWriter, r *http.Request, src string, now time.Time, f ledger.RedeemFailures) (string, string, error) {
+	lease, b, err := a.readFile(w, r, MaxRedeemBodyBytes)
+	defer lease.close()
 	if err != nil {
 		return "", "", err
 	}
@@ -238,7 +247,7 @@ func (a *API) redeemText(w http.ResponseWriter, r *http.Request, src string, now
 		return "", method, &sameAs{ErrReplay, "replayed activation request: nonce already seen from device " + req.DeviceID}
 	}
 	if method == ledger.RedeemSerial {
-		if err := a.redeem.serialPaused(now); err != nil {
+		if err := serialPaused(f); err != nil {
 			return "", method, err
 		}
 	}
@@ -290,6 +299,6 @@ func (a *API) redeemRefused(w http.ResponseWriter, r *http.Request, err error, m
 
 // initRedeem sets up online activation's guard and metrics.
 func (a *API) initRedeem() {
-	a.redeem = newRedeemGuard()
+	a.redeem = newRedeemGuard(a.lg)
 	a.m.Counter("tollgate_redemptions_total", "Online activations by method (serial, enrollment, unknown) and result (ok or error code).", "method", "result")
 }

@@ -1,9 +1,11 @@
 package api
 
 import (
+	"context"
 	"crypto/ed25519"
 	"crypto/sha256"
 	"encoding/base64"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -37,10 +39,14 @@ func newRedeemEnv(t testing.TB) *redeemEnv {
 }
 
 // reset forgets every source's rate and failures (not the nonces).
-func (g *redeemGuard) reset() {
+func (g *redeemGuard) reset(t testing.TB) {
+	t.Helper()
 	g.mu.Lock()
-	defer g.mu.Unlock()
-	g.sources, g.serialN = map[string]*sourceState{}, 0
+	g.sources = map[string]*sourceState{}
+	g.mu.Unlock()
+	if err := g.lg.ClearRedeemFailures(context.Background()); err != nil {
+		t.Fatal(err)
+	}
 }
 
 // redeemKey is the key of a device that redeems online, by name.
@@ -239,7 +245,7 @@ func TestRedeemOnlineBadInputIsRefusedByName(t *testing.T) {
 		{"error/bound_elsewhere", taken, "text/plain", 409, "license_bound"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			e.api.redeem.reset() // each case from a fresh address budget
+			e.api.redeem.reset(t) // each case from a fresh address budget
 			status, raw := e.raw("POST", redeem.Path, "", tc.body, tc.ctype)
 			if status != tc.status || errCode(raw) != tc.code {
 				t.Fatalf("%d %s, want %d %s", status, raw, tc.status, tc.code)
@@ -295,20 +301,29 @@ func TestRedeemOnlineRateLimitsAnAddress(t *testing.T) {
 }
 
 func TestRedeemGuardPausesSerialsAfterFailuresFromAllAddresses(t *testing.T) {
-	g := newRedeemGuard()
-	now := time.Date(2026, 3, 14, 10, 0, 0, 0, time.UTC)
+	e := newRedeemEnv(t)
+	g, ctx := e.api.redeem, context.Background()
+	now := e.clk.Now()
 	for i := range MaxSerialFailures {
 		src := fmt.Sprintf("198.51.%d.%d", i/256, i%256)
-		if err := g.admit(src, now); err != nil {
+		if _, err := g.admit(ctx, src, now); err != nil {
 			t.Fatalf("source %d: %v", i, err)
 		}
-		g.failed(src, true, now)
+		g.failed(ctx, e.api.log, src, true)
 	}
-	if err := g.serialPaused(now); err == nil {
-		t.Fatal("serial redemption not paused")
+	f, err := g.admit(ctx, "203.0.113.1", now)
+	if err != nil {
+		t.Fatal(err)
 	}
-	g.failed("203.0.113.1", false, now) // enrollment failures do not count
-	if err := g.serialPaused(now.Add(RedeemFailureWindow)); err != nil {
+	if err := serialPaused(f); !errors.Is(err, ErrTooManyFailures) {
+		t.Fatalf("serial redemption not paused: %v", err)
+	}
+	g.failed(ctx, e.api.log, "203.0.113.1", false) // enrollment failures do not count
+	e.clk.Advance(RedeemFailureWindow)
+	if f, err = g.admit(ctx, "203.0.113.1", e.clk.Now()); err != nil {
+		t.Fatal(err)
+	}
+	if err := serialPaused(f); err != nil {
 		t.Fatalf("still paused after the window: %v", err)
 	}
 }
@@ -345,7 +360,7 @@ func FuzzRedeemOnlineBody(f *testing.F) {
 		f.Fatal(err)
 	}
 	f.Fuzz(func(t *testing.T, b string) {
-		e.api.redeem.reset() // the fuzzer is one address far over any limit
+		e.api.redeem.reset(t) // the fuzzer is one address far over any limit
 		rec := fuzzPost(t, h, "", redeem.Path, "text/plain", b)
 		if rec.Code != http.StatusOK {
 			return

@@ -44,12 +44,14 @@ type API struct {
 	nonces *nonceCache
 	// redeem limits online activation (redeem.go).
 	redeem *redeemGuard
+	// bodies bounds the request bodies read before they are handled.
+	bodies *bodyBudget
 }
 
 // New returns the API; Handler gives its router.
 func New(o Options) *API {
 	a := &API{lg: o.Ledger, clock: clock.OrReal(o.Clock), log: o.Logger, m: o.Metrics, ready: o.Ready,
-		nonces: newNonceCache(MaxSyncNonces)}
+		nonces: newNonceCache(MaxSyncNonces), bodies: newBodyBudget(MaxBodyBytesInFlight, MaxBodiesInFlight, MaxBodiesPerKey)}
 	if a.log == nil {
 		a.log = slog.Default()
 	}
@@ -61,6 +63,10 @@ func New(o Options) *API {
 	}
 	a.m.Counter("tollgate_http_requests_total", "Admin API requests by route, method and status.", "route", "method", "code")
 	a.m.Summary("tollgate_http_request_duration_seconds", "Admin API request latency.", "route")
+	a.m.GaugeFunc("tollgate_http_body_bytes_in_flight", "Bytes of request bodies read before they are handled (sync, online activation, usage import), held now.",
+		func() float64 { b, _, _, _ := a.bodies.usage(); return float64(b) })
+	a.m.GaugeFunc("tollgate_http_bodies_in_flight", "Request bodies being read before they are handled, now.",
+		func() float64 { _, n, _, _ := a.bodies.usage(); return float64(n) })
 	a.initRedeem()
 	return a
 }
@@ -214,6 +220,7 @@ func (a *API) writeError(w http.ResponseWriter, status int, code, msg string) {
 
 // fail answers err through the error map. 5xx details are logged, not sent.
 func (a *API) fail(w http.ResponseWriter, r *http.Request, err error) {
+	setRetryAfter(w, err)
 	status, code := Status(err)
 	msg := err.Error()
 	if status >= 500 && status != http.StatusServiceUnavailable {

@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"strings"
 	"time"
+	"unsafe"
 
 	"github.com/tollgate-iot/tollgate/server/internal/ledger"
 	"github.com/tollgate-iot/tollgate/shared/syncproto"
@@ -33,7 +34,8 @@ var (
 // sync request, authenticated by the device key rather than an API key;
 // the answer is the signed sync response, both as text.
 func (a *API) deviceSync(w http.ResponseWriter, r *http.Request) {
-	text, err := readText(w, r)
+	lease, text, err := a.readSync(w, r)
+	defer lease.close() // the body's bytes stay counted until the answer is written
 	if err != nil {
 		a.fail(w, r, err)
 		return
@@ -49,6 +51,83 @@ func (a *API) deviceSync(w http.ResponseWriter, r *http.Request) {
 	if _, err := io.WriteString(w, answer); err != nil {
 		a.log.Debug("sync answer write", "error", err)
 	}
+}
+
+// readSync reads a sync request body as little as it can before the
+// request is known to come from a registered key: the content type and
+// declared length first, then the document's head (version, kind, key id),
+// and only for a key the server holds the rest, counted against the body
+// budget as it arrives. One trailing line ending is dropped, so that a file
+// sent with curl --data-binary works.
+func (a *API) readSync(w http.ResponseWriter, r *http.Request) (*bodyLease, string, error) {
+	if mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type")); err != nil || mt != "text/plain" {
+		return nil, "", ErrNotTextPlain
+	}
+	if r.ContentLength > MaxSyncBodyBytes {
+		return nil, "", fmt.Errorf("%w: Content-Length %d, at most %d bytes", ErrBodyTooLarge, r.ContentLength, MaxSyncBodyBytes)
+	}
+	// The head needs no place in the budget: it is on the stack, and a
+	// sender who cannot name a registered key never gets one.
+	body := http.MaxBytesReader(w, r.Body, MaxSyncBodyBytes)
+	var head [syncHeadBytes]byte
+	n, err := io.ReadFull(body, head[:])
+	keyID := ""
+	switch {
+	case errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF):
+		// The whole body is shorter than a head: the parser names why.
+	case err != nil:
+		return nil, "", readErr(err)
+	default:
+		if keyID, err = a.checkSyncHead(r.Context(), string(head[:])); err != nil {
+			return nil, "", err
+		}
+	}
+	lease, err := a.bodies.enter(keyID)
+	if err != nil {
+		return nil, "", err
+	}
+	b, err := lease.readAll(body, head[:n], r.ContentLength, MaxSyncBodyBytes)
+	if err != nil || len(b) == 0 {
+		if err == nil {
+			err = fmt.Errorf("%w: empty body", token.ErrMalformed)
+		}
+		return lease, "", err
+	}
+	// The text shares the buffer the budget counts (a copy would hold
+	// the body twice); the buffer is never written again.
+	s := unsafe.String(unsafe.SliceData(b), len(b))
+	s = strings.TrimSuffix(strings.TrimSuffix(s, "\n"), "\r")
+	if s == "" {
+		return lease, "", fmt.Errorf("%w: empty body", token.ErrMalformed)
+	}
+	return lease, s, nil
+}
+
+// checkSyncHead checks the head of a sync request — "tg1.syq.KEYID." —
+// and that a registered device holds the key it names, and returns the key
+// id. A head of any other shape is refused with the parser's own verdict
+// on it: the error a whole document starting so would get.
+func (a *API) checkSyncHead(ctx context.Context, head string) (string, error) {
+	want := token.FormatVersion + "." + token.KindSyncRequest.String() + "."
+	keyID, ok := strings.CutPrefix(head, want)
+	if ok {
+		keyID, ok = strings.CutSuffix(keyID, ".")
+	}
+	if !ok || len(keyID) != token.KeyIDLen || strings.Trim(keyID, "0123456789abcdef") != "" {
+		_, err := token.Parse(token.KindSyncRequest, head)
+		if err == nil { // a head is never a whole document; be safe anyway
+			err = fmt.Errorf("%w: sync request does not start with %q and a key id", token.ErrMalformed, want)
+		}
+		return "", err
+	}
+	known, err := a.lg.DeviceKeyIDKnown(ctx, keyID)
+	if err != nil {
+		return "", err
+	}
+	if !known {
+		return "", fmt.Errorf("%w: no registered device holds key %s", ErrUnknownDevice, keyID)
+	}
+	return keyID, nil
 }
 
 // syncText verifies, checks freshness, reconciles and signs the answer.
@@ -95,25 +174,4 @@ func (a *API) openSync(ctx context.Context, text string) (*syncproto.Report, err
 		}
 		return deviceTrusts.get(key)
 	})
-}
-
-// readText reads a bounded text/plain body; one trailing line ending is
-// dropped, so that a file sent with curl --data-binary works.
-func readText(w http.ResponseWriter, r *http.Request) (string, error) {
-	if mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type")); err != nil || mt != "text/plain" {
-		return "", ErrNotTextPlain
-	}
-	b, err := io.ReadAll(http.MaxBytesReader(w, r.Body, MaxSyncBodyBytes))
-	var mbe *http.MaxBytesError
-	if errors.As(err, &mbe) {
-		return "", fmt.Errorf("%w: at most %d bytes", ErrBodyTooLarge, mbe.Limit)
-	}
-	if err != nil {
-		return "", fmt.Errorf("%w: reading body: %v", token.ErrMalformed, err)
-	}
-	s := strings.TrimSuffix(strings.TrimSuffix(string(b), "\n"), "\r")
-	if s == "" {
-		return "", fmt.Errorf("%w: empty body", token.ErrMalformed)
-	}
-	return s, nil
 }

@@ -54,6 +54,26 @@ const (
 	periodBatch = 500
 )
 
+// Bounds of online activation's guessing limits (redeemguard.go), kept in
+// the store so that a restart, or another replica, does not reset them.
+const (
+	// RedeemFailureWindow is the window failures are counted in: fixed
+	// windows of this length from the Unix epoch.
+	RedeemFailureWindow = time.Hour
+	// MaxRedeemSources caps the source addresses tracked in one window.
+	// Past it a new source's failures are not counted under its address
+	// (they still count towards the pause of serial redemption), so the
+	// store holds at most this many source keys, and only for the current
+	// window.
+	MaxRedeemSources = 100_000
+	// MaxRedeemSourceLen caps a source address as counted (an IPv6 /64
+	// prefix is at most 43 bytes).
+	MaxRedeemSourceLen = 128
+	// redeemPruneBatch caps the keys of past windows one failure's
+	// transaction deletes; the next failures delete the rest.
+	redeemPruneBatch = 1000
+)
+
 // Bounds of sync reconciliation and its admin view.
 const (
 	// MaxSyncMissingRanges caps the missing ranges one answer asks for; the
