@@ -204,7 +204,8 @@ func TestSyncLast24hCannotWrap(t *testing.T) {
 func restoredCase(t *testing.T, days int64) (e *syncEnv, lic string, restored *syncproto.Report) {
 	e = newSyncEnv(t, days)
 	lic = e.lic["dev-a"]
-	t0 := e.clk.Now().Add(-10 * 24 * time.Hour)
+	t0 := e.clk.Now() // the bind
+	e.clk.Advance(10 * 24 * time.Hour)
 	orig := e.report("dev-a")
 	for i := range int64(5) {
 		orig.Deductions = append(orig.Deductions, deduction(i+1, lic, t0.Add(time.Duration(i)*24*time.Hour), days-i))
