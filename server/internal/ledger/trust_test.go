@@ -95,7 +95,9 @@ func TestReconcileRefusesImpossibleCount(t *testing.T) {
 func TestObservedCountsBounded(t *testing.T) {
 	c := newLateCase(t)
 	h := epoch.Truncate(time.Hour).Unix()
-	obs := func(n int64) ObservedCount { return ObservedCount{CustomerID: "acme", DeviceID: c.dev, Hour: h, Count: n} }
+	obs := func(n int64) ObservedCount {
+		return ObservedCount{CustomerID: "acme", DeviceID: c.dev, Hour: h, Count: n}
+	}
 	kept, skipped, err := c.e.lg.AddObservedCounts(ctx, []ObservedCount{obs(limits.MaxCountPerHour + 1), obs(limits.MaxCountPerHour), obs(limits.MaxCountPerHour)})
 	if err != nil || kept != 2 || skipped != 1 {
 		t.Fatalf("kept %d skipped %d: %v", kept, skipped, err)
