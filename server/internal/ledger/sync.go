@@ -496,6 +496,9 @@ func (o *op) applyDeduction(dp *devPlan, rd *syncproto.Deduction, enc []byte) er
 		// follows it, charging nothing. Like an overdraft it is a failed
 		// deduction, listed with them in the sync state.
 		rec := &Deduction{Seq: rd.Seq, DeviceID: d.ID, LicenseID: l.ID, At: chargeTime(time.Unix(rd.At, 0), o.now)}
+		if rec.At.Unix() != rd.At {
+			rec.ReportedAt = time.Unix(rd.At, 0).UTC()
+		}
 		if err := o.failDay(d, rec); err != nil {
 			return err
 		}

@@ -1,11 +1,15 @@
 package ledger
 
 import (
+	"io"
+	"log/slog"
 	"math"
 	"testing"
 	"time"
 
+	"github.com/tollgate-iot/tollgate/server/internal/keys"
 	"github.com/tollgate-iot/tollgate/server/internal/store"
+	"github.com/tollgate-iot/tollgate/shared/clock"
 	"github.com/tollgate-iot/tollgate/shared/limits"
 	"github.com/tollgate-iot/tollgate/shared/syncproto"
 )
@@ -105,5 +109,63 @@ func TestObservedCountsBounded(t *testing.T) {
 	v, err := c.e.lg.DeviceTelemetry(ctx, SystemActor(), c.dev, TelemetryWindow{From: epoch.Add(-time.Hour), To: epoch.Add(time.Hour)})
 	if err != nil || v.Observed != limits.MaxCountPerHour {
 		t.Fatalf("observed %d, %v: want %d", v.Observed, err, int64(limits.MaxCountPerHour))
+	}
+}
+
+// TestForkChargeSurvivesRestart: a fork and its charge are committed
+// together; after a restart the same forked record is neither recorded nor
+// charged again.
+func TestForkChargeSurvivesRestart(t *testing.T) {
+	dir, keyDir := t.TempDir(), t.TempDir()
+	clk := clock.NewFake(epoch)
+	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
+	ks, err := keys.Open(keyDir, clk)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := ks.Rotate(); err != nil {
+		t.Fatal(err)
+	}
+	open := func() (*Ledger, *store.DB) {
+		db, err := store.Open(store.Options{Dir: dir, Profile: store.ProfileSmall, Clock: clk, Logger: quiet})
+		if err != nil {
+			t.Fatal(err)
+		}
+		lg, err := New(Options{DB: db, Clock: clk, Keys: ks, Logger: quiet})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return lg, db
+	}
+	lg, db := open()
+	if _, _, _, err := lg.Bootstrap(ctx, "Vendor", "ops@vendor.test"); err != nil {
+		t.Fatal(err)
+	}
+	e := &env{t: t, lg: lg, clk: clk, ks: ks, root: admin("root")}
+	ids, lics := e.syncFleet(1)
+	at := epoch.Add(time.Hour)
+	clk.Set(epoch.Add(6 * time.Hour))
+	for _, r := range []*syncproto.Report{batchReport(ids[0], lics[0], at, 1, 5), batchReport(ids[0], lics[0], at.Add(time.Minute), 1, 5)} {
+		if _, err := lg.Reconcile(ctx, ids[0], r); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if got := e.get(lics[0]).AvailableDays; got != 28 {
+		t.Fatalf("%d days, want 28: seq 1 and its fork", got)
+	}
+	db.Close()
+
+	lg, db = open()
+	defer db.Close()
+	e.lg = lg
+	if _, err := lg.Reconcile(ctx, ids[0], batchReport(ids[0], lics[0], at.Add(time.Minute), 1, 5)); err != nil {
+		t.Fatal(err)
+	}
+	st, err := lg.DeviceSyncStatus(ctx, SystemActor(), ids[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := e.get(lics[0]).AvailableDays; got != 28 || st.Forks != 1 || len(st.ForkList) != 1 || st.ForkList[0].Charge == nil {
+		t.Fatalf("after restart: %d days, forks %d %+v", got, st.Forks, st.ForkList)
 	}
 }
