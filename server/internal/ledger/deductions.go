@@ -111,11 +111,11 @@ func chargeTime(at, now time.Time) time.Time {
 func (o *op) failDay(d *Device, rec *Deduction) error {
 	rec.Failed = true
 	reason := fmt.Sprintf("no days left (deduction %d)", rec.Seq)
-	if rec.Fork == "" && rec.Seq > d.LastSeq {
-		d.LastSeq = rec.Seq
-	}
-	if rec.Fork != "" {
+	switch {
+	case rec.Fork != "":
 		reason = fmt.Sprintf("no days left (deduction %d used a second time)", rec.Seq)
+	case rec.Seq > d.LastSeq:
+		d.LastSeq = rec.Seq
 	}
 	if err := o.setBlacklist(SystemActor(), d, true, reason, "device.blacklist"); err != nil {
 		return err
@@ -239,9 +239,10 @@ func (o *op) charge(l *License, rec *Deduction) error {
 	if l.ActivatedAt.IsZero() {
 		l.ActivatedAt = rec.At
 	}
-	// The day buys the 24 hours after the later of its charge time and
-	// the end of the days bought before: days never overlap, and none
-	// starts after the server's now (chargeTime).
+	// The day buys the 24 hours after the later of its charge time (never
+	// after the server's now, chargeTime) and the end of the days bought
+	// before: days never overlap, and a device's clock cannot move them
+	// into the future.
 	from := rec.At
 	if l.PaidUntil.After(from) {
 		from = l.PaidUntil
