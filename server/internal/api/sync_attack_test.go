@@ -329,3 +329,19 @@ func TestSyncForkedFailedRecordChargesNothing(t *testing.T) {
 		t.Fatalf("fork %s shows a charge", raw)
 	}
 }
+
+// TestUsageImportCountPastPhysicalBoundRefused: a usage receipt with an
+// impossible count is refused the same way, nothing imported.
+func TestUsageImportCountPastPhysicalBoundRefused(t *testing.T) {
+	e := newSyncEnv(t, 5)
+	before := e.snapshot()
+	r := e.report("dev-a")
+	r.Deductions = []syncproto.Deduction{deduction(1, e.lic["dev-a"], e.clk.Now(), 5)}
+	r.Counts = []syncproto.HourlyCount{{DeviceID: "dev-a", Hour: e.clk.Now().Add(-time.Hour).Truncate(time.Hour).Unix(), Accepted: 1 << 62}}
+	if code, raw := e.importFile(e.key["acme"], e.receipt(r)); code != 422 || !strings.Contains(string(raw), `"impossible_count"`) {
+		t.Fatalf("%d %s, want 422 impossible_count", code, raw)
+	}
+	if after := e.snapshot(); after != before {
+		t.Fatalf("a refused receipt changed the ledger:\n%s\n%s", before, after)
+	}
+}
