@@ -119,13 +119,16 @@ func TestAirgapSite(t *testing.T) {
 	// the 240 the server holds: the server flags a fork, keeps what it
 	// held (the hour stays at 240) and names the hour as conflicting; the
 	// lower count of a forked receipt is not refused counter_went_down.
+	// The day the copy used a second time is charged a second time: with
+	// the site's three days gone, nothing can pay it, an overdraft (listed
+	// with the fork, not among the license's deductions).
 	old := e.path("site-a-day0")
 	oldAt := dayAt(1).Add(30 * time.Minute)
 	if acc, _ := e.day(old, oldAt, 20); acc != 20 {
 		t.Fatalf("restored copy: %d accepted", acc)
 	}
 	e.agentOK("export-usage", "--data", old, "--out", e.path("r-old"))
-	if imp := e.usageImport(e.acme, e.path("r-old")); imp.NewForks != 1 || imp.AckedSeq != 4 || imp.NewOverdrafts != 0 {
+	if imp := e.usageImport(e.acme, e.path("r-old")); imp.NewForks != 1 || imp.AckedSeq != 4 || imp.NewOverdrafts != 1 {
 		t.Fatalf("restored copy's receipt: %+v", imp)
 	}
 	if after := e.ctlOK(e.root, "license", "deductions", lic, "-o", "json"); after != before {
@@ -773,7 +776,12 @@ func (e *airgapEnv) checkLedger(device, lic string, at time.Time, posted map[int
 	if fmt.Sprint(held) != fmt.Sprint(posted) {
 		e.t.Fatalf("ledger hourly accepted counts %v, the agent accepted %v", held, posted)
 	}
-	if st.Forks != 1 || st.AckedSeq != 5 || st.Overdrafts != 1 || len(st.OverdraftList) != 1 || st.OverdraftList[0].Seq != 4 {
+	// Two overdrafts: seq 4's failed day, and the restored copy's second
+	// use of seq 2's day, listed with its fork.
+	if st.Forks != 1 || st.AckedSeq != 5 || st.Overdrafts != 2 || len(st.OverdraftList) != 1 || st.OverdraftList[0].Seq != 4 {
 		e.t.Fatalf("ledger sync state: forks %d, acked %d, overdrafts %d %+v", st.Forks, st.AckedSeq, st.Overdrafts, st.OverdraftList)
+	}
+	if len(st.ForkList) != 1 || st.ForkList[0].Seq != 2 || st.ForkList[0].Charge == nil || !st.ForkList[0].Charge.Failed {
+		e.t.Fatalf("ledger forks %+v, want seq 2's second use an overdraft", st.ForkList)
 	}
 }

@@ -62,6 +62,18 @@ const (
 	// MaxSamplesPerHour caps the licensed sample rate of one license.
 	MaxSamplesPerHour = 1 << 30
 
+	// MaxCountPerHour bounds each hourly count a device reports (accepted,
+	// overage, refused) and each count the broker observes for one device
+	// and hour: 2^36 ≈ 6.9e10, 19 million samples a second for a whole
+	// hour. The agent decides on one device's samples under that device's
+	// lock at about 200 ns each (docs/agent.md, BenchmarkGateDecision),
+	// 5 million a second at most, and the licensed rate is capped at
+	// MaxSamplesPerHour (2^30): a count past this bound is no device's
+	// work but a forged number. It also keeps sums exact: a device's
+	// counts over a 31-day window stay below 2^46, and 2^27 hour-counts
+	// at the bound fit in an int64.
+	MaxCountPerHour = 1 << 36
+
 	// MaxPrepaidDays caps the days a license can hold or pre-authorize.
 	MaxPrepaidDays = 100_000
 

@@ -16,6 +16,8 @@ func FuzzReportPayload(f *testing.F) {
 	p, _ = token.EncodePayload(gatewayReport()) // sent_wall and child deductions
 	f.Add(p)
 	f.Add([]byte(`{"device_id":"d","nonce":"AAAAAAAAAAAAAAAAAAAAAA","sent_at":1,"revocation_seq":0,"tokens":[],"deductions":[],"counts":[]}`))
+	f.Add([]byte(`{"device_id":"d","nonce":"AAAAAAAAAAAAAAAAAAAAAA","sent_at":1,"revocation_seq":0,"tokens":[],"deductions":[],` +
+		`"counts":[{"device_id":"d","hour":3600,"accepted":4611686018427387904,"overage":0,"refused":0}]}`))
 	trust := trustOf(f, dev)
 	f.Fuzz(func(t *testing.T, payload []byte) {
 		text, err := dev.SignPayload(token.KindSyncRequest, payload)

@@ -27,6 +27,11 @@ import (
 // names the field.
 var ErrInvalid = errors.New("invalid sync document")
 
+// ErrImpossibleCount reports an hourly count past limits.MaxCountPerHour:
+// more samples than a device can take in an hour. It is a kind of
+// ErrInvalid (errors.Is matches both).
+var ErrImpossibleCount = errors.New("hourly count past what a device can do in an hour")
+
 // NonceLen is the length of a nonce: 16 random bytes in unpadded base64url.
 const NonceLen = 22
 
@@ -59,6 +64,18 @@ type HourlyCount struct {
 	Accepted int64  `json:"accepted"`
 	Overage  int64  `json:"overage"`
 	Refused  int64  `json:"refused"`
+}
+
+// CheckPossible refuses a count no device can reach in one hour (past
+// limits.MaxCountPerHour), with ErrImpossibleCount (and ErrInvalid). The
+// bound also keeps every sum of counts from wrapping (shared/limits).
+// Overage is bounded by Accepted.
+func (c *HourlyCount) CheckPossible() error {
+	if c.Accepted > limits.MaxCountPerHour || c.Refused > limits.MaxCountPerHour || c.Overage > limits.MaxCountPerHour {
+		return fmt.Errorf("%w: %w: device %s hour %d: %d accepted, %d refused; at most %d each in an hour",
+			ErrInvalid, ErrImpossibleCount, c.DeviceID, c.Hour, c.Accepted, c.Refused, int64(limits.MaxCountPerHour))
+	}
+	return nil
 }
 
 // TokenVersion names a license token the agent holds.
@@ -197,6 +214,9 @@ func checkCounts(cs []HourlyCount) error {
 		}
 		if c.Accepted < 0 || c.Overage < 0 || c.Refused < 0 || c.Overage > c.Accepted {
 			return fmt.Errorf("%w: counts[%d]: negative count or overage above accepted", ErrInvalid, i)
+		}
+		if err := c.CheckPossible(); err != nil {
+			return fmt.Errorf("counts[%d]: %w", i, err)
 		}
 		if i > 0 {
 			p := cs[i-1]

@@ -121,6 +121,8 @@ func TestReportValidate(t *testing.T) {
 		{"error/hour-not-aligned", func(r *Report) { r.Counts[0].Hour++ }},
 		{"error/negative-count", func(r *Report) { r.Counts[0].Accepted = -1 }},
 		{"error/overage-above-accepted", func(r *Report) { r.Counts[2].Overage = 11 }},
+		{"error/accepted-past-an-hour", func(r *Report) { r.Counts[0].Accepted = limits.MaxCountPerHour + 1 }},
+		{"error/refused-past-an-hour", func(r *Report) { r.Counts[0].Refused = 1 << 62 }},
 		{"error/duplicate-hour", func(r *Report) { r.Counts[1].Hour = r.Counts[0].Hour }},
 		{"error/bad-child-id", func(r *Report) { r.Counts[0].DeviceID = "child/1" }},
 		{"error/bad-nonce", func(r *Report) { r.Nonce = "short" }},
@@ -148,6 +150,15 @@ func TestReportValidate(t *testing.T) {
 	}
 	if err := report().Validate(); err != nil {
 		t.Fatalf("the good report is invalid: %v", err)
+	}
+	big := report()
+	big.Counts[0].Accepted, big.Counts[0].Refused = limits.MaxCountPerHour, limits.MaxCountPerHour
+	if err := big.Validate(); err != nil {
+		t.Fatalf("counts at the bound are invalid: %v", err)
+	}
+	big.Counts[0].Accepted++
+	if err := big.Validate(); !errors.Is(err, ErrImpossibleCount) || !errors.Is(err, ErrInvalid) {
+		t.Fatalf("Validate = %v, want ErrImpossibleCount and ErrInvalid", err)
 	}
 	r := report()
 	d := &r.Deductions[len(r.Deductions)-1]

@@ -271,13 +271,23 @@ type SaleList struct {
 
 // Deduction is one day charged (or a failed attempt).
 type Deduction struct {
-	Seq        int64     `json:"seq"`
-	DeviceID   string    `json:"device_id"`
-	LicenseID  string    `json:"license_id"`
-	At         time.Time `json:"at"`
-	DaysBefore int64     `json:"days_before"`
-	DaysAfter  int64     `json:"days_after"`
-	Failed     bool      `json:"failed"`
+	Seq       int64  `json:"seq"`
+	DeviceID  string `json:"device_id"`
+	LicenseID string `json:"license_id"`
+	// At is when the server charged the day: the device's time for it,
+	// never after the server's time at receipt.
+	At time.Time `json:"at"`
+	// ReportedAt is the device's own time for the day, when it differs
+	// from At (a device clock ahead of the server's).
+	ReportedAt *time.Time `json:"reported_at,omitempty"`
+	// PaidUntil ends the 24 hours the day bought, as the server computed it.
+	PaidUntil  *time.Time `json:"paid_until,omitempty"`
+	DaysBefore int64      `json:"days_before"`
+	DaysAfter  int64      `json:"days_after"`
+	Failed     bool       `json:"failed"`
+	// Fork marks the charge of a day the device used a second time (a
+	// restored or cloned agent reusing a seq): see the device's sync forks.
+	Fork bool `json:"fork,omitempty"`
 }
 
 // DeductionList lists deductions.

@@ -25,6 +25,10 @@ type SyncFork struct {
 	SeenAt   time.Time     `json:"seen_at"`
 	Held     SyncDeduction `json:"held"`
 	Reported SyncDeduction `json:"reported"`
+	// Charge is what the server charged for the day the reported record
+	// used a second time (failed: nothing could pay, the device was
+	// blacklisted); absent for a forked failed record, which used no day.
+	Charge *Deduction `json:"charge,omitempty"`
 }
 
 // SyncOverdraft is a reported deduction no license could pay on the server;

@@ -66,6 +66,7 @@ var errorMap = []struct {
 	{token.ErrMalformed, http.StatusBadRequest, "malformed_document"},
 	{token.ErrUnsupportedVersion, http.StatusBadRequest, "malformed_document"},
 	{token.ErrWrongKind, http.StatusBadRequest, "malformed_document"},
+	{syncproto.ErrImpossibleCount, http.StatusUnprocessableEntity, "impossible_count"},
 	{syncproto.ErrInvalid, http.StatusBadRequest, "invalid_report"},
 	{ledger.ErrCounterWentDown, http.StatusConflict, "counter_went_down"},
 	{ledger.ErrNotThisDevice, http.StatusUnprocessableEntity, "not_this_device"},

@@ -91,8 +91,7 @@ func (a *API) deductions(w http.ResponseWriter, r *http.Request) {
 	}
 	out := wire.DeductionList{Deductions: make([]wire.Deduction, len(ds))}
 	for i, d := range ds {
-		out.Deductions[i] = wire.Deduction{Seq: d.Seq, DeviceID: d.DeviceID, LicenseID: d.LicenseID, At: d.At,
-			DaysBefore: d.DaysBefore, DaysAfter: d.DaysAfter, Failed: d.Failed}
+		out.Deductions[i] = deductionWire(&d)
 	}
 	a.render(w, http.StatusOK, out)
 }
@@ -119,4 +118,10 @@ func (a *API) revocationList(w http.ResponseWriter, r *http.Request) {
 	}
 	a.render(w, http.StatusOK, wire.RevocationList{Seq: rl.Seq, IssuedAt: rl.IssuedAt, NextUpdate: rl.NextUpdate,
 		Revoked: rl.Revoked, Suspended: rl.Suspended, Blacklist: rl.Blacklist, Superseded: rl.Superseded, Token: rl.Token})
+}
+
+func deductionWire(d *ledger.Deduction) wire.Deduction {
+	return wire.Deduction{Seq: d.Seq, DeviceID: d.DeviceID, LicenseID: d.LicenseID, At: d.At,
+		ReportedAt: timePtr(d.ReportedAt), PaidUntil: timePtr(d.PaidUntil),
+		DaysBefore: d.DaysBefore, DaysAfter: d.DaysAfter, Failed: d.Failed, Fork: d.Fork != ""}
 }

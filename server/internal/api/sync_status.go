@@ -36,6 +36,10 @@ func syncStatusWire(st *ledger.SyncStatus) wire.DeviceSync {
 	}
 	for i, f := range st.ForkList {
 		out.Forks[i] = wire.SyncFork{Seq: f.Seq, SeenAt: f.At, Held: syncDeductionWire(f.Held), Reported: syncDeductionWire(f.Reported)}
+		if f.Charge != nil {
+			c := deductionWire(f.Charge)
+			out.Forks[i].Charge = &c
+		}
 	}
 	for i, d := range st.OverdraftList {
 		out.Overdrawn[i] = wire.SyncOverdraft{Seq: d.Seq, At: d.At}

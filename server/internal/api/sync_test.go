@@ -190,14 +190,15 @@ func TestSyncTwoAgentsOneIdentityFork(t *testing.T) {
 	if s.ForkCount != 2 || len(s.Forks) != 2 || s.Forks[0].Held.At.Unix() != a.Deductions[0].At || s.Forks[0].Reported.At.Unix() != b.Deductions[0].At {
 		t.Fatalf("forks %+v", s.Forks)
 	}
-	if got := e.availableDays(lic); got != 28 {
-		t.Fatalf("available days %d: a fork must not be charged", got)
+	// Both agents used two days: four are charged.
+	if got := e.availableDays(lic); got != 26 {
+		t.Fatalf("available days %d, want 26: each agent's days are charged", got)
 	}
-	// The same forked upload again is not a new fork.
+	// The same forked upload again is not a new fork, nor a new charge.
 	b.Nonce = nonce(t)
 	e.sync(b)
-	if s := e.status("dev-a"); s.ForkCount != 2 {
-		t.Fatalf("fork count %d after a replay of the fork", s.ForkCount)
+	if s := e.status("dev-a"); s.ForkCount != 2 || e.availableDays(lic) != 26 {
+		t.Fatalf("fork count %d, %d days after a replay of the fork", s.ForkCount, e.availableDays(lic))
 	}
 }
 

@@ -57,41 +57,71 @@ func (lg *Ledger) Deduct(ctx context.Context, in DeductInput) (*Deduction, error
 // order picks. If none can pay, the failed record is kept and the device
 // blacklisted (an overdraft). d is written back.
 func (o *op) deductOne(d *Device, seq int64, at time.Time, prefer *License) (*Deduction, error) {
-	at = at.UTC().Truncate(time.Second)
-	if at.IsZero() {
-		at = o.now
+	return o.deductDay(d, &Deduction{Seq: seq, DeviceID: d.ID}, at, prefer)
+}
+
+// deductDay charges the day rec (Seq and DeviceID set; Fork set for a
+// forked day, which is kept with its fork and leaves d's seqs alone),
+// which the device dated at, as deductOne does.
+func (o *op) deductDay(d *Device, rec *Deduction, at time.Time, prefer *License) (*Deduction, error) {
+	rec.At = chargeTime(at, o.now)
+	if !rec.At.Equal(at.UTC().Truncate(time.Second)) && !at.IsZero() {
+		rec.ReportedAt = at.UTC().Truncate(time.Second)
 	}
-	out := &Deduction{Seq: seq, DeviceID: d.ID, At: at}
 	l := prefer
-	if l == nil || !l.canPayDayAt(at, o.now) {
+	if l == nil || !l.canPayDayAt(rec.At, o.now) {
 		var err error
 		if l, err = o.payer(d.ID); err != nil {
 			return nil, err
 		}
 	}
-	if seq > d.LastSeq {
-		d.LastSeq = seq
+	if rec.Fork == "" && rec.Seq > d.LastSeq {
+		d.LastSeq = rec.Seq
 	}
 	if l == nil {
-		return out, o.failDay(d, out)
+		return rec, o.failDay(d, rec)
 	}
-	if err := o.x.PutJSON(store.DeviceKey(d.ID), d); err != nil {
-		return nil, err
+	if rec.Fork == "" {
+		if err := o.x.PutJSON(store.DeviceKey(d.ID), d); err != nil {
+			return nil, err
+		}
 	}
-	return out, o.charge(l, out)
+	return rec, o.charge(l, rec)
+}
+
+// chargeTime is when the ledger charges a day the device dated at: the
+// device's time (the day's place among its others, and against a
+// revocation), but never after now, the server's time at receipt. The
+// server cannot check a device's clock: a day dated ahead of it is
+// charged now, so that no device buys time that starts in the future. A
+// zero at is now.
+func chargeTime(at, now time.Time) time.Time {
+	at = at.UTC().Truncate(time.Second)
+	if at.IsZero() || at.After(now) {
+		return now
+	}
+	return at
 }
 
 // failDay keeps rec as a failed deduction of d and blacklists d (SPEC §2:
 // when no license can pay, the deduction fails and the device is
 // blacklisted until an admin clears it). It charges nothing; d is written
-// back.
+// back. A forked day's record (rec.Fork) is kept with its fork by the
+// caller, not under d's seq.
 func (o *op) failDay(d *Device, rec *Deduction) error {
 	rec.Failed = true
-	if rec.Seq > d.LastSeq {
+	reason := fmt.Sprintf("no days left (deduction %d)", rec.Seq)
+	switch {
+	case rec.Fork != "":
+		reason = fmt.Sprintf("no days left (deduction %d used a second time)", rec.Seq)
+	case rec.Seq > d.LastSeq:
 		d.LastSeq = rec.Seq
 	}
-	if err := o.setBlacklist(SystemActor(), d, true, fmt.Sprintf("no days left (deduction %d)", rec.Seq), "device.blacklist"); err != nil {
+	if err := o.setBlacklist(SystemActor(), d, true, reason, "device.blacklist"); err != nil {
 		return err
+	}
+	if rec.Fork != "" {
+		return nil
 	}
 	return o.x.PutJSON(store.DeductionKey(d.ID, rec.Seq), rec)
 }
@@ -197,19 +227,39 @@ func (o *op) charge(l *License, rec *Deduction) error {
 	rec.LicenseID, rec.DaysBefore = l.ID, l.AvailableDays
 	l.AvailableDays--
 	rec.DaysAfter = l.AvailableDays
+	if rec.At.Before(l.BoundAt) {
+		// A day dated before the license was bound to the device (a slow
+		// clock) is charged as of the bind: the license pays nothing for
+		// time it did not cover, and its activation is never earlier.
+		if rec.ReportedAt.IsZero() {
+			rec.ReportedAt = rec.At
+		}
+		rec.At = l.BoundAt
+	}
 	if l.ActivatedAt.IsZero() {
 		l.ActivatedAt = rec.At
 	}
+	// The day buys the 24 hours after the later of its charge time (never
+	// after the server's now, chargeTime) and the end of the days bought
+	// before: days never overlap, and a device's clock cannot move them
+	// into the future.
 	from := rec.At
 	if l.PaidUntil.After(from) {
 		from = l.PaidUntil
 	}
 	l.PaidUntil = from.Add(Day)
+	rec.PaidUntil = l.PaidUntil
 	if err := o.reissue(l); err != nil {
 		return err
 	}
 	if err := o.putLicense(&before, l); err != nil {
 		return err
+	}
+	if rec.Fork != "" { // kept with its fork; listed with the license's days
+		if err := o.x.PutJSON(store.ForkChargeByLicenseKey(l.ID, rec.DeviceID, rec.Seq, rec.Fork), rec); err != nil {
+			return err
+		}
+		return o.audit(SystemActor(), "license.deduct", "license", l.ID, l.CustomerID, &before, l)
 	}
 	if err := o.x.PutJSON(store.DeductionKey(rec.DeviceID, rec.Seq), rec); err != nil {
 		return err

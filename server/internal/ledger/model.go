@@ -176,13 +176,27 @@ type License struct {
 // Deduction is one day charged to a license for a device, or a failed
 // attempt (LicenseID empty, Failed true) that blacklisted the device.
 type Deduction struct {
-	Seq        int64     `json:"seq"`
-	DeviceID   string    `json:"device_id"`
-	LicenseID  string    `json:"license_id"`
-	At         time.Time `json:"at"`
+	Seq       int64  `json:"seq"`
+	DeviceID  string `json:"device_id"`
+	LicenseID string `json:"license_id"`
+	// At is when the ledger charged the day: the device's time for it,
+	// but never after the server's time at receipt, nor before the
+	// license was bound (chargeTime).
+	At time.Time `json:"at"`
+	// ReportedAt is the device's time for the day when At differs from
+	// it (a device clock ahead of the server's, or one dating the day
+	// before its license was bound).
+	ReportedAt time.Time `json:"reported_at,omitzero"`
+	// PaidUntil ends the 24 hours this day bought, as the ledger computed
+	// it: whatever the device claims is not used.
+	PaidUntil  time.Time `json:"paid_until,omitzero"`
 	DaysBefore int64     `json:"days_before"`
 	DaysAfter  int64     `json:"days_after"`
 	Failed     bool      `json:"failed"`
+	// Fork is set on the charge of a forked day (a seq the device used
+	// twice, Fork): the digest of the forked record. Such a charge is
+	// kept with its fork, not under the device's seq.
+	Fork string `json:"fork,omitempty"`
 }
 
 // Sale kinds.

@@ -291,8 +291,9 @@ func forkCase(t *testing.T) (c *lateCase, hour time.Time, forked *syncproto.Repo
 }
 
 // wantForkApplied checks what a forked report with a lower count leaves:
-// the fork recorded, the new seq charged, the hour kept at the highest of
-// each field, the next hour written, the conflict noted.
+// the fork recorded and its day charged again (a day used twice is paid
+// twice), the new seq charged, the hour kept at the highest of each
+// field, the next hour written, the conflict noted.
 func (c *lateCase) wantForkApplied(hour time.Time) {
 	c.e.t.Helper()
 	st := c.syncState()
@@ -302,8 +303,11 @@ func (c *lateCase) wantForkApplied(hour time.Time) {
 	if st.HighestSeq != 3 || st.AckedSeq != 3 {
 		c.e.t.Fatalf("sync state %+v, want seq 3 applied", st.SyncState)
 	}
-	if got := c.e.get(c.lic).AvailableDays; got != 27 {
-		c.e.t.Fatalf("license has %d days, want 27 (seqs 1, 2, 3 charged once each)", got)
+	if got := c.e.get(c.lic).AvailableDays; got != 26 {
+		c.e.t.Fatalf("license has %d days, want 26 (seqs 1, 2, 3 and the forked 2 charged once each)", got)
+	}
+	if ch := st.ForkList[0].Charge; ch == nil || ch.Failed || ch.LicenseID != c.lic || ch.Fork == "" {
+		c.e.t.Fatalf("fork charge %+v, want a day of %s", ch, c.lic)
 	}
 	if len(st.Hourly) != 2 {
 		c.e.t.Fatalf("hourly %+v", st.Hourly)
@@ -329,7 +333,7 @@ func TestForkWithLowerHourlyCountIsRecordedNotRefused(t *testing.T) {
 	if _, err := c.e.lg.Reconcile(ctx, c.dev, forked); err != nil {
 		t.Fatal(err)
 	}
-	if st := c.syncState(); st.Forks != 1 || st.CountConflicts != 1 || len(st.ForkedHours) != 1 || c.e.get(c.lic).AvailableDays != 27 {
+	if st := c.syncState(); st.Forks != 1 || st.CountConflicts != 1 || len(st.ForkedHours) != 1 || c.e.get(c.lic).AvailableDays != 26 {
 		t.Fatalf("again: forks %d conflicts %d %v days %d", st.Forks, st.CountConflicts, st.ForkedHours, c.e.get(c.lic).AvailableDays)
 	}
 }

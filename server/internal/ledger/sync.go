@@ -61,12 +61,16 @@ func (st *SyncState) addForkedHour(h int64) {
 
 // Fork is a reported deduction record whose seq the ledger already holds
 // with other content: two agents with one identity, or a restored older
-// state. It is recorded, never merged.
+// state. It is recorded, never merged, and a day used a second time is
+// charged a second time: Charge is that charge (nil for a forked failed
+// record, which used no day), or the overdraft that blacklisted the device
+// when nothing could pay.
 type Fork struct {
 	Seq      int64               `json:"seq"`
 	At       time.Time           `json:"at"` // when the server saw it
 	Held     syncproto.Deduction `json:"held"`
 	Reported syncproto.Deduction `json:"reported"`
+	Charge   *Deduction          `json:"charge,omitempty"`
 }
 
 // DevicePublicKey returns the registered public key of a device, to verify
@@ -361,7 +365,7 @@ func (o *op) applyReport(p *reportPlan, r *syncproto.Report, maxNew int) (reconc
 		rd, dp := &r.Deductions[i], p.devs[p.deds[i].dev]
 		switch p.deds[i].kind {
 		case dedFork:
-			if err := o.recordFork(dp.d, &dp.st, &p.deds[i].held, rd); err != nil {
+			if err := o.recordFork(dp, &p.deds[i].held, rd); err != nil {
 				return res, err
 			}
 		case dedNew:
@@ -491,7 +495,10 @@ func (o *op) applyDeduction(dp *devPlan, rd *syncproto.Deduction, enc []byte) er
 		// The agent found no day to pay and blacklisted itself: the ledger
 		// follows it, charging nothing. Like an overdraft it is a failed
 		// deduction, listed with them in the sync state.
-		rec := &Deduction{Seq: rd.Seq, DeviceID: d.ID, LicenseID: l.ID, At: time.Unix(rd.At, 0).UTC()}
+		rec := &Deduction{Seq: rd.Seq, DeviceID: d.ID, LicenseID: l.ID, At: chargeTime(time.Unix(rd.At, 0), o.now)}
+		if rec.At.Unix() != rd.At {
+			rec.ReportedAt = time.Unix(rd.At, 0).UTC()
+		}
 		if err := o.failDay(d, rec); err != nil {
 			return err
 		}
@@ -523,27 +530,77 @@ func (o *op) reportedLicense(d *Device, id string) (*License, error) {
 	return l, err
 }
 
-// recordFork keeps a conflicting record once per distinct content.
-func (o *op) recordFork(d *Device, st *SyncState, held, rd *syncproto.Deduction) error {
+// recordFork keeps a conflicting record once per distinct content and,
+// when it is a day the device used (not a failed record), charges that
+// day again: a day used twice is paid twice (SPEC §11). The charge is made
+// in the same transaction as the fork key, so each distinct forked record
+// is charged exactly once however often, in whatever order and through
+// whichever report (sync or receipt) it comes.
+func (o *op) recordFork(dp *devPlan, held, rd *syncproto.Deduction) error {
+	d, st := dp.d, &dp.st
 	b, err := json.Marshal(rd)
 	if err != nil {
 		return err
 	}
 	sum := sha256.Sum256(b)
-	k := store.ForkKey(d.ID, rd.Seq, hex.EncodeToString(sum[:8]))
+	digest := hex.EncodeToString(sum[:8])
+	k := store.ForkKey(d.ID, rd.Seq, digest)
 	if seen, err := o.x.Has(k); err != nil || seen {
 		return err
 	}
 	st.Forks++
-	o.lg.log.Warn("sync fork", "device_id", d.ID, "seq", rd.Seq)
 	f := Fork{Seq: rd.Seq, At: o.now, Held: *held, Reported: *rd}
+	if !rd.Failed {
+		if f.Charge, err = o.chargeFork(dp, rd, digest); err != nil {
+			return err
+		}
+	}
+	switch {
+	case f.Charge == nil:
+		o.lg.log.Warn("sync fork: a seq reported twice with other content; the forked record used no day", "device_id", d.ID, "seq", rd.Seq)
+	case f.Charge.Failed:
+		st.Overdrafts++
+		o.lg.log.Warn("sync fork: a day used twice, nothing can pay it: device blacklisted", "device_id", d.ID, "seq", rd.Seq)
+	default:
+		o.lg.log.Warn("sync fork: a day used twice, charged again", "device_id", d.ID, "seq", rd.Seq, "license_id", f.Charge.LicenseID)
+	}
 	if err := o.x.PutJSON(k, &f); err != nil {
 		return err
 	}
-	return o.audit(SystemActor(), "device.sync_fork", "device", d.ID, d.CustomerID, held, rd)
+	return o.audit(SystemActor(), "device.sync_fork", "device", d.ID, d.CustomerID, held, &f)
 }
 
-// checkCounts refuses counts for a device that is neither d nor its
+// chargeFork charges the day of a forked record like a new deduction: the
+// license it names if that can pay it (bound to the device, judged at the
+// day's time), otherwise the ledger's order; if nothing can pay, an
+// overdraft that blacklists the device. A license the record names that
+// is no longer the device's does not refuse the report: the record is old.
+func (o *op) chargeFork(dp *devPlan, rd *syncproto.Deduction, digest string) (*Deduction, error) {
+	d := dp.d
+	l := dp.lics[rd.LicenseID]
+	if l == nil {
+		var err error
+		switch l, err = o.license(rd.LicenseID); {
+		case errors.Is(err, ErrNotFound) || err == nil && l.DeviceID != d.ID:
+			l = nil
+		case err != nil:
+			return nil, err
+		default:
+			dp.lics[l.ID] = l
+		}
+	}
+	rec, err := o.deductDay(d, &Deduction{Seq: rd.Seq, DeviceID: d.ID, Fork: digest}, time.Unix(rd.At, 0), l)
+	if err != nil {
+		return nil, err
+	}
+	if rec.LicenseID != "" && (l == nil || rec.LicenseID != l.ID) {
+		delete(dp.lics, rec.LicenseID) // charged through a copy of its own
+	}
+	return rec, nil
+}
+
+// checkCounts refuses a count past what a device can do in an hour
+// (syncproto.ErrImpossibleCount), counts for a device that is neither d nor its
 // gateway child, and a count lower than the one held for its (device,
 // hour) — unless the report is a fork (p.fork: a restored older copy or a
 // second agent with the same identity), whose lower count is no bad input:
@@ -555,6 +612,9 @@ func (o *op) checkCounts(p *reportPlan, d *Device, cs []syncproto.HourlyCount) e
 	var dp *devPlan
 	for i := range cs {
 		c := &cs[i]
+		if err := c.CheckPossible(); err != nil {
+			return err
+		}
 		if dp == nil || dp.id != c.DeviceID { // counts ascend by device: a new one starts here
 			if c.DeviceID != d.ID {
 				child, err := o.device(c.DeviceID)

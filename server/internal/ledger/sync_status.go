@@ -2,6 +2,7 @@ package ledger
 
 import (
 	"context"
+	"math"
 
 	"github.com/tollgate-iot/tollgate/server/internal/store"
 	"github.com/tollgate-iot/tollgate/shared/syncproto"
@@ -14,10 +15,23 @@ type CountTotals struct {
 	Refused  int64 `json:"refused"`
 }
 
+// add sums saturating: counts are bounded per hour (a report past
+// limits.MaxCountPerHour is refused), so a device's week stays far from
+// the int64 range, but counts stored before the bound existed are not,
+// and a total must never wrap negative.
 func (t *CountTotals) add(c *syncproto.HourlyCount) {
-	t.Accepted += c.Accepted
-	t.Overage += c.Overage
-	t.Refused += c.Refused
+	t.Accepted = addCount(t.Accepted, c.Accepted)
+	t.Overage = addCount(t.Overage, c.Overage)
+	t.Refused = addCount(t.Refused, c.Refused)
+}
+
+// addCount adds two counts, neither negative, saturating at the int64
+// maximum instead of wrapping.
+func addCount(a, b int64) int64 {
+	if b > math.MaxInt64-a {
+		return math.MaxInt64
+	}
+	return a + b
 }
 
 // SyncStatus is the admin view of a device's syncs: what was reconciled,

@@ -11,6 +11,7 @@ import (
 
 	"github.com/tollgate-iot/tollgate/server/internal/store"
 	"github.com/tollgate-iot/tollgate/shared/ident"
+	"github.com/tollgate-iot/tollgate/shared/limits"
 	"github.com/tollgate-iot/tollgate/shared/syncproto"
 )
 
@@ -65,7 +66,7 @@ func (lg *Ledger) AddObservedCounts(ctx context.Context, counts []ObservedCount)
 }
 
 func (o *op) addObserved(c *ObservedCount) (bool, error) {
-	if c.Count <= 0 || c.Hour <= 0 || c.Hour%3600 != 0 || ident.CheckID("device_id", c.DeviceID) != nil ||
+	if c.Count <= 0 || c.Count > limits.MaxCountPerHour || c.Hour <= 0 || c.Hour%3600 != 0 || ident.CheckID("device_id", c.DeviceID) != nil ||
 		ident.CheckID("customer_id", c.CustomerID) != nil {
 		return false, nil
 	}
@@ -88,7 +89,10 @@ func (o *op) addObserved(c *ObservedCount) (bool, error) {
 			return false, err
 		}
 	}
-	return true, o.x.Put(store.ObservedCountKey(d.ID, c.Hour), strconv.AppendInt(nil, held+c.Count, 10))
+	// Saturating at what a device can do in an hour: the sum of batches
+	// never wraps, and no real device comes near it.
+	n := min(addCount(held, c.Count), limits.MaxCountPerHour)
+	return true, o.x.Put(store.ObservedCountKey(d.ID, c.Hour), strconv.AppendInt(nil, n, 10))
 }
 
 // observed returns the observed count of a device in one hour (0: none).
@@ -261,9 +265,9 @@ func (lg *Ledger) DeviceTelemetry(ctx context.Context, a Actor, deviceID string,
 	}
 	for _, h := range hours {
 		out.Hours = append(out.Hours, *h)
-		out.Observed += h.Observed
-		out.Accepted += h.Accepted
-		out.Excess += h.excess()
+		out.Observed = addCount(out.Observed, h.Observed)
+		out.Accepted = addCount(out.Accepted, h.Accepted)
+		out.Excess = addCount(out.Excess, h.excess())
 	}
 	slices.SortFunc(out.Hours, func(x, y TelemetryHour) int { return int(x.Hour/3600 - y.Hour/3600) })
 	return out, nil
@@ -413,10 +417,10 @@ func (s *discrepancyScan) add(dev string, hour int64) error {
 		return err
 	}
 	th := TelemetryHour{Hour: hour, Observed: obs, Accepted: rep.Accepted, Settled: true}
-	d.Observed += obs
-	d.Accepted += rep.Accepted
+	d.Observed = addCount(d.Observed, obs)
+	d.Accepted = addCount(d.Accepted, rep.Accepted)
 	if x := th.excess(); x > 0 {
-		d.Excess += x
+		d.Excess = addCount(d.Excess, x)
 		d.Hours++
 	}
 	return nil

@@ -119,6 +119,14 @@ func DeductionByLicenseKey(license, device string, seq int64) []byte {
 	return key("dl", license, device, num(seq))
 }
 
+// ForkChargeByLicenseKey indexes, under the license it charged, the day
+// charged for a forked record of a device's seq (digest: the fork's, as in
+// ForkKey). It sorts after the seq's own DeductionByLicenseKey and within
+// DeductionByLicensePrefix.
+func ForkChargeByLicenseKey(license, device string, seq int64, digest string) []byte {
+	return key("dl", license, device, num(seq), digest)
+}
+
 // DeductionByLicensePrefix is the prefix of every deduction of license.
 func DeductionByLicensePrefix(license string) []byte { return prefix("dl", license) }
 

@@ -42,6 +42,7 @@ func TestKeyHelpers(t *testing.T) {
 		{"token", TokenKey("L"), "t/L"},
 		{"deduction", DeductionKey("dev", 7), "dd/dev/00000000000000000007"},
 		{"deduction-by-license", DeductionByLicenseKey("L", "dev", 7), "dl/L/dev/00000000000000000007"},
+		{"fork-charge-by-license", ForkChargeByLicenseKey("L", "dev", 7, "ab12"), "dl/L/dev/00000000000000000007/ab12"},
 		{"deduction-by-license-prefix", DeductionByLicensePrefix("L"), "dl/L/"},
 		{"deduction-prefix", DeductionPrefix("dev"), "dd/dev/"},
 		{"sync-state", SyncStateKey("dev"), "ys/dev"},
