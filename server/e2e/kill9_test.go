@@ -23,6 +23,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/tollgate-iot/tollgate/shared/clock"
 	"github.com/tollgate-iot/tollgate/shared/syncproto"
 	"github.com/tollgate-iot/tollgate/shared/token"
 	"github.com/tollgate-iot/tollgate/shared/wire"
@@ -129,7 +130,7 @@ func (d *killDevice) report(t *testing.T, round, n int) (string, string) {
 	}
 	to := min(d.written, from+killMaxPerSend-1)
 	d.mu.Unlock()
-	r := &syncproto.Report{DeviceID: d.id, Nonce: killNonce(t), SentAt: time.Now().Unix(),
+	r := &syncproto.Report{DeviceID: d.id, Nonce: killNonce(t), SentAt: clock.Real{}.Now().Unix(),
 		Tokens: []syncproto.TokenVersion{}, Deductions: []syncproto.Deduction{}, Counts: []syncproto.HourlyCount{}}
 	for seq := from; seq <= to; seq++ {
 		r.Deductions = append(r.Deductions, d.record(seq))
@@ -359,7 +360,7 @@ func (a *killAdmin) provision() []*killDevice {
 		acme.call("POST", "/v1/devices", wire.CreateDeviceRequest{ID: id, CustomerID: "acme", Model: "press",
 			PublicKey: token.EncodePublicKey(key.PublicKey())}, nil)
 		acme.call("POST", "/v1/licenses/"+l.ID+"/bind", wire.BindRequest{DeviceID: id}, nil)
-		out = append(out, &killDevice{id: id, key: key, license: l.ID, start: time.Now().Add(-2 * time.Hour)})
+		out = append(out, &killDevice{id: id, key: key, license: l.ID, start: clock.Real{}.Now().Add(-2 * time.Hour)})
 	}
 	return out
 }

@@ -76,8 +76,9 @@ func TestResumeLostWhileReconnectingIsSynced(t *testing.T) {
 	}
 	eventually := func(what string, cond func() bool) {
 		t.Helper()
-		for deadline := time.Now().Add(20 * time.Second); !cond(); time.Sleep(20 * time.Millisecond) {
-			if time.Now().After(deadline) {
+		wall := clock.Real{}
+		for deadline := wall.Now().Add(20 * time.Second); !cond(); time.Sleep(20 * time.Millisecond) {
+			if wall.Now().After(deadline) {
 				t.Fatalf("after 20 s: %s", what)
 			}
 		}
