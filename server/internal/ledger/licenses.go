@@ -357,6 +357,7 @@ func (o *op) visibleLicense(a Actor, idOrSerial string) (*License, *Customer, er
 // customer that wrote it, its ancestors and the vendor.
 func (o *op) licenseView(a Actor, l *License) LicenseView {
 	v := LicenseView{License: *l, Status: l.Status(o.now)}
+	v.Origin = o.origin(l)
 	if !o.readsDescription(a, l.DescribedBy, l.CustomerID) {
 		v.DistributorDescription = ""
 	}

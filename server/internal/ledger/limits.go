@@ -40,7 +40,7 @@ const (
 	MaxOfflineLimit = 10 * 365 * 24 * 3600
 
 	// MaxIssuerDurations caps an issuer's allowed_months list.
-	MaxIssuerDurations = MaxMonths
+	MaxIssuerDurations = wire.MaxIssuerDurations
 
 	// TrialDays is how long a trial runs from its first bind.
 	TrialDays = 30
