@@ -63,6 +63,10 @@ func TestCommandsCallTheAPI(t *testing.T) {
 		{"device-sync", []string{"device", "sync", "dev-1"}, "GET /v1/devices/dev-1/sync", "ACKED_SEQ"},
 		{"device-sync-csv", []string{"device", "sync", "dev-1", "-o", "csv"}, "GET /v1/devices/dev-1/sync", "DEVICE,LAST_SYNC"},
 		{"id-escaped-in-path", []string{"license", "show", "a b"}, "GET /v1/licenses/a%20b", ""},
+		{"grant-issuer", []string{"customer", "set", "dist", "--issuer=true", "--allowed-months", "12,24", "--max-days", "365"},
+			`PATCH /v1/customers/dist {"issuer":true,"allowed_months":[12,24],"max_days":365}`, "ISSUER"},
+		{"issuer-any-duration", []string{"customer", "set", "dist", "--allowed-months", "any"}, `PATCH /v1/customers/dist {"allowed_months":[]}`, ""},
+		{"revoke-issuer", []string{"customer", "set", "dist", "--issuer=false"}, `PATCH /v1/customers/dist {"issuer":false}`, ""},
 		{"create-capacity", []string{"license", "create", "--customer", "acme", "--type", "standard", "--billing", "term", "--models", "gw-*",
 			"--start-at-children", "5", "--max-children", "20"}, `"max_children":20,"start_at_children":5`, "L1"},
 	}
@@ -100,6 +104,8 @@ func TestErrorsAndUsage(t *testing.T) {
 		{"bad-output", []string{"license", "list", "-o", "yaml"}, 2, "error: usage: "},
 		{"renew-needs-one", []string{"license", "renew", "L1"}, 2, "error: usage: license renew"},
 		{"bad-bool", []string{"customer", "set", "acme", "--allow-superior-manage=maybe"}, 2, "error: usage: "},
+		{"bad-issuer-bool", []string{"customer", "set", "dist", "--issuer=perhaps"}, 2, "error: usage: --issuer"},
+		{"bad-allowed-months", []string{"customer", "set", "dist", "--allowed-months", "12,two"}, 2, "error: usage: --allowed-months"},
 		{"bad-max-offline", []string{"license", "create", "--customer", "c", "--type", "standard", "--billing", "term", "--models", "*", "--max-offline", "soon"}, 2, "error: usage: "},
 	}
 	for _, tc := range tests {
