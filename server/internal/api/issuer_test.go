@@ -45,9 +45,9 @@ func TestEndCustomerCannotMintThroughSubCustomer(t *testing.T) {
 	acme1 := u.APIKey
 
 	e.refused(403, "not_issuer", "POST", "/v1/licenses", acme, wire.CreateLicenseRequest{CustomerID: "acme-1", Type: "standard",
-		Billing: "days", Days: 100_000, Models: []string{"*"}, Count: 1000})
+		Billing: "days", Days: 100_000, Models: []string{"*"}, Count: 100})
 	e.refused(403, "not_issuer", "POST", "/v1/licenses", acme, wire.CreateLicenseRequest{CustomerID: "acme-1", Type: "trial",
-		Billing: "term", Models: []string{"*"}, Count: 1000})
+		Billing: "term", Models: []string{"*"}, Count: 100})
 	e.refused(403, "forbidden", "POST", "/v1/licenses", acme1, wire.CreateLicenseRequest{CustomerID: "acme-1", Type: "standard",
 		Billing: "days", Days: 100_000, Models: []string{"*"}})
 
