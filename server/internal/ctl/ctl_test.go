@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"encoding/pem"
+	"errors"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -13,6 +14,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/tollgate-iot/tollgate/shared/cli"
 	"github.com/tollgate-iot/tollgate/shared/wire"
 )
 
@@ -167,4 +169,23 @@ func TestCATrustsAnHTTPSServer(t *testing.T) {
 	if code, _, errOut := run("whoami"); code != 0 {
 		t.Fatalf("with TOLLGATE_CA: %d %q", code, errOut)
 	}
+}
+
+func FuzzParseMonths(f *testing.F) {
+	for _, s := range []string{"12,24", "any", "", "12,two", " 6 , 12", "1,1,1", "-3", "99999999999999999999"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		ms, err := parseMonths(s)
+		if err != nil {
+			var u *cli.UsageError
+			if !errors.As(err, &u) {
+				t.Fatalf("%q: error %v is not a usage error", s, err)
+			}
+			return
+		}
+		if len(ms) > wire.MaxIssuerDurations {
+			t.Fatalf("%q: %d durations", s, len(ms))
+		}
+	})
 }

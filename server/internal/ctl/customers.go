@@ -98,15 +98,9 @@ func issuerFlags(x *invocation, req *wire.UpdateCustomerRequest) error {
 		req.Issuer = &b
 	}
 	if x.set["allowed-months"] {
-		months := []int{}
-		if v := x.s("allowed-months"); v != "" && v != "any" {
-			for _, p := range strings.Split(v, ",") {
-				m, err := strconv.Atoi(strings.TrimSpace(p))
-				if err != nil {
-					return cli.Usagef("--allowed-months takes month counts like 12,24, not %q", v)
-				}
-				months = append(months, m)
-			}
+		months, err := parseMonths(x.s("allowed-months"))
+		if err != nil {
+			return err
 		}
 		req.AllowedMonths = &months
 	}
@@ -115,6 +109,28 @@ func issuerFlags(x *invocation, req *wire.UpdateCustomerRequest) error {
 		req.MaxDays = &n
 	}
 	return nil
+}
+
+// parseMonths reads an --allowed-months value: month counts separated by
+// commas, or "" / "any" for no limit (an empty list). The server checks
+// the range; this bounds only what is sent.
+func parseMonths(v string) ([]int, error) {
+	months := []int{}
+	if v == "" || v == "any" {
+		return months, nil
+	}
+	parts := strings.Split(v, ",")
+	if len(parts) > wire.MaxIssuerDurations {
+		return nil, cli.Usagef("--allowed-months lists at most %d durations", wire.MaxIssuerDurations)
+	}
+	for _, p := range parts {
+		m, err := strconv.Atoi(strings.TrimSpace(p))
+		if err != nil {
+			return nil, cli.Usagef("--allowed-months takes month counts like 12,24, not %q", v)
+		}
+		months = append(months, m)
+	}
+	return months, nil
 }
 
 // pageFlags registers --limit, --cursor and the named string filters.
