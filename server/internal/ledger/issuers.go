@@ -122,7 +122,7 @@ func (o *op) issuer(a Actor) (*Customer, error) {
 		return nil, err
 	}
 	if c.ID != o.lg.rootID && !c.Issuer {
-		return nil, fmt.Errorf("%w: customer %s may not create licenses or add days; the vendor grants this right (customer set %s --issuer=true)",
+		return nil, fmt.Errorf("%w: customer %s may not create licenses or add days; only the vendor grants that right (as the vendor: customer set %s --issuer=true)",
 			ErrNotIssuer, c.ID, c.ID)
 	}
 	return c, nil
