@@ -113,9 +113,10 @@ func (lg *Ledger) SetRenew(ctx context.Context, a Actor, idOrSerial string, on b
 	})
 }
 
-// AddDays tops up a day license (an issuer's action: days are value, so
-// the actor's customer must hold the issuer right, within its max_days). An expired day
-// license can never be reactivated: give the device a new license instead.
+// AddDays tops up a day license. Days are value: the actor must be in the
+// issuing chain and its customer must hold the issuer right, within its
+// max_days. An expired day license can never be reactivated: give the
+// device a new license instead.
 func (lg *Ledger) AddDays(ctx context.Context, a Actor, idOrSerial string, days int64) (*LicenseView, error) {
 	if days < 1 || days > limits.MaxPrepaidDays {
 		return nil, invalid("days %d out of 1..%d", days, limits.MaxPrepaidDays)
