@@ -70,6 +70,7 @@ func provision(t *testing.T) *story {
 	s.serverURL, s.mqttAddr = addrs[0], addrs[1]
 
 	s.ctl("admin", "customer", "create", "--id", "northwind", "--name", "Northwind Distribution", "--email", "ops@northwind.test")
+	s.ctl("admin", "customer", "set", "northwind", "--issuer=true", "--allowed-months", "12,24,36")
 	s.keys["northwind"] = jsonField(t, s.ctl("admin", "user", "create", "--customer", "northwind", "--email", "ops@northwind.test", "--role", "admin", "-o", "json"), "api_key")
 	s.ctl("northwind", "customer", "create", "--id", "acme", "--name", "Acme Plastics", "--parent", "northwind", "--email", "it@acme.test")
 	s.keys["acme"] = jsonField(t, s.ctl("northwind", "user", "create", "--customer", "acme", "--email", "it@acme.test", "--role", "admin", "-o", "json"), "api_key")

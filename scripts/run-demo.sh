@@ -56,6 +56,7 @@ ctl() { "$bin/tollgatectl" "$@"; }
 
 echo "== 2. distributor Northwind, its customer Acme, Acme's devices and licenses"
 ctl customer create --id northwind --name "Northwind Distribution" --email ops@northwind.test >/dev/null
+ctl customer set northwind --issuer=true --allowed-months 12,24,36 >/dev/null # a distributor: the vendor lets it create licenses
 dist_key=$(ctl user create --customer northwind --email ops@northwind.test --role admin -o json | json_field api_key)
 dist() { TOLLGATE_API_KEY=$dist_key "$bin/tollgatectl" "$@"; }
 dist customer create --id acme --name "Acme Plastics" --parent northwind --email it@acme.test >/dev/null

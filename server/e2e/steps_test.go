@@ -31,6 +31,9 @@ var steps = []step{
 		want: []string{"northwind  Northwind Distribution  root"}},
 	{cmd: "tollgatectl user create --customer northwind --email ops@northwind.test --role admin -o json",
 		capture: map[string]string{"DIST_KEY": "api_key"}, want: []string{`"role": "admin"`}},
+	{prose: "Creating licenses is a right the vendor grants, not a consequence of having customers. The vendor makes Northwind an issuer, for term licenses of 12, 24 or 36 months and day licenses of at most 1,000 days; the change is audited.",
+		cmd:  "tollgatectl customer set northwind --issuer=true --allowed-months 12,24,36 --max-days 1000",
+		want: []string{"true", "12,24,36", "1000"}},
 	{prose: "The distributor creates its customer (the VAT number is visible to the distributor only) and the customer's first admin.",
 		cmd:  "TOLLGATE_API_KEY=$DIST_KEY tollgatectl customer create --id acme --name \"Acme Plastics\" --parent northwind --email ap@acme.test --vat DE811907980",
 		want: []string{"DE811907980"}},
@@ -63,6 +66,9 @@ var steps = []step{
 		cmd: "tollgate-agent activate --data press-01 $TOKEN"}, // its exit status is the agent's contract; its wording is not ours to pin
 	{prose: "## 6. Transfer\n\nAcme creates a sub-customer for its east plant and transfers the license there: the receiver gets a new license id, the old id becomes `transferred` and is listed in the revocation list so the device drops it.",
 		cmd: "TOLLGATE_API_KEY=$ACME_KEY tollgatectl customer create --id acme-east --name \"Acme East Plant\"", want: []string{"acme-east"}},
+	{prose: "Acme is an end customer, not an issuer: it may create customers below itself, never licenses for them.",
+		cmd:  "TOLLGATE_API_KEY=$ACME_KEY tollgatectl license create --customer acme-east --type standard --billing days --days 100000 --models sensor-* --count 1000",
+		exit: 1, want: []string{"error: not_issuer: "}},
 	{cmd: "TOLLGATE_API_KEY=$ACME_KEY tollgatectl license transfer $LICENSE --to acme-east -o json", capture: map[string]string{"NEW_LICENSE": "new.id"},
 		want: []string{`"status": "transferred"`, `"transferred_from"`}},
 	{prose: "## 7. Revoke\n\nThe vendor revokes the new license at once; agents drop it at their next contact.",
@@ -71,6 +77,8 @@ var steps = []step{
 		cmd: "TOLLGATE_API_KEY=$ACME_KEY tollgatectl revocation show -o json", want: []string{`"revoked": 1`, `"token": "tg1.rev.`}},
 	{prose: "## 8. Audit\n\nEvery change is in the audit log: who, what, when, before and after (`-o json` shows before/after).",
 		cmd: "tollgatectl audit list --limit 6", want: []string{"license.revoke", "license.transfer"}},
+	{prose: "The issuer right is in the customer's settings, shown to Northwind itself and to the vendor.",
+		cmd: "TOLLGATE_API_KEY=$DIST_KEY tollgatectl customer show northwind -o json", want: []string{`"issuer": true`, `"allowed_months": [`, `"max_days": 1000`}},
 }
 
 func TestWalkthrough(t *testing.T) {

@@ -27,6 +27,9 @@ const (
 	MaxTextLen = 1024
 	// MaxPageSize caps one page of a listing.
 	MaxPageSize = 1000
+	// MaxIssuerDurations caps an issuer's allowed_months list (one entry
+	// per possible month count, 1..60).
+	MaxIssuerDurations = 60
 )
 
 func invalid(format string, args ...any) error {
@@ -67,14 +70,28 @@ type Health struct {
 
 // Customer is a node of the customer tree. VAT appears for the parent only.
 type Customer struct {
-	ID                  string    `json:"id"`
-	Name                string    `json:"name"`
-	ParentID            string    `json:"parent_id"`
-	Email               string    `json:"email"`
-	Address             string    `json:"address"`
-	VAT                 string    `json:"vat,omitempty"`
-	AllowSuperiorManage bool      `json:"allow_superior_manage"`
-	CreatedAt           time.Time `json:"created_at"`
+	ID                  string `json:"id"`
+	Name                string `json:"name"`
+	ParentID            string `json:"parent_id"`
+	Email               string `json:"email"`
+	Address             string `json:"address"`
+	VAT                 string `json:"vat,omitempty"`
+	AllowSuperiorManage bool   `json:"allow_superior_manage"`
+	// Issuer is the right to create licenses and add days, granted by the
+	// vendor; IssuerLimits bound it (present for issuers only). Shown to
+	// the customer itself and its superiors.
+	Issuer       bool          `json:"issuer"`
+	IssuerLimits *IssuerLimits `json:"issuer_limits,omitempty"`
+	CreatedAt    time.Time     `json:"created_at"`
+}
+
+// IssuerLimits bounds what an issuer may create.
+type IssuerLimits struct {
+	// AllowedMonths lists the durations of standard term licenses; empty:
+	// any.
+	AllowedMonths []int `json:"allowed_months"`
+	// MaxDays caps a day license's total days; 0: no limit of its own.
+	MaxDays int64 `json:"max_days"`
 }
 
 // CustomerList is one page of customers.
@@ -116,12 +133,21 @@ type UpdateCustomerRequest struct {
 	Address             *string `json:"address,omitempty"`
 	VAT                 *string `json:"vat,omitempty"`
 	AllowSuperiorManage *bool   `json:"allow_superior_manage,omitempty"`
+	// Issuer grants (true) or withdraws (false) the issuer right;
+	// AllowedMonths and MaxDays set its limits. Vendor only.
+	Issuer        *bool  `json:"issuer,omitempty"`
+	AllowedMonths *[]int `json:"allowed_months,omitempty"`
+	MaxDays       *int64 `json:"max_days,omitempty"`
 }
 
 // Validate checks the request on its own.
 func (r *UpdateCustomerRequest) Validate() error {
-	if r.Name == nil && r.Email == nil && r.Address == nil && r.VAT == nil && r.AllowSuperiorManage == nil {
+	if r.Name == nil && r.Email == nil && r.Address == nil && r.VAT == nil && r.AllowSuperiorManage == nil &&
+		r.Issuer == nil && r.AllowedMonths == nil && r.MaxDays == nil {
 		return invalid("nothing to change")
+	}
+	if r.AllowedMonths != nil && len(*r.AllowedMonths) > MaxIssuerDurations {
+		return invalid("allowed_months lists at most %d durations", MaxIssuerDurations)
 	}
 	for _, f := range []struct {
 		n string

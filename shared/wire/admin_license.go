@@ -45,6 +45,11 @@ type License struct {
 	CustomerDescription    string     `json:"customer_description"`
 	TransferredTo          string     `json:"transferred_to,omitempty"`
 	TransferredFrom        string     `json:"transferred_from,omitempty"`
+	// IssuedBy is the issuer that created the license (empty for a
+	// customer's automatic trial); Origin is the highest customer a return
+	// may move it to.
+	IssuedBy string `json:"issued_by"`
+	Origin   string `json:"origin"`
 }
 
 // LicenseList is one page of licenses.

@@ -17,6 +17,12 @@ func TestAuthorizationTable(t *testing.T) {
 	var revoked wire.CreateUserResponse
 	e.must(201, "POST", "/v1/users", e.key["acme"], wire.CreateUserRequest{CustomerID: "acme", Email: "gone@acme.test", Role: "admin"}, &revoked)
 	e.must(200, "POST", "/v1/users/"+revoked.User.ID+"/revoke", e.key["acme"], nil, nil)
+	var trials wire.LicenseList
+	e.must(200, "GET", "/v1/licenses?customer=acme&type=trial", e.key["acme"], nil, &trials)
+	if len(trials.Licenses) != 1 {
+		t.Fatalf("acme has %d trials, want its automatic one", len(trials.Licenses))
+	}
+	trial := trials.Licenses[0].ID
 
 	tests := []struct {
 		name   string
@@ -47,6 +53,13 @@ func TestAuthorizationTable(t *testing.T) {
 		{"customer/revoke", "acme", "POST", spare + "/revoke", nil, 403, "forbidden"},
 		{"customer/suspend-own", "acme", "POST", spare + "/suspend", nil, 403, "forbidden"},
 		{"customer/mint-licenses", "acme", "POST", "/v1/licenses", wire.CreateLicenseRequest{CustomerID: "acme", Type: "standard", Billing: "term", Models: []string{"*"}}, 403, "forbidden"},
+		{"customer/grants-itself-issuer", "acme", "PATCH", "/v1/customers/acme", map[string]any{"issuer": true}, 403, "forbidden"},
+		{"customer/grants-itself-issuer-with-name", "acme", "PATCH", "/v1/customers/acme", map[string]any{"issuer": true, "name": "Acme Minting"}, 403, "forbidden"},
+		{"distributor/grants-customer-issuer", "dist", "PATCH", "/v1/customers/acme", map[string]any{"issuer": true}, 403, "forbidden"},
+		{"distributor/lifts-own-limits", "dist", "PATCH", "/v1/customers/dist", map[string]any{"max_days": 0, "allowed_months": []int{}}, 403, "forbidden"},
+		{"sibling/grants-issuer", "beta", "PATCH", "/v1/customers/acme", map[string]any{"issuer": true}, 404, "not_found"},
+		{"vendor/revokes-own-issuer", "root", "PATCH", "/v1/customers/root", map[string]any{"issuer": false}, 400, "invalid_argument"},
+		{"customer/returns-own-trial-up", "acme", "POST", "/v1/sales/return", wire.BatchRequest{IDs: []string{trial}}, 403, "return_above_origin"},
 		{"customer/set-own-vat", "acme", "PATCH", "/v1/customers/acme", map[string]any{"vat": "DE1"}, 403, "forbidden"},
 		{"unknown-key", "tgk_AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA", "GET", "/v1/licenses", nil, 401, "unauthenticated"},
 		{"revoked-key", revoked.APIKey, "GET", "/v1/licenses", nil, 401, "unauthenticated"},

@@ -6,8 +6,15 @@ import (
 )
 
 func toCustomer(c *ledger.Customer) wire.Customer {
-	return wire.Customer{ID: c.ID, Name: c.Name, ParentID: c.ParentID, Email: c.Email, Address: c.Address,
-		VAT: c.VAT, AllowSuperiorManage: c.AllowSuperiorManage, CreatedAt: c.CreatedAt}
+	out := wire.Customer{ID: c.ID, Name: c.Name, ParentID: c.ParentID, Email: c.Email, Address: c.Address,
+		VAT: c.VAT, AllowSuperiorManage: c.AllowSuperiorManage, Issuer: c.Issuer, CreatedAt: c.CreatedAt}
+	if c.Issuer {
+		out.IssuerLimits = &wire.IssuerLimits{AllowedMonths: c.IssuerLimits.AllowedMonths, MaxDays: c.IssuerLimits.MaxDays}
+		if out.IssuerLimits.AllowedMonths == nil {
+			out.IssuerLimits.AllowedMonths = []int{}
+		}
+	}
+	return out
 }
 
 func toUser(u *ledger.User) wire.User {
@@ -30,7 +37,7 @@ func toLicense(v *ledger.LicenseView) wire.License {
 		AvailableDays: l.AvailableDays, PaidUntil: timePtr(l.PaidUntil), ActivatedAt: timePtr(l.ActivatedAt),
 		Start: timePtr(l.Start), End: timePtr(l.End), CreatedAt: l.CreatedAt, Version: l.Version,
 		DistributorDescription: l.DistributorDescription, CustomerDescription: l.CustomerDescription,
-		TransferredTo: l.TransferredTo, TransferredFrom: l.TransferredFrom}
+		TransferredTo: l.TransferredTo, TransferredFrom: l.TransferredFrom, IssuedBy: l.IssuedBy, Origin: l.Origin}
 	if out.Models == nil {
 		out.Models = []string{}
 	}

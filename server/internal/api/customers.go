@@ -75,8 +75,12 @@ func (a *API) updateCustomer(w http.ResponseWriter, r *http.Request) {
 		a.fail(w, r, err)
 		return
 	}
-	c, err := a.lg.UpdateCustomer(r.Context(), actor(r), id, ledger.CustomerUpdate{Name: req.Name, Email: req.Email,
-		Address: req.Address, VAT: req.VAT, AllowSuperiorManage: req.AllowSuperiorManage})
+	u := ledger.CustomerUpdate{Name: req.Name, Email: req.Email, Address: req.Address, VAT: req.VAT,
+		AllowSuperiorManage: req.AllowSuperiorManage}
+	if req.Issuer != nil || req.AllowedMonths != nil || req.MaxDays != nil {
+		u.Issuer = &ledger.IssuerUpdate{Issuer: req.Issuer, AllowedMonths: req.AllowedMonths, MaxDays: req.MaxDays}
+	}
+	c, err := a.lg.UpdateCustomer(r.Context(), actor(r), id, u)
 	if err != nil {
 		a.fail(w, r, err)
 		return

@@ -57,7 +57,9 @@ func FuzzCreateCustomerRequest(f *testing.F) {
 }
 
 func FuzzUpdateCustomerRequest(f *testing.F) {
-	fuzzRequest(f, []string{`{"allow_superior_manage":true}`, `{"name":"x"}`, `{"allow_superior_manage":"yes"}`},
+	fuzzRequest(f, []string{`{"allow_superior_manage":true}`, `{"name":"x"}`, `{"allow_superior_manage":"yes"}`,
+		`{"issuer":true,"allowed_months":[12,24],"max_days":365}`, `{"allowed_months":[]}`, `{"allowed_months":null}`,
+		`{"max_days":-1}`, `{"allowed_months":[1,2,3,4,5,6,7,8,9,10,11,12,13,14,15,16,17,18,19,20,21,22,23,24,25,26,27,28,29,30,31,32,33,34,35,36,37,38,39,40,41,42,43,44,45,46,47,48,49,50,51,52,53,54,55,56,57,58,59,60,61]}`},
 		func() validator { return &wire.UpdateCustomerRequest{} })
 }
 

@@ -116,6 +116,9 @@ func (e *apiEnv) world() wire.License {
 		var u wire.CreateUserResponse
 		e.must(201, "POST", "/v1/users", k, wire.CreateUserRequest{CustomerID: c.id, Email: "admin@" + c.id + ".test", Role: "admin"}, &u)
 		e.key[c.id] = u.APIKey
+		if c.id == "dist" { // the vendor makes its distributor an issuer
+			e.must(200, "PATCH", "/v1/customers/dist", root, wire.UpdateCustomerRequest{Issuer: ptr(true)}, nil)
+		}
 	}
 	for _, role := range []string{"viewer", "operator"} {
 		var u wire.CreateUserResponse
@@ -176,3 +179,5 @@ func (e *apiEnv) raw(method, path, key, body, ctype string) (int, []byte) {
 	out, _ := io.ReadAll(resp.Body)
 	return resp.StatusCode, out
 }
+
+func ptr[T any](v T) *T { return &v }

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"encoding/pem"
+	"errors"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -13,6 +14,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/tollgate-iot/tollgate/shared/cli"
 	"github.com/tollgate-iot/tollgate/shared/wire"
 )
 
@@ -63,6 +65,10 @@ func TestCommandsCallTheAPI(t *testing.T) {
 		{"device-sync", []string{"device", "sync", "dev-1"}, "GET /v1/devices/dev-1/sync", "ACKED_SEQ"},
 		{"device-sync-csv", []string{"device", "sync", "dev-1", "-o", "csv"}, "GET /v1/devices/dev-1/sync", "DEVICE,LAST_SYNC"},
 		{"id-escaped-in-path", []string{"license", "show", "a b"}, "GET /v1/licenses/a%20b", ""},
+		{"grant-issuer", []string{"customer", "set", "dist", "--issuer=true", "--allowed-months", "12,24", "--max-days", "365"},
+			`PATCH /v1/customers/dist {"issuer":true,"allowed_months":[12,24],"max_days":365}`, "ISSUER"},
+		{"issuer-any-duration", []string{"customer", "set", "dist", "--allowed-months", "any"}, `PATCH /v1/customers/dist {"allowed_months":[]}`, ""},
+		{"revoke-issuer", []string{"customer", "set", "dist", "--issuer=false"}, `PATCH /v1/customers/dist {"issuer":false}`, ""},
 		{"create-capacity", []string{"license", "create", "--customer", "acme", "--type", "standard", "--billing", "term", "--models", "gw-*",
 			"--start-at-children", "5", "--max-children", "20"}, `"max_children":20,"start_at_children":5`, "L1"},
 	}
@@ -100,6 +106,8 @@ func TestErrorsAndUsage(t *testing.T) {
 		{"bad-output", []string{"license", "list", "-o", "yaml"}, 2, "error: usage: "},
 		{"renew-needs-one", []string{"license", "renew", "L1"}, 2, "error: usage: license renew"},
 		{"bad-bool", []string{"customer", "set", "acme", "--allow-superior-manage=maybe"}, 2, "error: usage: "},
+		{"bad-issuer-bool", []string{"customer", "set", "dist", "--issuer=perhaps"}, 2, "error: usage: --issuer"},
+		{"bad-allowed-months", []string{"customer", "set", "dist", "--allowed-months", "12,two"}, 2, "error: usage: --allowed-months"},
 		{"bad-max-offline", []string{"license", "create", "--customer", "c", "--type", "standard", "--billing", "term", "--models", "*", "--max-offline", "soon"}, 2, "error: usage: "},
 	}
 	for _, tc := range tests {
@@ -161,4 +169,23 @@ func TestCATrustsAnHTTPSServer(t *testing.T) {
 	if code, _, errOut := run("whoami"); code != 0 {
 		t.Fatalf("with TOLLGATE_CA: %d %q", code, errOut)
 	}
+}
+
+func FuzzParseMonths(f *testing.F) {
+	for _, s := range []string{"12,24", "any", "", "12,two", " 6 , 12", "1,1,1", "-3", "99999999999999999999"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		ms, err := parseMonths(s)
+		if err != nil {
+			var u *cli.UsageError
+			if !errors.As(err, &u) {
+				t.Fatalf("%q: error %v is not a usage error", s, err)
+			}
+			return
+		}
+		if len(ms) > wire.MaxIssuerDurations {
+			t.Fatalf("%q: %d durations", s, len(ms))
+		}
+	})
 }

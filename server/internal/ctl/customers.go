@@ -5,6 +5,7 @@ import (
 	"flag"
 	"net/url"
 	"strconv"
+	"strings"
 
 	"github.com/tollgate-iot/tollgate/shared/cli"
 	"github.com/tollgate-iot/tollgate/shared/wire"
@@ -49,11 +50,15 @@ func init() {
 		}
 		return cli.Render(x.out, x.format, c, customerHeader, [][]string{customerRow(&c)})
 	}})
-	register("customer set", cmd{usage: "customer set ID [--allow-superior-manage=true|false] [--name N] [--email E] [--address A] [--vat V]", args: 1,
+	register("customer set", cmd{usage: "customer set ID [--allow-superior-manage=true|false] [--name N] [--email E] [--address A] [--vat V]" +
+		" [--issuer=true|false] [--allowed-months 12,24] [--max-days N]", args: 1,
 		flags: func(fs *flag.FlagSet, v *vals) {
 			for _, f := range []string{"allow-superior-manage", "name", "email", "address", "vat"} {
 				v.str(fs, f, "new "+f)
 			}
+			v.str(fs, "issuer", "grant (true) or withdraw (false) the right to create licenses (vendor only)")
+			v.str(fs, "allowed-months", "term durations the issuer may create, comma-separated; \"\" or any: no limit (vendor only)")
+			v.num(fs, "max-days", "most days a day license of the issuer may hold; 0: no limit (vendor only)")
 		},
 		run: runCustomerSet})
 }
@@ -67,6 +72,9 @@ func runCustomerSet(ctx context.Context, x *invocation) error {
 		}
 		req.AllowSuperiorManage = &b
 	}
+	if err := issuerFlags(x, &req); err != nil {
+		return err
+	}
 	for name, dst := range map[string]**string{"name": &req.Name, "email": &req.Email, "address": &req.Address, "vat": &req.VAT} {
 		if x.set[name] {
 			v := x.s(name)
@@ -78,6 +86,51 @@ func runCustomerSet(ctx context.Context, x *invocation) error {
 		return err
 	}
 	return cli.Render(x.out, x.format, c, customerHeader, [][]string{customerRow(&c)})
+}
+
+// issuerFlags reads --issuer, --allowed-months and --max-days.
+func issuerFlags(x *invocation, req *wire.UpdateCustomerRequest) error {
+	if x.set["issuer"] {
+		b, err := strconv.ParseBool(x.s("issuer"))
+		if err != nil {
+			return cli.Usagef("--issuer=true|false, not %q", x.s("issuer"))
+		}
+		req.Issuer = &b
+	}
+	if x.set["allowed-months"] {
+		months, err := parseMonths(x.s("allowed-months"))
+		if err != nil {
+			return err
+		}
+		req.AllowedMonths = &months
+	}
+	if x.set["max-days"] {
+		n := x.n("max-days")
+		req.MaxDays = &n
+	}
+	return nil
+}
+
+// parseMonths reads an --allowed-months value: month counts separated by
+// commas, or "" / "any" for no limit (an empty list). The server checks
+// the range; this bounds only what is sent.
+func parseMonths(v string) ([]int, error) {
+	months := []int{}
+	if v == "" || v == "any" {
+		return months, nil
+	}
+	parts := strings.Split(v, ",")
+	if len(parts) > wire.MaxIssuerDurations {
+		return nil, cli.Usagef("--allowed-months lists at most %d durations", wire.MaxIssuerDurations)
+	}
+	for _, p := range parts {
+		m, err := strconv.Atoi(strings.TrimSpace(p))
+		if err != nil {
+			return nil, cli.Usagef("--allowed-months takes month counts like 12,24, not %q", v)
+		}
+		months = append(months, m)
+	}
+	return months, nil
 }
 
 // pageFlags registers --limit, --cursor and the named string filters.

@@ -47,10 +47,25 @@ func (x *invocation) license(l *wire.License) error {
 	return cli.Render(x.out, x.format, l, licenseHeader, [][]string{licenseRow(l)})
 }
 
-var customerHeader = []string{"ID", "NAME", "PARENT", "EMAIL", "VAT", "ALLOW_SUPERIOR_MANAGE"}
+var customerHeader = []string{"ID", "NAME", "PARENT", "EMAIL", "VAT", "ALLOW_SUPERIOR_MANAGE", "ISSUER", "ALLOWED_MONTHS", "MAX_DAYS"}
 
 func customerRow(c *wire.Customer) []string {
-	return []string{c.ID, c.Name, dash(c.ParentID), dash(c.Email), dash(c.VAT), strconv.FormatBool(c.AllowSuperiorManage)}
+	months, maxDays := "-", "-"
+	if l := c.IssuerLimits; l != nil {
+		months, maxDays = "any", "any"
+		if len(l.AllowedMonths) > 0 {
+			ms := make([]string, len(l.AllowedMonths))
+			for i, m := range l.AllowedMonths {
+				ms[i] = strconv.Itoa(m)
+			}
+			months = strings.Join(ms, ",")
+		}
+		if l.MaxDays > 0 {
+			maxDays = strconv.FormatInt(l.MaxDays, 10)
+		}
+	}
+	return []string{c.ID, c.Name, dash(c.ParentID), dash(c.Email), dash(c.VAT), strconv.FormatBool(c.AllowSuperiorManage),
+		strconv.FormatBool(c.Issuer), months, maxDays}
 }
 
 var deviceHeader = []string{"ID", "CUSTOMER", "MODEL", "GATEWAY", "BLACKLISTED", "REASON"}

@@ -106,7 +106,11 @@ func (o *op) bind(a Actor, l *License, owner *Customer, d *Device, expireReplace
 func (o *op) attach(a Actor, l *License, d *Device, owner, devOwner *Customer) error {
 	before := *l
 	if devOwner.ID != owner.ID {
-		l.CustomerID = devOwner.ID
+		org, err := o.meet(o.origin(l), devOwner.ID)
+		if err != nil {
+			return err
+		}
+		l.CustomerID, l.Origin = devOwner.ID, org
 		if err := o.recordSale(a, SaleBindHandoff, owner.ID, devOwner.ID, []string{l.ID}); err != nil {
 			return err
 		}

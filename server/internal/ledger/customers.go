@@ -27,7 +27,7 @@ func (lg *Ledger) Bootstrap(ctx context.Context, name, email string) (*Customer,
 	if email == "" {
 		email = "admin@localhost"
 	}
-	root := &Customer{ID: "root", Name: name, Email: email}
+	root := &Customer{ID: "root", Name: name, Email: email, Issuer: true, IssuerLimits: IssuerLimits{AllowedMonths: []int{}}}
 	var user *User
 	var key string
 	err := lg.db.Update(func(x *store.Txn) error {
@@ -118,7 +118,7 @@ func (lg *Ledger) CreateCustomer(ctx context.Context, a Actor, in CustomerInput)
 		if err := o.audit(a, "customer.create", "customer", c.ID, c.ID, nil, c); err != nil {
 			return err
 		}
-		if _, err := o.createLicenses(a, trialSpec(c.ID, o.lg.maxOff)); err != nil {
+		if _, err := o.createLicenses(a, trialSpec(c.ID, o.lg.maxOff), mint{origin: c.ID}); err != nil {
 			return err
 		}
 		out = o.customerView(a, c)
@@ -137,9 +137,17 @@ func trialSpec(customerID string, maxOffline time.Duration) LicenseInput {
 }
 
 // customerView hides the VAT number from everyone but the direct parent.
+// The vendor root shows as the issuer it always is.
 func (o *op) customerView(a Actor, c *Customer) Customer {
 	v := *c
 	v.Path = slices.Clone(c.Path)
+	v.IssuerLimits.AllowedMonths = slices.Clone(c.IssuerLimits.AllowedMonths)
+	if v.IssuerLimits.AllowedMonths == nil {
+		v.IssuerLimits.AllowedMonths = []int{}
+	}
+	if c.ID == o.lg.rootID {
+		v.Issuer = true
+	}
 	if !a.system && a.CustomerID != c.ParentID {
 		v.VAT = ""
 	}
@@ -212,11 +220,15 @@ func (lg *Ledger) ListCustomers(ctx context.Context, a Actor, parent, cursor str
 type CustomerUpdate struct {
 	Name, Email, Address, VAT *string
 	AllowSuperiorManage       *bool
+	// Issuer grants, changes or withdraws the issuer right (vendor only).
+	Issuer *IssuerUpdate
 }
 
 // UpdateCustomer applies u. Only the customer itself may switch
 // allow_superior_manage (it is its consent); only its parent may set the VAT
-// number; name, email and address need manage rights.
+// number; only the vendor may change the issuer right; name, email and
+// address need manage rights. A change of the issuer right is audited as
+// customer.issuer, anything else as customer.update.
 func (lg *Ledger) UpdateCustomer(ctx context.Context, a Actor, id string, u CustomerUpdate) (*Customer, error) {
 	var out Customer
 	err := lg.update(func(o *op) error {
@@ -225,6 +237,14 @@ func (lg *Ledger) UpdateCustomer(ctx context.Context, a Actor, id string, u Cust
 			return err
 		}
 		before := *c
+		before.IssuerLimits.AllowedMonths = slices.Clone(c.IssuerLimits.AllowedMonths)
+		action := "customer.update"
+		if !u.Issuer.empty() {
+			if err := o.applyIssuer(a, c, u.Issuer); err != nil {
+				return err
+			}
+			action = "customer.issuer"
+		}
 		if u.AllowSuperiorManage != nil {
 			if err := needRole(a, RoleAdmin); err != nil {
 				return err
@@ -257,7 +277,7 @@ func (lg *Ledger) UpdateCustomer(ctx context.Context, a Actor, id string, u Cust
 		if err := o.x.PutJSON(store.CustomerKey(c.ID), c); err != nil {
 			return err
 		}
-		if err := o.audit(a, "customer.update", "customer", c.ID, c.ID, &before, c); err != nil {
+		if err := o.audit(a, action, "customer", c.ID, c.ID, &before, c); err != nil {
 			return err
 		}
 		out = o.customerView(a, c)

@@ -37,6 +37,15 @@ var (
 	ErrRevoked = errors.New("license is revoked")
 	// ErrTransferred reports a license superseded by a transfer.
 	ErrTransferred = errors.New("license was transferred")
+	// ErrNotIssuer reports a license creation or top-up by a customer the
+	// vendor has not made an issuer.
+	ErrNotIssuer = errors.New("not an issuer")
+	// ErrIssuerLimit reports a license outside its issuer's limits
+	// (allowed durations, days).
+	ErrIssuerLimit = errors.New("outside the issuer's limits")
+	// ErrAboveOrigin reports a return of a license above the customer it
+	// came down from: a return moves only what came down.
+	ErrAboveOrigin = errors.New("license did not come down from there")
 	// ErrNotDirectChild reports a sale to a customer that is not a direct sub-customer.
 	ErrNotDirectChild = errors.New("not a direct sub-customer")
 	// ErrNotEnough reports a sale or return by count with too few eligible licenses.

@@ -79,10 +79,22 @@ func (e *env) customer(a Actor, parent, id string) *Customer {
 // admin actors of each.
 func (e *env) tree() (dist, acme, sub, beta Actor) {
 	e.customer(e.root, "root", "dist")
+	e.grantIssuer("dist", IssuerLimits{})
 	e.customer(admin("dist"), "dist", "acme")
 	e.customer(admin("acme"), "acme", "acme-sub")
 	e.customer(admin("dist"), "dist", "beta")
 	return admin("dist"), admin("acme"), admin("acme-sub"), admin("beta")
+}
+
+// grantIssuer makes customer id an issuer, as the vendor does for a
+// distributor.
+func (e *env) grantIssuer(id string, lim IssuerLimits) {
+	e.t.Helper()
+	on := true
+	u := &IssuerUpdate{Issuer: &on, AllowedMonths: &lim.AllowedMonths, MaxDays: &lim.MaxDays}
+	if _, err := e.lg.UpdateCustomer(ctx, e.root, id, CustomerUpdate{Issuer: u}); err != nil {
+		e.t.Fatalf("grant issuer %s: %v", id, err)
+	}
 }
 
 func (e *env) device(a Actor, customer, id, model string) *Device {

@@ -177,7 +177,8 @@ func (in *LicenseInput) normalizeTerm() error {
 }
 
 // CreateLicenses creates in.Count identical licenses for a customer in the
-// actor's issuing chain, all in one transaction.
+// actor's issuing chain, all in one transaction. The actor's customer must
+// be the vendor or an issuer, and the licenses within its limits.
 func (lg *Ledger) CreateLicenses(ctx context.Context, a Actor, in LicenseInput) ([]LicenseView, error) {
 	var out []LicenseView
 	err := lg.update(func(o *op) error {
@@ -188,7 +189,12 @@ func (lg *Ledger) CreateLicenses(ctx context.Context, a Actor, in LicenseInput) 
 		if err := o.canIssue(a, c); err != nil {
 			return err
 		}
-		ls, err := o.createLicenses(a, in)
+		iss, err := o.issuer(a)
+		if err != nil {
+			return err
+		}
+		lim := o.limitsOf(iss)
+		ls, err := o.createLicenses(a, in, mint{issuedBy: iss.ID, origin: iss.ID, limits: &lim})
 		if err != nil {
 			return err
 		}
@@ -200,9 +206,22 @@ func (lg *Ledger) CreateLicenses(ctx context.Context, a Actor, in LicenseInput) 
 	return out, err
 }
 
-func (o *op) createLicenses(a Actor, in LicenseInput) ([]*License, error) {
+// mint says who creates licenses and where they come down from: the
+// issuer and its limits, or the system's automatic trial (no issuer, no
+// limits, origin the customer itself).
+type mint struct {
+	issuedBy, origin string
+	limits           *IssuerLimits
+}
+
+func (o *op) createLicenses(a Actor, in LicenseInput, m mint) ([]*License, error) {
 	if err := in.normalize(int64(o.lg.maxOff / time.Second)); err != nil {
 		return nil, err
+	}
+	if m.limits != nil {
+		if err := m.limits.allows(m.issuedBy, &in); err != nil {
+			return nil, err
+		}
 	}
 	out := make([]*License, 0, in.Count)
 	describer := ""
@@ -220,7 +239,7 @@ func (o *op) createLicenses(a Actor, in LicenseInput) ([]*License, error) {
 			DurationMonths: in.Months, RetentionDays: in.RetentionDays, TotalDays: in.Days, AvailableDays: in.Days,
 			Renew: *in.Renew, CancellationDays: in.CancellationDays, Alignment: in.Alignment,
 			DistributorDescription: in.DistributorDescription, CustomerDescription: in.CustomerDescription,
-			DescribedBy: describer, CreatedAt: o.now, Version: 1}
+			DescribedBy: describer, IssuedBy: m.issuedBy, Origin: m.origin, CreatedAt: o.now, Version: 1}
 		if l.Type == token.TypeStandard && l.Billing == token.BillingTerm && l.StartAtChildren == 0 {
 			l.Start = TermStart(o.now)
 			l.End = PeriodEnd(l.Start, l.DurationMonths, l.Alignment)
@@ -338,6 +357,7 @@ func (o *op) visibleLicense(a Actor, idOrSerial string) (*License, *Customer, er
 // customer that wrote it, its ancestors and the vendor.
 func (o *op) licenseView(a Actor, l *License) LicenseView {
 	v := LicenseView{License: *l, Status: l.Status(o.now)}
+	v.Origin = o.origin(l)
 	if !o.readsDescription(a, l.DescribedBy, l.CustomerID) {
 		v.DistributorDescription = ""
 	}

@@ -113,14 +113,20 @@ func (lg *Ledger) SetRenew(ctx context.Context, a Actor, idOrSerial string, on b
 	})
 }
 
-// AddDays tops up a day license (an issuer's action). An expired day
-// license can never be reactivated: give the device a new license instead.
+// AddDays tops up a day license. Days are value: the actor must be in the
+// issuing chain and its customer must hold the issuer right, within its
+// max_days. An expired day license can never be reactivated: give the
+// device a new license instead.
 func (lg *Ledger) AddDays(ctx context.Context, a Actor, idOrSerial string, days int64) (*LicenseView, error) {
 	if days < 1 || days > limits.MaxPrepaidDays {
 		return nil, invalid("days %d out of 1..%d", days, limits.MaxPrepaidDays)
 	}
 	return lg.changeLicense(a, idOrSerial, "license.add_days", func(o *op, l *License, owner *Customer) error {
 		if err := o.canIssue(a, owner); err != nil {
+			return err
+		}
+		iss, err := o.issuer(a)
+		if err != nil {
 			return err
 		}
 		if l.Billing != token.BillingDays {
@@ -131,6 +137,10 @@ func (lg *Ledger) AddDays(ctx context.Context, a Actor, idOrSerial string, days 
 		}
 		if l.TotalDays+days > limits.MaxPrepaidDays {
 			return invalid("total days would exceed %d", limits.MaxPrepaidDays)
+		}
+		lim := o.limitsOf(iss)
+		if err := lim.allowsDays(iss.ID, l.TotalDays+days); err != nil {
+			return err
 		}
 		l.TotalDays += days
 		l.AvailableDays += days

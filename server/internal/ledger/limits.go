@@ -39,6 +39,9 @@ const (
 	// MaxOfflineLimit caps max_offline (ten years, in seconds).
 	MaxOfflineLimit = 10 * 365 * 24 * 3600
 
+	// MaxIssuerDurations caps an issuer's allowed_months list.
+	MaxIssuerDurations = wire.MaxIssuerDurations
+
 	// TrialDays is how long a trial runs from its first bind.
 	TrialDays = 30
 	// Day is the usage time one deducted day buys.

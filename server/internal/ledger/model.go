@@ -33,15 +33,20 @@ func SystemActor() Actor { return Actor{UserID: "system", Role: RoleAdmin, syste
 
 // Customer is one node of the customer tree.
 type Customer struct {
-	ID                  string    `json:"id"`
-	Name                string    `json:"name"`
-	ParentID            string    `json:"parent_id"`
-	Path                []string  `json:"path"` // ancestors, root first; empty for the root
-	Email               string    `json:"email"`
-	Address             string    `json:"address"`
-	VAT                 string    `json:"vat"`
-	AllowSuperiorManage bool      `json:"allow_superior_manage"`
-	CreatedAt           time.Time `json:"created_at"`
+	ID                  string   `json:"id"`
+	Name                string   `json:"name"`
+	ParentID            string   `json:"parent_id"`
+	Path                []string `json:"path"` // ancestors, root first; empty for the root
+	Email               string   `json:"email"`
+	Address             string   `json:"address"`
+	VAT                 string   `json:"vat"`
+	AllowSuperiorManage bool     `json:"allow_superior_manage"`
+	// Issuer is the right to create licenses and add days, granted by the
+	// vendor only (issuers.go); IssuerLimits bound what it creates. The
+	// vendor root always has the right, without limits.
+	Issuer       bool         `json:"issuer"`
+	IssuerLimits IssuerLimits `json:"issuer_limits"`
+	CreatedAt    time.Time    `json:"created_at"`
 }
 
 // User acts for one customer with one role, authenticated by an API key of
@@ -145,6 +150,16 @@ type License struct {
 	// after the license has moved further down the tree.
 	DescribedBy         string `json:"described_by"`
 	CustomerDescription string `json:"customer_description"`
+
+	// IssuedBy is the customer whose issuer right created the license (the
+	// vendor root for the vendor's own), kept through moves and transfers
+	// for billing; empty for a customer's automatic trial, which the
+	// system gives.
+	IssuedBy string `json:"issued_by"`
+	// Origin is the highest customer the license came down from: a return
+	// moves it no higher (issuers.go). The issuer for a created license,
+	// the customer itself for its automatic trial.
+	Origin string `json:"origin"`
 
 	Locked      bool      `json:"locked"`
 	DeviceID    string    `json:"device_id"`

@@ -120,8 +120,12 @@ func (lg *Ledger) MoveLicense(ctx context.Context, a Actor, idOrSerial, to strin
 		if target.ID == l.CustomerID {
 			return invalid("license %s already belongs to %s", l.ID, to)
 		}
+		org, err := o.meet(o.origin(l), target.ID)
+		if err != nil {
+			return err
+		}
 		from := l.CustomerID
-		l.CustomerID = target.ID
+		l.CustomerID, l.Origin = target.ID, org
 		return o.recordSale(a, SaleMove, from, target.ID, []string{l.ID})
 	})
 }
@@ -172,7 +176,8 @@ func (lg *Ledger) Sell(ctx context.Context, a Actor, in BatchInput) (*Sale, erro
 }
 
 // Return moves unused, unlocked licenses from a customer up to its parent,
-// all or none, as one sales record.
+// all or none, as one sales record. Only what came down may go up: each
+// license's origin must be the parent or above it (issuers.go).
 func (lg *Ledger) Return(ctx context.Context, a Actor, in BatchInput) (*Sale, error) {
 	if err := in.check(); err != nil {
 		return nil, err
@@ -212,7 +217,12 @@ func (lg *Ledger) batchMove(a Actor, kind string, in BatchInput, ends func(*op) 
 		if err := o.canManage(a, from, RoleAdmin); err != nil {
 			return err
 		}
-		ls, err := o.pickBatch(a, from, in)
+		ls, err := o.pickBatch(a, from, in, func(l *License) error {
+			if kind == SaleReturn {
+				return o.cameDownTo(l, to)
+			}
+			return nil
+		})
 		if err != nil {
 			return err
 		}
@@ -235,8 +245,9 @@ func (lg *Ledger) batchMove(a Actor, kind string, in BatchInput, ends func(*op) 
 }
 
 // pickBatch resolves ids (each must qualify) or picks Count qualifying
-// licenses of the giver, oldest first.
-func (o *op) pickBatch(a Actor, from *Customer, in BatchInput) ([]*License, error) {
+// licenses of the giver, oldest first; rule adds the move's own condition
+// (a return takes only what came down).
+func (o *op) pickBatch(a Actor, from *Customer, in BatchInput, rule func(*License) error) ([]*License, error) {
 	eligible := func(l *License) error {
 		if l.CustomerID != from.ID {
 			return invalid("license %s belongs to %s, not %s", l.ID, l.CustomerID, from.ID)
@@ -247,7 +258,7 @@ func (o *op) pickBatch(a Actor, from *Customer, in BatchInput) ([]*License, erro
 		if st := l.Status(o.now); st != StatusUnused {
 			return fmt.Errorf("%w: %s is %s", ErrNotUnused, l.ID, st)
 		}
-		return nil
+		return rule(l)
 	}
 	var out []*License
 	if len(in.IDs) > 0 {
@@ -282,7 +293,7 @@ func (o *op) pickBatch(a Actor, from *Customer, in BatchInput) ([]*License, erro
 		return nil, err
 	}
 	if len(out) < in.Count {
-		return nil, fmt.Errorf("%w: %s has %d unused, unlocked %s licenses, %d asked", ErrNotEnough, from.ID, len(out), in.Type, in.Count)
+		return nil, fmt.Errorf("%w: %s has %d unused, unlocked %s licenses that may go this way, %d asked", ErrNotEnough, from.ID, len(out), in.Type, in.Count)
 	}
 	slices.SortStableFunc(out, func(x, y *License) int { return x.CreatedAt.Compare(y.CreatedAt) })
 	return out[:in.Count], nil
@@ -320,7 +331,11 @@ func (lg *Ledger) Transfer(ctx context.Context, a Actor, idOrSerial, to string) 
 			return err
 		}
 		n := *l
-		n.ID, n.Serial, n.CustomerID, n.TransferredFrom = newUUID(), serial, target.ID, l.ID
+		org, err := o.meet(o.origin(l), target.ID)
+		if err != nil {
+			return err
+		}
+		n.ID, n.Serial, n.CustomerID, n.TransferredFrom, n.Origin = newUUID(), serial, target.ID, l.ID, org
 		n.DeviceID, n.BoundAt, n.Version, n.TokenUntil, n.CreatedAt = "", time.Time{}, 1, 0, o.now
 		before := *l
 		l.TransferredTo = n.ID
