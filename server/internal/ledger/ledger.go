@@ -135,11 +135,9 @@ func (lg *Ledger) commit(fn func(o *op) error) (Enforcement, Enforcer, error) {
 			return err
 		}
 		if o.rlDirty {
-			rl, err := o.signRevocationList()
-			if err != nil {
+			if _, err := o.advanceRevocationHead(); err != nil {
 				return err
 			}
-			o.enf.RevocationList = rl.Token
 		}
 		actions, enf = o.actions, o.enf
 		return nil
