@@ -163,7 +163,7 @@ func (o *op) activationKey(a Actor, d *Device, requestCreated int64, out *Activa
 	if err != nil {
 		return err
 	}
-	rl, err := o.signedRevocationList(d.ID)
+	rl, err := o.signedRevocationList(d.ID, false) // a write: its head may not commit
 	if err != nil {
 		return err
 	}

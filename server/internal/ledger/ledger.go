@@ -59,6 +59,8 @@ type Ledger struct {
 	enforcer Enforcer
 
 	syncq syncQueue // sync reports waiting for a group commit (syncbatch.go)
+
+	rlCache revocationCache // signed per-device lists of the current seq (revocation.go)
 }
 
 // New returns a ledger over o.DB. The root customer is read if the store

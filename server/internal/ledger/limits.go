@@ -70,6 +70,11 @@ const (
 	// MaxRevocationPrune caps the ended superseded and held-token records
 	// one periodic pass deletes, of each kind, to keep its transaction small.
 	MaxRevocationPrune = 10_000
+	// MaxRevocationCacheBytes caps the signed per-device lists kept for
+	// reuse within one seq; MaxCachedRevocationBytes is the largest list
+	// kept (a few hundred bytes is usual).
+	MaxRevocationCacheBytes  = 32 << 20
+	MaxCachedRevocationBytes = 16 << 10
 	// MaxSyncTokens caps the tokens one sync answer carries (the
 	// contract's bound on a response).
 	MaxSyncTokens = limits.MaxActivationKeyTokens

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"slices"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/tollgate-iot/tollgate/server/internal/store"
@@ -252,36 +253,101 @@ func (o *op) has(k []byte) (bool, error) {
 }
 
 // signedRevocationList signs the list of deviceID from the current head;
-// nil before the ledger has one.
-func (o *op) signedRevocationList(deviceID string) (*SignedRevocationList, error) {
+// nil before the ledger has one. Only a read (view) may reuse and keep
+// lists (reuse): a write's head is not committed until it is, and a list
+// of a seq that never committed must not be handed out.
+func (o *op) signedRevocationList(deviceID string, reuse bool) (*SignedRevocationList, error) {
 	h, err := o.revocationHead()
 	if err != nil || h == nil {
-		return nil, err
-	}
-	r, err := o.deviceRevocationList(deviceID, h)
-	if err != nil {
 		return nil, err
 	}
 	signer, err := o.lg.keys.Active()
 	if err != nil {
 		return nil, fmt.Errorf("ledger: signing key: %w", err)
 	}
+	if rl := o.lg.rlCache.get(deviceID, h.Seq, signer.KeyID()); reuse && rl != nil {
+		return rl, nil
+	}
+	r, err := o.deviceRevocationList(deviceID, h)
+	if err != nil {
+		return nil, err
+	}
 	text, err := token.IssueRevocationList(signer, r)
 	if err != nil {
 		return nil, fmt.Errorf("ledger: sign revocation list for %s: %w", deviceID, err)
 	}
-	return &SignedRevocationList{DeviceID: deviceID, Seq: r.Seq, IssuedAt: h.IssuedAt, NextUpdate: h.NextUpdate,
+	rl := &SignedRevocationList{DeviceID: deviceID, Seq: r.Seq, IssuedAt: h.IssuedAt, NextUpdate: h.NextUpdate,
 		Revoked: len(r.RevokedLicenses), Suspended: len(r.SuspendedLicenses), Blacklist: len(r.BlacklistedDevices),
-		Superseded: len(r.SupersededLicenses), Token: text}, nil
+		Superseded: len(r.SupersededLicenses), Token: text}
+	if reuse {
+		o.lg.rlCache.put(rl, signer.KeyID())
+	}
+	return rl, nil
 }
 
-// revocationText is the text of deviceID's list, "" before the first head.
+// revocationText is the text of deviceID's list, "" before the first head,
+// for a read (view).
 func (o *op) revocationText(deviceID string) (string, error) {
-	rl, err := o.signedRevocationList(deviceID)
+	rl, err := o.signedRevocationList(deviceID, true)
 	if err != nil || rl == nil {
 		return "", err
 	}
 	return rl.Token, nil
+}
+
+// revocationCache keeps the list last signed for each device, so that the
+// syncs of a device between two changes sign it once. A list is reused
+// only at the seq and key it was signed at: an agent takes one list per
+// seq (it keeps the one it holds when another arrives at the same seq), so
+// a list built again later at that seq could not tell it more. A change
+// to any entry advances the seq, and with it every list is built anew.
+type revocationCache struct {
+	mu    sync.Mutex
+	lists map[string]cachedList
+	bytes int
+}
+
+type cachedList struct {
+	keyID string
+	list  *SignedRevocationList
+}
+
+func (c *revocationCache) get(deviceID string, seq int64, keyID string) *SignedRevocationList {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	e, ok := c.lists[deviceID]
+	if !ok || e.list.Seq != seq || e.keyID != keyID {
+		return nil
+	}
+	return e.list
+}
+
+// put keeps rl, dropping other lists while the cache is over
+// MaxRevocationCacheBytes; a list larger than MaxCachedRevocationBytes is
+// not kept (signing it again is small next to sending it).
+func (c *revocationCache) put(rl *SignedRevocationList, keyID string) {
+	if len(rl.Token) > MaxCachedRevocationBytes {
+		return
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.lists == nil {
+		c.lists = map[string]cachedList{}
+	}
+	if old, ok := c.lists[rl.DeviceID]; ok {
+		c.bytes -= len(old.list.Token)
+	}
+	for id, e := range c.lists {
+		if c.bytes+len(rl.Token) <= MaxRevocationCacheBytes {
+			break
+		}
+		if id != rl.DeviceID {
+			c.bytes -= len(e.list.Token)
+			delete(c.lists, id)
+		}
+	}
+	c.lists[rl.DeviceID] = cachedList{keyID: keyID, list: rl}
+	c.bytes += len(rl.Token)
 }
 
 // RevocationHead returns the current sequence and times. It names no ids:
@@ -306,7 +372,7 @@ func (lg *Ledger) DeviceRevocationList(ctx context.Context, a Actor, deviceID st
 		if _, err := o.visibleDevice(a, deviceID); err != nil {
 			return err
 		}
-		rl, err := o.signedRevocationList(deviceID)
+		rl, err := o.signedRevocationList(deviceID, true)
 		if err == nil && rl == nil {
 			err = notFound("revocation list", "current")
 		}
