@@ -67,8 +67,8 @@ var steps = []step{
 		want: []string{`"status": "transferred"`, `"transferred_from"`}},
 	{prose: "## 7. Revoke\n\nThe vendor revokes the new license at once; agents drop it at their next contact.",
 		cmd: "tollgatectl license revoke $NEW_LICENSE", want: []string{"revoked"}},
-	{prose: "The signed revocation list moved on. It names only ids of which a token may still be in use: the transferred id (its token is on press-01); the revoked license was never bound, so no device holds a token for it.",
-		cmd: "TOLLGATE_API_KEY=$ACME_KEY tollgatectl revocation show -o json", want: []string{`"revoked": 1`, `"token": "tg1.rev.`}},
+	{prose: "The revocation list moved on. Each device gets its own, signed for it: press-01's names the transferred id (press-01 holds its token) and nothing of other devices or customers; the revoked license was never bound, so no device holds a token for it.",
+		cmd: "TOLLGATE_API_KEY=$ACME_KEY tollgatectl revocation show --device press-01 -o json", want: []string{`"device_id": "press-01"`, `"revoked": 1`, `"token": "tg1.rev.`}},
 	{prose: "## 8. Audit\n\nEvery change is in the audit log: who, what, when, before and after (`-o json` shows before/after).",
 		cmd: "tollgatectl audit list --limit 6", want: []string{"license.revoke", "license.transfer"}},
 }
