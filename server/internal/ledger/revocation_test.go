@@ -182,3 +182,44 @@ func (c *revocationCache) clear() {
 	defer c.mu.Unlock()
 	c.lists, c.bytes = nil, 0
 }
+
+// TestRevocationCacheReusesOnlyItsSeqAndKey: a kept list is handed out
+// again only at the seq and key it was signed at; the cache stays under
+// its byte budget and never keeps an oversized list.
+func TestRevocationCacheReusesOnlyItsSeqAndKey(t *testing.T) {
+	var c revocationCache
+	list := func(dev string, seq int64, size int) *SignedRevocationList {
+		return &SignedRevocationList{DeviceID: dev, Seq: seq, Token: string(make([]byte, size))}
+	}
+	c.put(list("dev-1", 4, 100), "k1")
+	tests := []struct {
+		name string
+		dev  string
+		seq  int64
+		key  string
+		hit  bool
+	}{
+		{"ok", "dev-1", 4, "k1", true},
+		{"miss/newer-seq", "dev-1", 5, "k1", false},
+		{"miss/rotated-key", "dev-1", 4, "k2", false},
+		{"miss/other-device", "dev-2", 4, "k1", false},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := c.get(tc.dev, tc.seq, tc.key) != nil; got != tc.hit {
+				t.Fatalf("hit %v, want %v", got, tc.hit)
+			}
+		})
+	}
+	c.put(list("big", 4, MaxCachedRevocationBytes+1), "k1")
+	if c.get("big", 4, "k1") != nil {
+		t.Fatal("an oversized list was kept")
+	}
+	n := MaxRevocationCacheBytes/MaxCachedRevocationBytes + 8
+	for i := range n {
+		c.put(list(fmt.Sprint("d-", i), 4, MaxCachedRevocationBytes), "k1")
+	}
+	if c.bytes > MaxRevocationCacheBytes || c.get(fmt.Sprint("d-", n-1), 4, "k1") == nil {
+		t.Fatalf("cache holds %d bytes (budget %d), or dropped the newest list", c.bytes, MaxRevocationCacheBytes)
+	}
+}
