@@ -273,9 +273,8 @@ func (a brokerLedger) ServiceCustomers(ctx context.Context, name, apiKey string)
 
 // brokerEnforcer carries committed ledger changes to the broker: each
 // affected device's new revocation list, signed for it, to its control
-// topic first
-// (so that it is on its way before the connection closes), then the
-// disconnects; new token versions are queued for a push (PushQueue), so
+// topic first (so that it is on its way before the connection closes),
+// then the disconnects; new token versions are queued for a push (PushQueue), so
 // the change that made them never waits for signing and publishing.
 type brokerEnforcer struct {
 	b      broker.Service

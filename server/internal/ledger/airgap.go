@@ -133,8 +133,8 @@ func (lg *Ledger) NewActivationKey(ctx context.Context, a Actor, deviceID string
 }
 
 // activationKey signs the device's next activation key into out. A change
-// made earlier in the transaction that dirtied the revocation list is
-// signed first, so the key carries the list that reflects it.
+// made earlier in the transaction to a revocation-list entry advances the
+// head first, so the key carries the device's list that reflects it.
 func (o *op) activationKey(a Actor, d *Device, requestCreated int64, out *ActivationKeyResult) error {
 	if o.rlDirty {
 		if _, err := o.advanceRevocationHead(); err != nil {
