@@ -389,7 +389,7 @@ func TestStory(t *testing.T) {
 // TestStoryMosquitto: the same story with Mosquitto as the agents'
 // upstream broker and as the gateway's local broker. Mosquitto knows
 // nothing of licenses, so the revocation list reaches press-04's agent as
-// an operator would carry it: `tollgatectl revocation show` →
+// an operator would carry it: `tollgatectl revocation show --device` →
 // `tollgate-agent activate`. A subscriber checks that every accepted
 // sample arrived.
 func TestStoryMosquitto(t *testing.T) {
@@ -398,7 +398,7 @@ func TestStoryMosquitto(t *testing.T) {
 	up, local := mosquitto(t), mosquitto(t)
 	sk := newSink(t, up, "", "", "tollgate/v1/#")
 	sum, revokedAt := s.runStory(up, local, func(s *story) {
-		list := jsonField(t, s.ctl("acme", "revocation", "show", "-o", "json"), "token")
+		list := jsonField(t, s.ctl("acme", "revocation", "show", "--device", "press-04", "-o", "json"), "token")
 		run(t, nil, "tollgate-agent", "activate", "--data", filepath.Join(s.dir, "press-04"), list)
 	})
 	checkStory(t, sum, revokedAt)

@@ -254,7 +254,7 @@ func contentRows(c any) [][]string {
 			{"features", list(v.Features)}, {"not_before", ts(v.NotBefore)}, {"not_after", ts(v.NotAfter)},
 			{"days", n(v.Days)}, {"days_through_seq", n(v.DaysThroughSeq)}, {"version", n(v.Version)}, {"issued_at", ts(v.IssuedAt)}}
 	case *token.RevocationList:
-		return [][]string{{"seq", n(v.Seq)}, {"issued_at", ts(v.IssuedAt)}, {"next_update", ts(v.NextUpdate)},
+		return [][]string{{"device_id", v.DeviceID}, {"seq", n(v.Seq)}, {"issued_at", ts(v.IssuedAt)}, {"next_update", ts(v.NextUpdate)},
 			{"revoked_licenses", list(v.RevokedLicenses)}, {"suspended_licenses", list(v.SuspendedLicenses)},
 			{"blacklisted_devices", list(v.BlacklistedDevices)}, {"superseded_licenses", list(v.SupersededLicenses)}}
 	case *ActivationRequest:

@@ -24,7 +24,7 @@ func realKey(t testing.TB) (file []byte, trust *token.Trust, k *ActivationKey) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	rl, err := token.IssueRevocationList(signer, &token.RevocationList{Seq: 4, IssuedAt: 1795348800, NextUpdate: 1795348800 + 86400,
+	rl, err := token.IssueRevocationList(signer, &token.RevocationList{DeviceID: "pump-7", Seq: 4, IssuedAt: 1795348800, NextUpdate: 1795348800 + 86400,
 		RevokedLicenses: []string{}, SuspendedLicenses: []string{}, BlacklistedDevices: []string{}, SupersededLicenses: []string{}})
 	if err != nil {
 		t.Fatal(err)

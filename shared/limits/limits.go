@@ -13,8 +13,26 @@ const (
 	// MaxRevocationListBytes caps the text form of a signed revocation list.
 	MaxRevocationListBytes = 2 << 20
 
-	// MaxRevocationEntries caps each id list inside a revocation list.
-	MaxRevocationEntries = 50_000
+	// MaxGatewayChildren caps the child devices one gateway agent serves.
+	MaxGatewayChildren = 10_000
+
+	// MaxLicensesPerDevice caps the license tokens an agent holds for one
+	// device.
+	MaxLicensesPerDevice = 16
+
+	// MaxRevocationDevices caps blacklisted_devices in one revocation list.
+	// A list is scoped to the device it was signed for and names only
+	// devices that agent enforces for: itself and, for a gateway, its
+	// children.
+	MaxRevocationDevices = 1 + MaxGatewayChildren
+
+	// MaxRevocationEntries caps each license list (revoked, suspended,
+	// superseded) in one revocation list: the list names only licenses of
+	// which its device may hold a token, at most MaxLicensesPerDevice for
+	// each device it enforces for. There is no global ceiling: every
+	// device's list is signed for it alone. MaxRevocationListBytes stays
+	// the bound on the whole text.
+	MaxRevocationEntries = MaxRevocationDevices * MaxLicensesPerDevice
 
 	// MaxSignedDocumentBytes caps the text form of any other signed document
 	// (activation requests and keys, usage receipts, sync messages).

@@ -30,6 +30,11 @@ var ErrNotYetValid = errors.New("not yet valid")
 // all zero, not a canonical curve point, or of small order.
 var ErrWeakKey = errors.New("weak or invalid public key")
 
+// ErrWrongScope reports a revocation list signed for another device: ask
+// the server for the list of this device (sync, or an activation key made
+// for it).
+var ErrWrongScope = errors.New("revocation list for another device")
+
 // ErrRollback reports a document older than one already held (a lower
 // revocation-list sequence or license version).
 var ErrRollback = errors.New("older than the document already held")

@@ -100,8 +100,9 @@ func FuzzParseRevocationList(f *testing.F) {
 func FuzzRevocationPayload(f *testing.F) {
 	p, _ := encodeCanonical(goldenRevocation())
 	f.Add(p)
-	f.Add(bytes.Replace(p, []byte(`{"seq":7`), []byte(`{"seq":7,"seq":7`), 1))
-	f.Add([]byte(`{"seq":1,"issued_at":0,"next_update":1,"revoked_licenses":[],"suspended_licenses":[],"blacklisted_devices":[],"superseded_licenses":["0c000000-0000-4000-8000-000000000003:4"]}`))
+	f.Add(bytes.Replace(p, []byte(`"seq":7`), []byte(`"seq":7,"seq":7`), 1))
+	f.Add(bytes.Replace(p, []byte(`"device_id":"pump-0042",`), nil, 1))
+	f.Add([]byte(`{"device_id":"gw-1","seq":1,"issued_at":0,"next_update":1,"revoked_licenses":[],"suspended_licenses":[],"blacklisted_devices":["c-1","gw-1"],"superseded_licenses":["0c000000-0000-4000-8000-000000000003:4"]}`))
 	signer := testSigner(f, "server")
 	trust := testTrust(f, "server")
 	f.Fuzz(func(t *testing.T, payload []byte) {
@@ -123,6 +124,9 @@ func FuzzRevocationPayload(f *testing.F) {
 		}
 		if err := CheckNewer(r, r); err != nil {
 			t.Fatalf("a list is not as new as itself: %v", err)
+		}
+		if err := r.CheckScope(r.DeviceID); err != nil {
+			t.Fatalf("a list refuses its own scope: %v", err)
 		}
 	})
 }

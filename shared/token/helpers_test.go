@@ -76,6 +76,7 @@ func goldenLicense() *License {
 
 func goldenRevocation() *RevocationList {
 	return &RevocationList{
+		DeviceID:           "pump-0042",
 		Seq:                7,
 		IssuedAt:           goldenIssued.Unix(),
 		NextUpdate:         goldenIssued.Add(24 * time.Hour).Unix(),

@@ -11,9 +11,17 @@ import (
 	"github.com/tollgate-iot/tollgate/shared/limits"
 )
 
-// RevocationList is the server's signed deny list. Its sequence only grows;
-// agents keep the newest one they have seen and refuse older ones.
+// RevocationList is the server's signed deny list for one device. The
+// server signs a list per device (DeviceID): it names only that device,
+// its gateway children, and the licenses of which they may hold a token,
+// so no device learns another customer's revocations. Its sequence is the
+// server's global one and only grows; agents keep the newest list they
+// have seen, refuse older ones and refuse a list signed for another
+// device.
 type RevocationList struct {
+	// DeviceID is the device the list was signed for: the agent that
+	// enforces it (a gateway's list covers its children).
+	DeviceID string `json:"device_id"`
 	// Seq grows by at least one with every change.
 	Seq int64 `json:"seq"`
 	// IssuedAt is when the server signed the list, in Unix seconds.
@@ -42,11 +50,17 @@ func (r *RevocationList) Validate() error {
 	if r.IssuedAt < 0 || r.NextUpdate <= r.IssuedAt {
 		return fmt.Errorf("%w: revocation list next_update must follow issued_at", ErrMalformed)
 	}
+	if err := ident.CheckID("device_id", r.DeviceID); err != nil {
+		return fmt.Errorf("%w: revocation list: %v", ErrMalformed, err)
+	}
 	if err := checkIDList("revoked_licenses", r.RevokedLicenses, isUUIDErr); err != nil {
 		return err
 	}
 	if err := checkIDList("suspended_licenses", r.SuspendedLicenses, isUUIDErr); err != nil {
 		return err
+	}
+	if len(r.BlacklistedDevices) > limits.MaxRevocationDevices {
+		return fmt.Errorf("%w: blacklisted_devices has %d entries, at most %d", ErrTooLarge, len(r.BlacklistedDevices), limits.MaxRevocationDevices)
 	}
 	if err := checkIDList("blacklisted_devices", r.BlacklistedDevices, func(s string) error { return ident.CheckID("device_id", s) }); err != nil {
 		return err
@@ -183,6 +197,16 @@ func ParseRevocationList(trust *Trust, text string) (*RevocationList, error) {
 	return &r, nil
 }
 
+// CheckScope refuses a list signed for another device than deviceID: a
+// list from another scope names other ids, and would hide the device's own
+// revocation.
+func (r *RevocationList) CheckScope(deviceID string) error {
+	if r.DeviceID != deviceID {
+		return fmt.Errorf("%w: revocation list signed for %s, this device is %s", ErrWrongScope, r.DeviceID, deviceID)
+	}
+	return nil
+}
+
 // CheckNewer refuses incoming if it is older than held: a lower sequence, or
 // the same sequence with other content (a list cannot change without its
 // sequence growing). A nil held accepts anything.
@@ -200,7 +224,7 @@ func CheckNewer(held, incoming *RevocationList) error {
 }
 
 func sameList(a, b *RevocationList) bool {
-	return a.IssuedAt == b.IssuedAt && a.NextUpdate == b.NextUpdate &&
+	return a.DeviceID == b.DeviceID && a.IssuedAt == b.IssuedAt && a.NextUpdate == b.NextUpdate &&
 		slices.Equal(a.RevokedLicenses, b.RevokedLicenses) &&
 		slices.Equal(a.SuspendedLicenses, b.SuspendedLicenses) &&
 		slices.Equal(a.BlacklistedDevices, b.BlacklistedDevices) &&

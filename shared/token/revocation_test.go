@@ -91,8 +91,10 @@ func TestParseRevocationList(t *testing.T) {
 		{"error/null-list", revocationWith(t, func(p string) string {
 			return strings.Replace(p, `"blacklisted_devices":["pump-0099"]`, `"blacklisted_devices":null`, 1)
 		}), ErrMalformed},
-		{"error/duplicate-key", revocationWith(t, func(p string) string { return strings.Replace(p, `{"seq":7`, `{"seq":9,"seq":7`, 1) }), ErrMalformed},
-		{"error/seq-0", revocationWith(t, func(p string) string { return strings.Replace(p, `{"seq":7`, `{"seq":0`, 1) }), ErrMalformed},
+		{"error/duplicate-key", revocationWith(t, func(p string) string { return strings.Replace(p, `"seq":7`, `"seq":9,"seq":7`, 1) }), ErrMalformed},
+		{"error/seq-0", revocationWith(t, func(p string) string { return strings.Replace(p, `"seq":7`, `"seq":0`, 1) }), ErrMalformed},
+		{"error/no-scope", revocationWith(t, func(p string) string { return strings.Replace(p, `"device_id":"pump-0042",`, ``, 1) }), ErrMalformed},
+		{"error/bad-scope", revocationWith(t, func(p string) string { return strings.Replace(p, `"pump-0042"`, `"pump/0042"`, 1) }), ErrMalformed},
 		{"error/bad-device-id", revocationWith(t, func(p string) string { return strings.Replace(p, `"pump-0099"`, `"pump/0099"`, 1) }), ErrMalformed},
 		{"error/superseded-twice", revocationWith(t, func(p string) string {
 			return strings.Replace(p, `"superseded_licenses":["0c000000-0000-4000-8000-000000000003:4"]`, `"superseded_licenses":["0c000000-0000-4000-8000-000000000003:4","0c000000-0000-4000-8000-000000000003:5"]`, 1)
@@ -117,6 +119,18 @@ func TestParseRevocationList(t *testing.T) {
 				t.Fatalf("ParseRevocationList = %v, want %v", err, tt.want)
 			}
 		})
+	}
+}
+
+func TestCheckScope(t *testing.T) {
+	r := goldenRevocation()
+	if err := r.CheckScope("pump-0042"); err != nil {
+		t.Fatalf("own scope: %v", err)
+	}
+	for _, other := range []string{"pump-0099", "", "PUMP-0042"} {
+		if err := r.CheckScope(other); !errors.Is(err, ErrWrongScope) {
+			t.Fatalf("CheckScope(%q) = %v, want %v", other, err, ErrWrongScope)
+		}
 	}
 }
 

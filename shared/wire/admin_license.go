@@ -335,8 +335,18 @@ type TokenList struct {
 	Tokens   []LicenseToken `json:"tokens"`
 }
 
-// RevocationList is the current signed revocation list.
+// RevocationHead is the current revocation-list sequence and its times;
+// it names no ids.
+type RevocationHead struct {
+	Seq        int64     `json:"seq"`
+	IssuedAt   time.Time `json:"issued_at"`
+	NextUpdate time.Time `json:"next_update"`
+}
+
+// RevocationList is the current revocation list of one device, signed for
+// it; the counts are the lengths of its lists.
 type RevocationList struct {
+	DeviceID   string    `json:"device_id"`
 	Seq        int64     `json:"seq"`
 	IssuedAt   time.Time `json:"issued_at"`
 	NextUpdate time.Time `json:"next_update"`

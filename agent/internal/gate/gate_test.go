@@ -287,7 +287,7 @@ func BenchmarkGateDecision(b *testing.B) {
 		l.IssuedAt = now.Add(-time.Hour).Unix()
 	})
 	f.gate.clk = effclock.New(clock.Real{}, store.ClockState{}, time.Hour)
-	r := &token.RevocationList{Seq: 1, IssuedAt: testkit.Epoch.Unix(), NextUpdate: testkit.Epoch.Add(time.Hour).Unix(),
+	r := &token.RevocationList{DeviceID: testkit.RevocationDevice, Seq: 1, IssuedAt: testkit.Epoch.Unix(), NextUpdate: testkit.Epoch.Add(time.Hour).Unix(),
 		RevokedLicenses: []string{"0a000000-0000-4000-8000-000000000001"}, BlacklistedDevices: []string{"pump-0099"},
 		SupersededLicenses: []string{token.SupersededEntry("6f1c2a7e-0b3d-4e5f-8a9b-0c1d2e3f4a59", 2)}}
 	text, err := token.IssueRevocationList(testkit.Signer(b), r)
@@ -310,7 +310,7 @@ func BenchmarkGateDecision(b *testing.B) {
 // superseding returns a signed revocation list voiding token versions.
 func superseding(t *testing.T, entries ...string) *token.RevocationList {
 	t.Helper()
-	r := &token.RevocationList{Seq: 1, IssuedAt: testkit.Epoch.Unix(), NextUpdate: testkit.Epoch.Add(time.Hour).Unix(),
+	r := &token.RevocationList{DeviceID: testkit.RevocationDevice, Seq: 1, IssuedAt: testkit.Epoch.Unix(), NextUpdate: testkit.Epoch.Add(time.Hour).Unix(),
 		SupersededLicenses: entries}
 	text, err := token.IssueRevocationList(testkit.Signer(t), r)
 	if err != nil {

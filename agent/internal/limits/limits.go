@@ -4,7 +4,11 @@
 // shared/limits.
 package limits
 
-import "time"
+import (
+	"time"
+
+	"github.com/tollgate-iot/tollgate/shared/limits"
+)
 
 const (
 	// MaxIngestBodyBytes caps one POST /v1/samples body.
@@ -25,11 +29,13 @@ const (
 	// router does not wait on it.
 	BridgeQueue = 4096
 
-	// MaxChildren caps the child devices one gateway agent serves.
-	MaxChildren = 10_000
+	// MaxChildren caps the child devices one gateway agent serves (shared:
+	// it also bounds the revocation list signed for a gateway).
+	MaxChildren = limits.MaxGatewayChildren
 
-	// MaxLicensesPerDevice caps the license tokens held for one device.
-	MaxLicensesPerDevice = 16
+	// MaxLicensesPerDevice caps the license tokens held for one device
+	// (shared: it also bounds the revocation list signed for a device).
+	MaxLicensesPerDevice = limits.MaxLicensesPerDevice
 
 	// MaxActivationFileBytes caps a file given to `activate` (tokens and
 	// revocation lists, one per line).

@@ -85,13 +85,17 @@ func (a *Agent) Activate(docs []string) ([]Imported, error) {
 
 // verifyDocument checks one license token or revocation list against the
 // pinned trust and what the agent holds: never an older list, never a
-// token for a device this agent does not enforce for. (A lower token
-// version is refused when it is stored.)
+// list signed for another device, never a token for a device this agent
+// does not enforce for. (A lower token version is refused when it is
+// stored.)
 func (a *Agent) verifyDocument(text string) (parsed, error) {
 	if isRevocation(text) {
 		r, err := token.ParseRevocationList(a.trust, text)
 		if err != nil {
 			return parsed{}, err
+		}
+		if err := r.CheckScope(a.id.DeviceID); err != nil {
+			return parsed{}, fmt.Errorf("%w: %w", ErrWrongDevice, err)
 		}
 		if err := token.CheckNewer(a.gate.Revocation(), r); err != nil {
 			return parsed{}, err

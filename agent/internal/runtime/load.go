@@ -63,6 +63,9 @@ func (a *Agent) loadRevocation() error {
 		return err
 	}
 	r, err := token.ParseRevocationList(a.trust, text)
+	if err == nil {
+		err = r.CheckScope(a.id.DeviceID)
+	}
 	if err != nil {
 		return fmt.Errorf("%w: stored revocation list: %v", store.ErrCorrupt, err)
 	}

@@ -84,11 +84,23 @@ func License(t testing.TB, device string, pub ed25519.PublicKey, mod func(*token
 	return parsed, text
 }
 
-// Revocation returns a signed revocation list issued at Epoch.
+// RevocationDevice is the device Revocation signs lists for: the device
+// id the agent tests initialise with.
+const RevocationDevice = "pump-1"
+
+// Revocation returns a revocation list signed for RevocationDevice, issued
+// at Epoch.
 func Revocation(t testing.TB, seq int64, revoked, suspended, blacklisted []string) (*token.RevocationList, string) {
 	t.Helper()
+	return RevocationFor(t, RevocationDevice, seq, revoked, suspended, blacklisted)
+}
+
+// RevocationFor returns a revocation list signed for device, issued at
+// Epoch.
+func RevocationFor(t testing.TB, device string, seq int64, revoked, suspended, blacklisted []string) (*token.RevocationList, string) {
+	t.Helper()
 	r := &token.RevocationList{
-		Seq: seq, IssuedAt: Epoch.Unix(), NextUpdate: Epoch.Add(24 * time.Hour).Unix(),
+		DeviceID: device, Seq: seq, IssuedAt: Epoch.Unix(), NextUpdate: Epoch.Add(24 * time.Hour).Unix(),
 		RevokedLicenses: revoked, SuspendedLicenses: suspended, BlacklistedDevices: blacklisted,
 	}
 	text, err := token.IssueRevocationList(Signer(t), r)

@@ -352,7 +352,7 @@ func TestActivationKeyCarriesTheListItsBindSigned(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var cur wire.RevocationList
+	var cur wire.RevocationHead
 	e.must(200, "GET", "/v1/revocation-list", e.key["acme"], nil, &cur)
 	if rl.Seq != cur.Seq || k.RevocationSeq != cur.Seq || rl.MinVersion(old) == 0 {
 		t.Fatalf("key carries list %d (min version of replaced %d), current is %d", rl.Seq, rl.MinVersion(old), cur.Seq)

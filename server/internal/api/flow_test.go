@@ -76,7 +76,7 @@ func TestLicenseLifecycleOverAPI(t *testing.T) {
 		t.Fatalf("sales %+v", sales)
 	}
 	// Transfer and revoke move the revocation list.
-	var rl0, rl1 wire.RevocationList
+	var rl0, rl1 wire.RevocationHead
 	e.must(200, "GET", "/v1/revocation-list", acme, nil, &rl0)
 	var tr wire.TransferResponse
 	if code, raw := e.call("POST", "/v1/licenses/"+lic.ID+"/transfer", acme, wire.CustomerRef{To: "acme"}, nil); code != 400 {
@@ -89,8 +89,10 @@ func TestLicenseLifecycleOverAPI(t *testing.T) {
 	}
 	e.must(200, "POST", "/v1/licenses/"+tr.New.ID+"/revoke", root, nil, nil)
 	e.must(200, "GET", "/v1/revocation-list", acme, nil, &rl1)
-	rl, err := token.ParseRevocationList(trust, rl1.Token)
-	if err != nil || rl1.Seq <= rl0.Seq || !rl.LicenseRevoked(lic.ID) {
+	var dl wire.RevocationList // the transferred id was bound to dev-1
+	e.must(200, "GET", "/v1/devices/dev-1/revocation-list", acme, nil, &dl)
+	rl, err := token.ParseRevocationList(trust, dl.Token)
+	if err != nil || rl1.Seq <= rl0.Seq || dl.Seq != rl1.Seq || rl.DeviceID != "dev-1" || !rl.LicenseRevoked(lic.ID) {
 		t.Fatalf("revocation list %d → %d, %+v, %v", rl0.Seq, rl1.Seq, rl, err)
 	}
 	var audit wire.AuditList

@@ -110,13 +110,32 @@ func (a *API) licenseToken(w http.ResponseWriter, r *http.Request) {
 	a.render(w, http.StatusOK, toToken(t))
 }
 
+// revocationList is the current sequence and times: they name no ids, so
+// every caller may read them. A list itself is signed per device
+// (deviceRevocationList).
 func (a *API) revocationList(w http.ResponseWriter, r *http.Request) {
-	rl, err := a.lg.RevocationList(r.Context())
+	h, err := a.lg.RevocationHead(r.Context())
 	if err != nil {
 		a.fail(w, r, err)
 		return
 	}
-	a.render(w, http.StatusOK, wire.RevocationList{Seq: rl.Seq, IssuedAt: rl.IssuedAt, NextUpdate: rl.NextUpdate,
+	a.render(w, http.StatusOK, wire.RevocationHead{Seq: h.Seq, IssuedAt: h.IssuedAt, NextUpdate: h.NextUpdate})
+}
+
+// deviceRevocationList is the signed list of a device the caller sees:
+// only that device's (and its children's) entries.
+func (a *API) deviceRevocationList(w http.ResponseWriter, r *http.Request) {
+	id, err := pathID(r, "id")
+	if err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	rl, err := a.lg.DeviceRevocationList(r.Context(), actor(r), id)
+	if err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	a.render(w, http.StatusOK, wire.RevocationList{DeviceID: rl.DeviceID, Seq: rl.Seq, IssuedAt: rl.IssuedAt, NextUpdate: rl.NextUpdate,
 		Revoked: rl.Revoked, Suspended: rl.Suspended, Blacklist: rl.Blacklist, Superseded: rl.Superseded, Token: rl.Token})
 }
 

@@ -114,6 +114,7 @@ func (a *API) routes(r *mux.Router, authn func(http.Handler) http.Handler) {
 	h("/devices/{id}/blacklist", a.blacklist(true), http.MethodPost)
 	h("/devices/{id}/unblacklist", a.blacklist(false), http.MethodPost)
 	h("/devices/{id}/tokens", a.deviceTokens, http.MethodGet)
+	h("/devices/{id}/revocation-list", a.deviceRevocationList, http.MethodGet)
 	h("/devices/{id}/sync", a.deviceSyncStatus, http.MethodGet)
 	h("/devices/{id}/telemetry", a.deviceTelemetry, http.MethodGet)
 	h("/telemetry/discrepancies", a.telemetryDiscrepancies, http.MethodGet)

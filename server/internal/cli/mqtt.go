@@ -191,7 +191,7 @@ func startMQTT(c Config, lg *ledger.Ledger, kc *keys.Cache, env *IO, log *slog.L
 		_, _, d := pushes.Stats()
 		return float64(d)
 	})
-	lg.SetEnforcer(&brokerEnforcer{b: svc, pushes: pushes, log: blog, m: m})
+	lg.SetEnforcer(&brokerEnforcer{b: svc, lists: lg.PushRevocationList, pushes: pushes, log: blog, m: m})
 	return r, nil
 }
 
@@ -296,23 +296,29 @@ func (a brokerLedger) ServiceCustomers(ctx context.Context, name, apiKey string)
 	return a.lg.ServiceCustomers(ctx, name, apiKey)
 }
 
-// brokerEnforcer carries committed ledger changes to the broker: the new
-// signed revocation list to each affected device's control topic first
-// (so that it is on its way before the connection closes), then the
-// disconnects; new token versions are queued for a push (PushQueue), so
+// brokerEnforcer carries committed ledger changes to the broker: each
+// affected device's new revocation list, signed for it, to its control
+// topic first (so that it is on its way before the connection closes),
+// then the disconnects; new token versions are queued for a push (PushQueue), so
 // the change that made them never waits for signing and publishing.
 type brokerEnforcer struct {
 	b      broker.Service
+	lists  func(ctx context.Context, deviceID string) (string, error)
 	pushes *broker.PushQueue
 	log    *slog.Logger
 	m      *metrics.Registry
 }
 
 func (e *brokerEnforcer) Enforce(en ledger.Enforcement) {
-	if en.RevocationList != "" {
+	if en.RevocationSeq != 0 {
 		for _, d := range en.Notify {
+			list, err := e.lists(context.Background(), d.DeviceID)
+			if err != nil || list == "" {
+				e.log.Warn("revocation list for push not signed; the agent gets it at its next sync", "device_id", d.DeviceID, "error", err)
+				continue
+			}
 			topic := broker.DeviceTopic(d.CustomerID, d.DeviceID, "control")
-			if err := e.b.Publish(topic, []byte(en.RevocationList)); err != nil {
+			if err := e.b.Publish(topic, []byte(list)); err != nil {
 				e.log.Warn("revocation list push failed", "device_id", d.DeviceID, "error", err)
 				continue
 			}

@@ -273,7 +273,9 @@ func TestServeEnforcesLicensesOnTheEmbeddedBroker(t *testing.T) {
 	ks, _ := keys.Open(s.dir, nil)
 	trust, _ := ks.Trust()
 	rl, err := token.ParseRevocationList(trust, string(m.Payload()))
-	if err != nil || !rl.LicenseRevoked(ls.Licenses[0].ID) || !rl.DeviceBlacklisted("press-2") {
+	// press-1's list is signed for press-1: its own revoked license, and
+	// nothing of press-2 (blacklisted, but no child of press-1).
+	if err != nil || rl.DeviceID != "press-1" || !rl.LicenseRevoked(ls.Licenses[0].ID) || rl.DeviceBlacklisted("press-2") {
 		t.Fatalf("control message %.80q: %+v, %v", m.Payload(), rl, err)
 	}
 	if _, err := s.connect("press-1", tokens["press-1"]); err == nil {

@@ -2,6 +2,7 @@ package ctl
 
 import (
 	"context"
+	"flag"
 	"strconv"
 	"time"
 
@@ -36,15 +37,24 @@ func init() {
 			x.more(l.NextCursor)
 			return cli.Render(x.out, x.format, l, []string{"SEQ", "AT", "USER", "ACTION", "OBJECT", "ID"}, rows)
 		}})
-	register("revocation show", cmd{usage: "revocation show   (the current signed revocation list)",
+	register("revocation show", cmd{usage: "revocation show [--device DEV]   (the current sequence; with --device, that device's signed list)",
+		flags: func(fs *flag.FlagSet, v *vals) { v.str(fs, "device", "device whose signed list to show") },
 		run: func(ctx context.Context, x *invocation) error {
-			var r wire.RevocationList
-			if err := x.c.Do(ctx, "GET", "/v1/revocation-list", nil, &r); err != nil {
+			if dev := x.s("device"); dev != "" {
+				var r wire.RevocationList
+				if err := x.c.Do(ctx, "GET", "/v1/devices/"+esc(dev)+"/revocation-list", nil, &r); err != nil {
+					return err
+				}
+				return cli.Render(x.out, x.format, r, []string{"DEVICE", "SEQ", "ISSUED_AT", "NEXT_UPDATE", "REVOKED", "SUSPENDED", "BLACKLISTED", "SUPERSEDED", "TOKEN"},
+					[][]string{{r.DeviceID, strconv.FormatInt(r.Seq, 10), r.IssuedAt.UTC().Format(time.RFC3339), r.NextUpdate.UTC().Format(time.RFC3339),
+						strconv.Itoa(r.Revoked), strconv.Itoa(r.Suspended), strconv.Itoa(r.Blacklist), strconv.Itoa(r.Superseded), r.Token}})
+			}
+			var h wire.RevocationHead
+			if err := x.c.Do(ctx, "GET", "/v1/revocation-list", nil, &h); err != nil {
 				return err
 			}
-			return cli.Render(x.out, x.format, r, []string{"SEQ", "ISSUED_AT", "NEXT_UPDATE", "REVOKED", "SUSPENDED", "BLACKLISTED", "SUPERSEDED", "TOKEN"},
-				[][]string{{strconv.FormatInt(r.Seq, 10), r.IssuedAt.UTC().Format(time.RFC3339), r.NextUpdate.UTC().Format(time.RFC3339),
-					strconv.Itoa(r.Revoked), strconv.Itoa(r.Suspended), strconv.Itoa(r.Blacklist), strconv.Itoa(r.Superseded), r.Token}})
+			return cli.Render(x.out, x.format, h, []string{"SEQ", "ISSUED_AT", "NEXT_UPDATE"},
+				[][]string{{strconv.FormatInt(h.Seq, 10), h.IssuedAt.UTC().Format(time.RFC3339), h.NextUpdate.UTC().Format(time.RFC3339)}})
 		}})
 	register("whoami", cmd{usage: "whoami", run: func(ctx context.Context, x *invocation) error {
 		var w wire.WhoAmI

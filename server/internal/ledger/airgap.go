@@ -133,15 +133,13 @@ func (lg *Ledger) NewActivationKey(ctx context.Context, a Actor, deviceID string
 }
 
 // activationKey signs the device's next activation key into out. A change
-// made earlier in the transaction that dirtied the revocation list is
-// signed first, so the key carries the list that reflects it.
+// made earlier in the transaction to a revocation-list entry advances the
+// head first, so the key carries the device's list that reflects it.
 func (o *op) activationKey(a Actor, d *Device, requestCreated int64, out *ActivationKeyResult) error {
 	if o.rlDirty {
-		rl, err := o.signRevocationList()
-		if err != nil {
+		if _, err := o.advanceRevocationHead(); err != nil {
 			return err
 		}
-		o.enf.RevocationList = rl.Token
 	}
 	seq, err := o.nextActivationSeq(d.ID)
 	if err != nil {
@@ -165,9 +163,12 @@ func (o *op) activationKey(a Actor, d *Device, requestCreated int64, out *Activa
 	if err != nil {
 		return err
 	}
-	var rl SignedRevocationList
-	if err := o.x.GetJSON(store.RevocationListKey(), &rl); err != nil {
-		return mapNotFound(err, "revocation list", "current")
+	rl, err := o.signedRevocationList(d.ID, false) // a write: its head may not commit
+	if err != nil {
+		return err
+	}
+	if rl == nil {
+		return notFound("revocation list", "current")
 	}
 	k.RevocationList = rl.Token
 	signer, trust, err := o.lg.signerAndTrust()

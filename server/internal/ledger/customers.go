@@ -56,7 +56,7 @@ func (lg *Ledger) Bootstrap(ctx context.Context, name, email string) (*Customer,
 		if err := o.audit(sys, "user.create", "user", user.ID, root.ID, nil, user); err != nil {
 			return err
 		}
-		_, err = o.signRevocationList() // agents can fetch a list from the first minute
+		_, err = o.advanceRevocationHead() // agents can fetch a list from the first minute
 		return err
 	})
 	if err != nil {

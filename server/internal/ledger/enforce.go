@@ -18,11 +18,12 @@ type Enforcement struct {
 	// blacklisted, or (for a gateway) one of their children was.
 	Disconnect []DeviceRef
 	// Notify are devices whose revocation-list entries changed (they
-	// include Disconnect): they should receive RevocationList at once.
+	// include Disconnect): they should receive their list
+	// (PushRevocationList) at once.
 	Notify []DeviceRef
-	// RevocationList is the list the change signed, in text form; empty
-	// if the change did not re-sign it.
-	RevocationList string
+	// RevocationSeq is the revocation-list sequence the change started; 0
+	// if it changed no entry.
+	RevocationSeq int64
 	// Tokens are devices for which the change signed a new token version:
 	// they should be pushed their current tokens (PushDocument).
 	Tokens []DeviceRef

@@ -96,9 +96,18 @@ func TestEnforcerLearnsWhomToCutOffAndTell(t *testing.T) {
 			if !slices.Equal(ids(got[0].Disconnect), tc.disconnect) || !slices.Equal(ids(got[0].Notify), tc.tell) {
 				t.Fatalf("disconnect %v, tell %v; want %v, %v", ids(got[0].Disconnect), ids(got[0].Notify), tc.disconnect, tc.tell)
 			}
-			rl, err := token.ParseRevocationList(trust, got[0].RevocationList)
-			if err != nil || rl.Seq != e.revocationList().Seq {
-				t.Fatalf("enforcement carries list %+v, %v; want the current one", rl, err)
+			if got[0].RevocationSeq != e.revocationList().Seq {
+				t.Fatalf("enforcement carries seq %d; want the current one", got[0].RevocationSeq)
+			}
+			for _, ref := range got[0].Notify {
+				text, err := e.lg.PushRevocationList(ctx, ref.DeviceID)
+				if err != nil {
+					t.Fatal(err)
+				}
+				rl, err := token.ParseRevocationList(trust, text)
+				if err != nil || rl.Seq != got[0].RevocationSeq || rl.DeviceID != ref.DeviceID {
+					t.Fatalf("push list for %s: %+v, %v", ref.DeviceID, rl, err)
+				}
 			}
 		})
 	}

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"io"
 	"log/slog"
+	"slices"
 	"testing"
 	"time"
 
@@ -149,9 +150,10 @@ func (e *env) bind(a Actor, id, dev string) *BindResult {
 	return r
 }
 
-func (e *env) revocationList() *token.RevocationList {
+// listOf is the verified revocation list signed for one device.
+func (e *env) listOf(dev string) *token.RevocationList {
 	e.t.Helper()
-	s, err := e.lg.RevocationList(ctx)
+	s, err := e.lg.DeviceRevocationList(ctx, SystemActor(), dev)
 	if err != nil {
 		e.t.Fatal(err)
 	}
@@ -161,9 +163,49 @@ func (e *env) revocationList() *token.RevocationList {
 	}
 	r, err := token.ParseRevocationList(trust, s.Token)
 	if err != nil {
-		e.t.Fatalf("revocation list does not verify: %v", err)
+		e.t.Fatalf("revocation list of %s does not verify: %v", dev, err)
+	}
+	if r.DeviceID != dev || s.DeviceID != dev {
+		e.t.Fatalf("list asked for %s is signed for %s", dev, r.DeviceID)
 	}
 	return r
+}
+
+// revocationList is what reaches the fleet: the union of the lists
+// signed for every device, at the current seq.
+func (e *env) revocationList() *token.RevocationList {
+	e.t.Helper()
+	h, err := e.lg.RevocationHead(ctx)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	out := &token.RevocationList{Seq: h.Seq, IssuedAt: h.IssuedAt.Unix(), NextUpdate: h.NextUpdate.Unix(),
+		RevokedLicenses: []string{}, SuspendedLicenses: []string{}, BlacklistedDevices: []string{}, SupersededLicenses: []string{}}
+	cursor := ""
+	for {
+		ds, next, err := e.lg.ListDevices(ctx, e.root, "", cursor, MaxPageSize)
+		if err != nil {
+			e.t.Fatal(err)
+		}
+		for _, d := range ds {
+			r := e.listOf(d.ID)
+			if r.Seq != h.Seq {
+				e.t.Fatalf("list of %s has seq %d, head %d", d.ID, r.Seq, h.Seq)
+			}
+			out.RevokedLicenses = append(out.RevokedLicenses, r.RevokedLicenses...)
+			out.SuspendedLicenses = append(out.SuspendedLicenses, r.SuspendedLicenses...)
+			out.BlacklistedDevices = append(out.BlacklistedDevices, r.BlacklistedDevices...)
+			out.SupersededLicenses = append(out.SupersededLicenses, r.SupersededLicenses...)
+		}
+		if cursor = next; cursor == "" {
+			break
+		}
+	}
+	for _, l := range []*[]string{&out.RevokedLicenses, &out.SuspendedLicenses, &out.BlacklistedDevices, &out.SupersededLicenses} {
+		slices.Sort(*l)
+		*l = slices.Compact(*l)
+	}
+	return out
 }
 
 func (e *env) trial(customer string) *LicenseView {

@@ -59,6 +59,8 @@ type Ledger struct {
 	enforcer Enforcer
 
 	syncq syncQueue // sync reports waiting for a group commit (syncbatch.go)
+
+	rlCache revocationCache // signed per-device lists of the current seq (revocation.go)
 }
 
 // New returns a ledger over o.DB. The root customer is read if the store
@@ -135,11 +137,9 @@ func (lg *Ledger) commit(fn func(o *op) error) (Enforcement, Enforcer, error) {
 			return err
 		}
 		if o.rlDirty {
-			rl, err := o.signRevocationList()
-			if err != nil {
+			if _, err := o.advanceRevocationHead(); err != nil {
 				return err
 			}
-			o.enf.RevocationList = rl.Token
 		}
 		actions, enf = o.actions, o.enf
 		return nil

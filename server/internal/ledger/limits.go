@@ -86,6 +86,18 @@ const (
 	// MaxSyncListed caps the forks and overdrafts one sync status lists
 	// (their totals are always exact).
 	MaxSyncListed = 1000
+	// heldTokenSlack is how far past a token's not_after the record that a
+	// device holds it runs: a day token, re-signed at every sync, then
+	// rewrites the record about once a month, not at every sync.
+	heldTokenSlack = 30 * Day
+	// MaxRevocationPrune caps the ended superseded and held-token records
+	// one periodic pass deletes, of each kind, to keep its transaction small.
+	MaxRevocationPrune = 10_000
+	// MaxRevocationCacheBytes caps the signed per-device lists kept for
+	// reuse within one seq; MaxCachedRevocationBytes is the largest list
+	// kept (a few hundred bytes is usual).
+	MaxRevocationCacheBytes  = 32 << 20
+	MaxCachedRevocationBytes = 16 << 10
 	// MaxSyncTokens caps the tokens one sync answer carries (the
 	// contract's bound on a response).
 	MaxSyncTokens = limits.MaxActivationKeyTokens

@@ -257,8 +257,10 @@ type LicenseToken struct {
 	Token     string    `json:"token"`
 }
 
-// SignedRevocationList is the current revocation list and its text form.
+// SignedRevocationList is the current revocation list of one device and
+// its text form.
 type SignedRevocationList struct {
+	DeviceID   string    `json:"device_id"`
 	Seq        int64     `json:"seq"`
 	IssuedAt   time.Time `json:"issued_at"`
 	NextUpdate time.Time `json:"next_update"`

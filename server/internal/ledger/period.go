@@ -61,9 +61,12 @@ func (lg *Ledger) ApplyDue(ctx context.Context) (renewed, expired int, err error
 				return err
 			}
 		}
-		var cur SignedRevocationList
+		var cur RevocationHead
 		if err := o.x.GetJSON(store.RevocationListKey(), &cur); err != nil || cur.NextUpdate.Sub(o.now) < o.lg.rlLife/2 {
 			o.rlDirty = true
+		}
+		if o.rlDirty { // the head moves to now: what ended by now is in no list
+			return o.pruneRevocationMarkers()
 		}
 		return nil
 	})

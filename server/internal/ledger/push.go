@@ -2,7 +2,6 @@ package ledger
 
 import (
 	"context"
-	"errors"
 
 	"github.com/tollgate-iot/tollgate/server/internal/store"
 	"github.com/tollgate-iot/tollgate/shared/syncproto"
@@ -68,12 +67,8 @@ func (lg *Ledger) PushDocument(ctx context.Context, deviceID string) (*PushDocum
 		if err != nil {
 			return err
 		}
-		var rl SignedRevocationList
-		if err := o.x.GetJSON(store.RevocationListKey(), &rl); err != nil && !errors.Is(err, store.ErrNotFound) {
-			return err
-		}
-		r.RevocationList = rl.Token
-		return nil
+		r.RevocationList, err = o.revocationText(deviceID)
+		return err
 	})
 	if err != nil {
 		return nil, err

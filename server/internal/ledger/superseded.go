@@ -4,7 +4,6 @@ import (
 	"errors"
 
 	"github.com/tollgate-iot/tollgate/server/internal/store"
-	"github.com/tollgate-iot/tollgate/shared/token"
 )
 
 // A device that loses a license (unbind, replacement, transfer, a move to
@@ -51,32 +50,4 @@ func (o *op) supersedeOnHolderChange(before, l *License) error {
 		return err
 	}
 	return o.x.PutJSON(store.SupersededKey(l.ID), &s)
-}
-
-// supersededEntries returns the list's superseded entries and drops the
-// stored ones whose void tokens have all expired: no agent can use them.
-func (o *op) supersededEntries() ([]string, error) {
-	out := []string{}
-	var stale [][]byte
-	err := o.x.Scan(store.SupersededPrefix(), nil, true, func(k, v []byte) (bool, error) {
-		var s superseded
-		if err := jsonUnmarshal(v, &s); err != nil {
-			return false, err
-		}
-		if s.Until > o.now.Unix() {
-			out = append(out, token.SupersededEntry(store.LastPart(k), s.Version))
-		} else {
-			stale = append(stale, append([]byte(nil), k...))
-		}
-		return true, nil
-	})
-	if err != nil {
-		return nil, err
-	}
-	for _, k := range stale {
-		if err := o.x.Delete(k); err != nil {
-			return nil, err
-		}
-	}
-	return out, nil
 }

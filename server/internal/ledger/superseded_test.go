@@ -126,7 +126,7 @@ func TestMoveOfAFormerlyBoundLicenseKeepsItsEntry(t *testing.T) {
 	if _, err := e.lg.MoveLicense(ctx, dist, l.ID, "beta"); err != nil {
 		t.Fatal(err)
 	}
-	rl := e.revocationList()
+	rl := e.listOf("dev-1")
 	if rl.MinVersion(l.ID) <= old.Version {
 		t.Fatalf("moved license: min version %d, old token %d", rl.MinVersion(l.ID), old.Version)
 	}
@@ -134,18 +134,18 @@ func TestMoveOfAFormerlyBoundLicenseKeepsItsEntry(t *testing.T) {
 		t.Fatal(err)
 	}
 	trust, _ := e.ks.Trust()
-	if _, err := token.ParseRevocationList(trust, mustList(t, e).Token); err != nil {
+	if _, err := token.ParseRevocationList(trust, mustList(t, e, "dev-1").Token); err != nil {
 		t.Fatal(err)
 	}
 }
 
-func mustList(t *testing.T, e *env) *SignedRevocationList {
+func mustList(t *testing.T, e *env, dev string) *SignedRevocationList {
 	t.Helper()
-	s, err := e.lg.RevocationList(ctx)
+	s, err := e.lg.DeviceRevocationList(ctx, SystemActor(), dev)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if s.Superseded != len(e.revocationList().SupersededLicenses) {
+	if s.Superseded != len(e.listOf(dev).SupersededLicenses) {
 		t.Fatalf("superseded count %d disagrees with the list", s.Superseded)
 	}
 	return s

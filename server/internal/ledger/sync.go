@@ -817,12 +817,8 @@ func (lg *Ledger) syncAnswerOf(deviceID string, res *reconciled) (*syncproto.Res
 		if err != nil {
 			return err
 		}
-		var rl SignedRevocationList
-		if err := o.x.GetJSON(store.RevocationListKey(), &rl); err != nil && !errors.Is(err, store.ErrNotFound) {
-			return err
-		}
-		out.RevocationList = rl.Token
-		return nil
+		out.RevocationList, err = o.revocationText(deviceID)
+		return err
 	})
 	return out, err
 }

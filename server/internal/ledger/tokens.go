@@ -68,6 +68,9 @@ func (o *op) issueToken(l *License) error {
 		l.TokenUntil = na
 	}
 	o.tokenIssued(d)
+	if err := o.recordHeld(d, l.ID, na); err != nil {
+		return err
+	}
 	return o.x.PutJSON(k, &LicenseToken{LicenseID: l.ID, DeviceID: d.ID, Version: l.Version,
 		NotAfter: unixTime(na), Token: text})
 }
@@ -76,64 +79,6 @@ func (o *op) issueToken(l *License) error {
 func (o *op) markRevoked(l *License) error {
 	o.rlDirty = true
 	return o.x.Put(store.RevokedKey(l.ID), []byte(strconv.FormatInt(l.TokenUntil, 10)))
-}
-
-// signRevocationList signs a new list from the rv/, sp/, bl/ and ss/ markers
-// with a sequence one above the last. Revoked ids and superseded versions
-// whose tokens have all expired are left out: no agent can still use them.
-func (o *op) signRevocationList() (*SignedRevocationList, error) {
-	var prev SignedRevocationList
-	if err := o.x.GetJSON(store.RevocationListKey(), &prev); err != nil && !errors.Is(err, store.ErrNotFound) {
-		return nil, err
-	}
-	r := token.RevocationList{Seq: prev.Seq + 1, IssuedAt: o.now.Unix(), NextUpdate: o.now.Add(o.lg.rlLife).Unix(),
-		RevokedLicenses: []string{}, SuspendedLicenses: []string{}, BlacklistedDevices: []string{}}
-	err := o.x.Scan(store.RevokedPrefix(), nil, true, func(k, v []byte) (bool, error) {
-		until, _ := strconv.ParseInt(string(v), 10, 64)
-		if until > o.now.Unix() {
-			r.RevokedLicenses = append(r.RevokedLicenses, store.LastPart(k))
-		}
-		return true, nil
-	})
-	if err != nil {
-		return nil, err
-	}
-	if r.SupersededLicenses, err = o.supersededEntries(); err != nil {
-		return nil, err
-	}
-	for _, s := range []struct {
-		p   []byte
-		dst *[]string
-	}{{store.SuspendedPrefix(), &r.SuspendedLicenses}, {store.BlacklistPrefix(), &r.BlacklistedDevices}} {
-		if err := o.x.Scan(s.p, nil, false, func(k, _ []byte) (bool, error) {
-			*s.dst = append(*s.dst, store.LastPart(k))
-			return true, nil
-		}); err != nil {
-			return nil, err
-		}
-	}
-	signer, err := o.lg.keys.Active()
-	if err != nil {
-		return nil, fmt.Errorf("ledger: signing key: %w", err)
-	}
-	text, err := token.IssueRevocationList(signer, &r)
-	if err != nil {
-		return nil, fmt.Errorf("ledger: sign revocation list: %w", err)
-	}
-	out := &SignedRevocationList{Seq: r.Seq, IssuedAt: unixTime(r.IssuedAt), NextUpdate: unixTime(r.NextUpdate),
-		Revoked: len(r.RevokedLicenses), Suspended: len(r.SuspendedLicenses), Blacklist: len(r.BlacklistedDevices),
-		Superseded: len(r.SupersededLicenses), Token: text}
-	o.rlDirty = false
-	o.actions = append(o.actions, "revocation_list.sign")
-	return out, o.x.PutJSON(store.RevocationListKey(), out)
-}
-
-// RevocationList returns the current signed revocation list. Every
-// authenticated user may fetch it: it names ids, nothing else.
-func (lg *Ledger) RevocationList(ctx context.Context) (*SignedRevocationList, error) {
-	var out SignedRevocationList
-	err := lg.view(func(o *op) error { return o.x.GetJSON(store.RevocationListKey(), &out) })
-	return &out, mapNotFound(err, "revocation list", "current")
 }
 
 // DeviceTokens returns the current tokens of every license bound to a device.
