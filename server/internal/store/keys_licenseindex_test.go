@@ -29,3 +29,32 @@ func TestLicenseByCustomerOwner(t *testing.T) {
 		t.Fatal("a customer's prefix is not under the whole index")
 	}
 }
+
+// FuzzLicenseByCustomerOwner: for any key, a found owner is non-empty,
+// holds no separator, and rebuilding the key from it and the rest gives
+// the key back; for keys built by LicenseByCustomerKey the owner is found.
+func FuzzLicenseByCustomerOwner(f *testing.F) {
+	f.Add("acme", "lic-1")
+	f.Add("", "lic-1")
+	f.Add("acme", "")
+	f.Add("a/b", "c")
+	f.Fuzz(func(t *testing.T, customer, id string) {
+		k := LicenseByCustomerKey(customer, id)
+		got, ok := LicenseByCustomerOwner(k)
+		if ok {
+			if got == "" || bytes.IndexByte([]byte(got), sep) >= 0 {
+				t.Fatalf("owner %q of %q", got, k)
+			}
+			if !bytes.HasPrefix(k, LicenseByCustomerPrefix(got)) || len(k) == len(LicenseByCustomerPrefix(got)) {
+				t.Fatalf("owner %q does not rebuild %q", got, k)
+			}
+		}
+		validID := func(s string) bool { return s != "" && bytes.IndexByte([]byte(s), sep) < 0 }
+		if validID(customer) && id != "" && (!ok || got != customer) {
+			t.Fatalf("LicenseByCustomerOwner(%q) = %q, %v; want %q", k, got, ok, customer)
+		}
+		if _, ok := LicenseByCustomerOwner([]byte(customer + id)); ok && !bytes.HasPrefix([]byte(customer+id), LicenseByCustomerAll()) {
+			t.Fatal("an owner found outside the index")
+		}
+	})
+}
