@@ -2,6 +2,7 @@ package metrics
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
 	"sort"
 	"sync"
@@ -49,7 +50,8 @@ func NewLicenseCollector(count LicenseCounter, clk clock.Clock, log *slog.Logger
 	}
 	return &LicenseCollector{count: count, clock: clock.OrReal(clk), log: log,
 		desc: prometheus.NewDesc("tollgate_licenses",
-			"Licenses by owning customer and status, counted at most once a minute. Customers past the largest 200 are summed under customer=\"(other)\".",
+			fmt.Sprintf("Licenses by owning customer and status, counted at most every %s. Customers past the largest %d are summed under customer=%q.",
+				LicenseGaugeRefresh, MaxLicenseGaugeCustomers, OtherCustomers),
 			[]string{"customer", "status"}, nil)}
 }
 
