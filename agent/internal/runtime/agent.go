@@ -82,6 +82,8 @@ type Agent struct {
 
 	// apiRefused counts what the local API's guard refused.
 	apiRefused ingest.Refusals
+	// lat times syncs and broker CONNECTs (metrics.go).
+	lat latency
 
 	// syncKick asks syncLoop for a sync out of turn (kickSync).
 	syncKick chan struct{}
@@ -116,7 +118,7 @@ func Open(ctx context.Context, cfg config.Config, o Options) (*Agent, error) {
 		return nil, err
 	}
 	a := &Agent{cfg: cfg, log: log, wall: clock.OrReal(o.Clock), timers: clock.OrReal(o.Timers), st: st, priv: priv,
-		syncKick: make(chan struct{}, 1)}
+		syncKick: make(chan struct{}, 1), lat: newLatency()}
 	if err := a.load(); err != nil {
 		st.Close()
 		return nil, err

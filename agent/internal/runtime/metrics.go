@@ -4,12 +4,50 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/tollgate-iot/tollgate/agent/internal/metrics"
 )
 
-// metricsHandler serves the agent's Prometheus metrics.
-func (a *Agent) metricsHandler(r *running) http.Handler {
-	return metrics.Handler(func(w *metrics.Writer) {
+// latency holds the agent's histograms: rare events (a sync, a CONNECT),
+// timed where they happen. Everything per sample is an atomic counter read
+// at scrape time (metricsHandler).
+type latency struct {
+	sync, connect *prometheus.HistogramVec
+}
+
+func newLatency() latency {
+	return latency{
+		sync: prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "tollgate_agent_sync_duration_seconds",
+			Help:    "Syncs with the license server, from the call (waiting for one under way included) to the answer applied, by result (ok, error).",
+			Buckets: metrics.LatencyBuckets}, []string{"result"}),
+		connect: prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "tollgate_agent_upstream_connect_duration_seconds",
+			Help:    "CONNECTs to the upstream broker, from dialling to CONNACK, by result (ok, error).",
+			Buckets: metrics.LatencyBuckets}, []string{"result"}),
+	}
+}
+
+func result(err error) string {
+	if err != nil {
+		return "error"
+	}
+	return "ok"
+}
+
+// metricsHandler serves the agent's Prometheus metrics: the Go and process
+// collectors, the latency histograms, and the counters below, read when
+// Prometheus scrapes.
+func (a *Agent) metricsHandler(r *running) (http.Handler, error) {
+	reg, err := metrics.NewRegistry(a.fillMetrics(r), a.lat.sync, a.lat.connect)
+	if err != nil {
+		return nil, err
+	}
+	return metrics.Handler(reg, a.log), nil
+}
+
+// fillMetrics writes the agent's counters and gauges for one scrape.
+func (a *Agent) fillMetrics(r *running) metrics.Fill {
+	return func(w *metrics.Sink) {
 		eff, tamper := a.clk.Now()
 		refused := a.refusedTotals()
 		for _, reason := range metrics.SortedKeys(refused) {
@@ -47,11 +85,11 @@ func (a *Agent) metricsHandler(r *running) http.Handler {
 			w.Counter("tollgate_agent_samples_overage_total", "Samples accepted over budget in report mode, ever.", totals.Overage, "device_id", d.ID)
 			w.Gauge("tollgate_agent_deduction_seq", "Last day-deduction sequence.", d.DeductionSeq(), "device_id", d.ID)
 		}
-	})
+	}
 }
 
 // syncMetrics writes the sync counters once a sync was tried.
-func (a *Agent) syncMetrics(w *metrics.Writer) {
+func (a *Agent) syncMetrics(w *metrics.Sink) {
 	a.synm.Lock()
 	c := a.sync
 	a.synm.Unlock()

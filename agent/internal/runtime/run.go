@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/tollgate-iot/tollgate/agent/internal/bridge"
 	"github.com/tollgate-iot/tollgate/agent/internal/gate"
@@ -166,7 +167,8 @@ func (a *Agent) password() string {
 func (a *Agent) newPublisher(ob *outbox.Outbox) (*upstream.Publisher, error) {
 	o := upstream.Options{Broker: a.cfg.Broker, ClientID: a.id.DeviceID, Username: a.id.DeviceID,
 		Password: a.password, MaxInflight: a.cfg.MaxInflight, Outbox: ob, Clock: a.timers, Logger: a.log,
-		ControlTopic: a.controlTopic, Control: a.control, OnConnect: a.kickSync}
+		ControlTopic: a.controlTopic, Control: a.control, OnConnect: a.kickSync,
+		ConnectDone: func(err error, d time.Duration) { a.lat.connect.WithLabelValues(result(err)).Observe(d.Seconds()) }}
 	if strings.HasPrefix(a.cfg.Broker, "ssl://") {
 		tc, err := upstream.TLSConfig(a.cfg.CertsPath(), a.id.DeviceID, a.cfg.Broker)
 		if err != nil {
@@ -189,7 +191,10 @@ func (a *Agent) listen(r *running) ([]*http.Server, Addrs, error) {
 			return nil, addrs, err
 		}
 	}
-	metrics := a.metricsHandler(r)
+	metrics, err := a.metricsHandler(r)
+	if err != nil {
+		return nil, addrs, err
+	}
 	api := ingest.NewHandler(r.pipe, control{a}, metrics, a.log)
 	ln, addr, err := listenOn(a.cfg.Ingest)
 	if err != nil {

@@ -29,6 +29,13 @@ type SyncResult = syncer.Result
 // Sync runs one sync with the license server now (docs/sync.md). It waits
 // for a sync already under way (the background one) to end first.
 func (a *Agent) Sync(ctx context.Context) (SyncResult, error) {
+	start := a.timers.Now()
+	res, err := a.sync1(ctx)
+	a.lat.sync.WithLabelValues(result(err)).Observe(a.timers.Now().Sub(start).Seconds())
+	return res, err
+}
+
+func (a *Agent) sync1(ctx context.Context) (SyncResult, error) {
 	c, err := a.syncClient()
 	if err != nil {
 		return SyncResult{}, err

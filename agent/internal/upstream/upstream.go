@@ -58,8 +58,12 @@ type Options struct {
 	// clean session) is lost, so the agent syncs then. It runs on the
 	// publisher's goroutine and must not block.
 	OnConnect func()
-	Clock     clock.Clock
-	Logger    *slog.Logger
+	// ConnectDone, if set, is told how every CONNECT attempt ended and how
+	// long it took (dial to CONNACK), for the latency histogram; attempts
+	// cut short by shutdown are not reported. It must not block.
+	ConnectDone func(err error, d time.Duration)
+	Clock       clock.Clock
+	Logger      *slog.Logger
 }
 
 // Publisher drains the outbox to the broker. Its counters are safe to read
@@ -102,7 +106,11 @@ func (p *Publisher) Run(ctx context.Context) {
 	backoff := limits.ReconnectMin
 	sessions := 0
 	for ctx.Err() == nil {
+		start := p.clk.Now()
 		c, lost, err := p.connect(ctx)
+		if p.o.ConnectDone != nil && ctx.Err() == nil {
+			p.o.ConnectDone(err, p.clk.Now().Sub(start))
+		}
 		if err != nil {
 			p.log.Warn("upstream connect failed", "broker", p.o.Broker, "err", err, "retry_in", backoff)
 			select {

@@ -19,9 +19,10 @@ func TestHealthAndMetrics(t *testing.T) {
 	e.call("GET", "/v1/licenses?limit=0", e.key["root"], nil, nil)
 	_, raw := e.call("GET", "/metrics", "", nil, nil)
 	for _, want := range []string{
-		`tollgate_http_requests_total{route="/v1/whoami",method="GET",code="200"} 1`,
-		`tollgate_http_requests_total{route="/v1/licenses",method="GET",code="400"} 1`,
-		"# TYPE tollgate_http_request_duration_seconds summary",
+		`tollgate_http_requests_total{code="200",method="GET",route="/v1/whoami"} 1`,
+		`tollgate_http_requests_total{code="400",method="GET",route="/v1/licenses"} 1`,
+		"# TYPE tollgate_http_request_duration_seconds histogram",
+		`tollgate_http_request_duration_seconds_count{method="GET",route="/v1/whoami",status_class="2xx"} 1`,
 	} {
 		if !strings.Contains(string(raw), want) {
 			t.Errorf("metrics lack %q:\n%s", want, raw)

@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"strconv"
 	"strings"
 	"time"
 
@@ -62,7 +63,10 @@ func New(o Options) *API {
 		a.ready = func() bool { return true }
 	}
 	a.m.Counter("tollgate_http_requests_total", "Admin API requests by route, method and status.", "route", "method", "code")
-	a.m.Summary("tollgate_http_request_duration_seconds", "Admin API request latency.", "route")
+	a.m.Histogram("tollgate_http_request_duration_seconds", "Admin API request latency, by route template, method and status class.",
+		metrics.LatencyBuckets, "route", "method", "status_class")
+	a.m.Histogram("tollgate_sync_duration_seconds", "Device sync handling after the body is read (verify, apply to the ledger, sign the answer), by result: ok or the error code.",
+		metrics.LatencyBuckets, "result")
 	a.m.GaugeFunc("tollgate_http_body_bytes_in_flight", "Bytes of request bodies read before they are handled (sync, online activation, usage import), held now.",
 		func() float64 { b, _, _, _ := a.bodies.usage(); return float64(b) })
 	a.m.GaugeFunc("tollgate_http_bodies_in_flight", "Request bodies being read before they are handled, now.",
@@ -86,7 +90,7 @@ func (a *API) Handler() http.Handler {
 	r.NotFoundHandler, r.MethodNotAllowedHandler = notFound, notAllowed
 	r.Use(a.instrument)
 	r.HandleFunc("/healthz", a.health).Methods(http.MethodGet)
-	r.HandleFunc("/metrics", a.metrics).Methods(http.MethodGet)
+	r.Handle("/metrics", a.m.Handler(a.log)).Methods(http.MethodGet)
 	// The device signs its sync request: no API key.
 	r.HandleFunc("/v1/device/sync", a.deviceSync).Methods(http.MethodPost)
 	// Online activation: the device signs, the code authorizes (redeem.go).
@@ -183,8 +187,12 @@ func (a *API) instrument(next http.Handler) http.Handler {
 				}
 			}
 			d := a.clock.Now().Sub(start)
-			a.m.Add("tollgate_http_requests_total", 1, route, r.Method, fmt.Sprint(sw.status))
-			a.m.Observe("tollgate_http_request_duration_seconds", d.Seconds(), route)
+			status, method := sw.status, metricMethod(r.Method)
+			if status == 0 {
+				status = http.StatusOK // net/http's answer to a handler that wrote nothing
+			}
+			a.m.Add("tollgate_http_requests_total", 1, route, method, strconv.Itoa(status))
+			a.m.Observe("tollgate_http_request_duration_seconds", d.Seconds(), route, method, statusClass(status))
 			a.log.Debug("http request", "method", r.Method, "route", route, "status", sw.status, "duration_ms", d.Milliseconds())
 		}()
 		next.ServeHTTP(sw, r)
@@ -199,11 +207,24 @@ func (a *API) health(w http.ResponseWriter, r *http.Request) {
 	a.render(w, http.StatusOK, wire.Health{Status: "ok"})
 }
 
-func (a *API) metrics(w http.ResponseWriter, r *http.Request) {
-	w.Header().Set("Content-Type", "text/plain; version=0.0.4; charset=utf-8")
-	if err := a.m.WriteText(w); err != nil {
-		a.log.Warn("metrics write", "error", err)
+// metricMethod bounds the method label: a client may send any token as
+// its method, and each would otherwise become a series of its own.
+func metricMethod(m string) string {
+	switch m {
+	case http.MethodGet, http.MethodHead, http.MethodPost, http.MethodPut, http.MethodPatch,
+		http.MethodDelete, http.MethodOptions:
+		return m
 	}
+	return "other"
+}
+
+// statusClass is "2xx" for 200..299 and so on: the latency histogram is
+// split by class, not by code, to bound its series (13 buckets each).
+func statusClass(status int) string {
+	if status < 100 || status > 599 {
+		return "other"
+	}
+	return strconv.Itoa(status/100) + "xx"
 }
 
 func (a *API) render(w http.ResponseWriter, status int, v any) {

@@ -40,7 +40,13 @@ func (a *API) deviceSync(w http.ResponseWriter, r *http.Request) {
 		a.fail(w, r, err)
 		return
 	}
+	start := a.clock.Now()
 	answer, err := a.syncText(r.Context(), text)
+	result := "ok"
+	if err != nil {
+		_, result = Status(err)
+	}
+	a.m.Observe("tollgate_sync_duration_seconds", a.clock.Now().Sub(start).Seconds(), result)
 	if err != nil {
 		a.fail(w, r, err)
 		return

@@ -32,6 +32,8 @@ import (
 
 	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
+
+	"github.com/tollgate-iot/tollgate/shared/clock"
 )
 
 // ErrNotReady reports a broker that did not become ready in time.
@@ -99,7 +101,24 @@ type Config struct {
 	// Observer, if set, counts every telemetry message per device and
 	// hour (observed.go).
 	Observer *Observer
+	// OnConnect, if set, is told how every device or service CONNECT
+	// ended (one of the Connect* results) and how long deciding it took,
+	// authorization included. It must not block.
+	OnConnect func(result string, d time.Duration)
+	// Clock times CONNECTs; nil means the real clock.
+	Clock clock.Clock
 }
+
+// The results OnConnect reports: a closed set, so that a metric labelled
+// with them has bounded series.
+const (
+	ConnectAccepted = "accepted"  // the client is connected
+	ConnectDenied   = "denied"    // the Authorizer refused (ErrDenied)
+	ConnectError    = "error"     // the Authorizer failed otherwise (timeout, store)
+	ConnectClientID = "client_id" // the MQTT client id is not the granted identity
+	ConnectBadGrant = "bad_grant" // the grant's topic filters are invalid
+	ConnectKicked   = "kicked"    // the identity was kicked while being authorized
+)
 
 // Validate checks the configuration.
 func (c *Config) Validate() error {
@@ -122,6 +141,8 @@ type Broker struct {
 	log    *slog.Logger
 	secret string
 	auth   Authorizer
+	onConn func(result string, d time.Duration)
+	clk    clock.Clock
 	addr   string
 	obs    *Observer
 	nlog   *natsLogger
@@ -156,6 +177,7 @@ func Start(cfg Config) (*Broker, error) {
 	}
 	b := &Broker{
 		log: cfg.Logger, secret: hex.EncodeToString(secret), auth: cfg.Auth, obs: cfg.Observer,
+		onConn: cfg.OnConnect, clk: clock.OrReal(cfg.Clock),
 		nlog:    &natsLogger{log: cfg.Logger},
 		clients: map[string][]uint64{}, seen: map[string]uint64{}, kicked: map[string]uint64{},
 	}
@@ -244,6 +266,17 @@ func (b *Broker) Check(c server.ClientAuthentication) bool {
 		}
 		return ok
 	}
+	start := b.clk.Now()
+	result := b.checkClient(c, opts)
+	if b.onConn != nil {
+		b.onConn(result, b.clk.Now().Sub(start))
+	}
+	return result == ConnectAccepted
+}
+
+// checkClient decides the CONNECT of a device or service and names the
+// outcome (a Connect* result).
+func (b *Broker) checkClient(c server.ClientAuthentication, opts *server.ClientOpts) string {
 	ctx, cancel := context.WithTimeout(context.Background(), authTimeout)
 	defer cancel()
 	b.mu.Lock()
@@ -252,31 +285,34 @@ func (b *Broker) Check(c server.ClientAuthentication) bool {
 	g, err := b.auth.Authorize(ctx, opts.Username, opts.Password, c.GetTLSConnectionState())
 	if err != nil {
 		b.log.Info("mqtt connect refused", "username", opts.Username, "remote", addrString(c.RemoteAddress()), "reason", err.Error())
-		return false
+		if errors.Is(err, ErrDenied) {
+			return ConnectDenied
+		}
+		return ConnectError
 	}
 	cid, ok := mqttClientID(c)
 	if !ok {
 		b.log.Warn("mqtt connect refused", "username", opts.Username, "remote", addrString(c.RemoteAddress()),
 			"reason", "cannot read the MQTT client id from nats-server")
-		return false
+		return ConnectClientID
 	}
 	if err := checkClientID(g, cid); err != nil {
 		b.log.Info("mqtt connect refused", "username", opts.Username, "client_id", cid, "remote", addrString(c.RemoteAddress()),
 			"reason", err.Error())
-		return false
+		return ConnectClientID
 	}
 	perms, err := permissions(g)
 	if err != nil {
 		b.log.Warn("mqtt grant has an invalid topic filter", "identity", g.Identity, "err", err)
-		return false
+		return ConnectBadGrant
 	}
 	if !b.remember(g.Identity, c.GetID(), kicksBefore) {
 		b.log.Info("mqtt connect refused", "username", opts.Username, "remote", addrString(c.RemoteAddress()),
 			"reason", "kicked while its CONNECT was being authorized")
-		return false
+		return ConnectKicked
 	}
 	c.RegisterUser(&server.User{Username: g.Identity, Permissions: perms, ConnectionDeadline: g.Deadline})
-	return true
+	return ConnectAccepted
 }
 
 // remember records a connection of identity for Kick, unless identity was

@@ -13,6 +13,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/tollgate-iot/tollgate/server/internal/broker"
 	"github.com/tollgate-iot/tollgate/server/internal/keys"
@@ -154,11 +155,13 @@ func startMQTT(c Config, lg *ledger.Ledger, kc *keys.Cache, env *IO, log *slog.L
 	}, blog)
 	var svc broker.Service
 	var err error
+	m.Histogram("tollgate_broker_connect_duration_seconds", "Embedded broker: time to decide a device or service CONNECT (token check included), by result (accepted, denied, error, client_id, bad_grant, kicked).",
+		metrics.LatencyBuckets, "result")
 	if c.external() {
 		svc, err = dialExternal(c, obs, blog)
 	} else {
 		var b *broker.Broker
-		if b, err = startEmbedded(c, lg, kc, env, obs, blog); err == nil {
+		if b, err = startEmbedded(c, lg, kc, env, obs, blog, m); err == nil {
 			svc = b
 			m.GaugeFunc("tollgate_broker_retained_refused", "Retained messages the embedded broker refused to store since start.",
 				func() float64 { return float64(b.RetainedRefused()) })
@@ -195,7 +198,7 @@ func startMQTT(c Config, lg *ledger.Ledger, kc *keys.Cache, env *IO, log *slog.L
 	return r, nil
 }
 
-func startEmbedded(c Config, lg *ledger.Ledger, kc *keys.Cache, env *IO, obs *broker.Observer, blog *slog.Logger) (*broker.Broker, error) {
+func startEmbedded(c Config, lg *ledger.Ledger, kc *keys.Cache, env *IO, obs *broker.Observer, blog *slog.Logger, m *metrics.Registry) (*broker.Broker, error) {
 	host, port, _ := net.SplitHostPort(c.MQTTAddr)
 	p, _ := strconv.Atoi(port)
 	auth := &broker.TokenAuthorizer{Ledger: brokerLedger{lg}, Clock: env.Clock, Trust: func() *token.Trust {
@@ -215,7 +218,10 @@ func startEmbedded(c Config, lg *ledger.Ledger, kc *keys.Cache, env *IO, obs *br
 	}
 	b, err := broker.Start(broker.Config{Host: host, Port: p, StoreDir: brokerDir(c.DataDir), TLS: tlsConf, Auth: auth,
 		Logger: blog, Observer: obs, MaxPayload: c.MQTTMaxPayload,
-		JetStreamMaxStore: c.JetStreamMaxStore, JetStreamMaxMemory: c.JetStreamMaxMemory})
+		JetStreamMaxStore: c.JetStreamMaxStore, JetStreamMaxMemory: c.JetStreamMaxMemory, Clock: env.Clock,
+		OnConnect: func(result string, d time.Duration) {
+			m.Observe("tollgate_broker_connect_duration_seconds", d.Seconds(), result)
+		}})
 	if err != nil {
 		return nil, cli.Errorf("mqtt", "%v", err)
 	}

@@ -116,7 +116,14 @@ func runServe(ctx context.Context, env *IO, args []string) error {
 		IdleTimeout: c.IdleTimeout, ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
 	m.Counter("tollgate_scheduler_applied_total", "Term licenses renewed or expired by the scheduler.", "result")
+	m.Add("tollgate_scheduler_applied_total", 0, "renewed") // both series from the start, so rate() sees the first pass
+	m.Add("tollgate_scheduler_applied_total", 0, "expired")
 	m.Counter("tollgate_scheduler_errors_total", "Scheduler passes that failed.")
+	m.Add("tollgate_scheduler_errors_total", 0)
+	if err := m.Register(metrics.NewLicenseCollector(licenseCounter(lg), env.Clock, log)); err != nil {
+		ln.Close()
+		return cli.Errorf("metrics", "%v", err)
+	}
 	return serveUntilDone(ctx, env, c, log, running{srv: srv, ln: ln, scheme: scheme, lg: lg, m: m, mqtt: mr})
 }
 
@@ -190,4 +197,24 @@ func serveUntilDone(ctx context.Context, env *IO, c Config, log *slog.Logger, r 
 		return cli.Errorf("shutdown", "%v", err)
 	}
 	return nil
+}
+
+// licenseCounter adapts the ledger's license counts to the metrics
+// collector, which knows nothing of ledger types.
+func licenseCounter(lg *ledger.Ledger) metrics.LicenseCounter {
+	return func(ctx context.Context) (map[string]map[string]int64, error) {
+		counts, err := lg.LicenseCounts(ctx)
+		if err != nil {
+			return nil, err
+		}
+		out := make(map[string]map[string]int64, len(counts))
+		for customer, byStatus := range counts {
+			m := make(map[string]int64, len(byStatus))
+			for st, n := range byStatus {
+				m[string(st)] = n
+			}
+			out[customer] = m
+		}
+		return out, nil
+	}
 }

@@ -132,8 +132,8 @@ func serveAndCheck(t *testing.T, extra []string, client *http.Client, wantPrefix
 	}
 	body, _ := io.ReadAll(resp.Body)
 	resp.Body.Close()
-	for _, want := range []string{`tollgate_http_requests_total{route="/healthz",method="GET",code="200"} 1`,
-		"# TYPE tollgate_scheduler_applied_total counter", "# TYPE tollgate_ledger_changes_total counter"} {
+	for _, want := range []string{`tollgate_http_requests_total{code="200",method="GET",route="/healthz"} 1`,
+		"# TYPE tollgate_scheduler_applied_total counter", "# TYPE tollgate_scheduler_errors_total counter"} {
 		if !strings.Contains(string(body), want) {
 			t.Errorf("metrics lack %q:\n%s", want, body)
 		}

@@ -1,153 +1,141 @@
-// Package metrics is a small Prometheus text-format registry: counters,
-// gauges and summaries (sum and count) with label values, enough for the
-// server's /metrics without a client library.
+// Package metrics is the server's Prometheus registry: one non-global
+// prometheus.Registry per server (tests build several servers in one
+// process), with the Go runtime and process collectors, and the server's
+// own families declared by name so that call sites stay one line
+// (m.Add(name, v, labels...), m.Observe(name, seconds, labels...)).
 package metrics
 
 import (
+	"errors"
 	"fmt"
-	"io"
-	"sort"
-	"strings"
+	"log/slog"
+	"net/http"
 	"sync"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
 )
 
-type kind string
+// ErrMisuse is counted (tollgate_metrics_misuse_total) when a call names an
+// undeclared family or gives the wrong number of label values: a metric
+// call is never worth failing or panicking a request.
+var ErrMisuse = errors.New("metrics: undeclared family or wrong label values")
 
-const (
-	counter kind = "counter"
-	gauge   kind = "gauge"
-	summary kind = "summary"
-)
-
-type family struct {
-	help   string
-	kind   kind
-	labels []string
-	values map[string]*series // by joined label values
-}
-
-type series struct {
-	labelValues []string
-	value       float64 // counter/gauge value, or summary sum
-	count       uint64  // summary count
-}
-
-// Registry holds metric families. It is safe for concurrent use.
+// Registry holds the server's metric families. It is safe for concurrent
+// use; declarations happen at start, samples on every request.
 type Registry struct {
-	mu       sync.Mutex
-	families map[string]*family
-	gauges   map[string]func() float64
+	reg    *prometheus.Registry
+	misuse prometheus.Counter
+
+	mu       sync.RWMutex
+	counters map[string]*prometheus.CounterVec
+	hists    map[string]*prometheus.HistogramVec
 }
 
-// New returns an empty registry.
+// New returns a registry with the Go and process collectors registered.
 func New() *Registry {
-	return &Registry{families: map[string]*family{}, gauges: map[string]func() float64{}}
+	r := &Registry{reg: prometheus.NewRegistry(),
+		counters: map[string]*prometheus.CounterVec{}, hists: map[string]*prometheus.HistogramVec{}}
+	r.misuse = prometheus.NewCounter(prometheus.CounterOpts{Name: "tollgate_metrics_misuse_total",
+		Help: "Metric calls that named an undeclared family or the wrong labels (a bug: please report)."})
+	r.reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}), r.misuse)
+	return r
 }
 
-// Counter declares a counter family.
+// Counter declares a counter family. Declaring a name again is a no-op, so
+// that two components sharing a registry may both declare it.
 func (r *Registry) Counter(name, help string, labels ...string) {
-	r.declare(name, help, counter, labels)
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if _, ok := r.counters[name]; ok {
+		return
+	}
+	v := prometheus.NewCounterVec(prometheus.CounterOpts{Name: name, Help: help}, labels)
+	if r.register(v) {
+		r.counters[name] = v
+	}
 }
 
-// Summary declares a summary family (sum and count of observations).
-func (r *Registry) Summary(name, help string, labels ...string) {
-	r.declare(name, help, summary, labels)
+// Histogram declares a histogram family with the given bucket upper bounds
+// (LatencyBuckets for request latencies).
+func (r *Registry) Histogram(name, help string, buckets []float64, labels ...string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if _, ok := r.hists[name]; ok {
+		return
+	}
+	v := prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: name, Help: help, Buckets: buckets}, labels)
+	if r.register(v) {
+		r.hists[name] = v
+	}
 }
 
 // GaugeFunc declares a gauge whose value is read at scrape time.
 func (r *Registry) GaugeFunc(name, help string, f func() float64) {
-	r.declare(name, help, gauge, nil)
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	r.gauges[name] = f
+	r.register(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: name, Help: help}, f))
 }
 
-func (r *Registry) declare(name, help string, k kind, labels []string) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	if _, ok := r.families[name]; ok {
-		panic("metrics: " + name + " declared twice")
+// Register adds a custom collector (one that reads its values at scrape
+// time, such as the license-status gauges).
+func (r *Registry) Register(c prometheus.Collector) error {
+	if err := r.reg.Register(c); err != nil {
+		return fmt.Errorf("metrics: register: %w", err)
 	}
-	r.families[name] = &family{help: help, kind: k, labels: labels, values: map[string]*series{}}
+	return nil
 }
 
-func (r *Registry) get(name string, lv []string) *series {
-	f, ok := r.families[name]
-	if !ok || len(lv) != len(f.labels) {
-		panic(fmt.Sprintf("metrics: %s used with %d label values", name, len(lv)))
+func (r *Registry) register(c prometheus.Collector) bool {
+	if err := r.reg.Register(c); err != nil {
+		r.misuse.Inc()
+		return false
 	}
-	k := strings.Join(lv, "\xff")
-	s, ok := f.values[k]
-	if !ok {
-		s = &series{labelValues: append([]string(nil), lv...)}
-		f.values[k] = s
-	}
-	return s
+	return true
 }
 
 // Add adds v to a counter.
 func (r *Registry) Add(name string, v float64, labelValues ...string) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	r.get(name, labelValues).value += v
+	r.mu.RLock()
+	vec := r.counters[name]
+	r.mu.RUnlock()
+	if vec == nil {
+		r.misuse.Inc()
+		return
+	}
+	c, err := vec.GetMetricWithLabelValues(labelValues...)
+	if err != nil || v < 0 {
+		r.misuse.Inc()
+		return
+	}
+	c.Add(v)
 }
 
-// Observe records one observation in a summary.
+// Observe records one observation in a histogram.
 func (r *Registry) Observe(name string, v float64, labelValues ...string) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	s := r.get(name, labelValues)
-	s.value += v
-	s.count++
+	r.mu.RLock()
+	vec := r.hists[name]
+	r.mu.RUnlock()
+	if vec == nil {
+		r.misuse.Inc()
+		return
+	}
+	o, err := vec.GetMetricWithLabelValues(labelValues...)
+	if err != nil {
+		r.misuse.Inc()
+		return
+	}
+	o.Observe(v)
 }
 
-// WriteText writes every family in the Prometheus text format, sorted.
-func (r *Registry) WriteText(w io.Writer) error {
-	r.mu.Lock()
-	names := make([]string, 0, len(r.families))
-	for n := range r.families {
-		names = append(names, n)
+// Handler serves the registry in the Prometheus text format (or what the
+// scraper negotiates). A collector that fails is logged and left out; the
+// rest of the scrape is still served.
+func (r *Registry) Handler(log *slog.Logger) http.Handler {
+	if log == nil {
+		log = slog.Default()
 	}
-	sort.Strings(names)
-	var b strings.Builder
-	for _, n := range names {
-		f := r.families[n]
-		fmt.Fprintf(&b, "# HELP %s %s\n# TYPE %s %s\n", n, f.help, n, f.kind)
-		if g, ok := r.gauges[n]; ok {
-			r.mu.Unlock()
-			v := g()
-			r.mu.Lock()
-			fmt.Fprintf(&b, "%s %g\n", n, v)
-			continue
-		}
-		keys := make([]string, 0, len(f.values))
-		for k := range f.values {
-			keys = append(keys, k)
-		}
-		sort.Strings(keys)
-		for _, k := range keys {
-			s := f.values[k]
-			lbl := labelText(f.labels, s.labelValues)
-			if f.kind == summary {
-				fmt.Fprintf(&b, "%s_sum%s %g\n%s_count%s %d\n", n, lbl, s.value, n, lbl, s.count)
-			} else {
-				fmt.Fprintf(&b, "%s%s %g\n", n, lbl, s.value)
-			}
-		}
-	}
-	r.mu.Unlock()
-	_, err := io.WriteString(w, b.String())
-	return err
-}
-
-func labelText(names, values []string) string {
-	if len(names) == 0 {
-		return ""
-	}
-	parts := make([]string, len(names))
-	for i, n := range names {
-		v := strings.NewReplacer(`\`, `\\`, `"`, `\"`, "\n", `\n`).Replace(values[i])
-		parts[i] = fmt.Sprintf(`%s="%s"`, n, v)
-	}
-	return "{" + strings.Join(parts, ",") + "}"
+	return promhttp.HandlerFor(r.reg, promhttp.HandlerOpts{
+		ErrorLog:      slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+		ErrorHandling: promhttp.ContinueOnError,
+	})
 }
