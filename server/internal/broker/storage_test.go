@@ -3,30 +3,18 @@ package broker
 import (
 	"bytes"
 	"fmt"
-	"io/fs"
-	"path/filepath"
 	"testing"
 	"time"
 
 	mqtt "github.com/eclipse/paho.mqtt.golang"
 	"github.com/nats-io/nats.go"
+	"github.com/tollgate-iot/tollgate/internal/testkit/dirsize"
 )
 
-// dirSize sums the sizes of the regular files under dir.
+// dirSize is dirsize.Bytes, failing the test on an error.
 func dirSize(t *testing.T, dir string) int64 {
 	t.Helper()
-	var n int64
-	err := filepath.WalkDir(dir, func(_ string, d fs.DirEntry, err error) error {
-		if err != nil || !d.Type().IsRegular() {
-			return err
-		}
-		info, err := d.Info()
-		if err != nil {
-			return err
-		}
-		n += info.Size()
-		return nil
-	})
+	n, err := dirsize.Bytes(dir)
 	if err != nil {
 		t.Fatal(err)
 	}
