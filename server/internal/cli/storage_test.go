@@ -7,8 +7,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/tollgate-iot/tollgate/server/internal/broker"
 	"github.com/tollgate-iot/tollgate/internal/testkit/dirsize"
+	"github.com/tollgate-iot/tollgate/server/internal/broker"
 )
 
 // dirSize is dirsize.Bytes, failing the test on an error.
