@@ -9,19 +9,15 @@ import (
 	"github.com/tollgate-iot/tollgate/shared/limits"
 )
 
-func init() {
-	register("init", Command{Summary: "create the device key and state (prints the public key)", Run: runInit})
-}
-
 func runInit(ctx context.Context, env *IO, args []string) error {
-	fs := cli.NewFlagSet("init", env.Stderr)
+	fs := newFlagSet("init")
 	data := fs.String("data", "", "agent data directory (env TOLLGATE_DATA)")
 	dev := fs.String("device-id", "", "this device's id")
 	model := fs.String("model", "", "this device's model")
 	server := fs.String("server", "", "license server URL (env TOLLGATE_SERVER)")
 	trust := fs.String("trust", "", "trust bundle file to pin (env TOLLGATE_TRUST)")
 	out := cli.OutputFlag(fs)
-	if err := cli.Parse(fs, args, envVars); err != nil {
+	if err := parse(env, fs, args); err != nil {
 		return err
 	}
 	if *data == "" || *dev == "" || *model == "" {

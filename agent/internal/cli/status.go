@@ -15,10 +15,6 @@ import (
 
 type configT = config.Config
 
-func init() {
-	register("status", Command{Summary: "show licenses, budget, refusals and queue", Run: runStatus})
-}
-
 func loadConfig(data, path string) (config.Config, error) {
 	c := baseConfig(data)
 	if path != "" {
@@ -33,11 +29,11 @@ func loadConfig(data, path string) (config.Config, error) {
 }
 
 func runStatus(ctx context.Context, env *IO, args []string) error {
-	fs := cli.NewFlagSet("status", env.Stderr)
+	fs := newFlagSet("status")
 	data := fs.String("data", "", "agent data directory (env TOLLGATE_DATA)")
 	cfgPath := fs.String("config", "", "agent config file (env TOLLGATE_CONFIG)")
 	out := cli.OutputFlag(fs)
-	if err := cli.Parse(fs, args, envVars); err != nil {
+	if err := parse(env, fs, args); err != nil {
 		return err
 	}
 	if *data == "" || fs.NArg() > 0 {

@@ -220,4 +220,10 @@ const (
 
 	// MaxSyncErrorBytes bounds the error body of a refused sync read.
 	MaxSyncErrorBytes = 64 << 10
+
+	// CommandSuggestDistance is the largest edit distance at which a
+	// mistyped command gets a "did you mean"; MaxCommandNameBytes bounds
+	// the part of a mistyped name compared.
+	CommandSuggestDistance = 2
+	MaxCommandNameBytes    = 64
 )

@@ -22,6 +22,8 @@ var errorCodes = []struct {
 	{store.ErrExists, "already_initialized"},
 	{identity.ErrExists, "already_initialized"},
 	{ErrNoTrust, "no_trust"},
+	{ErrTrustPinned, "trust_pinned"},
+	{ErrTrustReplace, "trust_mismatch"},
 	{ErrWrongDevice, "wrong_device"},
 	{ErrModelMismatch, "model_mismatch"},
 	{ErrUnknownDocument, "malformed"},

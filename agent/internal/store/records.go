@@ -12,7 +12,7 @@ import (
 )
 
 // ErrExists reports an init over an already initialized data directory.
-var ErrExists = errors.New("already initialized")
+var ErrExists = errors.New("data directory already initialized")
 
 // ErrRollback reports a token older than one already seen for its license.
 var ErrRollback = token.ErrRollback
@@ -67,8 +67,13 @@ type SelfBlacklist struct {
 // Init stores the identity and the pinned trust bundle of a new agent.
 func (s *Store) Init(id Identity, trust []byte) error {
 	return s.db.Update(func(txn *badger.Txn) error {
-		if _, err := txn.Get(KeyIdentity()); err == nil {
-			return fmt.Errorf("%w: device %s", ErrExists, id.DeviceID)
+		var held Identity
+		switch err := getJSON(txn, KeyIdentity(), &held); {
+		case err == nil:
+			return fmt.Errorf("%w: it holds device %s (model %s); give %s another --data directory",
+				ErrExists, held.DeviceID, held.Model, id.DeviceID)
+		case !errors.Is(err, ErrNotFound):
+			return err
 		}
 		if err := SetJSON(txn, KeyIdentity(), id); err != nil {
 			return err
@@ -89,6 +94,12 @@ func (s *Store) Identity() (Identity, error) {
 
 // Trust returns the pinned trust bundle file.
 func (s *Store) Trust() ([]byte, error) { return s.GetBytes(KeyTrust()) }
+
+// PinTrust stores the trust bundle file to verify server documents with,
+// over any other (the caller decides whether it may be replaced).
+func (s *Store) PinTrust(trust []byte) error {
+	return s.db.Update(func(txn *badger.Txn) error { return txn.Set(KeyTrust(), trust) })
+}
 
 // PutToken stores a verified license token unless a higher version, or the
 // same version with other content, was seen for its license. It reports
