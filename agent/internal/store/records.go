@@ -183,7 +183,7 @@ func (s *Store) AppendDeduction(d Deduction) error {
 	if err := s.db.Update(func(txn *badger.Txn) error { return appendDeduction(txn, d) }); err != nil {
 		return err
 	}
-	return s.Sync()
+	return s.Flush()
 }
 
 // SelfBlacklist records, in one fsynced transaction, that a device
@@ -209,7 +209,7 @@ func (s *Store) SelfBlacklist(deviceID string, rec SelfBlacklist, failed Deducti
 	if err != nil {
 		return err
 	}
-	return s.Sync()
+	return s.Flush()
 }
 
 // appendDeduction stores d as the device's next deduction record,
