@@ -15,7 +15,7 @@ func commands() []Command {
 				"A different bundle replaces the pinned one only with --replace: every token\n" +
 				"and revocation list is then checked against the new server keys (logged)."},
 		{Name: "activate", Run: runActivate,
-			Summary:  "import license tokens or a revocation list (FILE or TOKEN)",
+			Summary:  "import tokens, a revocation list or an activation key, or redeem a serial or code online",
 			Synopsis: "activate --data DIR [--config FILE] [--server URL] [-o FORMAT] (FILE | TOKEN | SERIAL | CODE)",
 			Help: "The one argument is one of:\n" +
 				"  FILE    tokens and revocation lists, one per line, or an air-gap activation key file\n" +
