@@ -120,13 +120,22 @@ func usage(w io.Writer, cmds []Command) {
 	io.WriteString(w, b.String())
 }
 
-// suggest returns the command closest to a mistyped name, or "" when none
-// is within limits.CommandSuggestDistance edits.
+// suggest returns the command closest to a mistyped name, or "".
 func suggest(name string, cmds []Command) string {
+	names := make([]string, len(cmds))
+	for i, c := range cmds {
+		names[i] = c.Name
+	}
+	return closest(name, names)
+}
+
+// closest returns the name nearest to a mistyped one, or "" when none is
+// within limits.CommandSuggestDistance edits.
+func closest(typed string, names []string) string {
 	best, bestD := "", limits.CommandSuggestDistance+1
-	for _, c := range cmds {
-		if d := editDistance(name, c.Name); d < bestD {
-			best, bestD = c.Name, d
+	for _, n := range names {
+		if d := editDistance(typed, n); d < bestD {
+			best, bestD = n, d
 		}
 	}
 	return best
@@ -174,6 +183,16 @@ func parse(env *IO, fs *flag.FlagSet, args []string) error {
 	err := cli.Parse(fs, args, envVars)
 	if errors.Is(err, flag.ErrHelp) {
 		printHelp(env, fs)
+	}
+	var ue *cli.UsageError
+	if errors.As(err, &ue) {
+		if name, ok := strings.CutPrefix(ue.Msg, "flag provided but not defined: -"); ok {
+			var names []string
+			fs.VisitAll(func(f *flag.Flag) { names = append(names, f.Name) })
+			if s := closest(name, names); s != "" {
+				return cli.Usagef("%s (did you mean --%s?)", ue.Msg, s)
+			}
+		}
 	}
 	return err
 }

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/tollgate-iot/tollgate/agent/internal/limits"
 	"github.com/tollgate-iot/tollgate/agent/internal/testkit"
 	"github.com/tollgate-iot/tollgate/shared/token"
 )
@@ -40,6 +41,7 @@ func TestUsageErrorIsOneLineAndSynopsis(t *testing.T) {
 		{"bad-value", []string{"status", "--data", "x", "-o", "yaml"}, "error: usage: invalid value \"yaml\" for flag -o: output format must be table, json or csv, not \"yaml\""},
 		{"activate-no-arg", []string{"activate", "--data", "x"}, "error: usage: activate: want --data DIR and one FILE, TOKEN, SERIAL or CODE"},
 		{"trust-no-file", []string{"trust", "--data", "x"}, "error: usage: trust: want --data DIR --trust FILE"},
+		{"mistyped-flag", []string{"trust", "--data", "x", "--trsut", "f"}, "error: usage: flag provided but not defined: -trsut (did you mean --trust?)"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -195,4 +197,29 @@ func TestTrustPinnedAfterInit(t *testing.T) {
 	if code, _, stderr := run(t, "trust", "--data", data, "--trust", other, "--replace"); code != 1 || !strings.HasPrefix(stderr, "error: trust_mismatch: ") {
 		t.Fatalf("replace dropping the revocation signer: exit %d, stderr %q", code, stderr)
 	}
+}
+
+// FuzzSuggest: any typed name, however long or strange, gets an answer
+// that is a command or nothing, within the distance bound.
+func FuzzSuggest(f *testing.F) {
+	for _, s := range []string{"stauts", "activte", "", "frobnicate", "ïnit", strings.Repeat("x", 1000)} {
+		f.Add(s)
+	}
+	cmds := commands()
+	f.Fuzz(func(t *testing.T, typed string) {
+		s := suggest(typed, cmds)
+		if s == "" {
+			return
+		}
+		if d := editDistance(typed, s); d > limits.CommandSuggestDistance && len(typed) <= limits.MaxCommandNameBytes {
+			t.Fatalf("suggest(%q) = %q at distance %d", typed, s, d)
+		}
+		found := false
+		for _, c := range cmds {
+			found = found || c.Name == s
+		}
+		if !found {
+			t.Fatalf("suggest(%q) = %q, not a command", typed, s)
+		}
+	})
 }
