@@ -119,13 +119,22 @@ func TestHelpGoesToStdout(t *testing.T) {
 }
 
 // TestInitTwiceNamesTheHeldDevice: a second init over a data directory
-// names the device the directory holds, not the one asked for.
+// names the device the directory holds, not the one asked for; one with
+// --trust names the command that pins the bundle into it.
 func TestInitTwiceNamesTheHeldDevice(t *testing.T) {
 	data, _ := initAgent(t)
 	code, _, stderr := run(t, "init", "--data", data, "--device-id", "pump-2", "--model", "TG-200")
 	want := "error: already_initialized: data directory already initialized: it holds device pump-1 (model TG-100); give pump-2 another --data directory\n"
 	if code != 1 || stderr != want {
 		t.Fatalf("second init: exit %d, stderr %q, want %q", code, stderr, want)
+	}
+	trust := filepath.Join(t.TempDir(), "trust.json")
+	os.WriteFile(trust, testkit.TrustBundle(t), 0o644)
+	code, _, stderr = run(t, "init", "--data", data, "--device-id", "pump-1", "--model", "TG-100", "--trust", trust)
+	want = "error: already_initialized: data directory already initialized: it holds device pump-1 (model TG-100) already; " +
+		"to pin the trust bundle into it: tollgate-agent trust --data " + data + " --trust " + trust + "\n"
+	if code != 1 || stderr != want {
+		t.Fatalf("init --trust again: exit %d, stderr %q, want %q", code, stderr, want)
 	}
 }
 

@@ -2,9 +2,11 @@ package cli
 
 import (
 	"context"
+	"errors"
 	"os"
 
 	"github.com/tollgate-iot/tollgate/agent/internal/runtime"
+	"github.com/tollgate-iot/tollgate/agent/internal/store"
 	"github.com/tollgate-iot/tollgate/shared/cli"
 	"github.com/tollgate-iot/tollgate/shared/limits"
 )
@@ -35,6 +37,9 @@ func runInit(ctx context.Context, env *IO, args []string) error {
 		req.Trust = b
 	}
 	id, err := runtime.Init(ctx, baseConfig(*data), req, runtime.Options{Logger: env.Logger, Clock: env.Clock})
+	if errors.Is(err, store.ErrExists) && *trust != "" {
+		return cli.Errorf("already_initialized", "%v; to pin the trust bundle into it: tollgate-agent trust --data %s --trust %s", err, *data, *trust)
+	}
 	if err != nil {
 		return errorCode(err)
 	}

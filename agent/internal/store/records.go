@@ -69,6 +69,8 @@ func (s *Store) Init(id Identity, trust []byte) error {
 	return s.db.Update(func(txn *badger.Txn) error {
 		var held Identity
 		switch err := getJSON(txn, KeyIdentity(), &held); {
+		case err == nil && held.DeviceID == id.DeviceID:
+			return fmt.Errorf("%w: it holds device %s (model %s) already", ErrExists, held.DeviceID, held.Model)
 		case err == nil:
 			return fmt.Errorf("%w: it holds device %s (model %s); give %s another --data directory",
 				ErrExists, held.DeviceID, held.Model, id.DeviceID)
