@@ -14,17 +14,13 @@ import (
 	sharedlimits "github.com/tollgate-iot/tollgate/shared/limits"
 )
 
-func init() {
-	register("activate", Command{Summary: "import license tokens or a revocation list (FILE or TOKEN)", Run: runActivate})
-}
-
 func runActivate(ctx context.Context, env *IO, args []string) error {
-	fs := cli.NewFlagSet("activate", env.Stderr)
+	fs := newFlagSet("activate")
 	data := fs.String("data", "", "agent data directory (env TOLLGATE_DATA)")
 	cfgPath := fs.String("config", "", "agent config file, for gateways' children (env TOLLGATE_CONFIG)")
 	server := fs.String("server", "", "license server URL to redeem a SERIAL or enrollment CODE online (env TOLLGATE_SERVER; default: init's --server)")
 	out := cli.OutputFlag(fs)
-	if err := cli.Parse(fs, args, envVars); err != nil {
+	if err := parse(env, fs, args); err != nil {
 		return err
 	}
 	if *data == "" || fs.NArg() != 1 {

@@ -12,10 +12,6 @@ import (
 	"github.com/tollgate-iot/tollgate/shared/cli"
 )
 
-func init() {
-	register("export-usage", Command{Summary: "write an air-gapped usage receipt file (--out FILE)", Run: runExport})
-}
-
 // exported is what export-usage reports.
 type exported struct {
 	Out string `json:"out"`
@@ -23,12 +19,12 @@ type exported struct {
 }
 
 func runExport(ctx context.Context, env *IO, args []string) error {
-	fs := cli.NewFlagSet("export-usage", env.Stderr)
+	fs := newFlagSet("export-usage")
 	data := fs.String("data", "", "agent data directory (env TOLLGATE_DATA)")
 	cfgPath := fs.String("config", "", "agent config file, for gateways' children (env TOLLGATE_CONFIG)")
 	outFile := fs.String("out", "", "usage receipt file to write")
 	out := cli.OutputFlag(fs)
-	if err := cli.Parse(fs, args, envVars); err != nil {
+	if err := parse(env, fs, args); err != nil {
 		return err
 	}
 	if *data == "" || *outFile == "" || fs.NArg() > 0 {

@@ -2,26 +2,24 @@ package cli
 
 import (
 	"context"
+	"errors"
 	"os"
 
 	"github.com/tollgate-iot/tollgate/agent/internal/runtime"
+	"github.com/tollgate-iot/tollgate/agent/internal/store"
 	"github.com/tollgate-iot/tollgate/shared/cli"
 	"github.com/tollgate-iot/tollgate/shared/limits"
 )
 
-func init() {
-	register("init", Command{Summary: "create the device key and state (prints the public key)", Run: runInit})
-}
-
 func runInit(ctx context.Context, env *IO, args []string) error {
-	fs := cli.NewFlagSet("init", env.Stderr)
+	fs := newFlagSet("init")
 	data := fs.String("data", "", "agent data directory (env TOLLGATE_DATA)")
 	dev := fs.String("device-id", "", "this device's id")
 	model := fs.String("model", "", "this device's model")
 	server := fs.String("server", "", "license server URL (env TOLLGATE_SERVER)")
 	trust := fs.String("trust", "", "trust bundle file to pin (env TOLLGATE_TRUST)")
 	out := cli.OutputFlag(fs)
-	if err := cli.Parse(fs, args, envVars); err != nil {
+	if err := parse(env, fs, args); err != nil {
 		return err
 	}
 	if *data == "" || *dev == "" || *model == "" {
@@ -39,6 +37,9 @@ func runInit(ctx context.Context, env *IO, args []string) error {
 		req.Trust = b
 	}
 	id, err := runtime.Init(ctx, baseConfig(*data), req, runtime.Options{Logger: env.Logger, Clock: env.Clock})
+	if errors.Is(err, store.ErrExists) && *trust != "" {
+		return cli.Errorf("already_initialized", "%v; to pin the trust bundle into it: tollgate-agent trust --data %s --trust %s", err, *data, *trust)
+	}
 	if err != nil {
 		return errorCode(err)
 	}

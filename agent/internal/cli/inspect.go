@@ -13,19 +13,15 @@ import (
 	"github.com/tollgate-iot/tollgate/shared/token"
 )
 
-func init() {
-	register("inspect", Command{Summary: "print an air-gap file or tg1 document and whether its signature verifies", Run: runInspect})
-}
-
 func runInspect(ctx context.Context, env *IO, args []string) error {
-	fs := cli.NewFlagSet("inspect", env.Stderr)
+	fs := newFlagSet("inspect")
 	data := fs.String("data", "", "agent data directory: check signatures with its pinned trust and device key (env TOLLGATE_DATA)")
 	trust := fs.String("trust", "", "trust bundle file to check server signatures with (env TOLLGATE_TRUST)")
 	pub := fs.String("public-key", "", "device public key to check a usage receipt with")
 	out := cli.OutputFlag(fs)
 	var pos []string
 	for { // flags may follow the file too: inspect FILE -o json
-		if err := cli.Parse(fs, args, envVars); err != nil {
+		if err := parse(env, fs, args); err != nil {
 			return err
 		}
 		if fs.NArg() == 0 {

@@ -12,16 +12,12 @@ import (
 	"github.com/tollgate-iot/tollgate/shared/cli"
 )
 
-func init() {
-	register("request", Command{Summary: "write an air-gapped activation request file (--out FILE)", Run: runRequest})
-}
-
 func runRequest(ctx context.Context, env *IO, args []string) error {
-	fs := cli.NewFlagSet("request", env.Stderr)
+	fs := newFlagSet("request")
 	data := fs.String("data", "", "agent data directory (env TOLLGATE_DATA)")
 	outFile := fs.String("out", "", "activation request file to write")
 	out := cli.OutputFlag(fs)
-	if err := cli.Parse(fs, args, envVars); err != nil {
+	if err := parse(env, fs, args); err != nil {
 		return err
 	}
 	if *data == "" || *outFile == "" || fs.NArg() > 0 {

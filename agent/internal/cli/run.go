@@ -17,10 +17,6 @@ import (
 	"github.com/tollgate-iot/tollgate/shared/clock"
 )
 
-func init() {
-	register("run", Command{Summary: "enforce licenses, take samples in and publish them", Run: runRun})
-}
-
 func runRun(ctx context.Context, env *IO, args []string) error {
 	cfg, wall, err := runConfig(env, args)
 	if err != nil {
@@ -52,7 +48,7 @@ func runRun(ctx context.Context, env *IO, args []string) error {
 // runConfig parses run's flags over env over the config file over the
 // defaults, and returns the simulation clock if one was asked for.
 func runConfig(env *IO, args []string) (config.Config, clock.Clock, error) {
-	fs := cli.NewFlagSet("run", env.Stderr)
+	fs := newFlagSet("run")
 	data := fs.String("data", "", "agent data directory (env TOLLGATE_DATA)")
 	cfgPath := fs.String("config", "", "JSON config file; flags and env override it (env TOLLGATE_CONFIG)")
 	broker := fs.String("broker", "", "upstream MQTT broker tcp://HOST:PORT or ssl://HOST:PORT (env TOLLGATE_BROKER)")
@@ -66,7 +62,7 @@ func runConfig(env *IO, args []string) (config.Config, clock.Clock, error) {
 	speed := fs.Float64("clock-speed", 1, "simulation only: run the wall clock this many times faster")
 	origin := fs.String("clock-origin", "", "simulation only: RFC 3339 time from which --clock-speed counts (keeps time continuous across restarts)")
 	cfg := config.Default()
-	if err := cli.Parse(fs, args, envVars); err != nil {
+	if err := parse(env, fs, args); err != nil {
 		return cfg, nil, err
 	}
 	if *data == "" || fs.NArg() > 0 {

@@ -4,8 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
+	"maps"
 	"os"
-	"sort"
+	"slices"
 
 	"github.com/tollgate-iot/tollgate/agent/internal/config"
 	"github.com/tollgate-iot/tollgate/agent/internal/runtime"
@@ -14,10 +16,6 @@ import (
 )
 
 type configT = config.Config
-
-func init() {
-	register("status", Command{Summary: "show licenses, budget, refusals and queue", Run: runStatus})
-}
 
 func loadConfig(data, path string) (config.Config, error) {
 	c := baseConfig(data)
@@ -33,11 +31,11 @@ func loadConfig(data, path string) (config.Config, error) {
 }
 
 func runStatus(ctx context.Context, env *IO, args []string) error {
-	fs := cli.NewFlagSet("status", env.Stderr)
+	fs := newFlagSet("status")
 	data := fs.String("data", "", "agent data directory (env TOLLGATE_DATA)")
 	cfgPath := fs.String("config", "", "agent config file (env TOLLGATE_CONFIG)")
 	out := cli.OutputFlag(fs)
-	if err := cli.Parse(fs, args, envVars); err != nil {
+	if err := parse(env, fs, args); err != nil {
 		return err
 	}
 	if *data == "" || fs.NArg() > 0 {
@@ -51,7 +49,7 @@ func runStatus(ctx context.Context, env *IO, args []string) error {
 	if err != nil {
 		return errorCode(err)
 	}
-	return cli.Render(env.Stdout, *out, st, []string{"DEVICE_ID", "LICENSE", "STATUS", "EXPIRES", "DAYS", "USED_24H", "LIMIT_24H"}, statusRows(st))
+	return renderStatus(env.Stdout, *out, st)
 }
 
 // status reads the data directory, or asks the running agent.
@@ -67,6 +65,37 @@ func status(ctx context.Context, env *IO, cfg config.Config) (runtime.Status, er
 	return st, a.Close()
 }
 
+// statusHeader is the license table of `status`.
+var statusHeader = []string{"DEVICE_ID", "LICENSE", "STATUS", "EXPIRES", "DAYS", "USED_24H", "LIMIT_24H"}
+
+// renderStatus prints the status: the whole document for json, the
+// license table for csv, and for table the license table followed by the
+// refusals and the queue, each a table of its own so that every column
+// holds one kind of value.
+func renderStatus(w io.Writer, out cli.Format, st runtime.Status) error {
+	if err := cli.Render(w, out, st, statusHeader, statusRows(st)); err != nil || out != cli.Table {
+		return err
+	}
+	reasons := slices.Sorted(maps.Keys(st.Refused))
+	if len(reasons) > 0 {
+		rows := make([][]string, 0, len(reasons))
+		for _, r := range reasons {
+			rows = append(rows, []string{r, fmt.Sprint(st.Refused[r])})
+		}
+		fmt.Fprintln(w)
+		if err := cli.Render(w, out, nil, []string{"REFUSED", "SAMPLES"}, rows); err != nil {
+			return err
+		}
+	}
+	fmt.Fprintln(w)
+	return cli.Render(w, out, nil, []string{"QUEUE_DEPTH", "DROPPED", "MAX"},
+		[][]string{{fmt.Sprint(st.Queue.Depth), fmt.Sprint(st.Queue.Dropped), fmt.Sprint(st.Queue.Max)}})
+}
+
+// statusRows are the license table: a row per license of each device (a
+// device without one has a no_license row). A day license's EXPIRES is
+// the end of the day it paid for, "-" when none is paid: the token's own
+// window (years away) is not when the device stops.
 func statusRows(st runtime.Status) [][]string {
 	var rows [][]string
 	devs := append([]runtime.DeviceStatus{st.DeviceStatus}, st.Children...)
@@ -75,29 +104,24 @@ func statusRows(st runtime.Status) [][]string {
 		if d.Blacklisted {
 			state = "blacklisted"
 		}
+		used, limit := fmt.Sprint(d.Budget.Used24h), fmt.Sprint(d.Budget.Limit24h)
 		if len(d.Licenses) == 0 {
-			rows = append(rows, []string{d.DeviceID, "-", first(state, "no_license"), "-", "-", fmt.Sprint(d.Budget.Used24h), fmt.Sprint(d.Budget.Limit24h)})
+			rows = append(rows, []string{d.DeviceID, "-", first(state, "no_license"), "-", "-", used, limit})
 		}
 		for _, l := range d.Licenses {
-			days := "-"
+			days, expires := "-", l.Expires
 			if l.AvailableDays != nil {
-				days = fmt.Sprint(*l.AvailableDays)
+				days, expires = fmt.Sprint(*l.AvailableDays), first(l.PaidUntil, "-")
+				if l.Status != "active" {
+					expires = "-"
+				}
 			}
-			rows = append(rows, []string{d.DeviceID, l.ID, first(state, l.Status), l.Expires, days, fmt.Sprint(d.Budget.Used24h), fmt.Sprint(d.Budget.Limit24h)})
+			rows = append(rows, []string{d.DeviceID, l.ID, first(state, l.Status), expires, days, used, limit})
 		}
 	}
 	if st.Tamper {
 		rows = append(rows, []string{st.DeviceID, "-", "clock_tamper", "-", "-", "-", "-"})
 	}
-	reasons := make([]string, 0, len(st.Refused))
-	for r := range st.Refused {
-		reasons = append(reasons, r)
-	}
-	sort.Strings(reasons)
-	for _, r := range reasons {
-		rows = append(rows, []string{"refused", r, fmt.Sprint(st.Refused[r]), "", "", "", ""})
-	}
-	rows = append(rows, []string{"queue", fmt.Sprintf("depth=%d", st.Queue.Depth), fmt.Sprintf("dropped=%d", st.Queue.Dropped), "", "", "", ""})
 	return rows
 }
 

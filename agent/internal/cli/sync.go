@@ -13,17 +13,13 @@ import (
 	"github.com/tollgate-iot/tollgate/shared/cli"
 )
 
-func init() {
-	register("sync", Command{Summary: "sync with the license server once now, then exit", Run: runSync})
-}
-
 func runSync(ctx context.Context, env *IO, args []string) error {
-	fs := cli.NewFlagSet("sync", env.Stderr)
+	fs := newFlagSet("sync")
 	data := fs.String("data", "", "agent data directory (env TOLLGATE_DATA)")
 	cfgPath := fs.String("config", "", "agent config file (env TOLLGATE_CONFIG)")
 	server := fs.String("server", "", "license server URL (env TOLLGATE_SERVER; default: config, then init's --server)")
 	out := cli.OutputFlag(fs)
-	if err := cli.Parse(fs, args, envVars); err != nil {
+	if err := parse(env, fs, args); err != nil {
 		return err
 	}
 	if *data == "" || fs.NArg() > 0 {

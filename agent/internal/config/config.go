@@ -153,6 +153,21 @@ func (c *Config) StateKeyPath() string {
 	return filepath.Join(c.Data, "secrets", "state.key")
 }
 
+// File names in the certificate directory (CertsPath), as the
+// development certificate generator (certs/) and an operator's own PKI
+// write them: the CA that signs the broker's certificate and, for mutual
+// TLS, the device's client pair.
+const (
+	CACertFile = "ca.crt"
+)
+
+// DeviceCertFile is the device's client certificate in the certificate
+// directory.
+func DeviceCertFile(deviceID string) string { return "device-" + deviceID + ".crt" }
+
+// DeviceKeyFile is the device's client key in the certificate directory.
+func DeviceKeyFile(deviceID string) string { return "device-" + deviceID + ".key" }
+
 // CertsPath returns the certificate directory, defaulting to DATA/certs.
 func (c *Config) CertsPath() string {
 	if c.CertsDir != "" {

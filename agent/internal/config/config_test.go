@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/tollgate-iot/tollgate/certs"
 	"github.com/tollgate-iot/tollgate/shared/token"
 )
 
@@ -78,4 +79,16 @@ func FuzzParse(f *testing.F) {
 		c.Data = "/d"
 		_ = c.Validate() // must not panic on anything that parsed
 	})
+}
+
+// TestCertFileNames: the agent looks for the file names the development
+// certificate generator writes (it does not import the generator).
+func TestCertFileNames(t *testing.T) {
+	got := []string{CACertFile, DeviceCertFile("pump-1"), DeviceKeyFile("pump-1")}
+	want := []string{certs.CACert, certs.DeviceCert("pump-1"), certs.DeviceKey("pump-1")}
+	for i := range got {
+		if got[i] != want[i] {
+			t.Errorf("agent looks for %q, certs writes %q", got[i], want[i])
+		}
+	}
 }

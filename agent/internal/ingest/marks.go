@@ -4,8 +4,6 @@ import (
 	"context"
 	"fmt"
 
-	badger "github.com/dgraph-io/badger/v4"
-
 	"github.com/tollgate-iot/tollgate/agent/internal/store"
 	"github.com/tollgate-iot/tollgate/shared/wire"
 )
@@ -40,7 +38,7 @@ func (c *chunk) noteMark(r *request, idx int) {
 }
 
 // writeMarks sets the chunk's marks inside its transaction.
-func (c *chunk) writeMarks(txn *badger.Txn) error {
+func (c *chunk) writeMarks(txn *store.Txn) error {
 	for _, m := range c.marks {
 		if err := store.SetInt(txn, m.key, m.res.Seq); err != nil {
 			return err

@@ -20,8 +20,6 @@ import (
 	"log/slog"
 	"time"
 
-	badger "github.com/dgraph-io/badger/v4"
-
 	"github.com/tollgate-iot/tollgate/agent/internal/effclock"
 	"github.com/tollgate-iot/tollgate/agent/internal/gate"
 	"github.com/tollgate-iot/tollgate/agent/internal/limits"
@@ -162,7 +160,7 @@ func (p *Pipeline) Run(ctx context.Context) {
 	for {
 		select {
 		case r := <-p.reqs:
-			p.commitGroup(r, p.o.Outbox.Syncs())
+			p.commitGroup(r, p.o.Outbox.Flushes())
 		case <-ctx.Done():
 			close(p.stop)
 			for {
@@ -212,7 +210,7 @@ func (p *Pipeline) commitGroup(first *request, linger bool) {
 	}
 	p.lastGroup = len(group)
 	c := &committed{group: group, chunks: p.commit(group)}
-	if !p.o.Outbox.Syncs() {
+	if !p.o.Outbox.Flushes() {
 		// Nothing to fsync: answer here rather than through the syncer,
 		// one goroutine hand-off less per group.
 		p.answer([]*committed{c}, nil)
@@ -236,7 +234,7 @@ const syncLinger = time.Millisecond
 func (p *Pipeline) syncer() {
 	var batch []*committed
 	expect := 0
-	lingering := p.o.Outbox.Syncs()
+	lingering := p.o.Outbox.Flushes()
 	for c := range p.synced {
 		batch = append(batch[:0], c)
 		reqs := len(c.group)
@@ -273,7 +271,7 @@ func (p *Pipeline) syncer() {
 			t.Stop()
 		}
 		expect = reqs
-		err := p.o.Outbox.Sync()
+		err := p.o.Outbox.Flush()
 		if err != nil {
 			p.log.Error("outbox fsync failed; samples answered storage_error (they stay queued)", "err", err)
 		}
@@ -422,7 +420,7 @@ func (p *Pipeline) flush(c *chunk) bool {
 		return false
 	}
 	head := p.o.Outbox.Head()
-	err := p.o.Store.DB().Update(func(txn *badger.Txn) error {
+	err := p.o.Store.Update(func(txn *store.Txn) error {
 		if err := p.o.Outbox.Append(txn, c.entries); err != nil {
 			return err
 		}

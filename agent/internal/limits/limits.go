@@ -152,6 +152,20 @@ const (
 	// ReconnectMax caps the reconnect delay.
 	ReconnectMax = 10 * time.Second
 
+	// ReconnectRefusedMin is the first reconnect delay after the broker
+	// refused the device (a refused CONNACK, or the agent's own state says
+	// it is cut off: blacklisted, revoked, suspended, out of days); it
+	// doubles per refusal up to ReconnectRefusedMax. A device that is cut
+	// off costs the broker a CONNECT per ReconnectRefusedMax, not one per
+	// ReconnectMax forever.
+	ReconnectRefusedMin = 30 * time.Second
+	ReconnectRefusedMax = 15 * time.Minute
+
+	// RefusalRecheck is how often a publisher waiting out a refusal the
+	// agent's own state explains looks at that state again: once a sync
+	// brings a usable license back it reconnects at once.
+	RefusalRecheck = 5 * time.Second
+
 	// DefaultMemoryLimitMiB is the Go soft memory limit `run` sets unless
 	// GOMEMLIMIT is given: it makes the GC work harder before the agent
 	// grows past what a small gateway has (measured: 1,000-child bridge
@@ -226,4 +240,10 @@ const (
 
 	// MaxSyncErrorBytes bounds the error body of a refused sync read.
 	MaxSyncErrorBytes = 64 << 10
+
+	// CommandSuggestDistance is the largest edit distance at which a
+	// mistyped command gets a "did you mean"; MaxCommandNameBytes bounds
+	// the part of a mistyped name compared.
+	CommandSuggestDistance = 2
+	MaxCommandNameBytes    = 64
 )

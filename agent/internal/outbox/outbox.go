@@ -183,25 +183,26 @@ func (o *Outbox) Head() int64 { return o.head }
 // Done records that entries (as given to Append) were committed: fsyncs
 // if configured and hands them to the publisher.
 func (o *Outbox) Done(entries []Entry) error {
-	if err := o.Sync(); err != nil {
+	if err := o.Flush(); err != nil {
 		return err
 	}
 	o.Hand(entries)
 	return nil
 }
 
-// Sync makes every commit so far durable against power loss, if the outbox
-// is configured to (sync_every_commit); one call covers all commits before
-// it, which is what lets the pipeline fsync once for many commits.
-func (o *Outbox) Sync() error {
+// Flush makes every commit so far durable against power loss (fsync), if
+// the outbox is configured to (sync_every_commit); one call covers all
+// commits before it, which is what lets the pipeline fsync once for many
+// commits.
+func (o *Outbox) Flush() error {
 	if !o.sync {
 		return nil
 	}
-	return o.st.Sync()
+	return o.st.Flush()
 }
 
-// Syncs reports whether Sync fsyncs (sync_every_commit).
-func (o *Outbox) Syncs() bool { return o.sync }
+// Flushes reports whether Flush fsyncs (sync_every_commit).
+func (o *Outbox) Flushes() bool { return o.sync }
 
 // Hand passes committed (and synced) entries to the publisher.
 func (o *Outbox) Hand(entries []Entry) {

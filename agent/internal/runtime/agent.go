@@ -30,7 +30,7 @@ import (
 var ErrNotInitialized = errors.New("data directory is not initialized (run tollgate-agent init)")
 
 // ErrNoTrust reports an agent without a pinned trust bundle.
-var ErrNoTrust = errors.New("no trust bundle pinned (tollgate-agent init --trust FILE)")
+var ErrNoTrust = errors.New("no trust bundle pinned: pin the license server's with tollgate-agent trust --data DIR --trust FILE")
 
 // Data directory layout.
 const (

@@ -15,22 +15,6 @@ import (
 // Air-gapped sites (SPEC §7, docs/sync.md): the agent writes an activation
 // request, applies activation keys and writes usage receipts, all as files.
 
-func init() {
-	// Air-gap codes go first: their errors may wrap token errors.
-	errorCodes = append([]struct {
-		target error
-		code   string
-	}{
-		{airgap.ErrKeyExpired, "key_expired"},
-		{airgap.ErrStaleKey, "stale_key"},
-		{airgap.ErrTrustMismatch, "trust_mismatch"},
-		{airgap.ErrArmor, "malformed_file"},
-		{airgap.ErrFileTooLarge, "too_large"},
-		{airgap.ErrNotSelfSigned, "not_self_signed"},
-		{ErrNotActivationKey, "not_an_activation_key"},
-	}, errorCodes...)
-}
-
 // ErrNotActivationKey reports an air-gap file given to activate that is not
 // an activation key (a request or a usage receipt).
 var ErrNotActivationKey = errors.New("not an activation key")

@@ -3,8 +3,6 @@ package runtime
 import (
 	"sync"
 
-	badger "github.com/dgraph-io/badger/v4"
-
 	"github.com/tollgate-iot/tollgate/agent/internal/gate"
 	"github.com/tollgate-iot/tollgate/agent/internal/limits"
 	"github.com/tollgate-iot/tollgate/agent/internal/store"
@@ -52,7 +50,7 @@ func (a *Agent) persistCounters() error {
 			pending = append(pending, devRefused{d, hs})
 		}
 	}
-	err := a.st.DB().Update(func(txn *badger.Txn) error {
+	err := a.st.Update(func(txn *store.Txn) error {
 		for reason, n := range totals {
 			if err := store.SetInt(txn, store.KeyRefused(reason), n); err != nil {
 				return err
@@ -92,13 +90,6 @@ func (a *Agent) persistCounters() error {
 // storedQueue counts the outbox when the agent is not running.
 func (a *Agent) storedQueue() (depth, dropped int64) {
 	dropped, _ = a.st.Int(store.KeyDropped())
-	_ = a.st.DB().View(func(txn *badger.Txn) error {
-		it := txn.NewIterator(badger.IteratorOptions{Prefix: store.PrefixOutbox()})
-		defer it.Close()
-		for it.Rewind(); it.Valid(); it.Next() {
-			depth++
-		}
-		return nil
-	})
+	depth, _ = a.st.Count(store.PrefixOutbox())
 	return depth, dropped
 }

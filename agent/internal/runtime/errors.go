@@ -8,6 +8,7 @@ import (
 	"github.com/tollgate-iot/tollgate/agent/internal/ingest"
 	"github.com/tollgate-iot/tollgate/agent/internal/store"
 	"github.com/tollgate-iot/tollgate/agent/internal/syncer"
+	"github.com/tollgate-iot/tollgate/shared/airgap"
 	"github.com/tollgate-iot/tollgate/shared/token"
 )
 
@@ -17,11 +18,22 @@ var errorCodes = []struct {
 	target error
 	code   string
 }{
+	// Air-gap codes go first: their errors may wrap token errors.
+	{airgap.ErrKeyExpired, "key_expired"},
+	{airgap.ErrStaleKey, "stale_key"},
+	{airgap.ErrTrustMismatch, "trust_mismatch"},
+	{airgap.ErrArmor, "malformed_file"},
+	{airgap.ErrFileTooLarge, "too_large"},
+	{airgap.ErrNotSelfSigned, "not_self_signed"},
+	{ErrNotActivationKey, "not_an_activation_key"},
+
 	{store.ErrLocked, "agent_running"},
 	{ErrNotInitialized, "not_initialized"},
 	{store.ErrExists, "already_initialized"},
 	{identity.ErrExists, "already_initialized"},
 	{ErrNoTrust, "no_trust"},
+	{ErrTrustPinned, "trust_pinned"},
+	{ErrTrustReplace, "trust_mismatch"},
 	{ErrWrongDevice, "wrong_device"},
 	{ErrModelMismatch, "model_mismatch"},
 	{ErrUnknownDocument, "malformed"},

@@ -164,10 +164,43 @@ func (a *Agent) password() string {
 	return ""
 }
 
+// refusal names why the upstream broker would refuse this device's
+// CONNECT, as far as its own state tells: blacklisted (with the device's
+// own reason), no license, or the reason its best license cannot be used
+// (revoked, suspended, expired, …); "" when a license is usable.
+func (a *Agent) refusal() string {
+	d := a.gate.Lookup(a.id.DeviceID)
+	if d == nil {
+		return gate.NoLicense.String()
+	}
+	if black, why := d.SelfBlacklisted(); black {
+		return gate.Blacklisted.String() + " (" + why + ")"
+	}
+	if rev := a.gate.Revocation(); rev != nil && rev.DeviceBlacklisted(d.ID) {
+		return gate.Blacklisted.String() + " (by the license server)"
+	}
+	lics := d.Licenses()
+	if len(lics) == 0 {
+		return gate.NoLicense.String()
+	}
+	eff, _ := a.clk.Now()
+	why := gate.OK
+	for _, l := range lics {
+		r := a.gate.Check(d, l, eff/1e9)
+		if r == gate.OK {
+			return ""
+		}
+		if why == gate.OK {
+			why = r
+		}
+	}
+	return why.String()
+}
+
 func (a *Agent) newPublisher(ob *outbox.Outbox) (*upstream.Publisher, error) {
 	o := upstream.Options{Broker: a.cfg.Broker, ClientID: a.id.DeviceID, Username: a.id.DeviceID,
 		Password: a.password, MaxInflight: a.cfg.MaxInflight, Outbox: ob, Clock: a.timers, Logger: a.log,
-		ControlTopic: a.controlTopic, Control: a.control, OnConnect: a.kickSync,
+		ControlTopic: a.controlTopic, Control: a.control, OnConnect: a.kickSync, Refusal: a.refusal,
 		ConnectDone: func(err error, d time.Duration) { a.lat.connect.WithLabelValues(result(err)).Observe(d.Seconds()) }}
 	if strings.HasPrefix(a.cfg.Broker, "ssl://") {
 		tc, err := upstream.TLSConfig(a.cfg.CertsPath(), a.id.DeviceID, a.cfg.Broker)

@@ -11,12 +11,12 @@ import (
 	"strings"
 	"time"
 
+	"github.com/tollgate-iot/tollgate/agent/internal/config"
 	"github.com/tollgate-iot/tollgate/agent/internal/effclock"
 	agentlimits "github.com/tollgate-iot/tollgate/agent/internal/limits"
 	"github.com/tollgate-iot/tollgate/agent/internal/store"
 	"github.com/tollgate-iot/tollgate/agent/internal/syncer"
 	"github.com/tollgate-iot/tollgate/agent/internal/upstream"
-	"github.com/tollgate-iot/tollgate/certs"
 	"github.com/tollgate-iot/tollgate/shared/clock"
 	sharedlimits "github.com/tollgate-iot/tollgate/shared/limits"
 	"github.com/tollgate-iot/tollgate/shared/syncproto"
@@ -89,7 +89,7 @@ func (a *Agent) syncClient() (*syncer.Client, error) {
 // serverTLS trusts the agent's CA (certs_dir/ca.crt, with the device's
 // client pair for mutual TLS) when it has one, else the system roots.
 func (a *Agent) serverTLS(url string) (*tls.Config, error) {
-	if _, err := os.Stat(filepath.Join(a.cfg.CertsPath(), certs.CACert)); errors.Is(err, os.ErrNotExist) {
+	if _, err := os.Stat(filepath.Join(a.cfg.CertsPath(), config.CACertFile)); errors.Is(err, os.ErrNotExist) {
 		return nil, nil
 	}
 	return upstream.TLSConfig(a.cfg.CertsPath(), a.id.DeviceID, url)

@@ -103,5 +103,5 @@ func (s *Store) ApplyKey(k KeyToApply) ([]string, error) {
 	if err != nil {
 		return nil, err
 	}
-	return results, s.Sync()
+	return results, s.Flush()
 }

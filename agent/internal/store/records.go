@@ -12,7 +12,7 @@ import (
 )
 
 // ErrExists reports an init over an already initialized data directory.
-var ErrExists = errors.New("already initialized")
+var ErrExists = errors.New("data directory already initialized")
 
 // ErrRollback reports a token older than one already seen for its license.
 var ErrRollback = token.ErrRollback
@@ -67,8 +67,15 @@ type SelfBlacklist struct {
 // Init stores the identity and the pinned trust bundle of a new agent.
 func (s *Store) Init(id Identity, trust []byte) error {
 	return s.db.Update(func(txn *badger.Txn) error {
-		if _, err := txn.Get(KeyIdentity()); err == nil {
-			return fmt.Errorf("%w: device %s", ErrExists, id.DeviceID)
+		var held Identity
+		switch err := getJSON(txn, KeyIdentity(), &held); {
+		case err == nil && held.DeviceID == id.DeviceID:
+			return fmt.Errorf("%w: it holds device %s (model %s) already", ErrExists, held.DeviceID, held.Model)
+		case err == nil:
+			return fmt.Errorf("%w: it holds device %s (model %s); give %s another --data directory",
+				ErrExists, held.DeviceID, held.Model, id.DeviceID)
+		case !errors.Is(err, ErrNotFound):
+			return err
 		}
 		if err := SetJSON(txn, KeyIdentity(), id); err != nil {
 			return err
@@ -89,6 +96,12 @@ func (s *Store) Identity() (Identity, error) {
 
 // Trust returns the pinned trust bundle file.
 func (s *Store) Trust() ([]byte, error) { return s.GetBytes(KeyTrust()) }
+
+// PinTrust stores the trust bundle file to verify server documents with,
+// over any other (the caller decides whether it may be replaced).
+func (s *Store) PinTrust(trust []byte) error {
+	return s.db.Update(func(txn *badger.Txn) error { return txn.Set(KeyTrust(), trust) })
+}
 
 // PutToken stores a verified license token unless a higher version, or the
 // same version with other content, was seen for its license. It reports
@@ -172,7 +185,7 @@ func (s *Store) AppendDeduction(d Deduction) error {
 	if err := s.db.Update(func(txn *badger.Txn) error { return appendDeduction(txn, d) }); err != nil {
 		return err
 	}
-	return s.Sync()
+	return s.Flush()
 }
 
 // SelfBlacklist records, in one fsynced transaction, that a device
@@ -198,7 +211,7 @@ func (s *Store) SelfBlacklist(deviceID string, rec SelfBlacklist, failed Deducti
 	if err != nil {
 		return err
 	}
-	return s.Sync()
+	return s.Flush()
 }
 
 // appendDeduction stores d as the device's next deduction record,

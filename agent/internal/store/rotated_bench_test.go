@@ -17,9 +17,9 @@ import (
 // unsynced watermark write (the PUBACK path) — three ways, each on its own
 // store with the device profile:
 //
-//   - dbsync: commit + badger's DB.Sync alone (the old Store.Sync, which
+//   - dbsync: commit + badger's DB.Sync alone (the old Store.Flush, which
 //     misses rotated logs);
-//   - store: commit + Store.Sync (DB.Sync + the rotated-log fsyncs);
+//   - store: commit + Store.Flush (DB.Sync + the rotated-log fsyncs);
 //   - syncwrites: SyncWrites(true), no explicit Sync — every commit,
 //     the watermark write included, fsyncs.
 //
@@ -63,16 +63,16 @@ func BenchmarkSyncRotated(b *testing.B) {
 		switch i % 3 { // rotate who goes first, to spread disk noise evenly
 		case 0:
 			tPlain += round(plain, i, plain.db.Sync)
-			tFixed += round(fixed, i, fixed.Sync)
+			tFixed += round(fixed, i, fixed.Flush)
 			tSyncw += round(syncw, i, nil)
 		case 1:
-			tFixed += round(fixed, i, fixed.Sync)
+			tFixed += round(fixed, i, fixed.Flush)
 			tSyncw += round(syncw, i, nil)
 			tPlain += round(plain, i, plain.db.Sync)
 		default:
 			tSyncw += round(syncw, i, nil)
 			tPlain += round(plain, i, plain.db.Sync)
-			tFixed += round(fixed, i, fixed.Sync)
+			tFixed += round(fixed, i, fixed.Flush)
 		}
 	}
 	n := float64(b.N)

@@ -109,7 +109,7 @@ func TestSyncFsyncsRotatedLogs(t *testing.T) {
 		if len(val) > 256 {
 			lastWrite[top[".vlog"]] = i
 		}
-		if err := s.Sync(); err != nil {
+		if err := s.Flush(); err != nil {
 			t.Fatal(err)
 		}
 		present, top := logTops(t, dir)
@@ -187,7 +187,7 @@ func TestSyncConcurrentRotated(t *testing.T) {
 					errs <- err
 					return
 				}
-				if err := s.Sync(); err != nil {
+				if err := s.Flush(); err != nil {
 					errs <- err
 					return
 				}
@@ -232,7 +232,7 @@ func TestSyncConcurrentRotated(t *testing.T) {
 }
 
 // TestNoDirectDBSync keeps every fsync of this package going through
-// Store.Sync: a bare s.db.Sync() would miss the rotated logs again.
+// Store.Flush: a bare s.db.Sync() would miss the rotated logs again.
 func TestNoDirectDBSync(t *testing.T) {
 	files, err := filepath.Glob("*.go")
 	if err != nil {
@@ -247,7 +247,7 @@ func TestNoDirectDBSync(t *testing.T) {
 			t.Fatal(err)
 		}
 		if bytes.Contains(b, []byte("db.Sync()")) {
-			t.Errorf("%s calls badger's DB.Sync directly; call Store.Sync", f)
+			t.Errorf("%s calls badger's DB.Sync directly; call Store.Flush", f)
 		}
 	}
 }

@@ -138,15 +138,40 @@ func Open(ctx context.Context, o Options) (*Store, error) {
 	return s, nil
 }
 
-// DB returns the badger handle, for the packages that own key ranges
-// (outbox) and need transactions.
+// DB returns the badger handle, for the outbox (it owns a key range) and
+// for tests; every other package goes through Update, View and Count.
 func (s *Store) DB() *badger.DB { return s.db }
 
-// Sync forces everything written so far to disk, for power-loss durability:
-// badger's DB.Sync covers only the current memtable WAL and value-log file,
-// so Sync then fsyncs the log files that rotated since (rotated.go). Code in
-// this package calls Sync, never s.db.Sync.
-func (s *Store) Sync() error {
+// Txn is one transaction on the state database. The key helpers of this
+// package (SetInt, SetJSON, AddRefused, …) and the outbox's Append write
+// through it, so that callers commit several records at once without
+// depending on the database underneath.
+type Txn = badger.Txn
+
+// Update runs fn in one read-write transaction, committed if fn returns
+// nil and discarded otherwise.
+func (s *Store) Update(fn func(*Txn) error) error { return s.db.Update(fn) }
+
+// Count returns how many keys start with prefix.
+func (s *Store) Count(prefix []byte) (int64, error) {
+	var n int64
+	err := s.db.View(func(txn *badger.Txn) error {
+		it := txn.NewIterator(badger.IteratorOptions{Prefix: prefix})
+		defer it.Close()
+		for it.Rewind(); it.Valid(); it.Next() {
+			n++
+		}
+		return nil
+	})
+	return n, err
+}
+
+// Flush forces everything written so far to disk (fsync), for power-loss
+// durability: badger's DB.Sync covers only the current memtable WAL and
+// value-log file, so Flush then fsyncs the log files that rotated since
+// (rotated.go). Code in this package calls Flush, never s.db.Sync. ("Sync"
+// in this codebase is the license-server sync.)
+func (s *Store) Flush() error {
 	if err := s.db.Sync(); err != nil {
 		return err
 	}
@@ -179,8 +204,8 @@ func (s *Store) gcLoop(clk clock.Clock) {
 				// GC moved live values into the current log without an
 				// fsync and has already deleted the old file: make the
 				// move durable now, leaving power loss only the window
-				// between badger's unlink and this Sync.
-				if err := s.Sync(); err != nil {
+				// between badger's unlink and this Flush.
+				if err := s.Flush(); err != nil {
 					s.log.Warn("store: fsync after value-log GC", "err", err)
 				}
 				select {

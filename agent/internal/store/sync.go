@@ -129,7 +129,7 @@ func (s *Store) SaveSync(p SyncProgress) error {
 	if err != nil {
 		return err
 	}
-	return s.Sync()
+	return s.Flush()
 }
 
 // seekFrom iterates the keys under prefix from start on until fn returns

@@ -59,5 +59,5 @@ func (s *Store) SaveChildAcked(acked map[string]int64) error {
 	if err != nil {
 		return err
 	}
-	return s.Sync()
+	return s.Flush()
 }

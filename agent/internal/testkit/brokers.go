@@ -31,9 +31,12 @@ type NATS struct {
 // clients, so that nothing is published before anyone records it (a
 // client that reconnects fast would otherwise beat the subscriber).
 type recordingAuth struct {
-	mu    sync.Mutex
-	users map[string]string
-	open  atomic.Bool
+	mu      sync.Mutex
+	users   map[string]string
+	refused map[string]bool
+	open    atomic.Bool
+	// attempts counts MQTT CONNECTs per user, refused ones included.
+	attempts map[string]int
 }
 
 func (a *recordingAuth) Check(c server.ClientAuthentication) bool {
@@ -45,9 +48,29 @@ func (a *recordingAuth) Check(c server.ClientAuthentication) bool {
 		return false
 	}
 	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.attempts[o.Username]++
+	if a.refused[o.Username] {
+		return false
+	}
 	a.users[o.Username] = o.Password
-	a.mu.Unlock()
 	return true
+}
+
+// Refuse makes the broker refuse (true) or admit again (false) the MQTT
+// user's CONNECTs, as the license server's broker refuses a cut-off
+// device.
+func (n *NATS) Refuse(user string, refuse bool) {
+	n.auth.mu.Lock()
+	defer n.auth.mu.Unlock()
+	n.auth.refused[user] = refuse
+}
+
+// Attempts counts the MQTT user's CONNECTs, refused ones included.
+func (n *NATS) Attempts(user string) int {
+	n.auth.mu.Lock()
+	defer n.auth.mu.Unlock()
+	return n.auth.attempts[user]
 }
 
 // Password returns the password the MQTT user last connected with.
@@ -76,7 +99,7 @@ func startNATS(t testing.TB, dir string, port int, sink bool) *NATS {
 	if port <= 0 {
 		port = FreePort(t)
 	}
-	auth := &recordingAuth{users: map[string]string{}}
+	auth := &recordingAuth{users: map[string]string{}, refused: map[string]bool{}, attempts: map[string]int{}}
 	opts := &server.Options{
 		ServerName: "tollgate-test", Host: "127.0.0.1", Port: -1, JetStream: true, StoreDir: dir,
 		MQTT:                       server.MQTTOpts{Host: "127.0.0.1", Port: port},

@@ -9,8 +9,8 @@ import (
 	"os"
 	"path/filepath"
 
+	"github.com/tollgate-iot/tollgate/agent/internal/config"
 	"github.com/tollgate-iot/tollgate/agent/internal/limits"
-	"github.com/tollgate-iot/tollgate/certs"
 )
 
 // ErrTLS reports missing or unusable TLS material.
@@ -24,16 +24,16 @@ func TLSConfig(dir, deviceID, broker string) (*tls.Config, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrTLS, err)
 	}
-	ca, err := readPEM(filepath.Join(dir, certs.CACert))
+	ca, err := readPEM(filepath.Join(dir, config.CACertFile))
 	if err != nil {
 		return nil, err
 	}
 	pool := x509.NewCertPool()
 	if !pool.AppendCertsFromPEM(ca) {
-		return nil, fmt.Errorf("%w: %s holds no certificate", ErrTLS, certs.CACert)
+		return nil, fmt.Errorf("%w: %s holds no certificate", ErrTLS, config.CACertFile)
 	}
 	tc := &tls.Config{RootCAs: pool, ServerName: u.Hostname(), MinVersion: tls.VersionTLS12}
-	crt, key := filepath.Join(dir, certs.DeviceCert(deviceID)), filepath.Join(dir, certs.DeviceKey(deviceID))
+	crt, key := filepath.Join(dir, config.DeviceCertFile(deviceID)), filepath.Join(dir, config.DeviceKeyFile(deviceID))
 	if _, err := os.Stat(crt); err == nil {
 		pair, err := tls.LoadX509KeyPair(crt, key)
 		if err != nil {

@@ -15,6 +15,8 @@ import (
 	"context"
 	"crypto/tls"
 	"errors"
+	"fmt"
+	"io"
 	"log/slog"
 	"sync"
 	"sync/atomic"
@@ -29,6 +31,11 @@ import (
 
 // errLost reports that the connection went away during a session.
 var errLost = errors.New("connection lost")
+
+// ErrClosedOnConnect reports a broker that closed the connection instead
+// of answering CONNECT: it refuses the device's credentials, or is going
+// down.
+var ErrClosedOnConnect = errors.New("the broker closed the connection without answering CONNECT")
 
 // Options configures a Publisher.
 type Options struct {
@@ -62,8 +69,13 @@ type Options struct {
 	// long it took (dial to CONNACK), for the latency histogram; attempts
 	// cut short by shutdown are not reported. It must not block.
 	ConnectDone func(err error, d time.Duration)
-	Clock       clock.Clock
-	Logger      *slog.Logger
+	// Refusal, if set, says why the broker would refuse this device now,
+	// as far as the agent's own state knows ("blacklisted", "revoked", …;
+	// "" when nothing stands in the way). A refused CONNECT backs off to
+	// limits.ReconnectRefusedMax and logs that reason once.
+	Refusal func() string
+	Clock   clock.Clock
+	Logger  *slog.Logger
 }
 
 // Publisher drains the outbox to the broker. Its counters are safe to read
@@ -103,7 +115,7 @@ func (p *Publisher) Reconnects() int64 { return p.reconnects.Load() }
 
 // Run connects, publishes and reconnects with backoff until ctx ends.
 func (p *Publisher) Run(ctx context.Context) {
-	backoff := limits.ReconnectMin
+	var rc reconnect
 	sessions := 0
 	for ctx.Err() == nil {
 		start := p.clk.Now()
@@ -112,16 +124,22 @@ func (p *Publisher) Run(ctx context.Context) {
 			p.o.ConnectDone(err, p.clk.Now().Sub(start))
 		}
 		if err != nil {
-			p.log.Warn("upstream connect failed", "broker", p.o.Broker, "err", err, "retry_in", backoff)
-			select {
-			case <-ctx.Done():
-				return
-			case <-p.clk.After(backoff):
+			// A broker that answers CONNECT with a refusal or by closing
+			// the connection refuses this device; the agent's own state
+			// may say why. A broker that cannot be reached is retried
+			// fast.
+			refused, reason := refusedConnect(err), ""
+			if refused {
+				reason = p.refusal()
 			}
-			backoff = min(backoff*2, limits.ReconnectMax)
+			wait := rc.next(refused, reason != "")
+			rc.log(p.log, p.o.Broker, err, reason, wait)
+			if !p.wait(ctx, wait, refused) {
+				return
+			}
 			continue
 		}
-		backoff = limits.ReconnectMin
+		rc = reconnect{}
 		if sessions > 0 {
 			p.reconnects.Add(1)
 		}
@@ -139,6 +157,47 @@ func (p *Publisher) Run(ctx context.Context) {
 			p.log.Warn("upstream session ended", "err", err)
 		}
 	}
+}
+
+func (p *Publisher) refusal() string {
+	if p.o.Refusal == nil {
+		return ""
+	}
+	return p.o.Refusal()
+}
+
+// wait waits d before the next CONNECT. After a refusal it looks at the
+// agent's state again every limits.RefusalRecheck and ends the wait as
+// soon as the verdict or the license token changed (a sync brought a
+// license back). It reports false when ctx ended.
+func (p *Publisher) wait(ctx context.Context, d time.Duration, refused bool) bool {
+	before := p.credentials()
+	for d > 0 {
+		step := d
+		if refused {
+			step = min(d, limits.RefusalRecheck)
+		}
+		select {
+		case <-ctx.Done():
+			return false
+		case <-p.clk.After(step):
+		}
+		d -= step
+		if refused && p.credentials() != before {
+			return true
+		}
+	}
+	return ctx.Err() == nil
+}
+
+// credentials is what a refused CONNECT depends on: the agent's own
+// verdict and the token it would send.
+func (p *Publisher) credentials() string {
+	pw := ""
+	if p.o.Password != nil {
+		pw = p.o.Password()
+	}
+	return p.refusal() + "\x00" + pw
 }
 
 // subscribeControl subscribes to the device's control topic on a fresh
@@ -190,6 +249,9 @@ func (p *Publisher) connect(ctx context.Context) (mqtt.Client, <-chan struct{}, 
 		return nil, nil, errors.New("connect timed out")
 	}
 	if err := tok.Error(); err != nil {
+		if errors.Is(err, io.EOF) {
+			err = fmt.Errorf("%w: %v", ErrClosedOnConnect, err)
+		}
 		return nil, nil, err
 	}
 	return c, lost, nil

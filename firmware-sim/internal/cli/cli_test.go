@@ -79,18 +79,36 @@ func TestUsageErrors(t *testing.T) {
 		{"tick", []string{"--agent", "127.0.0.1:1", "--tick", "1ms"}, "--tick"},
 		{"output", []string{"--agent", "127.0.0.1:1", "-o", "yaml"}, "output format"},
 		{"extra-arg", []string{"--agent", "127.0.0.1:1", "now"}, "unexpected argument"},
+		{"unknown-flag", []string{"--agnet", "127.0.0.1:1"}, "flag provided but not defined: -agnet"},
+		{"gateways-not-a-number", []string{"--agent", "127.0.0.1:1", "--gateways", "all"}, "invalid value \"all\" for flag -gateways"},
 		{"local-broker-public", []string{"--local-broker", "0.0.0.0:1883"}, "loopback only"},
 		{"local-broker-and-agent", []string{"--local-broker", "127.0.0.1:0", "--agent", "127.0.0.1:1"}, "nothing else"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			code, out, errs := runMain(tc.args...)
-			// A flag the flag package cannot parse also prints the flags.
-			lines := strings.Split(strings.TrimSuffix(errs, "\n"), "\n")
-			last := lines[len(lines)-1]
-			if code != 2 || out != "" || !strings.HasPrefix(last, "error: usage: ") || !strings.Contains(last, tc.want) {
-				t.Fatalf("exit %d, stdout %q, stderr %q; want exit 2 and one usage line with %q", code, out, errs, tc.want)
+			// One error line, then the synopsis: never the flag list.
+			line, rest, _ := strings.Cut(errs, "\n")
+			if code != 2 || out != "" || !strings.HasPrefix(line, "error: usage: ") || !strings.Contains(line, tc.want) || rest != synopsis {
+				t.Fatalf("exit %d, stdout %q, stderr %q; want exit 2, one usage line with %q and the synopsis", code, out, errs, tc.want)
 			}
 		})
+	}
+}
+
+// TestHelp: -h prints the help on stdout and exits 0; no flag whose help
+// states its default ("(default: all)") gets a second, contradicting one.
+func TestHelp(t *testing.T) {
+	code, out, errs := runMain("-h")
+	if code != 0 || errs != "" || !strings.HasPrefix(out, synopsis) {
+		t.Fatalf("exit %d, stdout %q, stderr %q", code, out, errs)
+	}
+	for _, line := range strings.Split(out, "\n") {
+		if strings.Count(line, "(default") > 1 {
+			t.Errorf("two defaults: %q", line)
+		}
+	}
+	if !strings.Contains(out, "-gateways G\n") {
+		t.Errorf("--gateways has no argument name:\n%s", out)
 	}
 }
 

@@ -6,6 +6,7 @@ package cli
 import (
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
 	"time"
 
@@ -43,6 +44,26 @@ const (
 	DefaultRate     = 60
 	DefaultDuration = 24 * time.Hour
 )
+
+// allOrCount is an int flag whose unset value, -1, means "all": its help
+// text says so, and -h prints no "(default -1)" after it.
+type allOrCount struct{ v *int }
+
+func (a allOrCount) String() string {
+	if a.v == nil || *a.v < 0 {
+		return ""
+	}
+	return strconv.Itoa(*a.v)
+}
+
+func (a allOrCount) Set(s string) error {
+	n, err := strconv.Atoi(s)
+	if err != nil {
+		return fmt.Errorf("want a whole number: %v", err)
+	}
+	*a.v = n
+	return nil
+}
 
 // list is a repeatable string flag.
 type list struct{ v *[]string }

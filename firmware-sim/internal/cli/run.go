@@ -3,6 +3,7 @@ package cli
 import (
 	"context"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -32,8 +33,13 @@ type IO struct {
 	Terminal bool
 }
 
-const usageText = `usage: firmware-sim (--agent URL | --data DIR)... [flags]
+// synopsis is the command line's shape, printed with -h and under a
+// usage error.
+const synopsis = `usage: firmware-sim (--agent URL | --data DIR)... [flags]
        firmware-sim --local-broker 127.0.0.1:PORT [--local-broker-dir DIR]
+`
+
+const usageText = synopsis + `
 
 Simulated devices and gateways sending telemetry through real tollgate-agents.
 Each agent is asked for the devices it serves (GET /v1/status): a device's own
@@ -52,8 +58,14 @@ flags:
 
 // Main runs firmware-sim with args (without the program name) and returns
 // the exit status.
+// A usage error prints its one line and the synopsis on stderr (exit 2);
+// -h prints the help on stdout (exit 0).
 func Main(ctx context.Context, env IO, args []string) int {
-	return cli.Report(env.Stderr, run(ctx, env, args))
+	code := cli.Report(env.Stderr, run(ctx, env, args))
+	if code == cli.ExitUsage {
+		fmt.Fprint(env.Stderr, synopsis)
+	}
+	return code
 }
 
 type targetFlag struct {
@@ -77,15 +89,17 @@ func (f targetFlag) Set(s string) error {
 }
 
 func parse(env IO, args []string) (*Config, []targetArg, error) {
-	fs := cli.NewFlagSet("firmware-sim", env.Stderr)
-	fs.Usage = func() { fmt.Fprint(env.Stderr, usageText); fs.PrintDefaults() }
+	fs := flag.NewFlagSet("firmware-sim", flag.ContinueOnError)
+	fs.SetOutput(io.Discard) // errors are reported once, by Main
+	fs.Usage = func() {}
 	var targets []targetArg
 	c := &Config{}
 	fs.Var(targetFlag{"agent", &targets}, "agent", "an agent's local API: http://127.0.0.1:PORT or unix:PATH (repeatable)")
 	fs.Var(targetFlag{"data", &targets}, "data", "a running agent's data directory; its API address is read from DIR/agent.addr (repeatable)")
 	fs.Var(list{&c.Bridges}, "bridge", "tcp://HOST:PORT of a gateway's local broker: children publish there; the i-th --bridge serves the i-th gateway (repeatable)")
 	fs.IntVar(&c.Devices, "devices", 0, "drive exactly N devices, the first N the agents serve in order (default: all)")
-	fs.IntVar(&c.Gateways, "gateways", -1, "drive the children of the first G gateway agents only (default: all)")
+	c.Gateways = -1
+	fs.Var(allOrCount{&c.Gateways}, "gateways", "drive the children of the first `G` gateway agents only (default: all)")
 	fs.IntVar(&c.Rate, "rate", DefaultRate, "average samples per simulated hour per device")
 	pat := fs.String("pattern", "steady", "steady | shift8h (8 h a day at 3× the rate) | burst (every 4 h, 4× the rate in one minute)")
 	dur := fs.String("duration", "1d", "simulated time to run: 3d, 2d12h, 90m")
@@ -98,6 +112,11 @@ func parse(env IO, args []string) (*Config, []targetArg, error) {
 	fs.StringVar(&c.LocalBrokerDir, "local-broker-dir", "", "the local broker's session store (default: a temporary directory)")
 	fs.StringVar(&c.AgentTokenFile, "agent-token-file", os.Getenv("TOLLGATE_LOCAL_TOKEN_FILE"), "file holding the agents' local API token, sent as Authorization: Bearer (env TOLLGATE_LOCAL_TOKEN_FILE)")
 	if err := cli.Parse(fs, args, nil); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			fmt.Fprint(env.Stdout, usageText)
+			fs.SetOutput(env.Stdout)
+			fs.PrintDefaults()
+		}
 		return nil, nil, err
 	}
 	if fs.NArg() > 0 {
