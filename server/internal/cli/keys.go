@@ -12,7 +12,9 @@ import (
 	"github.com/tollgate-iot/tollgate/shared/token"
 )
 
-func runKeysList(ctx context.Context, io *IO, args []string) error { return keysCommand(io, "list", args) }
+func runKeysList(ctx context.Context, io *IO, args []string) error {
+	return keysCommand(io, "list", args)
+}
 
 func runKeysRotate(ctx context.Context, io *IO, args []string) error {
 	return keysCommand(io, "rotate", args)
