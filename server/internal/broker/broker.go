@@ -31,7 +31,9 @@ import (
 	"time"
 
 	"github.com/nats-io/nats-server/v2/server"
+
 	"github.com/nats-io/nats.go"
+	"github.com/tollgate-iot/tollgate/shared/clock"
 )
 
 // ErrNotReady reports a broker that did not become ready in time.
@@ -99,6 +101,9 @@ type Config struct {
 	// Observer, if set, counts every telemetry message per device and
 	// hour (observed.go).
 	Observer *Observer
+	// Clock paces the logging of refused CONNECTs (log.go); nil means the
+	// real clock.
+	Clock clock.Clock
 }
 
 // Validate checks the configuration.
@@ -156,7 +161,7 @@ func Start(cfg Config) (*Broker, error) {
 	}
 	b := &Broker{
 		log: cfg.Logger, secret: hex.EncodeToString(secret), auth: cfg.Auth, obs: cfg.Observer,
-		nlog:    &natsLogger{log: cfg.Logger},
+		nlog:    &natsLogger{log: cfg.Logger, refusals: newRefusalLog(cfg.Clock)},
 		clients: map[string][]uint64{}, seen: map[string]uint64{}, kicked: map[string]uint64{},
 	}
 	opts, err := natsOptions(cfg, b)
@@ -251,7 +256,7 @@ func (b *Broker) Check(c server.ClientAuthentication) bool {
 	b.mu.Unlock()
 	g, err := b.auth.Authorize(ctx, opts.Username, opts.Password, c.GetTLSConnectionState())
 	if err != nil {
-		b.log.Info("mqtt connect refused", "username", opts.Username, "remote", addrString(c.RemoteAddress()), "reason", err.Error())
+		b.refused(opts.Username, "remote", addrString(c.RemoteAddress()), "reason", err.Error())
 		return false
 	}
 	cid, ok := mqttClientID(c)
@@ -261,8 +266,7 @@ func (b *Broker) Check(c server.ClientAuthentication) bool {
 		return false
 	}
 	if err := checkClientID(g, cid); err != nil {
-		b.log.Info("mqtt connect refused", "username", opts.Username, "client_id", cid, "remote", addrString(c.RemoteAddress()),
-			"reason", err.Error())
+		b.refused(opts.Username, "client_id", cid, "remote", addrString(c.RemoteAddress()), "reason", err.Error())
 		return false
 	}
 	perms, err := permissions(g)
@@ -271,8 +275,7 @@ func (b *Broker) Check(c server.ClientAuthentication) bool {
 		return false
 	}
 	if !b.remember(g.Identity, c.GetID(), kicksBefore) {
-		b.log.Info("mqtt connect refused", "username", opts.Username, "remote", addrString(c.RemoteAddress()),
-			"reason", "kicked while its CONNECT was being authorized")
+		b.refused(opts.Username, "remote", addrString(c.RemoteAddress()), "reason", "kicked while its CONNECT was being authorized")
 		return false
 	}
 	c.RegisterUser(&server.User{Username: g.Identity, Permissions: perms, ConnectionDeadline: g.Deadline})

@@ -224,7 +224,7 @@ func startEmbedded(c Config, lg *ledger.Ledger, kc *keys.Cache, env *IO, obs *br
 	}
 	b, err := broker.Start(broker.Config{Host: host, Port: p, StoreDir: brokerDir(c.DataDir), TLS: tlsConf, Auth: auth,
 		Logger: blog, Observer: obs, MaxPayload: c.MQTTMaxPayload,
-		JetStreamMaxStore: c.JetStreamMaxStore, JetStreamMaxMemory: c.JetStreamMaxMemory})
+		JetStreamMaxStore: c.JetStreamMaxStore, JetStreamMaxMemory: c.JetStreamMaxMemory, Clock: env.Clock})
 	if err != nil {
 		return nil, cli.Errorf("mqtt", "%v", err)
 	}
