@@ -210,11 +210,33 @@ func runDeductions(ctx context.Context, x *invocation) error {
 		return err
 	}
 	rows := make([][]string, len(l.Deductions))
-	for i, d := range l.Deductions {
-		rows[i] = []string{strconv.FormatInt(d.Seq, 10), d.DeviceID, dash(d.LicenseID), d.At.UTC().Format(time.RFC3339),
-			strconv.FormatInt(d.DaysBefore, 10), strconv.FormatInt(d.DaysAfter, 10), strconv.FormatBool(d.Failed)}
+	for i := range l.Deductions {
+		rows[i] = deductionRow(&l.Deductions[i])
 	}
-	return cli.Render(x.out, x.format, l, []string{"SEQ", "DEVICE", "LICENSE", "AT", "DAYS_BEFORE", "DAYS_AFTER", "FAILED"}, rows)
+	return cli.Render(x.out, x.format, l, deductionHeader, rows)
+}
+
+var deductionHeader = []string{"SEQ", "DEVICE", "LICENSE", "AT", "REPORTED_AT", "PAID_UNTIL", "DAYS_BEFORE", "DAYS_AFTER", "RESULT", "FORK"}
+
+// deductionRow shows a failed day (no license could pay: the device was
+// blacklisted) as RESULT failed with no license and no days.
+func deductionRow(d *wire.Deduction) []string {
+	ts := func(t *time.Time) string {
+		if t == nil {
+			return "-"
+		}
+		return t.UTC().Format(time.RFC3339)
+	}
+	result, before, after := "charged", strconv.FormatInt(d.DaysBefore, 10), strconv.FormatInt(d.DaysAfter, 10)
+	if d.Failed {
+		result, before, after = "failed", "-", "-"
+	}
+	fork := ""
+	if d.Fork {
+		fork = "fork"
+	}
+	return []string{strconv.FormatInt(d.Seq, 10), d.DeviceID, dash(d.LicenseID), d.At.UTC().Format(time.RFC3339),
+		ts(d.ReportedAt), ts(d.PaidUntil), before, after, result, dash(fork)}
 }
 
 func toFlag(fs *flag.FlagSet, v *vals) { v.str(fs, "to", "target customer id") }
