@@ -22,6 +22,9 @@ func runEnrollmentCreate(ctx context.Context, x *invocation) error {
 	if err != nil {
 		return err
 	}
+	if err := checkModelsNotFiles(splitList(x.s("models"))); err != nil {
+		return err
+	}
 	req := wire.CreateEnrollmentRequest{CustomerID: x.s("customer"), Models: splitList(x.s("models")), Uses: x.n("uses"),
 		ExpiresInSeconds: secs, LicensePool: x.b("license-pool")}
 	var e wire.Enrollment

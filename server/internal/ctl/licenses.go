@@ -147,6 +147,9 @@ func parseDuration(s string) (int64, error) {
 }
 
 func runLicenseCreate(ctx context.Context, x *invocation) error {
+	if err := checkModelsNotFiles(splitList(x.s("models"))); err != nil {
+		return err
+	}
 	req := wire.CreateLicenseRequest{CustomerID: x.s("customer"), Type: x.s("type"), Billing: x.s("billing"),
 		Months: int(x.n("months")), Days: x.n("days"), Models: splitList(x.s("models")), MaxSamplesPerHour: x.n("max-samples-per-hour"),
 		Enforcement: x.s("enforcement"), Features: splitList(x.s("features")), MaxChildren: x.n("max-children"),
