@@ -77,7 +77,7 @@ func (o *op) canManage(a Actor, c *Customer, r Role) error {
 			return err
 		}
 		if !link.AllowSuperiorManage {
-			return fmt.Errorf("%w: customer %s keeps its customers, users, devices and licenses to itself; an admin of %s may do this, or let its superiors do it with tollgatectl customer set %s --allow-superior-manage=true", ErrForbidden, id, id, id)
+			return fmt.Errorf("%w: customer %s manages its own customers, users, devices and licenses; an admin of %s may do this, or let its superiors do it with tollgatectl customer set %s --allow-superior-manage=true", ErrForbidden, id, id, id)
 		}
 	}
 	return nil
