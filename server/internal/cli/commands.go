@@ -15,7 +15,7 @@ var program = cli.Program[*IO]{Name: "tollgate-server", Commands: []Command{
 	{Name: "keys rotate", Synopsis: "keys rotate --data DIR [-o table|json|csv]",
 		Summary: "make a new signing key the active one; the old ones stay trusted", Run: runKeysRotate},
 	{Name: "trust", Synopsis: "trust --data DIR --out FILE|-",
-		Summary: "write the trust bundle (public keys) that agents pin", Run: runTrust},
+		Summary: "write the trust bundle, the public keys agents pin", Run: runTrust},
 	{Name: "admin-key", Synopsis: "admin-key --data DIR [--email E] [-o table|json|csv]",
-		Summary: "recover a lost admin key: mint a new vendor admin API key, shown once (the server must be stopped)", Run: runAdminKey},
+		Summary: "recover a lost admin key: mint a new vendor admin API key, shown once; the server must be stopped", Run: runAdminKey},
 }}
