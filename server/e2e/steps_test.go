@@ -47,17 +47,18 @@ var steps = []step{
 		cmd:  "TOLLGATE_API_KEY=$ACME_KEY tollgatectl device create --customer acme --id press-01 --model sensor-a --public-key $PUBLIC_KEY",
 		want: []string{"press-01  acme"}},
 	{prose: "## 4. Licenses: create, sell, return\n\nThe vendor creates five 12-month term licenses in the distributor's stock. A term starts on the 1st of the next month.",
-		cmd:  "tollgatectl license create --customer northwind --type standard --billing term --months 12 --models sensor-* --max-samples-per-hour 1000 --count 5 --distributor-description PO-2026-117",
+		cmd:  "tollgatectl license create --customer northwind --type standard --billing term --months 12 --models \"sensor-*\" --max-samples-per-hour 1000 --count 5 --distributor-description PO-2026-117",
 		want: []string{"unused"}},
 	{prose: "The distributor sells three of them to Acme in one batch, and Acme returns one.",
 		cmd: "TOLLGATE_API_KEY=$DIST_KEY tollgatectl license sell --to acme --count 3", want: []string{"sell  northwind  acme  3"}},
 	{cmd: "TOLLGATE_API_KEY=$ACME_KEY tollgatectl license return --count 1", want: []string{"return  acme  northwind  1"}},
 	{cmd: "TOLLGATE_API_KEY=$DIST_KEY tollgatectl sales list", want: []string{"return", "sell"}},
-	{prose: "Acme sees its trial and its two standard licenses; the distributor description is not shown to it.",
+	{prose: "Acme lists its standard licenses, the two it kept (its trial is listed without `--type standard`); the distributor description is not shown to it.",
 		cmd: "TOLLGATE_API_KEY=$ACME_KEY tollgatectl license list --type standard -o json", capture: map[string]string{"LICENSE": "licenses.0.id"},
 		reject: []string{"PO-2026-117"}, want: []string{`"status": "unused"`}},
-	{prose: "## 5. Bind and show the token\n\nThe distributor may not operate Acme's licenses: Acme has not switched `allow_superior_manage` on.",
-		cmd: "TOLLGATE_API_KEY=$DIST_KEY tollgatectl license bind $LICENSE --device press-01", exit: 1, want: []string{"error: forbidden: "}},
+	{prose: "## 5. Bind and show the token\n\nThe distributor may not operate Acme's licenses: Acme has not switched `allow_superior_manage` on, and the error says who may.",
+		cmd: "TOLLGATE_API_KEY=$DIST_KEY tollgatectl license bind $LICENSE --device press-01", exit: 1,
+		want: []string{"error: forbidden: customer acme ", "an admin of acme may do this", "--allow-superior-manage=true"}, reject: []string{"forbidden: forbidden"}},
 	{prose: "Acme binds the license itself; binding activates it and signs a token for the device.",
 		cmd: "TOLLGATE_API_KEY=$ACME_KEY tollgatectl license bind $LICENSE --device press-01", want: []string{"active  press-01"}},
 	{cmd: "TOLLGATE_API_KEY=$ACME_KEY tollgatectl license token $LICENSE -o json", capture: map[string]string{"TOKEN": "token"},
@@ -67,7 +68,7 @@ var steps = []step{
 	{prose: "## 6. Transfer\n\nAcme creates a sub-customer for its east plant and transfers the license there: the receiver gets a new license id, the old id becomes `transferred` and is listed in the revocation list so the device drops it.",
 		cmd: "TOLLGATE_API_KEY=$ACME_KEY tollgatectl customer create --id acme-east --name \"Acme East Plant\"", want: []string{"acme-east"}},
 	{prose: "Acme is an end customer, not an issuer: it may create customers below itself, never licenses for them.",
-		cmd:  "TOLLGATE_API_KEY=$ACME_KEY tollgatectl license create --customer acme-east --type standard --billing days --days 100000 --models sensor-* --count 1000",
+		cmd:  "TOLLGATE_API_KEY=$ACME_KEY tollgatectl license create --customer acme-east --type standard --billing days --days 100000 --models \"sensor-*\" --count 1000",
 		exit: 1, want: []string{"error: not_issuer: "}},
 	{cmd: "TOLLGATE_API_KEY=$ACME_KEY tollgatectl license transfer $LICENSE --to acme-east -o json", capture: map[string]string{"NEW_LICENSE": "new.id"},
 		want: []string{`"status": "transferred"`, `"transferred_from"`}},
@@ -79,6 +80,23 @@ var steps = []step{
 		cmd: "tollgatectl audit list --limit 6", want: []string{"license.revoke", "license.transfer"}},
 	{prose: "The issuer right is in the customer's settings, shown to Northwind itself and to the vendor.",
 		cmd: "TOLLGATE_API_KEY=$DIST_KEY tollgatectl customer show northwind -o json", want: []string{`"issuer": true`, `"allowed_months": [`, `"max_days": 1000`}},
+}
+
+// TestWalkthroughQuotesGlobs: a reader pastes the commands into a shell,
+// which expands an unquoted * or ? into the names of matching files; every
+// glob in a step is inside quotes.
+func TestWalkthroughQuotesGlobs(t *testing.T) {
+	for i, s := range steps {
+		quoted := false
+		for _, r := range s.cmd {
+			switch {
+			case r == '"':
+				quoted = !quoted
+			case (r == '*' || r == '?' || r == '[') && !quoted:
+				t.Errorf("step %d: unquoted %q in %s", i, r, s.cmd)
+			}
+		}
+	}
 }
 
 func TestWalkthrough(t *testing.T) {

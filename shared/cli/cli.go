@@ -1,7 +1,8 @@
 // Package cli holds the conventions every Tollgate command shares
-// (INTERFACES.md): errors as one line "error: CODE: message" on stderr with
-// exit status 1 (2 for usage errors), -o table|json|csv on listings, and
-// flags that fall back to TOLLGATE_* environment variables.
+// (docs/api.md): errors as one line "error: CODE: message" on stderr with
+// exit status 1 (2 for usage errors, followed by the command's synopsis),
+// help on stdout, -o table|json|csv on listings, and flags that fall back
+// to TOLLGATE_* environment variables.
 package cli
 
 import (
@@ -47,10 +48,25 @@ func Usagef(format string, args ...any) error {
 	return &UsageError{Msg: fmt.Sprintf(format, args...)}
 }
 
-// Report prints err as INTERFACES.md prescribes and returns the exit status.
+// HelpError is what Parse returns for -h on a flag set made by Flags: the
+// command's flag defaults, for Program.Main to print on stdout after the
+// synopsis. It matches flag.ErrHelp.
+type HelpError struct{ Flags string }
+
+func (e *HelpError) Error() string { return flag.ErrHelp.Error() }
+
+// Is makes errors.Is(err, flag.ErrHelp) hold.
+func (e *HelpError) Is(target error) bool { return target == flag.ErrHelp }
+
+// Report prints err as docs/api.md prescribes and returns the exit status.
 // Errors without a code are reported as "internal".
 func Report(stderr io.Writer, err error) int {
 	if err == nil {
+		return ExitOK
+	}
+	var h *HelpError
+	if errors.As(err, &h) {
+		fmt.Fprintf(stderr, "flags:\n%s", h.Flags)
 		return ExitOK
 	}
 	if errors.Is(err, flag.ErrHelp) {
@@ -73,10 +89,27 @@ func Report(stderr io.Writer, err error) int {
 func oneLine(s string) string { return strings.Join(strings.Fields(s), " ") }
 
 // NewFlagSet returns a flag set that reports parse errors as usage errors
-// rather than exiting, and prints its help to stderr.
+// rather than exiting; the flag package itself prints the error and the
+// flag list to stderr. Commands run by a Program use Flags instead.
 func NewFlagSet(name string, stderr io.Writer) *flag.FlagSet {
 	fs := flag.NewFlagSet(name, flag.ContinueOnError)
 	fs.SetOutput(stderr)
+	return fs
+}
+
+// quiet is the output of a flag set made by Flags: the flag package prints
+// nothing itself, so an error is reported once, by Report.
+type quiet struct{}
+
+func (quiet) Write(p []byte) (int, error) { return len(p), nil }
+
+// Flags returns a flag set that prints nothing: a parse error comes back
+// as a *UsageError (one line, then the synopsis) and -h as a *HelpError
+// carrying the flag list for stdout.
+func Flags(name string) *flag.FlagSet {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(quiet{})
+	fs.Usage = func() {}
 	return fs
 }
 
@@ -85,6 +118,13 @@ func NewFlagSet(name string, stderr io.Writer) *flag.FlagSet {
 func Parse(fs *flag.FlagSet, args []string, envs map[string]string) error {
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
+			if _, ok := fs.Output().(quiet); ok {
+				var b strings.Builder
+				fs.SetOutput(&b)
+				fs.PrintDefaults()
+				fs.SetOutput(quiet{})
+				return &HelpError{Flags: b.String()}
+			}
 			return err
 		}
 		return &UsageError{Msg: err.Error()}

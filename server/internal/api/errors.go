@@ -3,6 +3,7 @@ package api
 import (
 	"errors"
 	"net/http"
+	"strings"
 
 	"github.com/tollgate-iot/tollgate/server/internal/ledger"
 	"github.com/tollgate-iot/tollgate/server/internal/store"
@@ -106,10 +107,25 @@ var errorMap = []struct {
 
 // Status maps err to its HTTP status and code.
 func Status(err error) (int, string) {
+	status, code, _ := describe(err)
+	return status, code
+}
+
+// describe maps err to its HTTP status, code and the message sent with
+// them. The message does not repeat the code: a sentinel whose text is the
+// code in words ("forbidden", "not found") is dropped from the front of
+// the message, so a client that prints "CODE: MESSAGE" names the code once.
+func describe(err error) (int, string, string) {
+	msg := err.Error()
 	for _, e := range errorMap {
 		if errors.Is(err, e.err) {
-			return e.status, e.code
+			if text := e.err.Error(); text == strings.ReplaceAll(e.code, "_", " ") {
+				if rest, ok := strings.CutPrefix(msg, text+": "); ok {
+					msg = rest
+				}
+			}
+			return e.status, e.code, msg
 		}
 	}
-	return http.StatusInternalServerError, "internal"
+	return http.StatusInternalServerError, "internal", msg
 }

@@ -243,8 +243,7 @@ func (a *API) writeError(w http.ResponseWriter, status int, code, msg string) {
 // fail answers err through the error map. 5xx details are logged, not sent.
 func (a *API) fail(w http.ResponseWriter, r *http.Request, err error) {
 	setRetryAfter(w, err)
-	status, code := Status(err)
-	msg := err.Error()
+	status, code, msg := describe(err)
 	if status >= 500 && status != http.StatusServiceUnavailable {
 		a.log.Error("request failed", "method", r.Method, "path", r.URL.Path, "error", err)
 		msg = "internal error"

@@ -31,8 +31,8 @@ import (
 	"time"
 
 	"github.com/nats-io/nats-server/v2/server"
-	"github.com/nats-io/nats.go"
 
+	"github.com/nats-io/nats.go"
 	"github.com/tollgate-iot/tollgate/shared/clock"
 )
 
@@ -105,7 +105,8 @@ type Config struct {
 	// ended (one of the Connect* results) and how long deciding it took,
 	// authorization included. It must not block.
 	OnConnect func(result string, d time.Duration)
-	// Clock times CONNECTs; nil means the real clock.
+	// Clock times CONNECTs and paces the logging of refused ones (log.go);
+	// nil means the real clock.
 	Clock clock.Clock
 }
 
@@ -178,7 +179,7 @@ func Start(cfg Config) (*Broker, error) {
 	b := &Broker{
 		log: cfg.Logger, secret: hex.EncodeToString(secret), auth: cfg.Auth, obs: cfg.Observer,
 		onConn: cfg.OnConnect, clk: clock.OrReal(cfg.Clock),
-		nlog:    &natsLogger{log: cfg.Logger},
+		nlog:    &natsLogger{log: cfg.Logger, refusals: newRefusalLog(cfg.Clock)},
 		clients: map[string][]uint64{}, seen: map[string]uint64{}, kicked: map[string]uint64{},
 	}
 	opts, err := natsOptions(cfg, b)
@@ -284,7 +285,7 @@ func (b *Broker) checkClient(c server.ClientAuthentication, opts *server.ClientO
 	b.mu.Unlock()
 	g, err := b.auth.Authorize(ctx, opts.Username, opts.Password, c.GetTLSConnectionState())
 	if err != nil {
-		b.log.Info("mqtt connect refused", "username", opts.Username, "remote", addrString(c.RemoteAddress()), "reason", err.Error())
+		b.refused(opts.Username, "remote", addrString(c.RemoteAddress()), "reason", err.Error())
 		if errors.Is(err, ErrDenied) {
 			return ConnectDenied
 		}
@@ -297,8 +298,7 @@ func (b *Broker) checkClient(c server.ClientAuthentication, opts *server.ClientO
 		return ConnectClientID
 	}
 	if err := checkClientID(g, cid); err != nil {
-		b.log.Info("mqtt connect refused", "username", opts.Username, "client_id", cid, "remote", addrString(c.RemoteAddress()),
-			"reason", err.Error())
+		b.refused(opts.Username, "client_id", cid, "remote", addrString(c.RemoteAddress()), "reason", err.Error())
 		return ConnectClientID
 	}
 	perms, err := permissions(g)
@@ -307,8 +307,7 @@ func (b *Broker) checkClient(c server.ClientAuthentication, opts *server.ClientO
 		return ConnectBadGrant
 	}
 	if !b.remember(g.Identity, c.GetID(), kicksBefore) {
-		b.log.Info("mqtt connect refused", "username", opts.Username, "remote", addrString(c.RemoteAddress()),
-			"reason", "kicked while its CONNECT was being authorized")
+		b.refused(opts.Username, "remote", addrString(c.RemoteAddress()), "reason", "kicked while its CONNECT was being authorized")
 		return ConnectKicked
 	}
 	c.RegisterUser(&server.User{Username: g.Identity, Permissions: perms, ConnectionDeadline: g.Deadline})

@@ -19,6 +19,13 @@ const (
 	// maxFiltersPerGrant bounds the topic filters of one grant (a gateway
 	// publishes for itself and each child).
 	maxFiltersPerGrant = 4096
+	// RefusedConnectLogInterval is how often a refused CONNECT of one
+	// client is logged at INFO (log.go); the refusals between are logged
+	// at debug and counted in the next INFO line.
+	RefusedConnectLogInterval = 10 * time.Minute
+	// MaxRefusalLogClients bounds the clients whose last logged refusal
+	// is remembered (~100 bytes each).
+	MaxRefusalLogClients = 10000
 )
 
 // Bounds of what the embedded broker stores and accepts (storage.go).

@@ -1,4 +1,5 @@
-// Package cli implements the tollgate-server command line.
+// Package cli implements the tollgate-server command line; its commands
+// are the table in commands.go.
 package cli
 
 import (
@@ -21,12 +22,8 @@ type IO struct {
 	Clock          clock.Clock
 }
 
-var program = cli.Program[*IO]{Name: "tollgate-server"}
-
-func register(name string, c Command) { program.Register(name, c) }
-
 // Run runs tollgate-server with args (without the program name) and returns
 // the exit status.
 func Run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	return program.Run(ctx, &IO{Stdout: stdout, Stderr: stderr, Clock: clock.Real{}}, args, stderr)
+	return program.Main(ctx, &IO{Stdout: stdout, Stderr: stderr, Clock: clock.Real{}}, args, stdout, stderr)
 }

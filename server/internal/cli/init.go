@@ -14,12 +14,11 @@ import (
 	"github.com/tollgate-iot/tollgate/shared/cli"
 )
 
-func init() {
-	register("init", Command{Summary: "create the signing key, the root customer and the first admin API key", Run: runInit})
-}
-
 // ledgerDir is where the badger ledger lives inside the data directory.
 func ledgerDir(data string) string { return filepath.Join(data, "ledger") }
+
+// keysDir is where the signing keys live inside the data directory.
+func keysDir(data string) string { return filepath.Join(data, "keys") }
 
 // initResult is what init prints: the admin API key appears this once.
 type initResult struct {
@@ -29,7 +28,7 @@ type initResult struct {
 }
 
 func runInit(ctx context.Context, env *IO, args []string) error {
-	fs := cli.NewFlagSet("init", env.Stderr)
+	fs := cli.Flags("init")
 	data := fs.String("data", "", "server data directory (env TOLLGATE_DATA)")
 	name := fs.String("name", "vendor", "name of the root (vendor) customer")
 	email := fs.String("email", "admin@localhost", "email of the first admin user")
@@ -38,10 +37,10 @@ func runInit(ctx context.Context, env *IO, args []string) error {
 		return err
 	}
 	if *data == "" {
-		return cli.Usagef("init: --data is required")
+		return cli.Usagef("--data is required")
 	}
 	if fs.NArg() > 0 {
-		return cli.Usagef("init: unexpected argument %q", fs.Arg(0))
+		return cli.Usagef("unexpected argument %q", fs.Arg(0))
 	}
 	ks, err := keys.Open(*data, env.Clock)
 	if err != nil {

@@ -12,31 +12,30 @@ import (
 	"github.com/tollgate-iot/tollgate/shared/token"
 )
 
-func init() {
-	register("keys", Command{Summary: "list or rotate the signing keys", Run: runKeys})
-	register("trust", Command{Summary: "write the trust bundle (public keys) that agents pin", Run: runTrust})
+func runKeysList(ctx context.Context, io *IO, args []string) error {
+	return keysCommand(io, "list", args)
 }
 
-func runKeys(ctx context.Context, io *IO, args []string) error {
-	if len(args) == 0 || (args[0] != "list" && args[0] != "rotate") {
-		if len(args) > 0 && (args[0] == "-h" || args[0] == "--help") {
-			fmt.Fprintln(io.Stderr, "usage: tollgate-server keys list|rotate --data DIR [-o table|json|csv]")
-			return nil
-		}
-		return cli.Usagef("keys: want list or rotate (tollgate-server keys list|rotate --data DIR)")
-	}
-	verb := args[0]
-	fs := cli.NewFlagSet("keys "+verb, io.Stderr)
+func runKeysRotate(ctx context.Context, io *IO, args []string) error {
+	return keysCommand(io, "rotate", args)
+}
+
+// keysCommand lists the signing keys, after rotating them for "rotate".
+func keysCommand(io *IO, verb string, args []string) error {
+	fs := cli.Flags("keys " + verb)
 	data := fs.String("data", "", "server data directory (env TOLLGATE_DATA)")
 	out := cli.OutputFlag(fs)
-	if err := cli.Parse(fs, args[1:], envVars); err != nil {
+	if err := cli.Parse(fs, args, envVars); err != nil {
 		return err
 	}
 	if *data == "" {
-		return cli.Usagef("keys %s: --data is required", verb)
+		return cli.Usagef("--data is required")
 	}
 	if fs.NArg() > 0 {
-		return cli.Usagef("keys %s: unexpected argument %q", verb, fs.Arg(0))
+		return cli.Usagef("unexpected argument %q", fs.Arg(0))
+	}
+	if err := checkDataDir(*data); err != nil {
+		return err
 	}
 	st, err := keys.Open(*data, io.Clock)
 	if err != nil {
@@ -63,14 +62,17 @@ func runKeys(ctx context.Context, io *IO, args []string) error {
 }
 
 func runTrust(ctx context.Context, io *IO, args []string) error {
-	fs := cli.NewFlagSet("trust", io.Stderr)
+	fs := cli.Flags("trust")
 	data := fs.String("data", "", "server data directory (env TOLLGATE_DATA)")
 	outPath := fs.String("out", "", "file to write the trust bundle to (- for stdout)")
 	if err := cli.Parse(fs, args, envVars); err != nil {
 		return err
 	}
 	if *data == "" || *outPath == "" {
-		return cli.Usagef("trust: --data and --out are required")
+		return cli.Usagef("--data and --out are required")
+	}
+	if err := checkDataDir(*data); err != nil {
+		return err
 	}
 	st, err := keys.Open(*data, io.Clock)
 	if err != nil {

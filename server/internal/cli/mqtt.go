@@ -201,6 +201,15 @@ func startMQTT(c Config, lg *ledger.Ledger, kc *keys.Cache, env *IO, log *slog.L
 func startEmbedded(c Config, lg *ledger.Ledger, kc *keys.Cache, env *IO, obs *broker.Observer, blog *slog.Logger, m *metrics.Registry) (*broker.Broker, error) {
 	host, port, _ := net.SplitHostPort(c.MQTTAddr)
 	p, _ := strconv.Atoi(port)
+	if p != 0 {
+		// nats-server retries a busy port until its ready timeout; a probe
+		// says "address already in use" at once, as --http does.
+		probe, err := net.Listen("tcp", c.MQTTAddr)
+		if err != nil {
+			return nil, cli.Errorf("listen", "--mqtt: %v", err)
+		}
+		probe.Close()
+	}
 	auth := &broker.TokenAuthorizer{Ledger: brokerLedger{lg}, Clock: env.Clock, Trust: func() *token.Trust {
 		t, err := kc.Trust()
 		if err != nil {

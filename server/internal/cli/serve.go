@@ -19,10 +19,6 @@ import (
 	"github.com/tollgate-iot/tollgate/shared/cli"
 )
 
-func init() {
-	register("serve", Command{Summary: "serve the admin REST API, /healthz, /metrics and the MQTT broker", Run: runServe})
-}
-
 var serveEnv = map[string]string{"data": "TOLLGATE_DATA", "http": "TOLLGATE_HTTP", "log-level": "TOLLGATE_LOG_LEVEL",
 	"tls-cert": "TOLLGATE_TLS_CERT", "tls-key": "TOLLGATE_TLS_KEY", "mqtt": "TOLLGATE_MQTT", "broker": "TOLLGATE_BROKER",
 	"mqtt-tls-cert": "TOLLGATE_MQTT_TLS_CERT", "mqtt-tls-key": "TOLLGATE_MQTT_TLS_KEY",
@@ -33,7 +29,7 @@ var serveEnv = map[string]string{"data": "TOLLGATE_DATA", "http": "TOLLGATE_HTTP
 
 func parseServe(env *IO, args []string) (Config, error) {
 	c := DefaultConfig()
-	fs := cli.NewFlagSet("serve", env.Stderr)
+	fs := cli.Flags("serve")
 	fs.StringVar(&c.DataDir, "data", "", "server data directory (env TOLLGATE_DATA)")
 	fs.StringVar(&c.HTTPAddr, "http", c.HTTPAddr, "admin API listen address; port 0 picks a free one (env TOLLGATE_HTTP)")
 	fs.StringVar((*string)(&c.Profile), "profile", string(c.Profile), "storage profile: server or small")
@@ -59,10 +55,10 @@ func parseServe(env *IO, args []string) (Config, error) {
 		return c, err
 	}
 	if fs.NArg() > 0 {
-		return c, cli.Usagef("serve: unexpected argument %q", fs.Arg(0))
+		return c, cli.Usagef("unexpected argument %q", fs.Arg(0))
 	}
 	if err := c.Validate(); err != nil {
-		return c, cli.Usagef("serve: %v", err)
+		return c, cli.Usagef("%v", err)
 	}
 	return c, nil
 }
@@ -74,6 +70,9 @@ func runServe(ctx context.Context, env *IO, args []string) error {
 	}
 	level, _ := c.level()
 	log := slog.New(slog.NewJSONHandler(env.Stderr, &slog.HandlerOptions{Level: level}))
+	if err := checkInitialized(c.DataDir); err != nil {
+		return err
+	}
 	ks, err := keys.Open(c.DataDir, env.Clock)
 	if err != nil {
 		return storeError(err)

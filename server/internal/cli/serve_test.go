@@ -46,13 +46,13 @@ func TestServeRefusesUninitializedAndBadConfig(t *testing.T) {
 		code int
 		want string
 	}{
-		{"not-initialized", []string{"serve", "--data", t.TempDir(), "--http", "127.0.0.1:0"}, 1, "error: no_keys: "},
+		{"not-initialized", []string{"serve", "--data", t.TempDir(), "--http", "127.0.0.1:0"}, 1, "error: not_initialized: "},
 		{"no-data", []string{"serve"}, 2, "error: usage: "},
 		{"bad-addr", []string{"serve", "--data", "x", "--http", "nonsense"}, 2, "error: usage: "},
 		{"bad-level", []string{"serve", "--data", "x", "--log-level", "loud"}, 2, "error: usage: "},
 		{"external-broker-with-mqtt-listener", []string{"serve", "--data", "x", "--mqtt", "127.0.0.1:0", "--broker", "tcp://broker.example:1883"}, 2,
-			"error: usage: serve: --mqtt and --mqtt-tls-* configure the embedded broker's listener"},
-		{"external-broker-bad-url", []string{"serve", "--data", "x", "--broker", "tcp://broker.example"}, 2, "error: usage: serve: --broker: "},
+			"error: usage: --mqtt and --mqtt-tls-* configure the embedded broker's listener"},
+		{"external-broker-bad-url", []string{"serve", "--data", "x", "--broker", "tcp://broker.example"}, 2, "error: usage: --broker: "},
 		{"external-broker-ca-on-tcp", []string{"serve", "--data", "x", "--broker", "tcp://127.0.0.1:1884", "--broker-ca", "ca.crt"}, 2, "error: usage: "},
 		{"password-without-username", []string{"serve", "--data", "x", "--broker", "tcp://127.0.0.1:1884", "--broker-password-file", "pw"}, 2, "error: usage: "},
 		{"broker-credentials-on-embedded", []string{"serve", "--data", "x", "--broker-username", "u"}, 2, "error: usage: "},
@@ -62,10 +62,10 @@ func TestServeRefusesUninitializedAndBadConfig(t *testing.T) {
 		{"half-mqtt-tls-pair", []string{"serve", "--data", "x", "--mqtt", "127.0.0.1:0", "--mqtt-tls-cert", "s.crt"}, 2, "error: usage: "},
 		{"mqtt-tls-without-mqtt", []string{"serve", "--data", "x", "--mqtt-tls-cert", "s.crt", "--mqtt-tls-key", "s.key"}, 2, "error: usage: "},
 		{"bad-mqtt-port", []string{"serve", "--data", "x", "--mqtt", "127.0.0.1:99999"}, 2, "error: usage: "},
-		{"mqtt-max-payload-below-telemetry", []string{"serve", "--data", "x", "--mqtt-max-payload", "1024"}, 2, "error: usage: serve: --mqtt-max-payload 1024: "},
-		{"mqtt-max-payload-huge", []string{"serve", "--data", "x", "--mqtt-max-payload", "1073741824"}, 2, "error: usage: serve: --mqtt-max-payload "},
-		{"jetstream-max-store-tiny", []string{"serve", "--data", "x", "--jetstream-max-store", "1"}, 2, "error: usage: serve: --jetstream-max-store 1: "},
-		{"jetstream-max-memory-negative", []string{"serve", "--data", "x", "--jetstream-max-memory", "-1"}, 2, "error: usage: serve: --jetstream-max-memory -1: "},
+		{"mqtt-max-payload-below-telemetry", []string{"serve", "--data", "x", "--mqtt-max-payload", "1024"}, 2, "error: usage: --mqtt-max-payload 1024: "},
+		{"mqtt-max-payload-huge", []string{"serve", "--data", "x", "--mqtt-max-payload", "1073741824"}, 2, "error: usage: --mqtt-max-payload "},
+		{"jetstream-max-store-tiny", []string{"serve", "--data", "x", "--jetstream-max-store", "1"}, 2, "error: usage: --jetstream-max-store 1: "},
+		{"jetstream-max-memory-negative", []string{"serve", "--data", "x", "--jetstream-max-memory", "-1"}, 2, "error: usage: --jetstream-max-memory -1: "},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

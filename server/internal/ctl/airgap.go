@@ -14,55 +14,54 @@ import (
 )
 
 // Air-gapped sites (SPEC §7): activation keys out, usage receipts in.
-func init() {
-	register("activation offline", cmd{usage: "activation offline --request FILE --license ID --out FILE   (writes the activation key file)",
-		flags: func(fs *flag.FlagSet, v *vals) {
-			v.str(fs, "request", "activation request file the device wrote (tollgate-agent request)")
-			v.str(fs, "license", "license id or serial to bind")
-			v.str(fs, "out", "activation key file to write")
-		},
-		run: func(ctx context.Context, x *invocation) error {
-			if x.s("request") == "" || x.s("license") == "" || x.s("out") == "" {
-				return cli.Usagef("activation offline: --request, --license and --out are required")
-			}
-			req, err := readLocal(x.s("request"), wire.MaxActivationRequestBytes)
-			if err != nil {
-				return err
-			}
-			var k wire.ActivationKey
-			in := wire.OfflineActivationRequest{Request: string(req), LicenseID: x.s("license")}
-			if err := x.c.Do(ctx, "POST", "/v1/activations/offline", in, &k); err != nil {
-				return err
-			}
-			return writeKey(x, &k)
-		}})
-	register("activation key", cmd{usage: "activation key --device DEV --out FILE   (a fresh activation key: renewals, top-ups, revocations)",
-		flags: func(fs *flag.FlagSet, v *vals) {
-			v.str(fs, "device", "registered device id")
-			v.str(fs, "out", "activation key file to write")
-		},
-		run: func(ctx context.Context, x *invocation) error {
-			if x.s("device") == "" || x.s("out") == "" {
-				return cli.Usagef("activation key: --device and --out are required")
-			}
-			var k wire.ActivationKey
-			if err := x.c.Do(ctx, "POST", "/v1/devices/"+esc(x.s("device"))+"/activation-key", nil, &k); err != nil {
-				return err
-			}
-			return writeKey(x, &k)
-		}})
-	register("usage import", cmd{usage: "usage import FILE   (reconcile a usage receipt: acked seq, gaps, forks, overdrafts)",
-		args: 1, run: func(ctx context.Context, x *invocation) error {
-			file, err := readLocal(x.args[0], wire.MaxUsageReceiptBytes)
-			if err != nil {
-				return err
-			}
-			var u wire.UsageImport
-			if err := x.c.DoText(ctx, "POST", "/v1/usage/import", file, &u); err != nil {
-				return err
-			}
-			return cli.Render(x.out, x.format, u, importHeader, [][]string{importRow(&u)})
-		}})
+func runActivationOffline(ctx context.Context, x *invocation) error {
+	if x.s("request") == "" || x.s("license") == "" || x.s("out") == "" {
+		return cli.Usagef("activation offline: --request, --license and --out are required")
+	}
+	req, err := readLocal(x.s("request"), wire.MaxActivationRequestBytes)
+	if err != nil {
+		return err
+	}
+	var k wire.ActivationKey
+	in := wire.OfflineActivationRequest{Request: string(req), LicenseID: x.s("license")}
+	if err := x.c.Do(ctx, "POST", "/v1/activations/offline", in, &k); err != nil {
+		return err
+	}
+	return writeKey(x, &k)
+}
+
+func activationOfflineFlags(fs *flag.FlagSet, v *vals) {
+	v.str(fs, "request", "activation request file the device wrote (tollgate-agent request)")
+	v.str(fs, "license", "license id or serial to bind")
+	v.str(fs, "out", "activation key file to write")
+}
+
+func runActivationKey(ctx context.Context, x *invocation) error {
+	if x.s("device") == "" || x.s("out") == "" {
+		return cli.Usagef("activation key: --device and --out are required")
+	}
+	var k wire.ActivationKey
+	if err := x.c.Do(ctx, "POST", "/v1/devices/"+esc(x.s("device"))+"/activation-key", nil, &k); err != nil {
+		return err
+	}
+	return writeKey(x, &k)
+}
+
+func activationKeyFlags(fs *flag.FlagSet, v *vals) {
+	v.str(fs, "device", "registered device id")
+	v.str(fs, "out", "activation key file to write")
+}
+
+func runUsageImport(ctx context.Context, x *invocation) error {
+	file, err := readLocal(x.args[0], wire.MaxUsageReceiptBytes)
+	if err != nil {
+		return err
+	}
+	var u wire.UsageImport
+	if err := x.c.DoText(ctx, "POST", "/v1/usage/import", file, &u); err != nil {
+		return err
+	}
+	return cli.Render(x.out, x.format, u, importHeader, [][]string{importRow(&u)})
 }
 
 // readLocal reads a file of at most max bytes.

@@ -98,7 +98,9 @@ func (c *Client) send(ctx context.Context, method, path, ctype string, b []byte,
 	if resp.StatusCode >= 300 {
 		var eb wire.ErrorBody
 		if json.Unmarshal(raw, &eb) == nil && eb.Error.Code != "" {
-			return cli.Errorf(eb.Error.Code, "%s", eb.Error.Message)
+			// A server that repeats its code in the message is printed with the code once.
+			msg, _ := strings.CutPrefix(eb.Error.Message, strings.ReplaceAll(eb.Error.Code, "_", " ")+": ")
+			return cli.Errorf(eb.Error.Code, "%s", msg)
 		}
 		return cli.Errorf(fmt.Sprintf("http_%d", resp.StatusCode), "%s %s: %s", method, path, strings.TrimSpace(string(raw)))
 	}

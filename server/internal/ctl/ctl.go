@@ -1,5 +1,5 @@
 // Package ctl implements tollgatectl, the admin CLI over the REST API
-// (INTERFACES.md). Every command takes --server and --api-key (env
+// (docs/api.md); its commands are the table in commands.go. Every command takes --server and --api-key (env
 // TOLLGATE_SERVER, TOLLGATE_API_KEY) and -o table|json|csv.
 package ctl
 
@@ -8,7 +8,6 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"sort"
 	"strings"
 
 	"github.com/tollgate-iot/tollgate/shared/cli"
@@ -19,10 +18,14 @@ const DefaultServer = "http://127.0.0.1:8080"
 
 var envVars = map[string]string{"server": "TOLLGATE_SERVER", "api-key": "TOLLGATE_API_KEY", "ca": "TOLLGATE_CA"}
 
-// cmd is one "GROUP VERB" command.
+// cmd is one REST command of the table in commands.go.
 type cmd struct {
-	usage string
-	run   func(ctx context.Context, x *invocation) error
+	// name is "GROUP VERB" (or one word, "whoami").
+	name string
+	// synopsis is the command line after "tollgatectl"; a note in
+	// parentheses after three spaces says what the command does.
+	synopsis string
+	run      func(ctx context.Context, x *invocation) error
 	// flags registers the command's own flags.
 	flags func(fs *flag.FlagSet, v *vals)
 	// args is the number of positional arguments (ids).
@@ -66,18 +69,22 @@ type ctlEnv struct {
 	lead           []string
 }
 
-// program dispatches "GROUP VERB" commands (and single-word ones).
-var program = cli.Program[*ctlEnv]{Name: "tollgatectl"}
+// program is tollgatectl: the REST commands of the table, each parsing the
+// common flags, and inspect, which needs no server.
+var program = newProgram()
 
-// commands is every registered command by name, for group help.
-var commands = map[string]cmd{}
-
-func register(name string, c cmd) {
-	commands[name] = c
-	program.Register(name, cli.Command[*ctlEnv]{Summary: strings.TrimSpace(strings.TrimPrefix(c.usage, name)),
-		Run: func(ctx context.Context, e *ctlEnv, args []string) error {
-			return execute(ctx, name, c, append(args, e.lead...), e.stdout, e.stderr)
-		}})
+func newProgram() *cli.Program[*ctlEnv] {
+	p := &cli.Program[*ctlEnv]{Name: "tollgatectl"}
+	for _, c := range commands {
+		p.Commands = append(p.Commands, cli.Command[*ctlEnv]{Name: c.name, Synopsis: c.synopsis,
+			Run: func(ctx context.Context, e *ctlEnv, args []string) error {
+				return execute(ctx, c, append(args, e.lead...), e.stdout, e.stderr)
+			}})
+	}
+	p.Commands = append(p.Commands, cli.Command[*ctlEnv]{Name: "inspect",
+		Synopsis: "inspect FILE|TOKEN [--trust FILE] [--public-key KEY]   (print an air-gap file or tg1 document and whether its signature verifies; no server needed)",
+		Run:      runInspect})
+	return p
 }
 
 // Run runs tollgatectl with args (without the program name) and returns
@@ -91,31 +98,19 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 			lead, args = append(lead, args[0]), args[1:]
 		}
 	}
-	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
-		program.Usage(stderr)
-		fmt.Fprintln(stderr, "Every command takes --server, --api-key, --ca and -o table|json|csv (env TOLLGATE_SERVER, TOLLGATE_API_KEY, TOLLGATE_CA).")
+	code := program.Main(ctx, &ctlEnv{stdout: stdout, stderr: stderr, lead: lead}, args, stdout, stderr)
+	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" && len(args) == 1 {
+		w := stdout
 		if len(args) == 0 {
-			return cli.ExitUsage
+			w = stderr
 		}
-		return cli.ExitOK
+		fmt.Fprintln(w, "Every command takes --server, --api-key, --ca and -o table|json|csv (env TOLLGATE_SERVER, TOLLGATE_API_KEY, TOLLGATE_CA).")
 	}
-	if len(args) > 1 {
-		if _, ok := commands[args[0]+" "+args[1]]; ok {
-			args = append([]string{args[0] + " " + args[1]}, args[2:]...)
-		}
-	}
-	if _, ok := commands[args[0]]; !ok && groupUsage(stderr, args[0]) {
-		if len(args) > 1 && (args[1] == "-h" || args[1] == "--help") {
-			return cli.ExitOK
-		}
-		return cli.Report(stderr, cli.Usagef("unknown command %q", strings.Join(args[:min(2, len(args))], " ")))
-	}
-	return program.Run(ctx, &ctlEnv{stdout: stdout, stderr: stderr, lead: lead}, args, stderr)
+	return code
 }
 
-func execute(ctx context.Context, name string, c cmd, args []string, stdout, stderr io.Writer) error {
-	fs := cli.NewFlagSet(name, stderr)
-	fs.Usage = func() { fmt.Fprintf(stderr, "usage: tollgatectl %s\n\nflags:\n", c.usage); fs.PrintDefaults() }
+func execute(ctx context.Context, c cmd, args []string, stdout, stderr io.Writer) error {
+	fs := cli.Flags(c.name)
 	server := fs.String("server", DefaultServer, "server URL (env TOLLGATE_SERVER)")
 	key := fs.String("api-key", "", "API key (env TOLLGATE_API_KEY)")
 	ca := fs.String("ca", "", "CA certificate(s) to trust for an https server (env TOLLGATE_CA)")
@@ -129,7 +124,7 @@ func execute(ctx context.Context, name string, c cmd, args []string, stdout, std
 		return err
 	}
 	if len(pos) != c.args {
-		return cli.Usagef("%s: want %d argument(s): tollgatectl %s", name, c.args, c.usage)
+		return cli.Usagef("%s: want %d argument(s), got %d", c.name, c.args, len(pos))
 	}
 	set := map[string]bool{}
 	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
@@ -154,23 +149,4 @@ func parseInterleaved(fs *flag.FlagSet, args []string) ([]string, error) {
 		pos = append(pos, fs.Arg(0))
 		args = fs.Args()[1:]
 	}
-}
-
-// groupUsage lists the commands of one group ("license"); false if none.
-func groupUsage(w io.Writer, group string) bool {
-	var names []string
-	for n := range commands {
-		if strings.HasPrefix(n, group+" ") {
-			names = append(names, n)
-		}
-	}
-	sort.Strings(names)
-	if len(names) == 0 {
-		return false
-	}
-	fmt.Fprintf(w, "usage: tollgatectl %s VERB [flags]\n\n", group)
-	for _, n := range names {
-		fmt.Fprintf(w, "  %s\n", commands[n].usage)
-	}
-	return true
 }

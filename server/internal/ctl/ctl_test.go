@@ -142,9 +142,13 @@ func TestHelpEverywhere(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			code, _, errOut := run(tc.args...)
-			if code != tc.code || !strings.Contains(errOut, tc.want) {
-				t.Fatalf("exit %d, stderr %q", code, errOut)
+			code, out, errOut := run(tc.args...)
+			got := errOut // usage errors go to stderr, help to stdout
+			if tc.code == 0 {
+				got = out
+			}
+			if code != tc.code || !strings.Contains(got, tc.want) {
+				t.Fatalf("exit %d, stdout %q, stderr %q", code, out, errOut)
 			}
 		})
 	}

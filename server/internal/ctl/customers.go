@@ -11,56 +11,53 @@ import (
 	"github.com/tollgate-iot/tollgate/shared/wire"
 )
 
-func init() {
-	register("customer create", cmd{usage: "customer create --name N [--parent ID] [--email E] [--vat V] [--address A] [--id ID]",
-		flags: func(fs *flag.FlagSet, v *vals) {
-			for _, f := range []string{"name", "parent", "email", "vat", "address", "id"} {
-				v.str(fs, f, "customer "+f)
-			}
-		},
-		run: func(ctx context.Context, x *invocation) error {
-			if x.s("name") == "" {
-				return cli.Usagef("customer create: --name is required")
-			}
-			var c wire.Customer
-			err := x.c.Do(ctx, "POST", "/v1/customers", wire.CreateCustomerRequest{ID: x.s("id"), Name: x.s("name"),
-				ParentID: x.s("parent"), Email: x.s("email"), Address: x.s("address"), VAT: x.s("vat")}, &c)
-			if err != nil {
-				return err
-			}
-			return cli.Render(x.out, x.format, c, customerHeader, [][]string{customerRow(&c)})
-		}})
-	register("customer list", cmd{usage: "customer list [--parent ID] [--limit N] [--cursor C]", flags: pageFlags("parent"),
-		run: func(ctx context.Context, x *invocation) error {
-			var l wire.CustomerList
-			if err := x.c.Do(ctx, "GET", "/v1/customers?"+x.query("parent"), nil, &l); err != nil {
-				return err
-			}
-			rows := make([][]string, len(l.Customers))
-			for i := range l.Customers {
-				rows[i] = customerRow(&l.Customers[i])
-			}
-			x.more(l.NextCursor)
-			return cli.Render(x.out, x.format, l, customerHeader, rows)
-		}})
-	register("customer show", cmd{usage: "customer show ID", args: 1, run: func(ctx context.Context, x *invocation) error {
-		var c wire.Customer
-		if err := x.c.Do(ctx, "GET", "/v1/customers/"+esc(x.args[0]), nil, &c); err != nil {
-			return err
-		}
-		return cli.Render(x.out, x.format, c, customerHeader, [][]string{customerRow(&c)})
-	}})
-	register("customer set", cmd{usage: "customer set ID [--allow-superior-manage=true|false] [--name N] [--email E] [--address A] [--vat V]" +
-		" [--issuer=true|false] [--allowed-months 12,24] [--max-days N]", args: 1,
-		flags: func(fs *flag.FlagSet, v *vals) {
-			for _, f := range []string{"allow-superior-manage", "name", "email", "address", "vat"} {
-				v.str(fs, f, "new "+f)
-			}
-			v.str(fs, "issuer", "grant (true) or withdraw (false) the right to create licenses (vendor only)")
-			v.str(fs, "allowed-months", "term durations the issuer may create, comma-separated; \"\" or any: no limit (vendor only)")
-			v.num(fs, "max-days", "most days a day license of the issuer may hold; 0: no limit (vendor only)")
-		},
-		run: runCustomerSet})
+func runCustomerCreate(ctx context.Context, x *invocation) error {
+	if x.s("name") == "" {
+		return cli.Usagef("customer create: --name is required")
+	}
+	var c wire.Customer
+	err := x.c.Do(ctx, "POST", "/v1/customers", wire.CreateCustomerRequest{ID: x.s("id"), Name: x.s("name"),
+		ParentID: x.s("parent"), Email: x.s("email"), Address: x.s("address"), VAT: x.s("vat")}, &c)
+	if err != nil {
+		return err
+	}
+	return cli.Render(x.out, x.format, c, customerHeader, [][]string{customerRow(&c)})
+}
+
+func customerCreateFlags(fs *flag.FlagSet, v *vals) {
+	for _, f := range []string{"name", "parent", "email", "vat", "address", "id"} {
+		v.str(fs, f, "customer "+f)
+	}
+}
+
+func runCustomerList(ctx context.Context, x *invocation) error {
+	var l wire.CustomerList
+	if err := x.c.Do(ctx, "GET", "/v1/customers?"+x.query("parent"), nil, &l); err != nil {
+		return err
+	}
+	rows := make([][]string, len(l.Customers))
+	for i := range l.Customers {
+		rows[i] = customerRow(&l.Customers[i])
+	}
+	x.more(l.NextCursor)
+	return cli.Render(x.out, x.format, l, customerHeader, rows)
+}
+
+func runCustomerShow(ctx context.Context, x *invocation) error {
+	var c wire.Customer
+	if err := x.c.Do(ctx, "GET", "/v1/customers/"+esc(x.args[0]), nil, &c); err != nil {
+		return err
+	}
+	return cli.Render(x.out, x.format, c, customerHeader, [][]string{customerRow(&c)})
+}
+
+func customerSetFlags(fs *flag.FlagSet, v *vals) {
+	for _, f := range []string{"allow-superior-manage", "name", "email", "address", "vat"} {
+		v.str(fs, f, "new "+f)
+	}
+	v.str(fs, "issuer", "grant (true) or withdraw (false) the right to create licenses (vendor only)")
+	v.str(fs, "allowed-months", "term durations the issuer may create, comma-separated; \"\" or any: no limit (vendor only)")
+	v.num(fs, "max-days", "most days a day license of the issuer may hold; 0: no limit (vendor only)")
 }
 
 func runCustomerSet(ctx context.Context, x *invocation) error {

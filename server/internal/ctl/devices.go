@@ -8,88 +8,84 @@ import (
 	"github.com/tollgate-iot/tollgate/shared/wire"
 )
 
-func init() {
-	register("user create", cmd{usage: "user create --customer ID --email E --role admin|operator|viewer   (prints the API key once)",
-		flags: func(fs *flag.FlagSet, v *vals) {
-			v.str(fs, "customer", "customer id")
-			v.str(fs, "email", "user email")
-			v.str(fs, "role", "admin, operator or viewer")
-		},
-		run: func(ctx context.Context, x *invocation) error {
-			var r wire.CreateUserResponse
-			err := x.c.Do(ctx, "POST", "/v1/users", wire.CreateUserRequest{CustomerID: x.s("customer"), Email: x.s("email"), Role: x.s("role")}, &r)
-			if err != nil {
-				return err
-			}
-			return cli.Render(x.out, x.format, r, append(userHeader, "API_KEY"), [][]string{append(userRow(&r.User), r.APIKey)})
-		}})
-	register("user list", cmd{usage: "user list [--customer ID]", flags: func(fs *flag.FlagSet, v *vals) { v.str(fs, "customer", "customer id") },
-		run: func(ctx context.Context, x *invocation) error {
-			var l wire.UserList
-			if err := x.c.Do(ctx, "GET", "/v1/users?"+x.query("customer"), nil, &l); err != nil {
-				return err
-			}
-			rows := make([][]string, len(l.Users))
-			for i := range l.Users {
-				rows[i] = userRow(&l.Users[i])
-			}
-			return cli.Render(x.out, x.format, l, userHeader, rows)
-		}})
-	register("user revoke", cmd{usage: "user revoke USER_ID", args: 1, run: func(ctx context.Context, x *invocation) error {
-		var u wire.User
-		if err := x.c.Do(ctx, "POST", "/v1/users/"+esc(x.args[0])+"/revoke", nil, &u); err != nil {
-			return err
-		}
-		return cli.Render(x.out, x.format, u, userHeader, [][]string{userRow(&u)})
-	}})
+func runUserCreate(ctx context.Context, x *invocation) error {
+	var r wire.CreateUserResponse
+	err := x.c.Do(ctx, "POST", "/v1/users", wire.CreateUserRequest{CustomerID: x.s("customer"), Email: x.s("email"), Role: x.s("role")}, &r)
+	if err != nil {
+		return err
+	}
+	return cli.Render(x.out, x.format, r, append(userHeader, "API_KEY"), [][]string{append(userRow(&r.User), r.APIKey)})
 }
 
-func init() {
-	register("device create", cmd{usage: "device create --customer ID --id DEV --model M --public-key KEY [--gateway GW] [--location L]",
-		flags: func(fs *flag.FlagSet, v *vals) {
-			for _, f := range []string{"customer", "id", "model", "public-key", "gateway", "location"} {
-				v.str(fs, f, "device "+f)
-			}
-		},
-		run: func(ctx context.Context, x *invocation) error {
-			var d wire.Device
-			err := x.c.Do(ctx, "POST", "/v1/devices", wire.CreateDeviceRequest{ID: x.s("id"), CustomerID: x.s("customer"), Model: x.s("model"),
-				PublicKey: x.s("public-key"), GatewayID: x.s("gateway"), Location: x.s("location")}, &d)
-			if err != nil {
-				return err
-			}
-			return cli.Render(x.out, x.format, d, deviceHeader, [][]string{deviceRow(&d)})
-		}})
-	register("device list", cmd{usage: "device list [--customer ID] [--limit N] [--cursor C]", flags: pageFlags("customer"),
-		run: func(ctx context.Context, x *invocation) error {
-			var l wire.DeviceList
-			if err := x.c.Do(ctx, "GET", "/v1/devices?"+x.query("customer"), nil, &l); err != nil {
-				return err
-			}
-			rows := make([][]string, len(l.Devices))
-			for i := range l.Devices {
-				rows[i] = deviceRow(&l.Devices[i])
-			}
-			x.more(l.NextCursor)
-			return cli.Render(x.out, x.format, l, deviceHeader, rows)
-		}})
-	register("device show", cmd{usage: "device show DEV", args: 1, run: deviceCall("GET", "", false)})
-	register("device blacklist", cmd{usage: "device blacklist DEV [--reason R]", args: 1,
-		flags: func(fs *flag.FlagSet, v *vals) { v.str(fs, "reason", "why (shown to operators)") },
-		run:   deviceCall("POST", "/blacklist", true)})
-	register("device unblacklist", cmd{usage: "device unblacklist DEV", args: 1, run: deviceCall("POST", "/unblacklist", false)})
-	register("device tokens", cmd{usage: "device tokens DEV   (the device's current license tokens)", args: 1,
-		run: func(ctx context.Context, x *invocation) error {
-			var l wire.TokenList
-			if err := x.c.Do(ctx, "GET", "/v1/devices/"+esc(x.args[0])+"/tokens", nil, &l); err != nil {
-				return err
-			}
-			rows := make([][]string, len(l.Tokens))
-			for i := range l.Tokens {
-				rows[i] = tokenRow(&l.Tokens[i])
-			}
-			return cli.Render(x.out, x.format, l, tokenHeader, rows)
-		}})
+func userCreateFlags(fs *flag.FlagSet, v *vals) {
+	v.str(fs, "customer", "customer id")
+	v.str(fs, "email", "user email")
+	v.str(fs, "role", "admin, operator or viewer")
+}
+
+func runUserList(ctx context.Context, x *invocation) error {
+	var l wire.UserList
+	if err := x.c.Do(ctx, "GET", "/v1/users?"+x.query("customer"), nil, &l); err != nil {
+		return err
+	}
+	rows := make([][]string, len(l.Users))
+	for i := range l.Users {
+		rows[i] = userRow(&l.Users[i])
+	}
+	return cli.Render(x.out, x.format, l, userHeader, rows)
+}
+
+func userListFlags(fs *flag.FlagSet, v *vals) { v.str(fs, "customer", "customer id") }
+
+func runUserRevoke(ctx context.Context, x *invocation) error {
+	var u wire.User
+	if err := x.c.Do(ctx, "POST", "/v1/users/"+esc(x.args[0])+"/revoke", nil, &u); err != nil {
+		return err
+	}
+	return cli.Render(x.out, x.format, u, userHeader, [][]string{userRow(&u)})
+}
+
+func runDeviceCreate(ctx context.Context, x *invocation) error {
+	var d wire.Device
+	err := x.c.Do(ctx, "POST", "/v1/devices", wire.CreateDeviceRequest{ID: x.s("id"), CustomerID: x.s("customer"), Model: x.s("model"),
+		PublicKey: x.s("public-key"), GatewayID: x.s("gateway"), Location: x.s("location")}, &d)
+	if err != nil {
+		return err
+	}
+	return cli.Render(x.out, x.format, d, deviceHeader, [][]string{deviceRow(&d)})
+}
+
+func deviceCreateFlags(fs *flag.FlagSet, v *vals) {
+	for _, f := range []string{"customer", "id", "model", "public-key", "gateway", "location"} {
+		v.str(fs, f, "device "+f)
+	}
+}
+
+func runDeviceList(ctx context.Context, x *invocation) error {
+	var l wire.DeviceList
+	if err := x.c.Do(ctx, "GET", "/v1/devices?"+x.query("customer"), nil, &l); err != nil {
+		return err
+	}
+	rows := make([][]string, len(l.Devices))
+	for i := range l.Devices {
+		rows[i] = deviceRow(&l.Devices[i])
+	}
+	x.more(l.NextCursor)
+	return cli.Render(x.out, x.format, l, deviceHeader, rows)
+}
+
+func deviceBlacklistFlags(fs *flag.FlagSet, v *vals) { v.str(fs, "reason", "why (shown to operators)") }
+
+func runDeviceTokens(ctx context.Context, x *invocation) error {
+	var l wire.TokenList
+	if err := x.c.Do(ctx, "GET", "/v1/devices/"+esc(x.args[0])+"/tokens", nil, &l); err != nil {
+		return err
+	}
+	rows := make([][]string, len(l.Tokens))
+	for i := range l.Tokens {
+		rows[i] = tokenRow(&l.Tokens[i])
+	}
+	return cli.Render(x.out, x.format, l, tokenHeader, rows)
 }
 
 func deviceCall(method, suffix string, reason bool) func(ctx context.Context, x *invocation) error {

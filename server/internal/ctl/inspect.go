@@ -11,18 +11,11 @@ import (
 	"github.com/tollgate-iot/tollgate/shared/token"
 )
 
-// inspect works on files alone, with no server and no API key, so it is
-// registered apart from the REST commands.
-func init() {
-	program.Register("inspect", cli.Command[*ctlEnv]{
-		Summary: "FILE|TOKEN [--trust FILE] [--public-key KEY]   (print an air-gap file or tg1 document and whether its signature verifies; no server needed)",
-		Run: func(ctx context.Context, e *ctlEnv, args []string) error {
-			return runInspect(e, append(args, e.lead...))
-		}})
-}
-
-func runInspect(e *ctlEnv, args []string) error {
-	fs := cli.NewFlagSet("inspect", e.stderr)
+// runInspect works on files alone, with no server and no API key, so it
+// parses its own flags instead of the REST commands' common ones.
+func runInspect(_ context.Context, e *ctlEnv, args []string) error {
+	args = append(args, e.lead...)
+	fs := cli.Flags("inspect")
 	trustFile := fs.String("trust", "", "trust bundle to check server signatures with (tollgate-server trust --out FILE)")
 	pub := fs.String("public-key", "", "device public key to check a usage receipt with (tollgatectl device show DEV)")
 	format := cli.OutputFlag(fs)
@@ -35,7 +28,7 @@ func runInspect(e *ctlEnv, args []string) error {
 		return err
 	}
 	if len(pos) != 1 {
-		return cli.Usagef("inspect: want one FILE or TOKEN")
+		return cli.Usagef("want one FILE or TOKEN")
 	}
 	var keys airgap.Keys
 	if *trustFile != "" {

@@ -12,112 +12,92 @@ import (
 	"github.com/tollgate-iot/tollgate/shared/wire"
 )
 
-func init() {
-	register("license create", cmd{usage: "license create --customer ID --type standard|trial --billing term|days [--months N] [--days N] " +
-		"--models P1,P2 [--max-samples-per-hour N] [--enforcement enforce|report] [--count K] [--no-renew] [--features a,b] " +
-		"[--max-offline DURATION] [--max-children N] [--start-at-children N] [--retention-days N] [--cancellation-days N] [--alignment anniversary|calendar_year|fiscal_year:MM] " +
-		"[--distributor-description S] [--customer-description S]",
-		flags: func(fs *flag.FlagSet, v *vals) {
-			for _, f := range []string{"customer", "type", "billing", "models", "enforcement", "features", "max-offline", "alignment",
-				"distributor-description", "customer-description"} {
-				v.str(fs, f, strings.ReplaceAll(f, "-", " "))
-			}
-			for _, f := range []string{"months", "days", "max-samples-per-hour", "count", "max-children", "start-at-children", "retention-days", "cancellation-days"} {
-				v.num(fs, f, strings.ReplaceAll(f, "-", " "))
-			}
-			v.flag(fs, "no-renew", "do not renew at the end of the term")
-		},
-		run: runLicenseCreate})
-	register("license list", cmd{usage: "license list [--customer ID] [--status S] [--type T] [--billing B] [--device D] [--expiring-within 30d] [--limit N] [--cursor C]",
-		flags: pageFlags("customer", "status", "type", "billing", "device", "expiring-within"),
-		run: func(ctx context.Context, x *invocation) error {
-			var l wire.LicenseList
-			if err := x.c.Do(ctx, "GET", "/v1/licenses?"+x.query("customer", "status", "type", "billing", "device", "expiring-within"), nil, &l); err != nil {
-				return err
-			}
-			x.more(l.NextCursor)
-			return x.licenses(l, l.Licenses)
-		}})
-	register("license show", cmd{usage: "license show ID|SERIAL", args: 1, run: licenseCall("GET", "", nil)})
-	register("license bind", cmd{usage: "license bind ID --device DEV [--expire-replaced]", args: 1,
-		flags: func(fs *flag.FlagSet, v *vals) {
-			v.str(fs, "device", "device id")
-			v.flag(fs, "expire-replaced", "switch renewal off on the license this bind replaces")
-		},
-		run: func(ctx context.Context, x *invocation) error {
-			var r wire.BindResponse
-			err := x.c.Do(ctx, "POST", "/v1/licenses/"+esc(x.args[0])+"/bind", wire.BindRequest{DeviceID: x.s("device"), ExpireReplaced: x.b("expire-replaced")}, &r)
-			if err != nil {
-				return err
-			}
-			for _, old := range r.Replaced {
-				fmt.Fprintf(x.errw, "replaced license %s (now %s)\n", old.ID, old.Status)
-			}
-			return cli.Render(x.out, x.format, r, licenseHeader, [][]string{licenseRow(&r.License)})
-		}})
-}
-
-func init() {
-	for _, a := range []string{"unbind", "lock", "unlock", "revoke", "suspend", "resume"} {
-		register("license "+a, cmd{usage: "license " + a + " ID", args: 1, run: licenseCall("POST", "/"+a, nil)})
+func licenseCreateFlags(fs *flag.FlagSet, v *vals) {
+	for _, f := range []string{"customer", "type", "billing", "models", "enforcement", "features", "max-offline", "alignment",
+		"distributor-description", "customer-description"} {
+		v.str(fs, f, strings.ReplaceAll(f, "-", " "))
 	}
-	register("license delete", cmd{usage: "license delete ID   (never-activated licenses only)", args: 1,
-		run: func(ctx context.Context, x *invocation) error {
-			if err := x.c.Do(ctx, "DELETE", "/v1/licenses/"+esc(x.args[0]), nil, nil); err != nil {
-				return err
-			}
-			return cli.Render(x.out, x.format, map[string]string{"deleted": x.args[0]}, []string{"DELETED"}, [][]string{{x.args[0]}})
-		}})
-	toFlag := func(fs *flag.FlagSet, v *vals) { v.str(fs, "to", "target customer id") }
-	register("license move", cmd{usage: "license move ID --to CUSTOMER   (never-activated licenses only; same id)", args: 1, flags: toFlag,
-		run: licenseCall("POST", "/move", func(x *invocation) any { return wire.CustomerRef{To: x.s("to")} })})
-	register("license transfer", cmd{usage: "license transfer ID --to CUSTOMER   (mints a new license id)", args: 1, flags: toFlag,
-		run: func(ctx context.Context, x *invocation) error {
-			var r wire.TransferResponse
-			if err := x.c.Do(ctx, "POST", "/v1/licenses/"+esc(x.args[0])+"/transfer", wire.CustomerRef{To: x.s("to")}, &r); err != nil {
-				return err
-			}
-			return x.licenses(r, []wire.License{r.Old, r.New})
-		}})
+	for _, f := range []string{"months", "days", "max-samples-per-hour", "count", "max-children", "start-at-children", "retention-days", "cancellation-days"} {
+		v.num(fs, f, strings.ReplaceAll(f, "-", " "))
+	}
+	v.flag(fs, "no-renew", "do not renew at the end of the term")
 }
 
-func init() {
-	register("license renew", cmd{usage: "license renew ID --on|--off", args: 1,
-		flags: func(fs *flag.FlagSet, v *vals) {
-			v.flag(fs, "on", "renew at the end")
-			v.flag(fs, "off", "end at the end")
-		},
-		run: func(ctx context.Context, x *invocation) error {
-			if x.b("on") == x.b("off") {
-				return cli.Usagef("license renew: give exactly one of --on and --off")
-			}
-			on := x.b("on")
-			return licenseCall("POST", "/renew", func(*invocation) any { return wire.RenewRequest{Renew: &on} })(ctx, x)
-		}})
-	register("license add-days", cmd{usage: "license add-days ID --days N   (top up a day license)", args: 1,
-		flags: func(fs *flag.FlagSet, v *vals) { v.num(fs, "days", "days to add") },
-		run:   licenseCall("POST", "/days", func(x *invocation) any { return wire.AddDaysRequest{Days: x.n("days")} })})
-	register("license set", cmd{usage: "license set ID [--customer-description S] [--distributor-description S]", args: 1,
-		flags: func(fs *flag.FlagSet, v *vals) {
-			v.str(fs, "customer-description", "customer-editable description")
-			v.str(fs, "distributor-description", "description visible to the issuing chain only")
-		},
-		run: runLicenseSet})
-	register("license sell", cmd{usage: "license sell --to CUSTOMER (--ids A,B | --count N) [--type standard|trial]", flags: batchFlags("to"),
-		run: func(ctx context.Context, x *invocation) error { return runBatch(ctx, x, "/v1/sales/sell", x.s("to")) }})
-	register("license return", cmd{usage: "license return (--ids A,B | --count N) [--from CUSTOMER] [--type standard|trial]", flags: batchFlags("from"),
-		run: func(ctx context.Context, x *invocation) error {
-			return runBatch(ctx, x, "/v1/sales/return", x.s("from"))
-		}})
-	register("license deductions", cmd{usage: "license deductions ID", args: 1, run: runDeductions})
-	register("license token", cmd{usage: "license token ID   (the current signed token of a bound license)", args: 1,
-		run: func(ctx context.Context, x *invocation) error {
-			var t wire.LicenseToken
-			if err := x.c.Do(ctx, "GET", "/v1/licenses/"+esc(x.args[0])+"/token", nil, &t); err != nil {
-				return err
-			}
-			return cli.Render(x.out, x.format, t, tokenHeader, [][]string{tokenRow(&t)})
-		}})
+func runLicenseList(ctx context.Context, x *invocation) error {
+	var l wire.LicenseList
+	if err := x.c.Do(ctx, "GET", "/v1/licenses?"+x.query("customer", "status", "type", "billing", "device", "expiring-within"), nil, &l); err != nil {
+		return err
+	}
+	x.more(l.NextCursor)
+	return x.licenses(l, l.Licenses)
+}
+
+func runLicenseBind(ctx context.Context, x *invocation) error {
+	var r wire.BindResponse
+	err := x.c.Do(ctx, "POST", "/v1/licenses/"+esc(x.args[0])+"/bind", wire.BindRequest{DeviceID: x.s("device"), ExpireReplaced: x.b("expire-replaced")}, &r)
+	if err != nil {
+		return err
+	}
+	for _, old := range r.Replaced {
+		fmt.Fprintf(x.errw, "replaced license %s (now %s)\n", old.ID, old.Status)
+	}
+	return cli.Render(x.out, x.format, r, licenseHeader, [][]string{licenseRow(&r.License)})
+}
+
+func licenseBindFlags(fs *flag.FlagSet, v *vals) {
+	v.str(fs, "device", "device id")
+	v.flag(fs, "expire-replaced", "switch renewal off on the license this bind replaces")
+}
+
+func runLicenseDelete(ctx context.Context, x *invocation) error {
+	if err := x.c.Do(ctx, "DELETE", "/v1/licenses/"+esc(x.args[0]), nil, nil); err != nil {
+		return err
+	}
+	return cli.Render(x.out, x.format, map[string]string{"deleted": x.args[0]}, []string{"DELETED"}, [][]string{{x.args[0]}})
+}
+
+func runLicenseTransfer(ctx context.Context, x *invocation) error {
+	var r wire.TransferResponse
+	if err := x.c.Do(ctx, "POST", "/v1/licenses/"+esc(x.args[0])+"/transfer", wire.CustomerRef{To: x.s("to")}, &r); err != nil {
+		return err
+	}
+	return x.licenses(r, []wire.License{r.Old, r.New})
+}
+
+func runLicenseRenew(ctx context.Context, x *invocation) error {
+	if x.b("on") == x.b("off") {
+		return cli.Usagef("license renew: give exactly one of --on and --off")
+	}
+	on := x.b("on")
+	return licenseCall("POST", "/renew", func(*invocation) any { return wire.RenewRequest{Renew: &on} })(ctx, x)
+}
+
+func licenseRenewFlags(fs *flag.FlagSet, v *vals) {
+	v.flag(fs, "on", "renew at the end")
+	v.flag(fs, "off", "end at the end")
+}
+
+func licenseAddDaysFlags(fs *flag.FlagSet, v *vals) { v.num(fs, "days", "days to add") }
+
+func licenseSetFlags(fs *flag.FlagSet, v *vals) {
+	v.str(fs, "customer-description", "customer-editable description")
+	v.str(fs, "distributor-description", "description visible to the issuing chain only")
+}
+
+func runLicenseSell(ctx context.Context, x *invocation) error {
+	return runBatch(ctx, x, "/v1/sales/sell", x.s("to"))
+}
+
+func runLicenseReturn(ctx context.Context, x *invocation) error {
+	return runBatch(ctx, x, "/v1/sales/return", x.s("from"))
+}
+
+func runLicenseToken(ctx context.Context, x *invocation) error {
+	var t wire.LicenseToken
+	if err := x.c.Do(ctx, "GET", "/v1/licenses/"+esc(x.args[0])+"/token", nil, &t); err != nil {
+		return err
+	}
+	return cli.Render(x.out, x.format, t, tokenHeader, [][]string{tokenRow(&t)})
 }
 
 // licenseCall runs METHOD /v1/licenses/ID/SUFFIX with an optional body and
@@ -167,6 +147,9 @@ func parseDuration(s string) (int64, error) {
 }
 
 func runLicenseCreate(ctx context.Context, x *invocation) error {
+	if err := checkModelsNotFiles(splitList(x.s("models"))); err != nil {
+		return err
+	}
 	req := wire.CreateLicenseRequest{CustomerID: x.s("customer"), Type: x.s("type"), Billing: x.s("billing"),
 		Months: int(x.n("months")), Days: x.n("days"), Models: splitList(x.s("models")), MaxSamplesPerHour: x.n("max-samples-per-hour"),
 		Enforcement: x.s("enforcement"), Features: splitList(x.s("features")), MaxChildren: x.n("max-children"),
@@ -230,9 +213,33 @@ func runDeductions(ctx context.Context, x *invocation) error {
 		return err
 	}
 	rows := make([][]string, len(l.Deductions))
-	for i, d := range l.Deductions {
-		rows[i] = []string{strconv.FormatInt(d.Seq, 10), d.DeviceID, dash(d.LicenseID), d.At.UTC().Format(time.RFC3339),
-			strconv.FormatInt(d.DaysBefore, 10), strconv.FormatInt(d.DaysAfter, 10), strconv.FormatBool(d.Failed)}
+	for i := range l.Deductions {
+		rows[i] = deductionRow(&l.Deductions[i])
 	}
-	return cli.Render(x.out, x.format, l, []string{"SEQ", "DEVICE", "LICENSE", "AT", "DAYS_BEFORE", "DAYS_AFTER", "FAILED"}, rows)
+	return cli.Render(x.out, x.format, l, deductionHeader, rows)
 }
+
+var deductionHeader = []string{"SEQ", "DEVICE", "LICENSE", "AT", "REPORTED_AT", "PAID_UNTIL", "DAYS_BEFORE", "DAYS_AFTER", "RESULT", "FORK"}
+
+// deductionRow shows a failed day (no license could pay: the device was
+// blacklisted) as RESULT failed with no license and no days.
+func deductionRow(d *wire.Deduction) []string {
+	ts := func(t *time.Time) string {
+		if t == nil {
+			return "-"
+		}
+		return t.UTC().Format(time.RFC3339)
+	}
+	result, before, after := "charged", strconv.FormatInt(d.DaysBefore, 10), strconv.FormatInt(d.DaysAfter, 10)
+	if d.Failed {
+		result, before, after = "failed", "-", "-"
+	}
+	fork := ""
+	if d.Fork {
+		fork = "fork"
+	}
+	return []string{strconv.FormatInt(d.Seq, 10), d.DeviceID, dash(d.LicenseID), d.At.UTC().Format(time.RFC3339),
+		ts(d.ReportedAt), ts(d.PaidUntil), before, after, result, dash(fork)}
+}
+
+func toFlag(fs *flag.FlagSet, v *vals) { v.str(fs, "to", "target customer id") }

@@ -10,15 +10,12 @@ import (
 	"github.com/tollgate-iot/tollgate/shared/wire"
 )
 
-func init() {
-	register("device sync", cmd{usage: "device sync DEV   (last sync, acked seq, gaps, forks, overdrafts, counts of 24 h and 7 d; -o json adds the hours)",
-		args: 1, run: func(ctx context.Context, x *invocation) error {
-			var s wire.DeviceSync
-			if err := x.c.Do(ctx, "GET", "/v1/devices/"+esc(x.args[0])+"/sync", nil, &s); err != nil {
-				return err
-			}
-			return cli.Render(x.out, x.format, s, syncHeader, [][]string{syncRow(&s)})
-		}})
+func runDeviceSync(ctx context.Context, x *invocation) error {
+	var s wire.DeviceSync
+	if err := x.c.Do(ctx, "GET", "/v1/devices/"+esc(x.args[0])+"/sync", nil, &s); err != nil {
+		return err
+	}
+	return cli.Render(x.out, x.format, s, syncHeader, [][]string{syncRow(&s)})
 }
 
 var syncHeader = []string{"DEVICE", "LAST_SYNC", "SYNCS", "ACKED_SEQ", "HIGHEST_SEQ", "GAPS", "FORKS", "OVERDRAFTS",

@@ -10,51 +10,48 @@ import (
 	"github.com/tollgate-iot/tollgate/shared/wire"
 )
 
-func init() {
-	register("device telemetry", cmd{usage: "device telemetry DEV [--from T] [--to T | --within 7d]   (per hour: observed by the broker, reported accepted, difference)",
-		args: 1, flags: windowFlags,
-		run: func(ctx context.Context, x *invocation) error {
-			var v wire.DeviceTelemetry
-			if err := x.c.Do(ctx, "GET", "/v1/devices/"+esc(x.args[0])+"/telemetry?"+windowQuery(x).Encode(), nil, &v); err != nil {
-				return err
-			}
-			rows := make([][]string, len(v.Hours))
-			for i := range v.Hours {
-				rows[i] = telemetryRow(&v.Hours[i])
-			}
-			return cli.Render(x.out, x.format, v, telemetryHeader, rows)
-		}})
-	register("device discrepancies", cmd{usage: "device discrepancies [--customer ID] [--from T] [--to T | --within 7d] [--min-excess N] [--limit N]   (devices whose broker-observed telemetry exceeds what they reported)",
-		flags: func(fs *flag.FlagSet, v *vals) {
-			windowFlags(fs, v)
-			v.str(fs, "customer", "the customer whose subtree is listed (default: your own)")
-			v.num(fs, "min-excess", "smallest excess listed (default 1)")
-			v.num(fs, "limit", "most devices listed (1..1000, default 100)")
-		},
-		run: func(ctx context.Context, x *invocation) error {
-			q := windowQuery(x)
-			if c := x.s("customer"); c != "" {
-				q.Set("customer", c)
-			}
-			if n := x.n("min-excess"); n != 0 {
-				q.Set("min_excess", strconv.FormatInt(n, 10))
-			}
-			if n := x.n("limit"); n != 0 {
-				q.Set("limit", strconv.FormatInt(n, 10))
-			}
-			var l wire.TelemetryDiscrepancyList
-			if err := x.c.Do(ctx, "GET", "/v1/telemetry/discrepancies?"+q.Encode(), nil, &l); err != nil {
-				return err
-			}
-			if !l.Complete && x.format == cli.Table {
-				x.errw.Write([]byte("note: the window held more observed hours than one listing walks; narrow --from/--to\n"))
-			}
-			rows := make([][]string, len(l.Devices))
-			for i := range l.Devices {
-				rows[i] = discrepancyRow(&l.Devices[i])
-			}
-			return cli.Render(x.out, x.format, l, discrepancyHeader, rows)
-		}})
+func runDeviceTelemetry(ctx context.Context, x *invocation) error {
+	var v wire.DeviceTelemetry
+	if err := x.c.Do(ctx, "GET", "/v1/devices/"+esc(x.args[0])+"/telemetry?"+windowQuery(x).Encode(), nil, &v); err != nil {
+		return err
+	}
+	rows := make([][]string, len(v.Hours))
+	for i := range v.Hours {
+		rows[i] = telemetryRow(&v.Hours[i])
+	}
+	return cli.Render(x.out, x.format, v, telemetryHeader, rows)
+}
+
+func runDeviceDiscrepancies(ctx context.Context, x *invocation) error {
+	q := windowQuery(x)
+	if c := x.s("customer"); c != "" {
+		q.Set("customer", c)
+	}
+	if n := x.n("min-excess"); n != 0 {
+		q.Set("min_excess", strconv.FormatInt(n, 10))
+	}
+	if n := x.n("limit"); n != 0 {
+		q.Set("limit", strconv.FormatInt(n, 10))
+	}
+	var l wire.TelemetryDiscrepancyList
+	if err := x.c.Do(ctx, "GET", "/v1/telemetry/discrepancies?"+q.Encode(), nil, &l); err != nil {
+		return err
+	}
+	if !l.Complete && x.format == cli.Table {
+		x.errw.Write([]byte("note: the window held more observed hours than one listing walks; narrow --from/--to\n"))
+	}
+	rows := make([][]string, len(l.Devices))
+	for i := range l.Devices {
+		rows[i] = discrepancyRow(&l.Devices[i])
+	}
+	return cli.Render(x.out, x.format, l, discrepancyHeader, rows)
+}
+
+func deviceDiscrepanciesFlags(fs *flag.FlagSet, v *vals) {
+	windowFlags(fs, v)
+	v.str(fs, "customer", "the customer whose subtree is listed (default: your own)")
+	v.num(fs, "min-excess", "smallest excess listed (default 1)")
+	v.num(fs, "limit", "most devices listed (1..1000, default 100)")
 }
 
 func windowFlags(fs *flag.FlagSet, v *vals) {

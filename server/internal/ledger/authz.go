@@ -53,7 +53,7 @@ func (o *op) visibleCustomer(a Actor, id string) (*Customer, error) {
 func needRole(a Actor, r Role) error {
 	rank := map[Role]int{RoleViewer: 0, RoleOperator: 1, RoleAdmin: 2}
 	if rank[a.Role] < rank[r] {
-		return fmt.Errorf("%w: role %s may not do this (needs %s)", ErrForbidden, a.Role, r)
+		return fmt.Errorf("%w: role %s may not do this (needs %s); ask an %s of your customer", ErrForbidden, a.Role, r, r)
 	}
 	return nil
 }
@@ -77,7 +77,7 @@ func (o *op) canManage(a Actor, c *Customer, r Role) error {
 			return err
 		}
 		if !link.AllowSuperiorManage {
-			return fmt.Errorf("%w: customer %s does not allow its superiors to manage its licenses", ErrForbidden, id)
+			return fmt.Errorf("%w: customer %s manages its own customers, users, devices and licenses; an admin of %s may do this, or let its superiors do it with tollgatectl customer set %s --allow-superior-manage=true", ErrForbidden, id, id, id)
 		}
 	}
 	return nil
@@ -94,7 +94,7 @@ func (o *op) canIssue(a Actor, c *Customer) error {
 	if a.system || a.CustomerID == o.lg.rootID || slices.Contains(c.Path, a.CustomerID) {
 		return nil
 	}
-	return fmt.Errorf("%w: only the issuing chain above customer %s may do this", ErrForbidden, c.ID)
+	return fmt.Errorf("%w: only the issuing chain above customer %s may do this; ask the vendor or the distributor that sold to %s", ErrForbidden, c.ID, c.ID)
 }
 
 // canManageOrIssue allows either (renew switch, blacklist).

@@ -270,7 +270,9 @@ func (o *op) charge(l *License, rec *Deduction) error {
 	return o.audit(SystemActor(), "license.deduct", "license", l.ID, l.CustomerID, &before, l)
 }
 
-// ListDeductions returns the deduction records of a visible license.
+// ListDeductions returns the deduction records of a visible license: the
+// days it paid (fork charges included) and the failed days of the device
+// it is bound to since the bind, oldest first.
 func (lg *Ledger) ListDeductions(ctx context.Context, a Actor, idOrSerial string) ([]Deduction, error) {
 	out := []Deduction{}
 	err := lg.view(func(o *op) error {
@@ -278,12 +280,28 @@ func (lg *Ledger) ListDeductions(ctx context.Context, a Actor, idOrSerial string
 		if err != nil {
 			return err
 		}
-		return o.x.Scan(store.DeductionByLicensePrefix(l.ID), nil, true, func(_, v []byte) (bool, error) {
+		err = o.x.Scan(store.DeductionByLicensePrefix(l.ID), nil, true, func(_, v []byte) (bool, error) {
 			var d Deduction
 			if err := jsonUnmarshal(v, &d); err != nil {
 				return false, err
 			}
 			out = append(out, d)
+			return true, nil
+		})
+		if err != nil || l.DeviceID == "" {
+			return err
+		}
+		// A failed day has no payer, so no license index holds it; the
+		// license bound to the device when it failed is the one its
+		// blacklist reason ("no days left (deduction N)") is about.
+		return o.x.Scan(store.DeductionPrefix(l.DeviceID), nil, true, func(_, v []byte) (bool, error) {
+			var d Deduction
+			if err := jsonUnmarshal(v, &d); err != nil {
+				return false, err
+			}
+			if d.Failed && d.LicenseID == "" && !d.At.Before(l.BoundAt) {
+				out = append(out, d)
+			}
 			return true, nil
 		})
 	})
