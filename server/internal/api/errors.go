@@ -116,6 +116,9 @@ func Status(err error) (int, string) {
 // code in words ("forbidden", "not found") is dropped from the front of
 // the message, so a client that prints "CODE: MESSAGE" names the code once.
 func describe(err error) (int, string, string) {
+	if err == nil { // no error is no refusal: a caller's bug, never a client's
+		return http.StatusInternalServerError, "internal", "no error"
+	}
 	msg := err.Error()
 	for _, e := range errorMap {
 		if errors.Is(err, e.err) {

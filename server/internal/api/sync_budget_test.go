@@ -29,6 +29,7 @@ func openSlowBody(t *testing.T, addr string, declared int, sent []byte) *slowBod
 	}
 	t.Cleanup(func() { conn.Close() })
 	s := &slowBody{conn: conn, resp: make(chan *http.Response, 1)}
+	sent = bytes.Clone(sent) // the caller reuses its buffer while this one is still being written
 	go func() {
 		resp, err := http.ReadResponse(bufio.NewReader(conn), nil)
 		if err == nil {
