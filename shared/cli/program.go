@@ -39,17 +39,6 @@ type Program[E any] struct {
 	Commands []Command[E]
 }
 
-// Register appends a subcommand to the table; registering a name twice is
-// a programming error and panics at start. Prefer listing the commands in
-// the Commands literal.
-func (p *Program[E]) Register(name string, c Command[E]) {
-	if p.find(name) != nil {
-		panic("cli: command " + name + " registered twice")
-	}
-	c.Name = name
-	p.Commands = append(p.Commands, c)
-}
-
 func (p *Program[E]) find(name string) *Command[E] {
 	for i := range p.Commands {
 		if p.Commands[i].Name == name {
@@ -57,12 +46,6 @@ func (p *Program[E]) find(name string) *Command[E] {
 		}
 	}
 	return nil
-}
-
-// Run dispatches args with help and usage errors both on stderr; Main is
-// the same with help on stdout.
-func (p *Program[E]) Run(ctx context.Context, env E, args []string, stderr io.Writer) int {
-	return p.Main(ctx, env, args, stderr, stderr)
 }
 
 // Main dispatches args (without the program name) to a subcommand and
