@@ -2,7 +2,7 @@
 // Go links it and hands samples over with a function call instead of HTTP.
 // The agent is the same one `tollgate-agent run` runs — same gate, same
 // outbox, same upstream publisher, same data directory (initialize it with
-// `tollgate-agent init` and `activate` first) — so everything SPEC §3
+// `tollgate-agent init` and `activate` first) — so everything docs/design.md#enforcement-on-the-agent
 // promises holds here too. The local HTTP API still listens on
 // Config.Ingest (status, metrics); set it to "127.0.0.1:0" for a random
 // port.

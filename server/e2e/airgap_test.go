@@ -30,7 +30,7 @@ import (
 	"github.com/tollgate-iot/tollgate/shared/token"
 )
 
-// TestAirgapSite runs SPEC §7 with the real binaries and no network
+// TestAirgapSite runs docs/design.md#air-gapped-sites with the real binaries and no network
 // between agent and server at any point: the agent is initialized without
 // a server, runs with none, and its environment names none. Files are the
 // only link: request → activation key → activate → samples enforced over
@@ -136,7 +136,7 @@ func TestAirgapSite(t *testing.T) {
 	}
 
 	// Top-up: ten more days reach the site as a new key; with the device
-	// cleared (the failed day blacklisted it on the server too, SPEC §2) it
+	// cleared (the failed day blacklisted it on the server too, docs/design.md#day-licenses) it
 	// lifts the stop.
 	e.ctlOK(e.root, "license", "add-days", lic, "--days", "10")
 	e.ctlOK(e.acme, "device", "unblacklist", "press-01")
@@ -485,8 +485,8 @@ func (e *airgapEnv) day(data string, at time.Time, n int, during ...func()) (int
 // checkForeignFiles' key) deducts a day at real time, then lic is revoked
 // and only then is the site's receipt imported: the day was made while
 // the license could pay, so it is charged to it — no overdraft, the
-// device not blacklisted (SPEC §6: a validly signed record is never
-// dropped; SPEC §2: judged when it was made).
+// device not blacklisted (docs/design.md#sync: a validly signed record is never
+// dropped; docs/design.md#day-licenses: judged when it was made).
 func (e *airgapEnv) checkUseBeforeRevocation(B, lic string) {
 	e.t.Helper()
 	e.agentOK("activate", "--data", B, e.path("keyB"))

@@ -1,4 +1,4 @@
-// Package airgap holds the files that license air-gapped sites (SPEC §7):
+// Package airgap holds the files that license air-gapped sites (docs/design.md#air-gapped-sites):
 // the activation request a device writes, the activation key an admin
 // makes from it, and the armor that wraps each signed document as a small
 // text file a person can carry, mail or paste.

@@ -30,7 +30,7 @@ var (
 	ErrTrustMismatch = errors.New("activation key names another trust bundle")
 )
 
-// ActivationKey is what an admin hands an air-gapped device (SPEC §7 step
+// ActivationKey is what an admin hands an air-gapped device (docs/design.md#air-gapped-sites step
 // 2): its license tokens and a current revocation list, signed by the
 // server. Renewals, top-ups and revocations travel as newer activation
 // keys; Seq grows with every key made for the device, and an agent applies
@@ -53,7 +53,7 @@ type ActivationKey struct {
 	// may forget its records up to it, so its next receipts stay small.
 	AckedSeq int64 `json:"acked_seq"`
 	// IssuedAt is when the server made the key, Unix seconds. An agent
-	// takes it as server-signed time (SPEC §5).
+	// takes it as server-signed time (docs/design.md#time).
 	IssuedAt int64 `json:"issued_at"`
 	// ExpiresAt is when the key may no longer be applied, Unix seconds
 	// (IssueActivationKey sets IssuedAt + KeyLifetime when it is 0).

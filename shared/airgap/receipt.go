@@ -8,7 +8,7 @@ import (
 )
 
 // SignUsageReceipt signs a usage report with the device key as a usage
-// receipt (SPEC §7 step 4) and returns the armored file. The report is the
+// receipt (docs/design.md#air-gapped-sites step 4) and returns the armored file. The report is the
 // one an online sync carries (syncproto.Report), so the server reconciles
 // both on one path.
 func SignUsageReceipt(device *token.Signer, r *syncproto.Report) ([]byte, error) {

@@ -14,7 +14,7 @@ import (
 var ErrNotSelfSigned = errors.New("activation request is not signed by its own device key")
 
 // ActivationRequest is what a device on an air-gapped site asks to be
-// licensed with (SPEC §7 step 1). It is signed by the device key it names,
+// licensed with (docs/design.md#air-gapped-sites step 1). It is signed by the device key it names,
 // which proves the requester holds that key.
 type ActivationRequest struct {
 	DeviceID  string `json:"device_id"`

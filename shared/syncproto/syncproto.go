@@ -1,5 +1,5 @@
-// Package syncproto is the contract of agent↔server sync (SPEC §6) and of
-// the air-gapped usage receipt (SPEC §7), which carries the same usage
+// Package syncproto is the contract of agent↔server sync (docs/design.md#sync) and of
+// the air-gapped usage receipt (docs/design.md#air-gapped-sites), which carries the same usage
 // report: one set of types, one set of checks, one reconciliation path.
 //
 // A sync request is a signed document of kind token.KindSyncRequest, made
@@ -35,7 +35,7 @@ var ErrImpossibleCount = errors.New("hourly count past what a device can do in a
 // NonceLen is the length of a nonce: 16 random bytes in unpadded base64url.
 const NonceLen = 22
 
-// Deduction is one day deducted by the agent (SPEC §2): what it charged,
+// Deduction is one day deducted by the agent (docs/design.md#day-licenses): what it charged,
 // when, and the days before and after on the token that paid.
 type Deduction struct {
 	// DeviceID names the gateway child the day was deducted for; empty for
@@ -50,7 +50,7 @@ type Deduction struct {
 	DaysBefore int64  `json:"days_before"`
 	DaysAfter  int64  `json:"days_after"`
 	// Failed marks a day nothing could pay on the agent: it blacklisted
-	// itself then (SPEC §3 step 4). The server records it, charges
+	// itself then (docs/design.md#enforcement-on-the-agent step 4). The server records it, charges
 	// nothing, and blacklists the device.
 	Failed bool `json:"failed,omitempty"`
 }

@@ -7,7 +7,7 @@ import (
 	"github.com/tollgate-iot/tollgate/shared/limits"
 )
 
-// Bounds of the air-gap endpoints (SPEC §7).
+// Bounds of the air-gap endpoints (docs/design.md#air-gapped-sites).
 const (
 	// MaxActivationRequestBytes caps the armored activation request text in
 	// an OfflineActivationRequest. A real request (device id, model, public

@@ -126,7 +126,7 @@ func (r *CreateLicenseRequest) Validate() error {
 	return checkText("customer_description", r.CustomerDescription, MaxTextLen)
 }
 
-// ImmutableLicenseFields are fixed at creation (SPEC §2): a different value
+// ImmutableLicenseFields are fixed at creation (docs/design.md#fields-and-immutability): a different value
 // means a new license.
 var ImmutableLicenseFields = []string{"type", "billing", "models", "max_samples_per_hour", "months", "retention_days"}
 

@@ -1,6 +1,6 @@
 // Package wire declares the JSON documents that cross a process boundary
 // between Tollgate components and are read by more than one of them: the
-// agent's local ingest request and answer (INTERFACES.md, "Local ingest")
+// agent's local ingest request and answer (docs/api.md, "Local ingest")
 // and the telemetry envelope the agent publishes over MQTT. Types are
 // declared once here and used by the agent's handler, its clients
 // (firmware-sim, tests) and the server's consumers alike.
@@ -18,7 +18,7 @@ import (
 // ErrInvalidSample reports a sample that breaks the ingest contract.
 var ErrInvalidSample = errors.New("invalid sample")
 
-// Refusal reasons of the ingest answer (INTERFACES.md). They are a public
+// Refusal reasons of the ingest answer (docs/api.md). They are a public
 // contract: add new ones, never rename one.
 const (
 	ReasonBlacklisted         = "blacklisted"

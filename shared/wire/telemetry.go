@@ -17,7 +17,7 @@ const TelemetryVersion = 1
 const MaxTelemetryBytes = 64 << 10
 
 // TelemetryTopic returns the MQTT topic a device's samples are published on
-// (INTERFACES.md): tollgate/v1/CUSTOMER_ID/DEVICE_ID/telemetry.
+// (docs/api.md): tollgate/v1/CUSTOMER_ID/DEVICE_ID/telemetry.
 func TelemetryTopic(customerID, deviceID string) string {
 	return "tollgate/v1/" + customerID + "/" + deviceID + "/telemetry"
 }

@@ -13,7 +13,7 @@ import (
 )
 
 // forbiddenTime are the package time functions that read the wall clock.
-// Everything takes a clock.Clock instead (SPEC §5), so that simulations and
+// Everything takes a clock.Clock instead (docs/design.md#time), so that simulations and
 // tests control time and the agent can apply its effective time.
 var forbiddenTime = map[string]bool{"Now": true, "Since": true, "Until": true}
 

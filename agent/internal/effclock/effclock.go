@@ -1,4 +1,4 @@
-// Package effclock is the agent's effective clock (SPEC §5): a time that
+// Package effclock is the agent's effective clock (docs/design.md#time): a time that
 // never goes backwards, survives restarts, and tells a clock that was set
 // back on purpose (tamper) from one that was never set (a gateway whose RTC
 // lost power and booted at 1970).

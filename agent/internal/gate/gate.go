@@ -1,5 +1,5 @@
 // Package gate decides, with no network and no disk write, whether one
-// sample of one device may leave (SPEC §3). The checks run in the order the
+// sample of one device may leave (docs/design.md#enforcement-on-the-agent). The checks run in the order the
 // spec gives: blacklist; a license token that is this device's, unrevoked,
 // unsuspended, in its window, with a fresh enough revocation list; a sane
 // effective clock; paid time for day licenses (deducting a day when it runs
@@ -174,7 +174,7 @@ func (g *Gate) setTokens(d *Device, toks []Token, deductions []store.Deduction) 
 		}
 		lics = append(lics, l)
 	}
-	// Charging order: earliest start first (SPEC §2: earliest activation).
+	// Charging order: earliest start first (docs/design.md#day-licenses: earliest activation).
 	slices.SortFunc(lics, func(a, b *License) int {
 		return cmp.Or(cmp.Compare(a.Tok.NotBefore, b.Tok.NotBefore), cmp.Compare(a.Tok.LicenseID, b.Tok.LicenseID))
 	})
@@ -266,7 +266,7 @@ func usableLicenses(d *Device, lics []*License, rev *revState, effSec int64) (us
 	return usable, first
 }
 
-// Decide runs the checks of SPEC §3 for one sample of d and, if it is
+// Decide runs the checks of docs/design.md#enforcement-on-the-agent for one sample of d and, if it is
 // accepted, counts it in d's budget.
 func (g *Gate) Decide(d *Device) Decision {
 	eff, tamper := g.clk.Now()
@@ -328,7 +328,7 @@ func (g *Gate) decide(d *Device, dec *Decision, tamper bool) Reason {
 }
 
 // Check returns why l cannot pay for a sample of d at effSec (Unix
-// seconds) under the revocation list in force, or OK: step 2 of SPEC §3 for
+// seconds) under the revocation list in force, or OK: step 2 of docs/design.md#enforcement-on-the-agent for
 // one token.
 func (g *Gate) Check(d *Device, l *License, effSec int64) Reason {
 	return checkLicense(d, l, g.rev.Load(), effSec)

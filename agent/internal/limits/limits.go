@@ -89,7 +89,7 @@ const (
 	PublishReadChunk = 256
 
 	// BudgetHours is how many hourly buckets the agent keeps per device
-	// (SPEC §3: at least 7 days).
+	// (docs/design.md#enforcement-on-the-agent: at least 7 days).
 	BudgetHours = 7 * 24
 
 	// BudgetWindowHours is the rolling window of the sample budget.

@@ -1,5 +1,5 @@
 // Package outbox is the agent's own store-and-forward queue, in badger (not
-// paho's file store, which renames without fsync; DEPENDENCIES.md).
+// paho's file store, which renames without fsync; docs/dependencies.md).
 //
 // Entries are written in the same transaction as the counters they move
 // (sample sequence, hourly bucket), before the samples are acknowledged to

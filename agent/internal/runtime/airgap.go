@@ -12,7 +12,7 @@ import (
 	"github.com/tollgate-iot/tollgate/shared/token"
 )
 
-// Air-gapped sites (SPEC §7, docs/sync.md): the agent writes an activation
+// Air-gapped sites (docs/design.md#air-gapped-sites, docs/sync.md): the agent writes an activation
 // request, applies activation keys and writes usage receipts, all as files.
 
 // ErrNotActivationKey reports an air-gap file given to activate that is not
@@ -23,7 +23,7 @@ var ErrNotActivationKey = errors.New("not an activation key")
 // activation documents.
 func IsActivationKey(text string) bool { return strings.HasPrefix(text, "tg1.act.") }
 
-// Request returns this device's signed activation request file (SPEC §7
+// Request returns this device's signed activation request file (docs/design.md#air-gapped-sites
 // step 1): device id, model, public key and the effective time.
 func (a *Agent) Request() ([]byte, *airgap.ActivationRequest, error) {
 	r := &airgap.ActivationRequest{DeviceID: a.id.DeviceID, Model: a.id.Model, PublicKey: a.id.PublicKey, CreatedAt: a.effSeconds()}
@@ -32,7 +32,7 @@ func (a *Agent) Request() ([]byte, *airgap.ActivationRequest, error) {
 }
 
 // activateKey applies an activation key (its dearmored text) with no
-// network (SPEC §7 step 3). The caller holds a.imp. Everything is checked
+// network (docs/design.md#air-gapped-sites step 3). The caller holds a.imp. Everything is checked
 // before anything is stored: the server signature against the pinned
 // trust, the trust fingerprint, that the key is this device's (id and key
 // fingerprint), its expiry by the effective clock (after taking its issue

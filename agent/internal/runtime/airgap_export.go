@@ -29,7 +29,7 @@ type Receipt struct {
 	Bytes int  `json:"bytes"`
 }
 
-// ExportUsage writes a usage receipt (SPEC §7 step 4): the same report an
+// ExportUsage writes a usage receipt (docs/design.md#air-gapped-sites step 4): the same report an
 // online sync sends (syncer.Build), signed by the device key as a receipt.
 // It carries every deduction above the acknowledged mark (moved only by a
 // sync answer or an activation key's acked_seq, never by an export) and the

@@ -25,7 +25,7 @@ const (
 	submitters = 4
 )
 
-// payloads are ~100-byte samples, the size DEPENDENCIES.md measured with,
+// payloads are ~100-byte samples, the size docs/dependencies.md measured with,
 // whose readings change from one to the next as a sensor's do (identical
 // payloads would flatter the outbox's compression). Both sides of a
 // comparison publish the same ones.

@@ -64,7 +64,7 @@ func (a *Agent) persistCounters() error {
 				}
 				newest = max(newest, h.Hour)
 			}
-			// Keep the hours the agent keeps buckets for (SPEC §3: 7 days).
+			// Keep the hours the agent keeps buckets for (docs/design.md#enforcement-on-the-agent: 7 days).
 			if err := store.PruneRefused(txn, p.d.ID, newest-limits.BudgetHours+1); err != nil {
 				return err
 			}

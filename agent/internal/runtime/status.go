@@ -10,7 +10,7 @@ import (
 	"github.com/tollgate-iot/tollgate/shared/token"
 )
 
-// Status is `tollgate-agent status -o json` (INTERFACES.md lists the fields
+// Status is `tollgate-agent status -o json` (docs/api.md lists the fields
 // scripts rely on: device_id, blacklisted, tamper, licenses[], budget,
 // refused, queue, last_sync).
 type Status struct {
@@ -40,7 +40,7 @@ type DeviceStatus struct {
 	FailedDays int64 `json:"failed_days"`
 	SampleSeq  int64 `json:"sample_seq"`
 	// Hourly is the consumption of the last 7 days, oldest first, hours
-	// without samples left out (SPEC §3: kept for upload on sync).
+	// without samples left out (docs/design.md#enforcement-on-the-agent: kept for upload on sync).
 	Hourly []HourStatus `json:"hourly"`
 }
 

@@ -11,7 +11,7 @@ import (
 )
 
 // KeyAirgapSeq is the key of the Seq of the last activation key applied
-// (air-gapped sites, SPEC §7): a key at or below it is refused.
+// (air-gapped sites, docs/design.md#air-gapped-sites): a key at or below it is refused.
 func KeyAirgapSeq() []byte { return []byte(prefixMeta + "airgap_seq") }
 
 // KeyToApply is one verified activation key as the store applies it.

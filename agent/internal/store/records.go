@@ -36,7 +36,7 @@ type ClockState struct {
 	ServerTime int64 `json:"server_time"`
 }
 
-// Deduction is one day deducted locally from a day license (SPEC §2).
+// Deduction is one day deducted locally from a day license (docs/design.md#day-licenses).
 type Deduction struct {
 	Seq        int64  `json:"seq"`
 	DeviceID   string `json:"device_id"`
@@ -46,7 +46,7 @@ type Deduction struct {
 	DaysBefore int64  `json:"days_before"`
 	DaysAfter  int64  `json:"days_after"`
 	// Failed marks the record of a day nothing could pay: the device
-	// blacklisted itself (SPEC §3 step 4). It charges nothing; the server
+	// blacklisted itself (docs/design.md#enforcement-on-the-agent step 4). It charges nothing; the server
 	// blacklists the device when the record reaches it.
 	Failed bool `json:"failed,omitempty"`
 }

@@ -72,7 +72,7 @@ type Store struct {
 // defaults are sized for servers (5 × 64 MiB memtables, 256 MiB block
 // cache, 1 GiB value-log files); on a gateway with 64–256 MiB of RAM that is
 // most of the machine. The profile below was measured on this project
-// (DEPENDENCIES.md) to cut peak RSS roughly in half; docs/agent.md explains
+// (docs/dependencies.md) to cut peak RSS roughly in half; docs/agent.md explains
 // each value.
 func Profile(dir string, key []byte) badger.Options {
 	return badger.DefaultOptions(dir).

@@ -1,7 +1,7 @@
 // Package upstream publishes the outbox to the upstream MQTT broker with
 // paho.mqtt.golang at QoS 1, retiring an entry only on its PUBACK.
 //
-// Paho's own QoS 1 guarantees are not relied on (DEPENDENCIES.md): the
+// Paho's own QoS 1 guarantees are not relied on (docs/dependencies.md): the
 // client runs with a clean session and no auto-reconnect, so that a lost
 // connection completes every in-flight token with an error. The publisher
 // then rewinds to the oldest unacknowledged entry and, after reconnecting,

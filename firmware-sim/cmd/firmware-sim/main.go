@@ -1,5 +1,5 @@
 // Command firmware-sim drives simulated devices and gateways through real
-// tollgate-agents (INTERFACES.md, firmware-sim/README.md).
+// tollgate-agents (docs/api.md, firmware-sim/README.md).
 package main
 
 import (

@@ -59,7 +59,7 @@ func appendData(b []byte, n int64) []byte {
 }
 
 // AppendSample appends one ingest sample of d at ts
-// ({"device_id","ts","data"}, INTERFACES.md) and counts it as sent.
+// ({"device_id","ts","data"}, docs/api.md) and counts it as sent.
 func (d *Device) AppendSample(b []byte, ts time.Time) []byte {
 	d.n++
 	d.Sent++

@@ -12,7 +12,7 @@ import (
 )
 
 // Status is the part of an agent's GET /v1/status that firmware-sim reads
-// (INTERFACES.md `status -o json`; docs/agent.md).
+// (docs/api.md `status -o json`; docs/agent.md).
 type Status struct {
 	Device
 	Refused  map[string]int64 `json:"refused"`

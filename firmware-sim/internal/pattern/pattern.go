@@ -6,7 +6,7 @@
 //   - steady: rate samples every hour, evenly spaced;
 //   - shift8h: a machine running one 8-hour shift a day (06:00–14:00 UTC of
 //     the simulated clock): 3 × rate samples in each hour of the shift,
-//     evenly spaced, nothing outside it (SPEC §3: such a machine may burst
+//     evenly spaced, nothing outside it (docs/design.md#enforcement-on-the-agent: such a machine may burst
 //     to 3× its hourly rate within its 24-hour budget);
 //   - burst: every 4th hour (00:00, 04:00, … UTC) 4 × rate samples within
 //     the first minute of the hour, nothing otherwise.

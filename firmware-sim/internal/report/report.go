@@ -207,7 +207,7 @@ func deviceSummary(a *drive.Agent, d *drive.Device) DeviceSummary {
 		ds.Blacklisted, ds.BlacklistReason = after.Blacklisted, after.BlacklistReason
 		if before != nil {
 			// Days charged: the records numbered during the run, less the
-			// failed days among them (SPEC §3 step 4: paid nothing).
+			// failed days among them (docs/design.md#enforcement-on-the-agent step 4: paid nothing).
 			ds.Deductions = (after.DeductionSeq - before.DeductionSeq) - (after.FailedDays - before.FailedDays)
 		}
 		for _, l := range after.Licenses {

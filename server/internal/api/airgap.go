@@ -13,7 +13,7 @@ import (
 	"github.com/tollgate-iot/tollgate/shared/wire"
 )
 
-// activateOffline is POST /v1/activations/offline (SPEC §7 step 2): an
+// activateOffline is POST /v1/activations/offline (docs/design.md#air-gapped-sites step 2): an
 // armored activation request and a license in, a signed activation key out.
 func (a *API) activateOffline(w http.ResponseWriter, r *http.Request) {
 	var req wire.OfflineActivationRequest
@@ -68,7 +68,7 @@ func activationKeyWire(res *ledger.ActivationKeyResult) wire.ActivationKey {
 	return out
 }
 
-// importUsage is POST /v1/usage/import (SPEC §7 step 4): an armored usage
+// importUsage is POST /v1/usage/import (docs/design.md#air-gapped-sites step 4): an armored usage
 // receipt in, reconciled exactly as a sync, the summary out.
 func (a *API) importUsage(w http.ResponseWriter, r *http.Request) {
 	lease, file, err := a.readFile(w, r, wire.MaxUsageReceiptBytes)

@@ -226,7 +226,7 @@ func TestSyncOverdraftRecordedAndBlacklists(t *testing.T) {
 	var d struct{ Blacklisted bool }
 	e.must(200, "GET", "/v1/devices/dev-a", e.key["root"], nil, &d)
 	if !d.Blacklisted {
-		t.Fatal("an overdraft must blacklist the device (SPEC §2)")
+		t.Fatal("an overdraft must blacklist the device (docs/design.md#day-licenses)")
 	}
 }
 

@@ -1,4 +1,4 @@
-// Package broker embeds the NATS server as Tollgate's MQTT broker (SPEC §9).
+// Package broker embeds the NATS server as Tollgate's MQTT broker (docs/design.md#components).
 //
 // The broker knows nothing about licenses: every CONNECT is handed to an
 // Authorizer, which answers with a Grant — the identity (which is also the

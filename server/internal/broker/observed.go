@@ -34,7 +34,7 @@ type obsKey struct {
 }
 
 // Observer counts the telemetry messages the broker sees per device and
-// hour, in memory, and flushes them in batches (SPEC §6: the server keeps
+// hour, in memory, and flushes them in batches (docs/design.md#sync: the server keeps
 // what it observed next to what the agent reports). A message counts in
 // the hour of its envelope's "ts" (the agent's decision time, the hour the
 // agent counts it in), so samples an agent stored while offline and sends

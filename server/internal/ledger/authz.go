@@ -7,7 +7,7 @@ import (
 	"github.com/tollgate-iot/tollgate/server/internal/store"
 )
 
-// Who may do what (SPEC §1, docs/server.md "Authorization"):
+// Who may do what (docs/design.md#actors, docs/server.md "Authorization"):
 //
 //   - see: the customer is the actor's own or a descendant of it.
 //   - manage: see, and either it is the actor's own customer or every

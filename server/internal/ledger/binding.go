@@ -35,7 +35,7 @@ func samePurpose(a, b *License) bool {
 	return a.Billing == token.BillingTerm && b.Billing == token.BillingTerm && slices.Equal(a.Features, b.Features)
 }
 
-// Bind binds a license to a device (SPEC §2 "Binding"): the model must match
+// Bind binds a license to a device (docs/design.md#binding): the model must match
 // the range, a license serves one device, a locked, expired, suspended,
 // revoked or transferred license cannot be bound, a license of the same
 // purpose already on the device is replaced (by a capacity license only
@@ -231,7 +231,7 @@ func (lg *Ledger) Unbind(ctx context.Context, a Actor, idOrSerial string) (*Lice
 
 // switchRenewOff turns renewal off. Inside the cancellation period before
 // the current end, the license still renews once and ends at the following
-// end (SPEC §2 "Term licenses").
+// end (docs/design.md#term-licenses).
 func (l *License) switchRenewOff(now time.Time) {
 	l.Renew = false
 	deadline := l.End.Add(-time.Duration(l.CancellationDays) * Day)

@@ -8,7 +8,7 @@ import (
 	"github.com/tollgate-iot/tollgate/shared/token"
 )
 
-// Capacity licenses (SPEC §2, last paragraph). A license may cap the child
+// Capacity licenses (docs/design.md#capacity-licenses). A license may cap the child
 // devices of the gateway it is bound to (MaxChildren), and may wait to start
 // counting until that gateway first reaches a size (StartAtChildren): until
 // then it is pending_start, counts no time, pays no day and has no token.

@@ -19,7 +19,7 @@ type DeductInput struct {
 	At       time.Time // zero: now
 }
 
-// Deduct charges one day for a device (SPEC §2 "Day licenses"): the bound,
+// Deduct charges one day for a device (docs/design.md#day-licenses): the bound,
 // usable day license with days left and the earliest activation pays; a
 // first charge activates it and every charge buys 24 hours from At. If no
 // license can pay, the failure is recorded, the device is blacklisted, and
@@ -103,7 +103,7 @@ func chargeTime(at, now time.Time) time.Time {
 	return at
 }
 
-// failDay keeps rec as a failed deduction of d and blacklists d (SPEC §2:
+// failDay keeps rec as a failed deduction of d and blacklists d (docs/design.md#day-licenses:
 // when no license can pay, the deduction fails and the device is
 // blacklisted until an admin clears it). It charges nothing; d is written
 // back. A forked day's record (rec.Fork) is kept with its fork by the

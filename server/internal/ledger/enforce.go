@@ -1,6 +1,6 @@
 package ledger
 
-// SPEC §9: the broker disconnects a device the moment it is revoked or
+// docs/design.md#components: the broker disconnects a device the moment it is revoked or
 // blacklisted, and online agents get revocations pushed. The ledger does
 // not know the broker: after each commit it tells an Enforcer (set by
 // serve) which devices to cut off and which to send the new list to.

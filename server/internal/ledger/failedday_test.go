@@ -9,8 +9,8 @@ import (
 
 // TestFailedDayReportedByAgentBlacklistsDeviceWithoutCharge: an agent with
 // no day left to deduct blacklists itself and records a failed deduction
-// (SPEC §3 step 4); when that record syncs, the ledger keeps it as a failed
-// deduction, charges no license and blacklists the device (SPEC §2). The
+// (docs/design.md#enforcement-on-the-agent step 4); when that record syncs, the ledger keeps it as a failed
+// deduction, charges no license and blacklists the device (docs/design.md#day-licenses). The
 // same report again changes nothing.
 func TestFailedDayReportedByAgentBlacklistsDeviceWithoutCharge(t *testing.T) {
 	e := newEnv(t)

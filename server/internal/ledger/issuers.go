@@ -8,7 +8,7 @@ import (
 	"github.com/tollgate-iot/tollgate/shared/token"
 )
 
-// Issuers (SPEC §1, docs/server.md "Issuers"). Creating licenses, and
+// Issuers (docs/design.md#actors, docs/server.md "Issuers"). Creating licenses, and
 // adding days to one, mints value; it is a right the vendor grants to a
 // customer (a distributor), never a consequence of having sub-customers.
 // The vendor root always has it. An issuer may be held to limits.

@@ -1,4 +1,4 @@
-// Package ledger holds the server's domain rules (SPEC §1–2): the customer
+// Package ledger holds the server's domain rules (docs/design.md): the customer
 // tree and its visibility, users and API keys, devices, licenses with derived
 // statuses, binding, selling, transfers, day deductions, the audit log, and
 // the signed tokens and revocation list that reflect them. It is pure over a

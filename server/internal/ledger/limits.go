@@ -107,7 +107,7 @@ const (
 	MaxSyncBatch       = 64
 	MaxSyncBatchWeight = 4096
 	// syncStatusHours is how far back a sync status lists hourly counts:
-	// the 7 days SPEC §3 asks agents to keep.
+	// the 7 days docs/design.md#enforcement-on-the-agent asks agents to keep.
 	syncStatusHours = 7 * 24
 )
 

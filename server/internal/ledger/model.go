@@ -8,7 +8,7 @@ import (
 // Role is what a user may do within the customers it can see.
 type Role string
 
-// The roles of SPEC §1.
+// The roles of docs/design.md#actors.
 const (
 	RoleAdmin    Role = "admin"    // everything in the subtree, as limited by allow_superior_manage
 	RoleOperator Role = "operator" // bind, unbind and read
@@ -76,15 +76,15 @@ type Device struct {
 	CreatedAt       time.Time `json:"created_at"`
 }
 
-// Status is a license's derived state (SPEC §2); it is never stored.
+// Status is a license's derived state (docs/design.md#status); it is never stored.
 type Status string
 
-// The statuses, exactly as SPEC §2 names them.
+// The statuses, exactly as docs/design.md#status names them.
 const (
 	StatusUnused   Status = "unused"
 	StatusInactive Status = "inactive"
 	// StatusPendingStart is a capacity license bound to a device that has
-	// not yet reached its start condition (SPEC §2 "pending start"): it
+	// not yet reached its start condition (docs/design.md#capacity-licenses): it
 	// neither counts time nor pays days, and has no token yet.
 	StatusPendingStart Status = "pending_start"
 	StatusActive       Status = "active"

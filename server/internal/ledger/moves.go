@@ -299,7 +299,7 @@ func (o *op) pickBatch(a Actor, from *Customer, in BatchInput, rule func(*Licens
 	return out[:in.Count], nil
 }
 
-// Transfer gives a license to another customer under a new id (SPEC §2
+// Transfer gives a license to another customer under a new id (docs/design.md#transfer
 // "Transfer"). The old id becomes transferred: unbound, listed as revoked so
 // agents drop its tokens, kept for tracking. The new license carries the
 // same terms, time and days, unbound.

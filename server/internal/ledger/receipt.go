@@ -33,7 +33,7 @@ type receiptAudit struct {
 	NewOverdrafts int64  `json:"new_overdrafts"`
 }
 
-// ImportReceipt reconciles a verified usage receipt (SPEC §7 step 4)
+// ImportReceipt reconciles a verified usage receipt (docs/design.md#air-gapped-sites step 4)
 // exactly as a sync — the same transaction, idempotency and fork detection
 // — for an actor who may manage the device's customer (role operator).
 // The import is audited; the same receipt imported again changes nothing.

@@ -13,7 +13,7 @@ import (
 )
 
 // Standing is what the ledger says, at this moment, about a device sending
-// under one license: the broker consults it at CONNECT (SPEC §9).
+// under one license: the broker consults it at CONNECT (docs/design.md#components).
 type Standing struct {
 	// CustomerID owns the license and names the device's topics.
 	CustomerID string

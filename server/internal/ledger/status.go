@@ -9,7 +9,7 @@ import (
 	"github.com/tollgate-iot/tollgate/shared/token"
 )
 
-// Status derives the license's status at now (SPEC §2). Final states win
+// Status derives the license's status at now (docs/design.md#status). Final states win
 // over reversible ones: transferred, revoked, expired, then suspended.
 func (l *License) Status(now time.Time) Status {
 	switch {

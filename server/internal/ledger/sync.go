@@ -104,7 +104,7 @@ func (lg *Ledger) DeviceKeyText(ctx context.Context, deviceID string) (string, e
 // request or an air-gap usage receipt — atomically: deductions once per
 // (device, seq), a gateway's children's under their own device, forks and
 // gaps recorded, overdrafts charged as failed deductions (the device is
-// blacklisted, SPEC §2), hourly counts kept at their highest. Any refusal
+// blacklisted, docs/design.md#day-licenses), hourly counts kept at their highest. Any refusal
 // (ErrCounterWentDown, ErrNotThisDevice) applies nothing. Concurrent calls
 // share one synced commit (group commit, syncbatch.go); each returns only
 // once the commit holding its report is durable. The answer is unsigned
@@ -137,7 +137,7 @@ type reconciled struct {
 	children []syncproto.ChildAck
 }
 
-// receiptImport is an admin's import of a usage receipt (SPEC §7 step 4):
+// receiptImport is an admin's import of a usage receipt (docs/design.md#air-gapped-sites step 4):
 // the same reconciliation as a sync, by an actor who must manage the
 // device's customer, audited, and marked by nonce so that importing the
 // same file again changes nothing.
@@ -532,7 +532,7 @@ func (o *op) reportedLicense(d *Device, id string) (*License, error) {
 
 // recordFork keeps a conflicting record once per distinct content and,
 // when it is a day the device used (not a failed record), charges that
-// day again: a day used twice is paid twice (SPEC §11). The charge is made
+// day again: a day used twice is paid twice (docs/design.md#trust-boundaries). The charge is made
 // in the same transaction as the fork key, so each distinct forked record
 // is charged exactly once however often, in whatever order and through
 // whichever report (sync or receipt) it comes.

@@ -15,8 +15,8 @@ import (
 	"github.com/tollgate-iot/tollgate/shared/syncproto"
 )
 
-// What the broker observes next to what the agent reports (SPEC §6, issue
-// #5). The broker counts the telemetry messages it sees per device and hour
+// What the broker observes next to what the agent reports (docs/design.md#sync,
+// docs/server.md). The broker counts the telemetry messages it sees per device and hour
 // and adds them here in batches (AddObservedCounts); syncs keep the agent's
 // own hourly counts (hc/, reconcileCounts). An agent that publishes more
 // than it reports — a tampered one — shows as observed above accepted in

@@ -35,7 +35,7 @@ const (
 	// ProfileServer sizes badger for a license server: a ledger of up to
 	// millions of small records that must stay responsive while compacting.
 	ProfileServer Profile = "server"
-	// ProfileSmall is the small profile measured in DEPENDENCIES.md, for
+	// ProfileSmall is the small profile measured in docs/dependencies.md, for
 	// tests and small installations (about half the resident memory).
 	ProfileSmall Profile = "small"
 )
