@@ -1,4 +1,4 @@
-// Package syncer is the agent's half of online sync (SPEC §6,
+// Package syncer is the agent's half of online sync (docs/design.md#sync,
 // docs/sync.md): it builds a usage report from the agent's store, signs it
 // with the device key, posts it to the license server, verifies the signed
 // answer against the pinned trust and applies it durably. One report is in

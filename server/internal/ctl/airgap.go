@@ -13,7 +13,7 @@ import (
 	"github.com/tollgate-iot/tollgate/shared/wire"
 )
 
-// Air-gapped sites (SPEC §7): activation keys out, usage receipts in.
+// Air-gapped sites (docs/design.md#air-gapped-sites): activation keys out, usage receipts in.
 func runActivationOffline(ctx context.Context, x *invocation) error {
 	if x.s("request") == "" || x.s("license") == "" || x.s("out") == "" {
 		return cli.Usagef("activation offline: --request, --license and --out are required")

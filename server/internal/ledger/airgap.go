@@ -40,7 +40,7 @@ type activationKeyAudit struct {
 	RequestCreated int64    `json:"request_created_at,omitempty"`
 }
 
-// ActivateOffline answers a verified activation request (SPEC §7 step 2):
+// ActivateOffline answers a verified activation request (docs/design.md#air-gapped-sites, step 2):
 // it registers the device under the license's customer if it is new (its
 // key must match if it is not), binds the license under every rule of Bind,
 // and signs an activation key with the device's next seq — all in one

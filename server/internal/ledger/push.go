@@ -7,8 +7,8 @@ import (
 	"github.com/tollgate-iot/tollgate/shared/syncproto"
 )
 
-// SPEC §6: "the server pushes revocations and token updates over MQTT to
-// online agents as signed messages". Every new token version (bind, top-up,
+// docs/design.md#sync: the server pushes revocations and token updates over MQTT to
+// online agents as signed messages. Every new token version (bind, top-up,
 // renewal, resume, deduction, capacity start, hand-off …) is signed in
 // issueToken; it records the device in the change's Enforcement.Tokens, and
 // after the commit the Enforcer asks PushDocument for what to send. The
