@@ -5,6 +5,7 @@ package dirsize
 import (
 	"io/fs"
 	"path/filepath"
+	"testing"
 )
 
 // Bytes sums the sizes of the regular files under dir (links are not
@@ -23,4 +24,14 @@ func Bytes(dir string) (int64, error) {
 		return nil
 	})
 	return n, err
+}
+
+// Of is Bytes for a test: it fails t on an error.
+func Of(t testing.TB, dir string) int64 {
+	t.Helper()
+	n, err := Bytes(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return n
 }

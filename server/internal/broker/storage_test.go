@@ -11,16 +11,6 @@ import (
 	"github.com/tollgate-iot/tollgate/internal/testkit/dirsize"
 )
 
-// dirSize is dirsize.Bytes, failing the test on an error.
-func dirSize(t *testing.T, dir string) int64 {
-	t.Helper()
-	n, err := dirsize.Bytes(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return n
-}
-
 // TestRetainedFloodDoesNotFillTheDisk performs the disk fill: a licensed
 // device publishes 256 KiB retained messages to many topics under its own
 // tree. The broker's data directory grows by less than retainedGrowthBound,
@@ -41,7 +31,7 @@ func TestRetainedFloodDoesNotFillTheDisk(t *testing.T) {
 	}
 	t.Cleanup(b.Close)
 	dev := mustConnect(t, b, "dev:pump1")
-	before := dirSize(t, dir)
+	before := dirsize.Of(t, dir)
 	payload := bytes.Repeat([]byte{'x'}, payloadBytes)
 	for i := range messages {
 		tok := dev.c.Publish(fmt.Sprintf("tollgate/v1/c1/pump1/state/%d", i), 1, true, payload)
@@ -52,7 +42,7 @@ func TestRetainedFloodDoesNotFillTheDisk(t *testing.T) {
 	eventually(t, func() bool { return b.RetainedRefused() >= messages }, func() string {
 		return fmt.Sprintf("RetainedRefused = %d, want %d", b.RetainedRefused(), messages)
 	})
-	if grew := dirSize(t, dir) - before; grew > retainedGrowthBound {
+	if grew := dirsize.Of(t, dir) - before; grew > retainedGrowthBound {
 		t.Fatalf("%d retained messages of %d bytes grew the broker's data directory by %d bytes (bound %d)",
 			messages, payloadBytes, grew, retainedGrowthBound)
 	}
@@ -242,7 +232,7 @@ func TestOfflineSubscriberBacklogIsBounded(t *testing.T) {
 	default:
 	}
 	mustConnect(t, b, "dev:pump2")
-	if size := dirSize(t, dir); size > store {
+	if size := dirsize.Of(t, dir); size > store {
 		t.Fatalf("data directory %d bytes, store limit %d", size, store)
 	}
 }

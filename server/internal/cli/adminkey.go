@@ -119,14 +119,8 @@ func runAdminKey(ctx context.Context, env *IO, args []string) error {
 	data := fs.String("data", "", "server data directory (env TOLLGATE_DATA)")
 	email := fs.String("email", "admin@localhost", "email of the new admin user")
 	out := cli.OutputFlag(fs)
-	if err := cli.Parse(fs, args, envVars); err != nil {
+	if err := parseDataCommand(fs, args); err != nil {
 		return err
-	}
-	if *data == "" {
-		return cli.Usagef("--data is required")
-	}
-	if fs.NArg() > 0 {
-		return cli.Usagef("unexpected argument %q", fs.Arg(0))
 	}
 	if err := checkInitialized(*data); err != nil {
 		return err

@@ -3,6 +3,7 @@ package cli
 import (
 	"context"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"log/slog"
@@ -16,6 +17,21 @@ import (
 
 // ledgerDir is where the badger ledger lives inside the data directory.
 func ledgerDir(data string) string { return filepath.Join(data, "ledger") }
+
+// parseDataCommand parses the flags of a command that works on a data
+// directory and takes no arguments: --data is required.
+func parseDataCommand(fs *flag.FlagSet, args []string) error {
+	if err := cli.Parse(fs, args, envVars); err != nil {
+		return err
+	}
+	if fs.Lookup("data").Value.String() == "" {
+		return cli.Usagef("--data is required")
+	}
+	if fs.NArg() > 0 {
+		return cli.Usagef("unexpected argument %q", fs.Arg(0))
+	}
+	return nil
+}
 
 // keysDir is where the signing keys live inside the data directory.
 func keysDir(data string) string { return filepath.Join(data, "keys") }
@@ -33,14 +49,8 @@ func runInit(ctx context.Context, env *IO, args []string) error {
 	name := fs.String("name", "vendor", "name of the root (vendor) customer")
 	email := fs.String("email", "admin@localhost", "email of the first admin user")
 	out := cli.OutputFlag(fs)
-	if err := cli.Parse(fs, args, envVars); err != nil {
+	if err := parseDataCommand(fs, args); err != nil {
 		return err
-	}
-	if *data == "" {
-		return cli.Usagef("--data is required")
-	}
-	if fs.NArg() > 0 {
-		return cli.Usagef("unexpected argument %q", fs.Arg(0))
 	}
 	ks, err := keys.Open(*data, env.Clock)
 	if err != nil {

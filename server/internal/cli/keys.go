@@ -25,14 +25,8 @@ func keysCommand(io *IO, verb string, args []string) error {
 	fs := cli.Flags("keys " + verb)
 	data := fs.String("data", "", "server data directory (env TOLLGATE_DATA)")
 	out := cli.OutputFlag(fs)
-	if err := cli.Parse(fs, args, envVars); err != nil {
+	if err := parseDataCommand(fs, args); err != nil {
 		return err
-	}
-	if *data == "" {
-		return cli.Usagef("--data is required")
-	}
-	if fs.NArg() > 0 {
-		return cli.Usagef("unexpected argument %q", fs.Arg(0))
 	}
 	if err := checkDataDir(*data); err != nil {
 		return err

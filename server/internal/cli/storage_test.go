@@ -11,16 +11,6 @@ import (
 	"github.com/tollgate-iot/tollgate/server/internal/broker"
 )
 
-// dirSize is dirsize.Bytes, failing the test on an error.
-func dirSize(t *testing.T, dir string) int64 {
-	t.Helper()
-	n, err := dirsize.Bytes(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return n
-}
-
 // TestServeBrokerStorageIsBounded performs the disk fill through serve
 // with a real token: a licensed device publishes 256 KiB retained messages
 // to topics under its own tree, the last to its telemetry topic.
@@ -42,7 +32,7 @@ func TestServeBrokerStorageIsBounded(t *testing.T) {
 		t.Fatal(err)
 	}
 	dir := brokerDir(s.dir)
-	before := dirSize(t, dir)
+	before := dirsize.Of(t, dir)
 	payload := bytes.Repeat([]byte{'x'}, payloadBytes)
 	for i := range messages {
 		topic := fmt.Sprintf("tollgate/v1/acme/press-1/state/%d", i)
@@ -55,7 +45,7 @@ func TestServeBrokerStorageIsBounded(t *testing.T) {
 		}
 	}
 	s.waitMetric(fmt.Sprintf("tollgate_broker_retained_refused %d", messages))
-	if grew := dirSize(t, dir) - before; grew > growthBound {
+	if grew := dirsize.Of(t, dir) - before; grew > growthBound {
 		t.Fatalf("%d retained messages of %d bytes grew %s by %d bytes (bound %d)", messages, payloadBytes, dir, grew, growthBound)
 	}
 
