@@ -1,0 +1,154 @@
+package ledger
+
+import (
+	"errors"
+	"fmt"
+	"strconv"
+	"time"
+
+	"github.com/tollgate-iot/tollgate/server/internal/store"
+	"github.com/tollgate-iot/tollgate/shared/syncproto"
+)
+
+// checkCounts refuses a count past what a device can do in an hour
+// (syncproto.ErrImpossibleCount), counts for a device that is neither d nor its
+// gateway child, and a count lower than the one held for its (device,
+// hour) — unless the report is a fork (p.fork: a restored older copy or a
+// second agent with the same identity), whose lower count is no bad input:
+// the held value is kept (each field at its highest), the hour noted as a
+// conflict, and the rest of the report applied. It marks in p.counts the
+// counts that are new or higher than held. Counts of an hour after the
+// latest held for their device are new without a look-up.
+func (o *op) checkCounts(p *reportPlan, d *Device, cs []syncproto.HourlyCount) error {
+	var dp *devPlan
+	for i := range cs {
+		c := &cs[i]
+		if err := c.CheckPossible(); err != nil {
+			return err
+		}
+		if dp == nil || dp.id != c.DeviceID { // counts ascend by device: a new one starts here
+			if c.DeviceID != d.ID {
+				child, err := o.device(c.DeviceID)
+				if errors.Is(err, ErrNotFound) || err == nil && child.GatewayID != d.ID {
+					return fmt.Errorf("%w: counts for device %s, which is not %s nor its child", ErrNotThisDevice, c.DeviceID, d.ID)
+				}
+				if err != nil {
+					return err
+				}
+			}
+			if dp = p.plan(c.DeviceID); dp == nil {
+				var err error
+				if dp, err = p.addDevice(o, nil, c.DeviceID); err != nil {
+					return err
+				}
+			}
+			if err := o.countsBound(dp, p.bounds); err != nil {
+				return err
+			}
+		}
+		if c.Hour > dp.through {
+			p.counts[i] = true
+			continue
+		}
+		var held syncproto.HourlyCount
+		err := o.x.GetJSON(store.HourlyCountKey(c.DeviceID, c.Hour), &held)
+		switch {
+		case err == nil && held == *c:
+			continue
+		case err == nil && (c.Accepted < held.Accepted || c.Overage < held.Overage || c.Refused < held.Refused) && p.fork:
+			dp.conflicts = append(dp.conflicts, c.Hour)
+			m := syncproto.HourlyCount{DeviceID: c.DeviceID, Hour: c.Hour, Accepted: max(c.Accepted, held.Accepted),
+				Overage: max(c.Overage, held.Overage), Refused: max(c.Refused, held.Refused)}
+			if m == held {
+				continue
+			}
+			if p.merged == nil {
+				p.merged = map[int]syncproto.HourlyCount{}
+			}
+			p.merged[i] = m
+		case err == nil && (c.Accepted < held.Accepted || c.Overage < held.Overage || c.Refused < held.Refused):
+			return fmt.Errorf("%w: device %s hour %s: %d/%d/%d reported, %d/%d/%d held (accepted/overage/refused)",
+				ErrCounterWentDown, c.DeviceID, time.Unix(c.Hour, 0).UTC().Format(time.RFC3339),
+				c.Accepted, c.Overage, c.Refused, held.Accepted, held.Overage, held.Refused)
+		case err != nil && !errors.Is(err, store.ErrNotFound):
+			return err
+		}
+		p.counts[i] = true
+	}
+	return nil
+}
+
+// countsBound sets dp.through to the latest hour held for dp's device:
+// from its sync state, else (a state from before CountsThrough) from
+// bounds, else from the last hourly count key. A state without
+// CountsThrough was never written by a count since the field exists, so
+// a bound found before the transaction still holds in it.
+func (o *op) countsBound(dp *devPlan, bounds map[string]int64) error {
+	if dp.throughOK {
+		return nil
+	}
+	dp.throughOK, dp.through = true, dp.st.CountsThrough
+	if dp.through > 0 {
+		return nil
+	}
+	if b, ok := bounds[dp.id]; ok {
+		dp.through = b
+		return nil
+	}
+	var err error
+	dp.through, err = o.lastCountHour(dp.id)
+	return err
+}
+
+// lastCountHour returns the latest hour held for a device (0: none). It
+// walks the device's count keys forward, without values: once per device
+// (its state then keeps the bound), and a fresh device has none — a
+// reverse seek with badger's prefetch costs far more.
+func (o *op) lastCountHour(deviceID string) (int64, error) {
+	var last []byte
+	err := o.x.Scan(store.HourlyCountPrefix(deviceID), nil, false, func(k, _ []byte) (bool, error) {
+		last = append(last[:0], k...)
+		return true, nil
+	})
+	if err != nil || last == nil {
+		return 0, err
+	}
+	h, err := strconv.ParseInt(store.LastPart(last), 10, 64)
+	if err != nil {
+		return 0, fmt.Errorf("ledger: hourly count key %q: %w", last, err)
+	}
+	return h, nil
+}
+
+// countsBounds finds, outside the write lock, the latest hour held for
+// each device with counts in a report whose sync state has no
+// CountsThrough yet, so that its first sync since does not seek under the
+// lock.
+func (lg *Ledger) countsBounds(cs []syncproto.HourlyCount) (map[string]int64, error) {
+	var out map[string]int64
+	err := lg.view(func(o *op) error {
+		for i := range cs {
+			id := cs[i].DeviceID
+			if i > 0 && id == cs[i-1].DeviceID {
+				continue
+			}
+			st, err := o.syncState(id)
+			if err != nil || st.CountsThrough > 0 {
+				if err != nil {
+					return err
+				}
+				continue
+			}
+			h, err := o.lastCountHour(id)
+			if err != nil {
+				return err
+			}
+			if out == nil {
+				out = map[string]int64{}
+			}
+			out[id] = h
+		}
+		return nil
+	})
+	return out, err
+}
