@@ -102,6 +102,7 @@ var errorMap = []struct {
 	{ledger.ErrCapacity, http.StatusConflict, "capacity_exceeded"},
 	{ledger.ErrPendingStart, http.StatusConflict, "license_pending_start"},
 	{ledger.ErrNotInitialized, http.StatusServiceUnavailable, "not_initialized"},
+	{ledger.ErrAlreadyInitialized, http.StatusConflict, "already_initialized"},
 	{ErrBusy, http.StatusServiceUnavailable, "busy"},
 }
 
