@@ -81,3 +81,47 @@ func TestRevocationListHidesOtherTenants(t *testing.T) {
 		t.Fatalf("acme's device list %+v, %v; want its own entries and none of beta's", rl, err)
 	}
 }
+
+// TestSyncLeavesOutTheListTheAgentHolds: a sync whose report says the agent
+// holds the list at the current seq gets no list back (nothing it holds
+// could change at that seq); one that holds none, or an older seq, gets
+// the device's list at the head. A report claiming the current seq right
+// after a revocation names an old seq and so still gets the new list.
+func TestSyncLeavesOutTheListTheAgentHolds(t *testing.T) {
+	e := newSyncEnv(t, 30)
+	trust, err := e.ks.Trust()
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.must(200, "POST", "/v1/licenses/"+e.lic["spare-beta"]+"/bind", e.key["beta"], wire.BindRequest{DeviceID: "dev-b"}, nil)
+	e.must(200, "POST", "/v1/licenses/"+e.lic["spare-beta"]+"/suspend", e.key["root"], nil, nil)
+	var head wire.RevocationList
+	e.must(200, "GET", "/v1/revocation-list", e.key["beta"], nil, &head)
+
+	first := e.sync(e.report("dev-b"))
+	rl, err := token.ParseRevocationList(trust, first.RevocationList)
+	if err != nil || rl.Seq != head.Seq || !rl.LicenseSuspended(e.lic["spare-beta"]) {
+		t.Fatalf("first sync (holds no list): list %+v, %v; want dev-b's at seq %d", rl, err, head.Seq)
+	}
+
+	r := e.report("dev-b")
+	r.RevocationSeq = head.Seq
+	if got := e.sync(r); got.RevocationList != "" {
+		t.Fatalf("sync holding seq %d (the head) got a list again: %.60s…", head.Seq, got.RevocationList)
+	}
+
+	r = e.report("dev-b")
+	r.RevocationSeq = head.Seq - 1
+	if got := e.sync(r); got.RevocationList == "" {
+		t.Fatalf("sync holding seq %d (older than the head %d) got no list", head.Seq-1, head.Seq)
+	}
+
+	e.must(200, "POST", "/v1/licenses/"+e.lic["dev-b"]+"/revoke", e.key["root"], nil, nil)
+	r = e.report("dev-b")
+	r.RevocationSeq = head.Seq
+	after := e.sync(r)
+	rl, err = token.ParseRevocationList(trust, after.RevocationList)
+	if err != nil || rl.Seq <= head.Seq || !rl.LicenseRevoked(e.lic["dev-b"]) {
+		t.Fatalf("sync holding seq %d after a revocation: list %+v, %v; want the revocation at a later seq", head.Seq, rl, err)
+	}
+}

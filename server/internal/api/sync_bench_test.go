@@ -46,6 +46,9 @@ type benchServer struct {
 	ids  []string
 	lics []string
 	dev  []*token.Signer
+	// seq is the revocation head after the load: the list a device that
+	// synced before holds.
+	seq int64
 }
 
 // newBenchServer loads the fleet into an unsynced store (a bulk load, not
@@ -111,18 +114,22 @@ func newBenchServer(b *testing.B) *benchServer {
 	}
 	db, lg = open(false)
 	b.Cleanup(func() { db.Close() })
+	if h, err := lg.RevocationHead(ctx); err == nil {
+		s.seq = h.Seq
+	}
 	s.h = New(Options{Ledger: lg, Clock: clk, Logger: log}).Handler()
 	return s
 }
 
 // requests signs n sync requests, round robin over the fleet: each carries
-// the device's next deduction and a new day of 24 hourly counts.
-func (s *benchServer) requests(b *testing.B, n int) []string {
+// the device's next deduction and a new day of 24 hourly counts, and says
+// it holds the revocation list at heldSeq (0: none).
+func (s *benchServer) requests(b *testing.B, n int, heldSeq int64) []string {
 	now := s.clk.Now()
 	out := make([]string, n)
 	for i := range out {
 		dev, seq := i%len(s.ids), int64(i/len(s.ids)+1)
-		r := &syncproto.Report{DeviceID: s.ids[dev], Nonce: nonce(b), SentAt: now.Unix(), Tokens: []syncproto.TokenVersion{},
+		r := &syncproto.Report{DeviceID: s.ids[dev], Nonce: nonce(b), SentAt: now.Unix(), Tokens: []syncproto.TokenVersion{}, RevocationSeq: heldSeq,
 			Deductions: []syncproto.Deduction{deduction(seq, s.lics[dev], now.Add(time.Duration(seq)*time.Minute), 100_000-seq+1)},
 			Counts:     hourly(s.ids[dev], now.Add(-time.Duration(seq-1)*24*time.Hour), 24)}
 		out[i] = sign(b, s.dev[dev], r)
@@ -133,12 +140,29 @@ func (s *benchServer) requests(b *testing.B, n int) []string {
 // BenchmarkSync is benchDevices devices syncing at once, benchInFlight at
 // a time, through the real router and ledger (server store profile,
 // synced commits): each sync verifies the device signature, charges one
-// day, keeps 24 hourly counts and signs the answer. It reports syncs/s,
-// the p99 latency, and verify-ratio: syncs/s ÷ raw ed25519 verifies/s on
-// one core, the verifies timed in the same run just before and after.
+// day, keeps 24 hourly counts and signs the answer. The fleet is in its
+// steady state: every device synced before and holds the current
+// revocation list, so no answer carries one (BenchmarkSyncNewList is the
+// other case). It reports syncs/s, the p99 latency, and verify-ratio:
+// syncs/s ÷ raw ed25519 verifies/s on one core, the verifies timed in the
+// same run just before and after.
 func BenchmarkSync(b *testing.B) {
 	s := newBenchServer(b)
-	reqs := s.requests(b, b.N)
+	benchSyncs(b, s, s.requests(b, b.N, s.seq))
+}
+
+// BenchmarkSyncNewList is BenchmarkSync with devices that hold no list —
+// a fleet's first contact, or every device's next sync after a change to
+// any revocation entry advanced the head: each answer carries the device's
+// own list, built and signed for it once per head.
+func BenchmarkSyncNewList(b *testing.B) {
+	s := newBenchServer(b)
+	benchSyncs(b, s, s.requests(b, b.N, 0))
+}
+
+// benchSyncs sends reqs through the server's router, benchInFlight at a
+// time, and reports the figures BenchmarkSync describes.
+func benchSyncs(b *testing.B, s *benchServer, reqs []string) {
 	var next atomic.Int64
 	var mu sync.Mutex
 	var lat []time.Duration

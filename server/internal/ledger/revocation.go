@@ -295,6 +295,26 @@ func (o *op) revocationText(deviceID string) (string, error) {
 	return rl.Token, nil
 }
 
+// revocationAnswer is the list for a sync answer: "" when the agent
+// already holds the list at the current head (heldSeq), as most syncs
+// find it — the list it holds is the one it would get. That holds because
+// the entries of a device's list change only with the head: what widens a
+// device's scope without advancing it (a new binding, a token issued, a
+// child created) brings no entry the device could need, since a license
+// bound or given a token is neither revoked nor suspended, a new child is
+// not blacklisted, and the device held no token of an older, superseded
+// version (or the held-token index already put it in scope). A lie about
+// heldSeq costs only the liar its list.
+func (o *op) revocationAnswer(deviceID string, heldSeq int64) (string, error) {
+	if heldSeq > 0 {
+		h, err := o.revocationHead()
+		if err != nil || (h != nil && h.Seq == heldSeq) {
+			return "", err
+		}
+	}
+	return o.revocationText(deviceID)
+}
+
 // revocationCache keeps the list last signed for each device, so that the
 // syncs of a device between two changes sign it once. A list is reused
 // only at the seq and key it was signed at: an agent takes one list per

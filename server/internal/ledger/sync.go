@@ -122,7 +122,7 @@ func (lg *Ledger) Reconcile(ctx context.Context, deviceID string, r *syncproto.R
 	if j.err != nil {
 		return nil, j.err
 	}
-	return lg.syncAnswerOf(deviceID, &j.res)
+	return lg.syncAnswerOf(deviceID, &j.res, r.RevocationSeq)
 }
 
 // reconciled is what applying a report left: the reporter's sync state

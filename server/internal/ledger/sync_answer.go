@@ -65,11 +65,13 @@ func (o *op) ackState(deviceID string, acked int64) (newAcked, highest int64, mi
 // syncAnswer builds the answer after the report is committed: the device's
 // current tokens (re-issued by the deductions just charged) and list.
 func (lg *Ledger) syncAnswer(deviceID string, acked int64, missing []syncproto.SeqRange) (*syncproto.Response, error) {
-	return lg.syncAnswerOf(deviceID, &reconciled{st: SyncState{AckedSeq: acked}, missing: missing})
+	return lg.syncAnswerOf(deviceID, &reconciled{st: SyncState{AckedSeq: acked}, missing: missing}, 0)
 }
 
-// syncAnswerOf is syncAnswer with the acks of a gateway's children.
-func (lg *Ledger) syncAnswerOf(deviceID string, res *reconciled) (*syncproto.Response, error) {
+// syncAnswerOf is syncAnswer with the acks of a gateway's children. heldSeq
+// is the seq of the list the agent says it holds: at the current head the
+// answer leaves the list out (revocationAnswer).
+func (lg *Ledger) syncAnswerOf(deviceID string, res *reconciled, heldSeq int64) (*syncproto.Response, error) {
 	out := &syncproto.Response{DeviceID: deviceID, AckedSeq: res.st.AckedSeq, Missing: res.missing, Children: res.children, Tokens: []string{}}
 	slices.SortFunc(out.Children, func(a, b syncproto.ChildAck) int { return strings.Compare(a.DeviceID, b.DeviceID) })
 	err := lg.view(func(o *op) error {
@@ -85,7 +87,7 @@ func (lg *Ledger) syncAnswerOf(deviceID string, res *reconciled) (*syncproto.Res
 		if err != nil {
 			return err
 		}
-		out.RevocationList, err = o.revocationText(deviceID)
+		out.RevocationList, err = o.revocationAnswer(deviceID, heldSeq)
 		return err
 	})
 	return out, err
