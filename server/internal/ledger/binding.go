@@ -8,6 +8,7 @@ import (
 
 	"github.com/tollgate-iot/tollgate/server/internal/store"
 	"github.com/tollgate-iot/tollgate/shared/ident"
+	"github.com/tollgate-iot/tollgate/shared/limits"
 	"github.com/tollgate-iot/tollgate/shared/token"
 )
 
@@ -92,6 +93,14 @@ func (o *op) bind(a Actor, l *License, owner *Customer, d *Device, expireReplace
 		if out.Replaced, err = o.replaceOn(a, l, d.ID, expireReplaced); err != nil {
 			return err
 		}
+	}
+	n, err := o.countUpTo(store.LicenseByDevicePrefix(d.ID), limits.MaxLicensesPerDevice+1)
+	if err != nil {
+		return err
+	}
+	if n > limits.MaxLicensesPerDevice {
+		return fmt.Errorf("%w: device %s already holds %d licenses, the most its agent keeps; unbind one first",
+			ErrCapacity, d.ID, limits.MaxLicensesPerDevice)
 	}
 	out.License = o.licenseView(a, l)
 	if out.Token, err = o.currentToken(l.ID); err != nil {

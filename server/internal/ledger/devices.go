@@ -8,6 +8,7 @@ import (
 
 	"github.com/tollgate-iot/tollgate/server/internal/store"
 	"github.com/tollgate-iot/tollgate/shared/ident"
+	"github.com/tollgate-iot/tollgate/shared/limits"
 	"github.com/tollgate-iot/tollgate/shared/token"
 )
 
@@ -110,7 +111,25 @@ func (o *op) checkGateway(id, customerID string) error {
 	if gw.GatewayID != "" {
 		return invalid("gateway %s is itself a child device", gw.ID)
 	}
+	n, err := o.countUpTo(store.GatewayChildPrefix(id), limits.MaxGatewayChildren)
+	if err != nil {
+		return err
+	}
+	if n >= limits.MaxGatewayChildren {
+		return fmt.Errorf("%w: gateway %s already serves %d child devices, the most one agent relays (put further devices under another gateway)",
+			ErrCapacity, id, n)
+	}
 	return nil
+}
+
+// countUpTo counts the keys under prefix, stopping at max.
+func (o *op) countUpTo(prefix []byte, max int) (int, error) {
+	n := 0
+	err := o.x.Scan(prefix, nil, false, func(_, _ []byte) (bool, error) {
+		n++
+		return n < max, nil
+	})
+	return n, err
 }
 
 func (o *op) putNewDevice(d *Device) error {
