@@ -5,86 +5,33 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"io/fs"
 	"log/slog"
-	"os"
-	"path/filepath"
 	"strings"
 	"syscall"
 
+	"github.com/tollgate-iot/tollgate/server/internal/app"
 	"github.com/tollgate-iot/tollgate/server/internal/keys"
 	"github.com/tollgate-iot/tollgate/server/internal/ledger"
 	"github.com/tollgate-iot/tollgate/server/internal/store"
 	"github.com/tollgate-iot/tollgate/shared/cli"
 )
 
-// ErrNotInitialized reports a data directory that init has not set up: no
-// such directory, or one without keys/ and ledger/.
-var ErrNotInitialized = errors.New("not initialized")
-
 // ErrDataInUse reports a data directory whose ledger another process (a
 // running server) holds open.
 var ErrDataInUse = errors.New("data directory in use")
-
-// refusal is an error whose text is a whole sentence for the user while
-// errors.Is still finds its sentinel, so the printed line does not repeat
-// the code in words.
-type refusal struct {
-	sentinel error
-	msg      string
-}
-
-func (r *refusal) Error() string        { return r.msg }
-func (r *refusal) Is(target error) bool { return target == r.sentinel }
-
-func refuse(code string, sentinel error, format string, args ...any) error {
-	return &cli.Error{Code: code, Err: &refusal{sentinel: sentinel, msg: fmt.Sprintf(format, args...)}}
-}
-
-// checkDataDir refuses a data directory that does not exist, before
-// anything is created in it: a typo in --data must not leave a directory
-// behind.
-func checkDataDir(data string) error {
-	st, err := os.Stat(data)
-	if errors.Is(err, fs.ErrNotExist) || (err == nil && !st.IsDir()) {
-		return refuse("not_initialized", ErrNotInitialized, "%s is not a directory; run tollgate-server init --data %s first", data, data)
-	}
-	if err != nil {
-		return cli.Errorf("io", "%v", err)
-	}
-	return nil
-}
-
-// checkInitialized refuses a data directory init has not set up (no
-// keys/ or no ledger/), before anything is created in it.
-func checkInitialized(data string) error {
-	if err := checkDataDir(data); err != nil {
-		return err
-	}
-	for _, dir := range []string{keysDir(data), ledgerDir(data)} {
-		st, err := os.Stat(dir)
-		if errors.Is(err, fs.ErrNotExist) || (err == nil && !st.IsDir()) {
-			return refuse("not_initialized", ErrNotInitialized, "%s has no %s; run tollgate-server init --data %s first", data, filepath.Base(dir), data)
-		}
-		if err != nil {
-			return cli.Errorf("io", "%v", err)
-		}
-	}
-	return nil
-}
 
 // openLedger opens the ledger of an initialized data directory for a
 // command that runs while no server does.
 func openLedger(env *IO, data string) (*store.DB, *ledger.Ledger, error) {
 	ks, err := keys.Open(data, env.Clock)
 	if err != nil {
-		return nil, nil, storeError(err)
+		return nil, nil, app.KeyStoreError(err)
 	}
 	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
-	db, err := store.Open(store.Options{Dir: ledgerDir(data), Profile: store.ProfileSmall, Clock: env.Clock, Logger: quiet})
+	db, err := store.Open(store.Options{Dir: app.LedgerDir(data), Profile: store.ProfileSmall, Clock: env.Clock, Logger: quiet})
 	// badger formats its lock error with %+v, so only its text names it.
 	if err != nil && (errors.Is(err, syscall.EWOULDBLOCK) || strings.Contains(err.Error(), badgerLockText)) {
-		return nil, nil, refuse("data_in_use", ErrDataInUse, "a running tollgate-server holds %s; stop it first", ledgerDir(data))
+		return nil, nil, app.Refuse("data_in_use", ErrDataInUse, "a running tollgate-server holds %s; stop it first", app.LedgerDir(data))
 	}
 	if err != nil {
 		return nil, nil, cli.Errorf("io", "%v", err)
@@ -122,7 +69,7 @@ func runAdminKey(ctx context.Context, env *IO, args []string) error {
 	if err := parseDataCommand(fs, args); err != nil {
 		return err
 	}
-	if err := checkInitialized(*data); err != nil {
+	if err := app.CheckInitialized(*data); err != nil {
 		return err
 	}
 	db, lg, err := openLedger(env, *data)
@@ -131,7 +78,7 @@ func runAdminKey(ctx context.Context, env *IO, args []string) error {
 	}
 	defer db.Close()
 	if lg.RootID() == "" {
-		return refuse("not_initialized", ErrNotInitialized, "%s has no root customer; run tollgate-server init --data %s", *data, *data)
+		return app.Refuse("not_initialized", app.ErrNotInitialized, "%s has no root customer; run tollgate-server init --data %s", *data, *data)
 	}
 	u, key, err := lg.CreateUser(ctx, ledger.SystemActor(), lg.RootID(), *email, ledger.RoleAdmin)
 	if errors.Is(err, ledger.ErrInvalid) {

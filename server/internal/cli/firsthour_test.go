@@ -4,7 +4,6 @@ import (
 	"encoding/json"
 	"io"
 	"log/slog"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -13,6 +12,7 @@ import (
 	"testing"
 
 	"github.com/tollgate-iot/tollgate/server/internal/api"
+	"github.com/tollgate-iot/tollgate/server/internal/app"
 	"github.com/tollgate-iot/tollgate/server/internal/keys"
 	"github.com/tollgate-iot/tollgate/server/internal/ledger"
 	"github.com/tollgate-iot/tollgate/server/internal/store"
@@ -76,28 +76,6 @@ func TestServeMissingDataLeavesNothing(t *testing.T) {
 	}
 }
 
-// TestServeBusyMQTTPortFailsAtOnce: a port held by another listener is
-// named "address already in use" on one line, as --http does, instead of
-// the broker's ready timeout.
-func TestServeBusyMQTTPortFailsAtOnce(t *testing.T) {
-	dir := t.TempDir()
-	if code, _, stderr := run(t, "init", "--data", dir); code != 0 {
-		t.Fatalf("init: %s", stderr)
-	}
-	held, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer held.Close()
-	code, _, stderr := run(t, "serve", "--data", dir, "--http", "127.0.0.1:0", "--mqtt", held.Addr().String(), "--log-level", "error")
-	if code != 1 || !strings.Contains(stderr, "address already in use") || strings.Contains(stderr, "did not become ready") {
-		t.Fatalf("exit %d, stderr %q", code, stderr)
-	}
-	if lines := strings.Count(stderr, "\n"); lines != 1 {
-		t.Fatalf("%d lines on stderr, want the error alone:\n%s", lines, stderr)
-	}
-}
-
 // TestAdminKeyRecovery: with the data directory and no key, admin-key
 // mints a vendor admin key that the real API accepts, audited as a system
 // action; while another process holds the ledger it refuses.
@@ -107,7 +85,7 @@ func TestAdminKeyRecovery(t *testing.T) {
 		t.Fatalf("init: %s", stderr)
 	}
 	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
-	held, err := store.Open(store.Options{Dir: ledgerDir(dir), Profile: store.ProfileSmall, Logger: quiet})
+	held, err := store.Open(store.Options{Dir: app.LedgerDir(dir), Profile: store.ProfileSmall, Logger: quiet})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -126,7 +104,7 @@ func TestAdminKeyRecovery(t *testing.T) {
 		t.Fatalf("admin-key printed %q (%v)", stdout, err)
 	}
 
-	db, err := store.Open(store.Options{Dir: ledgerDir(dir), Profile: store.ProfileSmall, Logger: quiet})
+	db, err := store.Open(store.Options{Dir: app.LedgerDir(dir), Profile: store.ProfileSmall, Logger: quiet})
 	if err != nil {
 		t.Fatal(err)
 	}

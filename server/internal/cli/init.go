@@ -7,16 +7,13 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"path/filepath"
 
+	"github.com/tollgate-iot/tollgate/server/internal/app"
 	"github.com/tollgate-iot/tollgate/server/internal/keys"
 	"github.com/tollgate-iot/tollgate/server/internal/ledger"
 	"github.com/tollgate-iot/tollgate/server/internal/store"
 	"github.com/tollgate-iot/tollgate/shared/cli"
 )
-
-// ledgerDir is where the badger ledger lives inside the data directory.
-func ledgerDir(data string) string { return filepath.Join(data, "ledger") }
 
 // parseDataCommand parses the flags of a command that works on a data
 // directory and takes no arguments: --data is required.
@@ -32,9 +29,6 @@ func parseDataCommand(fs *flag.FlagSet, args []string) error {
 	}
 	return nil
 }
-
-// keysDir is where the signing keys live inside the data directory.
-func keysDir(data string) string { return filepath.Join(data, "keys") }
 
 // initResult is what init prints: the admin API key appears this once.
 type initResult struct {
@@ -54,21 +48,21 @@ func runInit(ctx context.Context, env *IO, args []string) error {
 	}
 	ks, err := keys.Open(*data, env.Clock)
 	if err != nil {
-		return storeError(err)
+		return app.KeyStoreError(err)
 	}
 	if _, err := ks.Active(); errors.Is(err, keys.ErrNoKeys) {
 		if _, err := ks.Rotate(); err != nil {
-			return storeError(err)
+			return app.KeyStoreError(err)
 		}
 	} else if err != nil {
-		return storeError(err)
+		return app.KeyStoreError(err)
 	}
 	signer, err := ks.Active()
 	if err != nil {
-		return storeError(err)
+		return app.KeyStoreError(err)
 	}
 	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
-	db, err := store.Open(store.Options{Dir: ledgerDir(*data), Profile: store.ProfileSmall, Clock: env.Clock, Logger: quiet})
+	db, err := store.Open(store.Options{Dir: app.LedgerDir(*data), Profile: store.ProfileSmall, Clock: env.Clock, Logger: quiet})
 	if err != nil {
 		return cli.Errorf("io", "%v", err)
 	}

@@ -2,11 +2,11 @@ package cli
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"os"
 	"time"
 
+	"github.com/tollgate-iot/tollgate/server/internal/app"
 	"github.com/tollgate-iot/tollgate/server/internal/keys"
 	"github.com/tollgate-iot/tollgate/shared/cli"
 	"github.com/tollgate-iot/tollgate/shared/token"
@@ -28,21 +28,21 @@ func keysCommand(io *IO, verb string, args []string) error {
 	if err := parseDataCommand(fs, args); err != nil {
 		return err
 	}
-	if err := checkDataDir(*data); err != nil {
+	if err := app.CheckDataDir(*data); err != nil {
 		return err
 	}
 	st, err := keys.Open(*data, io.Clock)
 	if err != nil {
-		return storeError(err)
+		return app.KeyStoreError(err)
 	}
 	if verb == "rotate" {
 		if _, err := st.Rotate(); err != nil {
-			return storeError(err)
+			return app.KeyStoreError(err)
 		}
 	}
 	infos, err := st.List()
 	if err != nil {
-		return storeError(err)
+		return app.KeyStoreError(err)
 	}
 	rows := make([][]string, 0, len(infos))
 	for _, in := range infos {
@@ -65,16 +65,16 @@ func runTrust(ctx context.Context, io *IO, args []string) error {
 	if *data == "" || *outPath == "" {
 		return cli.Usagef("--data and --out are required")
 	}
-	if err := checkDataDir(*data); err != nil {
+	if err := app.CheckDataDir(*data); err != nil {
 		return err
 	}
 	st, err := keys.Open(*data, io.Clock)
 	if err != nil {
-		return storeError(err)
+		return app.KeyStoreError(err)
 	}
 	trust, err := st.Trust()
 	if err != nil {
-		return storeError(err)
+		return app.KeyStoreError(err)
 	}
 	bundle := token.MarshalTrustBundle(trust)
 	if *outPath == "-" {
@@ -86,16 +86,4 @@ func runTrust(ctx context.Context, io *IO, args []string) error {
 	}
 	fmt.Fprintf(io.Stdout, "wrote trust bundle with %d key(s) to %s\n", len(trust.IDs()), *outPath)
 	return nil
-}
-
-func storeError(err error) error {
-	switch {
-	case errors.Is(err, keys.ErrNoKeys):
-		return cli.Errorf("no_keys", "%v", err)
-	case errors.Is(err, keys.ErrInsecureFile):
-		return cli.Errorf("insecure_key_file", "%v", err)
-	case errors.Is(err, keys.ErrCorrupt):
-		return cli.Errorf("corrupt_key_store", "%v", err)
-	}
-	return cli.Errorf("io", "%v", err)
 }

@@ -2,20 +2,10 @@ package cli
 
 import (
 	"context"
-	"crypto/tls"
-	"errors"
 	"fmt"
 	"log/slog"
-	"net"
-	"net/http"
-	"sync"
 
-	"github.com/tollgate-iot/tollgate/server/internal/api"
-	"github.com/tollgate-iot/tollgate/server/internal/keys"
-	"github.com/tollgate-iot/tollgate/server/internal/ledger"
-	"github.com/tollgate-iot/tollgate/server/internal/metrics"
-	"github.com/tollgate-iot/tollgate/server/internal/scheduler"
-	"github.com/tollgate-iot/tollgate/server/internal/store"
+	"github.com/tollgate-iot/tollgate/server/internal/app"
 	"github.com/tollgate-iot/tollgate/shared/cli"
 )
 
@@ -27,8 +17,11 @@ var serveEnv = map[string]string{"data": "TOLLGATE_DATA", "http": "TOLLGATE_HTTP
 	"mqtt-max-payload": "TOLLGATE_MQTT_MAX_PAYLOAD", "jetstream-max-store": "TOLLGATE_JETSTREAM_MAX_STORE",
 	"jetstream-max-memory": "TOLLGATE_JETSTREAM_MAX_MEMORY"}
 
-func parseServe(env *IO, args []string) (Config, error) {
-	c := DefaultConfig()
+// parseServe reads serve's configuration: app's defaults, then TOLLGATE_*
+// environment variables, then flags; a configuration that does not
+// validate is a usage error.
+func parseServe(args []string) (app.Config, error) {
+	c := app.DefaultConfig()
 	fs := cli.Flags("serve")
 	fs.StringVar(&c.DataDir, "data", "", "server data directory (env TOLLGATE_DATA)")
 	fs.StringVar(&c.HTTPAddr, "http", c.HTTPAddr, "admin API listen address; port 0 picks a free one (env TOLLGATE_HTTP)")
@@ -63,157 +56,22 @@ func parseServe(env *IO, args []string) (Config, error) {
 	return c, nil
 }
 
+// runServe opens the server (app.New), prints where it listens and serves
+// until ctx ends.
 func runServe(ctx context.Context, env *IO, args []string) error {
-	c, err := parseServe(env, args)
+	c, err := parseServe(args)
 	if err != nil {
 		return err
 	}
-	level, _ := c.level()
+	level, _ := c.Level()
 	log := slog.New(slog.NewJSONHandler(env.Stderr, &slog.HandlerOptions{Level: level}))
-	if err := checkInitialized(c.DataDir); err != nil {
-		return err
-	}
-	ks, err := keys.Open(c.DataDir, env.Clock)
-	if err != nil {
-		return storeError(err)
-	}
-	if _, err := ks.Active(); err != nil {
-		return storeError(err)
-	}
-	db, err := store.Open(store.Options{Dir: ledgerDir(c.DataDir), Profile: c.Profile, Clock: env.Clock,
-		GCInterval: c.GCInterval, Logger: log})
-	if err != nil {
-		return cli.Errorf("io", "%v", err)
-	}
-	defer db.Close() // badger closes last, after HTTP and the scheduler stopped
-	m := metrics.New()
-	m.Counter("tollgate_ledger_changes_total", "Committed ledger changes by action.", "action")
-	kc := keys.NewCache(ks, env.Clock, c.KeyCacheTTL)
-	lg, err := ledger.New(ledger.Options{DB: db, Clock: env.Clock, Keys: kc, Logger: log,
-		OnChange: func(action string) { m.Add("tollgate_ledger_changes_total", 1, action) }})
-	if err != nil {
-		return cli.Errorf("io", "%v", err)
-	}
-	if lg.RootID() == "" {
-		return cli.Errorf("not_initialized", "%s has no ledger: run tollgate-server init --data %s", c.DataDir, c.DataDir)
-	}
-	ln, scheme, err := listen(c)
+	a, err := app.New(ctx, c, app.Deps{Clock: env.Clock, Logger: log})
 	if err != nil {
 		return err
 	}
-	var mr *mqttRuntime
-	if c.mqttOn() {
-		if mr, err = startMQTT(c, lg, kc, env, log, m); err != nil {
-			ln.Close()
-			return err
-		}
-		defer mr.stop() // after HTTP and the scheduler stopped, before badger
+	fmt.Fprintf(env.Stdout, "http: %s\n", a.HTTPURL())
+	if mqtt := a.MQTTAddr(); mqtt != "" {
+		fmt.Fprintf(env.Stdout, "mqtt: %s\n", mqtt)
 	}
-	srv := &http.Server{
-		Handler:           api.New(api.Options{Ledger: lg, Clock: env.Clock, Logger: log, Metrics: m}).Handler(),
-		ReadHeaderTimeout: c.ReadHeaderTimeout, ReadTimeout: c.ReadTimeout, WriteTimeout: c.WriteTimeout,
-		IdleTimeout: c.IdleTimeout, ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn),
-	}
-	m.Counter("tollgate_scheduler_applied_total", "Term licenses renewed or expired by the scheduler.", "result")
-	m.Add("tollgate_scheduler_applied_total", 0, "renewed") // both series from the start, so rate() sees the first pass
-	m.Add("tollgate_scheduler_applied_total", 0, "expired")
-	m.Counter("tollgate_scheduler_errors_total", "Scheduler passes that failed.")
-	m.Add("tollgate_scheduler_errors_total", 0)
-	if err := m.Register(metrics.NewLicenseCollector(licenseCounter(lg), env.Clock, log)); err != nil {
-		ln.Close()
-		return cli.Errorf("metrics", "%v", err)
-	}
-	return serveUntilDone(ctx, env, c, log, running{srv: srv, ln: ln, scheme: scheme, lg: lg, m: m, mqtt: mr})
-}
-
-// running is what serve runs until it is stopped.
-type running struct {
-	srv    *http.Server
-	ln     net.Listener
-	scheme string
-	lg     *ledger.Ledger
-	m      *metrics.Registry
-	mqtt   *mqttRuntime // nil without MQTT
-}
-
-// listen opens the API listener, wrapped in TLS when a certificate is
-// configured, and names its URL scheme.
-func listen(c Config) (net.Listener, string, error) {
-	var tlsConf *tls.Config
-	if c.TLSCert != "" {
-		cert, err := tls.LoadX509KeyPair(c.TLSCert, c.TLSKey)
-		if err != nil {
-			return nil, "", cli.Errorf("tls", "%v", err)
-		}
-		tlsConf = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
-	}
-	ln, err := net.Listen("tcp", c.HTTPAddr)
-	if err != nil {
-		return nil, "", cli.Errorf("listen", "%v", err)
-	}
-	if tlsConf != nil {
-		return tls.NewListener(ln, tlsConf), "https", nil
-	}
-	return ln, "http", nil
-}
-
-// serveUntilDone runs HTTP and the scheduler until ctx ends (SIGTERM), then
-// shuts HTTP down gracefully and waits for the scheduler.
-func serveUntilDone(ctx context.Context, env *IO, c Config, log *slog.Logger, r running) error {
-	lg, m, srv, ln := r.lg, r.m, r.srv, r.ln
-	schedCtx, stopSched := context.WithCancel(context.Background())
-	var wg sync.WaitGroup
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		scheduler.Run(schedCtx, scheduler.Options{Ledger: lg, Clock: env.Clock, Interval: c.SchedulerInterval, Logger: log,
-			OnPass: func(renewed, expired int, err error) {
-				m.Add("tollgate_scheduler_applied_total", float64(renewed), "renewed")
-				m.Add("tollgate_scheduler_applied_total", float64(expired), "expired")
-				if err != nil {
-					m.Add("tollgate_scheduler_errors_total", 1)
-				}
-			}})
-	}()
-	defer func() { stopSched(); wg.Wait() }()
-	errc := make(chan error, 1)
-	go func() { errc <- srv.Serve(ln) }()
-	fmt.Fprintf(env.Stdout, "http: %s://%s\n", r.scheme, ln.Addr())
-	if r.mqtt != nil {
-		fmt.Fprintf(env.Stdout, "mqtt: %s\n", r.mqtt.svc.MQTTAddr())
-		log.Info("serving mqtt", "mqtt", r.mqtt.svc.MQTTAddr(), "broker", c.Broker)
-	}
-	log.Info("serving", "http", ln.Addr().String(), "data", c.DataDir)
-	select {
-	case err := <-errc:
-		return cli.Errorf("serve", "%v", err)
-	case <-ctx.Done():
-	}
-	log.Info("shutting down")
-	sctx, cancel := context.WithTimeout(context.Background(), c.ShutdownTimeout)
-	defer cancel()
-	if err := srv.Shutdown(sctx); err != nil && !errors.Is(err, http.ErrServerClosed) {
-		return cli.Errorf("shutdown", "%v", err)
-	}
-	return nil
-}
-
-// licenseCounter adapts the ledger's license counts to the metrics
-// collector, which knows nothing of ledger types.
-func licenseCounter(lg *ledger.Ledger) metrics.LicenseCounter {
-	return func(ctx context.Context) (map[string]map[string]int64, error) {
-		counts, err := lg.LicenseCounts(ctx)
-		if err != nil {
-			return nil, err
-		}
-		out := make(map[string]map[string]int64, len(counts))
-		for customer, byStatus := range counts {
-			m := make(map[string]int64, len(byStatus))
-			for st, n := range byStatus {
-				m[string(st)] = n
-			}
-			out[customer] = m
-		}
-		return out, nil
-	}
+	return a.Run(ctx)
 }

@@ -1,7 +1,6 @@
-package cli
+package app
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"crypto/ed25519"
@@ -11,10 +10,10 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"log/slog"
 	"net/http"
 	"os"
 	"path/filepath"
-	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -24,12 +23,14 @@ import (
 
 	"github.com/tollgate-iot/tollgate/certs"
 	"github.com/tollgate-iot/tollgate/server/internal/keys"
+	"github.com/tollgate-iot/tollgate/server/internal/ledger"
+	"github.com/tollgate-iot/tollgate/server/internal/store"
 	"github.com/tollgate-iot/tollgate/shared/clock"
 	"github.com/tollgate-iot/tollgate/shared/token"
 	"github.com/tollgate-iot/tollgate/shared/wire"
 )
 
-// served is a tollgate-server serve running in this process.
+// served is a tollgate-server serve (an App) running in this process.
 type served struct {
 	t          *testing.T
 	dir        string
@@ -42,64 +43,84 @@ type served struct {
 	tlsConf    *tls.Config
 }
 
-// serveWithBroker inits a data directory and serves it with the embedded
-// broker on free loopback ports, with extra serve flags.
-func serveWithBroker(t *testing.T, extra ...string) *served {
+// initData does what tollgate-server init does to dir: a signing key, the
+// ledger with its root customer; it returns the first admin API key.
+func initData(t *testing.T, dir string) string {
 	t.Helper()
-	dir := t.TempDir()
-	code, out, stderr := run(t, "init", "--data", dir, "-o", "json")
-	if code != 0 {
-		t.Fatal(stderr)
-	}
-	var res map[string]string
-	if err := json.Unmarshal([]byte(out), &res); err != nil {
+	ks, err := keys.Open(dir, clock.Real{})
+	if err != nil {
 		t.Fatal(err)
 	}
-	s := &served{t: t, dir: dir, admin: res["admin_api_key"], mqttScheme: "tcp://"}
-	s.serve(extra...)
+	if _, err := ks.Rotate(); err != nil {
+		t.Fatal(err)
+	}
+	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
+	db, err := store.Open(store.Options{Dir: LedgerDir(dir), Profile: store.ProfileSmall, Clock: clock.Real{}, Logger: quiet})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	lg, err := ledger.New(ledger.Options{DB: db, Clock: clock.Real{}, Keys: ks, Logger: quiet})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, _, key, err := lg.Bootstrap(context.Background(), "vendor", "admin@localhost")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return key
+}
+
+// testConfig is the configuration the tests serve dir with: free loopback
+// ports, the small profile, errors-only logs; the embedded broker listens
+// unless a change names an external one.
+func testConfig(dir string, changes ...func(*Config)) Config {
+	c := DefaultConfig()
+	c.DataDir, c.HTTPAddr, c.Profile, c.LogLevel = dir, "127.0.0.1:0", store.ProfileSmall, "error"
+	c.MQTTAddr = "127.0.0.1:0"
+	for _, change := range changes {
+		change(&c)
+	}
+	if c.Broker != BrokerEmbedded { // an external broker has no listener here
+		c.MQTTAddr = ""
+	}
+	return c
+}
+
+// serveWithBroker inits a data directory and serves it with the embedded
+// broker on free loopback ports, with changes to the configuration.
+func serveWithBroker(t *testing.T, changes ...func(*Config)) *served {
+	t.Helper()
+	dir := t.TempDir()
+	s := &served{t: t, dir: dir, admin: initData(t, dir), mqttScheme: "tcp://"}
+	s.serve(changes...)
 	return s
 }
 
-// serve runs serve on s.dir with extra flags until s.stop (or the test's
-// end); it fills in the addresses serve printed.
-func (s *served) serve(extra ...string) {
-	t, dir := s.t, s.dir
+// serve runs an App on s.dir with changes to the configuration until
+// s.stop (or the test's end); it fills in the addresses the App bound.
+func (s *served) serve(changes ...func(*Config)) {
+	t := s.t
 	ctx, cancel := context.WithCancel(context.Background())
-	pr, pw := io.Pipe()
-	done := make(chan int, 1)
-	args := []string{"serve", "--data", dir, "--http", "127.0.0.1:0", "--profile", "small", "--log-level", "error"}
-	if !slices.Contains(extra, "--broker") { // an external broker has no listener here
-		args = append(args, "--mqtt", "127.0.0.1:0")
+	a, err := New(ctx, testConfig(s.dir, changes...), Deps{Clock: clock.Real{}})
+	if err != nil {
+		cancel()
+		t.Fatalf("New: %v", err)
 	}
-	go func() {
-		done <- Run(ctx, append(args, extra...), pw, io.Discard)
-		pw.Close()
-	}()
-	r := bufio.NewReader(pr)
-	for _, want := range []string{"http: http://", "mqtt: "} {
-		line, err := r.ReadString('\n')
-		if err != nil || !strings.HasPrefix(line, want) {
-			t.Fatalf("serve printed %q, %v; want a line starting %q", line, err, want)
-		}
-		v := strings.TrimSpace(strings.TrimPrefix(line, want))
-		if want == "mqtt: " {
-			s.mqtt = v
-		} else {
-			s.http = "http://" + v
-		}
-	}
-	go io.Copy(io.Discard, r)
+	s.http, s.mqtt = a.HTTPURL(), a.MQTTAddr()
+	done := make(chan error, 1)
+	go func() { done <- a.Run(ctx) }()
 	var once sync.Once
 	s.stop = func() {
 		once.Do(func() {
 			cancel()
 			select {
-			case code := <-done:
-				if code != 0 {
-					t.Errorf("serve exited %d", code)
+			case err := <-done:
+				if err != nil {
+					t.Errorf("Run: %v", err)
 				}
 			case <-time.After(30 * time.Second):
-				t.Error("serve did not stop after cancel")
+				t.Error("Run did not return after cancel")
 			}
 		})
 	}
@@ -218,7 +239,7 @@ func devicePublicKey(t *testing.T) string {
 	return token.EncodePublicKey(pub)
 }
 
-// TestServeEnforcesLicensesOnTheEmbeddedBroker runs serve with --mqtt on a
+// TestServeEnforcesLicensesOnTheEmbeddedBroker serves with MQTT on a
 // real ledger: a licensed device connects with its token and publishes; a
 // blacklisted device is refused at CONNECT; revoking the license pushes
 // the new signed revocation list to the device's control topic and
@@ -395,9 +416,9 @@ func TestServeDropsABlacklistedChildFromItsGateway(t *testing.T) {
 	}
 }
 
-// TestServeMQTTOverTLS serves MQTT with --mqtt-tls-cert/--mqtt-tls-key: a
-// device that trusts the CA connects over TLS and publishes; a plain-TCP
-// CONNECT gets nowhere.
+// TestServeMQTTOverTLS serves MQTT with a certificate (--mqtt-tls-cert and
+// --mqtt-tls-key): a device that trusts the CA connects over TLS and
+// publishes; a plain-TCP CONNECT gets nowhere.
 func TestServeMQTTOverTLS(t *testing.T) {
 	pki := t.TempDir()
 	if _, err := certs.Generate(pki, certs.Options{}); err != nil {
@@ -409,7 +430,9 @@ func TestServeMQTTOverTLS(t *testing.T) {
 	}
 	pool := x509.NewCertPool()
 	pool.AppendCertsFromPEM(caPEM)
-	s := serveWithBroker(t, "--mqtt-tls-cert", filepath.Join(pki, certs.ServerCert), "--mqtt-tls-key", filepath.Join(pki, certs.ServerKey))
+	s := serveWithBroker(t, func(c *Config) {
+		c.MQTTTLSCert, c.MQTTTLSKey = filepath.Join(pki, certs.ServerCert), filepath.Join(pki, certs.ServerKey)
+	})
 	s.call("POST", "/v1/customers", s.admin, wire.CreateCustomerRequest{ID: "acme", Name: "Acme"}, nil)
 	var u wire.CreateUserResponse
 	s.call("POST", "/v1/users", s.admin, wire.CreateUserRequest{CustomerID: "acme", Email: "it@acme.test", Role: "admin"}, &u)

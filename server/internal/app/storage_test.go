@@ -1,14 +1,12 @@
-package cli
+package app
 
 import (
 	"bytes"
 	"fmt"
-	"strconv"
 	"testing"
 	"time"
 
 	"github.com/tollgate-iot/tollgate/internal/testkit/dirsize"
-	"github.com/tollgate-iot/tollgate/server/internal/broker"
 )
 
 // TestServeBrokerStorageIsBounded performs the disk fill through serve
@@ -25,13 +23,13 @@ func TestServeBrokerStorageIsBounded(t *testing.T) {
 		growthBound  = 4 << 20 // 8 MiB were published
 		maxPayload   = 300 << 10
 	)
-	s := serveWithBroker(t, "--mqtt-max-payload", strconv.Itoa(maxPayload))
+	s := serveWithBroker(t, func(c *Config) { c.MQTTMaxPayload = maxPayload })
 	acme, tok := s.customerDevice("acme", "press-1")
 	dev, err := s.connect("press-1", tok)
 	if err != nil {
 		t.Fatal(err)
 	}
-	dir := brokerDir(s.dir)
+	dir := BrokerDir(s.dir)
 	before := dirsize.Of(t, dir)
 	payload := bytes.Repeat([]byte{'x'}, payloadBytes)
 	for i := range messages {
@@ -68,21 +66,5 @@ func TestServeBrokerStorageIsBounded(t *testing.T) {
 	}
 	if m := receive(t, got, "the sentinel"); string(m.Payload()) != "sentinel" {
 		t.Fatalf("a new subscriber got %s %.40q before the sentinel", m.Topic(), m.Payload())
-	}
-}
-
-func TestServeParsesBrokerLimits(t *testing.T) {
-	t.Setenv("TOLLGATE_JETSTREAM_MAX_MEMORY", "33554432")
-	c, err := parseServe(&IO{Stderr: &bytes.Buffer{}}, []string{"--data", "x", "--mqtt-max-payload", "131072", "--jetstream-max-store", "268435456"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if c.MQTTMaxPayload != 128<<10 || c.JetStreamMaxStore != 256<<20 || c.JetStreamMaxMemory != 32<<20 {
-		t.Fatalf("limits %d %d %d", c.MQTTMaxPayload, c.JetStreamMaxStore, c.JetStreamMaxMemory)
-	}
-	d := DefaultConfig()
-	if d.MQTTMaxPayload != broker.DefaultMaxPayload || d.JetStreamMaxStore != broker.DefaultJetStreamMaxStore ||
-		d.JetStreamMaxMemory != broker.DefaultJetStreamMaxMemory {
-		t.Fatalf("defaults %d %d %d", d.MQTTMaxPayload, d.JetStreamMaxStore, d.JetStreamMaxMemory)
 	}
 }

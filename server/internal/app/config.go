@@ -1,18 +1,26 @@
-package cli
+// Package app is tollgate-server serve's composition root: Config is the
+// serve configuration, New opens keys, store, ledger, metrics, the API
+// listener, the MQTT broker (embedded or external) and its hooks into the
+// ledger in dependency order, and Run serves until its context ends, then
+// shuts everything down in reverse order.
+package app
 
 import (
 	"errors"
 	"fmt"
 	"log/slog"
 	"net"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/tollgate-iot/tollgate/server/internal/broker"
 	"github.com/tollgate-iot/tollgate/server/internal/store"
 )
 
-// Config is the one configuration of tollgate-server serve: defaults, then
-// TOLLGATE_* environment variables, then flags.
+// Config is the one configuration of tollgate-server serve; the command
+// line fills it from DefaultConfig, then TOLLGATE_* environment variables,
+// then flags.
 type Config struct {
 	// DataDir holds keys/ and the badger ledger (ledger/).
 	DataDir string
@@ -102,7 +110,7 @@ func (c *Config) Validate() error {
 	if c.Profile != store.ProfileServer && c.Profile != store.ProfileSmall {
 		errs = append(errs, fmt.Errorf("--profile %q: want server or small", c.Profile))
 	}
-	if _, err := c.level(); err != nil {
+	if _, err := c.Level(); err != nil {
 		errs = append(errs, err)
 	}
 	for name, d := range map[string]time.Duration{"read-header timeout": c.ReadHeaderTimeout, "read timeout": c.ReadTimeout,
@@ -115,10 +123,91 @@ func (c *Config) Validate() error {
 	return errors.Join(errs...)
 }
 
-func (c *Config) level() (slog.Level, error) {
+// Level is the slog level LogLevel names.
+func (c *Config) Level() (slog.Level, error) {
 	var l slog.Level
 	if err := l.UnmarshalText([]byte(c.LogLevel)); err != nil {
 		return 0, fmt.Errorf("--log-level %q: want debug, info, warn or error", c.LogLevel)
 	}
 	return l, nil
+}
+
+// BrokerEmbedded is the default --broker: the NATS server in this process.
+const BrokerEmbedded = "embedded"
+
+// external reports whether --broker names an external broker.
+func (c *Config) external() bool { return c.Broker != BrokerEmbedded }
+
+// mqttOn reports whether serve runs MQTT at all: the embedded broker with
+// --mqtt, or an external one.
+func (c *Config) mqttOn() bool { return c.MQTTAddr != "" || c.external() }
+
+// checkBroker validates --mqtt, --broker and their TLS and credentials.
+func (c *Config) checkBroker() error {
+	if (c.MQTTTLSCert == "") != (c.MQTTTLSKey == "") {
+		return fmt.Errorf("--mqtt-tls-cert and --mqtt-tls-key go together")
+	}
+	if (c.BrokerCert == "") != (c.BrokerKey == "") {
+		return fmt.Errorf("--broker-cert and --broker-key go together")
+	}
+	if c.ObservedFlushInterval <= 0 {
+		return fmt.Errorf("--observed-flush-interval must be positive")
+	}
+	if c.external() {
+		return c.checkExternal()
+	}
+	if c.BrokerUsername != "" || c.BrokerPasswordFile != "" || c.BrokerCA != "" || c.BrokerCert != "" {
+		return fmt.Errorf("--broker-username, --broker-password-file, --broker-ca and --broker-cert are for an external --broker")
+	}
+	if err := c.checkBrokerLimits(); err != nil {
+		return err
+	}
+	if c.MQTTAddr == "" {
+		if c.MQTTTLSCert != "" {
+			return fmt.Errorf("--mqtt-tls-cert needs --mqtt")
+		}
+		return nil
+	}
+	_, port, err := net.SplitHostPort(c.MQTTAddr)
+	if err != nil {
+		return fmt.Errorf("--mqtt %q: %v", c.MQTTAddr, err)
+	}
+	if n, err := strconv.Atoi(port); err != nil || n < 0 || n > 65535 {
+		return fmt.Errorf("--mqtt %q: port must be 0..65535", c.MQTTAddr)
+	}
+	return nil
+}
+
+// checkBrokerLimits validates --mqtt-max-payload and the JetStream limits
+// of the embedded broker.
+func (c *Config) checkBrokerLimits() error {
+	if c.MQTTMaxPayload < broker.MinMaxPayload || c.MQTTMaxPayload > broker.MaxMaxPayload {
+		return fmt.Errorf("--mqtt-max-payload %d: want %d..%d bytes", c.MQTTMaxPayload, broker.MinMaxPayload, broker.MaxMaxPayload)
+	}
+	if c.JetStreamMaxStore < broker.MinJetStreamMaxStore {
+		return fmt.Errorf("--jetstream-max-store %d: want at least %d bytes", c.JetStreamMaxStore, broker.MinJetStreamMaxStore)
+	}
+	if c.JetStreamMaxMemory < broker.MinJetStreamMaxMemory {
+		return fmt.Errorf("--jetstream-max-memory %d: want at least %d bytes", c.JetStreamMaxMemory, broker.MinJetStreamMaxMemory)
+	}
+	return nil
+}
+
+func (c *Config) checkExternal() error {
+	if !strings.HasPrefix(c.Broker, "tcp://") && !strings.HasPrefix(c.Broker, "ssl://") {
+		return fmt.Errorf("--broker %q: want embedded, tcp://HOST:PORT or ssl://HOST:PORT", c.Broker)
+	}
+	if err := broker.CheckExternalURL(c.Broker); err != nil {
+		return fmt.Errorf("--broker: %v", err)
+	}
+	if c.MQTTAddr != "" || c.MQTTTLSCert != "" {
+		return fmt.Errorf("--mqtt and --mqtt-tls-* configure the embedded broker's listener; with --broker %s devices connect to that broker", c.Broker)
+	}
+	if (c.BrokerCA != "" || c.BrokerCert != "") && !strings.HasPrefix(c.Broker, "ssl://") {
+		return fmt.Errorf("--broker-ca and --broker-cert need an ssl:// --broker")
+	}
+	if c.BrokerPasswordFile != "" && c.BrokerUsername == "" {
+		return fmt.Errorf("--broker-password-file needs --broker-username")
+	}
+	return nil
 }

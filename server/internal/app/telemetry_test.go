@@ -1,4 +1,4 @@
-package cli
+package app
 
 import (
 	"crypto/ed25519"
@@ -109,7 +109,8 @@ func (s *served) waitMetric(line string) {
 // observed against 6 reported — a difference of 4 in a settled hour — and
 // lists it, alone, among the devices with discrepancies.
 func TestObservedAndReportedCountsDiffer(t *testing.T) {
-	s := serveWithBroker(t, "--observed-flush-interval", "1h")
+	hourly := func(c *Config) { c.ObservedFlushInterval = time.Hour }
+	s := serveWithBroker(t, hourly)
 	s.call("POST", "/v1/customers", s.admin, wire.CreateCustomerRequest{ID: "acme", Name: "Acme"}, nil)
 	var u wire.CreateUserResponse
 	s.call("POST", "/v1/users", s.admin, wire.CreateUserRequest{CustomerID: "acme", Email: "it@acme.test", Role: "admin"}, &u)
@@ -129,7 +130,7 @@ func TestObservedAndReportedCountsDiffer(t *testing.T) {
 		t.Fatalf("before the flush the ledger shows %+v; want only the report (the flush is due in an hour)", before.Hours)
 	}
 	s.stop()
-	s.serve("--observed-flush-interval", "1h")
+	s.serve(hourly)
 
 	var v wire.DeviceTelemetry
 	s.call("GET", "/v1/devices/press-1/telemetry?within=1d", acme, nil, &v)

@@ -1,4 +1,4 @@
-package cli
+package app
 
 import (
 	"context"
@@ -9,7 +9,6 @@ import (
 	"log/slog"
 	"net"
 	"os"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
@@ -20,96 +19,9 @@ import (
 	"github.com/tollgate-iot/tollgate/server/internal/ledger"
 	"github.com/tollgate-iot/tollgate/server/internal/metrics"
 	"github.com/tollgate-iot/tollgate/shared/cli"
+	"github.com/tollgate-iot/tollgate/shared/clock"
 	"github.com/tollgate-iot/tollgate/shared/token"
 )
-
-// BrokerEmbedded is the default --broker: the NATS server in this process.
-const BrokerEmbedded = "embedded"
-
-// maxBrokerPasswordBytes bounds --broker-password-file.
-const maxBrokerPasswordBytes = 4096
-
-// brokerDir is where the embedded broker keeps JetStream data (MQTT
-// sessions, QoS 1 messages for offline subscribers) inside the data
-// directory.
-func brokerDir(dataDir string) string { return filepath.Join(dataDir, "broker") }
-
-// external reports whether --broker names an external broker.
-func (c *Config) external() bool { return c.Broker != BrokerEmbedded }
-
-// mqttOn reports whether serve runs MQTT at all: the embedded broker with
-// --mqtt, or an external one.
-func (c *Config) mqttOn() bool { return c.MQTTAddr != "" || c.external() }
-
-// checkBroker validates --mqtt, --broker and their TLS and credentials.
-func (c *Config) checkBroker() error {
-	if (c.MQTTTLSCert == "") != (c.MQTTTLSKey == "") {
-		return fmt.Errorf("--mqtt-tls-cert and --mqtt-tls-key go together")
-	}
-	if (c.BrokerCert == "") != (c.BrokerKey == "") {
-		return fmt.Errorf("--broker-cert and --broker-key go together")
-	}
-	if c.ObservedFlushInterval <= 0 {
-		return fmt.Errorf("--observed-flush-interval must be positive")
-	}
-	if c.external() {
-		return c.checkExternal()
-	}
-	if c.BrokerUsername != "" || c.BrokerPasswordFile != "" || c.BrokerCA != "" || c.BrokerCert != "" {
-		return fmt.Errorf("--broker-username, --broker-password-file, --broker-ca and --broker-cert are for an external --broker")
-	}
-	if err := c.checkBrokerLimits(); err != nil {
-		return err
-	}
-	if c.MQTTAddr == "" {
-		if c.MQTTTLSCert != "" {
-			return fmt.Errorf("--mqtt-tls-cert needs --mqtt")
-		}
-		return nil
-	}
-	_, port, err := net.SplitHostPort(c.MQTTAddr)
-	if err != nil {
-		return fmt.Errorf("--mqtt %q: %v", c.MQTTAddr, err)
-	}
-	if n, err := strconv.Atoi(port); err != nil || n < 0 || n > 65535 {
-		return fmt.Errorf("--mqtt %q: port must be 0..65535", c.MQTTAddr)
-	}
-	return nil
-}
-
-// checkBrokerLimits validates --mqtt-max-payload and the JetStream limits
-// of the embedded broker.
-func (c *Config) checkBrokerLimits() error {
-	if c.MQTTMaxPayload < broker.MinMaxPayload || c.MQTTMaxPayload > broker.MaxMaxPayload {
-		return fmt.Errorf("--mqtt-max-payload %d: want %d..%d bytes", c.MQTTMaxPayload, broker.MinMaxPayload, broker.MaxMaxPayload)
-	}
-	if c.JetStreamMaxStore < broker.MinJetStreamMaxStore {
-		return fmt.Errorf("--jetstream-max-store %d: want at least %d bytes", c.JetStreamMaxStore, broker.MinJetStreamMaxStore)
-	}
-	if c.JetStreamMaxMemory < broker.MinJetStreamMaxMemory {
-		return fmt.Errorf("--jetstream-max-memory %d: want at least %d bytes", c.JetStreamMaxMemory, broker.MinJetStreamMaxMemory)
-	}
-	return nil
-}
-
-func (c *Config) checkExternal() error {
-	if !strings.HasPrefix(c.Broker, "tcp://") && !strings.HasPrefix(c.Broker, "ssl://") {
-		return fmt.Errorf("--broker %q: want embedded, tcp://HOST:PORT or ssl://HOST:PORT", c.Broker)
-	}
-	if err := broker.CheckExternalURL(c.Broker); err != nil {
-		return fmt.Errorf("--broker: %v", err)
-	}
-	if c.MQTTAddr != "" || c.MQTTTLSCert != "" {
-		return fmt.Errorf("--mqtt and --mqtt-tls-* configure the embedded broker's listener; with --broker %s devices connect to that broker", c.Broker)
-	}
-	if (c.BrokerCA != "" || c.BrokerCert != "") && !strings.HasPrefix(c.Broker, "ssl://") {
-		return fmt.Errorf("--broker-ca and --broker-cert need an ssl:// --broker")
-	}
-	if c.BrokerPasswordFile != "" && c.BrokerUsername == "" {
-		return fmt.Errorf("--broker-password-file needs --broker-username")
-	}
-	return nil
-}
 
 // mqttRuntime is the MQTT side of serve: the broker (embedded or the
 // service client of an external one), the token push queue and the
@@ -140,9 +52,9 @@ func (r *mqttRuntime) stop() {
 // external one; then revocations, suspensions, blacklistings and new token
 // versions reach devices through the ledger's Enforcer, and the telemetry
 // the broker sees is counted per device and hour into the ledger.
-func startMQTT(c Config, lg *ledger.Ledger, kc *keys.Cache, env *IO, log *slog.Logger, m *metrics.Registry) (*mqttRuntime, error) {
+func startMQTT(c Config, lg *ledger.Ledger, kc *keys.Cache, clk clock.Clock, log *slog.Logger, m *metrics.Registry) (*mqttRuntime, error) {
 	blog := log.With("component", "broker")
-	obs := broker.NewObserver(env.Clock, func(ctx context.Context, counts []broker.ObservedCount) error {
+	obs := broker.NewObserver(clk, func(ctx context.Context, counts []broker.ObservedCount) error {
 		in := make([]ledger.ObservedCount, len(counts))
 		for i, x := range counts {
 			in[i] = ledger.ObservedCount(x)
@@ -161,7 +73,7 @@ func startMQTT(c Config, lg *ledger.Ledger, kc *keys.Cache, env *IO, log *slog.L
 		svc, err = dialExternal(c, obs, blog)
 	} else {
 		var b *broker.Broker
-		if b, err = startEmbedded(c, lg, kc, env, obs, blog, m); err == nil {
+		if b, err = startEmbedded(c, lg, kc, clk, obs, blog, m); err == nil {
 			svc = b
 			m.GaugeFunc("tollgate_broker_retained_refused", "Retained messages the embedded broker refused to store since start.",
 				func() float64 { return float64(b.RetainedRefused()) })
@@ -198,7 +110,7 @@ func startMQTT(c Config, lg *ledger.Ledger, kc *keys.Cache, env *IO, log *slog.L
 	return r, nil
 }
 
-func startEmbedded(c Config, lg *ledger.Ledger, kc *keys.Cache, env *IO, obs *broker.Observer, blog *slog.Logger, m *metrics.Registry) (*broker.Broker, error) {
+func startEmbedded(c Config, lg *ledger.Ledger, kc *keys.Cache, clk clock.Clock, obs *broker.Observer, blog *slog.Logger, m *metrics.Registry) (*broker.Broker, error) {
 	host, port, _ := net.SplitHostPort(c.MQTTAddr)
 	p, _ := strconv.Atoi(port)
 	if p != 0 {
@@ -210,7 +122,7 @@ func startEmbedded(c Config, lg *ledger.Ledger, kc *keys.Cache, env *IO, obs *br
 		}
 		probe.Close()
 	}
-	auth := &broker.TokenAuthorizer{Ledger: brokerLedger{lg}, Clock: env.Clock, Trust: func() *token.Trust {
+	auth := &broker.TokenAuthorizer{Ledger: brokerLedger{lg}, Clock: clk, Trust: func() *token.Trust {
 		t, err := kc.Trust()
 		if err != nil {
 			blog.Error("cannot load the trust of the signing keys", "error", err)
@@ -225,9 +137,9 @@ func startEmbedded(c Config, lg *ledger.Ledger, kc *keys.Cache, env *IO, obs *br
 		}
 		tlsConf = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
 	}
-	b, err := broker.Start(broker.Config{Host: host, Port: p, StoreDir: brokerDir(c.DataDir), TLS: tlsConf, Auth: auth,
+	b, err := broker.Start(broker.Config{Host: host, Port: p, StoreDir: BrokerDir(c.DataDir), TLS: tlsConf, Auth: auth,
 		Logger: blog, Observer: obs, MaxPayload: c.MQTTMaxPayload,
-		JetStreamMaxStore: c.JetStreamMaxStore, JetStreamMaxMemory: c.JetStreamMaxMemory, Clock: env.Clock,
+		JetStreamMaxStore: c.JetStreamMaxStore, JetStreamMaxMemory: c.JetStreamMaxMemory, Clock: clk,
 		OnConnect: func(result string, d time.Duration) {
 			m.Observe("tollgate_broker_connect_duration_seconds", d.Seconds(), result)
 		}})
@@ -250,7 +162,7 @@ func dialExternal(c Config, obs *broker.Observer, blog *slog.Logger) (*broker.Ex
 	if strings.HasPrefix(c.Broker, "ssl://") {
 		tc := &tls.Config{MinVersion: tls.VersionTLS12}
 		if c.BrokerCA != "" {
-			pem, err := readBounded(c.BrokerCA, 1<<20)
+			pem, err := readBounded(c.BrokerCA, maxBrokerCABytes)
 			if err != nil {
 				return nil, cli.Errorf("tls", "--broker-ca: %v", err)
 			}
@@ -276,6 +188,12 @@ func dialExternal(c Config, obs *broker.Observer, blog *slog.Logger) (*broker.Ex
 		"broker", c.Broker)
 	return e, nil
 }
+
+// maxBrokerPasswordBytes bounds --broker-password-file.
+const maxBrokerPasswordBytes = 4096
+
+// maxBrokerCABytes bounds --broker-ca.
+const maxBrokerCABytes = 1 << 20
 
 // readBounded reads a small file, refusing one larger than max.
 func readBounded(path string, max int64) ([]byte, error) {

@@ -1,4 +1,4 @@
-package cli
+package app
 
 import (
 	"testing"
@@ -14,16 +14,16 @@ import (
 	"github.com/tollgate-iot/tollgate/shared/wire"
 )
 
-// TestServeWithExternalBroker: serve --broker tcp://(mosquitto) prints the
-// broker, pushes a signed token push to the device's control topic when a
+// TestServeWithExternalBroker: serve --broker tcp://(mosquitto) names the
+// broker as its MQTT address, pushes a signed token push to the device's control topic when a
 // top-up signs a new token version, and counts the telemetry it sees on
 // mosquitto into the ledger. Mosquitto itself checks nothing at CONNECT:
 // the device connects with any password (docs/server.md).
 func TestServeWithExternalBroker(t *testing.T) {
 	url := mosquitto.Start(t, mosquitto.Anonymous).URL
-	s := serveWithBroker(t, "--broker", url, "--observed-flush-interval", "100ms")
+	s := serveWithBroker(t, func(c *Config) { c.Broker, c.ObservedFlushInterval = url, 100*time.Millisecond })
 	if s.mqtt != url {
-		t.Fatalf("serve printed mqtt: %s, want %s", s.mqtt, url)
+		t.Fatalf("MQTTAddr() = %s, want %s", s.mqtt, url)
 	}
 	s.call("POST", "/v1/customers", s.admin, wire.CreateCustomerRequest{ID: "acme", Name: "Acme"}, nil)
 	var u wire.CreateUserResponse
