@@ -12,11 +12,12 @@ import (
 
 	"github.com/tollgate-iot/tollgate/server/internal/store"
 	"github.com/tollgate-iot/tollgate/shared/token"
+	"github.com/tollgate-iot/tollgate/shared/wire"
 )
 
 // StatsMaxListed caps the licenses Stats lists with fewer than
 // StatsDaysWindow days left; the counts are always complete.
-const StatsMaxListed = 1000
+const StatsMaxListed = wire.StatsMaxListed
 
 // Stats are the figures of a customer's subtree at one instant
 // (docs/reports.md#statistics).
