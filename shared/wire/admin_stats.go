@@ -63,7 +63,10 @@ type StatsExpiring struct {
 	End        time.Time `json:"end"`
 }
 
-// StatsDevices counts the subtree's blacklisted devices.
+// StatsDevices counts the subtree's blacklisted devices, and its devices
+// not synced for longer than their max_offline (the smallest of their
+// bound licenses').
 type StatsDevices struct {
 	Blacklisted int64 `json:"blacklisted"`
+	Offline     int64 `json:"offline"`
 }

@@ -36,7 +36,7 @@ func statsWire(st *ledger.Stats) wire.Stats {
 		ByStatus: make(map[string]int64, len(st.ByStatus)), Kinds: make([]wire.StatsKind, len(st.Kinds)),
 		DaysLeft: wire.StatsDaysLeft{Under30: st.DaysLeft30, Under7: st.DaysLeft7, Truncated: st.ExpiringTruncated,
 			Licenses: make([]wire.StatsExpiring, len(st.Expiring))},
-		Devices: wire.StatsDevices{Blacklisted: st.DevicesBlacklisted}}
+		Devices: wire.StatsDevices{Blacklisted: st.DevicesBlacklisted, Offline: st.DevicesOffline}}
 	for s, n := range st.ByStatus {
 		out.ByStatus[string(s)] = n
 	}

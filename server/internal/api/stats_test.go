@@ -19,7 +19,7 @@ func TestStatsTable(t *testing.T) {
 	e.must(200, "POST", "/v1/devices/dev-1/blacklist", e.key["acme"], wire.BlacklistRequest{Reason: "stolen"}, nil)
 	// acme's subtree, as acme, its viewer, or its distributor sees it.
 	acme := "customer=acme type=map[standard:2 trial:1] billing=map[term:3] status=map[active:1 unused:2] " +
-		"kinds=[standard/term/[sensor-*]/1000 unused=1 active=1 total=2; trial/term/[*]/0 unused=1 active=0 total=1] blacklisted=1"
+		"kinds=[standard/term/[sensor-*]/1000 unused=1 active=1 total=2; trial/term/[*]/0 unused=1 active=0 total=1] blacklisted=1 offline=0"
 	tests := []struct {
 		name, key, query string
 		status           int
@@ -77,6 +77,6 @@ func statsSummary(st wire.Stats) string {
 		}
 		kinds += fmt.Sprintf("%s/%s/%v/%d unused=%d active=%d total=%d", k.Type, k.Billing, k.Models, k.MaxSamplesPerHour, k.Unused, k.Active, k.Total)
 	}
-	return fmt.Sprintf("customer=%s type=%v billing=%v status=%v kinds=[%s] blacklisted=%d",
-		st.CustomerID, st.ByType, st.ByBilling, st.ByStatus, kinds, st.Devices.Blacklisted)
+	return fmt.Sprintf("customer=%s type=%v billing=%v status=%v kinds=[%s] blacklisted=%d offline=%d",
+		st.CustomerID, st.ByType, st.ByBilling, st.ByStatus, kinds, st.Devices.Blacklisted, st.Devices.Offline)
 }

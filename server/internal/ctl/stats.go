@@ -99,6 +99,7 @@ func statsCSVRows(st *wire.Stats) [][]string {
 		row("days_left", map[int]string{2: l.Billing, 6: l.Serial, 7: l.CustomerID, 8: n(l.DaysLeft), 9: l.End.UTC().Format(time.RFC3339)}, "1")
 	}
 	row("devices_blacklisted", nil, n(st.Devices.Blacklisted))
+	row("devices_offline", nil, n(st.Devices.Offline))
 	return rows
 }
 
@@ -143,7 +144,7 @@ func statsTable(w io.Writer, st *wire.Stats) error {
 		line(fmt.Sprintf("(the list stops at %d licenses; the counts are complete)", wire.StatsMaxListed))
 	}
 	line()
-	line("DEVICES", "BLACKLISTED", n(st.Devices.Blacklisted))
+	line("DEVICES", "BLACKLISTED", n(st.Devices.Blacklisted), "OFFLINE", n(st.Devices.Offline))
 	return tw.Flush()
 }
 

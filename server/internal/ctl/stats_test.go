@@ -20,7 +20,7 @@ var statsDoc = wire.Stats{CustomerID: "acme", At: time.Date(2026, 4, 3, 10, 0, 0
 		{Type: "trial", Billing: "term", Models: []string{"*"}, Unused: 1, Total: 1}},
 	DaysLeft: wire.StatsDaysLeft{Under30: 1, Under7: 1, Licenses: []wire.StatsExpiring{{LicenseID: "L9", Serial: "TG-AAAA-BBBB",
 		CustomerID: "acme-sub", Billing: "days", DaysLeft: 5, End: time.Date(2026, 4, 8, 10, 0, 0, 0, time.UTC)}}},
-	Devices: wire.StatsDevices{Blacklisted: 2}}
+	Devices: wire.StatsDevices{Blacklisted: 2, Offline: 3}}
 
 // TestStatsOutputFormats runs tollgatectl stats against a server that
 // answers statsDoc and checks the request and each output format.
@@ -55,12 +55,13 @@ func TestStatsOutputFormats(t *testing.T) {
 		"days_left_under_7,,,,,,,,,,1",
 		"days_left,,days,,,,TG-AAAA-BBBB,acme-sub,5,2026-04-08T10:00:00Z,1",
 		"devices_blacklisted,,,,,,,,,,2",
+		"devices_offline,,,,,,,,,,3",
 	} {
 		if !strings.Contains(out+"\n", want+"\n") {
 			t.Errorf("csv lacks row %q:\n%s", want, out)
 		}
 	}
-	if got, want := len(lines), 1+2+2+3+3*10+2+1+1; got != want {
+	if got, want := len(lines), 1+2+2+3+3*10+2+1+2; got != want {
 		t.Errorf("csv has %d lines, want %d", got, want)
 	}
 
@@ -76,7 +77,7 @@ func TestStatsOutputFormats(t *testing.T) {
 		t.Fatalf("table: exit %d", code)
 	}
 	for _, want := range []string{"CUSTOMER  acme", "UNUSED", "PENDING_START", "TRANSFERRED", "TOTAL",
-		"standard  days     sensor-1,sensor-2  0", "TG-AAAA-BBBB", "UNDER 30", "BLACKLISTED  2"} {
+		"standard  days     sensor-1,sensor-2  0", "TG-AAAA-BBBB", "UNDER 30", "BLACKLISTED  2", "OFFLINE  3"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("table lacks %q:\n%s", want, out)
 		}

@@ -307,9 +307,11 @@ func (o *op) putLicense(before, l *License) error {
 		}
 	}
 	if l.scheduled() {
-		return x.Put(store.PeriodEndKey(l.End.Unix(), l.ID), nil)
+		if err := x.Put(store.PeriodEndKey(l.End.Unix(), l.ID), nil); err != nil {
+			return err
+		}
 	}
-	return nil
+	return o.putLicenseOffline(before, l)
 }
 
 // deleteLicense removes l and its indexes.

@@ -36,6 +36,9 @@ type Stats struct {
 	Expiring           []ExpiringLicense
 	ExpiringTruncated  bool
 	DevicesBlacklisted int64
+	// DevicesOffline counts the devices not synced for longer than their
+	// max_offline (stats_offline.go).
+	DevicesOffline int64
 }
 
 // KindStats counts the licenses of one kind by status.
@@ -94,6 +97,7 @@ type statsReader struct {
 	expiring   []ExpiringLicense
 	d30, d7    int64
 	blacklists int64
+	offline    int64
 }
 
 func (s *statsReader) customer(c string) error {
@@ -122,6 +126,17 @@ func (s *statsReader) customer(c string) error {
 	}
 	err = x.Scan(store.StatsDaysPrefix(c), nil, true, func(k, v []byte) (bool, error) {
 		return true, s.days(c, k, v)
+	})
+	if err != nil {
+		return err
+	}
+	err = x.Scan(store.StatsOfflinePrefix(c), nil, false, func(k, _ []byte) (bool, error) {
+		at, err := keyNum(store.KeyPart(k, 2))
+		if err != nil || at >= s.now {
+			return false, err
+		}
+		s.offline++
+		return true, nil
 	})
 	if err != nil {
 		return err
@@ -197,7 +212,7 @@ func (s *statsReader) list(e ExpiringLicense) {
 
 func (s *statsReader) result(id string) *Stats {
 	out := &Stats{CustomerID: id, At: time.Unix(0, s.now).UTC(), ByType: map[string]int64{}, ByBilling: map[string]int64{},
-		ByStatus: map[Status]int64{}, DaysLeft30: s.d30, DaysLeft7: s.d7, DevicesBlacklisted: s.blacklists,
+		ByStatus: map[Status]int64{}, DaysLeft30: s.d30, DaysLeft7: s.d7, DevicesBlacklisted: s.blacklists, DevicesOffline: s.offline,
 		Kinds: []KindStats{}}
 	for _, kind := range slices.Sorted(maps.Keys(s.kinds)) {
 		typ, billing, rate, models, err := parseStatsKind(kind)

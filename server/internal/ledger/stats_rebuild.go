@@ -14,7 +14,7 @@ const statsRebuildBatch = 1000
 // migrateStats builds the statistics counters of a ledger created before
 // they existed (or left half-built by a crash during a rebuild): unless
 // StatsVersionKey holds statsVersion, every statistics key is dropped and
-// every license and blacklisted device is counted again, in transactions
+// every license, blacklisted device and device's offline deadline is counted again, in transactions
 // of at most statsRebuildBatch records; the version is written last.
 func (lg *Ledger) migrateStats() error {
 	var done bool
@@ -49,6 +49,11 @@ func (lg *Ledger) migrateStats() error {
 			return err
 		}
 		return o.putDeviceStats(&Device{}, d)
+	}); err != nil {
+		return err
+	}
+	if err := lg.statsRecount(store.DeviceKey(""), false, func(o *op, k []byte) error {
+		return o.putOffline(store.LastPart(k))
 	}); err != nil {
 		return err
 	}

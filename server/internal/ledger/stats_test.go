@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/tollgate-iot/tollgate/server/internal/store"
+	"github.com/tollgate-iot/tollgate/shared/syncproto"
 	"github.com/tollgate-iot/tollgate/shared/token"
 )
 
@@ -39,8 +40,15 @@ func recountStats(t testing.TB, lg *Ledger, customer string) *Stats {
 			}
 			err = o.x.Scan(store.DeviceByCustomerPrefix(c), nil, false, func(k, _ []byte) (bool, error) {
 				d, err := o.device(store.LastPart(k))
-				if err == nil && d.Blacklisted {
+				if err != nil {
+					return false, err
+				}
+				if d.Blacklisted {
 					s.blacklists++
+				}
+				off, err := recountOffline(o, d)
+				if off {
+					s.offline++
 				}
 				return true, err
 			})
@@ -54,6 +62,36 @@ func recountStats(t testing.TB, lg *Ledger, customer string) *Stats {
 		t.Fatal(err)
 	}
 	return s.result(customer)
+}
+
+// recountOffline reports whether d has gone without a sync for longer
+// than the smallest max_offline of its live bound licenses.
+func recountOffline(o *op, d *Device) (bool, error) {
+	var limit time.Duration
+	var ids []string
+	err := o.x.Scan(store.LicenseByDevicePrefix(d.ID), nil, false, func(k, _ []byte) (bool, error) {
+		ids = append(ids, store.LastPart(k))
+		return true, nil
+	})
+	if err != nil {
+		return false, err
+	}
+	for _, id := range ids {
+		l, err := o.license(id)
+		if err != nil {
+			return false, err
+		}
+		m := time.Duration(l.MaxOfflineSeconds) * time.Second
+		if l.DeviceID == d.ID && !l.terminal() && m > 0 && (limit == 0 || m < limit) {
+			limit = m
+		}
+	}
+	st, err := o.syncState(d.ID)
+	last := st.LastSyncAt
+	if last.IsZero() {
+		last = d.CreatedAt
+	}
+	return limit > 0 && o.now.Sub(last) > limit, err
 }
 
 func recountLicense(s *statsReader, now time.Time, l *License) {
@@ -89,8 +127,8 @@ func sameStats(t *testing.T, where string, got, want *Stats) {
 }
 
 func statsText(s *Stats) string {
-	out := fmt.Sprintf("type %v\nbilling %v\nstatus %v\n<30 %d <7 %d truncated %v blacklisted %d\n",
-		s.ByType, s.ByBilling, s.ByStatus, s.DaysLeft30, s.DaysLeft7, s.ExpiringTruncated, s.DevicesBlacklisted)
+	out := fmt.Sprintf("type %v\nbilling %v\nstatus %v\n<30 %d <7 %d truncated %v blacklisted %d offline %d\n",
+		s.ByType, s.ByBilling, s.ByStatus, s.DaysLeft30, s.DaysLeft7, s.ExpiringTruncated, s.DevicesBlacklisted, s.DevicesOffline)
 	for _, k := range s.Kinds {
 		out += fmt.Sprintf("kind %s %s %v %d: %v total %d\n", k.Type, k.Billing, k.Models, k.MaxSamplesPerHour, k.ByStatus, k.Total)
 	}
@@ -103,7 +141,7 @@ func statsText(s *Stats) string {
 // TestStatsCountersMatchRecountAfterRandomOperations runs 10,000 seeded
 // random operations (create, bind, unbind, deduct, time passing with
 // expiries and renewals, transfer, sell, return, move, revoke, suspend,
-// resume, renew on/off, top-up, delete, blacklist) on a fake clock and
+// resume, renew on/off, top-up, delete, blacklist, sync) on a fake clock and
 // checks, every 500 operations and at the end, that the figures answered
 // from the counters equal a full recount for every customer's subtree.
 func TestStatsCountersMatchRecountAfterRandomOperations(t *testing.T) {
@@ -204,9 +242,13 @@ func TestStatsCountersMatchRecountAfterRandomOperations(t *testing.T) {
 			e.lg.AddDays(ctx, e.root, pick(), 1+rng.Int63n(10))
 		case n < 96:
 			e.lg.DeleteLicense(ctx, e.root, pick())
-		default:
+		case n < 98:
 			d := devs[rng.Intn(len(devs))]
 			e.lg.SetBlacklist(ctx, e.root, d, rng.Intn(2) == 0, "test")
+		default:
+			d := devs[rng.Intn(len(devs))]
+			e.lg.Reconcile(ctx, d, &syncproto.Report{DeviceID: d, Nonce: fmt.Sprintf("%022d", i), SentAt: e.clk.Now().Unix(),
+				Tokens: []syncproto.TokenVersion{}, Deductions: []syncproto.Deduction{}})
 		}
 		if (i+1)%500 == 0 {
 			check(fmt.Sprintf("after %d operations", i+1))
@@ -216,7 +258,7 @@ func TestStatsCountersMatchRecountAfterRandomOperations(t *testing.T) {
 	e.clk.Advance(45 * Day)
 	check("45 days later")
 	got := recountStats(t, e.lg, "root")
-	if got.ByStatus[StatusExpired] == 0 || got.ByStatus[StatusActive] == 0 || got.DaysLeft30 == 0 || got.DevicesBlacklisted == 0 ||
+	if got.ByStatus[StatusExpired] == 0 || got.ByStatus[StatusActive] == 0 || got.DaysLeft30 == 0 || got.DevicesBlacklisted == 0 || got.DevicesOffline == 0 ||
 		len(got.Kinds) < 4 || got.ByStatus[StatusTransferred] == 0 || got.ByStatus[StatusRevoked] == 0 {
 		t.Errorf("the random operations did not reach every figure: %s", statsText(got))
 	}
@@ -373,4 +415,45 @@ func TestStatsVisibility(t *testing.T) {
 		_, err := e.lg.Stats(ctx, c.a, c.cust)
 		wantErr(t, err, ErrNotFound)
 	}
+}
+
+// TestStatsOfflineDevices: a device counts as offline once it has gone
+// longer than its strictest live license's max_offline without a sync
+// (since its creation if it never synced); a sync, losing the license or
+// a looser license takes it out.
+func TestStatsOfflineDevices(t *testing.T) {
+	e := newEnv(t)
+	e.statsTree()
+	acme := admin("acme")
+	e.device(acme, "acme", "dev-1", "sensor-1")
+	day, week := int64(Day/time.Second), int64(7*Day/time.Second)
+	in := std("acme")
+	in.MaxOfflineSeconds = &week
+	loose := e.create(e.root, in)
+	in.MaxOfflineSeconds = &day
+	strict := e.create(e.root, in)
+	offline := func(when string, want int64) {
+		t.Helper()
+		if got := e.stats(acme, "").DevicesOffline; got != want {
+			t.Errorf("%s: %d devices offline, want %d", when, got, want)
+		}
+	}
+	e.bind(acme, strict.ID, "dev-1")
+	e.clk.Advance(Day)
+	offline("exactly one day after creation", 0)
+	e.clk.Advance(time.Second)
+	offline("one day and a second after creation, never synced", 1)
+	e.report("dev-1")
+	offline("just synced", 0)
+	e.clk.Advance(Day + time.Second)
+	offline("a day and a second after the sync", 1)
+	if _, err := e.lg.Unbind(ctx, acme, strict.ID); err != nil {
+		t.Fatal(err)
+	}
+	offline("no license left: no limit", 0)
+	e.bind(acme, loose.ID, "dev-1")
+	offline("the one-week license bound, a day after the sync", 0)
+	e.clk.Advance(6 * Day)
+	offline("a week and a second after the sync", 1)
+	sameStats(t, "end", e.stats(acme, ""), recountStats(t, e.lg, "acme"))
 }

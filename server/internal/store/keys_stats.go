@@ -59,3 +59,16 @@ func KeyPart(k []byte, i int) string {
 		start = end + 1
 	}
 }
+
+// StatsOfflineKey indexes a device of customer by the instant (Unix
+// nanoseconds) its max_offline runs out after its last sync.
+func StatsOfflineKey(customer string, deadline int64, device string) []byte {
+	return key("xo", customer, num(deadline), device)
+}
+
+// StatsOfflinePrefix is the prefix of every StatsOfflineKey of customer.
+func StatsOfflinePrefix(customer string) []byte { return prefix("xo", customer) }
+
+// StatsOfflineOfKey holds a device's current StatsOfflineKey parts, so that
+// a sync moves its entry without reading the device's licenses.
+func StatsOfflineOfKey(device string) []byte { return key("xp", device) }
