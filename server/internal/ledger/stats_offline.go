@@ -99,7 +99,7 @@ func (o *op) putOfflineSync(device string) error {
 	}
 	next := *cur
 	next.Deadline = o.now.Add(time.Duration(cur.MaxOffline) * time.Second).UnixNano()
-	return o.moveOffline(device, &next)
+	return o.replaceOffline(device, cur, &next)
 }
 
 func (o *op) offlineRef(device string) (*offlineRef, error) {
@@ -123,6 +123,11 @@ func (o *op) moveOffline(device string, next *offlineRef) error {
 	if err != nil {
 		return err
 	}
+	return o.replaceOffline(device, cur, next)
+}
+
+// replaceOffline replaces device's entry cur (nil: none) by next.
+func (o *op) replaceOffline(device string, cur, next *offlineRef) error {
 	if cur != nil && next != nil && *cur == *next {
 		return nil
 	}
