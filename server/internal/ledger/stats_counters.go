@@ -20,7 +20,9 @@ import (
 // fewer than StatsDaysWindow available days is indexed by its days. Every
 // figure is a pure function of the stored license, so putLicense keeps it
 // exact by taking the before-image's part out and putting the new one in,
-// in the same transaction.
+// in the same transaction. A term license the scheduler has recorded as
+// expired counts as expired outright, so the index holds only what may
+// still expire, or has expired since its last write.
 
 // StatsDaysWindow is the widest days-left bucket (days): licenses with
 // fewer days left are listed; StatsDaysShort is the narrower bucket.
@@ -37,7 +39,7 @@ const statsVersion = "1"
 type statsPart struct {
 	customer, id, serial string
 	kind                 string
-	status               Status // without expiry
+	status               Status // without expiry (unless recorded)
 	ends                 bool   // expires at endAt unless changed
 	endAt                int64  // Unix nanoseconds; 0 for "already"
 	days                 bool   // indexed by available days
@@ -116,7 +118,12 @@ func (l *License) expiresAt() (time.Time, bool) {
 
 func statsOf(l *License) statsPart {
 	p := statsPart{customer: l.CustomerID, id: l.ID, serial: l.Serial, kind: statsKind(l), status: l.statusBeforeExpiry()}
-	if at, ok := l.expiresAt(); ok {
+	switch at, ok := l.expiresAt(); {
+	case ok && l.ExpiryRecorded:
+		// The scheduler wrote it at or after at: expired from then on,
+		// counted so directly and kept out of the index.
+		p.status = StatusExpired
+	case ok:
 		p.ends, p.endAt = true, nanosOrZero(at)
 	}
 	if l.Billing == token.BillingDays && !l.terminal() && l.AvailableDays < StatsDaysWindow {

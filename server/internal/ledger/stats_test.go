@@ -1,6 +1,7 @@
 package ledger
 
 import (
+	"encoding/json"
 	"fmt"
 	"math/rand"
 	"slices"
@@ -261,6 +262,19 @@ func TestStatsCountersMatchRecountAfterRandomOperations(t *testing.T) {
 	if got.ByStatus[StatusExpired] == 0 || got.ByStatus[StatusActive] == 0 || got.DaysLeft30 == 0 || got.DevicesBlacklisted == 0 || got.DevicesOffline == 0 ||
 		len(got.Kinds) < 4 || got.ByStatus[StatusTransferred] == 0 || got.ByStatus[StatusRevoked] == 0 {
 		t.Errorf("the random operations did not reach every figure: %s", statsText(got))
+	}
+	recorded := 0
+	if err := e.lg.view(func(o *op) error {
+		return o.x.Scan(store.LicenseKey(""), nil, true, func(_, v []byte) (bool, error) {
+			var l License
+			err := json.Unmarshal(v, &l)
+			if l.ExpiryRecorded {
+				recorded++
+			}
+			return true, err
+		})
+	}); err != nil || recorded == 0 {
+		t.Errorf("no license expired by the scheduler (%v): its path is untested", err)
 	}
 }
 
