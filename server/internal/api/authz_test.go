@@ -39,6 +39,8 @@ func TestAuthorizationTable(t *testing.T) {
 		{"sibling/read-token", "beta", "GET", spare + "/token", nil, 404, "not_found"},
 		{"sibling/unbind", "beta", "POST", spare + "/unbind", nil, 404, "not_found"},
 		{"sibling/create-device", "beta", "POST", "/v1/devices", wire.CreateDeviceRequest{ID: "x-1", CustomerID: "acme", Model: "m", PublicKey: newPublicKey(t)}, 404, "not_found"},
+		{"sibling/stats", "beta", "GET", "/v1/stats?customer=acme", nil, 404, "not_found"},
+		{"customer/stats-of-parent", "acme", "GET", "/v1/stats?customer=dist", nil, 404, "not_found"},
 		{"sibling/sell-to", "beta", "POST", "/v1/sales/return", wire.BatchRequest{Customer: "acme", Count: 1}, 404, "not_found"},
 		{"superior-without-consent/unbind", "dist", "POST", spare + "/unbind", nil, 403, "forbidden"},
 		{"superior-without-consent/lock", "dist", "POST", spare + "/lock", nil, 403, "forbidden"},

@@ -60,6 +60,7 @@ func TestEveryRouteAnswers(t *testing.T) {
 		{"sales/list", dist, "GET", "/v1/sales", nil, 200, `"kind":"move"`},
 		{"audit/list", acme, "GET", "/v1/audit?limit=3", nil, 200, `"next_cursor"`},
 		{"revocation-list", acme, "GET", "/v1/revocation-list", nil, 200, `"next_update":`},
+		{"stats", acme, "GET", "/v1/stats", nil, 200, `"customer_id":"acme"`},
 		{"devices/revocation-list", acme, "GET", "/v1/devices/dev-1/revocation-list", nil, 200, `"token":"tg1.rev.`},
 		{"users/revoke", acme, "POST", "/v1/users/" + e.userID(acme, "viewer@acme.test") + "/revoke", nil, 200, `"revoked":true`},
 	}

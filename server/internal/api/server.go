@@ -145,6 +145,7 @@ func (a *API) routes(r *mux.Router, authn func(http.Handler) http.Handler) {
 	h("/sales", a.listSales, http.MethodGet)
 	h("/audit", a.listAudit, http.MethodGet)
 	h("/revocation-list", a.revocationList, http.MethodGet)
+	h("/stats", a.stats, http.MethodGet)
 }
 
 // statusWriter remembers the status for metrics and logs.

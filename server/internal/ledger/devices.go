@@ -285,6 +285,9 @@ func (o *op) setBlacklist(a Actor, d *Device, on bool, reason, action string) er
 	if err := o.x.PutJSON(store.DeviceKey(d.ID), d); err != nil {
 		return err
 	}
+	if err := o.putDeviceStats(&before, d); err != nil {
+		return err
+	}
 	var err error
 	if on {
 		err = o.x.Put(store.BlacklistKey(d.ID), nil)

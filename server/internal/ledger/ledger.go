@@ -90,7 +90,13 @@ func New(o Options) (*Ledger, error) {
 		}
 		return err
 	})
-	return lg, err
+	if err != nil {
+		return nil, err
+	}
+	if err := lg.migrateStats(); err != nil {
+		return nil, err
+	}
+	return lg, nil
 }
 
 // RootID returns the vendor root customer's id ("" before Bootstrap).

@@ -268,6 +268,9 @@ func (o *op) putLicense(before, l *License) error {
 	if err := x.PutJSON(store.LicenseKey(l.ID), l); err != nil {
 		return err
 	}
+	if err := o.putStats(before, l); err != nil {
+		return err
+	}
 	if before != nil {
 		if err := o.supersedeOnHolderChange(before, l); err != nil {
 			return err
@@ -304,13 +307,18 @@ func (o *op) putLicense(before, l *License) error {
 		}
 	}
 	if l.scheduled() {
-		return x.Put(store.PeriodEndKey(l.End.Unix(), l.ID), nil)
+		if err := x.Put(store.PeriodEndKey(l.End.Unix(), l.ID), nil); err != nil {
+			return err
+		}
 	}
-	return nil
+	return o.putLicenseOffline(before, l)
 }
 
 // deleteLicense removes l and its indexes.
 func (o *op) deleteLicense(l *License) error {
+	if err := o.putStats(l, nil); err != nil {
+		return err
+	}
 	for _, k := range [][]byte{store.LicenseKey(l.ID), store.SerialKey(l.Serial),
 		store.LicenseByCustomerKey(l.CustomerID, l.ID), store.PeriodEndKey(l.End.Unix(), l.ID)} {
 		if err := o.x.Delete(k); err != nil {

@@ -420,6 +420,9 @@ func (o *op) applyReport(p *reportPlan, r *syncproto.Report, maxNew int) (reconc
 		if err := o.x.PutJSON(store.SyncStateKey(dp.d.ID), st); err != nil {
 			return res, err
 		}
+		if err := o.putOfflineSync(dp.d.ID); err != nil {
+			return res, err
+		}
 		if i == 0 {
 			res.st, res.missing = *st, missing
 		} else {
