@@ -173,7 +173,8 @@ func (s *heapSampler) Write(p []byte) (int, error) {
 // devices (megabytes of CSV) leaves the server in writes of at most the
 // report buffer, and the live heap measured while it streams does not grow
 // with the rows written: from a quarter of the report to its end it grows
-// by less than a tenth of what was written in between.
+// by less than a quarter of what was written in between (a server that
+// kept what it wrote would grow by all of it).
 func TestConsumptionCSVStreamsWithBoundedHeap(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds a 12,000-device fleet")
@@ -196,7 +197,7 @@ func TestConsumptionCSVStreamsWithBoundedHeap(t *testing.T) {
 	from, to := w.samples[n/4], w.samples[n-1]
 	written := uint64(w.bytes) * uint64(n-1-n/4) / uint64(n)
 	t.Logf("%d bytes written; live heap %d KiB at a quarter, %d KiB at the end (%d samples)", w.bytes, from>>10, to>>10, n)
-	if to > from && to-from > written/10 {
+	if to > from && to-from > written/4 {
 		t.Fatalf("live heap grew by %d KiB while %d KiB were written", (to-from)>>10, written>>10)
 	}
 }

@@ -1,6 +1,7 @@
 package ledger
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"slices"
@@ -279,5 +280,37 @@ func TestConsumptionMonthBeyondRetention(t *testing.T) {
 	r, total := e.consumption(acme, "acme", may)
 	if got, want := r.devices["dev-1"].RetainedFrom, time.Date(2026, 5, 11, 12, 0, 0, 0, time.UTC); !got.Equal(want) || total.RetentionLimited != 1 {
 		t.Fatalf("May seen on June 10: retained from %v, want %v (%d limited)", got, want, total.RetentionLimited)
+	}
+}
+
+// TestParseHourlyCountMatchesJSON: the report's own reader of stored
+// hourly counts agrees with encoding/json on what the ledger writes, and
+// declines (leaving it to encoding/json) anything else.
+func TestParseHourlyCountMatchesJSON(t *testing.T) {
+	for _, c := range []syncproto.HourlyCount{
+		{DeviceID: "dev-1", Hour: 1777593600, Accepted: 3000},
+		{DeviceID: "a.b_c-9", Hour: 3600, Accepted: 1 << 36, Overage: 12, Refused: 7},
+		{DeviceID: "x", Hour: 7200},
+	} {
+		b, err := json.Marshal(c)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got syncproto.HourlyCount
+		if !parseHourlyCount(b, &got) {
+			t.Fatalf("%s declined", b)
+		}
+		c.DeviceID = ""
+		if got != c {
+			t.Fatalf("%s read as %+v", b, got)
+		}
+	}
+	for _, s := range []string{`{"hour":3600,"accepted":1}`, `{"device_id":"d", "hour":3600,"accepted":1,"overage":0,"refused":0}`,
+		`{"device_id":"d","hour":3600,"accepted":-1,"overage":0,"refused":0}`, `{"device_id":"d","hour":3600,"accepted":1,"overage":0,"refused":0,"x":1}`,
+		`{"device_id":"d","hour":3600,"accepted":1e3,"overage":0,"refused":0}`, `{"device_id":"d","hour":1234567890123456789,"accepted":1,"overage":0,"refused":0}`} {
+		var got syncproto.HourlyCount
+		if parseHourlyCount([]byte(s), &got) {
+			t.Fatalf("%s accepted as %+v", s, got)
+		}
 	}
 }

@@ -19,11 +19,12 @@ import (
 // Fleet is a large fleet for the tests and benchmarks of reports: a
 // distributor "dist" under the root with Customers customers (c0000,
 // c0001, …), each with DevicesPerCustomer devices (c0000-d000000, …) that
-// reported Accepted samples in each of Hours hours from From. Customers
-// are created through the ledger; devices and hourly counts are written
-// straight into the store in large unsynced batches, as a sync would
-// leave them — going through syncs would take far longer than what is
-// measured.
+// reported Accepted samples in each of Hours hours from From. The devices
+// and their hourly counts are loaded straight into the bottom of the
+// store's tree (store.BulkLoad), as syncs would have left them — going
+// through syncs would take far longer than what is measured, and leave
+// compactions running while it is; the customers are then created through
+// the ledger.
 type Fleet struct {
 	Customers          int
 	DevicesPerCustomer int
@@ -34,13 +35,8 @@ type Fleet struct {
 	Profile store.Profile
 }
 
-// fleetBatch is how many keys one seeding transaction writes: well inside
-// the largest transaction of the small profile.
-const fleetBatch = 5_000
-
 // OpenFleet opens a bootstrapped ledger in dir (t.TempDir() when empty)
-// holding f. The caller closes the returned DB (a benchmark keeps one
-// fleet for all its runs); with a test's own dir it closes with the test.
+// holding f. The caller closes the returned DB.
 func OpenFleet(t testing.TB, dir string, f Fleet) (*Env, *store.DB) {
 	t.Helper()
 	if dir == "" {
@@ -50,103 +46,92 @@ func OpenFleet(t testing.TB, dir string, f Fleet) (*Env, *store.DB) {
 		f.Profile = store.ProfileSmall
 	}
 	e := &Env{Clock: clock.NewFake(Start), Logger: slog.New(slog.NewTextHandler(io.Discard, nil))}
-	db, err := store.Open(store.Options{Dir: dir + "/ledger", Profile: f.Profile, Clock: e.Clock, Logger: e.Logger, Unsynced: true})
+	db, err := store.Open(store.Options{Dir: dir + "/ledger", Profile: f.Profile, Clock: e.Clock, Logger: e.Logger})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if e.Keys, err = keys.Open(dir+"/keys", e.Clock); err != nil {
+	fail := func(err error) {
+		db.Close()
 		t.Fatal(err)
+	}
+	if err := db.BulkLoad(newFleetKeys(f).next); err != nil {
+		fail(err)
+	}
+	if e.Keys, err = keys.Open(dir+"/keys", e.Clock); err != nil {
+		fail(err)
 	}
 	if _, err := e.Keys.Rotate(); err != nil {
-		t.Fatal(err)
+		fail(err)
 	}
 	if e.Ledger, err = ledger.New(ledger.Options{DB: db, Clock: e.Clock, Keys: e.Keys, Logger: e.Logger}); err != nil {
-		t.Fatal(err)
+		fail(err)
 	}
 	ctx := context.Background()
 	if _, _, e.RootKey, err = e.Ledger.Bootstrap(ctx, "Vendor", "ops@vendor.test"); err != nil {
-		t.Fatal(err)
+		fail(err)
 	}
 	sys := ledger.SystemActor()
 	if _, err := e.Ledger.CreateCustomer(ctx, sys, ledger.CustomerInput{ID: "dist", Name: "dist", ParentID: e.Ledger.RootID()}); err != nil {
-		t.Fatal(err)
+		fail(err)
 	}
-	w := &fleetWriter{db: db}
 	for c := range f.Customers {
-		cid := fmt.Sprintf("c%04d", c)
-		if _, err := e.Ledger.CreateCustomer(ctx, sys, ledger.CustomerInput{ID: cid, Name: cid, ParentID: "dist"}); err != nil {
-			t.Fatal(err)
+		if _, err := e.Ledger.CreateCustomer(ctx, sys, ledger.CustomerInput{ID: fleetCustomer(c), Name: fleetCustomer(c), ParentID: "dist"}); err != nil {
+			fail(err)
 		}
-		for d := range f.DevicesPerCustomer {
-			if err := w.device(cid, fmt.Sprintf("%s-d%06d", cid, d), f); err != nil {
-				t.Fatal(err)
-			}
-		}
-	}
-	if err := w.flush(); err != nil {
-		t.Fatal(err)
-	}
-	if err := db.Sync(); err != nil {
-		t.Fatal(err)
 	}
 	return e, db
 }
 
-// fleetWriter gathers keys and writes them fleetBatch at a time.
-type fleetWriter struct {
-	db   *store.DB
-	keys [][]byte
-	vals [][]byte
+func fleetCustomer(c int) string  { return fmt.Sprintf("c%04d", c) }
+func fleetDevice(c, d int) string { return fmt.Sprintf("%s-d%06d", fleetCustomer(c), d) }
+
+// fleetKeys yields a fleet's keys in ascending order: the device records
+// (d/), their customer index (dc/), then every hourly count (hc/), each
+// by customer and device id, whose fixed widths make that byte order.
+type fleetKeys struct {
+	f       Fleet
+	phase   int
+	c, d, h int
+	from    int64
 }
 
-func (w *fleetWriter) put(k, v []byte) error {
-	w.keys, w.vals = append(w.keys, k), append(w.vals, v)
-	if len(w.keys) >= fleetBatch {
-		return w.flush()
-	}
-	return nil
+func newFleetKeys(f Fleet) *fleetKeys {
+	return &fleetKeys{f: f, from: f.From.Unix() - f.From.Unix()%3600}
 }
 
-func (w *fleetWriter) flush() error {
-	if len(w.keys) == 0 {
-		return nil
-	}
-	err := w.db.Update(func(x *store.Txn) error {
-		for i, k := range w.keys {
-			if err := x.Put(k, w.vals[i]); err != nil {
-				return err
+func (k *fleetKeys) next() (key, val []byte, ok bool) {
+	for k.phase < 3 {
+		if k.c == k.f.Customers {
+			k.phase, k.c, k.d, k.h = k.phase+1, 0, 0, 0
+			continue
+		}
+		c, id := k.c, fleetDevice(k.c, k.d)
+		switch k.phase {
+		case 0:
+			k.advance()
+			b, _ := json.Marshal(ledger.Device{ID: id, CustomerID: fleetCustomer(c), Model: "sensor-a", KeyFingerprint: "fp-" + id, CreatedAt: Start})
+			return store.DeviceKey(id), b, true
+		case 1:
+			k.advance()
+			return store.DeviceByCustomerKey(fleetCustomer(c), id), nil, true
+		default:
+			if k.h == k.f.Hours {
+				k.h = 0
+				k.advance()
+				continue
 			}
+			hour := k.from + int64(k.h)*3600
+			k.h++
+			b, _ := json.Marshal(syncproto.HourlyCount{DeviceID: id, Hour: hour, Accepted: k.f.Accepted})
+			return store.HourlyCountKey(id, hour), b, true
 		}
-		return nil
-	})
-	w.keys, w.vals = w.keys[:0], w.vals[:0]
-	return err
+	}
+	return nil, nil, false
 }
 
-func (w *fleetWriter) device(customer, id string, f Fleet) error {
-	d := ledger.Device{ID: id, CustomerID: customer, Model: "sensor-a", KeyFingerprint: "fp-" + id, CreatedAt: Start}
-	b, err := jsonOf(d)
-	if err != nil {
-		return err
+// advance moves to the next device.
+func (k *fleetKeys) advance() {
+	if k.d++; k.d == k.f.DevicesPerCustomer {
+		k.c, k.d = k.c+1, 0
 	}
-	if err := w.put(store.DeviceKey(id), b); err != nil {
-		return err
-	}
-	if err := w.put(store.DeviceByCustomerKey(customer, id), nil); err != nil {
-		return err
-	}
-	from := f.From.Unix() - f.From.Unix()%3600
-	for h := range f.Hours {
-		hour := from + int64(h)*3600
-		b, err := jsonOf(syncproto.HourlyCount{DeviceID: id, Hour: hour, Accepted: f.Accepted})
-		if err != nil {
-			return err
-		}
-		if err := w.put(store.HourlyCountKey(id, hour), b); err != nil {
-			return err
-		}
-	}
-	return nil
 }
-
-func jsonOf(v any) ([]byte, error) { return json.Marshal(v) }
