@@ -60,6 +60,8 @@ var commands = []cmd{
 	{name: "license sell", synopsis: "license sell --to CUSTOMER (--ids A,B | --count N) [--type standard|trial]", flags: batchFlags("to"), run: runLicenseSell},
 	{name: "license return", synopsis: "license return (--ids A,B | --count N) [--from CUSTOMER] [--type standard|trial]", flags: batchFlags("from"), run: runLicenseReturn},
 
+	{name: "report consumption", synopsis: "report consumption --month YYYY-MM [--customer ID]   (per device and customer: budget, samples, peak hour, days over budget, overage, refusals, days charged, observed; -o csv streams)", flags: reportConsumptionFlags, run: runReportConsumption},
+
 	{name: "sales list", synopsis: "sales list [--limit N] [--cursor C]", flags: pageFlags(), run: runSalesList},
 	{name: "audit list", synopsis: "audit list [--limit N] [--cursor C]   (newest first)", flags: pageFlags(), run: runAuditList},
 	{name: "revocation show", synopsis: "revocation show [--device DEV]   (the current sequence; with --device, that device's signed list)",
