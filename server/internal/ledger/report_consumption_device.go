@@ -79,8 +79,37 @@ func (c *consumptionDevice) licenses(o *op, d *Device) error {
 
 // deductions counts the days charged for d in [from, to), per license
 // (adding a license charged in the month that is no longer bound), and
-// the failed ones.
+// the failed ones; then the days charged for forked records (a seq the
+// device used twice), which are kept with the license that paid them.
 func (c *consumptionDevice) deductions(o *op, d *Device, from, to int64) error {
+	if err := c.deviceDays(o, d, from, to); err != nil {
+		return err
+	}
+	for i := range c.row.Licenses {
+		l := &c.row.Licenses[i]
+		if l.Billing != token.BillingDays {
+			continue
+		}
+		err := o.x.Scan(store.DeductionByLicenseDevicePrefix(l.ID, d.ID), nil, true, func(_, v []byte) (bool, error) {
+			var rec Deduction
+			if err := jsonUnmarshal(v, &rec); err != nil {
+				return false, err
+			}
+			if at := rec.At.Unix(); rec.Fork != "" && at >= from && at < to {
+				l.DaysCharged++
+				c.row.DaysCharged++
+			}
+			return true, nil
+		})
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// deviceDays counts d's own deduction records of [from, to).
+func (c *consumptionDevice) deviceDays(o *op, d *Device, from, to int64) error {
 	return o.x.Scan(store.DeductionPrefix(d.ID), nil, true, func(_, v []byte) (bool, error) {
 		var rec Deduction
 		if err := jsonUnmarshal(v, &rec); err != nil {

@@ -314,3 +314,18 @@ func TestParseHourlyCountMatchesJSON(t *testing.T) {
 		}
 	}
 }
+
+// TestConsumptionCountsForkCharges: a day charged again for a forked
+// record (a seq the device used twice), kept with the license that paid
+// it rather than under the device's seq, counts in the month's days.
+func TestConsumptionCountsForkCharges(t *testing.T) {
+	c, _, forked := forkCase(t)
+	if _, err := c.e.lg.Reconcile(ctx, c.dev, forked); err != nil {
+		t.Fatal(err)
+	}
+	r, total := c.e.consumption(c.e.root, c.e.root.CustomerID, epoch)
+	d := r.devices[c.dev]
+	if d.DaysCharged != 4 || len(d.Licenses) != 1 || d.Licenses[0].ID != c.lic || d.Licenses[0].DaysCharged != 4 || total.DaysCharged != 4 {
+		t.Fatalf("%+v; want seqs 1, 2, 3 and the forked 2 charged: 4 days", d)
+	}
+}
