@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"runtime"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -172,9 +173,9 @@ func (s *heapSampler) Write(p []byte) (int, error) {
 // TestConsumptionCSVStreamsWithBoundedHeap: a CSV report of 12,000
 // devices (megabytes of CSV) leaves the server in writes of at most the
 // report buffer, and the live heap measured while it streams does not grow
-// with the rows written: from a quarter of the report to its end it grows
-// by less than a quarter of what was written in between (a server that
-// kept what it wrote would grow by all of it).
+// with the rows written: the median of its second half is above that of
+// its first by less than an eighth of what the report wrote (a server
+// that kept what it wrote would be higher by about half of it).
 func TestConsumptionCSVStreamsWithBoundedHeap(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds a 12,000-device fleet")
@@ -194,10 +195,19 @@ func TestConsumptionCSVStreamsWithBoundedHeap(t *testing.T) {
 	if n < 8 {
 		t.Fatalf("%d heap samples over %d writes", n, w.writes)
 	}
-	from, to := w.samples[n/4], w.samples[n-1]
-	written := uint64(w.bytes) * uint64(n-1-n/4) / uint64(n)
-	t.Logf("%d bytes written; live heap %d KiB at a quarter, %d KiB at the end (%d samples)", w.bytes, from>>10, to>>10, n)
-	if to > from && to-from > written/4 {
-		t.Fatalf("live heap grew by %d KiB while %d KiB were written", (to-from)>>10, written>>10)
+	// The median live heap of the report's second half against its first
+	// (past the first eighth, while badger's caches fill): a server that
+	// kept what it wrote would be higher by about half of it; medians
+	// leave out the moments the cache's pending admissions show.
+	first, second := median(w.samples[n/8:n/2]), median(w.samples[n/2:])
+	t.Logf("%d bytes written; median live heap %d KiB in the first half, %d KiB in the second (%d samples)", w.bytes, first>>10, second>>10, n)
+	if second > first && second-first > uint64(w.bytes)/8 {
+		t.Fatalf("live heap grew by %d KiB while %d KiB were written", (second-first)>>10, w.bytes>>10)
 	}
+}
+
+func median(xs []uint64) uint64 {
+	s := slices.Clone(xs)
+	slices.Sort(s)
+	return s[len(s)/2]
 }
