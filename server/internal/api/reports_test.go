@@ -211,3 +211,20 @@ func median(xs []uint64) uint64 {
 	slices.Sort(s)
 	return s[len(s)/2]
 }
+
+// TestConsumptionReportEmpty: a customer without devices gets a report
+// with no customers and zero totals, in JSON and in CSV (the header and
+// the total row).
+func TestConsumptionReportEmpty(t *testing.T) {
+	e := newAPIEnv(t)
+	e.world()
+	_, raw := e.get("/v1/reports/consumption?month=2026-05", e.key["beta"], "")
+	var r wire.ConsumptionReport
+	if err := json.Unmarshal(raw, &r); err != nil || r.CustomerID != "beta" || r.Customers == nil || len(r.Customers) != 0 || r.Totals.Devices != 0 {
+		t.Fatalf("%v: %s", err, raw)
+	}
+	_, raw = e.get("/v1/reports/consumption?month=2026-05&format=csv", e.key["beta"], "")
+	if want := consumptionCSVHeader + "\ntotal,beta,,,,,,0,,,0,0,0,0,0,,0,0,,,0,0\n"; string(raw) != want {
+		t.Fatalf("csv %q, want %q", raw, want)
+	}
+}
