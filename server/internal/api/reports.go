@@ -2,8 +2,10 @@ package api
 
 import (
 	"bufio"
+	"context"
 	"encoding/csv"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"mime"
 	"net/http"
@@ -63,6 +65,9 @@ func (a *API) consumptionReport(w http.ResponseWriter, r *http.Request) {
 	switch {
 	case err != nil && !s.started:
 		a.fail(w, r, err)
+	case errors.Is(err, context.Canceled):
+		// The client went away: the report stopped with it.
+		a.log.Info("consumption report abandoned by the client", "customer_id", customer, "month", from.Format(monthLayout))
 	case err != nil:
 		// The status is sent: the answer ends without its totals, which
 		// is how a client tells a report cut short.
