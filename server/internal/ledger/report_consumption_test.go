@@ -1,6 +1,7 @@
 package ledger
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -327,5 +328,17 @@ func TestConsumptionCountsForkCharges(t *testing.T) {
 	d := r.devices[c.dev]
 	if d.DaysCharged != 4 || len(d.Licenses) != 1 || d.Licenses[0].ID != c.lic || d.Licenses[0].DaysCharged != 4 || total.DaysCharged != 4 {
 		t.Fatalf("%+v; want seqs 1, 2, 3 and the forked 2 charged: 4 days", d)
+	}
+}
+
+// TestConsumptionStopsWhenCancelled: a report whose context ends (the
+// client went away) stops before its next device.
+func TestConsumptionStopsWhenCancelled(t *testing.T) {
+	e, acme := consumptionWorld(t)
+	cctx, cancel := context.WithCancel(ctx)
+	c := &collected{devices: map[string]ConsumptionDevice{}, totals: map[string]ConsumptionTotals{}}
+	cancel()
+	if _, err := e.lg.ConsumptionReport(cctx, acme, ConsumptionQuery{CustomerID: "acme", Month: may}, c); !errors.Is(err, context.Canceled) || len(c.order) != 0 {
+		t.Fatalf("cancelled: %v, %d devices reported", err, len(c.order))
 	}
 }
