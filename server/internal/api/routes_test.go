@@ -58,6 +58,7 @@ func TestEveryRouteAnswers(t *testing.T) {
 		{"licenses/deleted", dist, "GET", "/v1/licenses/" + spare, nil, 404, `"not_found"`},
 		{"licenses/revoke", root, "POST", "/v1/licenses/" + dayLic + "/revoke", nil, 200, `"status":"revoked"`},
 		{"sales/list", dist, "GET", "/v1/sales", nil, 200, `"kind":"move"`},
+		{"reports/consumption", dist, "GET", "/v1/reports/consumption?customer=dist&month=2026-03", nil, 200, `"customer_id":"acme"`},
 		{"audit/list", acme, "GET", "/v1/audit?limit=3", nil, 200, `"next_cursor"`},
 		{"revocation-list", acme, "GET", "/v1/revocation-list", nil, 200, `"next_update":`},
 		{"stats", acme, "GET", "/v1/stats", nil, 200, `"customer_id":"acme"`},

@@ -122,6 +122,7 @@ func (a *API) routes(r *mux.Router, authn func(http.Handler) http.Handler) {
 	h("/devices/{id}/sync", a.deviceSyncStatus, http.MethodGet)
 	h("/devices/{id}/telemetry", a.deviceTelemetry, http.MethodGet)
 	h("/telemetry/discrepancies", a.telemetryDiscrepancies, http.MethodGet)
+	h("/reports/consumption", a.consumptionReport, http.MethodGet)
 	h("/devices/{id}/activation-key", a.deviceActivationKey, http.MethodPost)
 	h("/activations/offline", a.activateOffline, http.MethodPost)
 	h("/usage/import", a.importUsage, http.MethodPost)

@@ -61,6 +61,8 @@ var commands = []cmd{
 	{name: "license return", synopsis: "license return (--ids A,B | --count N) [--from CUSTOMER] [--type standard|trial]", flags: batchFlags("from"), run: runLicenseReturn},
 
 	{name: "stats", synopsis: "stats [--customer ID]   (license counts by type, billing, status and kind; days left; blacklisted and offline devices)", flags: statsFlags, run: runStats},
+	{name: "report consumption", synopsis: "report consumption --month YYYY-MM [--customer ID]   (per device and customer: budget, samples, peak hour, days over budget, overage, refusals, days charged, observed; -o csv streams)", flags: reportConsumptionFlags, run: runReportConsumption},
+
 	{name: "sales list", synopsis: "sales list [--limit N] [--cursor C]", flags: pageFlags(), run: runSalesList},
 	{name: "audit list", synopsis: "audit list [--limit N] [--cursor C]   (newest first)", flags: pageFlags(), run: runAuditList},
 	{name: "revocation show", synopsis: "revocation show [--device DEV]   (the current sequence; with --device, that device's signed list)",
