@@ -268,6 +268,9 @@ func (o *op) putLicense(before, l *License) error {
 	if err := x.PutJSON(store.LicenseKey(l.ID), l); err != nil {
 		return err
 	}
+	if err := o.recordHistory(before, l); err != nil {
+		return err
+	}
 	if before != nil {
 		if err := o.supersedeOnHolderChange(before, l); err != nil {
 			return err
