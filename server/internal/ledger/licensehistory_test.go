@@ -39,7 +39,6 @@ func findKind(es []HistoryEntry, kind string) []HistoryEntry {
 	return out
 }
 
-
 // A one-month license created on 14 March starts on 1 April and renews on
 // 1 May and 1 June; a report of May lists the May renewal only, one of
 // June the June one; a license with renewal off never appears.

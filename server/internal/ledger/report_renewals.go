@@ -22,9 +22,9 @@ func ParseDay(name, s string) (time.Time, error) {
 // RenewalRow is one renewal of a standard term license: the period it
 // entered and the customer that owned it then.
 type RenewalRow struct {
-	LicenseID   string
-	Serial      string
-	CustomerID  string
+	LicenseID  string
+	Serial     string
+	CustomerID string
 	// Chain is the owner, its parent and so on up to the customer the
 	// report is for.
 	Chain                  []string
