@@ -339,3 +339,51 @@ func TestLicenseHistoryPaged(t *testing.T) {
 	_, _, err := e.lg.ListLicenseHistory(ctx, beta, l.ID, "", 0)
 	wantErr(t, err, ErrNotFound)
 }
+
+// A license transferred from acme to acme-sub on the 10th and bound there
+// on the 12th: on the 5th the old license counts for acme and nothing for
+// acme-sub; on the 15th the new one counts for acme-sub (and so for acme
+// above it), the old one for nobody.
+func TestActiveOnDayCountsTheOwnerOfThatDay(t *testing.T) {
+	e := newEnv(t)
+	dist, acme, sub, _ := e.tree()
+	e.device(acme, "acme", "dev-1", "sensor-a")
+	e.device(sub, "acme-sub", "dev-2", "sensor-a")
+	old := e.create(dist, std("acme"))
+	e.clk.Set(date(2026, 4, 1))
+	e.bind(acme, old.ID, "dev-1")
+	e.clk.Set(date(2026, 4, 10).Add(8 * time.Hour))
+	_, n, err := e.lg.Transfer(ctx, acme, old.ID, "acme-sub")
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.clk.Set(date(2026, 4, 12).Add(8 * time.Hour))
+	e.bind(sub, n.ID, "dev-2")
+	ids := func(a Actor, day int) map[string]string {
+		t.Helper()
+		rows, _, err := e.lg.ReportActive(ctx, a, ActiveQuery{Day: date(2026, 4, day)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		out := map[string]string{}
+		for _, r := range rows {
+			out[r.LicenseID] = r.CustomerID + "@" + r.DeviceID
+		}
+		return out
+	}
+	if got := ids(acme, 5); len(got) != 1 || got[old.ID] != "acme@dev-1" {
+		t.Fatalf("acme on the 5th = %v, want the old license only", got)
+	}
+	if got := ids(sub, 5); len(got) != 0 {
+		t.Fatalf("acme-sub on the 5th = %v, want nothing: it owned nothing then", got)
+	}
+	if got := ids(sub, 11); len(got) != 0 {
+		t.Fatalf("acme-sub on the 11th = %v, want nothing: its license was not bound yet", got)
+	}
+	if got := ids(sub, 15); len(got) != 1 || got[n.ID] != "acme-sub@dev-2" {
+		t.Fatalf("acme-sub on the 15th = %v, want the new license", got)
+	}
+	if got := ids(acme, 15); len(got) != 1 || got[n.ID] != "acme-sub@dev-2" {
+		t.Fatalf("acme on the 15th = %v, want the new license under acme-sub only", got)
+	}
+}
