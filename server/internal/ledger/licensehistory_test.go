@@ -387,3 +387,89 @@ func TestActiveOnDayCountsTheOwnerOfThatDay(t *testing.T) {
 		t.Fatalf("acme on the 15th = %v, want the new license under acme-sub only", got)
 	}
 }
+
+// A scheduler that ran three and a half months late renews four periods at
+// once: the history and the report hold each period, May to August.
+func TestRenewalCatchUpRecordsEveryPeriod(t *testing.T) {
+	e := newEnv(t)
+	dist, _, _, _ := e.tree()
+	in := std("acme")
+	in.Months = 1
+	l := e.create(dist, in)
+	e.clk.Set(date(2026, 8, 15))
+	if r, _, err := e.lg.ApplyDue(ctx); err != nil || r != 1 {
+		t.Fatalf("ApplyDue: renewed %d, %v", r, err)
+	}
+	got := findKind(e.history(dist, l.ID), HistoryRenewal)
+	if len(got) != 4 {
+		t.Fatalf("renewal entries = %+v, want 4", got)
+	}
+	for i, m := range []time.Month{5, 6, 7, 8} {
+		if !got[i].PeriodStart.Equal(date(2026, m, 1)) || !got[i].PeriodEnd.Equal(date(2026, m+1, 1)) || got[i].By != HistoryBySystem {
+			t.Errorf("renewal %d = %s..%s by %s, want 2026-%02d-01..2026-%02d-01 by system", i, got[i].PeriodStart, got[i].PeriodEnd, got[i].By, m, m+1)
+		}
+	}
+	rows, _, err := e.lg.ReportRenewals(ctx, dist, RenewalQuery{From: date(2026, 6, 1), To: date(2026, 8, 1)})
+	if err != nil || len(rows) != 2 || !rows[0].PeriodStart.Equal(date(2026, 6, 1)) || !rows[1].PeriodStart.Equal(date(2026, 7, 1)) {
+		t.Fatalf("June and July = %+v, %v", rows, err)
+	}
+}
+
+// Both reports page: three licenses read one at a time come back once
+// each, and a cursor not issued by the server is refused.
+func TestReportsPage(t *testing.T) {
+	e := newEnv(t)
+	dist, acme, _, _ := e.tree()
+	in := std("acme")
+	in.Months, in.Count = 1, 3
+	ls, err := e.lg.CreateLicenses(ctx, dist, in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, l := range ls {
+		e.device(acme, "acme", "dev-"+string(rune('a'+i)), "sensor-a")
+		e.bind(acme, l.ID, "dev-"+string(rune('a'+i)))
+	}
+	e.clk.Set(date(2026, 5, 2))
+	if _, _, err := e.lg.ApplyDue(ctx); err != nil {
+		t.Fatal(err)
+	}
+	seen := map[string]int{}
+	cursor := ""
+	for range 10 {
+		rows, next, err := e.lg.ReportRenewals(ctx, dist, RenewalQuery{From: date(2026, 5, 1), To: date(2026, 6, 1), Cursor: cursor, Limit: 1})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, r := range rows {
+			seen["r"+r.LicenseID]++
+		}
+		if cursor = next; cursor == "" {
+			break
+		}
+	}
+	for range 10 {
+		rows, next, err := e.lg.ReportActive(ctx, dist, ActiveQuery{Day: date(2026, 4, 20), Cursor: cursor, Limit: 1})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, r := range rows {
+			seen["a"+r.LicenseID]++
+		}
+		if cursor = next; cursor == "" {
+			break
+		}
+	}
+	for _, l := range ls {
+		if seen["r"+l.ID] != 1 || seen["a"+l.ID] != 1 {
+			t.Fatalf("pages = %v, want each license once in each report", seen)
+		}
+	}
+	if len(seen) != 6 {
+		t.Fatalf("pages = %v", seen)
+	}
+	_, _, err = e.lg.ReportRenewals(ctx, dist, RenewalQuery{From: date(2026, 5, 1), To: date(2026, 6, 1), Cursor: "x/y"})
+	wantErr(t, err, ErrInvalid)
+	_, _, err = e.lg.ReportActive(ctx, dist, ActiveQuery{Day: date(2026, 4, 20), Cursor: "not-a-license"})
+	wantErr(t, err, ErrInvalid)
+}
