@@ -63,9 +63,9 @@ var commands = []cmd{
 
 	{name: "sales list", synopsis: "sales list [--limit N] [--cursor C]", flags: pageFlags(), run: runSalesList},
 	{name: "report renewals", synopsis: "report renewals --from YYYY-MM-DD --to YYYY-MM-DD [--customer ID] [--limit N] [--cursor C]   (renewals whose period started in [from, to))",
-		flags: pageFlags("from", "to", "customer"), run: runReportRenewals},
+		flags: reportRenewalsFlags, run: runReportRenewals},
 	{name: "report active", synopsis: "report active --reseller ID --day YYYY-MM-DD [--limit N] [--cursor C]   (licenses active that day in the subtree, as they were then)",
-		flags: pageFlags("reseller", "day"), run: runReportActive},
+		flags: reportActiveFlags, run: runReportActive},
 	{name: "audit list", synopsis: "audit list [--limit N] [--cursor C]   (newest first)", flags: pageFlags(), run: runAuditList},
 	{name: "revocation show", synopsis: "revocation show [--device DEV]   (the current sequence; with --device, that device's signed list)",
 		flags: revocationShowFlags, run: runRevocationShow},

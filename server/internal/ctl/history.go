@@ -2,6 +2,7 @@ package ctl
 
 import (
 	"context"
+	"flag"
 	"strconv"
 	"strings"
 	"time"
@@ -69,4 +70,17 @@ func runReportActive(ctx context.Context, x *invocation) error {
 	}
 	x.more(r.NextCursor)
 	return cli.Render(x.out, x.format, r, activeHeader, rows)
+}
+
+func reportRenewalsFlags(fs *flag.FlagSet, v *vals) {
+	pageFlags()(fs, v)
+	v.str(fs, "from", "first day of the period, YYYY-MM-DD (UTC, inclusive)")
+	v.str(fs, "to", "day after the period, YYYY-MM-DD (UTC, exclusive)")
+	v.str(fs, "customer", "the customer whose subtree to report (default: yours)")
+}
+
+func reportActiveFlags(fs *flag.FlagSet, v *vals) {
+	pageFlags()(fs, v)
+	v.str(fs, "reseller", "the customer whose subtree to report (default: yours)")
+	v.str(fs, "day", "the day, YYYY-MM-DD (UTC)")
 }
