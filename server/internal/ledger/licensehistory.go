@@ -97,8 +97,8 @@ func (s HistoryState) Status(t time.Time) Status {
 // historyBuffer holds the entries of one transaction until commit: the
 // actor is known only from the audit entry written after the change.
 type historyBuffer struct {
-	pending []*HistoryEntry
-	claimed []bool
+	pending   []*HistoryEntry
+	unclaimed map[string][]*HistoryEntry // by license id: entries no audit entry named yet
 }
 
 // recordHistory derives the history entries of one license write from its
@@ -107,7 +107,10 @@ func (o *op) recordHistory(before, l *License) error {
 	add := func(e HistoryEntry) {
 		e.LicenseID, e.At, e.State = l.ID, o.now, stateOf(l)
 		o.hist.pending = append(o.hist.pending, &e)
-		o.hist.claimed = append(o.hist.claimed, false)
+		if o.hist.unclaimed == nil {
+			o.hist.unclaimed = map[string][]*HistoryEntry{}
+		}
+		o.hist.unclaimed[l.ID] = append(o.hist.unclaimed[l.ID], &e)
 	}
 	if before == nil {
 		e := HistoryEntry{Kind: HistoryCreated, To: l.CustomerID, Related: l.TransferredFrom}
@@ -182,13 +185,11 @@ func (o *op) claimHistory(a Actor, action, objType, objID string) {
 	if objType != "license" {
 		return
 	}
-	for i, e := range o.hist.pending {
-		if !o.hist.claimed[i] && e.LicenseID == objID {
-			o.hist.claimed[i] = true
-			e.Action = action
-			e.By, e.UserID, e.ActorOf = actorKind(a), a.UserID, a.CustomerID
-		}
+	for _, e := range o.hist.unclaimed[objID] {
+		e.Action = action
+		e.By, e.UserID, e.ActorOf = actorKind(a), a.UserID, a.CustomerID
 	}
+	delete(o.hist.unclaimed, objID)
 }
 
 func actorKind(a Actor) string {
@@ -205,8 +206,8 @@ func actorKind(a Actor) string {
 // transaction of the change. An entry no audit entry claimed was made by
 // the system.
 func (o *op) flushHistory() error {
-	for i, e := range o.hist.pending {
-		if !o.hist.claimed[i] {
+	for _, e := range o.hist.pending {
+		if e.By == "" {
 			e.By, e.UserID = HistoryBySystem, "system"
 		}
 		if err := o.writeHistory(e); err != nil {

@@ -473,3 +473,39 @@ func TestReportsPage(t *testing.T) {
 	_, _, err = e.lg.ReportActive(ctx, dist, ActiveQuery{Day: date(2026, 4, 20), Cursor: "not-a-license"})
 	wantErr(t, err, ErrInvalid)
 }
+
+// Who is named: a device that activates itself online is "device", the
+// scheduler's expiry is "system" (at the recorded time, the term's end in
+// period_end), a user's switch-off is the user.
+func TestHistoryNamesDeviceAndSystem(t *testing.T) {
+	e := newEnv(t)
+	dist, acme, _, _ := e.tree()
+	l := e.create(dist, std("acme"))
+	e.redeem(activationRequest(newDeviceKey(t), "dev-1", "sensor-a"), l.Serial)
+	if _, err := e.lg.SetRenew(ctx, acme, l.ID, false); err != nil {
+		t.Fatal(err)
+	}
+	end := e.get(l.ID).End
+	e.clk.Set(end.Add(2 * time.Hour))
+	if _, x, err := e.lg.ApplyDue(ctx); err != nil || x != 1 {
+		t.Fatalf("ApplyDue: expired %d, %v", x, err)
+	}
+	es := e.history(acme, l.ID)
+	b := findKind(es, HistoryBinding)
+	if len(b) != 1 || b[0].By != HistoryByDevice || b[0].UserID != "device:dev-1" || b[0].Action != "license.bind" {
+		t.Fatalf("binding = %+v", b)
+	}
+	r := findKind(es, HistoryRenew)
+	if len(r) != 1 || r[0].From != "on" || r[0].To != "off" || r[0].By != HistoryByUser || r[0].UserID != "u-acme" {
+		t.Fatalf("renew switch = %+v", r)
+	}
+	st := findKind(es, HistoryStatus)
+	last := st[len(st)-1]
+	if last.To != string(StatusExpired) || last.From != string(StatusActive) || last.By != HistoryBySystem ||
+		!last.At.Equal(end.Add(2*time.Hour)) || !last.PeriodEnd.Equal(end) {
+		t.Fatalf("expiry = %+v", last)
+	}
+	if len(findKind(es, HistoryRenewal)) != 0 {
+		t.Fatalf("a license switched off renewed: %v", kinds(es))
+	}
+}
