@@ -41,6 +41,7 @@ var commands = []cmd{
 	{name: "license list", synopsis: "license list [--customer ID] [--status S] [--type T] [--billing B] [--device D] [--expiring-within 30d] [--limit N] [--cursor C]", flags: pageFlags("customer", "status", "type", "billing", "device", "expiring-within"), run: runLicenseList},
 	{name: "license show", synopsis: "license show ID|SERIAL", args: 1, run: licenseCall("GET", "", nil)},
 	{name: "license token", synopsis: "license token ID   (the current signed token of a bound license)", args: 1, run: runLicenseToken},
+	{name: "license history", synopsis: "license history ID [--limit N] [--cursor C]   (every change with who and when, oldest first)", args: 1, flags: pageFlags(), run: runLicenseHistory},
 	{name: "license deductions", synopsis: "license deductions ID   (day deductions, including failed ones and fork charges)", args: 1, run: runDeductions},
 	{name: "license bind", synopsis: "license bind ID --device DEV [--expire-replaced]", args: 1, flags: licenseBindFlags, run: runLicenseBind},
 	{name: "license unbind", synopsis: "license unbind ID", args: 1, run: licenseCall("POST", "/unbind", nil)},
@@ -64,6 +65,10 @@ var commands = []cmd{
 	{name: "report consumption", synopsis: "report consumption --month YYYY-MM [--customer ID]   (per device and customer: budget, samples, peak hour, days over budget, overage, refusals, days charged, observed; -o csv streams)", flags: reportConsumptionFlags, run: runReportConsumption},
 
 	{name: "sales list", synopsis: "sales list [--limit N] [--cursor C]", flags: pageFlags(), run: runSalesList},
+	{name: "report renewals", synopsis: "report renewals --from YYYY-MM-DD --to YYYY-MM-DD [--customer ID] [--limit N] [--cursor C]   (renewals whose period started in [from, to))",
+		flags: reportRenewalsFlags, run: runReportRenewals},
+	{name: "report active", synopsis: "report active --reseller ID --day YYYY-MM-DD [--limit N] [--cursor C]   (licenses active that day in the subtree, as they were then)",
+		flags: reportActiveFlags, run: runReportActive},
 	{name: "audit list", synopsis: "audit list [--limit N] [--cursor C]   (newest first)", flags: pageFlags(), run: runAuditList},
 	{name: "revocation show", synopsis: "revocation show [--device DEV]   (the current sequence; with --device, that device's signed list)",
 		flags: revocationShowFlags, run: runRevocationShow},

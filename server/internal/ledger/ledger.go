@@ -96,6 +96,9 @@ func New(o Options) (*Ledger, error) {
 	if err := lg.migrateStats(); err != nil {
 		return nil, err
 	}
+	if err := lg.seedHistory(); err != nil {
+		return nil, err
+	}
 	return lg, nil
 }
 
@@ -112,9 +115,10 @@ type op struct {
 	x         *store.Txn
 	now       time.Time
 	customers map[string]*Customer
-	rlDirty   bool        // the revocation list must be re-signed before commit
-	actions   []string    // committed actions, for OnChange
-	enf       Enforcement // what the change means for connected devices
+	rlDirty   bool          // the revocation list must be re-signed before commit
+	actions   []string      // committed actions, for OnChange
+	enf       Enforcement   // what the change means for connected devices
+	hist      historyBuffer // license history entries, written at commit
 }
 
 // update runs fn as one serialized, synced transaction. Nothing fn wrote is
@@ -140,6 +144,9 @@ func (lg *Ledger) commit(fn func(o *op) error) (Enforcement, Enforcer, error) {
 	err := lg.db.Update(func(x *store.Txn) error {
 		o := lg.newOp(x)
 		if err := fn(o); err != nil {
+			return err
+		}
+		if err := o.flushHistory(); err != nil {
 			return err
 		}
 		if o.rlDirty {
@@ -187,6 +194,7 @@ func (o *op) audit(a Actor, action, objType, objID, customerID string, before, a
 		return err
 	}
 	o.actions = append(o.actions, action)
+	o.claimHistory(a, action, objType, objID)
 	if err := o.x.PutJSON(store.AuditKey(seq), &e); err != nil {
 		return err
 	}

@@ -271,6 +271,9 @@ func (o *op) putLicense(before, l *License) error {
 	if err := o.putStats(before, l); err != nil {
 		return err
 	}
+	if err := o.recordHistory(before, l); err != nil {
+		return err
+	}
 	if before != nil {
 		if err := o.supersedeOnHolderChange(before, l); err != nil {
 			return err

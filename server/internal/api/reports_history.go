@@ -1,0 +1,156 @@
+package api
+
+import (
+	"fmt"
+	"net/http"
+	"net/url"
+
+	"github.com/tollgate-iot/tollgate/server/internal/ledger"
+	"github.com/tollgate-iot/tollgate/shared/wire"
+)
+
+// The query parameters each report takes; any other is refused.
+var (
+	historyParams = []string{"limit", "cursor"}
+	renewalParams = []string{"from", "to", "customer", "limit", "cursor"}
+	activeParams  = []string{"reseller", "day", "limit", "cursor"}
+)
+
+// onlyParams refuses a query parameter the endpoint does not know, or one
+// given twice.
+func onlyParams(q url.Values, known []string) error {
+	for k, vs := range q {
+		ok := false
+		for _, n := range known {
+			ok = ok || k == n
+		}
+		if !ok {
+			return fmt.Errorf("%w: unknown parameter %q", ErrBadQuery, k)
+		}
+		if len(vs) > 1 {
+			return fmt.Errorf("%w: parameter %q given %d times", ErrBadQuery, k, len(vs))
+		}
+	}
+	return nil
+}
+
+// queryDay reads a required YYYY-MM-DD parameter.
+func queryDay(q url.Values, name string) (string, error) {
+	v := q.Get(name)
+	if v == "" {
+		return "", fmt.Errorf("%w: %s is required (YYYY-MM-DD)", ErrBadQuery, name)
+	}
+	if _, err := ledger.ParseDay(name, v); err != nil {
+		return "", fmt.Errorf("%w: %v", ErrBadQuery, err)
+	}
+	return v, nil
+}
+
+func (a *API) licenseHistory(w http.ResponseWriter, r *http.Request) {
+	id, err := pathID(r, "id")
+	if err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	if err := onlyParams(r.URL.Query(), historyParams); err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	limit, cursor, err := page(r)
+	if err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	es, next, err := a.lg.ListLicenseHistory(r.Context(), actor(r), id, cursor, limit)
+	if err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	out := wire.HistoryList{LicenseID: id, Entries: make([]wire.HistoryEntry, len(es)), NextCursor: encCursor(next)}
+	for i := range es {
+		e := &es[i]
+		out.LicenseID = e.LicenseID
+		out.Entries[i] = wire.HistoryEntry{Seq: e.Seq, At: e.At, Kind: e.Kind, Action: e.Action, By: e.By, UserID: e.UserID,
+			ActorOf: e.ActorOf, From: e.From, To: e.To, Related: e.Related, PeriodStart: timePtr(e.PeriodStart),
+			PeriodEnd: timePtr(e.PeriodEnd), DaysAdded: e.DaysAdded, Status: string(e.State.Status(e.At)),
+			CustomerID: e.State.CustomerID, DeviceID: e.State.DeviceID}
+	}
+	a.render(w, http.StatusOK, out)
+}
+
+func (a *API) reportRenewals(w http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query()
+	if err := onlyParams(q, renewalParams); err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	from, err := queryDay(q, "from")
+	if err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	to, err := queryDay(q, "to")
+	if err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	customer, err := queryID(q, "customer")
+	if err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	limit, cursor, err := page(r)
+	if err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	f, _ := ledger.ParseDay("from", from)
+	t, _ := ledger.ParseDay("to", to)
+	rows, next, err := a.lg.ReportRenewals(r.Context(), actor(r), ledger.RenewalQuery{From: f, To: t, Customer: customer, Cursor: cursor, Limit: limit})
+	if err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	out := wire.RenewalReport{From: from, To: to, Customer: customer, Renewals: make([]wire.Renewal, len(rows)), NextCursor: encCursor(next)}
+	for i, row := range rows {
+		out.Renewals[i] = wire.Renewal{LicenseID: row.LicenseID, Serial: row.Serial, CustomerID: row.CustomerID, Chain: row.Chain,
+			Months: row.Months, PeriodStart: row.PeriodStart, PeriodEnd: row.PeriodEnd, RecordedAt: row.RecordedAt,
+			DistributorDescription: row.DistributorDescription}
+	}
+	a.render(w, http.StatusOK, out)
+}
+
+func (a *API) reportActive(w http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query()
+	if err := onlyParams(q, activeParams); err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	day, err := queryDay(q, "day")
+	if err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	reseller, err := queryID(q, "reseller")
+	if err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	limit, cursor, err := page(r)
+	if err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	d, _ := ledger.ParseDay("day", day)
+	rows, next, err := a.lg.ReportActive(r.Context(), actor(r), ledger.ActiveQuery{Reseller: reseller, Day: d, Cursor: cursor, Limit: limit})
+	if err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	out := wire.ActiveReport{Reseller: reseller, Day: day, Licenses: make([]wire.ActiveLicense, len(rows)), NextCursor: encCursor(next)}
+	for i, row := range rows {
+		out.Licenses[i] = wire.ActiveLicense{LicenseID: row.LicenseID, Serial: row.Serial, CustomerID: row.CustomerID, Chain: row.Chain,
+			Type: row.Type, Billing: row.Billing, DeviceID: row.DeviceID, DistributorDescription: row.DistributorDescription}
+	}
+	a.render(w, http.StatusOK, out)
+}
