@@ -96,9 +96,9 @@ func telemetryRow(h *wire.TelemetryHour) []string {
 	return []string{day(&h.Hour), n(h.Observed), n(h.ReportedAccepted), n(h.ReportedOverage), n(h.Difference), strconv.FormatBool(h.Settled)}
 }
 
-var discrepancyHeader = []string{"DEVICE", "CUSTOMER", "OBSERVED", "REPORTED_ACCEPTED", "EXCESS", "HOURS", "SETTLED_BEFORE"}
+var discrepancyHeader = []string{"DEVICE", "CUSTOMER", "OBSERVED", "REPORTED_ACCEPTED", "EXCESS", "HOURS", "SETTLED_BEFORE", "COMPARED"}
 
 func discrepancyRow(d *wire.TelemetryDiscrepancy) []string {
 	n := func(v int64) string { return strconv.FormatInt(v, 10) }
-	return []string{d.DeviceID, d.CustomerID, n(d.Observed), n(d.ReportedAccepted), n(d.Excess), strconv.Itoa(d.Hours), day(d.SettledBefore)}
+	return []string{d.DeviceID, d.CustomerID, n(d.Observed), n(d.ReportedAccepted), n(d.Excess), strconv.Itoa(d.Hours), day(d.SettledBefore), d.Compared}
 }
