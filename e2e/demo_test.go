@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"bufio"
+	"encoding/json"
 	"net/http"
 	"os"
 	"os/exec"
@@ -147,6 +148,30 @@ func TestDemo(t *testing.T) {
 	if err != nil || !strings.Contains(string(res), `"blacklisted": true`) {
 		t.Fatalf("tollgatectl device show press-01: %v\n%s", err, res)
 	}
+	// The views tell the truth about the agents' fast clocks: press-01's
+	// last 24 h count the accepted samples its syncs brought (not 0 for
+	// hours of its clock days ahead), and press-02's telemetry is compared
+	// as totals on the server's clock, saying why.
+	var sync struct {
+		Last24h   struct{ Accepted int64 } `json:"last_24h"`
+		WindowsBy string                   `json:"windows_by"`
+		Clock     *struct{ Off bool }      `json:"clock"`
+	}
+	if res := ctlJSON(t, bin, dir, env, &sync, "device", "sync", "press-01"); sync.Last24h.Accepted == 0 ||
+		sync.WindowsBy != "server_receipt" || sync.Clock == nil || !sync.Clock.Off {
+		t.Errorf("tollgatectl device sync press-01: want accepted in the last 24 h by receipt, a clock off:\n%s", res)
+	}
+	var tel struct {
+		Observed         int64                        `json:"observed"`
+		ReportedAccepted int64                        `json:"reported_accepted"`
+		Compared         string                       `json:"compared"`
+		Hours            []struct{ Difference int64 } `json:"hours"`
+		Clock            *struct{ Note string }       `json:"clock"`
+	}
+	if res := ctlJSON(t, bin, dir, env, &tel, "device", "telemetry", "press-02"); tel.Compared != "totals" || len(tel.Hours) != 0 ||
+		tel.Observed == 0 || tel.ReportedAccepted == 0 || tel.Clock == nil || !strings.Contains(tel.Clock.Note, "device clock runs ahead") {
+		t.Errorf("tollgatectl device telemetry press-02: want totals with a note on the clock:\n%s", res)
+	}
 
 	// Ctrl-C stops the server too.
 	server := strings.TrimPrefix(env[0], "TOLLGATE_SERVER=")
@@ -160,4 +185,20 @@ func TestDemo(t *testing.T) {
 		resp.Body.Close()
 		t.Fatalf("the server at %s still answers after the demo stopped", server)
 	}
+}
+
+// ctlJSON runs tollgatectl ARGS -o json with the demo's settings and
+// decodes its output into v; it returns the output.
+func ctlJSON(t *testing.T, bin, home string, env []string, v any, args ...string) string {
+	t.Helper()
+	c := exec.Command(filepath.Join(bin, "tollgatectl"), append(args, "-o", "json")...)
+	c.Env = append([]string{"HOME=" + home}, env...)
+	res, err := c.CombinedOutput()
+	if err != nil {
+		t.Fatalf("tollgatectl %s: %v\n%s", strings.Join(args, " "), err, res)
+	}
+	if err := json.Unmarshal(res, v); err != nil {
+		t.Fatalf("tollgatectl %s: %v\n%s", strings.Join(args, " "), err, res)
+	}
+	return string(res)
 }

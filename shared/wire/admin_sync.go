@@ -72,4 +72,12 @@ type DeviceSync struct {
 	// held (kept at the held value); ForkedHours are the latest such hours.
 	CountConflicts int64       `json:"count_conflicts"`
 	ForkedHours    []time.Time `json:"forked_hours"`
+	// WindowsBy says what last_24h and last_7d count, both windows of the
+	// server's clock: "device_hours" (the device's hourly counts of those
+	// hours; its clock agrees with the server's) or "server_receipt" (its
+	// clock is off: what its syncs received in those hours). Hourly are
+	// always hours of the device's clock, up to its time at its last sync.
+	WindowsBy string `json:"windows_by"`
+	// Clock is the device's clock at its last online sync (null: none).
+	Clock *DeviceClock `json:"clock"`
 }

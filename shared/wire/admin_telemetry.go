@@ -34,6 +34,28 @@ type DeviceTelemetry struct {
 	// Excess sums observed above reported accepted over settled hours.
 	Excess int64           `json:"excess"`
 	Hours  []TelemetryHour `json:"hours"`
+	// Compared is "per_hour" (the device's hours are the server's: hours
+	// compares them one by one) or "totals" (its clock is off: hours is
+	// empty, observed sums the window's server hours, reported_accepted
+	// what the device's syncs brought in those hours, excess the settled
+	// observed above that).
+	Compared string `json:"compared"`
+	// Clock is the device's clock at its last online sync (null: none).
+	Clock *DeviceClock `json:"clock"`
+}
+
+// DeviceClock is a device's clock next to the server's, as its last
+// online sync showed it (the report's time less the time of receipt).
+type DeviceClock struct {
+	// OffsetSeconds is the device's clock less the server's: positive
+	// ahead, negative behind.
+	OffsetSeconds int64     `json:"offset_seconds"`
+	CheckedAt     time.Time `json:"checked_at"`
+	// Off: more than the server's tolerance (30 minutes) away, so the
+	// device's hours are not server hours.
+	Off bool `json:"off"`
+	// Note says, in words, what the view does about it (empty if not off).
+	Note string `json:"note,omitempty"`
 }
 
 // TelemetryDiscrepancy is a device whose observed telemetry exceeds what
@@ -46,6 +68,9 @@ type TelemetryDiscrepancy struct {
 	Excess           int64      `json:"excess"`
 	Hours            int        `json:"hours"`
 	SettledBefore    *time.Time `json:"settled_before"`
+	// Compared is "per_hour" or "totals" (the device's clock is off:
+	// reported_accepted is what its syncs brought in the window, hours 0).
+	Compared string `json:"compared"`
 }
 
 // TelemetryDiscrepancyList is GET /v1/telemetry/discrepancies, largest

@@ -31,6 +31,12 @@ func syncStatusWire(st *ledger.SyncStatus) wire.DeviceSync {
 		ForkCount: st.Forks, Forks: make([]wire.SyncFork, len(st.ForkList)),
 		Overdrafts: st.Overdrafts, Overdrawn: make([]wire.SyncOverdraft, len(st.OverdraftList)),
 		Last24h: wire.CountTotals(st.Last24h), Last7d: wire.CountTotals(st.Last7d), Hourly: make([]wire.HourCount, len(st.Hourly))}
+	out.WindowsBy = "device_hours"
+	if st.ByReceipt {
+		out.WindowsBy = "server_receipt"
+	}
+	out.Clock = clockWire(st.Clock, "hourly lists hours of the device's clock; "+
+		"the 24 h and 7 d totals count what its syncs brought in the server's last 24 h and 7 d")
 	for i, m := range st.Missing {
 		out.Gaps[i] = wire.SeqRange(m)
 	}

@@ -35,7 +35,13 @@ func (a *API) deviceTelemetry(w http.ResponseWriter, r *http.Request) {
 	}
 	out := wire.DeviceTelemetry{DeviceID: v.DeviceID, CustomerID: v.CustomerID, From: unix(v.From), To: unix(v.To),
 		SettledBefore: timePtr(v.SettledBefore), Observed: v.Observed, ReportedAccepted: v.Accepted, Excess: v.Excess,
-		Hours: make([]wire.TelemetryHour, len(v.Hours))}
+		Hours: make([]wire.TelemetryHour, len(v.Hours)), Compared: comparedPerHour}
+	if v.ByTotals {
+		out.Compared = comparedTotals
+	}
+	out.Clock = clockWire(v.Clock, fmt.Sprintf("reported hours are device hours, observed hours are server hours; "+
+		"compared as totals since %s: observed by the broker next to the accepted samples its syncs brought",
+		unix(v.From).Format(time.RFC3339)))
 	for i, h := range v.Hours {
 		out.Hours[i] = wire.TelemetryHour{Hour: unix(h.Hour), Observed: h.Observed, ReportedAccepted: h.Accepted,
 			ReportedOverage: h.Overage, Difference: h.Difference(), Settled: h.Settled}
@@ -82,7 +88,10 @@ func (a *API) telemetryDiscrepancies(w http.ResponseWriter, r *http.Request) {
 		Complete: complete, Devices: make([]wire.TelemetryDiscrepancy, len(ds))}
 	for i, d := range ds {
 		out.Devices[i] = wire.TelemetryDiscrepancy{DeviceID: d.DeviceID, CustomerID: d.CustomerID, Observed: d.Observed,
-			ReportedAccepted: d.Accepted, Excess: d.Excess, Hours: d.Hours, SettledBefore: timePtr(d.SettledBefore)}
+			ReportedAccepted: d.Accepted, Excess: d.Excess, Hours: d.Hours, SettledBefore: timePtr(d.SettledBefore), Compared: comparedPerHour}
+		if d.ByTotals {
+			out.Devices[i].Compared = comparedTotals
+		}
 	}
 	a.render(w, http.StatusOK, out)
 }
@@ -132,4 +141,37 @@ func parseQueryTime(s string) (time.Time, error) {
 		return t, nil
 	}
 	return time.Parse(time.DateOnly, s)
+}
+
+// Compared values of the telemetry views (wire.DeviceTelemetry.Compared).
+const (
+	comparedPerHour = "per_hour"
+	comparedTotals  = "totals"
+)
+
+// clockWire is a device's clock for a view (nil: it never synced online);
+// note says what the view does when the clock is off.
+func clockWire(c ledger.DeviceClock, note string) *wire.DeviceClock {
+	if !c.Known {
+		return nil
+	}
+	out := &wire.DeviceClock{OffsetSeconds: int64(c.Offset / time.Second), CheckedAt: c.CheckedAt.UTC(), Off: c.Off()}
+	if out.Off {
+		way, d := "ahead of", c.Offset
+		if d < 0 {
+			way, d = "behind", -d
+		}
+		out.Note = fmt.Sprintf("device clock runs %s server time by %s (at its last sync): %s", way, roughDuration(d), note)
+	}
+	return out
+}
+
+// roughDuration writes a duration in days and hours (3d4h), or hours and
+// minutes below a day (2h30m).
+func roughDuration(d time.Duration) string {
+	days, h, m := int64(d/(24*time.Hour)), int64(d%(24*time.Hour)/time.Hour), int64(d%time.Hour/time.Minute)
+	if days > 0 {
+		return fmt.Sprintf("%dd%dh", days, h)
+	}
+	return fmt.Sprintf("%dh%dm", h, m)
 }

@@ -26,8 +26,8 @@ var commands = []cmd{
 	{name: "device blacklist", synopsis: "device blacklist DEV [--reason R]", args: 1, flags: deviceBlacklistFlags, run: deviceCall("POST", "/blacklist", true)},
 	{name: "device unblacklist", synopsis: "device unblacklist DEV", args: 1, run: deviceCall("POST", "/unblacklist", false)},
 	{name: "device tokens", synopsis: "device tokens DEV   (the device's current license tokens)", args: 1, run: runDeviceTokens},
-	{name: "device sync", synopsis: "device sync DEV   (last sync, acked seq, gaps, forks, overdrafts, counts of 24 h and 7 d; -o json adds the hours)", args: 1, run: runDeviceSync},
-	{name: "device telemetry", synopsis: "device telemetry DEV [--from T] [--to T | --within 7d]   (per hour: observed by the broker, reported accepted, difference)", args: 1, flags: windowFlags, run: runDeviceTelemetry},
+	{name: "device sync", synopsis: "device sync DEV   (last sync, acked seq, gaps, forks, overdrafts, counts of the server's last 24 h and 7 d — by the device's hours, or, if its clock is off, by when its syncs arrived, with a note; -o json adds the hours)", args: 1, run: runDeviceSync},
+	{name: "device telemetry", synopsis: "device telemetry DEV [--from T] [--to T | --within 7d]   (per hour: observed by the broker, reported accepted, difference; if the device's clock is off, its hours are not the server's: a note and one row of totals instead)", args: 1, flags: windowFlags, run: runDeviceTelemetry},
 	{name: "device discrepancies", synopsis: "device discrepancies [--customer ID] [--from T] [--to T | --within 7d] [--min-excess N] [--limit N]   (devices whose broker-observed telemetry exceeds what they reported)", flags: deviceDiscrepanciesFlags, run: runDeviceDiscrepancies},
 
 	{name: "enrollment create", synopsis: "enrollment create --customer ID [--models P1,P2] [--uses N] [--expires-in 30d] [--license-pool]   (prints the code once)", flags: enrollmentCreateFlags, run: runEnrollmentCreate},

@@ -15,6 +15,7 @@ func runDeviceSync(ctx context.Context, x *invocation) error {
 	if err := x.c.Do(ctx, "GET", "/v1/devices/"+esc(x.args[0])+"/sync", nil, &s); err != nil {
 		return err
 	}
+	clockNote(x, s.Clock)
 	return cli.Render(x.out, x.format, s, syncHeader, [][]string{syncRow(&s)})
 }
 

@@ -3,6 +3,7 @@ package ctl
 import (
 	"context"
 	"flag"
+	"fmt"
 	"net/url"
 	"strconv"
 
@@ -15,11 +16,29 @@ func runDeviceTelemetry(ctx context.Context, x *invocation) error {
 	if err := x.c.Do(ctx, "GET", "/v1/devices/"+esc(x.args[0])+"/telemetry?"+windowQuery(x).Encode(), nil, &v); err != nil {
 		return err
 	}
+	clockNote(x, v.Clock)
+	if v.Compared == "totals" {
+		n := func(v int64) string { return strconv.FormatInt(v, 10) }
+		return cli.Render(x.out, x.format, v, telemetryTotalsHeader,
+			[][]string{{day(&v.From), day(&v.To), n(v.Observed), n(v.ReportedAccepted), n(v.Excess)}})
+	}
 	rows := make([][]string, len(v.Hours))
 	for i := range v.Hours {
 		rows[i] = telemetryRow(&v.Hours[i])
 	}
 	return cli.Render(x.out, x.format, v, telemetryHeader, rows)
+}
+
+// telemetryTotalsHeader is the table of a device whose clock is off:
+// one row of totals on the server's clock.
+var telemetryTotalsHeader = []string{"FROM", "TO", "OBSERVED", "REPORTED_ACCEPTED_RECEIVED", "EXCESS"}
+
+// clockNote prints, above a table, the server's note on a device whose
+// clock is off.
+func clockNote(x *invocation, c *wire.DeviceClock) {
+	if x.format == cli.Table && c != nil && c.Note != "" {
+		fmt.Fprintf(x.out, "note: %s\n", c.Note)
+	}
 }
 
 func runDeviceDiscrepancies(ctx context.Context, x *invocation) error {
@@ -77,9 +96,9 @@ func telemetryRow(h *wire.TelemetryHour) []string {
 	return []string{day(&h.Hour), n(h.Observed), n(h.ReportedAccepted), n(h.ReportedOverage), n(h.Difference), strconv.FormatBool(h.Settled)}
 }
 
-var discrepancyHeader = []string{"DEVICE", "CUSTOMER", "OBSERVED", "REPORTED_ACCEPTED", "EXCESS", "HOURS", "SETTLED_BEFORE"}
+var discrepancyHeader = []string{"DEVICE", "CUSTOMER", "OBSERVED", "REPORTED_ACCEPTED", "EXCESS", "HOURS", "SETTLED_BEFORE", "COMPARED"}
 
 func discrepancyRow(d *wire.TelemetryDiscrepancy) []string {
 	n := func(v int64) string { return strconv.FormatInt(v, 10) }
-	return []string{d.DeviceID, d.CustomerID, n(d.Observed), n(d.ReportedAccepted), n(d.Excess), strconv.Itoa(d.Hours), day(d.SettledBefore)}
+	return []string{d.DeviceID, d.CustomerID, n(d.Observed), n(d.ReportedAccepted), n(d.Excess), strconv.Itoa(d.Hours), day(d.SettledBefore), d.Compared}
 }

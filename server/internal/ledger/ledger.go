@@ -3,6 +3,17 @@
 // statuses, binding, selling, transfers, day deductions, the audit log, and
 // the signed tokens and revocation list that reflect them. It is pure over a
 // store and a clock: no HTTP, no wall clock.
+//
+// Two things about device telemetry are kept apart. Reconciliation is what
+// devices report and the ledger settles: sync.go applies a report,
+// sync_counts.go checks its hourly counts (keyed by hours of the device's
+// clock), sync_forks.go and sync_answer.go record forks and answer,
+// sync_received.go keeps what each sync brought per hour of the server's
+// clock and the device's clock offset, sync_status.go is the device's
+// sync view. Observed telemetry is what the server's own broker saw:
+// telemetry_observed.go stores its counts (hours of the server's clock);
+// telemetry_view.go and telemetry_discrepancies.go only read both sides to
+// lay them next to each other.
 package ledger
 
 import (

@@ -35,6 +35,12 @@ type SyncState struct {
 	// hours (Unix seconds), ascending.
 	CountConflicts int64   `json:"count_conflicts,omitempty"`
 	ForkedHours    []int64 `json:"forked_hours,omitempty"`
+	// ClockOffset is the device's clock less the server's at its last
+	// online sync, in seconds (the report's sent_at less the time the
+	// server received it); ClockCheckedAt is that sync's server time
+	// (0: never checked). See DeviceClock.
+	ClockOffset    int64 `json:"clock_offset,omitempty"`
+	ClockCheckedAt int64 `json:"clock_checked_at,omitempty"`
 }
 
 // MaxForkedHours bounds SyncState.ForkedHours.
@@ -187,6 +193,7 @@ func (lg *Ledger) reconcileOnce(deviceID string, r *syncproto.Report, maxNew int
 		if err != nil {
 			return err
 		}
+		p.imported = imp != nil
 		if res, err = o.applyReport(p, r, maxNew); err != nil {
 			return err
 		}
@@ -222,6 +229,12 @@ type reportPlan struct {
 	// by report index, the per-field highest of held and reported, to be
 	// written instead of the reported one (when counts[i] is set).
 	merged map[int]syncproto.HourlyCount
+	// held are the counts held before the report, by report index, for
+	// counts to be written over one (what a write adds is received).
+	held map[int]syncproto.HourlyCount
+	// imported: the report is an air-gap usage receipt, made long before
+	// it is imported: its sent_at says nothing of the device's clock.
+	imported bool
 }
 
 // devPlan is one device whose deductions or counts a report carries.
@@ -375,10 +388,12 @@ func (o *op) applyReport(p *reportPlan, r *syncproto.Report, maxNew int) (reconc
 		}
 	}
 	var dp *devPlan
+	rcv := receivedBatch{}
 	for i := range r.Counts {
 		if p.counts[i] {
 			c := &r.Counts[i]
 			v := p.enc.counts[i]
+			rcv.add(c, p.merged, p.held, i)
 			if m, ok := p.merged[i]; ok {
 				var err error
 				if v, err = json.Marshal(&m); err != nil {
@@ -393,6 +408,9 @@ func (o *op) applyReport(p *reportPlan, r *syncproto.Report, maxNew int) (reconc
 			}
 			dp.through = max(dp.through, c.Hour)
 		}
+	}
+	if err := o.addReceived(rcv); err != nil {
+		return res, err
 	}
 	for i, dp := range p.devs {
 		st := &dp.st
@@ -417,6 +435,9 @@ func (o *op) applyReport(p *reportPlan, r *syncproto.Report, maxNew int) (reconc
 			return res, err
 		}
 		st.LastSyncAt, st.Syncs = o.now, st.Syncs+1
+		if i == 0 && !p.imported {
+			st.ClockOffset, st.ClockCheckedAt = r.SentAt-o.now.Unix(), o.now.Unix()
+		}
 		if err := o.x.PutJSON(store.SyncStateKey(dp.d.ID), st); err != nil {
 			return res, err
 		}

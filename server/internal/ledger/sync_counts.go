@@ -73,6 +73,12 @@ func (o *op) checkCounts(p *reportPlan, d *Device, cs []syncproto.HourlyCount) e
 		case err != nil && !errors.Is(err, store.ErrNotFound):
 			return err
 		}
+		if err == nil {
+			if p.held == nil {
+				p.held = map[int]syncproto.HourlyCount{}
+			}
+			p.held[i] = held
+		}
 		p.counts[i] = true
 	}
 	return nil

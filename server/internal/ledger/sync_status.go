@@ -45,10 +45,19 @@ type SyncStatus struct {
 	// oldest seq first; SyncState has their totals.
 	ForkList      []Fork      `json:"fork_list"`
 	OverdraftList []Deduction `json:"overdraft_list"`
-	// Hourly are the device's own counts of the last 7 days, oldest first.
-	Hourly  []syncproto.HourlyCount `json:"hourly"`
-	Last24h CountTotals             `json:"last_24h"`
-	Last7d  CountTotals             `json:"last_7d"`
+	// Hourly are the device's own counts of the last 7 days of its clock,
+	// oldest first: up to the server's time, or, when its clock is off
+	// (Clock.Off), up to the device's time at its last sync.
+	Hourly []syncproto.HourlyCount `json:"hourly"`
+	// Last24h and Last7d sum the last 24 hours and 7 days of the server's
+	// clock: the counts of those hours, or, when the device's clock is off
+	// (ByReceipt), what its syncs received in those hours added.
+	Last24h CountTotals `json:"last_24h"`
+	Last7d  CountTotals `json:"last_7d"`
+	// Clock is the device's clock (its gateway's for a gateway child) at
+	// its last sync.
+	Clock     DeviceClock `json:"-"`
+	ByReceipt bool        `json:"-"`
 }
 
 // DeviceSyncStatus returns the sync status of a device the actor may see.
@@ -67,6 +76,9 @@ func (lg *Ledger) DeviceSyncStatus(ctx context.Context, a Actor, id string) (*Sy
 			return err
 		}
 		if err := o.listForksAndOverdrafts(d.ID, out); err != nil {
+			return err
+		}
+		if out.Clock, err = o.deviceClock(d); err != nil {
 			return err
 		}
 		return o.recentCounts(d.ID, out)
@@ -100,25 +112,42 @@ func (o *op) listForksAndOverdrafts(deviceID string, out *SyncStatus) error {
 
 // recentCounts lists the hours that overlap the last 7 days and sums those
 // overlapping the last 24 hours and 7 days. An hour not yet begun (a device
-// clock ahead of the server's) is left out.
+// clock ahead of the server's) is left out. For a device whose clock is
+// off, the 7 days listed end at its clock at its last sync if that is
+// later (a device ahead), and the sums
+// are what its syncs received in the server's last 24 hours and 7 days.
 func (o *op) recentCounts(deviceID string, out *SyncStatus) error {
 	now := o.now.Unix()
-	from7, from24 := now-syncStatusHours*3600, now-24*3600
+	end := now
+	if out.Clock.Off() {
+		out.ByReceipt = true
+		var err error
+		if out.Last24h, err = o.received(deviceID, now-24*3600, now+1); err != nil {
+			return err
+		}
+		if out.Last7d, err = o.received(deviceID, now-syncStatusHours*3600, now+1); err != nil {
+			return err
+		}
+		end = max(end, out.Clock.DeviceNow().Unix()+1) // a device ahead: up to the hour it was in
+	}
+	from7, from24 := end-syncStatusHours*3600, end-24*3600
 	return o.x.Scan(store.HourlyCountPrefix(deviceID), store.HourlyCountKey(deviceID, from7-3600), true, func(_, v []byte) (bool, error) {
 		var c syncproto.HourlyCount
 		if err := jsonUnmarshal(v, &c); err != nil {
 			return false, err
 		}
-		if c.Hour >= now {
+		if c.Hour >= end {
 			return false, nil
 		}
 		if c.Hour+3600 <= from7 {
 			return true, nil
 		}
 		out.Hourly = append(out.Hourly, c)
-		out.Last7d.add(&c)
-		if c.Hour+3600 > from24 {
-			out.Last24h.add(&c)
+		if !out.ByReceipt {
+			out.Last7d.add(&c)
+			if c.Hour+3600 > from24 {
+				out.Last24h.add(&c)
+			}
 		}
 		return true, nil
 	})
