@@ -101,7 +101,7 @@ func waitBridge(t testing.TB, ch *children, p *proc) {
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
-	t.Fatalf("the bridge never took a child sample\n%s", p.stderr.String())
+	t.Fatalf("the bridge never took a child sample\n%s", p.Stderr())
 }
 
 func TestBridgeEnforcesChildLicenses(t *testing.T) {
@@ -128,7 +128,7 @@ func TestBridgeEnforcesChildLicenses(t *testing.T) {
 			}
 		}
 		if want := fmt.Sprintf(`{"n":%d}`, seq-1); env == nil || string(env.Data) != want {
-			t.Fatalf("child-0001 seq %d = %+v, want data %s\n%s", seq, env, want, p.stderr.String())
+			t.Fatalf("child-0001 seq %d = %+v, want data %s\n%s", seq, env, want, p.Stderr())
 		}
 	}
 	var st struct {
@@ -180,9 +180,9 @@ func BenchmarkBridgeRSS(b *testing.B) {
 		}
 		if i == 600 {
 			m := httpGet(b, "http://"+p.addr+"/metrics")
-			b.Fatalf("bridge did not take all samples:\n%s\n%s", grepLines(m, "bridge|refused|queue"), tail(p.stderr.String(), 3000))
+			b.Fatalf("bridge did not take all samples:\n%s\n%s", grepLines(m, "bridge|refused|queue"), tail(p.Stderr(), 3000))
 		}
-		hwm := peakRSS(b, p.cmd.Process.Pid)
+		hwm := peakRSS(b, p.PID())
 		p.stop(b)
 		b.ReportMetric(float64(hwm)/1024, "peak_rss_MiB")
 	}
@@ -260,7 +260,7 @@ func TestBridgeSurvivesKill(t *testing.T) {
 		for k := 0; k < perChild; k++ {
 			want := fmt.Sprintf(`{"k":%d}`, k)
 			if !waitData(up.Sink, childID(i), want, 20*time.Second) {
-				t.Fatalf("%s sample %s acknowledged by the local broker never arrived upstream\n%s", childID(i), want, tail(p.stderr.String(), 2000))
+				t.Fatalf("%s sample %s acknowledged by the local broker never arrived upstream\n%s", childID(i), want, tail(p.Stderr(), 2000))
 			}
 		}
 	}
@@ -393,7 +393,7 @@ func TestBridgeRedeliveryKeepsSeq(t *testing.T) {
 		time.Sleep(50 * time.Millisecond)
 	}
 	if i == 200 {
-		t.Fatalf("the bridge did not commit the sample\n%s", tail(p.stderr.String(), 2000))
+		t.Fatalf("the bridge did not commit the sample\n%s", tail(p.Stderr(), 2000))
 	}
 	p.kill(t) // committed, PUBACK never reached the broker
 	px.drop.Store(false)
@@ -411,7 +411,7 @@ func TestBridgeRedeliveryKeepsSeq(t *testing.T) {
 			}
 		}
 		if env == nil || string(env.Data) != want {
-			t.Fatalf("child-0001 seq %d = %+v, want data %s\n%s", seq, env, want, tail(p.stderr.String(), 2000))
+			t.Fatalf("child-0001 seq %d = %+v, want data %s\n%s", seq, env, want, tail(p.Stderr(), 2000))
 		}
 	}
 	time.Sleep(300 * time.Millisecond) // a third envelope would be on its way by now

@@ -32,7 +32,7 @@ func deliver(t *testing.T, p *proc, sink *testkit.Sink, n int) {
 	t.Helper()
 	res := postBatch(context.Background(), p.addr, 0, n)
 	if len(res) != n {
-		t.Fatalf("post: %v\n%s", res, p.stderr.String())
+		t.Fatalf("post: %v\n%s", res, p.Stderr())
 	}
 	for i, r := range res {
 		if !r.Accepted {
@@ -41,7 +41,7 @@ func deliver(t *testing.T, p *proc, sink *testkit.Sink, n int) {
 	}
 	if !sink.WaitUnique(n, 20*time.Second) {
 		u, _, _, _ := sink.Stats()
-		t.Fatalf("%d of %d samples arrived\n%s", u, n, p.stderr.String())
+		t.Fatalf("%d of %d samples arrived\n%s", u, n, p.Stderr())
 	}
 	env := sink.Get("pump-1", 1)
 	if env == nil || env.CustomerID != "acme" || env.Seq != 1 {
@@ -87,7 +87,7 @@ func TestMosquittoMutualTLS(t *testing.T) {
 	p = start(t, data, "--broker", broker, "--certs", dir)
 	defer p.stop(t)
 	if !sink.WaitUnique(5, 20*time.Second) {
-		t.Fatalf("queued samples did not arrive over mTLS\n%s", p.stderr.String())
+		t.Fatalf("queued samples did not arrive over mTLS\n%s", p.Stderr())
 	}
 }
 
@@ -179,13 +179,11 @@ func TestSeparateMetricsListener(t *testing.T) {
 	data := initData(t, realWindow)
 	p := start(t, data, "--metrics", "127.0.0.1:0")
 	defer p.stop(t)
-	var addr string
-	select {
-	case l := <-p.more:
-		addr, _ = strings.CutPrefix(l, "metrics listening on ")
-	case <-time.After(10 * time.Second):
-		t.Fatal("no metrics address printed")
+	l, ok := p.NextLine(10 * time.Second)
+	if !ok {
+		t.Fatalf("no metrics address printed\n%s", p.Output())
 	}
+	addr, _ := strings.CutPrefix(l, "metrics listening on ")
 	postBatch(context.Background(), p.addr, 0, 2)
 	if m := httpGet(t, "http://"+addr+"/metrics"); !strings.Contains(m, `tollgate_agent_samples_accepted_total{device_id="pump-1"} 2`) {
 		t.Fatalf("metrics on %s:\n%s", addr, m)

@@ -84,7 +84,7 @@ func TestTokenPushAndRevocationReachOnlineAgent(t *testing.T) {
 			t.Fatalf("sample: %+v", rs)
 		}
 		if wall.Now().After(deadline) {
-			t.Fatalf("no telemetry from the agent at the broker\n%s", p.stderr.String())
+			t.Fatalf("no telemetry from the agent at the broker\n%s", p.Stderr())
 		}
 	}
 
@@ -101,7 +101,7 @@ func TestTokenPushAndRevocationReachOnlineAgent(t *testing.T) {
 	}
 	took := wall.Now().Sub(start)
 	if after.Licenses[0].Version <= before.Version {
-		t.Fatalf("no pushed token within 10 s: version %d → %d\n%s", before.Version, after.Licenses[0].Version, p.stderr.String())
+		t.Fatalf("no pushed token within 10 s: version %d → %d\n%s", before.Version, after.Licenses[0].Version, p.Stderr())
 	}
 	t.Logf("top-up reached the online agent %v after the request was sent (version %d → %d, days %v → %v)",
 		took, before.Version, after.Licenses[0].Version, *before.AvailableDays, *after.Licenses[0].AvailableDays)
@@ -130,7 +130,7 @@ func TestTokenPushAndRevocationReachOnlineAgent(t *testing.T) {
 	}
 	took = wall.Now().Sub(start)
 	if reason != "revoked" {
-		t.Fatalf("after the revoke samples are refused %q, want revoked\n%s", reason, p.stderr.String())
+		t.Fatalf("after the revoke samples are refused %q, want revoked\n%s", reason, p.Stderr())
 	}
 	t.Logf("revocation stopped the online agent's telemetry %v after the request was sent", took)
 	if took > 2*time.Second {
@@ -166,7 +166,7 @@ func TestTokenPushThroughMosquitto(t *testing.T) {
 	for deadline := wall.Now().Add(20 * time.Second); !sink.Has("press-11", 1); time.Sleep(50 * time.Millisecond) {
 		postBatch(t.Context(), p.addr, 1, 1)
 		if wall.Now().After(deadline) {
-			t.Fatalf("no telemetry from the agent on mosquitto\n%s", p.stderr.String())
+			t.Fatalf("no telemetry from the agent on mosquitto\n%s", p.Stderr())
 		}
 	}
 	before := pushedStatusOf(t, data).Licenses[0]
@@ -174,7 +174,7 @@ func TestTokenPushThroughMosquitto(t *testing.T) {
 	deadline := wall.Now().Add(10 * time.Second)
 	for pushedStatusOf(t, data).Licenses[0].Version <= before.Version {
 		if wall.Now().After(deadline) {
-			t.Fatalf("no pushed token through mosquitto within 10 s\n%s", p.stderr.String())
+			t.Fatalf("no pushed token through mosquitto within 10 s\n%s", p.Stderr())
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
@@ -187,7 +187,7 @@ func TestTokenPushThroughMosquitto(t *testing.T) {
 		time.Sleep(20 * time.Millisecond)
 	}
 	if reason != "revoked" {
-		t.Fatalf("after the revoke samples are refused %q, want revoked\n%s", reason, p.stderr.String())
+		t.Fatalf("after the revoke samples are refused %q, want revoked\n%s", reason, p.Stderr())
 	}
 }
 
