@@ -1,16 +1,16 @@
 package e2e
 
 import (
-	"bufio"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strings"
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/tollgate-iot/tollgate/internal/testkit/harness"
 )
 
 var rowRe = regexp.MustCompile(`^(press|sensor)-0\d$`)
@@ -37,47 +37,24 @@ func moduleRoot(t *testing.T) string {
 func TestDemo(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
-	cmd := exec.Command("bash", filepath.Join(moduleRoot(t), "scripts", "run-demo.sh"))
-	cmd.Env = []string{"PATH=/usr/local/bin:/usr/bin:/bin", "HOME=" + dir, "TOLLGATE_BIN=" + bin,
-		"DEMO_DIR=" + filepath.Join(dir, "demo"), "DEMO_DAYS=4", "DEMO_SPEED=21600"}
-	stderr := &lockedBuffer{}
-	cmd.Stderr = stderr
-	stdout, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	exited := make(chan error, 1)
-	lines := make(chan string, 256)
-	go func() {
-		sc := bufio.NewScanner(stdout)
-		for sc.Scan() {
-			lines <- sc.Text()
-		}
-		close(lines)
-		exited <- cmd.Wait()
-	}()
-	defer func() {
-		cmd.Process.Signal(syscall.SIGTERM)
-		select {
-		case <-exited:
-		case <-wall.After(20 * time.Second):
-			cmd.Process.Kill()
-		}
-	}()
+	p := harness.Start(t, "/bin/bash", []string{filepath.Join(moduleRoot(t), "scripts", "run-demo.sh")}, harness.Options{
+		Env: []string{"PATH=/usr/local/bin:/usr/bin:/bin", "HOME=" + dir, "TOLLGATE_BIN=" + bin,
+			"DEMO_DIR=" + filepath.Join(dir, "demo"), "DEMO_DAYS=4", "DEMO_SPEED=21600"},
+		Grace: 20 * time.Second})
 
 	var out []string
 	rows := map[string][]string{} // DEVICE AGENT VIA LICENSES SENT ACCEPTED REFUSED …
 	var exports, show, deductions string
-	deadline := wall.After(3 * time.Minute)
+	const demoTimeout = 3 * time.Minute
+	begun := wall.Now()
 	for deductions == "" {
-		select {
-		case l, ok := <-lines:
-			if !ok {
-				t.Fatalf("the demo ended early:\n%s\n%s", strings.Join(out, "\n"), stderr.String())
-			}
+		l, ok := p.NextLine(demoTimeout - wall.Now().Sub(begun))
+		switch {
+		case !ok && p.Exited():
+			t.Fatalf("the demo ended early:\n%s\n%s", strings.Join(out, "\n"), p.Stderr())
+		case !ok:
+			t.Fatalf("no tollgatectl command in 3 minutes:\n%s\n%s", strings.Join(out, "\n"), p.Stderr())
+		default:
 			out = append(out, l)
 			f := strings.Fields(l)
 			if len(f) > 10 && rowRe.MatchString(f[0]) && rows[f[0]] == nil {
@@ -92,8 +69,6 @@ func TestDemo(t *testing.T) {
 			if strings.Contains(l, "tollgatectl license deductions ") {
 				deductions = strings.TrimSpace(l)
 			}
-		case <-deadline:
-			t.Fatalf("no tollgatectl command in 3 minutes:\n%s\n%s", strings.Join(out, "\n"), stderr.String())
 		}
 	}
 	t.Logf("demo output:\n%s", strings.Join(out, "\n"))
@@ -124,35 +99,34 @@ func TestDemo(t *testing.T) {
 	if len(env) != 2 || len(argv) != 4 {
 		t.Fatalf("settings %q, command %q", exports, show)
 	}
-	c := exec.Command(filepath.Join(bin, "tollgatectl"), argv[1:]...)
-	c.Env = append([]string{"HOME=" + dir}, env...)
-	res, err := c.CombinedOutput()
-	if err != nil || !strings.Contains(string(res), "revoked") {
+	ctlEnv := harness.Options{Env: append([]string{"HOME=" + dir}, env...)}
+	ctl := func(args ...string) (string, error) {
+		r := harness.Run(0, ctlEnv, filepath.Join(bin, "tollgatectl"), args...)
+		return r.Stdout + r.Stderr, r.Err
+	}
+	res, err := ctl(argv[1:]...)
+	if err != nil || !strings.Contains(res, "revoked") {
 		t.Fatalf("%s: %v\n%s", show, err, res)
 	}
 
 	// The agents synced: the ledger holds press-01's three deductions.
 	argv = strings.Fields(deductions)
-	c = exec.Command(filepath.Join(bin, "tollgatectl"), append(argv[1:], "-o", "json")...)
-	c.Env = append([]string{"HOME=" + dir}, env...)
-	res, err = c.CombinedOutput()
-	if err != nil || strings.Count(string(res), `"days_after"`) != 3 {
+	res, err = ctl(append(argv[1:], "-o", "json")...)
+	if err != nil || strings.Count(res, `"days_after"`) != 3 {
 		t.Fatalf("%s: %v\n%s", deductions, err, res)
 	}
 	// …and the failed fourth day press-01 recorded when it blacklisted
 	// itself reached the server, which blacklisted the device.
-	c = exec.Command(filepath.Join(bin, "tollgatectl"), "device", "show", "press-01", "-o", "json")
-	c.Env = append([]string{"HOME=" + dir}, env...)
-	res, err = c.CombinedOutput()
-	if err != nil || !strings.Contains(string(res), `"blacklisted": true`) {
+	res, err = ctl("device", "show", "press-01", "-o", "json")
+	if err != nil || !strings.Contains(res, `"blacklisted": true`) {
 		t.Fatalf("tollgatectl device show press-01: %v\n%s", err, res)
 	}
 
 	// Ctrl-C stops the server too.
 	server := strings.TrimPrefix(env[0], "TOLLGATE_SERVER=")
-	cmd.Process.Signal(syscall.SIGTERM)
+	p.Signal(syscall.SIGTERM)
 	select {
-	case <-exited:
+	case <-p.Done():
 	case <-wall.After(20 * time.Second):
 		t.Fatal("the demo did not stop on SIGTERM")
 	}
