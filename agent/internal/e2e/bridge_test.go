@@ -19,6 +19,7 @@ import (
 	"github.com/tollgate-iot/tollgate/agent/internal/bridge"
 	"github.com/tollgate-iot/tollgate/agent/internal/config"
 	"github.com/tollgate-iot/tollgate/agent/internal/testkit"
+	"github.com/tollgate-iot/tollgate/internal/testkit/harness"
 	"github.com/tollgate-iot/tollgate/internal/testkit/procrss"
 	"github.com/tollgate-iot/tollgate/shared/token"
 	"github.com/tollgate-iot/tollgate/shared/wire"
@@ -414,9 +415,12 @@ func TestBridgeRedeliveryKeepsSeq(t *testing.T) {
 			t.Fatalf("child-0001 seq %d = %+v, want data %s\n%s", seq, env, want, tail(p.Stderr(), 2000))
 		}
 	}
-	time.Sleep(300 * time.Millisecond) // a third envelope would be on its way by now
-	if env := up.Sink.Get(childID(1), 3); env != nil {
-		t.Fatalf("child-0001 has a seq 3: %+v (the redelivery was committed again)", env)
+	// Barrier: a marker published after both takes the next seq, 3, unless
+	// the redelivery was committed again (then seq 3 is its copy).
+	ch.publish(t, childID(1), `{"data":{"k":"marker"}}`)
+	harness.Eventually(t, 20*time.Second, func() bool { return up.Sink.Has(childID(1), 3) }, "child-0001's marker upstream")
+	if env := up.Sink.Get(childID(1), 3); string(env.Data) != `{"k":"marker"}` {
+		t.Fatalf("child-0001 seq 3 = %+v, want the marker (the redelivery was committed again)", env)
 	}
 	if got := metric(t, p, "tollgate_agent_bridge_redelivered_total"); got < 1 {
 		t.Fatalf("redelivered = %d, want ≥ 1 (received %d, accepted %d)", got,

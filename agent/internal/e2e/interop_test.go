@@ -14,6 +14,8 @@ import (
 
 	"github.com/tollgate-iot/tollgate/agent/internal/testkit"
 	"github.com/tollgate-iot/tollgate/certs"
+	"github.com/tollgate-iot/tollgate/internal/testkit/brokers"
+	"github.com/tollgate-iot/tollgate/internal/testkit/harness"
 	"github.com/tollgate-iot/tollgate/shared/clock"
 	"github.com/tollgate-iot/tollgate/shared/token"
 	"github.com/tollgate-iot/tollgate/shared/wire"
@@ -78,15 +80,23 @@ func TestMosquittoMutualTLS(t *testing.T) {
 	if len(res) != 5 || !res[0].Accepted {
 		t.Fatalf("samples not queued: %v", res)
 	}
-	time.Sleep(500 * time.Millisecond)
-	if u, _, _, _ := sink.Stats(); u != 0 {
-		t.Fatal("samples arrived without a client certificate")
+	// Barrier: once the agent has tried and stopped, a marker published
+	// after it reaches the sink behind anything the agent got through.
+	const connects = "tollgate_agent_upstream_connect_duration_seconds_count"
+	harness.Eventually(t, 20*time.Second, func() bool { return metric(t, p, connects+`{result="error"}`) >= 1 },
+		"a refused connection attempt of the agent")
+	if ok := metric(t, p, connects+`{result="ok"}`); ok != 0 {
+		t.Fatalf("%d connections succeeded without a client certificate", ok)
 	}
 	p.stop(t)
+	brokers.Barrier(t, m.URL, sink, 20*time.Second)
+	if sink.Unique("pump-1") != 0 {
+		t.Fatal("samples arrived without a client certificate")
+	}
 	// With the generated directory (device pair included) it gets through.
 	p = start(t, data, "--broker", broker, "--certs", dir)
 	defer p.stop(t)
-	if !sink.WaitUnique(5, 20*time.Second) {
+	if !sink.WaitUnique(5+1, 20*time.Second) { // and the marker
 		t.Fatalf("queued samples did not arrive over mTLS\n%s", p.Stderr())
 	}
 }

@@ -6,6 +6,7 @@
 package brokers
 
 import (
+	"encoding/json"
 	"fmt"
 	"strings"
 	"sync"
@@ -334,3 +335,44 @@ func SubscribeWith(t testing.TB, broker string, o SubscribeOptions) *Sink {
 // observers numbers Subscribe's clients: a broker kicks a client whose id
 // another client takes.
 var observers atomic.Int64
+
+// MarkerDevice is the device id of Barrier's marker envelopes; the sink
+// counts them like any other device's.
+const MarkerDevice = "barrier-marker"
+
+// Barrier publishes a marker envelope on broker (anonymous MQTT; as
+// user/password on a broker that wants a login) with the next marker seq
+// and waits until sink has it. Call it after the thing that must not
+// arrive has had its chance: the broker delivers to the sink in the order
+// it received, so once the marker is in, what came before it is too, and
+// a check that something is absent is then meaningful.
+func Barrier(t testing.TB, broker string, sink *Sink, timeout time.Duration) {
+	t.Helper()
+	seq := markers.Add(1)
+	b, err := json.Marshal(wire.Telemetry{V: 1, DeviceID: MarkerDevice, CustomerID: "barrier",
+		LicenseID: "00000000-0000-4000-8000-000000000000", Seq: seq, TS: "2026-01-01T00:00:00Z", Data: json.RawMessage(`{}`)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := mqtt.NewClient(mqtt.NewClientOptions().AddBroker(broker).SetClientID(fmt.Sprintf("barrier-%d", seq)))
+	if tok := c.Connect(); !tok.WaitTimeout(10*time.Second) || tok.Error() != nil {
+		t.Fatalf("barrier connect: %v", tok.Error())
+	}
+	defer c.Disconnect(100)
+	if tok := c.Publish(wire.TelemetryTopic("barrier", MarkerDevice), 1, false, b); !tok.WaitTimeout(10*time.Second) || tok.Error() != nil {
+		t.Fatalf("barrier publish: %v", tok.Error())
+	}
+	deadline := wall.After(timeout)
+	tick := wall.NewTicker(10 * time.Millisecond)
+	defer tick.Stop()
+	for !sink.Has(MarkerDevice, seq) {
+		select {
+		case <-deadline:
+			t.Fatalf("barrier: marker %d not received within %s", seq, timeout)
+		case <-tick.C():
+		}
+	}
+}
+
+// markers numbers Barrier's envelopes.
+var markers atomic.Int64

@@ -2,6 +2,7 @@ package brokers
 
 import (
 	"encoding/json"
+	"runtime"
 	"testing"
 	"time"
 
@@ -52,3 +53,32 @@ func TestSubscribeWithChecksTopic(t *testing.T) {
 		t.Fatalf("unique press-01 %d, press-02 %d, bad %d; want 1, 0, 1", sink.Unique("press-01"), sink.Unique("press-02"), sink.Bad())
 	}
 }
+
+// TestBarrierWaitsForMarker: Barrier returns once its marker is in the
+// sink, and fails when the sink never gets it.
+func TestBarrierWaitsForMarker(t *testing.T) {
+	n := StartNATSNoSink(t, t.TempDir())
+	sink := SubscribeWith(t, n.URL, SubscribeOptions{User: "observer", Password: "x"})
+	Barrier(t, n.URL, sink, 10*time.Second)
+	if sink.Unique(MarkerDevice) != 1 {
+		t.Fatalf("marker count %d, want 1", sink.Unique(MarkerDevice))
+	}
+	deaf := NewSink()
+	ok := make(chan bool)
+	ft := &fatalT{TB: t}
+	go func() {
+		defer func() { ok <- ft.failed }()
+		Barrier(ft, n.URL, deaf, 100*time.Millisecond)
+	}()
+	if !<-ok {
+		t.Fatal("Barrier returned without its marker in the sink")
+	}
+}
+
+// fatalT turns Fatalf into a recorded failure that ends the goroutine.
+type fatalT struct {
+	testing.TB
+	failed bool
+}
+
+func (f *fatalT) Fatalf(string, ...any) { f.failed = true; runtime.Goexit() }
