@@ -3,6 +3,8 @@ package e2e
 import (
 	"encoding/json"
 	"fmt"
+	"strconv"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -10,6 +12,7 @@ import (
 	mqtt "github.com/eclipse/paho.mqtt.golang"
 
 	"github.com/tollgate-iot/tollgate/agent/internal/testkit"
+	"github.com/tollgate-iot/tollgate/internal/testkit/harness"
 	"github.com/tollgate-iot/tollgate/shared/clock"
 )
 
@@ -138,9 +141,19 @@ func TestTokenPushAndRevocationReachOnlineAgent(t *testing.T) {
 	}
 	stopped := seen.Load()
 	for i := range 5 {
-		postBatch(t.Context(), p.addr, 200+i, 1)
+		if rs := postBatch(t.Context(), p.addr, 200+i, 1); len(rs) != 1 || rs[0].Accepted {
+			t.Fatalf("sample after the revocation: %+v, want refused", rs)
+		}
 	}
-	time.Sleep(300 * time.Millisecond)
+	// Barrier: the broker cut the agent off (it can publish nothing more),
+	// and the dashboard subscriber has every message the server's own
+	// observer of the broker counted.
+	harness.Eventually(t, 10*time.Second, func() bool {
+		return metric(t, p, "tollgate_agent_upstream_connected") == 0 &&
+			serverMetric(t, srv, `tollgate_broker_enforced_total{action="disconnect"}`) >= 1
+	}, "the broker to disconnect the revoked agent")
+	harness.Eventually(t, 10*time.Second, func() bool { return seen.Load() >= serverMetric(t, srv, "tollgate_broker_observed_messages") },
+		"the dashboard to have every message the broker observed")
 	if n := seen.Load(); n != stopped {
 		t.Fatalf("%d samples reached the broker after the revocation", n-stopped)
 	}
@@ -210,9 +223,14 @@ func TestRevocationReachesAgentWhosePushChannelIsDown(t *testing.T) {
 	// not blacklisted). Times are whole seconds and the agent's effective
 	// time may lead the server's by up to one (its persisted high-water
 	// mark is rounded up): the revoke comes two seconds later.
-	time.Sleep(2 * time.Second)
+	time.Sleep(2 * time.Second) // spaces two whole-second timestamps; not a wait for an outcome
+	pushes := serverMetric(t, srv, `tollgate_broker_enforced_total{action="push"}`)
 	srv.run(srv.admin, nil, "license", "revoke", license)
-	time.Sleep(300 * time.Millisecond) // a push would have arrived by now
+	// Barrier: the server has pushed the revocation list (to a broker the
+	// agent cannot reach).
+	harness.Eventually(t, 10*time.Second, func() bool {
+		return serverMetric(t, srv, `tollgate_broker_enforced_total{action="push"}`) > pushes
+	}, "the server to push the revocation list")
 	if rs := postBatch(t.Context(), p.addr, 2, 1); len(rs) != 1 || !rs[0].Accepted {
 		t.Fatalf("without its push channel the agent cannot know yet: %+v", rs)
 	}
@@ -223,4 +241,17 @@ func TestRevocationReachesAgentWhosePushChannelIsDown(t *testing.T) {
 	if v := srv.syncView(srv.admin, "press-12"); v.AckedSeq < 1 || v.Overdrafts != 0 {
 		t.Fatalf("the day deducted before the revoke: server sync view %+v, want it acked and no overdraft", v)
 	}
+}
+
+// serverMetric reads one sample of the license server's /metrics (0 if
+// absent).
+func serverMetric(t testing.TB, srv *licenseServer, name string) int64 {
+	t.Helper()
+	for _, l := range strings.Split(httpGet(t, srv.url+"/metrics"), "\n") {
+		if v, ok := strings.CutPrefix(l, name+" "); ok {
+			f, _ := strconv.ParseFloat(v, 64)
+			return int64(f)
+		}
+	}
+	return 0
 }
