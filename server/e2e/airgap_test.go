@@ -453,7 +453,7 @@ func (e *airgapEnv) checkUseBeforeRevocation(B, lic string) {
 	// Times are whole seconds and the agent's effective time may lead the
 	// server's by up to one (its persisted high-water mark is rounded up):
 	// the revoke comes two seconds after the deduction.
-	time.Sleep(2 * time.Second)
+	time.Sleep(2 * time.Second) // spacing of two whole-second timestamps, not a wait for an outcome
 	e.ctlOK(e.root, "license", "revoke", lic)
 	e.agentOK("export-usage", "--data", B, "--out", e.path("rB"))
 	if imp := e.usageImport(e.acme, e.path("rB")); imp.Deductions != 1 || imp.AckedSeq != 1 || imp.NewOverdrafts != 0 {

@@ -201,7 +201,7 @@ func TestSyncSurvivesKill9(t *testing.T) {
 			if ctx.Err() != nil {
 				t.Fatalf("no progress: %d acked, want %d (restart %d)\n%s", total(), want, s.restart, s.proc.Output())
 			}
-			time.Sleep(5 * time.Millisecond)
+			time.Sleep(5 * time.Millisecond) // paces the progress poll; the workers drive the load
 		}
 		s.kill()
 		s.start()

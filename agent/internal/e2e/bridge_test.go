@@ -19,10 +19,8 @@ import (
 	"github.com/tollgate-iot/tollgate/agent/internal/bridge"
 	"github.com/tollgate-iot/tollgate/agent/internal/config"
 	"github.com/tollgate-iot/tollgate/agent/internal/testkit"
-	"github.com/tollgate-iot/tollgate/internal/testkit/harness"
 	"github.com/tollgate-iot/tollgate/internal/testkit/procrss"
 	"github.com/tollgate-iot/tollgate/shared/token"
-	"github.com/tollgate-iot/tollgate/shared/wire"
 )
 
 func childID(i int) string { return fmt.Sprintf("child-%04d", i) }
@@ -122,12 +120,8 @@ func TestBridgeEnforcesChildLicenses(t *testing.T) {
 	// Each child's samples arrive under its own id, in the order it
 	// published them.
 	for seq := int64(1); seq <= 10; seq++ {
-		var env *wire.Telemetry
-		for i := 0; i < 200 && env == nil; i++ {
-			if env = up.Sink.Get(childID(1), seq); env == nil {
-				time.Sleep(50 * time.Millisecond)
-			}
-		}
+		p.Eventually(t, 10*time.Second, func() bool { return up.Sink.Has(childID(1), seq) }, fmt.Sprintf("child-0001 seq %d upstream", seq))
+		env := up.Sink.Get(childID(1), seq)
 		if want := fmt.Sprintf(`{"n":%d}`, seq-1); env == nil || string(env.Data) != want {
 			t.Fatalf("child-0001 seq %d = %+v, want data %s\n%s", seq, env, want, p.Stderr())
 		}
@@ -139,17 +133,10 @@ func TestBridgeEnforcesChildLicenses(t *testing.T) {
 			SampleSeq int64  `json:"sample_seq"`
 		} `json:"children"`
 	}
-	deadline := 50
-	for ; deadline > 0; deadline-- {
+	p.Eventually(t, 5*time.Second, func() bool {
 		json.Unmarshal([]byte(runCmd(t, "status", "--data", data, "--config", cfgFile, "-o", "json")), &st)
-		if st.Refused["no_license"] == 10 && st.Refused["unknown_device"] == 10 {
-			break
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
-	if deadline == 0 {
-		t.Fatalf("refusals = %v, want 10 no_license and 10 unknown_device", st.Refused)
-	}
+		return st.Refused["no_license"] == 10 && st.Refused["unknown_device"] == 10
+	}, "10 no_license and 10 unknown_device refusals in the status")
 	if len(st.Children) != 3 {
 		t.Fatalf("children in status = %+v", st.Children)
 	}
@@ -405,20 +392,15 @@ func TestBridgeRedeliveryKeepsSeq(t *testing.T) {
 	// resumes, before anything published after it.
 	ch.publish(t, childID(1), `{"data":{"k":"next"}}`)
 	for seq, want := range map[int64]string{1: `{"k":"once"}`, 2: `{"k":"next"}`} {
-		var env *wire.Telemetry
-		for i := 0; i < 400 && env == nil; i++ {
-			if env = up.Sink.Get(childID(1), seq); env == nil {
-				time.Sleep(50 * time.Millisecond)
-			}
-		}
-		if env == nil || string(env.Data) != want {
+		p.Eventually(t, 20*time.Second, func() bool { return up.Sink.Has(childID(1), seq) }, fmt.Sprintf("child-0001 seq %d upstream", seq))
+		if env := up.Sink.Get(childID(1), seq); string(env.Data) != want {
 			t.Fatalf("child-0001 seq %d = %+v, want data %s\n%s", seq, env, want, tail(p.Stderr(), 2000))
 		}
 	}
 	// Barrier: a marker published after both takes the next seq, 3, unless
 	// the redelivery was committed again (then seq 3 is its copy).
 	ch.publish(t, childID(1), `{"data":{"k":"marker"}}`)
-	harness.Eventually(t, 20*time.Second, func() bool { return up.Sink.Has(childID(1), 3) }, "child-0001's marker upstream")
+	p.Eventually(t, 20*time.Second, func() bool { return up.Sink.Has(childID(1), 3) }, "child-0001's marker upstream")
 	if env := up.Sink.Get(childID(1), 3); string(env.Data) != `{"k":"marker"}` {
 		t.Fatalf("child-0001 seq 3 = %+v, want the marker (the redelivery was committed again)", env)
 	}

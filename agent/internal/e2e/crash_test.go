@@ -141,7 +141,7 @@ func TestCrashDuringIngest(t *testing.T) {
 			wg.Add(1)
 			go func() { defer wg.Done(); f.run(ctx, p.addr) }()
 		}
-		time.Sleep(time.Duration(50+rng.IntN(250)) * time.Millisecond)
+		time.Sleep(time.Duration(50+rng.IntN(250)) * time.Millisecond) // paces: a random run time before the crash
 		p.kill(t)
 		cancel()
 		wg.Wait()

@@ -15,7 +15,6 @@ import (
 	"github.com/tollgate-iot/tollgate/agent/internal/testkit"
 	"github.com/tollgate-iot/tollgate/certs"
 	"github.com/tollgate-iot/tollgate/internal/testkit/brokers"
-	"github.com/tollgate-iot/tollgate/internal/testkit/harness"
 	"github.com/tollgate-iot/tollgate/shared/clock"
 	"github.com/tollgate-iot/tollgate/shared/token"
 	"github.com/tollgate-iot/tollgate/shared/wire"
@@ -83,7 +82,7 @@ func TestMosquittoMutualTLS(t *testing.T) {
 	// Barrier: once the agent has tried and stopped, a marker published
 	// after it reaches the sink behind anything the agent got through.
 	const connects = "tollgate_agent_upstream_connect_duration_seconds_count"
-	harness.Eventually(t, 20*time.Second, func() bool { return metric(t, p, connects+`{result="error"}`) >= 1 },
+	p.Eventually(t, 20*time.Second, func() bool { return metric(t, p, connects+`{result="error"}`) >= 1 },
 		"a refused connection attempt of the agent")
 	if ok := metric(t, p, connects+`{result="ok"}`); ok != 0 {
 		t.Fatalf("%d connections succeeded without a client certificate", ok)

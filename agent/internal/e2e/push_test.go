@@ -12,7 +12,6 @@ import (
 	mqtt "github.com/eclipse/paho.mqtt.golang"
 
 	"github.com/tollgate-iot/tollgate/agent/internal/testkit"
-	"github.com/tollgate-iot/tollgate/internal/testkit/harness"
 	"github.com/tollgate-iot/tollgate/shared/clock"
 )
 
@@ -148,11 +147,11 @@ func TestTokenPushAndRevocationReachOnlineAgent(t *testing.T) {
 	// Barrier: the broker cut the agent off (it can publish nothing more),
 	// and the dashboard subscriber has every message the server's own
 	// observer of the broker counted.
-	harness.Eventually(t, 10*time.Second, func() bool {
+	p.Eventually(t, 10*time.Second, func() bool {
 		return metric(t, p, "tollgate_agent_upstream_connected") == 0 &&
 			serverMetric(t, srv, `tollgate_broker_enforced_total{action="disconnect"}`) >= 1
 	}, "the broker to disconnect the revoked agent")
-	harness.Eventually(t, 10*time.Second, func() bool { return seen.Load() >= serverMetric(t, srv, "tollgate_broker_observed_messages") },
+	p.Eventually(t, 10*time.Second, func() bool { return seen.Load() >= serverMetric(t, srv, "tollgate_broker_observed_messages") },
 		"the dashboard to have every message the broker observed")
 	if n := seen.Load(); n != stopped {
 		t.Fatalf("%d samples reached the broker after the revocation", n-stopped)
@@ -228,7 +227,7 @@ func TestRevocationReachesAgentWhosePushChannelIsDown(t *testing.T) {
 	srv.run(srv.admin, nil, "license", "revoke", license)
 	// Barrier: the server has pushed the revocation list (to a broker the
 	// agent cannot reach).
-	harness.Eventually(t, 10*time.Second, func() bool {
+	p.Eventually(t, 10*time.Second, func() bool {
 		return serverMetric(t, srv, `tollgate_broker_enforced_total{action="push"}`) > pushes
 	}, "the server to push the revocation list")
 	if rs := postBatch(t.Context(), p.addr, 2, 1); len(rs) != 1 || !rs[0].Accepted {

@@ -16,11 +16,15 @@
 //     process's output.
 //  3. Run a command to completion with Run (a timeout, stdout and stderr
 //     apart, the exit error).
-//  4. Wait for an outcome with Eventually(t, timeout, cond, "what"), never
-//     with a sleep followed by a check. For "nothing arrived", make
-//     something that must arrive after it (a marker sample published
-//     after the one that must not arrive, a server counter) and wait for
-//     that with Eventually; then check the unwanted thing is absent.
+//  4. Wait for an outcome with Eventually(t, timeout, cond, "what") (or
+//     p.Eventually, which also shows the process's output on failure),
+//     never with a sleep followed by a check. For "nothing arrived", make
+//     something that must arrive after it and wait for that first: a
+//     marker published after the thing that must not arrive
+//     (brokers.Barrier in internal/testkit/brokers), or a server counter
+//     read from /metrics; then check the unwanted thing is absent.
+//  5. Brokers and the telemetry sink come from internal/testkit/brokers
+//     (embedded NATS, Mosquitto, Subscribe/SubscribeWith).
 //
 // A time.Sleep that paces load (a client backing off, a crash loop's
 // random run time) is fine; one that waits for something to happen is not.

@@ -211,3 +211,14 @@ func TestBuildOnce(t *testing.T) {
 		t.Fatalf("Build of a missing package = %v", err)
 	}
 }
+
+func TestProcEventuallyShowsOutput(t *testing.T) {
+	p := Start(t, sh(t, "echo agent says why >&2; exec sleep 30"), nil, Options{})
+	Eventually(t, 10*time.Second, func() bool { return strings.Contains(p.Output(), "why") }, "the stderr line")
+	msg := (&fakeT{}).do(func(ft TB) {
+		p.Eventually(ft, 50*time.Millisecond, func() bool { return false }, "the sample upstream")
+	})
+	if !strings.Contains(msg, "waiting for the sample upstream") || !strings.Contains(msg, "agent says why") {
+		t.Fatalf("failure %q lacks what was awaited or the output", msg)
+	}
+}

@@ -371,6 +371,27 @@ func MustRun(t TB, timeout time.Duration, o Options, path string, args ...string
 // saying what it waited for.
 func Eventually(t TB, timeout time.Duration, cond func() bool, what string) {
 	t.Helper()
+	eventually(t, timeout, cond, func() string { return what })
+}
+
+// outputTail bounds the process output a failed Proc.Eventually shows.
+const outputTail = 4000
+
+// Eventually is the package's Eventually that also shows the end of the
+// process's output when it fails.
+func (p *Proc) Eventually(t TB, timeout time.Duration, cond func() bool, what string) {
+	t.Helper()
+	eventually(t, timeout, cond, func() string {
+		out := p.Output()
+		if len(out) > outputTail {
+			out = "…" + out[len(out)-outputTail:]
+		}
+		return what + "\n" + p.Name + " output:\n" + out
+	})
+}
+
+func eventually(t TB, timeout time.Duration, cond func() bool, what func() string) {
+	t.Helper()
 	deadline := wall.After(timeout)
 	tick := wall.NewTicker(pollEvery)
 	defer tick.Stop()
@@ -380,7 +401,7 @@ func Eventually(t TB, timeout time.Duration, cond func() bool, what string) {
 			if cond() {
 				return
 			}
-			t.Fatalf("timed out after %s waiting for %s", timeout, what)
+			t.Fatalf("timed out after %s waiting for %s", timeout, what())
 			return
 		case <-tick.C():
 		}
