@@ -1,17 +1,17 @@
 package e2e
 
 import (
-	"bufio"
 	"encoding/json"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strings"
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/tollgate-iot/tollgate/internal/testkit/harness"
 )
 
 var rowRe = regexp.MustCompile(`^(press|sensor)-0\d$`)
@@ -38,47 +38,24 @@ func moduleRoot(t *testing.T) string {
 func TestDemo(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
-	cmd := exec.Command("bash", filepath.Join(moduleRoot(t), "scripts", "run-demo.sh"))
-	cmd.Env = []string{"PATH=/usr/local/bin:/usr/bin:/bin", "HOME=" + dir, "TOLLGATE_BIN=" + bin,
-		"DEMO_DIR=" + filepath.Join(dir, "demo"), "DEMO_DAYS=4", "DEMO_SPEED=21600"}
-	stderr := &lockedBuffer{}
-	cmd.Stderr = stderr
-	stdout, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	exited := make(chan error, 1)
-	lines := make(chan string, 256)
-	go func() {
-		sc := bufio.NewScanner(stdout)
-		for sc.Scan() {
-			lines <- sc.Text()
-		}
-		close(lines)
-		exited <- cmd.Wait()
-	}()
-	defer func() {
-		cmd.Process.Signal(syscall.SIGTERM)
-		select {
-		case <-exited:
-		case <-wall.After(20 * time.Second):
-			cmd.Process.Kill()
-		}
-	}()
+	p := harness.Start(t, "/bin/bash", []string{filepath.Join(moduleRoot(t), "scripts", "run-demo.sh")}, harness.Options{
+		Env: []string{"PATH=/usr/local/bin:/usr/bin:/bin", "HOME=" + dir, "TOLLGATE_BIN=" + bin,
+			"DEMO_DIR=" + filepath.Join(dir, "demo"), "DEMO_DAYS=4", "DEMO_SPEED=21600"},
+		Grace: 20 * time.Second})
 
 	var out []string
 	rows := map[string][]string{} // DEVICE AGENT VIA LICENSES SENT ACCEPTED REFUSED …
 	var exports, show, deductions string
-	deadline := wall.After(3 * time.Minute)
+	const demoTimeout = 3 * time.Minute
+	begun := wall.Now()
 	for deductions == "" {
-		select {
-		case l, ok := <-lines:
-			if !ok {
-				t.Fatalf("the demo ended early:\n%s\n%s", strings.Join(out, "\n"), stderr.String())
-			}
+		l, ok := p.NextLine(demoTimeout - wall.Now().Sub(begun))
+		switch {
+		case !ok && p.Exited():
+			t.Fatalf("the demo ended early:\n%s\n%s", strings.Join(out, "\n"), p.Stderr())
+		case !ok:
+			t.Fatalf("no tollgatectl command in 3 minutes:\n%s\n%s", strings.Join(out, "\n"), p.Stderr())
+		default:
 			out = append(out, l)
 			f := strings.Fields(l)
 			if len(f) > 10 && rowRe.MatchString(f[0]) && rows[f[0]] == nil {
@@ -93,8 +70,6 @@ func TestDemo(t *testing.T) {
 			if strings.Contains(l, "tollgatectl license deductions ") {
 				deductions = strings.TrimSpace(l)
 			}
-		case <-deadline:
-			t.Fatalf("no tollgatectl command in 3 minutes:\n%s\n%s", strings.Join(out, "\n"), stderr.String())
 		}
 	}
 	t.Logf("demo output:\n%s", strings.Join(out, "\n"))
@@ -125,27 +100,26 @@ func TestDemo(t *testing.T) {
 	if len(env) != 2 || len(argv) != 4 {
 		t.Fatalf("settings %q, command %q", exports, show)
 	}
-	c := exec.Command(filepath.Join(bin, "tollgatectl"), argv[1:]...)
-	c.Env = append([]string{"HOME=" + dir}, env...)
-	res, err := c.CombinedOutput()
-	if err != nil || !strings.Contains(string(res), "revoked") {
+	ctlEnv := harness.Options{Env: append([]string{"HOME=" + dir}, env...)}
+	ctl := func(args ...string) (string, error) {
+		r := harness.Run(0, ctlEnv, filepath.Join(bin, "tollgatectl"), args...)
+		return r.Stdout + r.Stderr, r.Err
+	}
+	res, err := ctl(argv[1:]...)
+	if err != nil || !strings.Contains(res, "revoked") {
 		t.Fatalf("%s: %v\n%s", show, err, res)
 	}
 
 	// The agents synced: the ledger holds press-01's three deductions.
 	argv = strings.Fields(deductions)
-	c = exec.Command(filepath.Join(bin, "tollgatectl"), append(argv[1:], "-o", "json")...)
-	c.Env = append([]string{"HOME=" + dir}, env...)
-	res, err = c.CombinedOutput()
-	if err != nil || strings.Count(string(res), `"days_after"`) != 3 {
+	res, err = ctl(append(argv[1:], "-o", "json")...)
+	if err != nil || strings.Count(res, `"days_after"`) != 3 {
 		t.Fatalf("%s: %v\n%s", deductions, err, res)
 	}
 	// …and the failed fourth day press-01 recorded when it blacklisted
 	// itself reached the server, which blacklisted the device.
-	c = exec.Command(filepath.Join(bin, "tollgatectl"), "device", "show", "press-01", "-o", "json")
-	c.Env = append([]string{"HOME=" + dir}, env...)
-	res, err = c.CombinedOutput()
-	if err != nil || !strings.Contains(string(res), `"blacklisted": true`) {
+	res, err = ctl("device", "show", "press-01", "-o", "json")
+	if err != nil || !strings.Contains(res, `"blacklisted": true`) {
 		t.Fatalf("tollgatectl device show press-01: %v\n%s", err, res)
 	}
 	// The views tell the truth about the agents' fast clocks: press-01's
@@ -157,7 +131,7 @@ func TestDemo(t *testing.T) {
 		WindowsBy string                   `json:"windows_by"`
 		Clock     *struct{ Off bool }      `json:"clock"`
 	}
-	if res := ctlJSON(t, bin, dir, env, &sync, "device", "sync", "press-01"); sync.Last24h.Accepted == 0 ||
+	if res := ctlJSON(t, bin, ctlEnv, &sync, "device", "sync", "press-01"); sync.Last24h.Accepted == 0 ||
 		sync.WindowsBy != "server_receipt" || sync.Clock == nil || !sync.Clock.Off {
 		t.Errorf("tollgatectl device sync press-01: want accepted in the last 24 h by receipt, a clock off:\n%s", res)
 	}
@@ -168,16 +142,16 @@ func TestDemo(t *testing.T) {
 		Hours            []struct{ Difference int64 } `json:"hours"`
 		Clock            *struct{ Note string }       `json:"clock"`
 	}
-	if res := ctlJSON(t, bin, dir, env, &tel, "device", "telemetry", "press-02"); tel.Compared != "totals" || len(tel.Hours) != 0 ||
+	if res := ctlJSON(t, bin, ctlEnv, &tel, "device", "telemetry", "press-02"); tel.Compared != "totals" || len(tel.Hours) != 0 ||
 		tel.Observed == 0 || tel.ReportedAccepted == 0 || tel.Clock == nil || !strings.Contains(tel.Clock.Note, "device clock runs ahead") {
 		t.Errorf("tollgatectl device telemetry press-02: want totals with a note on the clock:\n%s", res)
 	}
 
 	// Ctrl-C stops the server too.
 	server := strings.TrimPrefix(env[0], "TOLLGATE_SERVER=")
-	cmd.Process.Signal(syscall.SIGTERM)
+	p.Signal(syscall.SIGTERM)
 	select {
-	case <-exited:
+	case <-p.Done():
 	case <-wall.After(20 * time.Second):
 		t.Fatal("the demo did not stop on SIGTERM")
 	}
@@ -189,16 +163,14 @@ func TestDemo(t *testing.T) {
 
 // ctlJSON runs tollgatectl ARGS -o json with the demo's settings and
 // decodes its output into v; it returns the output.
-func ctlJSON(t *testing.T, bin, home string, env []string, v any, args ...string) string {
+func ctlJSON(t *testing.T, bin string, opts harness.Options, v any, args ...string) string {
 	t.Helper()
-	c := exec.Command(filepath.Join(bin, "tollgatectl"), append(args, "-o", "json")...)
-	c.Env = append([]string{"HOME=" + home}, env...)
-	res, err := c.CombinedOutput()
-	if err != nil {
-		t.Fatalf("tollgatectl %s: %v\n%s", strings.Join(args, " "), err, res)
+	r := harness.Run(0, opts, filepath.Join(bin, "tollgatectl"), append(args, "-o", "json")...)
+	if r.Err != nil {
+		t.Fatalf("tollgatectl %s: %v\n%s%s", strings.Join(args, " "), r.Err, r.Stdout, r.Stderr)
 	}
-	if err := json.Unmarshal(res, v); err != nil {
-		t.Fatalf("tollgatectl %s: %v\n%s", strings.Join(args, " "), err, res)
+	if err := json.Unmarshal([]byte(r.Stdout), v); err != nil {
+		t.Fatalf("tollgatectl %s: %v\n%s", strings.Join(args, " "), err, r.Stdout)
 	}
-	return string(res)
+	return r.Stdout
 }

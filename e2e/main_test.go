@@ -1,20 +1,16 @@
 package e2e
 
 import (
-	"bufio"
-	"bytes"
-	"context"
 	"fmt"
 	"net"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/tollgate-iot/tollgate/internal/testkit/harness"
 	mqkit "github.com/tollgate-iot/tollgate/internal/testkit/mosquitto"
-	"github.com/tollgate-iot/tollgate/internal/testkit/syncbuf"
 	"github.com/tollgate-iot/tollgate/shared/clock"
 )
 
@@ -24,24 +20,18 @@ var bin string
 var wall clock.Clock = clock.Real{}
 
 func TestMain(m *testing.M) {
-	dir, err := os.MkdirTemp("", "tollgate-e2e-bin")
+	dir, err := harness.Build(
+		"github.com/tollgate-iot/tollgate/server/cmd/tollgate-server",
+		"github.com/tollgate-iot/tollgate/server/cmd/tollgatectl",
+		"github.com/tollgate-iot/tollgate/agent/cmd/tollgate-agent",
+		"github.com/tollgate-iot/tollgate/firmware-sim/cmd/firmware-sim")
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
 	}
 	bin = dir
-	cmd := exec.Command("go", "build", "-o", dir+string(os.PathSeparator),
-		"github.com/tollgate-iot/tollgate/server/cmd/tollgate-server",
-		"github.com/tollgate-iot/tollgate/server/cmd/tollgatectl",
-		"github.com/tollgate-iot/tollgate/agent/cmd/tollgate-agent",
-		"github.com/tollgate-iot/tollgate/firmware-sim/cmd/firmware-sim")
-	if out, err := cmd.CombinedOutput(); err != nil {
-		fmt.Fprintf(os.Stderr, "go build: %v\n%s", err, out)
-		os.RemoveAll(dir)
-		os.Exit(1)
-	}
 	code := m.Run()
-	os.RemoveAll(dir)
+	harness.Cleanup()
 	os.Exit(code)
 }
 
@@ -62,87 +52,24 @@ func runErr(env []string, name string, args ...string) (string, string, error) {
 
 // runWithin is runErr with a deadline other than 2 minutes.
 func runWithin(d time.Duration, env []string, name string, args ...string) (string, string, error) {
-	ctx, cancel := context.WithTimeout(context.Background(), d)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, filepath.Join(bin, name), args...)
-	cmd.Env = append([]string{"PATH=/usr/bin:/bin", "HOME=" + os.TempDir()}, env...)
-	var out, errb bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &errb
-	err := cmd.Run()
-	return out.String(), errb.String(), err
+	r := harness.Run(d, harness.Options{Env: env}, filepath.Join(bin, name), args...)
+	return r.Stdout, r.Stderr, r.Err
 }
 
-// proc is a long-running process of the test.
-type proc struct {
-	name string
-	cmd  *exec.Cmd
-	out  *lockedBuffer
-	done chan struct{}
-}
-
-type lockedBuffer = syncbuf.Buffer
+// startTimeout bounds the wait for each line start waits for.
+const startTimeout = 30 * time.Second
 
 // start runs a binary in the background until the test ends (SIGTERM,
 // then SIGKILL) and waits until its stdout has a line starting with each
-// of wants; it returns the rest of each such line.
-func start(t testing.TB, name string, args []string, wants ...string) (*proc, []string) {
+// of wants, in order; it returns the rest of each such line.
+func start(t testing.TB, name string, args []string, wants ...string) (*harness.Proc, []string) {
 	t.Helper()
-	p := &proc{name: name, cmd: exec.Command(filepath.Join(bin, name), args...), out: &lockedBuffer{}, done: make(chan struct{})}
-	p.cmd.Env = []string{"PATH=/usr/bin:/bin", "HOME=" + os.TempDir()}
-	p.cmd.Stderr = p.out
-	stdout, err := p.cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := p.cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	lines := make(chan string, 16)
-	go func() {
-		sc := bufio.NewScanner(stdout)
-		for sc.Scan() {
-			p.out.Write([]byte(sc.Text() + "\n"))
-			select {
-			case lines <- sc.Text():
-			default:
-			}
-		}
-		p.cmd.Wait()
-		close(p.done)
-	}()
-	t.Cleanup(func() { p.stop() })
+	p := harness.Start(t, filepath.Join(bin, name), args, harness.Options{})
 	got := make([]string, len(wants))
-	deadline := wall.After(30 * time.Second)
-	for i := 0; i < len(wants); {
-		select {
-		case l := <-lines:
-			if rest, ok := strings.CutPrefix(l, wants[i]); ok {
-				got[i] = strings.TrimSpace(rest)
-				i++
-			}
-		case <-p.done:
-			t.Fatalf("%s %v exited:\n%s", name, args, p.out.String())
-		case <-deadline:
-			t.Fatalf("%s %v: no line %q in 30 s:\n%s", name, args, wants[i], p.out.String())
-		}
+	for i, w := range wants {
+		got[i] = p.WaitLine(t, w, startTimeout)
 	}
 	return p, got
-}
-
-// stop ends the process: SIGTERM, SIGKILL after 10 s.
-func (p *proc) stop() {
-	select {
-	case <-p.done:
-		return
-	default:
-	}
-	p.cmd.Process.Signal(os.Interrupt)
-	select {
-	case <-p.done:
-	case <-wall.After(10 * time.Second):
-		p.cmd.Process.Kill()
-		<-p.done
-	}
 }
 
 // freePort returns a free loopback TCP port.

@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/tollgate-iot/tollgate/internal/testkit/harness"
 	"github.com/tollgate-iot/tollgate/internal/testkit/procrss"
 	"github.com/tollgate-iot/tollgate/shared/token"
 )
@@ -100,7 +101,7 @@ func TestScale(t *testing.T) {
 	simArgs := []string{"--devices", fmt.Sprint(gateways * children), "--gateways", fmt.Sprint(gateways),
 		"--rate", fmt.Sprint(rate), "--pattern", "steady", "--duration", fmt.Sprintf("%dm", minutes),
 		"--clock-speed", fmt.Sprint(speed), "-o", "json"}
-	agents := make([]*proc, gateways)
+	agents := make([]*harness.Proc, gateways)
 	for g := range gws {
 		local := mosquitto(t)
 		agents[g], _ = start(t, "tollgate-agent", []string{"run", "--data", gws[g].data, "--config", gws[g].config,
@@ -127,7 +128,7 @@ func TestScale(t *testing.T) {
 	t.Logf("firmware-sim progress:\n%s", errOut)
 	var peak, max int64
 	for g, p := range agents {
-		hwm := vmHWM(t, p.cmd.Process.Pid)
+		hwm := vmHWM(t, p.PID())
 		if g == 0 {
 			peak = hwm
 		}

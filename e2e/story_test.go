@@ -7,13 +7,10 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
-	mqtt "github.com/eclipse/paho.mqtt.golang"
-
-	"github.com/tollgate-iot/tollgate/shared/wire"
+	"github.com/tollgate-iot/tollgate/internal/testkit/brokers"
 )
 
 // The story's parameters: 4 simulated days at 4 simulated hours per real
@@ -166,59 +163,16 @@ type deviceSummary struct {
 	BlacklistReason string           `json:"blacklist_reason"`
 }
 
-// sink records the telemetry a Mosquitto broker carries, by device and seq.
-type sink struct {
-	mu    sync.Mutex
-	seqs  map[string]map[int64]bool
-	bad   int
-	total int
-}
-
 // newSink subscribes to topic on the broker at url, logged in as user
-// with password pass (both empty on Mosquitto). On the server's broker a
-// service's client id is an instance of its name.
-func newSink(t *testing.T, url, user, pass, topic string) *sink {
-	s := &sink{seqs: map[string]map[int64]bool{}}
+// with password pass (both empty on Mosquitto), and records the telemetry
+// by device and seq; an envelope on another device's topic counts as bad.
+// On the server's broker a service's client id is an instance of its name.
+func newSink(t *testing.T, url, user, pass, topic string) *brokers.Sink {
 	clientID := "e2e-sink"
 	if user != "" {
 		clientID = user + "/sink"
 	}
-	c := mqtt.NewClient(mqtt.NewClientOptions().AddBroker(url).SetClientID(clientID).SetOrderMatters(false).
-		SetUsername(user).SetPassword(pass))
-	if tok := c.Connect(); !tok.WaitTimeout(10*time.Second) || tok.Error() != nil {
-		t.Fatalf("sink connect: %v", tok.Error())
-	}
-	t.Cleanup(func() { c.Disconnect(100) })
-	tok := c.Subscribe(topic, 1, func(_ mqtt.Client, m mqtt.Message) {
-		env, err := wire.ParseTelemetry(m.Payload())
-		s.mu.Lock()
-		defer s.mu.Unlock()
-		s.total++
-		if err != nil || !strings.HasSuffix(m.Topic(), "/"+env.DeviceID+"/telemetry") {
-			s.bad++
-			return
-		}
-		if s.seqs[env.DeviceID] == nil {
-			s.seqs[env.DeviceID] = map[int64]bool{}
-		}
-		s.seqs[env.DeviceID][env.Seq] = true
-	})
-	if !tok.WaitTimeout(10*time.Second) || tok.Error() != nil {
-		t.Fatalf("sink subscribe: %v", tok.Error())
-	}
-	return s
-}
-
-func (s *sink) badCount() int {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.bad
-}
-
-func (s *sink) unique(dev string) int64 {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return int64(len(s.seqs[dev]))
+	return brokers.SubscribeWith(t, url, brokers.SubscribeOptions{User: user, Password: pass, ClientID: clientID, Topic: topic, CheckTopic: true})
 }
 
 // runStory runs the fleet's agents against upstream (an MQTT URL) with the
@@ -374,14 +328,14 @@ func TestStory(t *testing.T) {
 		if d.DeviceID == "press-04" {
 			want -= sum.Totals.Queued
 		}
-		for sk.unique(d.DeviceID) < want && wall.Now().Before(deadline) {
+		for int64(sk.Unique(d.DeviceID)) < want && wall.Now().Before(deadline) {
 			<-wall.After(100 * time.Millisecond)
 		}
-		if got := sk.unique(d.DeviceID); got != want {
+		if got := int64(sk.Unique(d.DeviceID)); got != want {
 			t.Errorf("%s: %d samples reached the application, want %d (accepted %d)", d.DeviceID, got, want, d.Accepted)
 		}
 	}
-	if n := sk.badCount(); n != 0 {
+	if n := sk.Bad(); n != 0 {
 		t.Errorf("%d envelopes did not parse", n)
 	}
 }
@@ -407,14 +361,14 @@ func TestStoryMosquitto(t *testing.T) {
 	}
 	deadline := wall.Now().Add(30 * time.Second)
 	for _, d := range sum.Devices {
-		for sk.unique(d.DeviceID) < d.Accepted && wall.Now().Before(deadline) {
+		for int64(sk.Unique(d.DeviceID)) < d.Accepted && wall.Now().Before(deadline) {
 			<-wall.After(100 * time.Millisecond)
 		}
-		if got := sk.unique(d.DeviceID); got != d.Accepted {
+		if got := int64(sk.Unique(d.DeviceID)); got != d.Accepted {
 			t.Errorf("%s: %d samples arrived at Mosquitto, %d accepted", d.DeviceID, got, d.Accepted)
 		}
 	}
-	if n := sk.badCount(); n != 0 {
+	if n := sk.Bad(); n != 0 {
 		t.Errorf("%d envelopes did not parse", n)
 	}
 }

@@ -1,7 +1,6 @@
 package e2e
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"crypto/ed25519"
@@ -9,8 +8,8 @@ import (
 	"crypto/x509"
 	"encoding/json"
 	"encoding/pem"
+	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"net/http"
 	"os"
@@ -20,6 +19,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/tollgate-iot/tollgate/internal/testkit/harness"
 	"github.com/tollgate-iot/tollgate/server/internal/keys"
 	"github.com/tollgate-iot/tollgate/server/internal/ledger"
 	"github.com/tollgate-iot/tollgate/server/internal/store"
@@ -210,15 +210,12 @@ type airgapEnv struct {
 	bin, dir, srvData   string
 	url                 string
 	root, acme, globex  string // API keys
-	serve               *exec.Cmd
-	serveDone           chan error
-	serveErr            *bytes.Buffer
+	serve               *harness.Proc
 	trustFile, trustDir string
 }
 
 func newAirgapEnv(t *testing.T) *airgapEnv {
-	root := moduleRoot(t)
-	e := &airgapEnv{t: t, bin: build(t, root), dir: t.TempDir()}
+	e := &airgapEnv{t: t, bin: build(t), dir: t.TempDir()}
 	e.srvData = e.path("server")
 	var init struct {
 		AdminKey string `json:"admin_api_key"`
@@ -243,19 +240,11 @@ type result struct {
 // run runs a binary with only HOME (and the given variables) set.
 func (e *airgapEnv) run(env []string, name string, args ...string) result {
 	e.t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, filepath.Join(e.bin, name), args...)
-	cmd.Dir = e.dir
-	cmd.Env = append([]string{"HOME=" + e.dir}, env...)
-	var out, errb bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &errb
-	err := cmd.Run()
-	r := result{out: out.String(), err: errb.String()}
-	if ee, ok := err.(*exec.ExitError); ok {
-		r.code = ee.ExitCode()
-	} else if err != nil {
-		e.t.Fatalf("%s %v: %v", name, args, err)
+	res := harness.Run(time.Minute, harness.Options{Dir: e.dir, Env: append([]string{"HOME=" + e.dir}, env...)}, filepath.Join(e.bin, name), args...)
+	r := result{out: res.Stdout, err: res.Stderr, code: res.Code}
+	var ee *exec.ExitError
+	if res.Err != nil && !errors.As(res.Err, &ee) {
+		e.t.Fatalf("%s %v: %v", name, args, res.Err)
 	}
 	return r
 }
@@ -317,38 +306,22 @@ func (e *airgapEnv) refused(codes string, r result) string {
 }
 
 func (e *airgapEnv) startServer() {
-	cmd := exec.Command(filepath.Join(e.bin, "tollgate-server"), "serve", "--data", e.srvData, "--http", "127.0.0.1:0")
-	cmd.Env = []string{"HOME=" + e.dir}
-	stdout, _ := cmd.StdoutPipe()
-	e.serveErr = &bytes.Buffer{}
-	cmd.Stderr = e.serveErr
-	if err := cmd.Start(); err != nil {
-		e.t.Fatal(err)
-	}
-	e.serve, e.serveDone = cmd, make(chan error, 1)
-	go func() { e.serveDone <- cmd.Wait() }()
+	e.serve = harness.Start(e.t, filepath.Join(e.bin, "tollgate-server"), []string{"serve", "--data", e.srvData, "--http", "127.0.0.1:0"},
+		harness.Options{Env: []string{"HOME=" + e.dir}, Grace: 30 * time.Second})
 	e.t.Cleanup(e.stopServer)
-	line, err := bufio.NewReader(stdout).ReadString('\n')
-	if err != nil || !strings.HasPrefix(line, "http: http://") {
-		e.t.Fatalf("serve printed %q (%v)\n%s", line, err, e.serveErr)
+	line, ok := e.serve.NextLine(30 * time.Second)
+	if !ok || !strings.HasPrefix(line, "http: http://") {
+		e.t.Fatalf("serve printed %q\n%s", line, e.serve.Output())
 	}
 	e.url = strings.TrimPrefix(strings.TrimSpace(line), "http: ")
-	go io.Copy(io.Discard, stdout)
 }
 
 func (e *airgapEnv) stopServer() {
 	if e.serve == nil {
 		return
 	}
-	e.serve.Process.Signal(os.Interrupt)
-	select {
-	case err := <-e.serveDone:
-		if err != nil {
-			e.t.Errorf("server exited with %v after SIGINT\n%s", err, e.serveErr)
-		}
-	case <-time.After(30 * time.Second):
-		e.serve.Process.Kill()
-		e.t.Error("server did not stop on SIGINT")
+	if err := e.serve.Stop(); err != nil {
+		e.t.Errorf("server exited with %v after SIGTERM\n%s", err, e.serve.Stderr())
 	}
 	e.serve = nil
 }
@@ -417,24 +390,15 @@ func (e *airgapEnv) day(data string, at time.Time, n int, during ...func()) (int
 	now := clock.Real{}.Now().UTC()
 	origin := now.Add(-30 * 24 * time.Hour).Truncate(time.Second)
 	speed := float64(at.Sub(origin)) / float64(now.Sub(origin))
-	cmd := exec.Command(filepath.Join(e.bin, "tollgate-agent"), "run", "--data", data, "--ingest", "127.0.0.1:0",
-		"--clock-speed", fmt.Sprintf("%.9f", speed), "--clock-origin", origin.Format(time.RFC3339))
-	cmd.Env = []string{"HOME=" + e.dir}
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
-	stdout, _ := cmd.StdoutPipe()
-	if err := cmd.Start(); err != nil {
-		e.t.Fatal(err)
-	}
-	done := make(chan error, 1)
-	go func() { done <- cmd.Wait() }()
-	line, err := bufio.NewReader(stdout).ReadString('\n')
+	p := harness.Start(e.t, filepath.Join(e.bin, "tollgate-agent"), []string{"run", "--data", data, "--ingest", "127.0.0.1:0",
+		"--clock-speed", fmt.Sprintf("%.9f", speed), "--clock-origin", origin.Format(time.RFC3339)},
+		harness.Options{Env: []string{"HOME=" + e.dir}, Grace: 30 * time.Second})
+	line, _ := p.NextLine(30 * time.Second)
 	addr, ok := strings.CutPrefix(strings.TrimSpace(line), "ingest listening on ")
-	if err != nil || !ok {
-		cmd.Process.Kill()
-		e.t.Fatalf("agent run printed %q (%v)\n%s", line, err, stderr.String())
+	if !ok {
+		p.Kill()
+		e.t.Fatalf("agent run printed %q\n%s", line, p.Output())
 	}
-	go io.Copy(io.Discard, stdout)
 	accepted, reasons := 0, map[string]int{}
 	if n > 0 {
 		samples := make([]map[string]any, n)
@@ -468,15 +432,8 @@ func (e *airgapEnv) day(data string, at time.Time, n int, during ...func()) (int
 	for _, f := range during {
 		f()
 	}
-	cmd.Process.Signal(os.Interrupt)
-	select {
-	case err := <-done:
-		if err != nil {
-			e.t.Fatalf("agent exit: %v\n%s", err, stderr.String())
-		}
-	case <-time.After(30 * time.Second):
-		cmd.Process.Kill()
-		e.t.Fatal("agent did not stop on SIGINT")
+	if err := p.Stop(); err != nil {
+		e.t.Fatalf("agent exit: %v\n%s", err, p.Stderr())
 	}
 	return accepted, reasons
 }
@@ -496,7 +453,7 @@ func (e *airgapEnv) checkUseBeforeRevocation(B, lic string) {
 	// Times are whole seconds and the agent's effective time may lead the
 	// server's by up to one (its persisted high-water mark is rounded up):
 	// the revoke comes two seconds after the deduction.
-	time.Sleep(2 * time.Second)
+	time.Sleep(2 * time.Second) // spacing of two whole-second timestamps, not a wait for an outcome
 	e.ctlOK(e.root, "license", "revoke", lic)
 	e.agentOK("export-usage", "--data", B, "--out", e.path("rB"))
 	if imp := e.usageImport(e.acme, e.path("rB")); imp.Deductions != 1 || imp.AckedSeq != 1 || imp.NewOverdrafts != 0 {

@@ -1,7 +1,6 @@
 package e2e
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"crypto/ed25519"
@@ -14,7 +13,6 @@ import (
 	"io"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -23,6 +21,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/tollgate-iot/tollgate/internal/testkit/harness"
 	"github.com/tollgate-iot/tollgate/shared/clock"
 	"github.com/tollgate-iot/tollgate/shared/syncproto"
 	"github.com/tollgate-iot/tollgate/shared/token"
@@ -46,54 +45,35 @@ type killServer struct {
 	t       *testing.T
 	bin     string
 	data    string
-	cmd     *exec.Cmd
-	done    chan error
-	stderr  *bytes.Buffer
+	proc    *harness.Proc
 	url     atomic.Pointer[string]
 	restart int
 }
 
 func (s *killServer) start() {
 	s.t.Helper()
-	cmd := exec.Command(filepath.Join(s.bin, "tollgate-server"), "serve", "--data", s.data, "--http", "127.0.0.1:0", "--profile", "small")
-	cmd.Env = []string{"HOME=" + s.data}
-	stdout, _ := cmd.StdoutPipe()
-	s.stderr = &bytes.Buffer{}
-	cmd.Stderr = s.stderr
-	if err := cmd.Start(); err != nil {
-		s.t.Fatal(err)
-	}
-	s.cmd, s.done = cmd, make(chan error, 1)
-	go func() { s.done <- cmd.Wait() }()
-	line, err := bufio.NewReader(stdout).ReadString('\n')
-	if err != nil || !strings.HasPrefix(line, "http: http://") {
-		s.t.Fatalf("serve printed %q (%v)\n%s", line, err, s.stderr)
+	s.proc = harness.Start(s.t, filepath.Join(s.bin, "tollgate-server"), []string{"serve", "--data", s.data, "--http", "127.0.0.1:0", "--profile", "small"},
+		harness.Options{Env: []string{"HOME=" + s.data}, Grace: 30 * time.Second})
+	line, _ := s.proc.NextLine(killDeadline)
+	if !strings.HasPrefix(line, "http: http://") {
+		s.t.Fatalf("serve printed %q\n%s", line, s.proc.Output())
 	}
 	u := strings.TrimPrefix(strings.TrimSpace(line), "http: ")
 	s.url.Store(&u)
-	go io.Copy(io.Discard, stdout)
 }
 
 // kill sends SIGKILL: no shutdown, no flush, whatever was in flight is cut.
 func (s *killServer) kill() {
-	s.t.Helper()
-	if err := s.cmd.Process.Kill(); err != nil {
-		s.t.Fatal(err)
-	}
-	<-s.done
+	s.proc.Kill()
 	s.restart++
 }
 
 func (s *killServer) stop() {
-	if s.cmd == nil || s.cmd.ProcessState != nil {
+	if s.proc == nil || s.proc.Exited() {
 		return
 	}
-	s.cmd.Process.Signal(os.Interrupt)
-	select {
-	case <-s.done:
-	case <-time.After(30 * time.Second):
-		s.cmd.Process.Kill()
-		s.t.Error("server did not stop on SIGINT")
+	if err := s.proc.Stop(); err != nil {
+		s.t.Errorf("server did not stop cleanly on SIGTERM: %v\n%s", err, s.proc.Stderr())
 	}
 }
 
@@ -169,28 +149,20 @@ func TestSyncSurvivesKill9(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds and kills the server")
 	}
-	root := moduleRoot(t)
-	bin := t.TempDir()
-	build := exec.Command("go", "build", "-o", bin+string(os.PathSeparator), "./server/cmd/tollgate-server")
-	build.Dir = root
-	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
+	bin := build(t)
 	dir := t.TempDir()
 	s := &killServer{t: t, bin: bin, data: filepath.Join(dir, "server")}
 	var init struct {
 		AdminKey string `json:"admin_api_key"`
 	}
-	out, err := exec.Command(filepath.Join(bin, "tollgate-server"), "init", "--data", s.data, "-o", "json").Output()
-	if err != nil || json.Unmarshal(out, &init) != nil {
+	out := harness.MustRun(t, 0, harness.Options{}, filepath.Join(bin, "tollgate-server"), "init", "--data", s.data, "-o", "json")
+	if err := json.Unmarshal([]byte(out), &init); err != nil {
 		t.Fatalf("init: %v %s", err, out)
 	}
 	s.start()
 	t.Cleanup(s.stop)
 	trustOut := filepath.Join(dir, "trust.json")
-	if out, err := exec.Command(filepath.Join(bin, "tollgate-server"), "trust", "--data", s.data, "--out", trustOut).CombinedOutput(); err != nil {
-		t.Fatalf("trust: %v %s", err, out)
-	}
+	harness.MustRun(t, 0, harness.Options{}, filepath.Join(bin, "tollgate-server"), "trust", "--data", s.data, "--out", trustOut)
 	raw, err := os.ReadFile(trustOut)
 	if err != nil {
 		t.Fatal(err)
@@ -227,9 +199,9 @@ func TestSyncSurvivesKill9(t *testing.T) {
 		want := total() + killProgress
 		for total() < want {
 			if ctx.Err() != nil {
-				t.Fatalf("no progress: %d acked, want %d (restart %d)\n%s", total(), want, s.restart, s.stderr)
+				t.Fatalf("no progress: %d acked, want %d (restart %d)\n%s", total(), want, s.restart, s.proc.Output())
 			}
-			time.Sleep(5 * time.Millisecond)
+			time.Sleep(5 * time.Millisecond) // paces the progress poll; the workers drive the load
 		}
 		s.kill()
 		s.start()

@@ -104,7 +104,7 @@ func TestWalkthrough(t *testing.T) {
 		t.Skip("builds and runs the binaries")
 	}
 	root := moduleRoot(t)
-	e := &env{t: t, root: root, bin: build(t, root), dir: t.TempDir(), vars: map[string]string{}}
+	e := &env{t: t, root: root, bin: build(t), dir: t.TempDir(), vars: map[string]string{}}
 	var doc strings.Builder
 	doc.WriteString(walkthroughIntro)
 	for i, s := range steps {

@@ -7,7 +7,6 @@
 package e2e
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
@@ -19,6 +18,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/tollgate-iot/tollgate/internal/testkit/harness"
 )
 
 var update = flag.Bool("update", false, "rewrite docs/walkthrough.md with this run's output")
@@ -34,7 +35,7 @@ type env struct {
 	dir   string // working directory of the commands
 	vars  map[string]string
 	addr  string
-	serve *exec.Cmd
+	serve *harness.Proc
 }
 
 func moduleRoot(t *testing.T) string {
@@ -51,18 +52,22 @@ func moduleRoot(t *testing.T) string {
 	}
 }
 
-// build compiles the three binaries once into a temporary directory.
-func build(t *testing.T, root string) string {
+// serverPkgs are the binaries the suite runs.
+var serverPkgs = []string{
+	"github.com/tollgate-iot/tollgate/server/cmd/tollgate-server",
+	"github.com/tollgate-iot/tollgate/server/cmd/tollgatectl",
+	"github.com/tollgate-iot/tollgate/agent/cmd/tollgate-agent",
+}
+
+// build compiles the three binaries once per test binary and returns
+// their directory.
+func build(t *testing.T) string {
 	t.Helper()
-	bin := t.TempDir()
-	for _, pkg := range []string{"./server/cmd/tollgate-server", "./server/cmd/tollgatectl", "./agent/cmd/tollgate-agent"} {
-		cmd := exec.Command("go", "build", "-o", bin+string(os.PathSeparator), pkg)
-		cmd.Dir = root
-		if out, err := cmd.CombinedOutput(); err != nil {
-			t.Fatalf("go build %s: %v\n%s", pkg, err, out)
-		}
+	dir, err := harness.Build(serverPkgs...)
+	if err != nil {
+		t.Fatal(err)
 	}
-	return bin
+	return dir
 }
 
 // split tokenizes a walkthrough command line: words, "double quoted"
@@ -141,34 +146,19 @@ func (e *env) startServer(line string) string {
 			argv[i] = "127.0.0.1:0"
 		}
 	}
-	cmd := exec.Command(filepath.Join(e.bin, argv[0]), argv[1:]...)
-	cmd.Dir = e.dir
-	stdout, _ := cmd.StdoutPipe()
-	cmd.Stderr = &bytes.Buffer{}
-	if err := cmd.Start(); err != nil {
-		e.t.Fatal(err)
-	}
-	e.serve = cmd
+	p := harness.Start(e.t, filepath.Join(e.bin, argv[0]), argv[1:], harness.Options{Dir: e.dir, Inherit: true, Grace: 30 * time.Second})
+	e.serve = p
 	e.t.Cleanup(func() {
-		cmd.Process.Signal(os.Interrupt)
-		done := make(chan error, 1)
-		go func() { done <- cmd.Wait() }()
-		select {
-		case err := <-done:
-			if err != nil {
-				e.t.Errorf("server exited with %v after SIGINT\n%s", err, cmd.Stderr)
-			}
-		case <-time.After(30 * time.Second):
-			cmd.Process.Kill()
-			e.t.Error("server did not stop on SIGINT")
+		if err := p.Stop(); err != nil {
+			e.t.Errorf("server exited with %v after SIGTERM\n%s", err, p.Stderr())
 		}
 	})
-	line1, err := bufio.NewReader(stdout).ReadString('\n')
-	if err != nil || !strings.HasPrefix(line1, "http: http://") {
-		e.t.Fatalf("serve printed %q (%v)\n%s", line1, err, cmd.Stderr)
+	line1, ok := p.NextLine(30 * time.Second)
+	if !ok || !strings.HasPrefix(line1, "http: http://") {
+		e.t.Fatalf("serve printed %q\n%s", line1, p.Output())
 	}
 	e.addr = strings.TrimPrefix(strings.TrimSpace(line1), "http: http://")
-	return strings.ReplaceAll(line1, e.addr, docAddr)
+	return strings.ReplaceAll(line1+"\n", e.addr, docAddr)
 }
 
 // jsonPath reads a dotted path ("licenses.0.id") from a JSON document.

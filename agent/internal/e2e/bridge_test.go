@@ -21,7 +21,6 @@ import (
 	"github.com/tollgate-iot/tollgate/agent/internal/testkit"
 	"github.com/tollgate-iot/tollgate/internal/testkit/procrss"
 	"github.com/tollgate-iot/tollgate/shared/token"
-	"github.com/tollgate-iot/tollgate/shared/wire"
 )
 
 func childID(i int) string { return fmt.Sprintf("child-%04d", i) }
@@ -101,7 +100,7 @@ func waitBridge(t testing.TB, ch *children, p *proc) {
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
-	t.Fatalf("the bridge never took a child sample\n%s", p.stderr.String())
+	t.Fatalf("the bridge never took a child sample\n%s", p.Stderr())
 }
 
 func TestBridgeEnforcesChildLicenses(t *testing.T) {
@@ -121,14 +120,10 @@ func TestBridgeEnforcesChildLicenses(t *testing.T) {
 	// Each child's samples arrive under its own id, in the order it
 	// published them.
 	for seq := int64(1); seq <= 10; seq++ {
-		var env *wire.Telemetry
-		for i := 0; i < 200 && env == nil; i++ {
-			if env = up.Sink.Get(childID(1), seq); env == nil {
-				time.Sleep(50 * time.Millisecond)
-			}
-		}
+		p.Eventually(t, 10*time.Second, func() bool { return up.Sink.Has(childID(1), seq) }, fmt.Sprintf("child-0001 seq %d upstream", seq))
+		env := up.Sink.Get(childID(1), seq)
 		if want := fmt.Sprintf(`{"n":%d}`, seq-1); env == nil || string(env.Data) != want {
-			t.Fatalf("child-0001 seq %d = %+v, want data %s\n%s", seq, env, want, p.stderr.String())
+			t.Fatalf("child-0001 seq %d = %+v, want data %s\n%s", seq, env, want, p.Stderr())
 		}
 	}
 	var st struct {
@@ -138,17 +133,10 @@ func TestBridgeEnforcesChildLicenses(t *testing.T) {
 			SampleSeq int64  `json:"sample_seq"`
 		} `json:"children"`
 	}
-	deadline := 50
-	for ; deadline > 0; deadline-- {
+	p.Eventually(t, 5*time.Second, func() bool {
 		json.Unmarshal([]byte(runCmd(t, "status", "--data", data, "--config", cfgFile, "-o", "json")), &st)
-		if st.Refused["no_license"] == 10 && st.Refused["unknown_device"] == 10 {
-			break
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
-	if deadline == 0 {
-		t.Fatalf("refusals = %v, want 10 no_license and 10 unknown_device", st.Refused)
-	}
+		return st.Refused["no_license"] == 10 && st.Refused["unknown_device"] == 10
+	}, "10 no_license and 10 unknown_device refusals in the status")
 	if len(st.Children) != 3 {
 		t.Fatalf("children in status = %+v", st.Children)
 	}
@@ -180,9 +168,9 @@ func BenchmarkBridgeRSS(b *testing.B) {
 		}
 		if i == 600 {
 			m := httpGet(b, "http://"+p.addr+"/metrics")
-			b.Fatalf("bridge did not take all samples:\n%s\n%s", grepLines(m, "bridge|refused|queue"), tail(p.stderr.String(), 3000))
+			b.Fatalf("bridge did not take all samples:\n%s\n%s", grepLines(m, "bridge|refused|queue"), tail(p.Stderr(), 3000))
 		}
-		hwm := peakRSS(b, p.cmd.Process.Pid)
+		hwm := peakRSS(b, p.PID())
 		p.stop(b)
 		b.ReportMetric(float64(hwm)/1024, "peak_rss_MiB")
 	}
@@ -260,7 +248,7 @@ func TestBridgeSurvivesKill(t *testing.T) {
 		for k := 0; k < perChild; k++ {
 			want := fmt.Sprintf(`{"k":%d}`, k)
 			if !waitData(up.Sink, childID(i), want, 20*time.Second) {
-				t.Fatalf("%s sample %s acknowledged by the local broker never arrived upstream\n%s", childID(i), want, tail(p.stderr.String(), 2000))
+				t.Fatalf("%s sample %s acknowledged by the local broker never arrived upstream\n%s", childID(i), want, tail(p.Stderr(), 2000))
 			}
 		}
 	}
@@ -393,7 +381,7 @@ func TestBridgeRedeliveryKeepsSeq(t *testing.T) {
 		time.Sleep(50 * time.Millisecond)
 	}
 	if i == 200 {
-		t.Fatalf("the bridge did not commit the sample\n%s", tail(p.stderr.String(), 2000))
+		t.Fatalf("the bridge did not commit the sample\n%s", tail(p.Stderr(), 2000))
 	}
 	p.kill(t) // committed, PUBACK never reached the broker
 	px.drop.Store(false)
@@ -404,19 +392,17 @@ func TestBridgeRedeliveryKeepsSeq(t *testing.T) {
 	// resumes, before anything published after it.
 	ch.publish(t, childID(1), `{"data":{"k":"next"}}`)
 	for seq, want := range map[int64]string{1: `{"k":"once"}`, 2: `{"k":"next"}`} {
-		var env *wire.Telemetry
-		for i := 0; i < 400 && env == nil; i++ {
-			if env = up.Sink.Get(childID(1), seq); env == nil {
-				time.Sleep(50 * time.Millisecond)
-			}
-		}
-		if env == nil || string(env.Data) != want {
-			t.Fatalf("child-0001 seq %d = %+v, want data %s\n%s", seq, env, want, tail(p.stderr.String(), 2000))
+		p.Eventually(t, 20*time.Second, func() bool { return up.Sink.Has(childID(1), seq) }, fmt.Sprintf("child-0001 seq %d upstream", seq))
+		if env := up.Sink.Get(childID(1), seq); string(env.Data) != want {
+			t.Fatalf("child-0001 seq %d = %+v, want data %s\n%s", seq, env, want, tail(p.Stderr(), 2000))
 		}
 	}
-	time.Sleep(300 * time.Millisecond) // a third envelope would be on its way by now
-	if env := up.Sink.Get(childID(1), 3); env != nil {
-		t.Fatalf("child-0001 has a seq 3: %+v (the redelivery was committed again)", env)
+	// Barrier: a marker published after both takes the next seq, 3, unless
+	// the redelivery was committed again (then seq 3 is its copy).
+	ch.publish(t, childID(1), `{"data":{"k":"marker"}}`)
+	p.Eventually(t, 20*time.Second, func() bool { return up.Sink.Has(childID(1), 3) }, "child-0001's marker upstream")
+	if env := up.Sink.Get(childID(1), 3); string(env.Data) != `{"k":"marker"}` {
+		t.Fatalf("child-0001 seq 3 = %+v, want the marker (the redelivery was committed again)", env)
 	}
 	if got := metric(t, p, "tollgate_agent_bridge_redelivered_total"); got < 1 {
 		t.Fatalf("redelivered = %d, want ≥ 1 (received %d, accepted %d)", got,

@@ -141,7 +141,7 @@ func TestCrashDuringIngest(t *testing.T) {
 			wg.Add(1)
 			go func() { defer wg.Done(); f.run(ctx, p.addr) }()
 		}
-		time.Sleep(time.Duration(50+rng.IntN(250)) * time.Millisecond)
+		time.Sleep(time.Duration(50+rng.IntN(250)) * time.Millisecond) // paces: a random run time before the crash
 		p.kill(t)
 		cancel()
 		wg.Wait()
@@ -155,7 +155,7 @@ func TestCrashDuringIngest(t *testing.T) {
 	// A last, clean run drains the outbox.
 	p := start(t, data, args...)
 	if missing := waitAll(nats.Sink, f.acked, 60*time.Second); missing > 0 {
-		t.Fatalf("%d of %d acknowledged samples never reached the broker\n%s", missing, len(f.acked), tail(p.stderr.String(), 3000))
+		t.Fatalf("%d of %d acknowledged samples never reached the broker\n%s", missing, len(f.acked), tail(p.Stderr(), 3000))
 	}
 	p.stop(t)
 	final := readSnapshot(t, data)

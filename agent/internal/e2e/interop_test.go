@@ -14,6 +14,7 @@ import (
 
 	"github.com/tollgate-iot/tollgate/agent/internal/testkit"
 	"github.com/tollgate-iot/tollgate/certs"
+	"github.com/tollgate-iot/tollgate/internal/testkit/brokers"
 	"github.com/tollgate-iot/tollgate/shared/clock"
 	"github.com/tollgate-iot/tollgate/shared/token"
 	"github.com/tollgate-iot/tollgate/shared/wire"
@@ -32,7 +33,7 @@ func deliver(t *testing.T, p *proc, sink *testkit.Sink, n int) {
 	t.Helper()
 	res := postBatch(context.Background(), p.addr, 0, n)
 	if len(res) != n {
-		t.Fatalf("post: %v\n%s", res, p.stderr.String())
+		t.Fatalf("post: %v\n%s", res, p.Stderr())
 	}
 	for i, r := range res {
 		if !r.Accepted {
@@ -41,7 +42,7 @@ func deliver(t *testing.T, p *proc, sink *testkit.Sink, n int) {
 	}
 	if !sink.WaitUnique(n, 20*time.Second) {
 		u, _, _, _ := sink.Stats()
-		t.Fatalf("%d of %d samples arrived\n%s", u, n, p.stderr.String())
+		t.Fatalf("%d of %d samples arrived\n%s", u, n, p.Stderr())
 	}
 	env := sink.Get("pump-1", 1)
 	if env == nil || env.CustomerID != "acme" || env.Seq != 1 {
@@ -78,16 +79,24 @@ func TestMosquittoMutualTLS(t *testing.T) {
 	if len(res) != 5 || !res[0].Accepted {
 		t.Fatalf("samples not queued: %v", res)
 	}
-	time.Sleep(500 * time.Millisecond)
-	if u, _, _, _ := sink.Stats(); u != 0 {
-		t.Fatal("samples arrived without a client certificate")
+	// Barrier: once the agent has tried and stopped, a marker published
+	// after it reaches the sink behind anything the agent got through.
+	const connects = "tollgate_agent_upstream_connect_duration_seconds_count"
+	p.Eventually(t, 20*time.Second, func() bool { return metric(t, p, connects+`{result="error"}`) >= 1 },
+		"a refused connection attempt of the agent")
+	if ok := metric(t, p, connects+`{result="ok"}`); ok != 0 {
+		t.Fatalf("%d connections succeeded without a client certificate", ok)
 	}
 	p.stop(t)
+	brokers.Barrier(t, m.URL, sink, 20*time.Second)
+	if sink.Unique("pump-1") != 0 {
+		t.Fatal("samples arrived without a client certificate")
+	}
 	// With the generated directory (device pair included) it gets through.
 	p = start(t, data, "--broker", broker, "--certs", dir)
 	defer p.stop(t)
-	if !sink.WaitUnique(5, 20*time.Second) {
-		t.Fatalf("queued samples did not arrive over mTLS\n%s", p.stderr.String())
+	if !sink.WaitUnique(5+1, 20*time.Second) { // and the marker
+		t.Fatalf("queued samples did not arrive over mTLS\n%s", p.Stderr())
 	}
 }
 
@@ -179,13 +188,11 @@ func TestSeparateMetricsListener(t *testing.T) {
 	data := initData(t, realWindow)
 	p := start(t, data, "--metrics", "127.0.0.1:0")
 	defer p.stop(t)
-	var addr string
-	select {
-	case l := <-p.more:
-		addr, _ = strings.CutPrefix(l, "metrics listening on ")
-	case <-time.After(10 * time.Second):
-		t.Fatal("no metrics address printed")
+	l, ok := p.NextLine(10 * time.Second)
+	if !ok {
+		t.Fatalf("no metrics address printed\n%s", p.Output())
 	}
+	addr, _ := strings.CutPrefix(l, "metrics listening on ")
 	postBatch(context.Background(), p.addr, 0, 2)
 	if m := httpGet(t, "http://"+addr+"/metrics"); !strings.Contains(m, `tollgate_agent_samples_accepted_total{device_id="pump-1"} 2`) {
 		t.Fatalf("metrics on %s:\n%s", addr, m)

@@ -1,15 +1,12 @@
 package e2e
 
 import (
-	"bufio"
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -17,28 +14,25 @@ import (
 
 	"github.com/tollgate-iot/tollgate/agent/internal/store"
 	"github.com/tollgate-iot/tollgate/agent/internal/testkit"
-	"github.com/tollgate-iot/tollgate/internal/testkit/syncbuf"
+	"github.com/tollgate-iot/tollgate/internal/testkit/harness"
 	"github.com/tollgate-iot/tollgate/shared/token"
 	"github.com/tollgate-iot/tollgate/shared/wire"
 )
 
-// agentBin is the tollgate-agent binary built once by TestMain.
+// agentPkg is the binary the suite runs, built once by TestMain.
+const agentPkg = "github.com/tollgate-iot/tollgate/agent/cmd/tollgate-agent"
+
+// agentBin is the built tollgate-agent.
 var agentBin string
 
 func TestMain(m *testing.M) {
-	dir, err := os.MkdirTemp("", "tollgate-e2e")
-	if err != nil {
+	if _, err := harness.Build(agentPkg); err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
 	}
-	agentBin = filepath.Join(dir, "tollgate-agent")
-	out, err := exec.Command("go", "build", "-o", agentBin, "github.com/tollgate-iot/tollgate/agent/cmd/tollgate-agent").CombinedOutput()
-	if err != nil {
-		fmt.Fprintf(os.Stderr, "building tollgate-agent: %v\n%s", err, out)
-		os.Exit(1)
-	}
+	agentBin = harness.Binary(agentPkg)
 	code := m.Run()
-	os.RemoveAll(dir)
+	harness.Cleanup()
 	os.Exit(code)
 }
 
@@ -54,13 +48,11 @@ func cmdRun(t *testing.T, args ...string) string {
 
 // execAgent runs the agent binary; the error carries stderr.
 func execAgent(args ...string) (string, error) {
-	var out, errb bytes.Buffer
-	c := exec.Command(agentBin, args...)
-	c.Stdout, c.Stderr = &out, &errb
-	if err := c.Run(); err != nil {
-		return out.String(), fmt.Errorf("%v: %s", err, errb.String())
+	r := harness.Run(harness.DefaultRun, harness.Options{Inherit: true}, agentBin, args...)
+	if r.Err != nil {
+		return r.Stdout, fmt.Errorf("%v: %s", r.Err, r.Stderr)
 	}
-	return out.String(), nil
+	return r.Stdout, nil
 }
 
 // initData runs init and activate; it returns the data dir.
@@ -91,81 +83,36 @@ func initDataKey(t *testing.T, mod func(*token.License)) (string, string) {
 
 // proc is a running agent process.
 type proc struct {
-	cmd    *exec.Cmd
-	addr   string
-	more   chan string // stdout lines after the first
-	stderr *syncBuffer
-	done   chan error
+	*harness.Proc
+	addr string
 }
 
-type syncBuffer = syncbuf.Buffer
+// startTimeout bounds the wait for the agent's ingest address.
+const startTimeout = 20 * time.Second
 
-// start runs `tollgate-agent run` and waits for its ingest address.
+// start runs `tollgate-agent run` and waits for its ingest address, which
+// must be the first line it prints. The test's end stops it.
 func start(t testing.TB, data string, args ...string) *proc {
 	t.Helper()
 	all := append([]string{"run", "--data", data, "--ingest", "127.0.0.1:0"}, args...)
-	p := &proc{cmd: exec.Command(agentBin, all...), stderr: &syncBuffer{}, done: make(chan error, 1)}
-	p.cmd.Stderr = p.stderr
-	stdout, err := p.cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
+	p := &proc{Proc: harness.Start(t, agentBin, all, harness.Options{Inherit: true, Grace: startTimeout})}
+	l, ok := p.NextLine(startTimeout)
+	addr, found := strings.CutPrefix(l, "ingest listening on ")
+	if !ok || !found {
+		p.Kill()
+		t.Fatalf("agent did not start: %q\n%s", l, p.Output())
 	}
-	if err := p.cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	lines := make(chan string, 4)
-	go func() {
-		sc := bufio.NewScanner(stdout)
-		for sc.Scan() {
-			lines <- sc.Text()
-		}
-		close(lines)
-		p.done <- p.cmd.Wait()
-	}()
-	select {
-	case l, ok := <-lines:
-		addr, found := strings.CutPrefix(l, "ingest listening on ")
-		if !ok || !found {
-			p.cmd.Process.Kill()
-			t.Fatalf("agent did not start: %q\n%s", l, p.stderr.String())
-		}
-		p.addr = addr
-	case <-time.After(20 * time.Second):
-		p.cmd.Process.Kill()
-		t.Fatalf("agent did not start in time\n%s", p.stderr.String())
-	}
-	p.more = make(chan string, 16)
-	go func() {
-		for l := range lines {
-			select {
-			case p.more <- l:
-			default:
-			}
-		}
-	}()
+	p.addr = addr
 	return p
 }
 
 // kill sends SIGKILL and waits for the process to be gone.
-func (p *proc) kill(t testing.TB) {
-	t.Helper()
-	p.cmd.Process.Kill()
-	<-p.done
-}
+func (p *proc) kill(testing.TB) { p.Kill() }
 
 // stop sends SIGTERM and waits for a clean exit.
 func (p *proc) stop(t testing.TB) {
 	t.Helper()
-	p.cmd.Process.Signal(os.Interrupt)
-	select {
-	case err := <-p.done:
-		if err != nil {
-			t.Errorf("agent exit: %v\n%s", err, p.stderr.String())
-		}
-	case <-time.After(20 * time.Second):
-		p.cmd.Process.Kill()
-		t.Fatal("agent did not stop on SIGTERM")
-	}
+	p.StopClean(t)
 }
 
 var httpClient = &http.Client{Timeout: 5 * time.Second}

@@ -3,6 +3,8 @@ package e2e
 import (
 	"encoding/json"
 	"fmt"
+	"strconv"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -84,7 +86,7 @@ func TestTokenPushAndRevocationReachOnlineAgent(t *testing.T) {
 			t.Fatalf("sample: %+v", rs)
 		}
 		if wall.Now().After(deadline) {
-			t.Fatalf("no telemetry from the agent at the broker\n%s", p.stderr.String())
+			t.Fatalf("no telemetry from the agent at the broker\n%s", p.Stderr())
 		}
 	}
 
@@ -101,7 +103,7 @@ func TestTokenPushAndRevocationReachOnlineAgent(t *testing.T) {
 	}
 	took := wall.Now().Sub(start)
 	if after.Licenses[0].Version <= before.Version {
-		t.Fatalf("no pushed token within 10 s: version %d → %d\n%s", before.Version, after.Licenses[0].Version, p.stderr.String())
+		t.Fatalf("no pushed token within 10 s: version %d → %d\n%s", before.Version, after.Licenses[0].Version, p.Stderr())
 	}
 	t.Logf("top-up reached the online agent %v after the request was sent (version %d → %d, days %v → %v)",
 		took, before.Version, after.Licenses[0].Version, *before.AvailableDays, *after.Licenses[0].AvailableDays)
@@ -130,7 +132,7 @@ func TestTokenPushAndRevocationReachOnlineAgent(t *testing.T) {
 	}
 	took = wall.Now().Sub(start)
 	if reason != "revoked" {
-		t.Fatalf("after the revoke samples are refused %q, want revoked\n%s", reason, p.stderr.String())
+		t.Fatalf("after the revoke samples are refused %q, want revoked\n%s", reason, p.Stderr())
 	}
 	t.Logf("revocation stopped the online agent's telemetry %v after the request was sent", took)
 	if took > 2*time.Second {
@@ -138,9 +140,19 @@ func TestTokenPushAndRevocationReachOnlineAgent(t *testing.T) {
 	}
 	stopped := seen.Load()
 	for i := range 5 {
-		postBatch(t.Context(), p.addr, 200+i, 1)
+		if rs := postBatch(t.Context(), p.addr, 200+i, 1); len(rs) != 1 || rs[0].Accepted {
+			t.Fatalf("sample after the revocation: %+v, want refused", rs)
+		}
 	}
-	time.Sleep(300 * time.Millisecond)
+	// Barrier: the broker cut the agent off (it can publish nothing more),
+	// and the dashboard subscriber has every message the server's own
+	// observer of the broker counted.
+	p.Eventually(t, 10*time.Second, func() bool {
+		return metric(t, p, "tollgate_agent_upstream_connected") == 0 &&
+			serverMetric(t, srv, `tollgate_broker_enforced_total{action="disconnect"}`) >= 1
+	}, "the broker to disconnect the revoked agent")
+	p.Eventually(t, 10*time.Second, func() bool { return seen.Load() >= serverMetric(t, srv, "tollgate_broker_observed_messages") },
+		"the dashboard to have every message the broker observed")
 	if n := seen.Load(); n != stopped {
 		t.Fatalf("%d samples reached the broker after the revocation", n-stopped)
 	}
@@ -166,7 +178,7 @@ func TestTokenPushThroughMosquitto(t *testing.T) {
 	for deadline := wall.Now().Add(20 * time.Second); !sink.Has("press-11", 1); time.Sleep(50 * time.Millisecond) {
 		postBatch(t.Context(), p.addr, 1, 1)
 		if wall.Now().After(deadline) {
-			t.Fatalf("no telemetry from the agent on mosquitto\n%s", p.stderr.String())
+			t.Fatalf("no telemetry from the agent on mosquitto\n%s", p.Stderr())
 		}
 	}
 	before := pushedStatusOf(t, data).Licenses[0]
@@ -174,7 +186,7 @@ func TestTokenPushThroughMosquitto(t *testing.T) {
 	deadline := wall.Now().Add(10 * time.Second)
 	for pushedStatusOf(t, data).Licenses[0].Version <= before.Version {
 		if wall.Now().After(deadline) {
-			t.Fatalf("no pushed token through mosquitto within 10 s\n%s", p.stderr.String())
+			t.Fatalf("no pushed token through mosquitto within 10 s\n%s", p.Stderr())
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
@@ -187,7 +199,7 @@ func TestTokenPushThroughMosquitto(t *testing.T) {
 		time.Sleep(20 * time.Millisecond)
 	}
 	if reason != "revoked" {
-		t.Fatalf("after the revoke samples are refused %q, want revoked\n%s", reason, p.stderr.String())
+		t.Fatalf("after the revoke samples are refused %q, want revoked\n%s", reason, p.Stderr())
 	}
 }
 
@@ -210,9 +222,14 @@ func TestRevocationReachesAgentWhosePushChannelIsDown(t *testing.T) {
 	// not blacklisted). Times are whole seconds and the agent's effective
 	// time may lead the server's by up to one (its persisted high-water
 	// mark is rounded up): the revoke comes two seconds later.
-	time.Sleep(2 * time.Second)
+	time.Sleep(2 * time.Second) // spaces two whole-second timestamps; not a wait for an outcome
+	pushes := serverMetric(t, srv, `tollgate_broker_enforced_total{action="push"}`)
 	srv.run(srv.admin, nil, "license", "revoke", license)
-	time.Sleep(300 * time.Millisecond) // a push would have arrived by now
+	// Barrier: the server has pushed the revocation list (to a broker the
+	// agent cannot reach).
+	p.Eventually(t, 10*time.Second, func() bool {
+		return serverMetric(t, srv, `tollgate_broker_enforced_total{action="push"}`) > pushes
+	}, "the server to push the revocation list")
 	if rs := postBatch(t.Context(), p.addr, 2, 1); len(rs) != 1 || !rs[0].Accepted {
 		t.Fatalf("without its push channel the agent cannot know yet: %+v", rs)
 	}
@@ -223,4 +240,17 @@ func TestRevocationReachesAgentWhosePushChannelIsDown(t *testing.T) {
 	if v := srv.syncView(srv.admin, "press-12"); v.AckedSeq < 1 || v.Overdrafts != 0 {
 		t.Fatalf("the day deducted before the revoke: server sync view %+v, want it acked and no overdraft", v)
 	}
+}
+
+// serverMetric reads one sample of the license server's /metrics (0 if
+// absent).
+func serverMetric(t testing.TB, srv *licenseServer, name string) int64 {
+	t.Helper()
+	for _, l := range strings.Split(httpGet(t, srv.url+"/metrics"), "\n") {
+		if v, ok := strings.CutPrefix(l, name+" "); ok {
+			f, _ := strconv.ParseFloat(v, 64)
+			return int64(f)
+		}
+	}
+	return 0
 }

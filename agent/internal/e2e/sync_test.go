@@ -1,45 +1,27 @@
 package e2e
 
 import (
-	"bufio"
-	"bytes"
 	"encoding/json"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
+	"github.com/tollgate-iot/tollgate/internal/testkit/harness"
 	"github.com/tollgate-iot/tollgate/shared/clock"
 )
 
-// serverBins are tollgate-server and tollgatectl, built on first use.
-var serverBins struct {
-	once        sync.Once
-	server, ctl string
-	err         error
-}
+// serverPkgs are tollgate-server and tollgatectl, built on first use.
+var serverPkgs = []string{"github.com/tollgate-iot/tollgate/server/cmd/tollgate-server", "github.com/tollgate-iot/tollgate/server/cmd/tollgatectl"}
 
 func buildServer(t *testing.T) (server, ctl string) {
 	t.Helper()
-	serverBins.once.Do(func() {
-		dir := filepath.Dir(agentBin)
-		for name, dst := range map[string]*string{"tollgate-server": &serverBins.server, "tollgatectl": &serverBins.ctl} {
-			*dst = filepath.Join(dir, name)
-			out, err := exec.Command("go", "build", "-o", *dst, "github.com/tollgate-iot/tollgate/server/cmd/"+name).CombinedOutput()
-			if err != nil {
-				serverBins.err = fmt.Errorf("building %s: %v\n%s", name, err, out)
-				return
-			}
-		}
-	})
-	if serverBins.err != nil {
-		t.Fatal(serverBins.err)
+	if _, err := harness.Build(serverPkgs...); err != nil {
+		t.Fatal(err)
 	}
-	return serverBins.server, serverBins.ctl
+	return harness.Binary(serverPkgs[0]), harness.Binary(serverPkgs[1])
 }
 
 // licenseServer is a running `tollgate-server serve` with an admin key.
@@ -67,53 +49,19 @@ func serveLicenseServer(t *testing.T, wantMQTT bool, args ...string) (*licenseSe
 	var init struct {
 		AdminAPIKey string `json:"admin_api_key"`
 	}
-	out, err := exec.Command(bin, "init", "--data", data, "--name", "Vendor", "-o", "json").Output()
-	if err != nil || json.Unmarshal(out, &init) != nil || init.AdminAPIKey == "" {
-		t.Fatalf("server init: %v %s", err, out)
+	out := harness.MustRun(t, 0, harness.Options{Inherit: true}, bin, "init", "--data", data, "--name", "Vendor", "-o", "json")
+	if json.Unmarshal([]byte(out), &init) != nil || init.AdminAPIKey == "" {
+		t.Fatalf("server init: %s", out)
 	}
-	cmd := exec.Command(bin, append([]string{"serve", "--data", data, "--http", "127.0.0.1:0"}, args...)...)
-	stderr := &syncBuffer{}
-	cmd.Stderr = stderr
-	stdout, _ := cmd.StdoutPipe()
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { cmd.Process.Signal(os.Interrupt); cmd.Wait() })
-	lines := make(chan string, 2)
-	go func() {
-		sc := bufio.NewScanner(stdout)
-		for sc.Scan() {
-			lines <- sc.Text()
-		}
-		close(lines)
-	}()
+	p := harness.Start(t, bin, append([]string{"serve", "--data", data, "--http", "127.0.0.1:0"}, args...), harness.Options{Inherit: true})
 	s := &licenseServer{t: t, ctl: ctl, admin: init.AdminAPIKey}
+	s.url = p.WaitLine(t, "http: ", startTimeout)
 	var mqttAddr string
-	for s.url == "" || wantMQTT && mqttAddr == "" {
-		select {
-		case l, ok := <-lines:
-			if !ok {
-				t.Fatalf("server exited before it printed its addresses\n%s", stderr.String())
-			}
-			if u, ok := strings.CutPrefix(l, "http: "); ok {
-				s.url = u
-			}
-			if m, ok := strings.CutPrefix(l, "mqtt: "); ok {
-				mqttAddr = m
-			}
-		case <-time.After(20 * time.Second):
-			t.Fatalf("server did not start\n%s", stderr.String())
-		}
+	if wantMQTT {
+		mqttAddr = p.WaitLine(t, "mqtt: ", startTimeout)
 	}
-	// Keep reading so that serve never blocks on a full pipe.
-	go func() {
-		for range lines {
-		}
-	}()
 	trust := filepath.Join(filepath.Dir(data), "trust.json")
-	if out, err := exec.Command(bin, "trust", "--data", data, "--out", trust).CombinedOutput(); err != nil {
-		t.Fatalf("server trust: %v %s", err, out)
-	}
+	harness.MustRun(t, 0, harness.Options{Inherit: true}, bin, "trust", "--data", data, "--out", trust)
 	s.trust = trust
 	return s, mqttAddr
 }
@@ -121,16 +69,13 @@ func serveLicenseServer(t *testing.T, wantMQTT bool, args ...string) (*licenseSe
 // run runs tollgatectl with key and decodes its JSON output into out.
 func (s *licenseServer) run(key string, out any, args ...string) {
 	s.t.Helper()
-	var o, e bytes.Buffer
-	c := exec.Command(s.ctl, append(args, "-o", "json")...)
-	c.Env = append(os.Environ(), "TOLLGATE_SERVER="+s.url, "TOLLGATE_API_KEY="+key)
-	c.Stdout, c.Stderr = &o, &e
-	if err := c.Run(); err != nil {
-		s.t.Fatalf("tollgatectl %v: %v: %s", args, err, e.String())
+	r := harness.Run(0, harness.Options{Inherit: true, Env: []string{"TOLLGATE_SERVER=" + s.url, "TOLLGATE_API_KEY=" + key}}, s.ctl, append(args, "-o", "json")...)
+	if r.Err != nil {
+		s.t.Fatalf("tollgatectl %v: %v: %s", args, r.Err, r.Stderr)
 	}
 	if out != nil {
-		if err := json.Unmarshal(o.Bytes(), out); err != nil {
-			s.t.Fatalf("tollgatectl %v: %v: %s", args, err, o.String())
+		if err := json.Unmarshal([]byte(r.Stdout), out); err != nil {
+			s.t.Fatalf("tollgatectl %v: %v: %s", args, err, r.Stdout)
 		}
 	}
 }

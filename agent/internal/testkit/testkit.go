@@ -1,7 +1,8 @@
 // Package testkit holds what the agent's tests share: a deterministic
-// server signing key, license and revocation-list factories, and real MQTT
-// brokers (embedded NATS in process, Mosquitto as a child process). It is
-// imported only from _test files.
+// server signing key, license and revocation-list factories, and short
+// names for the real MQTT brokers and the telemetry sink of
+// internal/testkit/brokers (embedded NATS in process, Mosquitto as a child
+// process). It is imported only from _test files.
 package testkit
 
 import (
