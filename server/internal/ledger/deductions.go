@@ -299,7 +299,7 @@ func (lg *Ledger) ListDeductions(ctx context.Context, a Actor, idOrSerial string
 			if err := jsonUnmarshal(v, &d); err != nil {
 				return false, err
 			}
-			if d.Failed && d.LicenseID == "" && !d.At.Before(l.BoundAt) {
+			if d.Failed && (d.LicenseID == l.ID || (d.LicenseID == "" && !d.At.Before(l.BoundAt))) {
 				out = append(out, d)
 			}
 			return true, nil

@@ -38,3 +38,27 @@ func TestFailedDayReportedByAgentBlacklistsDeviceWithoutCharge(t *testing.T) {
 		}
 	}
 }
+
+// TestLicenseDeductionsListTheAgentsFailedDay: the failed day an agent
+// records names the license it could not charge; the license's deduction
+// list shows it next to the days it paid, as the device's blacklist reason
+// ("no days left (deduction 2)") promises.
+func TestLicenseDeductionsListTheAgentsFailedDay(t *testing.T) {
+	e := newEnv(t)
+	ids, lics := e.syncFleet(1)
+	dev, lic := ids[0], lics[0]
+	at := e.clk.Now().Add(-2 * time.Hour)
+	r := batchReport(dev, lic, at, 1, 5)
+	failedAt := at.Add(time.Hour).Unix()
+	r.Deductions = append(r.Deductions, syncproto.Deduction{Seq: 2, LicenseID: lic, At: failedAt, PaidUntil: failedAt, Failed: true})
+	if _, err := e.lg.Reconcile(ctx, dev, r); err != nil {
+		t.Fatal(err)
+	}
+	ds, err := e.lg.ListDeductions(ctx, SystemActor(), lic)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(ds) != 2 || ds[0].Seq != 1 || ds[0].Failed || ds[1].Seq != 2 || !ds[1].Failed {
+		t.Fatalf("deductions of %s: %+v; want seq 1 charged, then seq 2 failed", lic, ds)
+	}
+}

@@ -515,7 +515,11 @@ func (o *op) applyDeduction(dp *devPlan, rd *syncproto.Deduction, enc []byte) er
 		// The agent found no day to pay and blacklisted itself: the ledger
 		// follows it, charging nothing. Like an overdraft it is a failed
 		// deduction, listed with them in the sync state.
+		// Dated like a charge: never after the receipt, never before the bind.
 		rec := &Deduction{Seq: rd.Seq, DeviceID: d.ID, LicenseID: l.ID, At: chargeTime(time.Unix(rd.At, 0), o.now)}
+		if rec.At.Before(l.BoundAt) {
+			rec.At = l.BoundAt
+		}
 		if rec.At.Unix() != rd.At {
 			rec.ReportedAt = time.Unix(rd.At, 0).UTC()
 		}
