@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"net/url"
+	"strconv"
 
 	"github.com/tollgate-iot/tollgate/server/internal/ledger"
 	"github.com/tollgate-iot/tollgate/shared/wire"
@@ -57,8 +59,46 @@ func licenseFilter(r *http.Request) (ledger.LicenseFilter, error) {
 			return f, err
 		}
 	}
+	if err := storedLicenseFilters(q, &f); err != nil {
+		return f, err
+	}
 	f.Limit, f.Cursor, err = page(r)
 	return f, err
+}
+
+// maxSerialPrefix bounds the serial_prefix parameter.
+const maxSerialPrefix = 128
+
+// storedLicenseFilters reads serial_prefix, locked, days_min and days_max.
+func storedLicenseFilters(q url.Values, f *ledger.LicenseFilter) error {
+	if s := q.Get("serial_prefix"); s != "" {
+		if len(s) > maxSerialPrefix {
+			return fmt.Errorf("%w: serial_prefix: want at most %d bytes", ErrBadQuery, maxSerialPrefix)
+		}
+		f.SerialPrefix = s
+	}
+	if s := q.Get("locked"); s != "" {
+		b, err := strconv.ParseBool(s)
+		if err != nil || (s != "true" && s != "false") {
+			return fmt.Errorf("%w: locked %q: want true or false", ErrBadQuery, s)
+		}
+		f.Locked = &b
+	}
+	for _, p := range []struct {
+		name string
+		dst  **int64
+	}{{"days_min", &f.DaysMin}, {"days_max", &f.DaysMax}} {
+		s := q.Get(p.name)
+		if s == "" {
+			continue
+		}
+		n, err := strconv.ParseInt(s, 10, 64)
+		if err != nil || n < 0 {
+			return fmt.Errorf("%w: %s %q: want a whole number of days, 0 or more", ErrBadQuery, p.name, s)
+		}
+		*p.dst = &n
+	}
+	return nil
 }
 
 func (a *API) listLicenses(w http.ResponseWriter, r *http.Request) {

@@ -38,7 +38,7 @@ var commands = []cmd{
 		"--models 'P1,P2' [--max-samples-per-hour N] [--enforcement enforce|report] [--count K] [--no-renew] [--features a,b] " +
 		"[--max-offline DURATION] [--max-children N] [--start-at-children N] [--retention-days N] [--cancellation-days N] [--alignment anniversary|calendar_year|fiscal_year:MM] " +
 		"[--distributor-description S] [--customer-description S]", flags: licenseCreateFlags, run: runLicenseCreate},
-	{name: "license list", synopsis: "license list [--customer ID] [--status S] [--type T] [--billing B] [--device D] [--expiring-within 30d] [--limit N] [--cursor C]", flags: pageFlags("customer", "status", "type", "billing", "device", "expiring-within"), run: runLicenseList},
+	{name: "license list", synopsis: "license list [--customer ID] [--status S] [--type T] [--billing B] [--device D] [--expiring-within 30d] [--serial-prefix P] [--locked true|false] [--days-min N] [--days-max N] [--limit N] [--cursor C]", flags: pageFlags("customer", "status", "type", "billing", "device", "expiring-within", "serial-prefix", "locked", "days-min", "days-max"), run: runLicenseList},
 	{name: "license show", synopsis: "license show ID|SERIAL", args: 1, run: licenseCall("GET", "", nil)},
 	{name: "license token", synopsis: "license token ID   (the current signed token of a bound license)", args: 1, run: runLicenseToken},
 	{name: "license history", synopsis: "license history ID [--limit N] [--cursor C]   (every change with who and when, oldest first)", args: 1, flags: pageFlags(), run: runLicenseHistory},

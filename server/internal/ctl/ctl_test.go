@@ -56,6 +56,8 @@ func TestCommandsCallTheAPI(t *testing.T) {
 		out  string
 	}{
 		{"bind/flags-after-id", []string{"license", "bind", "L1", "--device", "dev-1"}, `POST /v1/licenses/L1/bind {"device_id":"dev-1"} Bearer tgk_test`, "active"},
+		{"list/stored-filters", []string{"license", "list", "--serial-prefix", "TG-1", "--locked", "true", "--days-min", "2", "--days-max", "9", "-o", "json"},
+			"GET /v1/licenses?days_max=9&days_min=2&locked=true&serial_prefix=TG-1", `"next_cursor": "abc"`},
 		{"list/filters", []string{"license", "list", "--status", "active", "--expiring-within", "30d", "-o", "json"},
 			"GET /v1/licenses?expiring_within=30d&status=active", `"next_cursor": "abc"`},
 		{"global-flags-first", []string{"--api-key", "tgk_other", "license", "list"}, "Bearer tgk_other", "L1"},

@@ -25,7 +25,7 @@ func licenseCreateFlags(fs *flag.FlagSet, v *vals) {
 
 func runLicenseList(ctx context.Context, x *invocation) error {
 	var l wire.LicenseList
-	if err := x.c.Do(ctx, "GET", "/v1/licenses?"+x.query("customer", "status", "type", "billing", "device", "expiring-within"), nil, &l); err != nil {
+	if err := x.c.Do(ctx, "GET", "/v1/licenses?"+x.query("customer", "status", "type", "billing", "device", "expiring-within", "serial-prefix", "locked", "days-min", "days-max"), nil, &l); err != nil {
 		return err
 	}
 	x.more(l.NextCursor)

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/tollgate-iot/tollgate/server/internal/store"
@@ -20,6 +21,13 @@ type LicenseFilter struct {
 	// ExpiringWithin keeps licenses that will end without renewal within
 	// this duration (day licenses: whose days and paid time run out by then).
 	ExpiringWithin time.Duration
+	// SerialPrefix keeps licenses whose serial starts with it.
+	SerialPrefix string
+	// Locked, when set, keeps licenses whose lock status equals it.
+	Locked *bool
+	// DaysMin and DaysMax, when set, keep day licenses whose available
+	// days lie in [DaysMin, DaysMax]; other licenses are left out.
+	DaysMin, DaysMax *int64
 	// Cursor is the NextCursor of the previous page.
 	Cursor string
 	Limit  int
@@ -65,7 +73,7 @@ func (lg *Ledger) ListLicenses(ctx context.Context, a Actor, f LicenseFilter) ([
 				if err := o.x.GetJSON(store.LicenseKey(store.LastPart(k)), &l); err != nil {
 					return false, err
 				}
-				if !f.matches(&l, o.now) {
+				if !f.matches(&l, o.now) || !f.matchesStored(&l) {
 					return true, nil
 				}
 				if len(out) == limit {
@@ -140,6 +148,29 @@ func (f *LicenseFilter) matches(l *License, now time.Time) bool {
 	}
 	if f.ExpiringWithin > 0 && !l.endsWithin(now, f.ExpiringWithin) {
 		return false
+	}
+	return true
+}
+
+// matchesStored applies the filters that need the stored license rather
+// than its index skeleton.
+func (f *LicenseFilter) matchesStored(l *License) bool {
+	if f.SerialPrefix != "" && !strings.HasPrefix(l.Serial, f.SerialPrefix) {
+		return false
+	}
+	if f.Locked != nil && l.Locked != *f.Locked {
+		return false
+	}
+	if f.DaysMin != nil || f.DaysMax != nil {
+		if l.Billing != token.BillingDays {
+			return false
+		}
+		if f.DaysMin != nil && l.AvailableDays < *f.DaysMin {
+			return false
+		}
+		if f.DaysMax != nil && l.AvailableDays > *f.DaysMax {
+			return false
+		}
 	}
 	return true
 }
