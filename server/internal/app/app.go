@@ -177,6 +177,8 @@ func (a *App) newAPI() error {
 	m.Add("tollgate_scheduler_applied_total", 0, "expired")
 	m.Counter("tollgate_scheduler_errors_total", "Scheduler passes that failed.")
 	m.Add("tollgate_scheduler_errors_total", 0)
+	m.Counter("tollgate_retention_pruned_total", "Hourly counts deleted by retention pruning.")
+	m.Add("tollgate_retention_pruned_total", 0)
 	if err := m.Register(metrics.NewLicenseCollector(licenseCounter(a.lg), a.clk, a.log)); err != nil {
 		return cli.Errorf("metrics", "%v", err)
 	}
@@ -217,6 +219,12 @@ func (a *App) Run(ctx context.Context) (err error) {
 			OnPass: func(renewed, expired int, err error) {
 				m.Add("tollgate_scheduler_applied_total", float64(renewed), "renewed")
 				m.Add("tollgate_scheduler_applied_total", float64(expired), "expired")
+				if err != nil {
+					m.Add("tollgate_scheduler_errors_total", 1)
+				}
+			},
+			OnPrune: func(pruned int, err error) {
+				m.Add("tollgate_retention_pruned_total", float64(pruned))
 				if err != nil {
 					m.Add("tollgate_scheduler_errors_total", 1)
 				}

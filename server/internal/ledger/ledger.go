@@ -72,6 +72,8 @@ type Ledger struct {
 	syncq syncQueue // sync reports waiting for a group commit (syncbatch.go)
 
 	rlCache revocationCache // signed per-device lists of the current seq (revocation.go)
+
+	retention retentionCursor // where the last retention pass stopped (retention.go), under mu
 }
 
 // New returns a ledger over o.DB. The root customer is read if the store

@@ -90,8 +90,10 @@ type ConsumptionDevice struct {
 	DaysFailed  int64
 	Blacklisted bool
 	// RetainedFrom is set when the month starts before the retention of
-	// the device's licenses (the shortest retention_days before now):
-	// hours before it may have been pruned, so the figures may be short.
+	// the device's licenses (the longest of their retention_days before
+	// now, DefaultRetentionDays without a license; retention.go prunes by
+	// the same rule): hours before it may have been pruned, so the figures
+	// may be short.
 	RetainedFrom time.Time
 }
 

@@ -161,12 +161,12 @@ func (c *consumptionDevice) budget(now time.Time, from int64) {
 	}
 	keep := 0
 	for _, l := range c.row.Licenses {
-		if l.RetentionDays > 0 && (keep == 0 || l.RetentionDays < keep) {
+		if l.RetentionDays > keep { // the longest, as pruning keeps (retention.go)
 			keep = l.RetentionDays
 		}
 	}
 	if keep == 0 {
-		return
+		keep = DefaultRetentionDays // what pruning keeps of a device without a license
 	}
 	if cutoff := now.Add(-time.Duration(keep) * Day); from < cutoff.Unix() {
 		c.row.RetainedFrom = cutoff

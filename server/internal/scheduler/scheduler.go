@@ -1,5 +1,6 @@
 // Package scheduler applies what time brings to the ledger: term renewals
-// and expiries at period end, and the revocation list's periodic re-signing.
+// and expiries at period end, the revocation list's periodic re-signing, and
+// the pruning of hourly counts older than their retention.
 package scheduler
 
 import (
@@ -13,6 +14,9 @@ import (
 // Ledger is the part of the ledger the scheduler drives.
 type Ledger interface {
 	ApplyDue(ctx context.Context) (renewed, expired int, err error)
+	// PruneRetention deletes a bounded batch of hourly counts older than
+	// their retention, continuing where the last call stopped.
+	PruneRetention(ctx context.Context) (pruned int, err error)
 }
 
 // Options configures Run.
@@ -23,6 +27,9 @@ type Options struct {
 	Logger   *slog.Logger
 	// OnPass, if set, is called after every pass with its totals (metrics, tests).
 	OnPass func(renewed, expired int, err error)
+	// OnPrune, if set, is called after every pass's retention pruning with
+	// the keys it deleted (metrics, tests).
+	OnPrune func(pruned int, err error)
 }
 
 // maxBatches bounds one pass, so that a backlog cannot hold the ledger's
@@ -62,10 +69,26 @@ func Run(ctx context.Context, o Options) {
 		if o.OnPass != nil {
 			o.OnPass(r, e, err)
 		}
+		prunePass(ctx, o)
 		select {
 		case <-ctx.Done():
 			return
 		case <-t.C():
 		}
+	}
+}
+
+// prunePass runs one bounded retention batch: a backlog is worked off one
+// batch per tick.
+func prunePass(ctx context.Context, o Options) {
+	n, err := o.Ledger.PruneRetention(ctx)
+	switch {
+	case err != nil:
+		o.Logger.Error("retention pruning failed", "error", err)
+	case n > 0:
+		o.Logger.Info("retention pruning", "pruned", n)
+	}
+	if o.OnPrune != nil {
+		o.OnPrune(n, err)
 	}
 }

@@ -14,6 +14,13 @@ type fakeLedger struct {
 	clk     *clock.Fake
 	due     time.Time
 	pending int
+	old     int // hourly counts past retention, pruned two per call
+}
+
+func (f *fakeLedger) PruneRetention(ctx context.Context) (int, error) {
+	n := min(f.old, 2)
+	f.old -= n
+	return n, nil
 }
 
 func (f *fakeLedger) ApplyDue(ctx context.Context) (int, int, error) {
@@ -69,10 +76,40 @@ func TestRunAppliesAtTickAndStops(t *testing.T) {
 
 type failing struct{}
 
-func (failing) ApplyDue(context.Context) (int, int, error) { return 0, 0, errors.New("disk full") }
+func (failing) ApplyDue(context.Context) (int, int, error)  { return 0, 0, errors.New("disk full") }
+func (failing) PruneRetention(context.Context) (int, error) { return 0, errors.New("disk full") }
 
 func TestRunOnceReportsErrors(t *testing.T) {
 	if _, _, err := RunOnce(context.Background(), failing{}); err == nil {
 		t.Fatal("error swallowed")
 	}
+}
+
+// TestRunPrunesEachPass: every pass runs one bounded retention batch, so
+// a backlog is worked off over the following ticks.
+func TestRunPrunesEachPass(t *testing.T) {
+	clk := clock.NewFake(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC))
+	f := &fakeLedger{clk: clk, old: 5}
+	pruned := make(chan int, 10)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		Run(ctx, Options{Ledger: f, Clock: clk, Interval: time.Minute, OnPrune: func(n int, err error) { pruned <- n }})
+		close(done)
+	}()
+	for i, w := range []int{2, 2, 1, 0} {
+		if i > 0 {
+			clk.Advance(time.Minute)
+		}
+		select {
+		case got := <-pruned:
+			if got != w {
+				t.Fatalf("pass %d pruned %d, want %d", i, got, w)
+			}
+		case <-time.After(10 * time.Second):
+			t.Fatalf("pass %d did not happen", i)
+		}
+	}
+	cancel()
+	<-done
 }
