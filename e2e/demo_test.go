@@ -110,10 +110,11 @@ func TestDemo(t *testing.T) {
 		t.Fatalf("%s: %v\n%s", show, err, res)
 	}
 
-	// The agents synced: the ledger holds press-01's three deductions.
+	// The agents synced: the ledger holds press-01's three charged days and
+	// the failed fourth.
 	argv = strings.Fields(deductions)
 	res, err = ctl(append(argv[1:], "-o", "json")...)
-	if err != nil || strings.Count(res, `"days_after"`) != 3 {
+	if err != nil || strings.Count(res, `"failed": false`) != 3 || strings.Count(res, `"failed": true`) != 1 {
 		t.Fatalf("%s: %v\n%s", deductions, err, res)
 	}
 	// …and the failed fourth day press-01 recorded when it blacklisted

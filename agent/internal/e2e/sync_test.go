@@ -257,8 +257,9 @@ func TestSyncFromFastClockIsFresh(t *testing.T) {
 	}
 	var ded serverDeductions
 	srv.run(acme, &ded, "license", "deductions", license)
-	if len(ded.Deductions) != 3 {
-		t.Fatalf("server holds %d deductions, want the 3 of the fast clock: %+v", len(ded.Deductions), ded)
+	if n := len(ded.Deductions); n != 4 || ded.Deductions[3].Seq != 4 || !ded.Deductions[3].Failed ||
+		ded.Deductions[0].Failed || ded.Deductions[1].Failed || ded.Deductions[2].Failed {
+		t.Fatalf("server holds %+v, want the 3 days of the fast clock charged and the fourth failed", ded)
 	}
 	// The failed fourth day blacklisted the device on the server too. The
 	// answer's newer tokens (re-signed after each charged day, no days

@@ -76,7 +76,8 @@ func nanosOrZero(t time.Time) int64 {
 	return t.UnixNano()
 }
 
-// statusBeforeExpiry is Status(now) for a now at which l has not expired.
+// statusBeforeExpiry is Status(now) for a now at which l has not expired:
+// the one copy of the status rules but expiry.
 func (l *License) statusBeforeExpiry() Status {
 	switch {
 	case l.TransferredTo != "":

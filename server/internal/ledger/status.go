@@ -12,28 +12,10 @@ import (
 // Status derives the license's status at now (docs/design.md#status). Final states win
 // over reversible ones: transferred, revoked, expired, then suspended.
 func (l *License) Status(now time.Time) Status {
-	switch {
-	case l.TransferredTo != "":
-		return StatusTransferred
-	case l.Revoked:
-		return StatusRevoked
-	case l.expired(now):
+	if l.TransferredTo == "" && !l.Revoked && l.expired(now) {
 		return StatusExpired
-	case l.Suspended:
-		return StatusSuspended
 	}
-	bound, activated := l.DeviceID != "", !l.ActivatedAt.IsZero()
-	switch {
-	case bound && activated:
-		return StatusActive
-	case bound && l.StartAtChildren > 0:
-		return StatusPendingStart
-	case bound:
-		return StatusInactive
-	case activated:
-		return StatusDeactivated
-	}
-	return StatusUnused
+	return l.statusBeforeExpiry()
 }
 
 // expired reports whether the license has no time or days left at now.
