@@ -42,12 +42,16 @@ func page(r *http.Request) (int, string, error) {
 }
 
 func (a *API) listSales(w http.ResponseWriter, r *http.Request) {
-	limit, cursor, err := page(r)
-	if err != nil {
+	q := readQuery(r, "from", "to", "license", "method", "limit", "cursor")
+	f := ledger.SaleFilter{From: q.day("from", false), To: q.day("to", false), LicenseID: q.id("license"),
+		Kind: q.oneOf("method", ledger.SaleKinds...)}
+	q.period("from", f.From, "to", f.To)
+	f.Limit, f.Cursor = q.page()
+	if err := q.err(); err != nil {
 		a.fail(w, r, err)
 		return
 	}
-	ss, next, err := a.lg.ListSales(r.Context(), actor(r), cursor, limit)
+	ss, next, err := a.lg.ListSales(r.Context(), actor(r), f)
 	if err != nil {
 		a.fail(w, r, err)
 		return
