@@ -101,3 +101,31 @@ func (a *API) reportActive(w http.ResponseWriter, r *http.Request) {
 	}
 	a.render(w, http.StatusOK, out)
 }
+
+func (a *API) reportCreated(w http.ResponseWriter, r *http.Request) {
+	q := readQuery(r, "customer", "month", "limit", "cursor")
+	month, err := parseMonth(q.q.Get("month"))
+	if err != nil && q.bad == nil {
+		q.bad = err
+	}
+	customer := q.id("customer")
+	limit, cursor := q.page()
+	if err := q.err(); err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	rows, next, err := a.lg.ReportCreated(r.Context(), actor(r), ledger.CreatedQuery{Customer: customer, Month: month, Cursor: cursor, Limit: limit})
+	if err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	out := wire.CreatedReport{Customer: customer, Month: month.Format(monthLayout), Licenses: make([]wire.CreatedLicense, len(rows)), NextCursor: encCursor(next)}
+	for i := range rows {
+		c := &rows[i]
+		out.Licenses[i] = wire.CreatedLicense{LicenseID: c.LicenseID, Serial: c.Serial, CreatedAt: c.CreatedAt, IssuedBy: c.IssuedBy,
+			CreatedFor: c.CreatedFor, CreatedBy: c.CreatedBy, Type: c.Type, Billing: c.Billing, Models: c.Models,
+			MaxSamplesPerHour: c.MaxSamplesPerHour, Months: c.Months, Days: c.Days, CustomerID: c.CustomerID,
+			Status: string(c.Status), DistributorDescription: c.DistributorDescription}
+	}
+	a.render(w, http.StatusOK, out)
+}

@@ -148,6 +148,7 @@ func (a *API) routes(r *mux.Router, authn func(http.Handler) http.Handler) {
 	h("/audit", a.listAudit, http.MethodGet)
 	h("/reports/renewals", a.reportRenewals, http.MethodGet)
 	h("/reports/active", a.reportActive, http.MethodGet)
+	h("/reports/created", a.reportCreated, http.MethodGet)
 	h("/revocation-list", a.revocationList, http.MethodGet)
 	h("/stats", a.stats, http.MethodGet)
 }

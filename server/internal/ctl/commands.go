@@ -69,6 +69,8 @@ var commands = []cmd{
 		flags: reportRenewalsFlags, run: runReportRenewals},
 	{name: "report active", synopsis: "report active --reseller ID --day YYYY-MM-DD [--limit N] [--cursor C]   (licenses active that day in the subtree, as they were then)",
 		flags: reportActiveFlags, run: runReportActive},
+	{name: "report created", synopsis: "report created --month YYYY-MM [--customer ID] [--limit N] [--cursor C]   (licenses created that month with the customer's issuer right or one below it, with the distributor description: the purchase order)",
+		flags: reportCreatedFlags, run: runReportCreated},
 	{name: "audit list", synopsis: "audit list [--limit N] [--cursor C]   (newest first)", flags: pageFlags(), run: runAuditList},
 	{name: "revocation show", synopsis: "revocation show [--device DEV]   (the current sequence; with --device, that device's signed list)",
 		flags: revocationShowFlags, run: runRevocationShow},

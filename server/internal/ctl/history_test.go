@@ -27,6 +27,10 @@ func TestHistoryAndReportsCSV(t *testing.T) {
 		case r.URL.Path == "/v1/reports/renewals":
 			json.NewEncoder(w).Encode(wire.RenewalReport{Renewals: []wire.Renewal{{LicenseID: "L1", Serial: "S1", CustomerID: "acme",
 				Chain: []string{"acme", "dist"}, Months: 1, PeriodStart: at, PeriodEnd: end, RecordedAt: at}}})
+		case r.URL.Path == "/v1/reports/created":
+			json.NewEncoder(w).Encode(wire.CreatedReport{Licenses: []wire.CreatedLicense{{LicenseID: "L1", Serial: "S1",
+				CreatedAt: time.Date(2026, 5, 3, 9, 0, 0, 0, time.UTC), IssuedBy: "dist", CreatedFor: "acme", Type: "standard", Billing: "term",
+				Months: 12, MaxSamplesPerHour: 1000, CustomerID: "acme", Status: "active", DistributorDescription: "PO 7"}}})
 		case r.URL.Path == "/v1/reports/active":
 			json.NewEncoder(w).Encode(wire.ActiveReport{Licenses: []wire.ActiveLicense{{LicenseID: "L1", Serial: "S1", CustomerID: "acme",
 				Chain: []string{"acme", "dist"}, Type: "standard", Billing: "term", DeviceID: "dev-1"}}})
@@ -52,6 +56,10 @@ func TestHistoryAndReportsCSV(t *testing.T) {
 			"/v1/reports/active?day=2026-05-01&reseller=dist",
 			"LICENSE,SERIAL,CUSTOMER,CHAIN,TYPE,BILLING,DEVICE,DISTRIBUTOR_DESCRIPTION",
 			"L1,S1,acme,acme>dist,standard,term,dev-1,-"},
+		{[]string{"report", "created", "--month", "2026-05", "--customer", "dist", "-o", "csv"},
+			"/v1/reports/created?customer=dist&month=2026-05",
+			"CREATED_AT,LICENSE,SERIAL,ISSUED_BY,CREATED_FOR,TYPE,BILLING,MONTHS,DAYS,RATE,STATUS,OWNER,DISTRIBUTOR_DESCRIPTION",
+			"2026-05-03T09:00:00Z,L1,S1,dist,acme,standard,term,12,0,1000,active,acme,PO 7"},
 	}
 	for _, tc := range tests {
 		t.Run(strings.Join(tc.args[:2], "-"), func(t *testing.T) {

@@ -112,6 +112,9 @@ func New(o Options) (*Ledger, error) {
 	if err := lg.seedHistory(); err != nil {
 		return nil, err
 	}
+	if err := lg.seedIssued(); err != nil {
+		return nil, err
+	}
 	return lg, nil
 }
 

@@ -247,6 +247,9 @@ func (o *op) createLicenses(a Actor, in LicenseInput, m mint) ([]*License, error
 		if err := o.putLicense(nil, l); err != nil {
 			return nil, err
 		}
+		if err := o.indexIssued(l, l.CustomerID, a.UserID); err != nil {
+			return nil, err
+		}
 		if err := o.audit(a, "license.create", "license", l.ID, l.CustomerID, nil, l); err != nil {
 			return nil, err
 		}
