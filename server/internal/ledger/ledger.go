@@ -52,6 +52,9 @@ type Options struct {
 	// OnChange, if set, is called after every committed change with its
 	// action name (metrics).
 	OnChange func(action string)
+	// Mail tells the ledger that the server sends e-mail: notices are
+	// queued for it; without it they are marked undelivered.
+	Mail bool
 }
 
 // Ledger is the license ledger. Writes are serialized by one mutex: each is
@@ -64,6 +67,7 @@ type Ledger struct {
 	rlLife   time.Duration
 	maxOff   time.Duration
 	onChange func(string)
+	mail     bool
 
 	mu       sync.Mutex
 	rootID   string
@@ -83,7 +87,7 @@ func New(o Options) (*Ledger, error) {
 		return nil, errors.New("ledger: DB and Keys are required")
 	}
 	lg := &Ledger{db: o.DB, clock: clock.OrReal(o.Clock), keys: o.Keys, log: o.Logger,
-		rlLife: o.RevocationListLifetime, maxOff: o.DefaultMaxOffline, onChange: o.OnChange}
+		rlLife: o.RevocationListLifetime, maxOff: o.DefaultMaxOffline, onChange: o.OnChange, mail: o.Mail}
 	if lg.log == nil {
 		lg.log = slog.Default()
 	}
@@ -110,6 +114,9 @@ func New(o Options) (*Ledger, error) {
 		return nil, err
 	}
 	if err := lg.seedHistory(); err != nil {
+		return nil, err
+	}
+	if err := lg.seedNotices(); err != nil {
 		return nil, err
 	}
 	if err := lg.seedIssued(); err != nil {

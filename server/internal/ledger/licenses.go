@@ -268,7 +268,11 @@ func (l *License) scheduled() bool {
 // that voids the tokens of a device or customer that lost it.
 func (o *op) putLicense(before, l *License) error {
 	x := o.x
+	o.planNotice(l)
 	if err := x.PutJSON(store.LicenseKey(l.ID), l); err != nil {
+		return err
+	}
+	if err := o.indexNotice(before, l); err != nil {
 		return err
 	}
 	if err := o.putStats(before, l); err != nil {
