@@ -78,6 +78,7 @@ func TestBadInputRefusedWithNamedCode(t *testing.T) {
 		{"users-unknown-parameter", "GET", "/v1/users?role=admin", "", "", 400, "invalid_parameter"},
 		{"audit-unknown-parameter", "GET", "/v1/audit?action=license.revoke", "", "", 400, "invalid_parameter"},
 		{"enrollments-unknown-parameter", "GET", "/v1/enrollments?pool=x", "", "", 400, "invalid_parameter"},
+		{"notices-unknown-parameter", "GET", lp + "/notices?kind=ended", "", "", 400, "invalid_parameter"},
 		{"deductions-unknown-parameter", "GET", lp + "/deductions?limit=5", "", "", 400, "invalid_parameter"},
 		{"sales-unknown-parameter", "GET", "/v1/sales?kind=sell", "", "", 400, "invalid_parameter"},
 		{"sales-bad-method", "GET", "/v1/sales?method=steal", "", "", 400, "invalid_parameter"},

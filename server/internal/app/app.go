@@ -13,6 +13,7 @@ import (
 	"github.com/tollgate-iot/tollgate/server/internal/api"
 	"github.com/tollgate-iot/tollgate/server/internal/keys"
 	"github.com/tollgate-iot/tollgate/server/internal/ledger"
+	"github.com/tollgate-iot/tollgate/server/internal/mail"
 	"github.com/tollgate-iot/tollgate/server/internal/metrics"
 	"github.com/tollgate-iot/tollgate/server/internal/scheduler"
 	"github.com/tollgate-iot/tollgate/server/internal/store"
@@ -46,6 +47,7 @@ type App struct {
 	scheme string
 	srv    *http.Server
 	mqtt   *mqttRuntime // nil without MQTT
+	mailer *mail.Sender // nil without --smtp
 
 	closeOnce sync.Once
 	closeErr  error
@@ -82,6 +84,9 @@ func New(ctx context.Context, cfg Config, deps Deps) (_ *App, err error) {
 	}()
 	kc, err := a.openKeys()
 	if err != nil {
+		return nil, err
+	}
+	if a.mailer, err = a.openMail(); err != nil {
 		return nil, err
 	}
 	if err := a.openLedger(kc); err != nil {
@@ -128,7 +133,7 @@ func (a *App) openLedger(kc *keys.Cache) error {
 	}
 	a.db = db
 	a.m.Counter("tollgate_ledger_changes_total", "Committed ledger changes by action.", "action")
-	lg, err := ledger.New(ledger.Options{DB: db, Clock: a.clk, Keys: kc, Logger: a.log,
+	lg, err := ledger.New(ledger.Options{DB: db, Clock: a.clk, Keys: kc, Logger: a.log, Mail: a.mailer != nil,
 		OnChange: func(action string) { a.m.Add("tollgate_ledger_changes_total", 1, action) }})
 	if err != nil {
 		return cli.Errorf("io", "%v", err)
@@ -179,6 +184,7 @@ func (a *App) newAPI() error {
 	m.Add("tollgate_scheduler_errors_total", 0)
 	m.Counter("tollgate_retention_pruned_total", "Hourly counts deleted by retention pruning.")
 	m.Add("tollgate_retention_pruned_total", 0)
+	a.mailMetrics()
 	if err := m.Register(metrics.NewLicenseCollector(licenseCounter(a.lg), a.clk, a.log)); err != nil {
 		return cli.Errorf("metrics", "%v", err)
 	}
@@ -228,8 +234,15 @@ func (a *App) Run(ctx context.Context) (err error) {
 				if err != nil {
 					m.Add("tollgate_scheduler_errors_total", 1)
 				}
+			},
+			OnNotices: func(issued int, err error) {
+				m.Add("tollgate_notices_issued_total", float64(issued))
+				if err != nil {
+					m.Add("tollgate_scheduler_errors_total", 1)
+				}
 			}})
 	}()
+	a.runNotices(schedCtx, &wg)
 	defer func() { stopSched(); wg.Wait() }() // before Close: the scheduler writes to badger
 	errc := make(chan error, 1)
 	go func() { errc <- a.srv.Serve(a.ln) }()

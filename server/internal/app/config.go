@@ -67,6 +67,17 @@ type Config struct {
 	GCInterval time.Duration
 	// KeyCacheTTL bounds how long a rotated key takes to be used.
 	KeyCacheTTL time.Duration
+
+	// SMTP is the mail server notices are sent through,
+	// smtp://USER@HOST:PORT (STARTTLS) or smtps://… (implicit TLS); empty:
+	// notices are kept, marked undelivered. MailFrom is the sender address.
+	SMTP, MailFrom string
+	// SMTPPasswordFile holds the SMTP password (instead of putting it in
+	// the URL, where ps shows it); SMTPCA is a PEM bundle of roots to trust
+	// for the SMTP server (default: the system's).
+	SMTPPasswordFile, SMTPCA string
+	// MailInterval is how often due notice e-mail is sent.
+	MailInterval time.Duration
 }
 
 // DefaultConfig returns the defaults.
@@ -84,6 +95,7 @@ func DefaultConfig() Config {
 		SchedulerInterval: time.Minute,
 		GCInterval:        10 * time.Minute,
 		KeyCacheTTL:       time.Minute,
+		MailInterval:      30 * time.Second,
 
 		ObservedFlushInterval: broker.DefaultObservedFlushInterval,
 		MQTTMaxPayload:        broker.DefaultMaxPayload,
@@ -102,6 +114,9 @@ func (c *Config) Validate() error {
 		errs = append(errs, fmt.Errorf("--http %q: %v", c.HTTPAddr, err))
 	}
 	if err := c.checkBroker(); err != nil {
+		errs = append(errs, err)
+	}
+	if err := c.checkMail(); err != nil {
 		errs = append(errs, err)
 	}
 	if (c.TLSCert == "") != (c.TLSKey == "") {

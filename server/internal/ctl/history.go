@@ -107,3 +107,20 @@ func reportCreatedFlags(fs *flag.FlagSet, v *vals) {
 	v.str(fs, "month", "the month, YYYY-MM (UTC)")
 	v.str(fs, "customer", "the issuer to report, with the issuers below it (default: yours)")
 }
+
+// noticeHeader are the columns of license notices.
+var noticeHeader = []string{"ISSUED_AT", "KIND", "END", "DUE_AT", "EMAIL", "ATTEMPTS", "TO", "COLLAPSED", "ID"}
+
+func runLicenseNotices(ctx context.Context, x *invocation) error {
+	var l wire.NoticeList
+	if err := x.c.Do(ctx, "GET", "/v1/licenses/"+esc(x.args[0])+"/notices", nil, &l); err != nil {
+		return err
+	}
+	rows := make([][]string, len(l.Notices))
+	for i := range l.Notices {
+		n := &l.Notices[i]
+		rows[i] = []string{n.IssuedAt.UTC().Format(time.RFC3339), n.Kind, day(&n.End), n.DueAt.UTC().Format(time.RFC3339), n.Email.State,
+			strconv.Itoa(n.Email.Attempts), dash(strings.Join(n.Email.To, " ")), dash(strings.Join(n.Collapsed, " ")), n.ID}
+	}
+	return cli.Render(x.out, x.format, l, noticeHeader, rows)
+}

@@ -24,6 +24,10 @@ func TestHistoryAndReportsCSV(t *testing.T) {
 		case strings.HasSuffix(r.URL.Path, "/history"):
 			json.NewEncoder(w).Encode(wire.HistoryList{LicenseID: "L1", Entries: []wire.HistoryEntry{{Seq: 7, At: at, Kind: "owner",
 				From: "dist", To: "acme", Status: "unused", CustomerID: "acme", By: "user", UserID: "u1", ActorOf: "dist", Action: "license.sell"}}})
+		case strings.HasSuffix(r.URL.Path, "/notices"):
+			json.NewEncoder(w).Encode(wire.NoticeList{Notices: []wire.Notice{{ID: "ntc_1", LicenseID: "L1", Kind: "expiring_7d", End: end,
+				DueAt: end.AddDate(0, 0, -7), IssuedAt: end.AddDate(0, 0, -7), Collapsed: []string{"expiring_30d", "expiring_15d"},
+				Email: wire.NoticeEmail{State: "sent", To: []string{"billing@acme.test"}, Attempts: 1}}}})
 		case r.URL.Path == "/v1/reports/renewals":
 			json.NewEncoder(w).Encode(wire.RenewalReport{Renewals: []wire.Renewal{{LicenseID: "L1", Serial: "S1", CustomerID: "acme",
 				Chain: []string{"acme", "dist"}, Months: 1, PeriodStart: at, PeriodEnd: end, RecordedAt: at}}})
@@ -48,6 +52,9 @@ func TestHistoryAndReportsCSV(t *testing.T) {
 		{[]string{"license", "history", "L1", "-o", "csv"}, "/v1/licenses/L1/history",
 			"SEQ,AT,KIND,FROM,TO,PERIOD_START,PERIOD_END,DAYS_ADDED,STATUS,CUSTOMER,DEVICE,BY,USER,ACTOR_OF,ACTION",
 			"7,2026-05-01T00:00:00Z,owner,dist,acme,-,-,-,unused,acme,-,user,u1,dist,license.sell"},
+		{[]string{"license", "notices", "L1", "-o", "csv"}, "/v1/licenses/L1/notices",
+			"ISSUED_AT,KIND,END,DUE_AT,EMAIL,ATTEMPTS,TO,COLLAPSED,ID",
+			"2026-05-25T00:00:00Z,expiring_7d,2026-06-01T00:00:00Z,2026-05-25T00:00:00Z,sent,1,billing@acme.test,expiring_30d expiring_15d,ntc_1"},
 		{[]string{"report", "renewals", "--from", "2026-05-01", "--to", "2026-06-01", "--customer", "acme", "-o", "csv"},
 			"/v1/reports/renewals?customer=acme&from=2026-05-01&to=2026-06-01",
 			"LICENSE,SERIAL,CUSTOMER,CHAIN,MONTHS,PERIOD_START,PERIOD_END,RECORDED_AT,DISTRIBUTOR_DESCRIPTION",

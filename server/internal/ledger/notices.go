@@ -43,9 +43,13 @@ var (
 	dayStages = []noticeStage{{NoticeDays30, -30 * Day}, {NoticeDays7, -7 * Day}}
 )
 
-// noticeBatch bounds the notices one scheduler call issues, so that a
-// backlog (a server down for days) does not hold the write lock long.
-const noticeBatch = 200
+// noticeBatch bounds the licenses one transaction of IssueNotices looks
+// at, so that a backlog (a server down for days) does not hold the write
+// lock long; noticeMaxBatches bounds one call, the next continues.
+const (
+	noticeBatch      = 200
+	noticeMaxBatches = 100
+)
 
 // Notice is one notice about a license: written once, in the transaction
 // that decides it is due, under an id derived from what it is about (the
@@ -133,14 +137,28 @@ func (o *op) indexNotice(before, l *License) error {
 	return o.x.Put(store.NoticeDueKey(l.NoticeDue.Unix(), l.ID), nil)
 }
 
-// IssueNotices writes the notices due now, at most noticeBatch licenses'
-// worth, and returns how many it wrote; the scheduler calls it until it
-// returns 0. A license whose several notices fell due while the server
-// was down gets the latest of them only, naming the others in Collapsed.
+// IssueNotices writes the notices due now, in transactions of at most
+// noticeBatch licenses and at most noticeMaxBatches of them, and returns
+// how many it wrote; the scheduler calls it every pass. A license whose
+// several notices fell due while the server was down gets the latest of
+// them only, naming the others in Collapsed.
 func (lg *Ledger) IssueNotices(ctx context.Context) (int, error) {
-	issued := 0
-	err := lg.update(func(o *op) error {
-		issued = 0
+	total := 0
+	for range noticeMaxBatches {
+		issued, full, err := lg.issueNoticeBatch()
+		total += issued
+		if err != nil || !full {
+			return total, err
+		}
+	}
+	return total, nil
+}
+
+// issueNoticeBatch handles one batch of due licenses; full reports that
+// the batch was full (more may be due).
+func (lg *Ledger) issueNoticeBatch() (issued int, full bool, err error) {
+	err = lg.update(func(o *op) error {
+		issued, full = 0, false
 		limit := store.NoticeDueKey(o.now.Unix()+1, "")
 		var due []string
 		err := o.x.Scan(store.NoticeDuePrefix(), nil, false, func(k, _ []byte) (bool, error) {
@@ -153,6 +171,7 @@ func (lg *Ledger) IssueNotices(ctx context.Context) (int, error) {
 		if err != nil {
 			return err
 		}
+		full = len(due) == noticeBatch
 		for _, id := range due {
 			n, err := o.issueNotice(id)
 			if err != nil {
@@ -162,7 +181,7 @@ func (lg *Ledger) IssueNotices(ctx context.Context) (int, error) {
 		}
 		return nil
 	})
-	return issued, err
+	return issued, full, err
 }
 
 // issueNotice writes the notice of license id that is due now, if any,
@@ -270,7 +289,9 @@ func (o *op) redactRecipients(a Actor, n *Notice) {
 	n.Email.To, n.Email.ToCustomers = kept, nil
 }
 
-// noticeText is the one-line summary of a notice (the e-mail subject).
+// Summary is the one-line summary of a notice (the e-mail subject).
+func (n *Notice) Summary() string { return noticeText(n) }
+
 func noticeText(n *Notice) string {
 	day := n.End.UTC().Format(time.DateOnly)
 	var b strings.Builder

@@ -1,20 +1,16 @@
 package mail
 
 import (
-	"bytes"
 	"context"
 	"crypto/tls"
 	"errors"
-	"io"
-	"mime"
-	"mime/multipart"
-	"net/mail"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/emersion/go-smtp"
 
+	"github.com/tollgate-iot/tollgate/internal/testkit/smtpd"
 	"github.com/tollgate-iot/tollgate/shared/clock"
 )
 
@@ -72,13 +68,13 @@ func FuzzParseURL(f *testing.F) {
 	})
 }
 
-func sender(t *testing.T, s *smtpServer, scheme string) *Sender {
+func sender(t *testing.T, s *smtpd.Server, scheme string) *Sender {
 	t.Helper()
-	cfg, err := ParseURL(s.url(scheme), "reports@tollgate.test")
+	cfg, err := ParseURL(s.URL(scheme), "reports@tollgate.test")
 	if err != nil {
 		t.Fatal(err)
 	}
-	return NewSender(cfg, clock.NewFake(t0), &tls.Config{RootCAs: s.roots, MinVersion: tls.VersionTLS12})
+	return NewSender(cfg, clock.NewFake(t0), &tls.Config{RootCAs: s.Roots, MinVersion: tls.VersionTLS12})
 }
 
 func report() Message {
@@ -91,35 +87,35 @@ func report() Message {
 // notice does to a real SMTP server: STARTTLS, AUTH PLAIN, text and HTML,
 // the CSV attached; the server's copy parses back to the same parts.
 func TestSendReportWithCSVOverStartTLS(t *testing.T) {
-	srv := startSMTP(t, smtpOptions{})
+	srv := smtpd.Start(t, smtpd.Options{})
 	if err := sender(t, srv, "smtp").Send(context.Background(), report()); err != nil {
 		t.Fatal(err)
 	}
-	got := srv.messages()
+	got := srv.Messages()
 	if len(got) != 1 || !got[0].TLS || got[0].From != "reports@tollgate.test" || len(got[0].To) != 1 || got[0].To[0] != "billing@acme.test" {
 		t.Fatalf("received %+v", got)
 	}
-	parts := parseMessage(t, got[0].Data)
-	if parts.header.Get("Message-Id") != "<ntc_5f2a@tollgate>" || parts.header.Get("Subject") != "Consumption report 2026-05 for acme" {
-		t.Fatalf("headers %v", parts.header)
+	parts := smtpd.Parse(t, got[0].Data)
+	if parts.Header.Get("Message-Id") != "<ntc_5f2a@tollgate>" || parts.Header.Get("Subject") != "Consumption report 2026-05 for acme" {
+		t.Fatalf("headers %v", parts.Header)
 	}
-	if d, _ := parts.header.Date(); !d.Equal(t0) {
+	if d, _ := parts.Header.Date(); !d.Equal(t0) {
 		t.Fatalf("Date %v, want the injected clock's %v", d, t0)
 	}
-	if !strings.Contains(parts.text, "May 2026 is attached") || !strings.Contains(parts.html, "<b>May 2026</b>") {
-		t.Fatalf("bodies text=%q html=%q", parts.text, parts.html)
+	if !strings.Contains(parts.Text, "May 2026 is attached") || !strings.Contains(parts.HTML, "<b>May 2026</b>") {
+		t.Fatalf("bodies text=%q html=%q", parts.Text, parts.HTML)
 	}
-	if a := parts.files["consumption-2026-05.csv"]; a != "kind,customer_id\ncustomer,acme\n" {
-		t.Fatalf("attachment %q (files %v)", a, parts.files)
+	if a := parts.Files["consumption-2026-05.csv"]; a != "kind,customer_id\ncustomer,acme\n" {
+		t.Fatalf("attachment %q (files %v)", a, parts.Files)
 	}
 }
 
 func TestSendOverImplicitTLS(t *testing.T) {
-	srv := startSMTP(t, smtpOptions{implicitTLS: true})
+	srv := smtpd.Start(t, smtpd.Options{ImplicitTLS: true})
 	if err := sender(t, srv, "smtps").Send(context.Background(), report()); err != nil {
 		t.Fatal(err)
 	}
-	if got := srv.messages(); len(got) != 1 || !got[0].TLS {
+	if got := srv.Messages(); len(got) != 1 || !got[0].TLS {
 		t.Fatalf("received %+v", got)
 	}
 }
@@ -128,34 +124,33 @@ func TestSendOverImplicitTLS(t *testing.T) {
 // and its relay who strips STARTTLS must not get the password or the
 // report in the clear.
 func TestSendRefusesServerWithoutSTARTTLS(t *testing.T) {
-	srv := startSMTP(t, smtpOptions{noTLS: true})
-	srv.srv.AllowInsecureAuth = true
+	srv := smtpd.Start(t, smtpd.Options{NoTLS: true})
 	err := sender(t, srv, "smtp").Send(context.Background(), report())
-	if err == nil || len(srv.messages()) != 0 || srv.auth != 0 {
-		t.Fatalf("sent without TLS: err %v, %d messages, %d auths", err, len(srv.messages()), srv.auth)
+	if err == nil || len(srv.Messages()) != 0 || srv.Auths() != 0 {
+		t.Fatalf("sent without TLS: err %v, %d messages, %d auths", err, len(srv.Messages()), srv.Auths())
 	}
 }
 
 // TestSendRefusesUntrustedCertificate: a relay whose certificate the
 // server does not trust gets nothing.
 func TestSendRefusesUntrustedCertificate(t *testing.T) {
-	srv := startSMTP(t, smtpOptions{})
-	cfg, _ := ParseURL(srv.url("smtp"), "reports@tollgate.test")
+	srv := smtpd.Start(t, smtpd.Options{})
+	cfg, _ := ParseURL(srv.URL("smtp"), "reports@tollgate.test")
 	err := NewSender(cfg, clock.NewFake(t0), nil).Send(context.Background(), report())
-	if err == nil || len(srv.messages()) != 0 {
+	if err == nil || len(srv.Messages()) != 0 {
 		t.Fatalf("sent to an untrusted relay: %v", err)
 	}
 }
 
 func TestSendTellsPermanentFromTemporaryRefusal(t *testing.T) {
-	srv := startSMTP(t, smtpOptions{})
+	srv := smtpd.Start(t, smtpd.Options{})
 	s := sender(t, srv, "smtp")
-	srv.rcptErr = &smtp.SMTPError{Code: 550, EnhancedCode: smtp.EnhancedCode{5, 1, 1}, Message: "no such mailbox"}
+	srv.RefuseRecipients(&smtp.SMTPError{Code: 550, EnhancedCode: smtp.EnhancedCode{5, 1, 1}, Message: "no such mailbox"})
 	var perm *PermanentError
 	if err := s.Send(context.Background(), report()); !errors.As(err, &perm) {
 		t.Fatalf("550: %v, want a PermanentError", err)
 	}
-	srv.rcptErr = &smtp.SMTPError{Code: 451, EnhancedCode: smtp.EnhancedCode{4, 3, 0}, Message: "try later"}
+	srv.RefuseRecipients(&smtp.SMTPError{Code: 451, EnhancedCode: smtp.EnhancedCode{4, 3, 0}, Message: "try later"})
 	if err := s.Send(context.Background(), report()); err == nil || errors.As(err, &perm) {
 		t.Fatalf("451: %v, want a temporary error", err)
 	}
@@ -181,53 +176,4 @@ func TestBuildRefusesHeaderInjection(t *testing.T) {
 			t.Errorf("%s: built", name)
 		}
 	}
-}
-
-type mimeParts struct {
-	header     mail.Header
-	text, html string
-	files      map[string]string
-}
-
-// parseMessage reads a received message with the standard library's MIME
-// readers (not go-mail's), walking nested multiparts.
-func parseMessage(t *testing.T, raw []byte) mimeParts {
-	t.Helper()
-	m, err := mail.ReadMessage(bytes.NewReader(raw))
-	if err != nil {
-		t.Fatal(err)
-	}
-	out := mimeParts{header: m.Header, files: map[string]string{}}
-	var walk func(ct string, body io.Reader, disp, enc string)
-	walk = func(ct string, body io.Reader, disp, enc string) {
-		mt, params, err := mime.ParseMediaType(ct)
-		if err != nil {
-			t.Fatalf("content type %q: %v", ct, err)
-		}
-		if strings.HasPrefix(mt, "multipart/") {
-			r := multipart.NewReader(body, params["boundary"])
-			for {
-				p, err := r.NextRawPart()
-				if err == io.EOF {
-					return
-				}
-				if err != nil {
-					t.Fatal(err)
-				}
-				walk(p.Header.Get("Content-Type"), p, p.Header.Get("Content-Disposition"), p.Header.Get("Content-Transfer-Encoding"))
-			}
-		}
-		b := decodeBody(t, body, enc)
-		_, dp, _ := mime.ParseMediaType(disp)
-		switch {
-		case dp["filename"] != "":
-			out.files[dp["filename"]] = b
-		case mt == "text/plain":
-			out.text = b
-		case mt == "text/html":
-			out.html = b
-		}
-	}
-	walk(m.Header.Get("Content-Type"), m.Body, m.Header.Get("Content-Disposition"), m.Header.Get("Content-Transfer-Encoding"))
-	return out
 }
