@@ -2,10 +2,16 @@ package ledger
 
 import (
 	"errors"
+	"io"
+	"log/slog"
 	"slices"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/tollgate-iot/tollgate/server/internal/keys"
+	"github.com/tollgate-iot/tollgate/server/internal/store"
+	"github.com/tollgate-iot/tollgate/shared/clock"
 )
 
 // walkNotices moves the clock in steps to until, running the scheduler's
@@ -304,5 +310,61 @@ func TestNoticeTextNamesTheEnd(t *testing.T) {
 		if got := noticeText(&Notice{Serial: "TG-1", Kind: kind, End: end}); got != want {
 			t.Errorf("%s: %q, want %q", kind, got, want)
 		}
+	}
+}
+
+// TestNoticesSeededWithoutMailingThePast: a store from before notices
+// (no notice fields, no index) is scheduled once at open: a license 3
+// days from its end gets its 1-day warning on time, not the 30-, 15- and
+// 7-day ones late.
+func TestNoticesSeededWithoutMailingThePast(t *testing.T) {
+	dir := t.TempDir()
+	clk := clock.NewFake(epoch)
+	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
+	ks, _ := keys.Open(t.TempDir(), clk)
+	ks.Rotate()
+	open := func() (*Ledger, *store.DB) {
+		db, err := store.Open(store.Options{Dir: dir, Profile: store.ProfileSmall, Clock: clk, Logger: quiet})
+		if err != nil {
+			t.Fatal(err)
+		}
+		lg, err := New(Options{DB: db, Clock: clk, Keys: ks, Logger: quiet})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return lg, db
+	}
+	lg, db := open()
+	if _, _, _, err := lg.Bootstrap(ctx, "Vendor", "ops@vendor.test"); err != nil {
+		t.Fatal(err)
+	}
+	e := &env{t: t, lg: lg, clk: clk, ks: ks, root: admin("root")}
+	dist, acme, _, _ := e.tree()
+	l := e.create(dist, renewOff("acme", 1))
+	// Make the store one from before notices.
+	err := db.Update(func(x *store.Txn) error {
+		var raw License
+		if err := x.GetJSON(store.LicenseKey(l.ID), &raw); err != nil {
+			return err
+		}
+		if err := x.Delete(store.NoticeDueKey(raw.NoticeDue.Unix(), l.ID)); err != nil {
+			return err
+		}
+		raw.NoticeDue, raw.NoticeEnd, raw.NoticeStage = time.Time{}, time.Time{}, 0
+		if err := x.PutJSON(store.LicenseKey(l.ID), &raw); err != nil {
+			return err
+		}
+		return x.Delete(store.NoticesSeededKey())
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	db.Close()
+	clk.Set(l.End.Add(-3 * Day))
+	lg, _ = open()
+	e.lg = lg
+	e.walkNotices(time.Hour, l.End.Add(-12*time.Hour))
+	if got := noticeKinds(e.notices(acme, l.ID)); !slices.Equal(got, []string{NoticeExpiring1}) {
+		t.Fatalf("after the upgrade: %v, want only the 1-day warning", got)
 	}
 }
