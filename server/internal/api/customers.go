@@ -99,8 +99,13 @@ func (a *API) createUser(w http.ResponseWriter, r *http.Request) {
 		a.fail(w, r, err)
 		return
 	}
+	inv, err := a.lg.Invite(r.Context(), actor(r), u.ID)
+	if err != nil {
+		a.fail(w, r, err)
+		return
+	}
 	w.Header().Set("Cache-Control", "no-store")
-	a.render(w, http.StatusCreated, wire.CreateUserResponse{User: toUser(u), APIKey: key})
+	a.render(w, http.StatusCreated, wire.CreateUserResponse{User: toUser(u), APIKey: key, Invitation: invitationWire(inv)})
 }
 
 func (a *API) listUsers(w http.ResponseWriter, r *http.Request) {

@@ -1,0 +1,36 @@
+package api
+
+import (
+	"net/http"
+
+	"github.com/tollgate-iot/tollgate/server/internal/ledger"
+	"github.com/tollgate-iot/tollgate/shared/wire"
+)
+
+// resetPassword is POST /v1/users/{id}/reset-password: a new invitation
+// link where the user sets a new console password (docs/console.md).
+func (a *API) resetPassword(w http.ResponseWriter, r *http.Request) {
+	id, err := pathID(r, "id")
+	if err == nil {
+		err = decodeOptional(w, r, &noBody{})
+	}
+	if err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	inv, err := a.lg.Invite(r.Context(), actor(r), id)
+	if err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	w.Header().Set("Cache-Control", "no-store")
+	a.render(w, http.StatusOK, wire.PasswordResetResponse{UserID: inv.UserID, Invitation: invitationWire(inv)})
+}
+
+func invitationWire(inv *ledger.Invitation) wire.Invitation {
+	return wire.Invitation{InvitationPath: inv.Path, InvitationExpiresAt: inv.ExpiresAt}
+}
+
+// Describe is the API's status, code and message for err, for another
+// front end (the web console) to show refusals exactly as the API does.
+func Describe(err error) (status int, code, message string) { return describe(err) }
