@@ -34,3 +34,11 @@ func invitationWire(inv *ledger.Invitation) wire.Invitation {
 // Describe is the API's status, code and message for err, for another
 // front end (the web console) to show refusals exactly as the API does.
 func Describe(err error) (status int, code, message string) { return describe(err) }
+
+// LicenseFilterOf reads a license filter from a request's query exactly as
+// GET /v1/licenses does (same parameter names and checks), for the web
+// console's license list.
+func LicenseFilterOf(r *http.Request) (ledger.LicenseFilter, error) { return licenseFilter(r) }
+
+// EncodeCursor is how a next-page cursor is shown to clients.
+func EncodeCursor(next string) string { return encCursor(next) }
