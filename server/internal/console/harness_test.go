@@ -21,7 +21,7 @@ const testPassword = "correct horse battery"
 // console, on a 127.0.0.1 port: root → dist (an issuer) → {acme, beta},
 // an admin per customer who has set a console password, and licenses.
 type world struct {
-	t     *testing.T
+	t     testing.TB
 	srv   *httptest.Server
 	lg    *ledger.Ledger
 	le    *ledgertest.Env
@@ -31,7 +31,7 @@ type world struct {
 	acmeLicense, betaLicense ledger.LicenseView
 }
 
-func newWorld(t *testing.T) *world {
+func newWorld(t testing.TB) *world {
 	t.Helper()
 	ctx := context.Background()
 	le := ledgertest.Open(t)
