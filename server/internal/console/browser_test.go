@@ -372,3 +372,88 @@ func TestConsoleSellByQuantity(t *testing.T) {
 		t.Fatalf("page says %q sold; sales %+v", sold, ss)
 	}
 }
+
+// TestConsoleKeyboardOnlySignIn signs in with the keyboard alone: Tab to
+// the e-mail field, type, Tab, type, Enter.
+func TestConsoleKeyboardOnlySignIn(t *testing.T) {
+	w := newWorld(t)
+	ctx := tab(t)
+	if err := chromedp.Do(ctx, chromedp.Navigate(w.srv.URL+"/console/sign-in"), chromedp.WaitVisible(css("#sign-in-form"))); err != nil {
+		t.Fatal(err)
+	}
+	focused := func() string {
+		id, err := chromedp.Run(ctx, chromedp.Evaluate[string](`document.activeElement ? document.activeElement.id : ""`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return id
+	}
+	for range 6 {
+		if focused() == "email" {
+			break
+		}
+		if err := chromedp.Do(ctx, chromedp.KeyEvent("\t")); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if got := focused(); got != "email" {
+		t.Fatalf("Tab never reached the e-mail field (focus on %q)", got)
+	}
+	if err := chromedp.Do(ctx, chromedp.KeyEvent(w.email["acme"]+"\t"+testPassword)); err != nil {
+		t.Fatal(err)
+	}
+	if got := focused(); got != "password" {
+		t.Fatalf("Tab from the e-mail field went to %q", got)
+	}
+	if err := chromedp.Do(ctx, chromedp.KeyEvent("\r"), chromedp.WaitVisible(css("#who"))); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestConsoleInvitationSetsPassword: the link tollgatectl user create
+// prints opens the set-password page; the password set there signs in; the
+// link then no longer works.
+func TestConsoleInvitationSetsPassword(t *testing.T) {
+	w := newWorld(t)
+	bg := context.Background()
+	u, _, err := w.lg.CreateUser(bg, w.actor["acme"], "acme", "new@acme.test", ledger.RoleViewer)
+	if err != nil {
+		t.Fatal(err)
+	}
+	inv, err := w.lg.Invite(bg, w.actor["acme"], u.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := tab(t)
+	const pw = "a fresh long password"
+	if err := chromedp.Do(ctx, chromedp.Navigate(w.srv.URL+inv.Path), chromedp.WaitVisible(css("#password"))); err != nil {
+		t.Fatal(err)
+	}
+	if email, err := text(ctx, "#invite-email"); err != nil || email != "new@acme.test" {
+		t.Fatalf("invitation page for %q (%v)", email, err)
+	}
+	// Two different passwords: refused with the code, nothing set.
+	if err := chromedp.Do(ctx, chromedp.SendKeys(css("#password"), pw), chromedp.SendKeys(css("#confirm"), pw+"!"),
+		submit(css("#set-password"))); err != nil {
+		t.Fatal(err)
+	}
+	if code, err := errorCode(ctx); err != nil || code != "invalid_argument" {
+		t.Fatalf("different passwords: %q, %v", code, err)
+	}
+	if err := chromedp.Do(ctx, chromedp.SendKeys(css("#password"), pw), chromedp.SendKeys(css("#confirm"), pw),
+		submit(css("#set-password")), chromedp.WaitVisible(css("#notice"))); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.signInBrowser(ctx, "new@acme.test", pw); err != nil {
+		t.Fatal(err)
+	}
+	if who, err := text(ctx, "#who"); err != nil || who != "new@acme.test · acme · viewer" {
+		t.Fatalf("signed in as %q (%v)", who, err)
+	}
+	if err := chromedp.Do(ctx, chromedp.Navigate(w.srv.URL+inv.Path)); err != nil {
+		t.Fatal(err)
+	}
+	if code, err := errorCode(ctx); err != nil || code != "invitation_invalid" {
+		t.Fatalf("used link: %q, %v", code, err)
+	}
+}
