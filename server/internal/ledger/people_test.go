@@ -188,8 +188,18 @@ func TestRevokedUserSessionEnds(t *testing.T) {
 	e.tree()
 	u := e.person(admin("acme"), "acme", "ann@acme.test", RoleViewer)
 	sid, _, _ := e.lg.SignIn(ctx, "ann@acme.test", goodPassword)
+	pending, err := e.lg.Invite(ctx, admin("acme"), u.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
 	if _, err := e.lg.RevokeUser(ctx, admin("acme"), u.ID); err != nil {
 		t.Fatal(err)
+	}
+	if err := e.lg.AcceptInvitation(ctx, strings.TrimPrefix(pending.Path, InvitationPath), "another long password"); !errors.Is(err, ErrInvitationInvalid) {
+		t.Fatalf("invitation of a revoked user: %v", err)
+	}
+	if _, err := e.lg.Invite(ctx, admin("acme"), u.ID); !errors.Is(err, ErrInvalid) {
+		t.Fatalf("invite a revoked user: %v", err)
 	}
 	if _, err := e.lg.ResolveSession(ctx, sid); !errors.Is(err, ErrSessionInvalid) {
 		t.Fatalf("revoked user's session: %v", err)
