@@ -42,3 +42,9 @@ func LicenseFilterOf(r *http.Request) (ledger.LicenseFilter, error) { return lic
 
 // EncodeCursor is how a next-page cursor is shown to clients.
 func EncodeCursor(next string) string { return encCursor(next) }
+
+// PageOf reads limit and cursor as every paged /v1 listing does.
+func PageOf(r *http.Request) (int, string, error) { return page(r) }
+
+// QueryID reads an optional id parameter as the /v1 handlers do.
+func QueryID(r *http.Request, name string) (string, error) { return queryID(r.URL.Query(), name) }

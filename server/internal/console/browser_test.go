@@ -5,6 +5,8 @@ import (
 	"crypto/ed25519"
 	"crypto/rand"
 	"fmt"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"strconv"
 	"strings"
@@ -15,6 +17,7 @@ import (
 	"github.com/chromedp/chromedp"
 
 	"github.com/tollgate-iot/tollgate/server/internal/ledger"
+	"github.com/tollgate-iot/tollgate/server/internal/ledgertest"
 	"github.com/tollgate-iot/tollgate/shared/token"
 )
 
@@ -455,5 +458,68 @@ func TestConsoleInvitationSetsPassword(t *testing.T) {
 	}
 	if code, err := errorCode(ctx); err != nil || code != "invitation_invalid" {
 		t.Fatalf("used link: %q, %v", code, err)
+	}
+}
+
+// TestConsoleDeviceChartHoldsLedgerCounts: the device page's chart and its
+// table have one bar per hour the ledger holds for the device (the last
+// chartHours), with the ledger's counts; a sibling's device is not found.
+func TestConsoleDeviceChartHoldsLedgerCounts(t *testing.T) {
+	le, db := ledgertest.OpenFleet(t, "", ledgertest.Fleet{Customers: 2, DevicesPerCustomer: 1,
+		From: ledgertest.Start.Add(-30 * time.Hour), Hours: 30, Accepted: 7})
+	t.Cleanup(func() { db.Close() })
+	bg := context.Background()
+	lg := le.Ledger
+	root, err := lg.Authenticate(bg, le.RootKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w := &world{t: t, lg: lg, le: le, actor: map[string]ledger.Actor{}, email: map[string]string{}}
+	w.person(root, "c0000", "admin@c0000.test", ledger.RoleViewer)
+	web, err := New(Options{Ledger: lg, Clock: le.Clock, Logger: le.Logger})
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.srv = httptest.NewServer(web.Mount(http.NotFoundHandler()))
+	t.Cleanup(w.srv.Close)
+
+	const dev = "c0000-d000000"
+	st, err := lg.DeviceSyncStatus(bg, root, dev)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := st.Hourly[max(0, len(st.Hourly)-chartHours):]
+	if len(want) < chartHours {
+		t.Fatalf("the ledger holds %d hours: the fixture is too small", len(want))
+	}
+	ctx := tab(t)
+	if err := w.signInBrowser(ctx, "admin@c0000.test", testPassword); err != nil {
+		t.Fatal(err)
+	}
+	if err := chromedp.Do(ctx, chromedp.Navigate(w.srv.URL+"/console/devices/"+dev), chromedp.WaitVisible(css("#hourly"))); err != nil {
+		t.Fatal(err)
+	}
+	rows, err := chromedp.Run(ctx, chromedp.Evaluate[[]int64](`[...document.querySelectorAll('#hourly tbody tr')].map(r => Number(r.cells[1].textContent))`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	nbars, err := chromedp.Run(ctx, chromedp.Evaluate[int](`document.querySelectorAll('svg.bars rect').length`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rows) != len(want) || nbars != len(want) {
+		t.Fatalf("page shows %d rows and %d bars, ledger holds %d hours", len(rows), nbars, len(want))
+	}
+	for i, h := range want {
+		if rows[i] != h.Accepted {
+			t.Fatalf("hour %d: page %d, ledger %d", i, rows[i], h.Accepted)
+		}
+	}
+	// The other customer's device: not found, as from the API.
+	if err := chromedp.Do(ctx, chromedp.Navigate(w.srv.URL+"/console/devices/c0001-d000000")); err != nil {
+		t.Fatal(err)
+	}
+	if code, err := errorCode(ctx); err != nil || code != "not_found" {
+		t.Fatalf("sibling's device: %q, %v", code, err)
 	}
 }

@@ -128,6 +128,8 @@ func (c *Console) routes() {
 	m.HandleFunc("GET /console/{$}", c.authed(c.dashboard))
 	m.HandleFunc("GET /console/licenses", c.authed(c.licenses))
 	m.HandleFunc("GET /console/licenses/{id}", c.authed(c.license))
+	m.HandleFunc("GET /console/devices", c.authed(c.devices))
+	m.HandleFunc("GET /console/devices/{id}", c.authed(c.device))
 	m.HandleFunc("GET /console/sell", c.authed(c.sellPage))
 	m.HandleFunc("POST /console/sell", c.authed(c.sell))
 	m.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {

@@ -7,6 +7,7 @@ import (
 
 // funcs are the template helpers.
 var funcs = template.FuncMap{
+	"num": num,
 	// date shows an instant in UTC to the minute; the zero time as a dash.
 	"date": func(t time.Time) string {
 		if t.IsZero() {
