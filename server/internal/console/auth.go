@@ -87,9 +87,13 @@ func formToken(w http.ResponseWriter, r *http.Request) string {
 	return t
 }
 
-// checkFormToken reads the form and checks that its csrf field equals the
-// form cookie (constant time); a POST from another site has neither.
-func checkFormToken(w http.ResponseWriter, r *http.Request) error {
+// checkFormToken counts the post against its address's sign-in rate,
+// reads the form and checks that its csrf field equals the form cookie
+// (constant time); a POST from another site has neither.
+func (c *Console) checkFormToken(w http.ResponseWriter, r *http.Request) error {
+	if !c.signIns.allow(r) {
+		return ErrSignInRateLimited
+	}
 	if err := parseForm(w, r); err != nil {
 		return err
 	}
@@ -113,7 +117,7 @@ func (c *Console) signInPage(w http.ResponseWriter, r *http.Request) {
 }
 
 func (c *Console) signIn(w http.ResponseWriter, r *http.Request) {
-	if err := checkFormToken(w, r); err != nil {
+	if err := c.checkFormToken(w, r); err != nil {
 		c.failErr(w, r, nil, err)
 		return
 	}
@@ -146,7 +150,7 @@ func (c *Console) invitePage(w http.ResponseWriter, r *http.Request) {
 }
 
 func (c *Console) acceptInvite(w http.ResponseWriter, r *http.Request) {
-	if err := checkFormToken(w, r); err != nil {
+	if err := c.checkFormToken(w, r); err != nil {
 		c.failErr(w, r, nil, err)
 		return
 	}

@@ -73,6 +73,8 @@ type Console struct {
 	log   *slog.Logger
 	pages map[string]*template.Template
 	mux   *http.ServeMux
+	// signIns limits sign-in and set-password posts per address.
+	signIns *addrLimiter
 }
 
 // New parses the embedded templates and returns the console.
@@ -95,6 +97,7 @@ func New(o Options) (*Console, error) {
 		}
 		c.pages[strings.TrimSuffix(strings.TrimPrefix(n, "templates/"), ".html")] = t
 	}
+	c.signIns = newAddrLimiter(c.clock)
 	c.routes()
 	return c, nil
 }
@@ -193,6 +196,9 @@ func (c *Console) render(w http.ResponseWriter, status int, name string, p page)
 func describe(err error) (int, string, string) {
 	if errors.Is(err, ErrCSRF) {
 		return http.StatusForbidden, "csrf_token_invalid", err.Error()
+	}
+	if errors.Is(err, ErrSignInRateLimited) {
+		return http.StatusTooManyRequests, "sign_in_rate_limited", err.Error()
 	}
 	return api.Describe(err)
 }

@@ -1,6 +1,7 @@
 package console
 
 import (
+	"fmt"
 	"io"
 	"net/http"
 	"net/url"
@@ -134,5 +135,33 @@ func TestConsoleSignedOutRedirects(t *testing.T) {
 	res, _ = c.PostForm(w.srv.URL+"/console/sell", url.Values{"csrf": {"x"}})
 	if b := body(t, res); res.StatusCode != http.StatusUnauthorized || !strings.Contains(b, "session_invalid") {
 		t.Fatalf("sell signed out: %d %s", res.StatusCode, b)
+	}
+}
+
+// TestConsoleSignInRateLimited: SignInsPerAddress sign-in posts from one
+// address in a window, then 429 sign_in_rate_limited (before any password
+// is hashed) until the window ends.
+func TestConsoleSignInRateLimited(t *testing.T) {
+	w := newWorld(t)
+	c := w.client()
+	tok := w.formToken(c, "/console/sign-in")
+	post := func(i int) (int, string) {
+		res, err := c.PostForm(w.srv.URL+"/console/sign-in", url.Values{"csrf": {tok}, "email": {fmt.Sprintf("nobody%d@acme.test", i)}, "password": {"guess"}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return res.StatusCode, body(t, res)
+	}
+	for i := range SignInsPerAddress {
+		if code, b := post(i); code != http.StatusUnauthorized || !strings.Contains(b, "bad_credentials") {
+			t.Fatalf("post %d: %d", i+1, code)
+		}
+	}
+	if code, b := post(0); code != http.StatusTooManyRequests || !strings.Contains(b, "sign_in_rate_limited") {
+		t.Fatalf("post %d: %d, want 429 sign_in_rate_limited", SignInsPerAddress+1, code)
+	}
+	w.le.Clock.Advance(SignInWindow)
+	if code, _ := post(0); code != http.StatusUnauthorized {
+		t.Fatalf("after the window: %d", code)
 	}
 }

@@ -62,7 +62,27 @@ const (
 	InvitationPath = "/console/invite/"
 	// MaxSecretLen bounds a presented invitation token or session id.
 	MaxSecretLen = 128
+	// MaxConcurrentPasswordHashes bounds the argon2id hashes computed at
+	// once (each takes Argon2MemKiB of memory): a flood of sign-ins waits
+	// for a slot instead of exhausting memory.
+	MaxConcurrentPasswordHashes = 4
 )
+
+// hashSlots holds one token per password hash being computed.
+var hashSlots = make(chan struct{}, MaxConcurrentPasswordHashes)
+
+// withHashSlot runs fn once a hash slot is free, or gives up with the
+// context's error.
+func withHashSlot(ctx context.Context, fn func()) error {
+	select {
+	case hashSlots <- struct{}{}:
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	defer func() { <-hashSlots }()
+	fn()
+	return nil
+}
 
 // passwordHash is a stored argon2id hash with its parameters.
 type passwordHash struct {
@@ -236,7 +256,10 @@ func (lg *Ledger) AcceptInvitation(ctx context.Context, token, password string) 
 	if err := checkPassword(password); err != nil {
 		return err
 	}
-	ph := hashPassword(password, lg.clock.Now().UTC()) // outside the write lock: it is slow on purpose
+	var ph passwordHash
+	if err := withHashSlot(ctx, func() { ph = hashPassword(password, lg.clock.Now().UTC()) }); err != nil {
+		return err // outside the write lock: it is slow on purpose
+	}
 	return lg.update(func(o *op) error {
 		u, k, err := o.invitationUser(token)
 		if err != nil {

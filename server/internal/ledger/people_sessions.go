@@ -89,13 +89,19 @@ func (lg *Ledger) SignIn(ctx context.Context, email, password string) (string, *
 		return o.x.PutJSON(store.SignInFailuresKey(u.ID), &f)
 	})
 	if errors.Is(err, store.ErrNotFound) {
-		dummyHash.matches(password)
+		if err := withHashSlot(ctx, func() { dummyHash.matches(password) }); err != nil {
+			return "", nil, err
+		}
 		return "", nil, ErrBadCredentials
 	}
 	if err != nil {
 		return "", nil, err
 	}
-	if !ph.matches(password) {
+	var ok bool
+	if err := withHashSlot(ctx, func() { ok = ph.matches(password) }); err != nil {
+		return "", nil, err
+	}
+	if !ok {
 		return "", nil, ErrBadCredentials
 	}
 	sid, hash := newSecret()

@@ -1,6 +1,7 @@
 package ledger
 
 import (
+	"context"
 	"errors"
 	"strings"
 	"testing"
@@ -239,5 +240,30 @@ func TestPasswordHashIsArgon2idWithSalt(t *testing.T) {
 	}
 	if a.Time != Argon2Time || a.MemKiB != Argon2MemKiB || a.Threads != Argon2Threads {
 		t.Fatalf("parameters = %+v", a)
+	}
+}
+
+// TestPasswordHashesWaitForASlot: with every hash slot taken, a sign-in
+// waits (here until its context ends) rather than computing one more
+// argon2id hash.
+func TestPasswordHashesWaitForASlot(t *testing.T) {
+	e := newEnv(t)
+	e.tree()
+	e.person(admin("acme"), "acme", "ann@acme.test", RoleViewer)
+	for range MaxConcurrentPasswordHashes {
+		hashSlots <- struct{}{}
+	}
+	defer func() {
+		for range MaxConcurrentPasswordHashes {
+			<-hashSlots
+		}
+	}()
+	c, cancel := context.WithTimeout(ctx, 50*time.Millisecond)
+	defer cancel()
+	if _, _, err := e.lg.SignIn(c, "ann@acme.test", goodPassword); !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("sign-in with no slot free: %v", err)
+	}
+	if _, _, err := e.lg.SignIn(c, "nobody@acme.test", goodPassword); !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("unknown e-mail with no slot free: %v", err)
 	}
 }
