@@ -23,6 +23,7 @@ const testPassword = "correct horse battery"
 type world struct {
 	t     testing.TB
 	srv   *httptest.Server
+	h     http.Handler // what srv serves: the console in front of the API
 	lg    *ledger.Ledger
 	le    *ledgertest.Env
 	actor map[string]ledger.Actor // by customer: its admin
@@ -77,7 +78,8 @@ func newWorld(t testing.TB) *world {
 	if err != nil {
 		t.Fatal(err)
 	}
-	w.srv = httptest.NewServer(web.Mount(api.New(api.Options{Ledger: lg, Clock: le.Clock, Logger: le.Logger}).Handler()))
+	w.h = web.Mount(api.New(api.Options{Ledger: lg, Clock: le.Clock, Logger: le.Logger}).Handler())
+	w.srv = httptest.NewServer(w.h)
 	t.Cleanup(w.srv.Close)
 	return w
 }

@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/http/cookiejar"
+	"net/http/httptest"
 	"net/url"
 	"strings"
 	"testing"
@@ -163,5 +165,35 @@ func TestConsoleSignInRateLimited(t *testing.T) {
 	w.le.Clock.Advance(SignInWindow)
 	if code, _ := post(0); code != http.StatusUnauthorized {
 		t.Fatalf("after the window: %d", code)
+	}
+}
+
+// TestConsoleSecureCookieUnderTLS: over TLS the session and form cookies
+// are Secure.
+func TestConsoleSecureCookieUnderTLS(t *testing.T) {
+	w := newWorld(t)
+	srv := httptest.NewTLSServer(w.h)
+	defer srv.Close()
+	w.srv = srv
+	c := srv.Client()
+	jar, _ := cookiejar.New(nil)
+	c.Jar = jar
+	c.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+	res, err := c.Get(srv.URL + "/console/sign-in")
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	if sc := res.Header.Get("Set-Cookie"); !strings.Contains(sc, formCookie+"=") || !strings.Contains(sc, "; Secure") {
+		t.Fatalf("form cookie over TLS: %q", sc)
+	}
+	tok := w.formToken(c, "/console/sign-in")
+	res, err = c.PostForm(srv.URL+"/console/sign-in", url.Values{"csrf": {tok}, "email": {w.email["acme"]}, "password": {testPassword}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	if sc := res.Header.Get("Set-Cookie"); !strings.Contains(sc, sessionCookie+"=") || !strings.Contains(sc, "; Secure") || !strings.Contains(sc, "HttpOnly") {
+		t.Fatalf("session cookie over TLS: %q", sc)
 	}
 }
