@@ -94,12 +94,7 @@ func (a *API) createUser(w http.ResponseWriter, r *http.Request) {
 		a.fail(w, r, err)
 		return
 	}
-	u, key, err := a.lg.CreateUser(r.Context(), actor(r), req.CustomerID, req.Email, ledger.Role(req.Role))
-	if err != nil {
-		a.fail(w, r, err)
-		return
-	}
-	inv, err := a.lg.Invite(r.Context(), actor(r), u.ID)
+	u, key, inv, err := a.lg.CreatePerson(r.Context(), actor(r), req.CustomerID, req.Email, ledger.Role(req.Role))
 	if err != nil {
 		a.fail(w, r, err)
 		return

@@ -174,40 +174,71 @@ type Invitation struct {
 // invite, as for RevokeUser; an issuing admin may invite the customer's
 // first user, whom they onboarded (CreateUser).
 func (lg *Ledger) Invite(ctx context.Context, a Actor, userID string) (*Invitation, error) {
-	var out Invitation
+	var out *Invitation
 	err := lg.update(func(o *op) error {
-		var u User
-		if err := o.x.GetJSON(store.UserKey(userID), &u); err != nil {
-			return mapNotFound(err, "user", userID)
-		}
-		c, err := o.visibleCustomer(a, u.CustomerID)
-		if err != nil {
-			return notFound("user", userID)
-		}
-		if u.Revoked {
-			return invalid("user %s is revoked", u.ID)
-		}
-		if err := o.canManage(a, c, RoleAdmin); err != nil {
-			n, cerr := o.activeUsers(c.ID)
-			if cerr != nil {
-				return cerr
-			}
-			if n > 1 || o.canIssue(a, c) != nil {
-				return err
-			}
-		}
-		token, hash := newSecret()
-		inv := invitation{UserID: u.ID, ExpiresAt: o.now.Add(InvitationLifetime), CreatedBy: a.UserID}
-		if err := o.x.PutJSON(store.InvitationKey(hash), &inv); err != nil {
-			return err
-		}
-		out = Invitation{UserID: u.ID, Path: InvitationPath + token, ExpiresAt: inv.ExpiresAt}
-		return o.audit(a, "user.invite", "user", u.ID, u.CustomerID, nil, map[string]any{"expires_at": inv.ExpiresAt})
+		var err error
+		out, err = o.invite(a, userID)
+		return err
 	})
 	if err != nil {
 		return nil, err
 	}
-	return &out, nil
+	return out, nil
+}
+
+// CreatePerson is CreateUser and Invite in one transaction: the user, its
+// API key and its invitation link, all or nothing (POST /v1/users).
+func (lg *Ledger) CreatePerson(ctx context.Context, a Actor, customerID, email string, role Role) (*User, string, *Invitation, error) {
+	if err := checkNewUser(email, role); err != nil {
+		return nil, "", nil, err
+	}
+	var u *User
+	var key string
+	var inv *Invitation
+	err := lg.update(func(o *op) error {
+		var err error
+		if u, key, err = o.createUser(a, customerID, email, role); err != nil {
+			return err
+		}
+		inv, err = o.invite(a, u.ID)
+		return err
+	})
+	if err != nil {
+		return nil, "", nil, err
+	}
+	v := *u
+	v.KeyHash = ""
+	return &v, key, inv, nil
+}
+
+func (o *op) invite(a Actor, userID string) (*Invitation, error) {
+	var u User
+	if err := o.x.GetJSON(store.UserKey(userID), &u); err != nil {
+		return nil, mapNotFound(err, "user", userID)
+	}
+	c, err := o.visibleCustomer(a, u.CustomerID)
+	if err != nil {
+		return nil, notFound("user", userID)
+	}
+	if u.Revoked {
+		return nil, invalid("user %s is revoked", u.ID)
+	}
+	if err := o.canManage(a, c, RoleAdmin); err != nil {
+		n, cerr := o.activeUsers(c.ID)
+		if cerr != nil {
+			return nil, cerr
+		}
+		if n > 1 || o.canIssue(a, c) != nil {
+			return nil, err
+		}
+	}
+	token, hash := newSecret()
+	inv := invitation{UserID: u.ID, ExpiresAt: o.now.Add(InvitationLifetime), CreatedBy: a.UserID}
+	if err := o.x.PutJSON(store.InvitationKey(hash), &inv); err != nil {
+		return nil, err
+	}
+	out := &Invitation{UserID: u.ID, Path: InvitationPath + token, ExpiresAt: inv.ExpiresAt}
+	return out, o.audit(a, "user.invite", "user", u.ID, u.CustomerID, nil, map[string]any{"expires_at": inv.ExpiresAt})
 }
 
 // CheckInvitation tells whether an invitation token is usable now, and

@@ -267,3 +267,24 @@ func TestPasswordHashesWaitForASlot(t *testing.T) {
 		t.Fatalf("unknown e-mail with no slot free: %v", err)
 	}
 }
+
+// TestCreatePersonIsOneTransaction: a refused creation leaves neither a
+// user nor an invitation; an accepted one gives both.
+func TestCreatePersonIsOneTransaction(t *testing.T) {
+	e := newEnv(t)
+	e.tree()
+	if _, _, _, err := e.lg.CreatePerson(ctx, admin("beta"), "acme", "spy@beta.test", RoleAdmin); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("sibling CreatePerson: %v", err)
+	}
+	us, err := e.lg.ListUsers(ctx, admin("acme"), "acme")
+	if err != nil || len(us) != 0 {
+		t.Fatalf("users of acme after a refused CreatePerson: %v, %v", us, err)
+	}
+	u, key, inv, err := e.lg.CreatePerson(ctx, admin("acme"), "acme", "ann@acme.test", RoleViewer)
+	if err != nil || key == "" || inv.UserID != u.ID {
+		t.Fatalf("CreatePerson = %+v %q %+v, %v", u, key, inv, err)
+	}
+	if email, err := e.lg.CheckInvitation(ctx, strings.TrimPrefix(inv.Path, InvitationPath)); err != nil || email != "ann@acme.test" {
+		t.Fatalf("its invitation: %q, %v", email, err)
+	}
+}
