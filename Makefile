@@ -25,6 +25,7 @@ test: ## gofmt check, go vet, go test -race ./... (unit, integration and end-to-
 	  if [ -n "$$unformatted" ]; then echo "gofmt needed:"; echo "$$unformatted"; exit 1; fi
 	$(GO) vet ./...
 	@scripts/need-mosquitto.sh
+	@scripts/need-chromium.sh
 	$(GO) test -race -timeout 9m ./...
 
 bench: ## run the benchmarks and print the table with the speed-target ratios

@@ -57,10 +57,28 @@ ctl() { "$bin/tollgatectl" "$@"; }
 echo "== 2. distributor Northwind, its customer Acme, Acme's devices and licenses"
 ctl customer create --id northwind --name "Northwind Distribution" --email ops@northwind.test >/dev/null
 ctl customer set northwind --issuer=true --allowed-months 12,24,36 >/dev/null # a distributor: the vendor lets it create licenses
-dist_key=$(ctl user create --customer northwind --email ops@northwind.test --role admin -o json | json_field api_key)
+# console_password INVITATION_PATH: sets the demo's console password through
+# the invitation link, as the person does in a browser (GET the form for its
+# CSRF cookie, post it back).
+console_password="tollgate-demo-password"
+console_password() {
+  local jar tok
+  jar=$(mktemp)
+  curl -fsS -c "$jar" -o /dev/null "$server_url$1" &&
+    tok=$(awk '$6 == "tollgate_form" { print $7 }' "$jar") &&
+    curl -fsS -b "$jar" -o /dev/null --data-urlencode "csrf=$tok" --data-urlencode "password=$console_password" \
+      --data-urlencode "confirm=$console_password" "$server_url$1" ||
+    echo "   (setting a console password failed; tollgatectl user reset-password makes a new link)" >&2
+  rm -f "$jar"
+}
+dist_user=$(ctl user create --customer northwind --email ops@northwind.test --role admin -o json)
+dist_key=$(json_field api_key <<<"$dist_user")
+console_password "$(json_field invitation_path <<<"$dist_user")"
 dist() { TOLLGATE_API_KEY=$dist_key "$bin/tollgatectl" "$@"; }
 dist customer create --id acme --name "Acme Plastics" --parent northwind --email it@acme.test >/dev/null
-acme_key=$(dist user create --customer acme --email it@acme.test --role admin -o json | json_field api_key)
+acme_user=$(dist user create --customer acme --email it@acme.test --role admin -o json)
+acme_key=$(json_field api_key <<<"$acme_user")
+console_password "$(json_field invitation_path <<<"$acme_user")"
 acme() { TOLLGATE_API_KEY=$acme_key "$bin/tollgatectl" "$@"; }
 "$bin/tollgate-server" trust --data "$demo/server" --out "$demo/trust.json" >/dev/null
 
@@ -153,7 +171,9 @@ echo "   press-04 was cut off by the revocation. The agents decided offline and 
 echo "   holds press-01's day deductions and, from the failed day it synced, press-01 blacklisted."
 echo "   Each agent: $shown_bin/tollgate-agent status --data $rel/DEVICE"
 echo
-echo "The server keeps running until Ctrl-C. Try, in another shell:"
+echo "The server keeps running until Ctrl-C. The web console: $server_url/"
+echo "   sign in as ops@northwind.test (the distributor) or it@acme.test (Acme), password $console_password"
+echo "Try, in another shell:"
 echo "   export TOLLGATE_SERVER=$server_url TOLLGATE_API_KEY=$admin_key"
 echo "   $shown_bin/tollgatectl license list"
 echo "   $shown_bin/tollgatectl license show $lic_revoke"

@@ -202,8 +202,10 @@ func (r *CreateUserRequest) Validate() error {
 	return invalid("role %q: want admin, operator or viewer", r.Role)
 }
 
-// CreateUserResponse carries the API key, shown this once.
+// CreateUserResponse carries the API key and the console invitation
+// (people.go), both shown this once.
 type CreateUserResponse struct {
 	User   User   `json:"user"`
 	APIKey string `json:"api_key"`
+	Invitation
 }

@@ -91,13 +91,13 @@ func (a *API) createUser(w http.ResponseWriter, r *http.Request) {
 		a.fail(w, r, err)
 		return
 	}
-	u, key, err := a.lg.CreateUser(r.Context(), actor(r), req.CustomerID, req.Email, ledger.Role(req.Role))
+	u, key, inv, err := a.lg.CreatePerson(r.Context(), actor(r), req.CustomerID, req.Email, ledger.Role(req.Role))
 	if err != nil {
 		a.fail(w, r, err)
 		return
 	}
 	w.Header().Set("Cache-Control", "no-store")
-	a.render(w, http.StatusCreated, wire.CreateUserResponse{User: toUser(u), APIKey: key})
+	a.render(w, http.StatusCreated, wire.CreateUserResponse{User: toUser(u), APIKey: key, Invitation: invitationWire(inv)})
 }
 
 func (a *API) listUsers(w http.ResponseWriter, r *http.Request) {

@@ -38,6 +38,10 @@ var errorMap = []struct {
 	code   string
 }{
 	{ledger.ErrUnauthenticated, http.StatusUnauthorized, "unauthenticated"},
+	{ledger.ErrBadCredentials, http.StatusUnauthorized, "bad_credentials"},
+	{ledger.ErrSessionInvalid, http.StatusUnauthorized, "session_invalid"},
+	{ledger.ErrAccountLocked, http.StatusTooManyRequests, "account_locked"},
+	{ledger.ErrInvitationInvalid, http.StatusNotFound, "invitation_invalid"},
 	{ErrUnknownDevice, http.StatusUnauthorized, "unknown_device"},
 	{token.ErrUnknownKey, http.StatusUnauthorized, "bad_signature"},
 	{token.ErrBadSignature, http.StatusUnauthorized, "bad_signature"},

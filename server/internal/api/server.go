@@ -112,6 +112,7 @@ func (a *API) routes(r *mux.Router, authn func(http.Handler) http.Handler) {
 	h("/users", a.createUser, http.MethodPost)
 	h("/users", a.listUsers, http.MethodGet)
 	h("/users/{id}/revoke", a.revokeUser, http.MethodPost)
+	h("/users/{id}/reset-password", a.resetPassword, http.MethodPost)
 	h("/devices", a.createDevice, http.MethodPost)
 	h("/devices", a.listDevices, http.MethodGet)
 	h("/devices/{id}", a.getDevice, http.MethodGet)

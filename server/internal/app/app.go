@@ -11,6 +11,7 @@ import (
 	"sync"
 
 	"github.com/tollgate-iot/tollgate/server/internal/api"
+	"github.com/tollgate-iot/tollgate/server/internal/console"
 	"github.com/tollgate-iot/tollgate/server/internal/keys"
 	"github.com/tollgate-iot/tollgate/server/internal/ledger"
 	"github.com/tollgate-iot/tollgate/server/internal/mail"
@@ -172,8 +173,12 @@ func (a *App) listen() error {
 // and registers the scheduler's counters and the license gauge.
 func (a *App) newAPI() error {
 	c, m := a.cfg, a.m
+	web, err := console.New(console.Options{Ledger: a.lg, Clock: a.clk, Logger: a.log})
+	if err != nil {
+		return cli.Errorf("console", "%v", err)
+	}
 	a.srv = &http.Server{
-		Handler:           api.New(api.Options{Ledger: a.lg, Clock: a.clk, Logger: a.log, Metrics: m}).Handler(),
+		Handler:           web.Mount(api.New(api.Options{Ledger: a.lg, Clock: a.clk, Logger: a.log, Metrics: m}).Handler()),
 		ReadHeaderTimeout: c.ReadHeaderTimeout, ReadTimeout: c.ReadTimeout, WriteTimeout: c.WriteTimeout,
 		IdleTimeout: c.IdleTimeout, ErrorLog: slog.NewLogLogger(a.log.Handler(), slog.LevelWarn),
 	}

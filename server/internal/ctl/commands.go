@@ -16,9 +16,10 @@ var commands = []cmd{
 	{name: "customer set", synopsis: "customer set ID [--allow-superior-manage=true|false] [--name N] [--email E] [--address A] [--vat V]" +
 		" [--issuer=true|false] [--allowed-months 12,24] [--max-days N]", args: 1, flags: customerSetFlags, run: runCustomerSet},
 
-	{name: "user create", synopsis: "user create --customer ID --email E --role admin|operator|viewer   (prints the API key once)", flags: userCreateFlags, run: runUserCreate},
+	{name: "user create", synopsis: "user create --customer ID --email E --role admin|operator|viewer   (prints the API key and a console invitation link once)", flags: userCreateFlags, run: runUserCreate},
 	{name: "user list", synopsis: "user list [--customer ID]", flags: userListFlags, run: runUserList},
 	{name: "user revoke", synopsis: "user revoke USER_ID", args: 1, run: runUserRevoke},
+	{name: "user reset-password", synopsis: "user reset-password USER_ID   (prints a console link to set a new password)", args: 1, run: runUserResetPassword},
 
 	{name: "device create", synopsis: "device create --customer ID --id DEV --model M --public-key KEY [--gateway GW] [--location L]", flags: deviceCreateFlags, run: runDeviceCreate},
 	{name: "device list", synopsis: "device list [--customer ID] [--limit N] [--cursor C]", flags: pageFlags("customer"), run: runDeviceList},

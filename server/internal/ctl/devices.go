@@ -3,6 +3,7 @@ package ctl
 import (
 	"context"
 	"flag"
+	"time"
 
 	"github.com/tollgate-iot/tollgate/shared/cli"
 	"github.com/tollgate-iot/tollgate/shared/wire"
@@ -14,7 +15,8 @@ func runUserCreate(ctx context.Context, x *invocation) error {
 	if err != nil {
 		return err
 	}
-	return cli.Render(x.out, x.format, r, append(userHeader, "API_KEY"), [][]string{append(userRow(&r.User), r.APIKey)})
+	return cli.Render(x.out, x.format, r, append(userHeader, "API_KEY", "INVITATION"),
+		[][]string{append(userRow(&r.User), r.APIKey, x.c.Base+r.InvitationPath)})
 }
 
 func userCreateFlags(fs *flag.FlagSet, v *vals) {
@@ -36,6 +38,17 @@ func runUserList(ctx context.Context, x *invocation) error {
 }
 
 func userListFlags(fs *flag.FlagSet, v *vals) { v.str(fs, "customer", "customer id") }
+
+// runUserResetPassword prints a new console invitation link, where the
+// user sets a new password (docs/console.md).
+func runUserResetPassword(ctx context.Context, x *invocation) error {
+	var r wire.PasswordResetResponse
+	if err := x.c.Do(ctx, "POST", "/v1/users/"+esc(x.args[0])+"/reset-password", nil, &r); err != nil {
+		return err
+	}
+	return cli.Render(x.out, x.format, r, []string{"USER", "INVITATION", "EXPIRES"},
+		[][]string{{r.UserID, x.c.Base + r.InvitationPath, r.InvitationExpiresAt.UTC().Format(time.RFC3339)}})
+}
 
 func runUserRevoke(ctx context.Context, x *invocation) error {
 	var u wire.User

@@ -70,32 +70,15 @@ func (o *op) activeUsers(customerID string) (int, error) {
 // create a customer's first user (onboarding) but not more, since a
 // superior holding a customer's key would bypass allow_superior_manage.
 func (lg *Ledger) CreateUser(ctx context.Context, a Actor, customerID, email string, role Role) (*User, string, error) {
-	if !role.Valid() {
-		return nil, "", fmt.Errorf("%w: role %q: want admin, operator or viewer", ErrInvalid, role)
-	}
-	if _, err := mail.ParseAddress(email); err != nil || strings.ContainsAny(email, "<> ") {
-		return nil, "", fmt.Errorf("%w: email %q is not an address", ErrInvalid, email)
+	if err := checkNewUser(email, role); err != nil {
+		return nil, "", err
 	}
 	var out *User
 	var key string
 	err := lg.update(func(o *op) error {
-		c, err := o.visibleCustomer(a, customerID)
-		if err != nil {
-			return err
-		}
-		if err := o.canManage(a, c, RoleAdmin); err != nil {
-			n, cerr := o.activeUsers(c.ID)
-			if cerr != nil {
-				return cerr
-			}
-			if n > 0 || o.canIssue(a, c) != nil {
-				return err
-			}
-		}
-		if out, key, err = o.putNewUser(c.ID, email, role); err != nil {
-			return err
-		}
-		return o.audit(a, "user.create", "user", out.ID, c.ID, nil, out)
+		var err error
+		out, key, err = o.createUser(a, customerID, email, role)
+		return err
 	})
 	if err != nil {
 		return nil, "", err
@@ -103,6 +86,37 @@ func (lg *Ledger) CreateUser(ctx context.Context, a Actor, customerID, email str
 	v := *out
 	v.KeyHash = ""
 	return &v, key, nil
+}
+
+func checkNewUser(email string, role Role) error {
+	if !role.Valid() {
+		return fmt.Errorf("%w: role %q: want admin, operator or viewer", ErrInvalid, role)
+	}
+	if _, err := mail.ParseAddress(email); err != nil || strings.ContainsAny(email, "<> ") {
+		return fmt.Errorf("%w: email %q is not an address", ErrInvalid, email)
+	}
+	return nil
+}
+
+func (o *op) createUser(a Actor, customerID, email string, role Role) (*User, string, error) {
+	c, err := o.visibleCustomer(a, customerID)
+	if err != nil {
+		return nil, "", err
+	}
+	if err := o.canManage(a, c, RoleAdmin); err != nil {
+		n, cerr := o.activeUsers(c.ID)
+		if cerr != nil {
+			return nil, "", cerr
+		}
+		if n > 0 || o.canIssue(a, c) != nil {
+			return nil, "", err
+		}
+	}
+	u, key, err := o.putNewUser(c.ID, email, role)
+	if err != nil {
+		return nil, "", err
+	}
+	return u, key, o.audit(a, "user.create", "user", u.ID, c.ID, nil, u)
 }
 
 // ListUsers lists the users of one visible customer (the actor's own when empty).

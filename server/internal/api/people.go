@@ -1,0 +1,54 @@
+package api
+
+import (
+	"net/http"
+
+	"github.com/tollgate-iot/tollgate/server/internal/ledger"
+	"github.com/tollgate-iot/tollgate/shared/wire"
+)
+
+// resetPassword is POST /v1/users/{id}/reset-password: a new invitation
+// link where the user sets a new console password (docs/console.md).
+func (a *API) resetPassword(w http.ResponseWriter, r *http.Request) {
+	id, err := pathID(r, "id")
+	if err == nil {
+		err = decodeOptional(w, r, &noBody{})
+	}
+	if err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	inv, err := a.lg.Invite(r.Context(), actor(r), id)
+	if err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	w.Header().Set("Cache-Control", "no-store")
+	a.render(w, http.StatusOK, wire.PasswordResetResponse{UserID: inv.UserID, Invitation: invitationWire(inv)})
+}
+
+func invitationWire(inv *ledger.Invitation) wire.Invitation {
+	return wire.Invitation{InvitationPath: inv.Path, InvitationExpiresAt: inv.ExpiresAt}
+}
+
+// Describe is the API's status, code and message for err, for another
+// front end (the web console) to show refusals exactly as the API does.
+func Describe(err error) (status int, code, message string) { return describe(err) }
+
+// LicenseFilterOf reads a license filter from a request's query exactly as
+// GET /v1/licenses does (same parameter names and checks), for the web
+// console's license list.
+func LicenseFilterOf(r *http.Request) (ledger.LicenseFilter, error) { return licenseFilter(r) }
+
+// EncodeCursor is how a next-page cursor is shown to clients.
+func EncodeCursor(next string) string { return encCursor(next) }
+
+// PageOf reads limit and cursor as every paged /v1 listing does.
+func PageOf(r *http.Request) (int, string, error) {
+	q := &query{q: r.URL.Query()}
+	limit, cursor := q.page()
+	return limit, cursor, q.err()
+}
+
+// QueryID reads an optional id parameter as the /v1 handlers do.
+func QueryID(r *http.Request, name string) (string, error) { return queryID(r.URL.Query(), name) }
