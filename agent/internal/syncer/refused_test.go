@@ -28,7 +28,7 @@ func TestBuildJoinsRefusedToItsHour(t *testing.T) {
 	putBucket(t, st, "gw-1", h0+2, 1, 0)
 	putRefused(t, st, "child-1", h0, 3)
 	r, p := build(t, st, "gw-1", "child-1")
-	want := "[{child-1 1796083200 0 0 3} {gw-1 1796083200 10 2 4} {gw-1 1796086800 0 0 6} {gw-1 1796090400 1 0 0}]"
+	want := "[{child-1 1796083200 0 0 3 map[]} {gw-1 1796083200 10 2 4 map[]} {gw-1 1796086800 0 0 6 map[]} {gw-1 1796090400 1 0 0 map[]}]"
 	if got := countsString(r); got != want {
 		t.Fatalf("counts %s\nwant   %s", got, want)
 	}

@@ -302,13 +302,14 @@ func TestParseHourlyCountMatchesJSON(t *testing.T) {
 			t.Fatalf("%s declined", b)
 		}
 		c.DeviceID = ""
-		if got != c {
+		if !got.Equal(&c) {
 			t.Fatalf("%s read as %+v", b, got)
 		}
 	}
 	for _, s := range []string{`{"hour":3600,"accepted":1}`, `{"device_id":"d", "hour":3600,"accepted":1,"overage":0,"refused":0}`,
 		`{"device_id":"d","hour":3600,"accepted":-1,"overage":0,"refused":0}`, `{"device_id":"d","hour":3600,"accepted":1,"overage":0,"refused":0,"x":1}`,
-		`{"device_id":"d","hour":3600,"accepted":1e3,"overage":0,"refused":0}`, `{"device_id":"d","hour":1234567890123456789,"accepted":1,"overage":0,"refused":0}`} {
+		`{"device_id":"d","hour":3600,"accepted":1e3,"overage":0,"refused":0}`, `{"device_id":"d","hour":1234567890123456789,"accepted":1,"overage":0,"refused":0}`,
+		`{"device_id":"d","hour":3600,"accepted":1,"overage":0,"refused":2,"refused_by":{"no_days":2}}`} {
 		var got syncproto.HourlyCount
 		if parseHourlyCount([]byte(s), &got) {
 			t.Fatalf("%s accepted as %+v", s, got)
