@@ -33,6 +33,10 @@ const (
 	// it also bounds the revocation list signed for a gateway).
 	MaxChildren = limits.MaxGatewayChildren
 
+	// MaxRefusedByReasons caps the reasons the agent keeps per device and
+	// hour for sync (shared: the server refuses a count with more).
+	MaxRefusedByReasons = limits.MaxRefusedByReasons
+
 	// MaxLicensesPerDevice caps the license tokens held for one device
 	// (shared: it also bounds the revocation list signed for a device).
 	MaxLicensesPerDevice = limits.MaxLicensesPerDevice
