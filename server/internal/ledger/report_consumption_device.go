@@ -7,6 +7,7 @@ import (
 	"github.com/tollgate-iot/tollgate/server/internal/store"
 	"github.com/tollgate-iot/tollgate/shared/syncproto"
 	"github.com/tollgate-iot/tollgate/shared/token"
+	"github.com/tollgate-iot/tollgate/shared/wire"
 )
 
 // budgetWindowHours is the rolling window of a device's sample budget, as
@@ -212,15 +213,19 @@ func (c *consumptionDevice) reported(o *op, d *Device, from, to int64) error {
 			r.PeakHour, r.PeakCount = h.Hour, h.Accepted
 		}
 		day := (h.Hour - from) / (24 * 3600)
+		r.Refused.addHour(&h)
 		switch {
+		case enforce && len(h.RefusedBy) > 0:
+			if n := h.RefusedBy[wire.ReasonOverBudget]; n > 0 {
+				r.Overage = addCount(r.Overage, n)
+				c.overDay[day] = true
+			}
 		case enforce && h.Refused > 0 && c.used(h.Hour) >= r.Budget24h:
-			r.RefusedOverBudget = addCount(r.RefusedOverBudget, h.Refused)
+			// An older agent's hour, without reasons: its refusals while
+			// the rolling 24 hours had used the budget were over budget.
 			r.Overage = addCount(r.Overage, h.Refused)
 			c.overDay[day] = true
-		case enforce:
-			r.RefusedOther = addCount(r.RefusedOther, h.Refused)
-		default:
-			r.RefusedOther = addCount(r.RefusedOther, h.Refused)
+		case !enforce:
 			r.Overage = addCount(r.Overage, h.Overage)
 			if h.Overage > 0 {
 				c.overDay[day] = true
