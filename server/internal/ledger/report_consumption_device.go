@@ -193,8 +193,11 @@ func (c *consumptionDevice) reported(o *op, d *Device, from, to int64) error {
 	enforce := c.row.Enforcement == token.EnforcementEnforce && c.row.Budget24h > 0
 	var h syncproto.HourlyCount
 	return o.x.ScanInPlace(store.HourlyCountPrefix(d.ID), store.HourlyCountKey(d.ID, start-1), func(_, v []byte) (bool, error) {
-		h = syncproto.HourlyCount{}
+		by := h.RefusedBy // reused from hour to hour
+		clear(by)
+		h = syncproto.HourlyCount{RefusedBy: by}
 		if !parseHourlyCount(v, &h) {
+			clear(h.RefusedBy)
 			if err := jsonUnmarshal(v, &h); err != nil {
 				return false, err
 			}
@@ -255,10 +258,11 @@ func (c *consumptionDevice) observed(o *op, d *Device, from, to int64) error {
 
 // parseHourlyCount reads an hourly count as the ledger writes it
 // (encoding/json of syncproto.HourlyCount: device_id, hour, accepted,
-// overage, refused, in that order, without spaces) without reflection or
-// allocation — a month's report reads 744 of them per device. It leaves
-// DeviceID empty and reports false for anything else, which the caller
-// then decodes with encoding/json.
+// overage, refused and, if any, refused_by with its reasons in key order,
+// without spaces) without reflection — a month's report reads 744 of them
+// per device — and without allocation once c.RefusedBy, which it clears
+// and reuses, has room. It leaves DeviceID empty and reports false for
+// anything else, which the caller then decodes with encoding/json.
 func parseHourlyCount(v []byte, c *syncproto.HourlyCount) bool {
 	rest, ok := cutPrefix(v, `{"device_id":"`)
 	if !ok {
@@ -283,7 +287,55 @@ func parseHourlyCount(v []byte, c *syncproto.HourlyCount) bool {
 			return false
 		}
 	}
+	clear(c.RefusedBy)
+	if rest, ok = cutPrefix(rest, `,"refused_by":{`); ok {
+		if rest, ok = parseReasons(rest, c); !ok {
+			return false
+		}
+	}
 	return len(rest) == 1 && rest[0] == '}'
+}
+
+// quotedReasons are the reasons as JSON object keys with their colon.
+var quotedReasons = func() (q [NumRefusalReasons]string) {
+	for i, r := range wire.RefusalReasons {
+		q[i] = `"` + r + `":`
+	}
+	return q
+}()
+
+// parseReasons reads the reasons of a refused_by object after its "{",
+// up to and including its "}", into c.RefusedBy; each must be a known
+// reason.
+func parseReasons(rest []byte, c *syncproto.HourlyCount) ([]byte, bool) {
+	for first := true; ; first = false {
+		if r, ok := cutPrefix(rest, "}"); ok && !first {
+			return r, true
+		}
+		if !first {
+			var ok bool
+			if rest, ok = cutPrefix(rest, ","); !ok {
+				return rest, false
+			}
+		}
+		found := false
+		for i, name := range wire.RefusalReasons {
+			if r, ok := cutPrefix(rest, quotedReasons[i]); ok {
+				n, r, ok := cutInt(r)
+				if !ok {
+					return rest, false
+				}
+				if c.RefusedBy == nil {
+					c.RefusedBy = make(map[string]int64, 4)
+				}
+				c.RefusedBy[name], rest, found = n, r, true
+				break
+			}
+		}
+		if !found {
+			return rest, false
+		}
+	}
 }
 
 func cutPrefix(b []byte, p string) ([]byte, bool) {

@@ -293,6 +293,7 @@ func TestParseHourlyCountMatchesJSON(t *testing.T) {
 		{DeviceID: "dev-1", Hour: 1777593600, Accepted: 3000},
 		{DeviceID: "a.b_c-9", Hour: 3600, Accepted: 1 << 36, Overage: 12, Refused: 7},
 		{DeviceID: "x", Hour: 7200},
+		{DeviceID: "y", Hour: 7200, Refused: 9, RefusedBy: map[string]int64{"over_budget": 5, "no_days": 1, "unknown_device": 2}},
 	} {
 		b, err := json.Marshal(c)
 		if err != nil {
@@ -310,7 +311,11 @@ func TestParseHourlyCountMatchesJSON(t *testing.T) {
 	for _, s := range []string{`{"hour":3600,"accepted":1}`, `{"device_id":"d", "hour":3600,"accepted":1,"overage":0,"refused":0}`,
 		`{"device_id":"d","hour":3600,"accepted":-1,"overage":0,"refused":0}`, `{"device_id":"d","hour":3600,"accepted":1,"overage":0,"refused":0,"x":1}`,
 		`{"device_id":"d","hour":3600,"accepted":1e3,"overage":0,"refused":0}`, `{"device_id":"d","hour":1234567890123456789,"accepted":1,"overage":0,"refused":0}`,
-		`{"device_id":"d","hour":3600,"accepted":1,"overage":0,"refused":2,"refused_by":{"no_days":2}}`} {
+		`{"device_id":"d","hour":3600,"accepted":1,"overage":0,"refused":2,"refused_by":{"loud":2}}`,
+		`{"device_id":"d","hour":3600,"accepted":1,"overage":0,"refused":2,"refused_by":{}}`,
+		`{"device_id":"d","hour":3600,"accepted":1,"overage":0,"refused":2,"refused_by":{"no_days":2,}}`,
+		`{"device_id":"d","hour":3600,"accepted":1,"overage":0,"refused":2,"refused_by":{"no_days":-2}}`,
+		`{"device_id":"d","hour":3600,"accepted":1,"overage":0,"refused":2,"refused_by":{"no_days":2}`} {
 		var got syncproto.HourlyCount
 		if parseHourlyCount([]byte(s), &got) {
 			t.Fatalf("%s accepted as %+v", s, got)

@@ -82,3 +82,34 @@ func TestConsumptionRefusalsByReason(t *testing.T) {
 		t.Fatalf("April: %+v, want 100 over budget", a.Refused)
 	}
 }
+
+// TestParseHourlyCountReusesReasons: reading hour after hour into one
+// count reuses its refused_by map: an hour without reasons leaves it
+// empty, and nothing is allocated once it has room.
+func TestParseHourlyCountReusesReasons(t *testing.T) {
+	with := []byte(`{"device_id":"d","hour":3600,"accepted":1,"overage":0,"refused":7,"refused_by":{"no_days":2,"over_budget":5}}`)
+	without := []byte(`{"device_id":"d","hour":7200,"accepted":1,"overage":0,"refused":3}`)
+	var c syncproto.HourlyCount
+	if !parseHourlyCount(with, &c) || len(c.RefusedBy) != 2 || c.RefusedBy[wire.ReasonOverBudget] != 5 {
+		t.Fatalf("with reasons: %+v", c)
+	}
+	if !parseHourlyCount(without, &c) || len(c.RefusedBy) != 0 || c.Refused != 3 {
+		t.Fatalf("without reasons after with: %+v", c)
+	}
+	if n := testing.AllocsPerRun(100, func() { parseHourlyCount(with, &c); parseHourlyCount(without, &c) }); n != 0 {
+		t.Fatalf("%v allocations per pair of hours", n)
+	}
+}
+
+// BenchmarkParseHourlyCountReasons reads a stored hourly count with two
+// refusal reasons, as the consumption report does for every hour.
+func BenchmarkParseHourlyCountReasons(b *testing.B) {
+	v := []byte(`{"device_id":"press-0001","hour":1777593600,"accepted":3000,"overage":0,"refused":1000,"refused_by":{"clock_tamper":10,"over_budget":990}}`)
+	var c syncproto.HourlyCount
+	b.ReportAllocs()
+	for b.Loop() {
+		if !parseHourlyCount(v, &c) {
+			b.Fatal("declined")
+		}
+	}
+}
