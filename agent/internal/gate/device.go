@@ -71,7 +71,8 @@ type Device struct {
 	// hold yet (RefusedPending, RefusedSaved). The counter flush empties
 	// it every second, so it holds the current hour and rarely another;
 	// its capacity is kept, so counting allocates nothing once it has
-	// been used. At most limits.BudgetHours hours: the oldest goes first.
+	// been used. At most limits.PendingReasonHours hours: the oldest goes
+	// first.
 	pend []pendingHour
 }
 
@@ -149,7 +150,7 @@ func (d *Device) refuseSlow(hour int64, r Reason) {
 			return
 		}
 	}
-	if len(d.pend) == limits.BudgetHours {
+	if len(d.pend) == limits.PendingReasonHours {
 		d.pend = append(d.pend[:0], d.pend[1:]...)
 	}
 	d.pend = append(d.pend, pendingHour{hour: hour})

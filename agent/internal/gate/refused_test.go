@@ -61,7 +61,8 @@ func TestRefusedByReasonSavedPartly(t *testing.T) {
 	}
 	d.RefusedSaved(d.RefusedPending(nil)[0])
 	// A week and more of hours never saved (the store failing): the
-	// hours pending are bounded by the ring's; saving them empties it.
+	// hours with reasons pending are bounded, the oldest dropped (their
+	// totals stay pending, without reasons); saving them empties it.
 	d.mu.Lock()
 	for h := int64(0); h < limits.BudgetHours+32; h++ {
 		d.refuse(1_000_000+h, NoDays)
@@ -69,14 +70,21 @@ func TestRefusedByReasonSavedPartly(t *testing.T) {
 	n := len(d.pend)
 	d.mu.Unlock()
 	pend := d.RefusedPending(nil)
-	if n != limits.BudgetHours || len(pend) != limits.BudgetHours {
-		t.Fatalf("%d hours by reason and %d pending, want %d each", n, len(pend), limits.BudgetHours)
+	if n != limits.PendingReasonHours || len(pend) != limits.BudgetHours {
+		t.Fatalf("%d hours by reason and %d pending, want %d and %d", n, len(pend), limits.PendingReasonHours, limits.BudgetHours)
 	}
+	withReason := 0
 	for _, h := range pend {
-		if h.By[NoDays] != 1 {
-			t.Fatalf("hour %+v, want one no_days", h)
+		if h.By[NoDays] == 1 {
+			withReason++
+			if h.Hour < 1_000_000+limits.BudgetHours+32-limits.PendingReasonHours {
+				t.Fatalf("hour %d kept its reason, an older one than the newest %d", h.Hour, limits.PendingReasonHours)
+			}
 		}
 		d.RefusedSaved(h)
+	}
+	if withReason != limits.PendingReasonHours {
+		t.Fatalf("%d hours with their reason, want %d", withReason, limits.PendingReasonHours)
 	}
 	d.mu.Lock()
 	n = len(d.pend)

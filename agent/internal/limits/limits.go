@@ -96,6 +96,13 @@ const (
 	// (docs/design.md#enforcement-on-the-agent: at least 7 days).
 	BudgetHours = 7 * 24
 
+	// PendingReasonHours bounds, per device, the hours whose refusals by
+	// reason wait for the counter flush (every second: normally one). A
+	// flush failing for longer drops the oldest hour's reasons (its
+	// refusals are then reported without a reason); 24 hours × 152 bytes
+	// keeps a gateway of MaxChildren devices under 40 MiB even then.
+	PendingReasonHours = 24
+
 	// BudgetWindowHours is the rolling window of the sample budget.
 	BudgetWindowHours = 24
 
