@@ -80,3 +80,26 @@ func TestRefusedByMergesByMaxPerReason(t *testing.T) {
 		t.Fatalf("received %+v, want 50 accepted and 12 refused", st.Last24h)
 	}
 }
+
+// TestLedgerRefusesBadRefusedBy: a report handed to the ledger without
+// the contract's validation (any caller) still cannot store a refused_by
+// that names an unknown reason or adds up past refused.
+func TestLedgerRefusesBadRefusedBy(t *testing.T) {
+	c := newLateCase(t)
+	c.e.clk.Set(epoch.Add(6 * time.Hour))
+	for _, tc := range []struct {
+		by   map[string]int64
+		want error
+	}{
+		{map[string]int64{"free": 1}, syncproto.ErrUnknownReason},
+		{map[string]int64{wire.ReasonOverBudget: 4}, syncproto.ErrReasonsPastRefused},
+	} {
+		r := batchReport(c.dev, c.lic, epoch.Add(time.Hour), 1, 5)
+		r.Counts[0].Refused, r.Counts[0].RefusedBy = 3, tc.by
+		_, err := c.e.lg.Reconcile(ctx, c.dev, r)
+		wantErr(t, err, tc.want)
+	}
+	if st := c.syncState(); st.HighestSeq != 0 || len(st.Hourly) != 0 {
+		t.Fatalf("a refused report applied something: %+v", st.SyncState)
+	}
+}

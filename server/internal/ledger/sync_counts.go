@@ -11,7 +11,9 @@ import (
 )
 
 // checkCounts refuses a count past what a device can do in an hour
-// (syncproto.ErrImpossibleCount), counts for a device that is neither d nor its
+// (syncproto.ErrImpossibleCount) or whose refused_by breaks its rules
+// (syncproto.HourlyCount.CheckRefusedBy; both checked again here, as every
+// caller's report was validated, so that no path stores one), counts for a device that is neither d nor its
 // gateway child, and a count lower than the one held for its (device,
 // hour), field by field and refusal reason by reason — unless the report is a fork (p.fork: a restored older copy or a
 // second agent with the same identity), whose lower count is no bad input:
@@ -25,6 +27,9 @@ func (o *op) checkCounts(p *reportPlan, d *Device, cs []syncproto.HourlyCount) e
 	for i := range cs {
 		c := &cs[i]
 		if err := c.CheckPossible(); err != nil {
+			return err
+		}
+		if err := c.CheckRefusedBy(); err != nil {
 			return err
 		}
 		if dp == nil || dp.id != c.DeviceID { // counts ascend by device: a new one starts here
