@@ -14,7 +14,7 @@ import (
 // server does not know, a negative or zero count, reasons adding up past
 // refused, more than MaxRefusedByReasons of them — is refused 422 with its
 // own code and applies nothing of the report; a valid one is kept and
-// shown in the device's hourly counts.
+// shown in the device's hourly counts and its last 24 hours and 7 days.
 func TestSyncRefusedByStrict(t *testing.T) {
 	e := newSyncEnv(t, 5)
 	hour := e.clk.Now().Add(-time.Hour).Truncate(time.Hour).Unix()
@@ -55,5 +55,8 @@ func TestSyncRefusedByStrict(t *testing.T) {
 	if len(s.Hourly) != 1 || s.Hourly[0].Refused != 10 || len(s.Hourly[0].RefusedBy) != 2 ||
 		s.Hourly[0].RefusedBy[wire.ReasonOverBudget] != 6 || s.Hourly[0].RefusedBy[wire.ReasonNoDays] != 3 {
 		t.Fatalf("hourly %+v, want 10 refused: 6 over_budget, 3 no_days", s.Hourly)
+	}
+	if s.Last24h.Refused != 10 || s.Last24h.RefusedBy[wire.ReasonOverBudget] != 6 || s.Last7d.RefusedBy[wire.ReasonNoDays] != 3 {
+		t.Fatalf("last 24 h %+v, 7 d %+v, want the hour's reasons", s.Last24h, s.Last7d)
 	}
 }

@@ -75,9 +75,11 @@ func TestRefusedByMergesByMaxPerReason(t *testing.T) {
 	}
 	// The receipts of the server's hours add what each write raised: 6,
 	// then 3, then 3 for the fork's merge — 12, never a count twice.
+	// By reason: over_budget 4, +3, +0; no_days 2, +0, +3.
 	st := c.syncState()
-	if st.Last24h.Refused != 12 || st.Last24h.Accepted != 50 {
-		t.Fatalf("received %+v, want 50 accepted and 12 refused", st.Last24h)
+	if !st.ByReceipt || st.Last24h.Refused != 12 || st.Last24h.Accepted != 50 ||
+		len(st.Last24h.RefusedBy) != 2 || st.Last24h.RefusedBy[wire.ReasonOverBudget] != 7 || st.Last24h.RefusedBy[wire.ReasonNoDays] != 5 {
+		t.Fatalf("received (by receipt %v) %+v, want 50 accepted and 12 refused: 7 over_budget, 5 no_days", st.ByReceipt, st.Last24h)
 	}
 }
 
