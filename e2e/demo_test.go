@@ -136,6 +136,27 @@ func TestDemo(t *testing.T) {
 		sync.WindowsBy != "server_receipt" || sync.Clock == nil || !sync.Clock.Off {
 		t.Errorf("tollgatectl device sync press-01: want accepted in the last 24 h by receipt, a clock off:\n%s", res)
 	}
+	// press-02 was held to its budget: its syncs brought each hour's
+	// refusals by reason, all over_budget (counted with the hour's total
+	// in one transaction on the agent, so they add up exactly).
+	var held struct {
+		Hourly []struct {
+			Hour      string           `json:"hour"`
+			Refused   int64            `json:"refused"`
+			RefusedBy map[string]int64 `json:"refused_by"`
+		} `json:"hourly"`
+	}
+	res = ctlJSON(t, bin, ctlEnv, &held, "device", "sync", "press-02")
+	var refused int64
+	for _, h := range held.Hourly {
+		if h.RefusedBy["over_budget"] != h.Refused || len(h.RefusedBy) > 1 || h.Refused > 0 && len(h.RefusedBy) != 1 {
+			t.Errorf("tollgatectl device sync press-02: hour %s refused %d by reason %v, want all over_budget", h.Hour, h.Refused, h.RefusedBy)
+		}
+		refused += h.Refused
+	}
+	if refused == 0 {
+		t.Errorf("tollgatectl device sync press-02: no refusals reported:\n%s", res)
+	}
 	var tel struct {
 		Observed         int64                        `json:"observed"`
 		ReportedAccepted int64                        `json:"reported_accepted"`

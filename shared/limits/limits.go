@@ -55,6 +55,16 @@ const (
 	// full report stays near 2 MiB, under MaxSignedDocumentBytes.
 	MaxSyncCounts = 7 * 24 * 50
 
+	// MaxRefusedByReasons caps the reasons one hourly count splits its
+	// refused samples by (syncproto.HourlyCount.RefusedBy). An hour's
+	// refusals rarely have more than two reasons; an agent with more
+	// reports the largest and leaves the rest without a reason. At this
+	// bound a full report (MaxSyncCounts counts, each with the longest
+	// reasons at MaxCountPerHour, and MaxSyncDeductions deductions) still
+	// signs under MaxSignedDocumentBytes (shared/syncproto's
+	// TestFullReportFitsSignedDocument).
+	MaxRefusedByReasons = 3
+
 	// MaxTrustBundleBytes caps a trust bundle file.
 	MaxTrustBundleBytes = 64 << 10
 

@@ -21,6 +21,7 @@ import (
 	"github.com/tollgate-iot/tollgate/shared/ident"
 	"github.com/tollgate-iot/tollgate/shared/limits"
 	"github.com/tollgate-iot/tollgate/shared/token"
+	"github.com/tollgate-iot/tollgate/shared/wire"
 )
 
 // ErrInvalid reports a report or answer that breaks the contract; the error
@@ -31,6 +32,23 @@ var ErrInvalid = errors.New("invalid sync document")
 // more samples than a device can take in an hour. It is a kind of
 // ErrInvalid (errors.Is matches both).
 var ErrImpossibleCount = errors.New("hourly count past what a device can do in an hour")
+
+// ErrUnknownReason reports an hourly count whose refused_by names a reason
+// outside wire.RefusalReasons. It is a kind of ErrInvalid.
+var ErrUnknownReason = errors.New("refused_by names an unknown refusal reason")
+
+// ErrTooManyReasons reports an hourly count whose refused_by has more than
+// limits.MaxRefusedByReasons reasons. It is a kind of ErrInvalid.
+var ErrTooManyReasons = errors.New("refused_by has too many reasons")
+
+// ErrBadReasonCount reports a refused_by entry that is not positive (a
+// reason without refusals is left out) or past limits.MaxCountPerHour. It
+// is a kind of ErrInvalid.
+var ErrBadReasonCount = errors.New("refused_by count out of range")
+
+// ErrReasonsPastRefused reports an hourly count whose refused_by adds up
+// to more than its refused total. It is a kind of ErrInvalid.
+var ErrReasonsPastRefused = errors.New("refused_by adds up to more than refused")
 
 // NonceLen is the length of a nonce: 16 random bytes in unpadded base64url.
 const NonceLen = 22
@@ -64,6 +82,100 @@ type HourlyCount struct {
 	Accepted int64  `json:"accepted"`
 	Overage  int64  `json:"overage"`
 	Refused  int64  `json:"refused"`
+	// RefusedBy splits Refused by reason (keys from wire.RefusalReasons,
+	// each positive, at most limits.MaxRefusedByReasons of them, adding up
+	// to at most Refused: what is left has no reason known). Absent in
+	// counts of agents older than the field, whose refusals all have no
+	// reason known.
+	RefusedBy map[string]int64 `json:"refused_by,omitempty"`
+}
+
+// CheckRefusedBy checks RefusedBy against the closed set of reasons and
+// its bounds, with a named error (a kind of ErrInvalid) for each breach.
+func (c *HourlyCount) CheckRefusedBy() error {
+	if len(c.RefusedBy) > limits.MaxRefusedByReasons {
+		return fmt.Errorf("%w: %w: device %s hour %d: %d reasons, at most %d",
+			ErrInvalid, ErrTooManyReasons, c.DeviceID, c.Hour, len(c.RefusedBy), limits.MaxRefusedByReasons)
+	}
+	var sum int64
+	for r, n := range c.RefusedBy {
+		if !wire.IsRefusalReason(r) {
+			return fmt.Errorf("%w: %w: device %s hour %d: %q (the reasons are those of the ingest answer)",
+				ErrInvalid, ErrUnknownReason, c.DeviceID, c.Hour, r)
+		}
+		if n < 1 || n > limits.MaxCountPerHour {
+			return fmt.Errorf("%w: %w: device %s hour %d: %s %d, must be 1..%d (leave a reason without refusals out)",
+				ErrInvalid, ErrBadReasonCount, c.DeviceID, c.Hour, r, n, int64(limits.MaxCountPerHour))
+		}
+		sum += n // at most MaxRefusedByReasons × 2^36: no wrap
+	}
+	if sum > c.Refused {
+		return fmt.Errorf("%w: %w: device %s hour %d: reasons add up to %d, refused is %d",
+			ErrInvalid, ErrReasonsPastRefused, c.DeviceID, c.Hour, sum, c.Refused)
+	}
+	return nil
+}
+
+// RefusedWithoutReason is the part of Refused that RefusedBy does not
+// name: all of it in counts of older agents.
+func (c *HourlyCount) RefusedWithoutReason() int64 {
+	n := c.Refused
+	for _, v := range c.RefusedBy {
+		n -= v
+	}
+	return max(n, 0)
+}
+
+// Equal reports whether two counts are the same, reason by reason.
+func (c *HourlyCount) Equal(o *HourlyCount) bool {
+	if c.DeviceID != o.DeviceID || c.Hour != o.Hour || c.Accepted != o.Accepted || c.Overage != o.Overage ||
+		c.Refused != o.Refused || len(c.RefusedBy) != len(o.RefusedBy) {
+		return false
+	}
+	for r, n := range c.RefusedBy {
+		if m, ok := o.RefusedBy[r]; !ok || m != n {
+			return false
+		}
+	}
+	return true
+}
+
+// Below reports whether any figure of c is lower than o's, reason by
+// reason (a reason absent from c counts 0): a report of c after o would
+// lower a count that may only grow.
+func (c *HourlyCount) Below(o *HourlyCount) bool {
+	if c.Accepted < o.Accepted || c.Overage < o.Overage || c.Refused < o.Refused {
+		return true
+	}
+	for r, n := range o.RefusedBy {
+		if c.RefusedBy[r] < n {
+			return true
+		}
+	}
+	return false
+}
+
+// MaxMerge is the count that holds the highest of c and o, field by field
+// and reason by reason, with Refused raised to the sum of the reasons if
+// that is higher (so that the reasons never add up past it). Neither c
+// nor o is changed.
+func (c *HourlyCount) MaxMerge(o *HourlyCount) HourlyCount {
+	m := HourlyCount{DeviceID: c.DeviceID, Hour: c.Hour, Accepted: max(c.Accepted, o.Accepted),
+		Overage: max(c.Overage, o.Overage), Refused: max(c.Refused, o.Refused)}
+	var sum int64
+	for _, by := range [2]map[string]int64{c.RefusedBy, o.RefusedBy} {
+		for r, n := range by {
+			if m.RefusedBy == nil {
+				m.RefusedBy = map[string]int64{}
+			}
+			if n > m.RefusedBy[r] {
+				sum += n - m.RefusedBy[r]
+				m.RefusedBy[r] = n
+			}
+		}
+	}
+	m.Refused = max(m.Refused, sum)
+	return m
 }
 
 // CheckPossible refuses a count no device can reach in one hour (past
@@ -216,6 +328,9 @@ func checkCounts(cs []HourlyCount) error {
 			return fmt.Errorf("%w: counts[%d]: negative count or overage above accepted", ErrInvalid, i)
 		}
 		if err := c.CheckPossible(); err != nil {
+			return fmt.Errorf("counts[%d]: %w", i, err)
+		}
+		if err := c.CheckRefusedBy(); err != nil {
 			return fmt.Errorf("counts[%d]: %w", i, err)
 		}
 		if i > 0 {

@@ -45,7 +45,7 @@ func report() *Report {
 			{Seq: 2, LicenseID: licA, At: t0 + 86400, PaidUntil: t0 + 2*86400, DaysBefore: 2, DaysAfter: 1},
 		},
 		Counts: []HourlyCount{
-			{DeviceID: "child-1", Hour: t0, Accepted: 60, Overage: 0, Refused: 3},
+			{DeviceID: "child-1", Hour: t0, Accepted: 60, Overage: 0, Refused: 3, RefusedBy: map[string]int64{"over_budget": 2, "no_days": 1}},
 			{DeviceID: "child-1", Hour: t0 + 3600, Accepted: 55},
 			{DeviceID: "gw-1", Hour: t0, Accepted: 10, Overage: 2},
 		},

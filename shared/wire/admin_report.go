@@ -17,13 +17,18 @@ type ConsumptionLicense struct {
 	DaysCharged int64 `json:"days_charged"`
 }
 
-// ConsumptionRefusals splits the refused samples a device reported. The
-// agent's hourly counts carry refusals without their reason: those of an
-// enforce-mode hour in which the rolling 24 hours had used the whole
-// budget count as over_budget, every other as other.
+// ConsumptionRefusals splits the refused samples a device reported by
+// reason (docs/reports.md "Refusals by reason").
 type ConsumptionRefusals struct {
-	OverBudget int64 `json:"over_budget"`
-	Other      int64 `json:"other"`
+	// Total is every refusal, with a reason or without.
+	Total int64 `json:"total"`
+	// ByReason counts the refusals of each reason (RefusalReasons) that
+	// had any; {} when none had a reason.
+	ByReason map[string]int64 `json:"by_reason"`
+	// Unknown counts the refusals the agent reported without a reason:
+	// all of an agent older than reasons, and an hour's past the reasons
+	// one hourly count may carry.
+	Unknown int64 `json:"unknown"`
 }
 
 // ConsumptionDevice is one device's month in the consumption report
@@ -102,11 +107,23 @@ type ConsumptionReport struct {
 // the last, so a report cut short (an error while it streamed) is told by
 // its absence. retention_limited and devices count devices (1 or 0 on a
 // device row). Times are RFC 3339 (UTC), license serials are joined with
-// spaces, and an absent value is empty.
-var ConsumptionCSVHeader = []string{
-	"row", "customer_id", "device_id", "licenses", "enforcement", "samples_per_hour", "budget_24h",
-	"samples", "peak_hour", "peak_count", "days_over_budget", "overage", "refused_over_budget", "refused_other",
-	"observed", "observed_hours", "days_charged", "days_failed", "blacklisted", "retained_from", "retention_limited", "devices",
+// spaces, and an absent value is empty. The refusals are "refused" (all),
+// then one "refused_REASON" column per RefusalReasons entry, in its
+// order, then "refused_unknown" (ConsumptionRefusedColumns).
+var ConsumptionCSVHeader = consumptionCSVHeader()
+
+// ConsumptionRefusedColumns is the number of refusal columns of the CSV:
+// refused, one per reason, refused_unknown.
+const ConsumptionRefusedColumns = 2 + len(RefusalReasons)
+
+func consumptionCSVHeader() []string {
+	h := []string{"row", "customer_id", "device_id", "licenses", "enforcement", "samples_per_hour", "budget_24h",
+		"samples", "peak_hour", "peak_count", "days_over_budget", "overage", "refused"}
+	for _, r := range RefusalReasons {
+		h = append(h, "refused_"+r)
+	}
+	return append(h, "refused_unknown",
+		"observed", "observed_hours", "days_charged", "days_failed", "blacklisted", "retained_from", "retention_limited", "devices")
 }
 
 // The kinds of CSV rows of the consumption report (its "row" column).

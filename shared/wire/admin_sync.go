@@ -44,6 +44,10 @@ type HourCount struct {
 	Accepted int64     `json:"accepted"`
 	Overage  int64     `json:"overage"`
 	Refused  int64     `json:"refused"`
+	// RefusedBy splits Refused by reason (RefusalReasons); what it does
+	// not name has no reason known (all of it from older agents, when it
+	// is absent).
+	RefusedBy map[string]int64 `json:"refused_by,omitempty"`
 }
 
 // CountTotals sums hourly counts over a period.
@@ -51,6 +55,8 @@ type CountTotals struct {
 	Accepted int64 `json:"accepted"`
 	Overage  int64 `json:"overage"`
 	Refused  int64 `json:"refused"`
+	// RefusedBy sums the refusals by reason; absent when none had one.
+	RefusedBy map[string]int64 `json:"refused_by,omitempty"`
 }
 
 // DeviceSync is the sync status of a device (GET /v1/devices/{id}/sync).

@@ -67,6 +67,19 @@ type Device struct {
 	// failedDays counts the device's failed deduction records.
 	failedDays int64
 	blackWhy   string
+	// pend counts, per hour, the refusals by reason the store does not
+	// hold yet (RefusedPending, RefusedSaved). The counter flush empties
+	// it every second, so it holds the current hour and rarely another;
+	// its capacity is kept, so counting allocates nothing once it has
+	// been used. At most limits.PendingReasonHours hours: the oldest goes
+	// first.
+	pend []pendingHour
+}
+
+// pendingHour is one hour's refusals by reason not saved yet.
+type pendingHour struct {
+	hour int64
+	n    [NumReasons]int64
 }
 
 func newDevice(s Spec) *Device {
@@ -113,13 +126,35 @@ func (d *Device) count(hour int64, overage bool) {
 	}
 }
 
-// refuse counts one refused sample in hour's bucket. d.mu held.
-func (d *Device) refuse(hour int64) {
+// refuse counts one refused sample in hour's bucket, and by its reason.
+// d.mu held.
+func (d *Device) refuse(hour int64, r Reason) {
 	s := &d.ring[mod(hour)]
 	if s.hour != hour {
 		*s = slot{hour: hour}
 	}
 	s.refused++
+	if n := len(d.pend); n > 0 && d.pend[n-1].hour == hour {
+		d.pend[n-1].n[r]++ // the common case: the hour being counted
+		return
+	}
+	d.refuseSlow(hour, r)
+}
+
+// refuseSlow counts a refusal of an hour that is not the last pending
+// one. d.mu held.
+func (d *Device) refuseSlow(hour int64, r Reason) {
+	for i := range d.pend {
+		if d.pend[i].hour == hour {
+			d.pend[i].n[r]++
+			return
+		}
+	}
+	if len(d.pend) == limits.PendingReasonHours {
+		d.pend = append(d.pend[:0], d.pend[1:]...)
+	}
+	d.pend = append(d.pend, pendingHour{hour: hour})
+	d.pend[len(d.pend)-1].n[r]++
 }
 
 // RefusedHour is a count of refused samples of one hour (Unix hours).
@@ -127,29 +162,59 @@ type RefusedHour struct {
 	Hour int64
 	// Refused is the hour's count now; Saved is what the store holds of it.
 	Refused, Saved int64
+	// By counts the refusals by reason not saved yet (indexed by Reason).
+	By [NumReasons]int64
 }
 
 // RefusedPending appends to dst the hours whose refused count grew since
-// it was last saved (RefusedSaved).
+// it was last saved (RefusedSaved), with their refusals by reason not
+// saved yet.
 func (d *Device) RefusedPending(dst []RefusedHour) []RefusedHour {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	for i := range d.ring {
-		if s := &d.ring[i]; s.refused > s.refusedSaved {
-			dst = append(dst, RefusedHour{Hour: s.hour, Refused: s.refused, Saved: s.refusedSaved})
+		s := &d.ring[i]
+		if s.refused <= s.refusedSaved {
+			continue
 		}
+		h := RefusedHour{Hour: s.hour, Refused: s.refused, Saved: s.refusedSaved}
+		for j := range d.pend {
+			if d.pend[j].hour == s.hour {
+				h.By = d.pend[j].n
+			}
+		}
+		dst = append(dst, h)
 	}
 	return dst
 }
 
 // RefusedSaved records that the store now holds an hour's refused count
-// up to r.Refused (unless the slot moved on to a newer hour since).
+// up to r.Refused (unless the slot moved on to a newer hour since) and
+// r.By of its reasons.
 func (d *Device) RefusedSaved(r RefusedHour) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	if s := &d.ring[mod(r.Hour)]; s.hour == r.Hour && s.refusedSaved < r.Refused {
 		s.refusedSaved = r.Refused
 	}
+	keep := d.pend[:0]
+	for _, p := range d.pend {
+		if p.hour == r.Hour {
+			left := false
+			for k := range p.n {
+				p.n[k] = max(p.n[k]-r.By[k], 0)
+				left = left || p.n[k] > 0
+			}
+			if !left {
+				continue
+			}
+		}
+		if s := &d.ring[mod(p.hour)]; s.hour != p.hour {
+			continue // the slot moved on: its unsaved refusals are gone
+		}
+		keep = append(keep, p)
+	}
+	d.pend = keep
 }
 
 // Bucket returns the counts of one hour and the lifetime totals, for

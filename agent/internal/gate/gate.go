@@ -275,7 +275,7 @@ func (g *Gate) Decide(d *Device) Decision {
 	if dec.Reason != OK {
 		g.refused[dec.Reason].Add(1)
 		d.mu.Lock() // the device's own mutex: refusals per device and hour
-		d.refuse(dec.Hour)
+		d.refuse(dec.Hour, dec.Reason)
 		d.mu.Unlock()
 	}
 	return dec

@@ -181,8 +181,22 @@ func TestDecide(t *testing.T) {
 			if tt.want != OK && after[tt.want] != before[tt.want]+1 {
 				t.Fatalf("refusal %v counted %d→%d", tt.want, before[tt.want], after[tt.want])
 			}
+			// The device's hour counts it by its reason, for sync.
+			if tt.want != OK && tt.want != UnknownDevice {
+				p := f.gate.Lookup(dev).RefusedPending(nil)
+				if len(p) != 1 || p[0].By[tt.want] != 1 || p[0].Refused != 1 || sumBy(&p[0]) != 1 {
+					t.Fatalf("pending %+v, want one %v refusal", p, tt.want)
+				}
+			}
 		})
 	}
+}
+
+func sumBy(h *RefusedHour) (n int64) {
+	for _, v := range h.By {
+		n += v
+	}
+	return n
 }
 
 func decideN(t *testing.T, f *fixture, n int, want Reason) {

@@ -33,6 +33,10 @@ const (
 	// it also bounds the revocation list signed for a gateway).
 	MaxChildren = limits.MaxGatewayChildren
 
+	// MaxRefusedByReasons caps the reasons the agent keeps per device and
+	// hour for sync (shared: the server refuses a count with more).
+	MaxRefusedByReasons = limits.MaxRefusedByReasons
+
 	// MaxLicensesPerDevice caps the license tokens held for one device
 	// (shared: it also bounds the revocation list signed for a device).
 	MaxLicensesPerDevice = limits.MaxLicensesPerDevice
@@ -91,6 +95,13 @@ const (
 	// BudgetHours is how many hourly buckets the agent keeps per device
 	// (docs/design.md#enforcement-on-the-agent: at least 7 days).
 	BudgetHours = 7 * 24
+
+	// PendingReasonHours bounds, per device, the hours whose refusals by
+	// reason wait for the counter flush (every second: normally one). A
+	// flush failing for longer drops the oldest hour's reasons (its
+	// refusals are then reported without a reason); 24 hours × 152 bytes
+	// keeps a gateway of MaxChildren devices under 40 MiB even then.
+	PendingReasonHours = 24
 
 	// BudgetWindowHours is the rolling window of the sample budget.
 	BudgetWindowHours = 24

@@ -59,7 +59,7 @@ func (a *Agent) persistCounters() error {
 		for _, p := range pending {
 			newest := int64(0)
 			for _, h := range p.hours {
-				if err := store.AddRefused(txn, p.d.ID, h.Hour, h.Refused-h.Saved); err != nil {
+				if err := store.AddRefused(txn, p.d.ID, h.Hour, h.Refused-h.Saved, reasonMap(&h)); err != nil {
 					return err
 				}
 				newest = max(newest, h.Hour)
@@ -85,6 +85,20 @@ func (a *Agent) persistCounters() error {
 		}
 	}
 	return nil
+}
+
+// reasonMap names the refusals by reason of h not saved yet (nil: none).
+func reasonMap(h *gate.RefusedHour) map[string]int64 {
+	var out map[string]int64
+	for r, n := range h.By {
+		if n > 0 && gate.Reason(r) != gate.OK {
+			if out == nil {
+				out = map[string]int64{}
+			}
+			out[gate.Reason(r).String()] = n
+		}
+	}
+	return out
 }
 
 // storedQueue counts the outbox when the agent is not running.

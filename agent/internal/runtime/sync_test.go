@@ -19,6 +19,7 @@ import (
 	"github.com/tollgate-iot/tollgate/shared/clock"
 	"github.com/tollgate-iot/tollgate/shared/syncproto"
 	"github.com/tollgate-iot/tollgate/shared/token"
+	"github.com/tollgate-iot/tollgate/shared/wire"
 )
 
 // answering is a license server stand-in: it verifies nothing of the
@@ -239,6 +240,9 @@ func TestSyncReportsRefusedPerHour(t *testing.T) {
 	if len(r.Counts) != 1 || r.Counts[0].DeviceID != devID || r.Counts[0].Refused != 7 || r.Counts[0].Accepted != 0 {
 		t.Fatalf("counts %+v, want one hour of %s with 7 refused", r.Counts, devID)
 	}
+	if by := r.Counts[0].RefusedBy; len(by) != 1 || by[wire.ReasonNoLicense] != 7 {
+		t.Fatalf("refused by reason %v, want 7 no_license", by)
+	}
 	if wall := (clock.Real{}).Now().Unix(); r.SentWall < wall-60 || r.SentWall > wall+60 {
 		t.Fatalf("sent_wall %d, the wall clock is %d", r.SentWall, wall)
 	}
@@ -260,8 +264,8 @@ func TestSyncReportsRefusedPerHour(t *testing.T) {
 		t.Fatal(err)
 	}
 	last := reports[len(reports)-1]
-	if len(last.Counts) != 1 || last.Counts[0].Refused != 8 {
-		t.Fatalf("after a restart: counts %+v, want 8 refused", last.Counts)
+	if len(last.Counts) != 1 || last.Counts[0].Refused != 8 || last.Counts[0].RefusedBy[wire.ReasonNoLicense] != 8 {
+		t.Fatalf("after a restart: counts %+v, want 8 refused, 8 of them no_license", last.Counts)
 	}
 }
 

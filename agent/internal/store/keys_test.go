@@ -28,6 +28,8 @@ func TestKeyHelpers(t *testing.T) {
 		{"sample-seq", KeySampleSeq("dev"), "s/dev"},
 		{"self-blacklist", KeySelfBlacklist("dev"), "x/dev"},
 		{"refused", KeyRefused("over_budget"), "r/over_budget"},
+		{"refused-hour", KeyRefusedHour("dev", 258), "rh/dev/\x00\x00\x00\x00\x00\x00\x01\x02"},
+		{"refused-by", KeyRefusedBy("dev", 258), "rb/dev/\x00\x00\x00\x00\x00\x00\x01\x02"},
 		{"outbox", KeyOutbox(1 << 40), "o/\x00\x00\x01\x00\x00\x00\x00\x00"},
 	}
 	for _, tt := range tests {

@@ -180,13 +180,13 @@ func mergeHours(dev string, cs []store.HourCount, rs []store.HourRefused, room i
 		var c syncproto.HourlyCount
 		switch {
 		case j == len(rs) || i < len(cs) && cs[i].Hour < rs[j].Hour:
-			c = bucketCount(dev, cs[i].Hour, cs[i].Bucket, 0)
+			c = bucketCount(dev, cs[i].Hour, cs[i].Bucket, store.HourRefused{})
 			i++
 		case i == len(cs) || rs[j].Hour < cs[i].Hour:
-			c = bucketCount(dev, rs[j].Hour, store.Bucket{}, rs[j].Refused)
+			c = bucketCount(dev, rs[j].Hour, store.Bucket{}, rs[j])
 			j++
 		default: // the same hour
-			c = bucketCount(dev, cs[i].Hour, cs[i].Bucket, rs[j].Refused)
+			c = bucketCount(dev, cs[i].Hour, cs[i].Bucket, rs[j])
 			i, j = i+1, j+1
 		}
 		if c.Hour/hourSeconds > bound {
@@ -200,9 +200,20 @@ func mergeHours(dev string, cs []store.HourCount, rs []store.HourRefused, room i
 	return out, bound != math.MaxInt64
 }
 
-func bucketCount(dev string, hour int64, b store.Bucket, refused int64) syncproto.HourlyCount {
-	return syncproto.HourlyCount{DeviceID: dev, Hour: hour * hourSeconds, Accepted: b.Accepted,
-		Overage: min(b.Overage, b.Accepted), Refused: refused}
+// bucketCount makes the hourly count of a bucket and the hour's refusals.
+// Refusals by reason the server would refuse (a store damaged or written
+// by another version) are left out: the hour is reported with its
+// refusals' reasons unknown rather than refused whole, sync after sync.
+func bucketCount(dev string, hour int64, b store.Bucket, r store.HourRefused) syncproto.HourlyCount {
+	c := syncproto.HourlyCount{DeviceID: dev, Hour: hour * hourSeconds, Accepted: b.Accepted,
+		Overage: min(b.Overage, b.Accepted), Refused: r.Refused}
+	if len(r.By) > 0 {
+		c.RefusedBy = r.By
+		if c.CheckRefusedBy() != nil {
+			c.RefusedBy = nil
+		}
+	}
+	return c
 }
 
 func sortedTokens(ts []syncproto.TokenVersion) []syncproto.TokenVersion {

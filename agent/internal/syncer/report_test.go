@@ -128,7 +128,7 @@ func TestBuildOnlyUnackedAscending(t *testing.T) {
 		t.Fatalf("counts %+v", r.Counts)
 	}
 	for i := range want {
-		if r.Counts[i] != want[i] {
+		if !r.Counts[i].Equal(&want[i]) {
 			t.Fatalf("counts[%d] = %+v, want %+v", i, r.Counts[i], want[i])
 		}
 	}

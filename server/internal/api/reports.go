@@ -236,7 +236,7 @@ func wireConsumptionDevice(d *ledger.ConsumptionDevice) wire.ConsumptionDevice {
 	out := wire.ConsumptionDevice{DeviceID: d.DeviceID, CustomerID: d.CustomerID, Licenses: make([]wire.ConsumptionLicense, len(d.Licenses)),
 		SamplesPerHour: d.SamplesPerHour, Enforcement: d.Enforcement, Budget24h: d.Budget24h, Samples: d.Samples,
 		PeakCount: d.PeakCount, DaysOverBudget: d.DaysOverBudget, Overage: d.Overage,
-		Refused:       wire.ConsumptionRefusals{OverBudget: d.RefusedOverBudget, Other: d.RefusedOther},
+		Refused:       wireRefusals(&d.Refused),
 		ObservedHours: d.ObservedHours, DaysCharged: d.DaysCharged, DaysFailed: d.DaysFailed, Blacklisted: d.Blacklisted,
 		RetainedFrom: timePtr(d.RetainedFrom)}
 	for i, l := range d.Licenses {
@@ -256,8 +256,29 @@ func wireConsumptionDevice(d *ledger.ConsumptionDevice) wire.ConsumptionDevice {
 
 func wireConsumptionTotals(t *ledger.ConsumptionTotals) wire.ConsumptionTotals {
 	return wire.ConsumptionTotals{Devices: t.Devices, Samples: t.Samples, Observed: t.Observed, Overage: t.Overage,
-		Refused:        wire.ConsumptionRefusals{OverBudget: t.RefusedOverBudget, Other: t.RefusedOther},
+		Refused:        wireRefusals(&t.Refused),
 		DaysOverBudget: t.DaysOverBudget, DaysCharged: t.DaysCharged, DaysFailed: t.DaysFailed, RetentionLimited: t.RetentionLimited}
+}
+
+func wireRefusals(r *ledger.RefusalCounts) wire.ConsumptionRefusals {
+	out := wire.ConsumptionRefusals{Total: r.Total(), ByReason: map[string]int64{}, Unknown: r.Unknown}
+	for i, n := range r.ByReason {
+		if n > 0 {
+			out.ByReason[wire.RefusalReasons[i]] = n
+		}
+	}
+	return out
+}
+
+// refusedColumns returns the refusal columns of a CSV row: refused, one
+// per reason in wire.RefusalReasons order, refused_unknown.
+func refusedColumns(r *wire.ConsumptionRefusals) []string {
+	out := make([]string, 0, wire.ConsumptionRefusedColumns)
+	out = append(out, strconv.FormatInt(r.Total, 10))
+	for _, k := range wire.RefusalReasons {
+		out = append(out, strconv.FormatInt(r.ByReason[k], 10))
+	}
+	return append(out, strconv.FormatInt(r.Unknown, 10))
 }
 
 // consumptionDeviceRecord fills rec (len(wire.ConsumptionCSVHeader)) with
@@ -282,18 +303,20 @@ func consumptionDeviceRecord(rec []string, d *wire.ConsumptionDevice) []string {
 	if d.Observed != nil {
 		observed = n(*d.Observed)
 	}
-	copy(rec, []string{wire.ConsumptionRowDevice, d.CustomerID, d.DeviceID, strings.Join(serials, " "), d.Enforcement,
+	row := append([]string{wire.ConsumptionRowDevice, d.CustomerID, d.DeviceID, strings.Join(serials, " "), d.Enforcement,
 		n(d.SamplesPerHour), n(d.Budget24h), n(d.Samples), t(d.PeakHour), n(d.PeakCount), strconv.Itoa(d.DaysOverBudget),
-		n(d.Overage), n(d.Refused.OverBudget), n(d.Refused.Other), observed, strconv.Itoa(d.ObservedHours),
-		n(d.DaysCharged), n(d.DaysFailed), strconv.FormatBool(d.Blacklisted), t(d.RetainedFrom), limited, "1"})
+		n(d.Overage)}, refusedColumns(&d.Refused)...)
+	copy(rec, append(row, observed, strconv.Itoa(d.ObservedHours),
+		n(d.DaysCharged), n(d.DaysFailed), strconv.FormatBool(d.Blacklisted), t(d.RetainedFrom), limited, "1"))
 	return rec
 }
 
 // consumptionTotalsRecord fills rec with a totals row of kind.
 func consumptionTotalsRecord(rec []string, kind, customerID string, t *wire.ConsumptionTotals) []string {
 	n := func(v int64) string { return strconv.FormatInt(v, 10) }
-	copy(rec, []string{kind, customerID, "", "", "", "", "", n(t.Samples), "", "", n(t.DaysOverBudget),
-		n(t.Overage), n(t.Refused.OverBudget), n(t.Refused.Other), n(t.Observed), "",
-		n(t.DaysCharged), n(t.DaysFailed), "", "", strconv.Itoa(t.RetentionLimited), strconv.Itoa(t.Devices)})
+	row := append([]string{kind, customerID, "", "", "", "", "", n(t.Samples), "", "", n(t.DaysOverBudget),
+		n(t.Overage)}, refusedColumns(&t.Refused)...)
+	copy(rec, append(row, n(t.Observed), "",
+		n(t.DaysCharged), n(t.DaysFailed), "", "", strconv.Itoa(t.RetentionLimited), strconv.Itoa(t.Devices)))
 	return rec
 }

@@ -22,7 +22,10 @@ import (
 // change to it breaks every spreadsheet built on the report, so it is
 // spelled out here rather than read from wire.
 const consumptionCSVHeader = "row,customer_id,device_id,licenses,enforcement,samples_per_hour,budget_24h,samples,peak_hour,peak_count," +
-	"days_over_budget,overage,refused_over_budget,refused_other,observed,observed_hours,days_charged,days_failed,blacklisted," +
+	"days_over_budget,overage,refused,refused_blacklisted,refused_no_license,refused_revoked,refused_suspended,refused_expired," +
+	"refused_not_yet_valid,refused_wrong_device,refused_model_mismatch,refused_clock_tamper,refused_no_days,refused_over_budget," +
+	"refused_stale_revocation_list,refused_queue_full,refused_unknown_device,refused_invalid_sample,refused_storage_error," +
+	"refused_superseded,refused_unknown,observed,observed_hours,days_charged,days_failed,blacklisted," +
 	"retained_from,retention_limited,devices"
 
 // reportWorld is world() with two days of counts of dev-1 (bound to a
@@ -35,7 +38,7 @@ func (e *apiEnv) reportWorld() wire.License {
 	e.clk.Set(time.Date(2026, 6, 1, 1, 0, 0, 0, time.UTC))
 	counts := []syncproto.HourlyCount{
 		{DeviceID: "dev-1", Hour: may + 8*3600, Accepted: 3000},
-		{DeviceID: "dev-1", Hour: may + 9*3600, Accepted: 1200, Refused: 4},
+		{DeviceID: "dev-1", Hour: may + 9*3600, Accepted: 1200, Refused: 4, RefusedBy: map[string]int64{wire.ReasonNoDays: 3}},
 		{DeviceID: "dev-1", Hour: may + 86400 + 10*3600, Accepted: 500},
 	}
 	r := &syncproto.Report{DeviceID: "dev-1", Nonce: "AAAAAAAAAAAAAAAAAAAAAA", SentAt: e.clk.Now().Unix(),
@@ -85,8 +88,16 @@ func TestConsumptionReportJSON(t *testing.T) {
 	d := r.Customers[0].Devices[0]
 	peak := time.Date(2026, 5, 1, 8, 0, 0, 0, time.UTC)
 	if d.DeviceID != "dev-1" || d.Samples != 4700 || d.PeakHour == nil || !d.PeakHour.Equal(peak) || d.PeakCount != 3000 ||
-		d.Budget24h != 24_000 || d.Refused.Other != 4 || d.Observed != nil || len(d.Licenses) != 1 || d.Licenses[0].ID != lic.ID {
+		d.Budget24h != 24_000 || d.Observed != nil || len(d.Licenses) != 1 || d.Licenses[0].ID != lic.ID {
 		t.Fatalf("dev-1 %+v", d)
+	}
+	// 4 refused: 3 no_days, 1 without a reason.
+	if d.Refused.Total != 4 || len(d.Refused.ByReason) != 1 || d.Refused.ByReason[wire.ReasonNoDays] != 3 || d.Refused.Unknown != 1 ||
+		r.Totals.Refused.Total != 4 || r.Totals.Refused.ByReason[wire.ReasonNoDays] != 3 {
+		t.Fatalf("dev-1 refused %+v, totals %+v", d.Refused, r.Totals.Refused)
+	}
+	if b := r.Customers[1].Devices[0].Refused; b.Total != 0 || b.ByReason == nil || len(b.ByReason) != 0 {
+		t.Fatalf("beta-1 refused %+v, want 0 and an empty by_reason", b)
 	}
 	if r.Totals.Devices != 2 || r.Totals.Samples != 4700 || r.Customers[1].Totals.Devices != 1 || r.Customers[1].Devices[0].PeakHour != nil {
 		t.Fatalf("totals %+v / %+v", r.Totals, r.Customers[1])
@@ -119,12 +130,25 @@ func TestConsumptionReportCSV(t *testing.T) {
 	if strings.Join(kinds, " ") != want {
 		t.Fatalf("rows %v, want %s", kinds, want)
 	}
-	dev := recs[1]
-	if dev[7] != "4700" || dev[8] != "2026-05-01T08:00:00Z" || dev[9] != "3000" || dev[13] != "4" || dev[14] != "" || dev[21] != "1" {
-		t.Fatalf("dev-1 row %v", dev)
+	col := func(rec []string, name string) string {
+		i := slices.Index(recs[0], name)
+		if i < 0 || len(rec) != len(recs[0]) {
+			t.Fatalf("no column %s in %v", name, rec)
+		}
+		return rec[i]
 	}
-	if total := recs[len(recs)-1]; total[7] != "4700" || total[21] != "2" {
-		t.Fatalf("total row %v", total)
+	dev := recs[1]
+	for name, want := range map[string]string{"samples": "4700", "peak_hour": "2026-05-01T08:00:00Z", "peak_count": "3000",
+		"refused": "4", "refused_no_days": "3", "refused_over_budget": "0", "refused_unknown": "1", "observed": "", "devices": "1"} {
+		if got := col(dev, name); got != want {
+			t.Fatalf("dev-1 row: %s %q, want %q (%v)", name, got, want, dev)
+		}
+	}
+	total := recs[len(recs)-1]
+	for name, want := range map[string]string{"samples": "4700", "refused": "4", "refused_no_days": "3", "refused_unknown": "1", "devices": "2"} {
+		if got := col(total, name); got != want {
+			t.Fatalf("total row: %s %q, want %q (%v)", name, got, want, total)
+		}
 	}
 }
 
@@ -230,7 +254,10 @@ func TestConsumptionReportEmpty(t *testing.T) {
 		t.Fatalf("%v: %s", err, raw)
 	}
 	_, raw = e.get("/v1/reports/consumption?month=2026-05&format=csv", e.key["beta"], "")
-	if want := consumptionCSVHeader + "\ntotal,beta,,,,,,0,,,0,0,0,0,0,,0,0,,,0,0\n"; string(raw) != want {
+	// samples, days over, overage; refused, 17 reasons and unknown at 0;
+	// observed 0, days charged and failed 0, retention_limited, devices.
+	zeros := strings.Repeat(",0", 1+len(wire.RefusalReasons)+1)
+	if want := consumptionCSVHeader + "\ntotal,beta,,,,,,0,,,0,0" + zeros + ",0,,0,0,,,0,0\n"; string(raw) != want {
 		t.Fatalf("csv %q, want %q", raw, want)
 	}
 }

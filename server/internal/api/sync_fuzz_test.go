@@ -32,6 +32,13 @@ func FuzzSyncBody(f *testing.F) {
 	child.DeviceID = "child-a"
 	gw.Deductions = []syncproto.Deduction{deduction(1, e.lic["dev-a"], e.clk.Now(), 100), child}
 	f.Add(sign(f, e.dev["dev-a"], gw))
+	// Refusals by reason: valid, and past refused (422 refusals_past_refused).
+	rb := e.report("dev-a")
+	rb.Counts = hourly("dev-a", e.clk.Now(), 1)
+	rb.Counts[0].Refused, rb.Counts[0].RefusedBy = 5, map[string]int64{"no_days": 1, "over_budget": 4}
+	f.Add(sign(f, e.dev["dev-a"], rb))
+	rb.Counts[0].RefusedBy = map[string]int64{"no_days": 3, "over_budget": 4}
+	f.Add(sign(f, e.dev["dev-a"], rb))
 	f.Add(strings.Replace(valid, ".syq.", ".sys.", 1))
 	f.Add(valid[:len(valid)/2])
 	f.Add("tg1.syq.e30.0000000000000000.AAAA")

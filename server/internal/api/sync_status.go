@@ -55,7 +55,7 @@ func syncStatusWire(st *ledger.SyncStatus) wire.DeviceSync {
 		out.ForkedHours[i] = unix(h)
 	}
 	for i, c := range st.Hourly {
-		out.Hourly[i] = wire.HourCount{Hour: unix(c.Hour), Accepted: c.Accepted, Overage: c.Overage, Refused: c.Refused}
+		out.Hourly[i] = wire.HourCount{Hour: unix(c.Hour), Accepted: c.Accepted, Overage: c.Overage, Refused: c.Refused, RefusedBy: c.RefusedBy}
 	}
 	return out
 }

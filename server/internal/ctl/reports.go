@@ -77,7 +77,23 @@ func (c *Client) stream(ctx context.Context, path string, w io.Writer) error {
 }
 
 var consumptionHeader = []string{"CUSTOMER", "DEVICE", "LICENSES", "MODE", "MAX/H", "BUDGET_24H", "SAMPLES", "OBSERVED", "PEAK_HOUR", "PEAK",
-	"DAYS_OVER", "OVERAGE", "REFUSED_OVER_BUDGET", "REFUSED_OTHER", "DAYS_CHARGED", "DAYS_FAILED"}
+	"DAYS_OVER", "OVERAGE", "REFUSED", "REFUSED_BY_REASON", "DAYS_CHARGED", "DAYS_FAILED"}
+
+// byReason is the table's "refused by reason" cell: reason=count for each
+// reason with refusals, in the order of wire.RefusalReasons, then
+// unknown=count for those without a reason; "-" when nothing was refused.
+func byReason(r *wire.ConsumptionRefusals) string {
+	var parts []string
+	for _, k := range wire.RefusalReasons {
+		if n := r.ByReason[k]; n > 0 {
+			parts = append(parts, k+"="+strconv.FormatInt(n, 10))
+		}
+	}
+	if r.Unknown > 0 {
+		parts = append(parts, "unknown="+strconv.FormatInt(r.Unknown, 10))
+	}
+	return dash(strings.Join(parts, " "))
+}
 
 // renderConsumption prints one row per device, a total row per customer
 // and one for the report, then a note for every device whose month
@@ -88,7 +104,7 @@ func renderConsumption(w io.Writer, r *wire.ConsumptionReport) error {
 	var notes []string
 	total := func(who string, t *wire.ConsumptionTotals) []string {
 		return []string{who, fmt.Sprintf("(%d devices)", t.Devices), "", "", "", "", n(t.Samples), n(t.Observed), "", "",
-			n(t.DaysOverBudget), n(t.Overage), n(t.Refused.OverBudget), n(t.Refused.Other), n(t.DaysCharged), n(t.DaysFailed)}
+			n(t.DaysOverBudget), n(t.Overage), n(t.Refused.Total), byReason(&t.Refused), n(t.DaysCharged), n(t.DaysFailed)}
 	}
 	for i := range r.Customers {
 		c := &r.Customers[i]
@@ -114,7 +130,7 @@ func renderConsumption(w io.Writer, r *wire.ConsumptionReport) error {
 			}
 			rows = append(rows, []string{c.CustomerID, id, dash(strings.Join(serials, " ")), dash(d.Enforcement), rate, n(d.Budget24h),
 				n(d.Samples), observed, day(d.PeakHour), n(d.PeakCount), strconv.Itoa(d.DaysOverBudget), n(d.Overage),
-				n(d.Refused.OverBudget), n(d.Refused.Other), n(d.DaysCharged), n(d.DaysFailed)})
+				n(d.Refused.Total), byReason(&d.Refused), n(d.DaysCharged), n(d.DaysFailed)})
 		}
 		rows = append(rows, total(c.CustomerID+" total", &c.Totals))
 	}

@@ -41,13 +41,14 @@ func TestReportConsumptionAgainstRealServer(t *testing.T) {
 	may := time.Date(2026, 5, 1, 0, 0, 0, 0, time.UTC).Unix()
 	clk.Set(time.Date(2026, 6, 10, 12, 0, 0, 0, time.UTC))
 	r := &syncproto.Report{DeviceID: "press-1", Nonce: "CCCCCCCCCCCCCCCCCCCCCC", SentAt: clk.Now().Unix(), Tokens: []syncproto.TokenVersion{},
-		Deductions: []syncproto.Deduction{}, Counts: []syncproto.HourlyCount{{DeviceID: "press-1", Hour: may + 5*86400 + 9*3600, Accepted: 2500, Refused: 3}}}
+		Deductions: []syncproto.Deduction{}, Counts: []syncproto.HourlyCount{{DeviceID: "press-1", Hour: may + 5*86400 + 9*3600, Accepted: 2500, Refused: 3,
+			RefusedBy: map[string]int64{wire.ReasonOverBudget: 1, wire.ReasonExpired: 1}}}}
 	if _, err := lg.Reconcile(context.Background(), "press-1", r); err != nil {
 		t.Fatal(err)
 	}
 
 	out := mustRun(t, "report", "consumption", "--customer", "acme", "--month", "2026-05")
-	for _, want := range []string{"BUDGET_24H", "press-1*", "24000", "2500", "2026-05-06T09:00:00Z", "acme total", "TOTAL 2026-05",
+	for _, want := range []string{"BUDGET_24H", "REFUSED_BY_REASON", "expired=1 over_budget=1 unknown=1", "press-1*", "24000", "2500", "2026-05-06T09:00:00Z", "acme total", "TOTAL 2026-05",
 		"* press-1: the month starts before its licenses' retention; hours before 2026-05-11T12:00:00Z may have been pruned"} {
 		if !strings.Contains(out, want) {
 			t.Fatalf("table lacks %q:\n%s", want, out)
@@ -57,7 +58,7 @@ func TestReportConsumptionAgainstRealServer(t *testing.T) {
 	if err := json.Unmarshal([]byte(mustRun(t, "report", "consumption", "--customer", "acme", "--month", "2026-05", "-o", "json")), &rep); err != nil {
 		t.Fatal(err)
 	}
-	if len(rep.Customers) != 1 || rep.Totals.Samples != 2500 || rep.Customers[0].Devices[0].Refused.Other != 3 || rep.Customers[0].Devices[0].RetainedFrom == nil {
+	if len(rep.Customers) != 1 || rep.Totals.Samples != 2500 || rep.Customers[0].Devices[0].Refused.Total != 3 || rep.Customers[0].Devices[0].Refused.ByReason[wire.ReasonExpired] != 1 || rep.Customers[0].Devices[0].RetainedFrom == nil {
 		t.Fatalf("json %+v", rep)
 	}
 	csvOut := mustRun(t, "report", "consumption", "--customer", "acme", "--month", "2026-05", "-o", "csv")

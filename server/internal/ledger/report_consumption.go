@@ -5,6 +5,8 @@ import (
 	"time"
 
 	"github.com/tollgate-iot/tollgate/server/internal/store"
+	"github.com/tollgate-iot/tollgate/shared/syncproto"
+	"github.com/tollgate-iot/tollgate/shared/wire"
 )
 
 // The monthly consumption report (docs/reports.md "Monthly consumption"):
@@ -68,15 +70,13 @@ type ConsumptionDevice struct {
 	// rolling 24 hours had used the whole budget (enforce mode).
 	DaysOverBudget int
 	// Overage is the samples past the budget: in report mode those the
-	// agent let through over it, in enforce mode RefusedOverBudget.
+	// agent let through over it; in enforce mode its over_budget
+	// refusals — for an hour of an older agent, which reports refusals
+	// without their reason, all refusals of an hour in which the rolling
+	// 24 hours had used the whole budget.
 	Overage int64
-	// RefusedOverBudget and RefusedOther split the refused samples the
-	// device reported. The hourly counts carry refusals without their
-	// reason: refusals of an enforce-mode hour in which the rolling 24
-	// hours had used the whole budget are counted as over budget, every
-	// other refusal as other.
-	RefusedOverBudget int64
-	RefusedOther      int64
+	// Refused splits the refused samples the device reported by reason.
+	Refused RefusalCounts
 	// Observed sums what the broker observed for the device in the month,
 	// over ObservedHours hours; HasObserved is false when it observed
 	// nothing (the device publishes elsewhere, or not at all).
@@ -97,15 +97,58 @@ type ConsumptionDevice struct {
 	RetainedFrom time.Time
 }
 
+// NumRefusalReasons is the number of refusal reasons an agent may report
+// (wire.RefusalReasons).
+const NumRefusalReasons = len(wire.RefusalReasons)
+
+// RefusalCounts counts refused samples by reason.
+type RefusalCounts struct {
+	// ByReason counts each reason's refusals, in wire.RefusalReasons
+	// order.
+	ByReason [NumRefusalReasons]int64
+	// Unknown counts the refusals without a reason: every refusal of an
+	// agent older than refused_by, and those of an hour past the
+	// reasons one count may carry (limits.MaxRefusedByReasons).
+	Unknown int64
+}
+
+// Total is all refusals, with a reason or without.
+func (r *RefusalCounts) Total() int64 {
+	n := r.Unknown
+	for _, v := range r.ByReason {
+		n = addCount(n, v)
+	}
+	return n
+}
+
+// addHour adds an hourly count's refusals.
+func (r *RefusalCounts) addHour(h *syncproto.HourlyCount) {
+	for k, v := range h.RefusedBy {
+		for i, name := range wire.RefusalReasons {
+			if name == k {
+				r.ByReason[i] = addCount(r.ByReason[i], v)
+				break
+			}
+		}
+	}
+	r.Unknown = addCount(r.Unknown, h.RefusedWithoutReason())
+}
+
+func (r *RefusalCounts) add(o *RefusalCounts) {
+	for i, v := range o.ByReason {
+		r.ByReason[i] = addCount(r.ByReason[i], v)
+	}
+	r.Unknown = addCount(r.Unknown, o.Unknown)
+}
+
 // ConsumptionTotals adds up devices: a customer's own, or the whole
 // report's.
 type ConsumptionTotals struct {
-	Devices           int
-	Samples           int64
-	Observed          int64
-	Overage           int64
-	RefusedOverBudget int64
-	RefusedOther      int64
+	Devices  int
+	Samples  int64
+	Observed int64
+	Overage  int64
+	Refused  RefusalCounts
 	// DaysOverBudget adds up the devices' days over budget (device-days).
 	DaysOverBudget   int64
 	DaysCharged      int64
@@ -118,8 +161,7 @@ func (t *ConsumptionTotals) add(d *ConsumptionDevice) {
 	t.Samples = addCount(t.Samples, d.Samples)
 	t.Observed = addCount(t.Observed, d.Observed)
 	t.Overage = addCount(t.Overage, d.Overage)
-	t.RefusedOverBudget = addCount(t.RefusedOverBudget, d.RefusedOverBudget)
-	t.RefusedOther = addCount(t.RefusedOther, d.RefusedOther)
+	t.Refused.add(&d.Refused)
 	t.DaysOverBudget += int64(d.DaysOverBudget)
 	t.DaysCharged += d.DaysCharged
 	t.DaysFailed += d.DaysFailed
@@ -133,8 +175,7 @@ func (t *ConsumptionTotals) merge(o *ConsumptionTotals) {
 	t.Samples = addCount(t.Samples, o.Samples)
 	t.Observed = addCount(t.Observed, o.Observed)
 	t.Overage = addCount(t.Overage, o.Overage)
-	t.RefusedOverBudget = addCount(t.RefusedOverBudget, o.RefusedOverBudget)
-	t.RefusedOther = addCount(t.RefusedOther, o.RefusedOther)
+	t.Refused.add(&o.Refused)
 	t.DaysOverBudget += o.DaysOverBudget
 	t.DaysCharged += o.DaysCharged
 	t.DaysFailed += o.DaysFailed

@@ -7,6 +7,7 @@ import (
 	"github.com/tollgate-iot/tollgate/server/internal/store"
 	"github.com/tollgate-iot/tollgate/shared/syncproto"
 	"github.com/tollgate-iot/tollgate/shared/token"
+	"github.com/tollgate-iot/tollgate/shared/wire"
 )
 
 // budgetWindowHours is the rolling window of a device's sample budget, as
@@ -192,8 +193,11 @@ func (c *consumptionDevice) reported(o *op, d *Device, from, to int64) error {
 	enforce := c.row.Enforcement == token.EnforcementEnforce && c.row.Budget24h > 0
 	var h syncproto.HourlyCount
 	return o.x.ScanInPlace(store.HourlyCountPrefix(d.ID), store.HourlyCountKey(d.ID, start-1), func(_, v []byte) (bool, error) {
-		h = syncproto.HourlyCount{}
+		by := h.RefusedBy // reused from hour to hour
+		clear(by)
+		h = syncproto.HourlyCount{RefusedBy: by}
 		if !parseHourlyCount(v, &h) {
+			clear(h.RefusedBy)
 			if err := jsonUnmarshal(v, &h); err != nil {
 				return false, err
 			}
@@ -212,15 +216,19 @@ func (c *consumptionDevice) reported(o *op, d *Device, from, to int64) error {
 			r.PeakHour, r.PeakCount = h.Hour, h.Accepted
 		}
 		day := (h.Hour - from) / (24 * 3600)
+		r.Refused.addHour(&h)
 		switch {
+		case enforce && len(h.RefusedBy) > 0:
+			if n := h.RefusedBy[wire.ReasonOverBudget]; n > 0 {
+				r.Overage = addCount(r.Overage, n)
+				c.overDay[day] = true
+			}
 		case enforce && h.Refused > 0 && c.used(h.Hour) >= r.Budget24h:
-			r.RefusedOverBudget = addCount(r.RefusedOverBudget, h.Refused)
+			// An older agent's hour, without reasons: its refusals while
+			// the rolling 24 hours had used the budget were over budget.
 			r.Overage = addCount(r.Overage, h.Refused)
 			c.overDay[day] = true
-		case enforce:
-			r.RefusedOther = addCount(r.RefusedOther, h.Refused)
-		default:
-			r.RefusedOther = addCount(r.RefusedOther, h.Refused)
+		case !enforce:
 			r.Overage = addCount(r.Overage, h.Overage)
 			if h.Overage > 0 {
 				c.overDay[day] = true
@@ -250,10 +258,11 @@ func (c *consumptionDevice) observed(o *op, d *Device, from, to int64) error {
 
 // parseHourlyCount reads an hourly count as the ledger writes it
 // (encoding/json of syncproto.HourlyCount: device_id, hour, accepted,
-// overage, refused, in that order, without spaces) without reflection or
-// allocation — a month's report reads 744 of them per device. It leaves
-// DeviceID empty and reports false for anything else, which the caller
-// then decodes with encoding/json.
+// overage, refused and, if any, refused_by with its reasons in key order,
+// without spaces) without reflection — a month's report reads 744 of them
+// per device — and without allocation once c.RefusedBy, which it clears
+// and reuses, has room. It leaves DeviceID empty and reports false for
+// anything else, which the caller then decodes with encoding/json.
 func parseHourlyCount(v []byte, c *syncproto.HourlyCount) bool {
 	rest, ok := cutPrefix(v, `{"device_id":"`)
 	if !ok {
@@ -278,7 +287,55 @@ func parseHourlyCount(v []byte, c *syncproto.HourlyCount) bool {
 			return false
 		}
 	}
+	clear(c.RefusedBy)
+	if rest, ok = cutPrefix(rest, `,"refused_by":{`); ok {
+		if rest, ok = parseReasons(rest, c); !ok {
+			return false
+		}
+	}
 	return len(rest) == 1 && rest[0] == '}'
+}
+
+// quotedReasons are the reasons as JSON object keys with their colon.
+var quotedReasons = func() (q [NumRefusalReasons]string) {
+	for i, r := range wire.RefusalReasons {
+		q[i] = `"` + r + `":`
+	}
+	return q
+}()
+
+// parseReasons reads the reasons of a refused_by object after its "{",
+// up to and including its "}", into c.RefusedBy; each must be a known
+// reason.
+func parseReasons(rest []byte, c *syncproto.HourlyCount) ([]byte, bool) {
+	for first := true; ; first = false {
+		if r, ok := cutPrefix(rest, "}"); ok && !first {
+			return r, true
+		}
+		if !first {
+			var ok bool
+			if rest, ok = cutPrefix(rest, ","); !ok {
+				return rest, false
+			}
+		}
+		found := false
+		for i, name := range wire.RefusalReasons {
+			if r, ok := cutPrefix(rest, quotedReasons[i]); ok {
+				n, r, ok := cutInt(r)
+				if !ok {
+					return rest, false
+				}
+				if c.RefusedBy == nil {
+					c.RefusedBy = make(map[string]int64, 4)
+				}
+				c.RefusedBy[name], rest, found = n, r, true
+				break
+			}
+		}
+		if !found {
+			return rest, false
+		}
+	}
 }
 
 func cutPrefix(b []byte, p string) ([]byte, bool) {

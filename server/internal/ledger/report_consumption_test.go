@@ -150,17 +150,18 @@ func TestConsumptionTermDeviceWithinBudget(t *testing.T) {
 	}
 }
 
-// TestConsumptionOverBudgetEnforce: in enforce mode the overage is the
+// TestConsumptionOverBudgetEnforce: in enforce mode, for an older agent
+// that reports refusals without their reason, the overage is the
 // refusals of hours whose rolling 24 hours had used the budget — the
-// window reaching back into April for May 1 — and every other refusal
-// is counted apart.
+// window reaching back into April for May 1 — not the 5 refused with the
+// window empty; every refusal is of reason unknown.
 func TestConsumptionOverBudgetEnforce(t *testing.T) {
 	e, acme := consumptionWorld(t)
 	r, _ := e.consumption(acme, "acme", may)
 	d := r.devices["enf-1"]
-	if d.Samples != 240_000 || d.RefusedOverBudget != 60_007 || d.Overage != 60_007 || d.RefusedOther != 5 ||
+	if d.Samples != 240_000 || d.Overage != 60_007 || d.Refused.Unknown != 60_012 || d.Refused.Total() != 60_012 ||
 		d.DaysOverBudget != 10 || d.PeakHour != mayHour0+8*3600 || d.PeakCount != 3000 || d.HasObserved {
-		t.Fatalf("enf-1: %+v; want 240,000 samples, 60,007 over budget (the overage), 5 other, 10 days over", d)
+		t.Fatalf("enf-1: %+v; want 240,000 samples, 60,007 over budget (the overage), 60,012 refused of unknown reason, 10 days over", d)
 	}
 }
 
@@ -170,14 +171,14 @@ func TestConsumptionOverBudgetReport(t *testing.T) {
 	e, acme := consumptionWorld(t)
 	r, _ := e.consumption(acme, "acme", may)
 	d := r.devices["rep-1"]
-	if d.Samples != 300_000 || d.Overage != 60_000 || d.RefusedOverBudget != 0 || d.RefusedOther != 0 ||
+	if d.Samples != 300_000 || d.Overage != 60_000 || d.Refused.Total() != 0 ||
 		d.DaysOverBudget != 10 || d.Enforcement != "report" || d.Budget24h != 24_000 {
 		t.Fatalf("rep-1: %+v; want 300,000 samples, 60,000 overage on 10 days", d)
 	}
 	// The customer's totals add its devices up.
 	got := r.totals["acme"]
 	want := ConsumptionTotals{Devices: 3, Samples: 744_000 + 240_000 + 300_000, Observed: 744_010, Overage: 60_007 + 60_000,
-		RefusedOverBudget: 60_007, RefusedOther: 5, DaysOverBudget: 20}
+		Refused: RefusalCounts{Unknown: 60_012}, DaysOverBudget: 20}
 	if got != want {
 		t.Fatalf("acme totals %+v, want %+v", got, want)
 	}
@@ -243,10 +244,10 @@ func TestConsumptionDistributorGroupsByCustomer(t *testing.T) {
 	if !slices.Equal(r.customers, []string{"acme", "acme-sub", "beta"}) || !slices.Equal(r.order, []string{"a-1", "a-2", "s-1", "b-1"}) {
 		t.Fatalf("groups %v, devices %v", r.customers, r.order)
 	}
-	if r.totals["acme"].Samples != 100 || r.totals["acme"].Devices != 2 || r.totals["acme-sub"].RefusedOther != 2 || r.totals["beta"].Samples != 7 {
+	if r.totals["acme"].Samples != 100 || r.totals["acme"].Devices != 2 || r.totals["acme-sub"].Refused.Unknown != 2 || r.totals["beta"].Samples != 7 {
 		t.Fatalf("customer totals %+v", r.totals)
 	}
-	if total.Devices != 4 || total.Samples != 147 || total.RefusedOther != 2 {
+	if total.Devices != 4 || total.Samples != 147 || total.Refused.Unknown != 2 {
 		t.Fatalf("report totals %+v", total)
 	}
 	r, total = e.consumption(acme, "", may)
@@ -292,6 +293,7 @@ func TestParseHourlyCountMatchesJSON(t *testing.T) {
 		{DeviceID: "dev-1", Hour: 1777593600, Accepted: 3000},
 		{DeviceID: "a.b_c-9", Hour: 3600, Accepted: 1 << 36, Overage: 12, Refused: 7},
 		{DeviceID: "x", Hour: 7200},
+		{DeviceID: "y", Hour: 7200, Refused: 9, RefusedBy: map[string]int64{"over_budget": 5, "no_days": 1, "unknown_device": 2}},
 	} {
 		b, err := json.Marshal(c)
 		if err != nil {
@@ -302,13 +304,18 @@ func TestParseHourlyCountMatchesJSON(t *testing.T) {
 			t.Fatalf("%s declined", b)
 		}
 		c.DeviceID = ""
-		if got != c {
+		if !got.Equal(&c) {
 			t.Fatalf("%s read as %+v", b, got)
 		}
 	}
 	for _, s := range []string{`{"hour":3600,"accepted":1}`, `{"device_id":"d", "hour":3600,"accepted":1,"overage":0,"refused":0}`,
 		`{"device_id":"d","hour":3600,"accepted":-1,"overage":0,"refused":0}`, `{"device_id":"d","hour":3600,"accepted":1,"overage":0,"refused":0,"x":1}`,
-		`{"device_id":"d","hour":3600,"accepted":1e3,"overage":0,"refused":0}`, `{"device_id":"d","hour":1234567890123456789,"accepted":1,"overage":0,"refused":0}`} {
+		`{"device_id":"d","hour":3600,"accepted":1e3,"overage":0,"refused":0}`, `{"device_id":"d","hour":1234567890123456789,"accepted":1,"overage":0,"refused":0}`,
+		`{"device_id":"d","hour":3600,"accepted":1,"overage":0,"refused":2,"refused_by":{"loud":2}}`,
+		`{"device_id":"d","hour":3600,"accepted":1,"overage":0,"refused":2,"refused_by":{}}`,
+		`{"device_id":"d","hour":3600,"accepted":1,"overage":0,"refused":2,"refused_by":{"no_days":2,}}`,
+		`{"device_id":"d","hour":3600,"accepted":1,"overage":0,"refused":2,"refused_by":{"no_days":-2}}`,
+		`{"device_id":"d","hour":3600,"accepted":1,"overage":0,"refused":2,"refused_by":{"no_days":2}`} {
 		var got syncproto.HourlyCount
 		if parseHourlyCount([]byte(s), &got) {
 			t.Fatalf("%s accepted as %+v", s, got)

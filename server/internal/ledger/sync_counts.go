@@ -11,11 +11,14 @@ import (
 )
 
 // checkCounts refuses a count past what a device can do in an hour
-// (syncproto.ErrImpossibleCount), counts for a device that is neither d nor its
+// (syncproto.ErrImpossibleCount) or whose refused_by breaks its rules
+// (syncproto.HourlyCount.CheckRefusedBy; both checked again here, as every
+// caller's report was validated, so that no path stores one), counts for a device that is neither d nor its
 // gateway child, and a count lower than the one held for its (device,
-// hour) — unless the report is a fork (p.fork: a restored older copy or a
+// hour), field by field and refusal reason by reason — unless the report is a fork (p.fork: a restored older copy or a
 // second agent with the same identity), whose lower count is no bad input:
-// the held value is kept (each field at its highest), the hour noted as a
+// the held value is kept (each field and reason at its highest,
+// syncproto.HourlyCount.MaxMerge), the hour noted as a
 // conflict, and the rest of the report applied. It marks in p.counts the
 // counts that are new or higher than held. Counts of an hour after the
 // latest held for their device are new without a look-up.
@@ -24,6 +27,9 @@ func (o *op) checkCounts(p *reportPlan, d *Device, cs []syncproto.HourlyCount) e
 	for i := range cs {
 		c := &cs[i]
 		if err := c.CheckPossible(); err != nil {
+			return err
+		}
+		if err := c.CheckRefusedBy(); err != nil {
 			return err
 		}
 		if dp == nil || dp.id != c.DeviceID { // counts ascend by device: a new one starts here
@@ -53,23 +59,22 @@ func (o *op) checkCounts(p *reportPlan, d *Device, cs []syncproto.HourlyCount) e
 		var held syncproto.HourlyCount
 		err := o.x.GetJSON(store.HourlyCountKey(c.DeviceID, c.Hour), &held)
 		switch {
-		case err == nil && held == *c:
+		case err == nil && held.Equal(c):
 			continue
-		case err == nil && (c.Accepted < held.Accepted || c.Overage < held.Overage || c.Refused < held.Refused) && p.fork:
+		case err == nil && c.Below(&held) && p.fork:
 			dp.conflicts = append(dp.conflicts, c.Hour)
-			m := syncproto.HourlyCount{DeviceID: c.DeviceID, Hour: c.Hour, Accepted: max(c.Accepted, held.Accepted),
-				Overage: max(c.Overage, held.Overage), Refused: max(c.Refused, held.Refused)}
-			if m == held {
+			m := held.MaxMerge(c)
+			if m.Equal(&held) {
 				continue
 			}
 			if p.merged == nil {
 				p.merged = map[int]syncproto.HourlyCount{}
 			}
 			p.merged[i] = m
-		case err == nil && (c.Accepted < held.Accepted || c.Overage < held.Overage || c.Refused < held.Refused):
-			return fmt.Errorf("%w: device %s hour %s: %d/%d/%d reported, %d/%d/%d held (accepted/overage/refused)",
+		case err == nil && c.Below(&held):
+			return fmt.Errorf("%w: device %s hour %s: %d/%d/%d %v reported, %d/%d/%d %v held (accepted/overage/refused by reason)",
 				ErrCounterWentDown, c.DeviceID, time.Unix(c.Hour, 0).UTC().Format(time.RFC3339),
-				c.Accepted, c.Overage, c.Refused, held.Accepted, held.Overage, held.Refused)
+				c.Accepted, c.Overage, c.Refused, c.RefusedBy, held.Accepted, held.Overage, held.Refused, held.RefusedBy)
 		case err != nil && !errors.Is(err, store.ErrNotFound):
 			return err
 		}

@@ -65,7 +65,7 @@ func (o *op) deviceClock(d *Device) (DeviceClock, error) {
 }
 
 // receivedBatch sums, per device, what a report's written counts add to
-// the counts held.
+// the counts held, reason by reason too.
 type receivedBatch map[string]*CountTotals
 
 // add notes count i of a report (merged: the count written instead, held:
@@ -82,6 +82,10 @@ func (b receivedBatch) add(c *syncproto.HourlyCount, merged, held map[int]syncpr
 		b[c.DeviceID] = t
 	}
 	t.add(&syncproto.HourlyCount{Accepted: max(w.Accepted-h.Accepted, 0), Overage: max(w.Overage-h.Overage, 0), Refused: max(w.Refused-h.Refused, 0)})
+	for r, n := range w.RefusedBy {
+		// Each reason only grows (checkCounts): what it rose by.
+		t.addReason(r, n-h.RefusedBy[r])
+	}
 }
 
 // addReceived adds a report's received counts to the current hour of the
@@ -90,7 +94,7 @@ func (o *op) addReceived(b receivedBatch) error {
 	now := o.now.Unix()
 	hour := now - now%3600
 	for dev, t := range b {
-		if *t == (CountTotals{}) {
+		if t.zero() {
 			continue
 		}
 		k := store.ReceivedCountKey(dev, hour)
@@ -101,6 +105,7 @@ func (o *op) addReceived(b receivedBatch) error {
 		held.Accepted = addCount(held.Accepted, t.Accepted)
 		held.Overage = addCount(held.Overage, t.Overage)
 		held.Refused = addCount(held.Refused, t.Refused)
+		held.addReasons(t.RefusedBy)
 		if err := o.x.PutJSON(k, &held); err != nil {
 			return err
 		}
@@ -127,6 +132,7 @@ func (o *op) received(deviceID string, from, to int64) (CountTotals, error) {
 		t.Accepted = addCount(t.Accepted, c.Accepted)
 		t.Overage = addCount(t.Overage, c.Overage)
 		t.Refused = addCount(t.Refused, c.Refused)
+		t.addReasons(c.RefusedBy)
 		return true, nil
 	})
 	return t, err

@@ -13,6 +13,8 @@ type CountTotals struct {
 	Accepted int64 `json:"accepted"`
 	Overage  int64 `json:"overage"`
 	Refused  int64 `json:"refused"`
+	// RefusedBy sums the refusals by reason (nil: none had a reason).
+	RefusedBy map[string]int64 `json:"refused_by,omitempty"`
 }
 
 // add sums saturating: counts are bounded per hour (a report past
@@ -23,6 +25,30 @@ func (t *CountTotals) add(c *syncproto.HourlyCount) {
 	t.Accepted = addCount(t.Accepted, c.Accepted)
 	t.Overage = addCount(t.Overage, c.Overage)
 	t.Refused = addCount(t.Refused, c.Refused)
+	t.addReasons(c.RefusedBy)
+}
+
+// addReasons adds refusals by reason (counts of 0 and below are left out).
+func (t *CountTotals) addReasons(by map[string]int64) {
+	for r, n := range by {
+		t.addReason(r, n)
+	}
+}
+
+// addReason adds n refusals of reason r (nothing if n is not positive).
+func (t *CountTotals) addReason(r string, n int64) {
+	if n <= 0 {
+		return
+	}
+	if t.RefusedBy == nil {
+		t.RefusedBy = map[string]int64{}
+	}
+	t.RefusedBy[r] = addCount(t.RefusedBy[r], n)
+}
+
+// zero reports whether t counts nothing.
+func (t *CountTotals) zero() bool {
+	return t.Accepted == 0 && t.Overage == 0 && t.Refused == 0 && len(t.RefusedBy) == 0
 }
 
 // addCount adds two counts, neither negative, saturating at the int64

@@ -4,6 +4,7 @@ import (
 	"io"
 	"log/slog"
 	"math"
+	"reflect"
 	"testing"
 	"time"
 
@@ -77,7 +78,7 @@ func TestSyncStatusTotalsSaturate(t *testing.T) {
 	}
 	st := c.syncState()
 	want := CountTotals{Accepted: math.MaxInt64, Overage: math.MaxInt64, Refused: math.MaxInt64}
-	if st.Last24h != want || st.Last7d != want {
+	if !reflect.DeepEqual(st.Last24h, want) || !reflect.DeepEqual(st.Last7d, want) {
 		t.Fatalf("totals 24h %+v 7d %+v, want saturated at the int64 maximum", st.Last24h, st.Last7d)
 	}
 }
