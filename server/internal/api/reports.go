@@ -3,16 +3,15 @@ package api
 import (
 	"bufio"
 	"context"
-	"encoding/csv"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"mime"
 	"net/http"
-	"strconv"
 	"strings"
 	"time"
 
+	"github.com/tollgate-iot/tollgate/server/internal/consumption"
 	"github.com/tollgate-iot/tollgate/server/internal/ledger"
 	"github.com/tollgate-iot/tollgate/shared/wire"
 )
@@ -118,10 +117,9 @@ type consumptionStream struct {
 	head    wire.ConsumptionReport
 	started bool
 	buf     *bufio.Writer
-	cw      *csv.Writer
+	cw      *consumption.CSV
 	// firstCustomer and firstDevice place the JSON commas.
 	firstCustomer, firstDevice bool
-	rec                        []string
 }
 
 func (s *consumptionStream) start() error {
@@ -136,9 +134,8 @@ func (s *consumptionStream) start() error {
 		h.Set("Content-Type", "text/csv; charset=utf-8")
 		h.Set("Content-Disposition", fmt.Sprintf("attachment; filename=\"consumption-%s-%s.csv\"", s.head.CustomerID, s.head.Month))
 		s.w.WriteHeader(http.StatusOK)
-		s.cw = csv.NewWriter(s.buf)
-		s.rec = make([]string, len(wire.ConsumptionCSVHeader))
-		return s.cw.Write(wire.ConsumptionCSVHeader)
+		s.cw = consumption.NewCSV(s.buf, s.head.CustomerID)
+		return s.cw.Start()
 	}
 	h.Set("Content-Type", "application/json")
 	s.w.WriteHeader(http.StatusOK)
@@ -175,10 +172,10 @@ func (s *consumptionStream) BeginCustomer(c *ledger.Customer) error {
 }
 
 func (s *consumptionStream) Device(d *ledger.ConsumptionDevice) error {
-	wd := wireConsumptionDevice(d)
 	if s.csv {
-		return s.cw.Write(consumptionDeviceRecord(s.rec, &wd))
+		return s.cw.Device(d)
 	}
+	wd := consumption.WireDevice(d)
 	b, err := json.Marshal(wd)
 	if err != nil {
 		return err
@@ -194,10 +191,10 @@ func (s *consumptionStream) Device(d *ledger.ConsumptionDevice) error {
 }
 
 func (s *consumptionStream) EndCustomer(id string, t *ledger.ConsumptionTotals) error {
-	wt := wireConsumptionTotals(t)
 	if s.csv {
-		return s.cw.Write(consumptionTotalsRecord(s.rec, wire.ConsumptionRowCustomerTotal, id, &wt))
+		return s.cw.EndCustomer(id, t)
 	}
+	wt := consumption.WireTotals(t)
 	b, err := json.Marshal(wt)
 	if err != nil {
 		return err
@@ -211,17 +208,13 @@ func (s *consumptionStream) finish(t *ledger.ConsumptionTotals) error {
 	if err := s.start(); err != nil {
 		return err
 	}
-	wt := wireConsumptionTotals(t)
 	if s.csv {
-		if err := s.cw.Write(consumptionTotalsRecord(s.rec, wire.ConsumptionRowTotal, s.head.CustomerID, &wt)); err != nil {
-			return err
-		}
-		s.cw.Flush()
-		if err := s.cw.Error(); err != nil {
+		if err := s.cw.Finish(t); err != nil {
 			return err
 		}
 		return s.buf.Flush()
 	}
+	wt := consumption.WireTotals(t)
 	b, err := json.Marshal(wt)
 	if err != nil {
 		return err
@@ -230,93 +223,4 @@ func (s *consumptionStream) finish(t *ledger.ConsumptionTotals) error {
 		return err
 	}
 	return s.buf.Flush()
-}
-
-func wireConsumptionDevice(d *ledger.ConsumptionDevice) wire.ConsumptionDevice {
-	out := wire.ConsumptionDevice{DeviceID: d.DeviceID, CustomerID: d.CustomerID, Licenses: make([]wire.ConsumptionLicense, len(d.Licenses)),
-		SamplesPerHour: d.SamplesPerHour, Enforcement: d.Enforcement, Budget24h: d.Budget24h, Samples: d.Samples,
-		PeakCount: d.PeakCount, DaysOverBudget: d.DaysOverBudget, Overage: d.Overage,
-		Refused:       wireRefusals(&d.Refused),
-		ObservedHours: d.ObservedHours, DaysCharged: d.DaysCharged, DaysFailed: d.DaysFailed, Blacklisted: d.Blacklisted,
-		RetainedFrom: timePtr(d.RetainedFrom)}
-	for i, l := range d.Licenses {
-		out.Licenses[i] = wire.ConsumptionLicense{ID: l.ID, Serial: l.Serial, Type: l.Type, Billing: l.Billing, Enforcement: l.Enforcement,
-			MaxSamplesPerHour: l.MaxSamplesPerHour, RetentionDays: l.RetentionDays, DaysCharged: l.DaysCharged}
-	}
-	if d.PeakHour != 0 {
-		h := time.Unix(d.PeakHour, 0).UTC()
-		out.PeakHour = &h
-	}
-	if d.HasObserved {
-		n := d.Observed
-		out.Observed = &n
-	}
-	return out
-}
-
-func wireConsumptionTotals(t *ledger.ConsumptionTotals) wire.ConsumptionTotals {
-	return wire.ConsumptionTotals{Devices: t.Devices, Samples: t.Samples, Observed: t.Observed, Overage: t.Overage,
-		Refused:        wireRefusals(&t.Refused),
-		DaysOverBudget: t.DaysOverBudget, DaysCharged: t.DaysCharged, DaysFailed: t.DaysFailed, RetentionLimited: t.RetentionLimited}
-}
-
-func wireRefusals(r *ledger.RefusalCounts) wire.ConsumptionRefusals {
-	out := wire.ConsumptionRefusals{Total: r.Total(), ByReason: map[string]int64{}, Unknown: r.Unknown}
-	for i, n := range r.ByReason {
-		if n > 0 {
-			out.ByReason[wire.RefusalReasons[i]] = n
-		}
-	}
-	return out
-}
-
-// refusedColumns returns the refusal columns of a CSV row: refused, one
-// per reason in wire.RefusalReasons order, refused_unknown.
-func refusedColumns(r *wire.ConsumptionRefusals) []string {
-	out := make([]string, 0, wire.ConsumptionRefusedColumns)
-	out = append(out, strconv.FormatInt(r.Total, 10))
-	for _, k := range wire.RefusalReasons {
-		out = append(out, strconv.FormatInt(r.ByReason[k], 10))
-	}
-	return append(out, strconv.FormatInt(r.Unknown, 10))
-}
-
-// consumptionDeviceRecord fills rec (len(wire.ConsumptionCSVHeader)) with
-// a device row.
-func consumptionDeviceRecord(rec []string, d *wire.ConsumptionDevice) []string {
-	n := func(v int64) string { return strconv.FormatInt(v, 10) }
-	t := func(p *time.Time) string {
-		if p == nil {
-			return ""
-		}
-		return p.UTC().Format(time.RFC3339)
-	}
-	serials := make([]string, len(d.Licenses))
-	for i, l := range d.Licenses {
-		serials[i] = l.Serial
-	}
-	limited := "0"
-	if d.RetainedFrom != nil {
-		limited = "1"
-	}
-	observed := ""
-	if d.Observed != nil {
-		observed = n(*d.Observed)
-	}
-	row := append([]string{wire.ConsumptionRowDevice, d.CustomerID, d.DeviceID, strings.Join(serials, " "), d.Enforcement,
-		n(d.SamplesPerHour), n(d.Budget24h), n(d.Samples), t(d.PeakHour), n(d.PeakCount), strconv.Itoa(d.DaysOverBudget),
-		n(d.Overage)}, refusedColumns(&d.Refused)...)
-	copy(rec, append(row, observed, strconv.Itoa(d.ObservedHours),
-		n(d.DaysCharged), n(d.DaysFailed), strconv.FormatBool(d.Blacklisted), t(d.RetainedFrom), limited, "1"))
-	return rec
-}
-
-// consumptionTotalsRecord fills rec with a totals row of kind.
-func consumptionTotalsRecord(rec []string, kind, customerID string, t *wire.ConsumptionTotals) []string {
-	n := func(v int64) string { return strconv.FormatInt(v, 10) }
-	row := append([]string{kind, customerID, "", "", "", "", "", n(t.Samples), "", "", n(t.DaysOverBudget),
-		n(t.Overage)}, refusedColumns(&t.Refused)...)
-	copy(rec, append(row, n(t.Observed), "",
-		n(t.DaysCharged), n(t.DaysFailed), "", "", strconv.Itoa(t.RetentionLimited), strconv.Itoa(t.Devices)))
-	return rec
 }

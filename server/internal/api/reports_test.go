@@ -198,8 +198,10 @@ func (s *heapSampler) Write(p []byte) (int, error) {
 // devices (megabytes of CSV) leaves the server in writes of at most the
 // report buffer, and the live heap measured while it streams does not grow
 // with the rows written: the median of its second half is above that of
-// its first by less than an eighth of what the report wrote (a server
-// that kept what it wrote would be higher by about half of it).
+// its first by less than a quarter of what the report wrote (a server
+// that kept what it wrote would be higher by about half of it; badger's
+// block-cache admissions move the median by up to ~250 KiB either way,
+// which an eighth, 180 KiB, did not always absorb on a loaded machine).
 func TestConsumptionCSVStreamsWithBoundedHeap(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds a 12,000-device fleet")
@@ -231,7 +233,7 @@ func TestConsumptionCSVStreamsWithBoundedHeap(t *testing.T) {
 	// cache's pending admissions show.
 	first, second := median(w.samples[n/8:n/2]), median(w.samples[n/2:])
 	t.Logf("%d bytes written; median live heap %d KiB in the first half, %d KiB in the second (%d samples)", w.bytes, first>>10, second>>10, n)
-	if second > first && second-first > uint64(w.bytes)/8 {
+	if second > first && second-first > uint64(w.bytes)/4 {
 		t.Fatalf("live heap grew by %d KiB while %d KiB were written", (second-first)>>10, w.bytes>>10)
 	}
 }
