@@ -39,6 +39,8 @@ func TestAuthorizationTable(t *testing.T) {
 		{"sibling/read-token", "beta", "GET", spare + "/token", nil, 404, "not_found"},
 		{"sibling/read-history", "beta", "GET", spare + "/history", nil, 404, "not_found"},
 		{"sibling/read-notices", "beta", "GET", spare + "/notices", nil, 404, "not_found"},
+		{"sibling/read-customer-notices", "beta", "GET", "/v1/customers/acme/notices", nil, 404, "not_found"},
+		{"customer/read-parent-notices", "acme", "GET", "/v1/customers/dist/notices", nil, 404, "not_found"},
 		{"sibling/renewal-report", "beta", "GET", "/v1/reports/renewals?from=2026-01-01&to=2027-01-01&customer=acme", nil, 404, "not_found"},
 		{"sibling/active-report", "beta", "GET", "/v1/reports/active?reseller=acme&day=2026-04-01", nil, 404, "not_found"},
 		{"customer/active-report-of-parent", "acme", "GET", "/v1/reports/active?reseller=dist&day=2026-04-01", nil, 404, "not_found"},

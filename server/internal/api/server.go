@@ -139,6 +139,7 @@ func (a *API) routes(r *mux.Router, authn func(http.Handler) http.Handler) {
 	h("/licenses/{id}/deductions", a.deductions, http.MethodGet)
 	h("/licenses/{id}/history", a.licenseHistory, http.MethodGet)
 	h("/licenses/{id}/notices", a.licenseNotices, http.MethodGet)
+	h("/customers/{id}/notices", a.customerNotices, http.MethodGet)
 	h("/licenses/{id}/bind", a.bind, http.MethodPost)
 	h("/licenses/{id}/transfer", a.transfer, http.MethodPost)
 	for name, act := range a.licenseActions() {

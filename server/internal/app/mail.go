@@ -81,7 +81,7 @@ func (a *App) runNotices(ctx context.Context, wg *sync.WaitGroup) {
 	wg.Add(1)
 	go func() {
 		defer wg.Done()
-		notices.Run(ctx, notices.Options{Ledger: a.lg, Sender: a.mailer, Clock: a.clk, Logger: a.log,
+		notices.Run(ctx, notices.Options{Ledger: a.lg, Sender: a.mailer, Reports: a.lg, Clock: a.clk, Logger: a.log,
 			Interval: a.cfg.MailInterval, OnResult: func(r string) { a.m.Add("tollgate_notice_emails_total", 1, r) }})
 	}()
 }

@@ -112,8 +112,16 @@ func reportCreatedFlags(fs *flag.FlagSet, v *vals) {
 var noticeHeader = []string{"ISSUED_AT", "KIND", "END", "DUE_AT", "EMAIL", "ATTEMPTS", "TO", "COLLAPSED", "ID"}
 
 func runLicenseNotices(ctx context.Context, x *invocation) error {
+	return listNotices(ctx, x, "/v1/licenses/"+esc(x.args[0])+"/notices")
+}
+
+func runCustomerNotices(ctx context.Context, x *invocation) error {
+	return listNotices(ctx, x, "/v1/customers/"+esc(x.args[0])+"/notices")
+}
+
+func listNotices(ctx context.Context, x *invocation, path string) error {
 	var l wire.NoticeList
-	if err := x.c.Do(ctx, "GET", "/v1/licenses/"+esc(x.args[0])+"/notices", nil, &l); err != nil {
+	if err := x.c.Do(ctx, "GET", path, nil, &l); err != nil {
 		return err
 	}
 	rows := make([][]string, len(l.Notices))

@@ -143,7 +143,10 @@ func (o *op) indexNotice(before, l *License) error {
 // several notices fell due while the server was down gets the latest of
 // them only, naming the others in Collapsed.
 func (lg *Ledger) IssueNotices(ctx context.Context) (int, error) {
-	total := 0
+	total, err := lg.issueMonthlyReports()
+	if err != nil {
+		return total, err
+	}
 	for range noticeMaxBatches {
 		issued, full, err := lg.issueNoticeBatch()
 		total += issued
@@ -238,7 +241,11 @@ func (o *op) putNotice(n *Notice) (bool, error) {
 	if err != nil {
 		return false, err
 	}
-	if err := o.x.Put(store.NoticeByLicenseKey(n.LicenseID, seq), []byte(n.ID)); err != nil {
+	index := store.NoticeByLicenseKey(n.LicenseID, seq)
+	if n.Kind == NoticeMonthlyReport {
+		index = store.NoticeByCustomerKey(n.CustomerID, seq)
+	}
+	if err := o.x.Put(index, []byte(n.ID)); err != nil {
 		return false, err
 	}
 	if n.Email.State == EmailPending {
@@ -305,6 +312,8 @@ func noticeText(n *Notice) string {
 		b.WriteString(" ended on " + day + ": renew it to go on")
 	case NoticeDays30, NoticeDays7:
 		b.WriteString(" runs out of days within " + strings.TrimSuffix(strings.TrimPrefix(n.Kind, "days_"), "d") + " days, on " + day)
+	case NoticeMonthlyReport:
+		return "Consumption report " + n.End.UTC().Format(monthLayout) + " for " + n.CustomerID
 	}
 	return b.String()
 }

@@ -67,7 +67,7 @@ func (o *op) addressNotice(n *Notice) error {
 		return err
 	}
 	ids := []string{owner.ID}
-	if owner.ParentID != "" {
+	if owner.ParentID != "" && n.Kind != NoticeMonthlyReport { // a report goes to its own customer
 		ids = append(ids, owner.ParentID)
 	}
 	for _, id := range ids {
@@ -153,7 +153,7 @@ func (lg *Ledger) ClaimEmails(ctx context.Context, limit int) ([]EmailJob, error
 // (or the license is gone). The notices of the end itself (ended,
 // renewal reminder) stay true once issued.
 func (o *op) noticeVoid(n *Notice) bool {
-	if n.Kind == NoticeEnded || n.Kind == NoticeReminder {
+	if n.Kind == NoticeEnded || n.Kind == NoticeReminder || n.Kind == NoticeMonthlyReport {
 		return false
 	}
 	l, err := o.license(n.LicenseID)

@@ -33,8 +33,10 @@ const ClaimBatch = 20
 
 // Options configures Run.
 type Options struct {
-	Ledger   Ledger
-	Sender   Sender
+	Ledger Ledger
+	Sender Sender
+	// Reports makes the CSV of monthly report notices.
+	Reports  Reports
 	Clock    clock.Clock
 	Logger   *slog.Logger
 	Interval time.Duration // how often to look for due e-mail; default 30 s
@@ -80,7 +82,14 @@ func Pass(ctx context.Context, o Options) (int, error) {
 	}
 	for i := range jobs {
 		n := &jobs[i].Notice
-		sendErr := o.Sender.Send(ctx, Message(n))
+		var sendErr error
+		msg := Message(n)
+		if n.Kind == ledger.NoticeMonthlyReport {
+			msg, sendErr = monthlyMessage(ctx, o.Reports, n)
+		}
+		if sendErr == nil {
+			sendErr = o.Sender.Send(ctx, msg)
+		}
 		var perm *mail.PermanentError
 		permanent := errors.As(sendErr, &perm)
 		if err := o.Ledger.RecordEmail(ctx, n.ID, sendErr, permanent); err != nil {

@@ -27,3 +27,17 @@ func EmailQueuePrefix() []byte { return prefix("ntq") }
 // NoticesSeededKey marks a store whose licenses all have their notices
 // scheduled.
 func NoticesSeededKey() []byte { return MetaKey("notices_seeded") }
+
+// NoticeByCustomerKey lists a customer's own notices (its monthly
+// reports) in the order issued; the value is the notice id.
+func NoticeByCustomerKey(customer string, seq int64) []byte { return key("ntc", customer, num(seq)) }
+
+// NoticeByCustomerPrefix is the prefix of every NoticeByCustomerKey of a customer.
+func NoticeByCustomerPrefix(customer string) []byte { return prefix("ntc", customer) }
+
+// MonthlyReportsKey records how far the monthly report notices of a month
+// (YYYY-MM) have gone.
+func MonthlyReportsKey(month string) []byte { return MetaKey("monthly_reports/" + month) }
+
+// CustomerAll is the prefix of every customer record (CustomerKey).
+func CustomerAll() []byte { return prefix("c") }
