@@ -27,6 +27,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/tollgate-iot/tollgate/server/internal/egress"
 	"github.com/tollgate-iot/tollgate/server/internal/store"
 	"github.com/tollgate-iot/tollgate/shared/clock"
 	"github.com/tollgate-iot/tollgate/shared/token"
@@ -52,6 +53,12 @@ type Options struct {
 	// OnChange, if set, is called after every committed change with its
 	// action name (metrics).
 	OnChange func(action string)
+	// Egress checks webhook URLs when they are registered (the zero
+	// Guard refuses private addresses).
+	Egress egress.Guard
+	// OnDeliveryQueued, if set, is called after a commit that queued a
+	// webhook delivery (it wakes the deliverer); it must not block.
+	OnDeliveryQueued func()
 }
 
 // Ledger is the license ledger. Writes are serialized by one mutex: each is
@@ -64,6 +71,8 @@ type Ledger struct {
 	rlLife   time.Duration
 	maxOff   time.Duration
 	onChange func(string)
+	egress   egress.Guard
+	onQueue  func()
 
 	mu       sync.Mutex
 	rootID   string
@@ -83,7 +92,8 @@ func New(o Options) (*Ledger, error) {
 		return nil, errors.New("ledger: DB and Keys are required")
 	}
 	lg := &Ledger{db: o.DB, clock: clock.OrReal(o.Clock), keys: o.Keys, log: o.Logger,
-		rlLife: o.RevocationListLifetime, maxOff: o.DefaultMaxOffline, onChange: o.OnChange}
+		rlLife: o.RevocationListLifetime, maxOff: o.DefaultMaxOffline, onChange: o.OnChange,
+		egress: o.Egress, onQueue: o.OnDeliveryQueued}
 	if lg.log == nil {
 		lg.log = slog.Default()
 	}
@@ -132,6 +142,8 @@ type op struct {
 	actions   []string      // committed actions, for OnChange
 	enf       Enforcement   // what the change means for connected devices
 	hist      historyBuffer // license history entries, written at commit
+
+	wakeDeliverer bool // a webhook delivery was queued (events.go)
 }
 
 // update runs fn as one serialized, synced transaction. Nothing fn wrote is
@@ -154,6 +166,7 @@ func (lg *Ledger) commit(fn func(o *op) error) (Enforcement, Enforcer, error) {
 	}
 	var actions []string
 	var enf Enforcement
+	wake := false
 	err := lg.db.Update(func(x *store.Txn) error {
 		o := lg.newOp(x)
 		if err := fn(o); err != nil {
@@ -167,9 +180,12 @@ func (lg *Ledger) commit(fn func(o *op) error) (Enforcement, Enforcer, error) {
 				return err
 			}
 		}
-		actions, enf = o.actions, o.enf
+		actions, enf, wake = o.actions, o.enf, o.wakeDeliverer
 		return nil
 	})
+	if err == nil && wake && lg.onQueue != nil {
+		lg.onQueue()
+	}
 	if err == nil && lg.onChange != nil {
 		for _, a := range actions {
 			lg.onChange(a)
