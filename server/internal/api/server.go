@@ -150,6 +150,7 @@ func (a *API) routes(r *mux.Router, authn func(http.Handler) http.Handler) {
 	h("/reports/active", a.reportActive, http.MethodGet)
 	h("/revocation-list", a.revocationList, http.MethodGet)
 	h("/stats", a.stats, http.MethodGet)
+	a.webhookRoutes(h)
 }
 
 // statusWriter remembers the status for metrics and logs.

@@ -11,6 +11,7 @@ import (
 	"sync"
 
 	"github.com/tollgate-iot/tollgate/server/internal/api"
+	"github.com/tollgate-iot/tollgate/server/internal/egress"
 	"github.com/tollgate-iot/tollgate/server/internal/keys"
 	"github.com/tollgate-iot/tollgate/server/internal/ledger"
 	"github.com/tollgate-iot/tollgate/server/internal/metrics"
@@ -45,7 +46,8 @@ type App struct {
 	ln     net.Listener
 	scheme string
 	srv    *http.Server
-	mqtt   *mqttRuntime // nil without MQTT
+	mqtt   *mqttRuntime  // nil without MQTT
+	wake   chan struct{} // the ledger queued a webhook delivery (notify.go)
 
 	closeOnce sync.Once
 	closeErr  error
@@ -128,8 +130,16 @@ func (a *App) openLedger(kc *keys.Cache) error {
 	}
 	a.db = db
 	a.m.Counter("tollgate_ledger_changes_total", "Committed ledger changes by action.", "action")
+	a.wake = make(chan struct{}, 1)
 	lg, err := ledger.New(ledger.Options{DB: db, Clock: a.clk, Keys: kc, Logger: a.log,
-		OnChange: func(action string) { a.m.Add("tollgate_ledger_changes_total", 1, action) }})
+		OnChange: func(action string) { a.m.Add("tollgate_ledger_changes_total", 1, action) },
+		Egress:   egress.Guard{AllowPrivate: c.WebhookAllowPrivate},
+		OnDeliveryQueued: func() {
+			select {
+			case a.wake <- struct{}{}:
+			default: // a pass is already due
+			}
+		}})
 	if err != nil {
 		return cli.Errorf("io", "%v", err)
 	}
@@ -230,7 +240,12 @@ func (a *App) Run(ctx context.Context) (err error) {
 				}
 			}})
 	}()
-	defer func() { stopSched(); wg.Wait() }() // before Close: the scheduler writes to badger
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		a.deliverer().Run(schedCtx)
+	}()
+	defer func() { stopSched(); wg.Wait() }() // before Close: the scheduler and the deliverer write to badger
 	errc := make(chan error, 1)
 	go func() { errc <- a.srv.Serve(a.ln) }()
 	if a.mqtt != nil {

@@ -67,6 +67,10 @@ type Config struct {
 	GCInterval time.Duration
 	// KeyCacheTTL bounds how long a rotated key takes to be used.
 	KeyCacheTTL time.Duration
+	// WebhookAllowPrivate lets webhook URLs reach loopback, link-local and
+	// private addresses (docs/notices.md#ssrf); off, they are refused when
+	// registered and when dialled.
+	WebhookAllowPrivate bool
 }
 
 // DefaultConfig returns the defaults.
