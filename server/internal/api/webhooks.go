@@ -31,6 +31,7 @@ func (a *API) createWebhook(w http.ResponseWriter, r *http.Request) {
 	}
 	out := toWebhook(hook)
 	out.Secret = secret
+	w.Header().Set("Cache-Control", "no-store") // the secret is shown this once
 	a.render(w, http.StatusCreated, out)
 }
 
