@@ -132,8 +132,9 @@ func (a *App) openLedger(kc *keys.Cache) error {
 	a.m.Counter("tollgate_ledger_changes_total", "Committed ledger changes by action.", "action")
 	a.wake = make(chan struct{}, 1)
 	lg, err := ledger.New(ledger.Options{DB: db, Clock: a.clk, Keys: kc, Logger: a.log,
-		OnChange: func(action string) { a.m.Add("tollgate_ledger_changes_total", 1, action) },
-		Egress:   egress.Guard{AllowPrivate: c.WebhookAllowPrivate},
+		OnChange:          func(action string) { a.m.Add("tollgate_ledger_changes_total", 1, action) },
+		Egress:            egress.Guard{AllowPrivate: c.WebhookAllowPrivate},
+		DeliveryRetryBase: c.WebhookRetryBase,
 		OnDeliveryQueued: func() {
 			select {
 			case a.wake <- struct{}{}:

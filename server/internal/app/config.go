@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/tollgate-iot/tollgate/server/internal/broker"
+	"github.com/tollgate-iot/tollgate/server/internal/ledger"
 	"github.com/tollgate-iot/tollgate/server/internal/store"
 )
 
@@ -71,6 +72,9 @@ type Config struct {
 	// private addresses (docs/notices.md#ssrf); off, they are refused when
 	// registered and when dialled.
 	WebhookAllowPrivate bool
+	// WebhookRetryBase is the wait after a webhook delivery's first failed
+	// attempt; it doubles with each further failure.
+	WebhookRetryBase time.Duration
 }
 
 // DefaultConfig returns the defaults.
@@ -88,6 +92,7 @@ func DefaultConfig() Config {
 		SchedulerInterval: time.Minute,
 		GCInterval:        10 * time.Minute,
 		KeyCacheTTL:       time.Minute,
+		WebhookRetryBase:  ledger.DeliveryFirstBackoff,
 
 		ObservedFlushInterval: broker.DefaultObservedFlushInterval,
 		MQTTMaxPayload:        broker.DefaultMaxPayload,
@@ -123,6 +128,9 @@ func (c *Config) Validate() error {
 		if d <= 0 {
 			errs = append(errs, fmt.Errorf("%s must be positive", name))
 		}
+	}
+	if c.WebhookRetryBase < time.Second || c.WebhookRetryBase > ledger.DeliveryMaxBackoff {
+		errs = append(errs, fmt.Errorf("--webhook-retry-base %s: want 1s..%s", c.WebhookRetryBase, ledger.DeliveryMaxBackoff))
 	}
 	return errors.Join(errs...)
 }

@@ -226,11 +226,11 @@ func dueParts(k []byte) (int64, string, bool) {
 }
 
 // backoff is the wait after the n-th failed attempt of a round: doubling
-// from DeliveryFirstBackoff up to DeliveryMaxBackoff, jittered by up to a
+// from base (DeliveryFirstBackoff unless configured) up to DeliveryMaxBackoff, jittered by up to a
 // quarter either way so that endpoints that failed together do not retry
 // together.
-func backoff(n int) time.Duration {
-	d := DeliveryFirstBackoff
+func backoff(n int, base time.Duration) time.Duration {
+	d := base
 	for i := 1; i < n && d < DeliveryMaxBackoff; i++ {
 		d *= 2
 	}
@@ -281,7 +281,7 @@ func (lg *Ledger) recordAttempt(deliveryID string, status int, errText string, o
 		case orphan || werr != nil || w.Disabled || o.now.Sub(d.RetryFrom) >= DeliveryRetryWindow:
 			d.State, d.DoneAt, d.NextAt = DeliveryFailed, o.now, time.Time{}
 		default:
-			d.NextAt = o.now.Add(backoff(d.RoundAttempts))
+			d.NextAt = o.now.Add(backoff(d.RoundAttempts, o.lg.retry))
 		}
 		if err := o.putDelivery(&d); err != nil {
 			return err

@@ -59,6 +59,10 @@ type Options struct {
 	// OnDeliveryQueued, if set, is called after a commit that queued a
 	// webhook delivery (it wakes the deliverer); it must not block.
 	OnDeliveryQueued func()
+	// DeliveryRetryBase is the wait after a delivery's first failed
+	// attempt (it doubles with each further failure); default
+	// DeliveryFirstBackoff.
+	DeliveryRetryBase time.Duration
 }
 
 // Ledger is the license ledger. Writes are serialized by one mutex: each is
@@ -73,6 +77,7 @@ type Ledger struct {
 	onChange func(string)
 	egress   egress.Guard
 	onQueue  func()
+	retry    time.Duration // DeliveryRetryBase
 
 	mu       sync.Mutex
 	rootID   string
@@ -93,12 +98,15 @@ func New(o Options) (*Ledger, error) {
 	}
 	lg := &Ledger{db: o.DB, clock: clock.OrReal(o.Clock), keys: o.Keys, log: o.Logger,
 		rlLife: o.RevocationListLifetime, maxOff: o.DefaultMaxOffline, onChange: o.OnChange,
-		egress: o.Egress, onQueue: o.OnDeliveryQueued}
+		egress: o.Egress, onQueue: o.OnDeliveryQueued, retry: o.DeliveryRetryBase}
 	if lg.log == nil {
 		lg.log = slog.Default()
 	}
 	if lg.rlLife <= 0 {
 		lg.rlLife = 24 * time.Hour
+	}
+	if lg.retry <= 0 {
+		lg.retry = DeliveryFirstBackoff
 	}
 	if lg.maxOff <= 0 {
 		lg.maxOff = 30 * Day
