@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"math/rand/v2"
 	"slices"
@@ -186,7 +187,7 @@ func (lg *Ledger) DueDeliveries(ctx context.Context, limit int) ([]DueDelivery, 
 			}
 			var w Webhook
 			err := o.x.GetJSON(store.WebhookKey(d.WebhookID), &w)
-			if err == store.ErrNotFound || err == nil && w.Disabled {
+			if errors.Is(err, store.ErrNotFound) || err == nil && w.Disabled {
 				orphans = append(orphans, d.ID)
 				return true, nil
 			}
@@ -271,7 +272,7 @@ func (lg *Ledger) recordAttempt(deliveryID string, status int, errText string, o
 		d.LastAttemptAt, d.LastStatus, d.LastError = o.now, status, errText
 		var w Webhook
 		werr := o.x.GetJSON(store.WebhookKey(d.WebhookID), &w)
-		if werr != nil && werr != store.ErrNotFound {
+		if werr != nil && !errors.Is(werr, store.ErrNotFound) {
 			return werr
 		}
 		ok := status >= 200 && status < 300

@@ -1,0 +1,74 @@
+package ledger
+
+import (
+	"encoding/json"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/tollgate-iot/tollgate/shared/syncproto"
+)
+
+// TestSyncEventsArise: a forked record, and a failed day an agent
+// reports, put their events in the outbox once, however often the same
+// report comes again.
+func TestSyncEventsArise(t *testing.T) {
+	e := newHookEnv(t)
+	ids, lics := e.syncFleet(1)
+	w := e.webhook(admin("dist"), "dist")
+	dev, lic := ids[0], lics[0]
+	at := epoch.Add(time.Hour)
+	e.clk.Set(epoch.Add(6 * time.Hour))
+	failedAt := at.Add(2 * time.Hour).Unix()
+	failed := batchReport(dev, lic, at, 1, 5)
+	failed.Deductions = append(failed.Deductions, syncproto.Deduction{Seq: 2, LicenseID: lic, At: failedAt, PaidUntil: failedAt, Failed: true})
+	for range 2 { // every report twice: a resend makes no event
+		for _, r := range []*syncproto.Report{batchReport(dev, lic, at, 1, 5), batchReport(dev, lic, at.Add(time.Minute), 1, 5), failed} {
+			if _, err := e.lg.Reconcile(ctx, dev, r); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	want := []string{EventSyncFork, EventDeviceBlacklisted, EventDeductionFailed, EventSyncOverdraft}
+	if got := e.deliveries(w); !slices.Equal(got, want) {
+		t.Fatalf("events\n got %v\nwant %v", got, want)
+	}
+	due, err := e.lg.DueDeliveries(ctx, 10)
+	if err != nil || len(due) != len(want) {
+		t.Fatalf("due %d, %v", len(due), err)
+	}
+	var ev struct {
+		CustomerID string          `json:"customer_id"`
+		Data       DeviceEventData `json:"data"`
+	}
+	if err := json.Unmarshal(due[3].Body, &ev); err != nil || ev.CustomerID != "acme" || ev.Data.DeviceID != dev || ev.Data.Seq != 2 {
+		t.Fatalf("overdraft event %s (%v)", due[3].Body, err)
+	}
+}
+
+// TestRenewalEvent: the scheduler's renewal makes one license.renewed
+// per new period, with the period in its data.
+func TestRenewalEvent(t *testing.T) {
+	e := newHookEnv(t)
+	dist, acme, _, _ := e.tree()
+	w := e.webhook(acme, "acme", EventLicenseRenewed)
+	e.device(acme, "acme", "dev-1", "sensor-a")
+	in := std("acme")
+	in.Months = 1
+	l := e.create(dist, in)
+	e.bind(acme, l.ID, "dev-1")
+	e.clk.Set(date(2026, 6, 1)) // April and May have ended: two renewals in one catch-up
+	for range 2 {
+		if _, _, err := e.lg.ApplyDue(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if got := e.deliveries(w); !slices.Equal(got, []string{EventLicenseRenewed, EventLicenseRenewed}) {
+		t.Fatalf("events %v", got)
+	}
+	due, _ := e.lg.DueDeliveries(ctx, 10)
+	var ev struct{ Data LicenseEventData }
+	if len(due) != 2 || json.Unmarshal(due[1].Body, &ev) != nil || ev.Data.LicenseID != l.ID || ev.Data.PeriodStart == "" || ev.Data.PeriodEnd == "" {
+		t.Fatalf("renewal event %+v", ev)
+	}
+}
