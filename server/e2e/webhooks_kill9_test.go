@@ -21,6 +21,7 @@ import (
 	"time"
 
 	"github.com/tollgate-iot/tollgate/internal/testkit/harness"
+	"github.com/tollgate-iot/tollgate/shared/clock"
 	"github.com/tollgate-iot/tollgate/shared/token"
 	"github.com/tollgate-iot/tollgate/shared/wire"
 )
@@ -66,8 +67,9 @@ func (s *hookServer) call(key, method, path string, in, out any, ok ...int) erro
 		body, _ = json.Marshal(in)
 	}
 	client := &http.Client{Timeout: 10 * time.Second}
-	deadline := time.Now().Add(hookDeadline)
-	for time.Now().Before(deadline) {
+	clk := clock.Real{}
+	deadline := clk.Now().Add(hookDeadline)
+	for clk.Now().Before(deadline) {
 		req, _ := http.NewRequest(method, *s.url.Load()+path, bytes.NewReader(body))
 		req.Header.Set("Authorization", "Bearer "+key)
 		if in != nil {
