@@ -34,6 +34,9 @@ const (
 	EventSyncFork             = "sync.fork"
 	EventTelemetryDiscrepancy = "telemetry.discrepancy"
 	EventReportMonthly        = "report.monthly"
+	// EventWebhookDisabled tells a customer's (and its superiors') other
+	// endpoints that one of its endpoints was disabled for failing.
+	EventWebhookDisabled = "webhook.disabled"
 	// EventWebhookTest is sent by TestWebhook to one endpoint only; no
 	// endpoint subscribes to it.
 	EventWebhookTest = "webhook.test"
@@ -42,7 +45,7 @@ const (
 // EventTypes lists the subscribable event types.
 var EventTypes = []string{EventLicenseExpiring, EventLicenseExpired, EventLicenseRenewed, EventLicenseSuspended,
 	EventLicenseResumed, EventLicenseRevoked, EventLicenseTransferred, EventDeviceBlacklisted, EventDeviceUnblacklisted,
-	EventDeductionFailed, EventSyncOverdraft, EventSyncFork, EventTelemetryDiscrepancy, EventReportMonthly}
+	EventDeductionFailed, EventSyncOverdraft, EventSyncFork, EventTelemetryDiscrepancy, EventReportMonthly, EventWebhookDisabled}
 
 // Webhook is an endpoint a customer registered. It receives the events of
 // its customer's subtree that it subscribed to.

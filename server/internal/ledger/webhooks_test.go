@@ -257,8 +257,9 @@ func TestEventIDIsStable(t *testing.T) {
 // endpoint failing for days is disabled and its queue fails.
 func TestDeliveryRetriesThenFails(t *testing.T) {
 	e := newHookEnv(t)
-	_, acme, _, _ := e.tree()
+	dist, acme, _, _ := e.tree()
 	w := e.webhook(acme, "acme")
+	told := e.webhook(dist, "dist", EventWebhookDisabled)
 	e.device(acme, "acme", "dev-1", "sensor-a")
 	if _, err := e.lg.SetBlacklist(ctx, acme, "dev-1", true, "x"); err != nil {
 		t.Fatal(err)
@@ -310,6 +311,9 @@ func TestDeliveryRetriesThenFails(t *testing.T) {
 	ws, _ := e.lg.ListWebhooks(ctx, acme, "acme")
 	if !ws[0].Disabled || ws[0].DisabledReason == "" {
 		t.Fatalf("endpoint failing for days: %+v", ws[0])
+	}
+	if got := e.deliveries(told); !slices.Equal(got, []string{EventWebhookDisabled}) {
+		t.Fatalf("the distributor's endpoint was told %v", got)
 	}
 	if _, err := e.lg.Redeliver(ctx, acme, "dlv_nope"); !errors.Is(err, ErrNotFound) {
 		t.Fatalf("redeliver unknown: %v", err)
