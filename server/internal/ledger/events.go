@@ -9,7 +9,6 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"slices"
-	"strconv"
 	"time"
 
 	"github.com/tollgate-iot/tollgate/server/internal/store"
@@ -76,6 +75,9 @@ func (o *op) putEvent(kind, customerID, subject, occurrence string, data any) (*
 		return nil, false, fmt.Errorf("ledger: event data: %w", err)
 	}
 	ev.Data = b
+	if err := o.x.Put(store.EventAtKey(ev.At.Unix(), ev.ID), nil); err != nil {
+		return nil, false, err
+	}
 	return ev, true, o.x.PutJSON(store.EventKey(ev.ID), ev)
 }
 
@@ -147,7 +149,8 @@ func (o *op) queueDelivery(ev *Event, w *Webhook) (*Delivery, error) {
 	return d, o.putDelivery(d)
 }
 
-// putDelivery writes d and, while it is pending, its place in the queue.
+// putDelivery writes d and, while it is pending, its place in the queue;
+// once finished, its place in the pruning index.
 func (o *op) putDelivery(d *Delivery) error {
 	if err := o.x.PutJSON(store.DeliveryKey(d.ID), d); err != nil {
 		return err
@@ -155,7 +158,7 @@ func (o *op) putDelivery(d *Delivery) error {
 	if d.State == DeliveryPending {
 		return o.x.Put(store.DeliveryDueKey(d.NextAt.Unix(), d.ID), nil)
 	}
-	return nil
+	return o.x.Put(store.DeliveryDoneKey(d.DoneAt.Unix(), d.ID), nil)
 }
 
 // DueDelivery is a delivery to attempt: where to, with what secret, and
@@ -177,7 +180,7 @@ func (lg *Ledger) DueDeliveries(ctx context.Context, limit int) ([]DueDelivery, 
 	err := lg.view(func(o *op) error {
 		now := o.now.Unix()
 		return o.x.Scan(store.DeliveryDuePrefix(), nil, false, func(k, _ []byte) (bool, error) {
-			at, id, ok := dueParts(k)
+			at, id, ok := store.TimedParts(store.DeliveryDuePrefix(), k)
 			if !ok || at > now || len(out) == limit {
 				return false, nil
 			}
@@ -195,7 +198,12 @@ func (lg *Ledger) DueDeliveries(ctx context.Context, limit int) ([]DueDelivery, 
 				return false, err
 			}
 			var ev Event
-			if err := o.x.GetJSON(store.EventKey(d.EventID), &ev); err != nil {
+			err = o.x.GetJSON(store.EventKey(d.EventID), &ev)
+			if errors.Is(err, store.ErrNotFound) { // pruned: redelivered past the outbox's retention
+				orphans = append(orphans, d.ID)
+				return true, nil
+			}
+			if err != nil {
 				return false, err
 			}
 			body, err := json.Marshal(&ev)
@@ -210,20 +218,11 @@ func (lg *Ledger) DueDeliveries(ctx context.Context, limit int) ([]DueDelivery, 
 		return nil, err
 	}
 	for _, id := range orphans {
-		if err := lg.recordAttempt(id, 0, "endpoint deleted or disabled", true); err != nil {
+		if err := lg.recordAttempt(id, 0, "endpoint deleted or disabled, or event pruned", true); err != nil {
 			return nil, err
 		}
 	}
 	return out, nil
-}
-
-func dueParts(k []byte) (int64, string, bool) {
-	p := store.DeliveryDuePrefix()
-	if len(k) < len(p)+21 {
-		return 0, "", false
-	}
-	at, err := strconv.ParseInt(string(k[len(p):len(p)+20]), 10, 64)
-	return at, string(k[len(p)+21:]), err == nil
 }
 
 // backoff is the wait after the n-th failed attempt of a round: doubling

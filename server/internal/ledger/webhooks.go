@@ -282,10 +282,12 @@ func (lg *Ledger) Redeliver(ctx context.Context, a Actor, deliveryID string) (*D
 			return invalid("webhook %s is disabled (%s); create a new one", w.ID, w.DisabledReason)
 		}
 		before := d
+		k := store.DeliveryDoneKey(d.DoneAt.Unix(), d.ID)
 		if d.State == DeliveryPending {
-			if err := o.x.Delete(store.DeliveryDueKey(d.NextAt.Unix(), d.ID)); err != nil {
-				return err
-			}
+			k = store.DeliveryDueKey(d.NextAt.Unix(), d.ID)
+		}
+		if err := o.x.Delete(k); err != nil {
+			return err
 		}
 		d.State, d.NextAt, d.RetryFrom, d.RoundAttempts, d.DoneAt = DeliveryPending, o.now, o.now, 0, time.Time{}
 		if err := o.putDelivery(&d); err != nil {

@@ -24,4 +24,11 @@ const (
 	MaxDeliveryErrorLen = 256
 	// MaxDueDeliveries caps the deliveries one DueDeliveries call returns.
 	MaxDueDeliveries = 100
+	// OutboxRetention is how long a finished delivery, and an event, is
+	// kept (webhook deliveries lists them) before PruneOutbox deletes it.
+	OutboxRetention = 30 * 24 * time.Hour
+	// MaxOutboxPrune caps the deliveries, and the events, one PruneOutbox
+	// call deletes (a transaction well inside badger's batch limit of the
+	// small profile); the next call continues.
+	MaxOutboxPrune = 500
 )

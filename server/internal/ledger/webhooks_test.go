@@ -350,3 +350,63 @@ func TestRedeliverSameID(t *testing.T) {
 		t.Fatalf("redelivered: %+v", due)
 	}
 }
+
+// TestPruneOutbox: finished deliveries and events older than the
+// retention are deleted, a pending delivery stays and is still sent; one
+// redelivered after its event was pruned fails instead of blocking the
+// queue.
+func TestPruneOutbox(t *testing.T) {
+	e := newHookEnv(t)
+	_, acme, _, _ := e.tree()
+	w := e.webhook(acme, "acme")
+	e.device(acme, "acme", "dev-1", "sensor-a")
+	if _, err := e.lg.SetBlacklist(ctx, acme, "dev-1", true, "x"); err != nil {
+		t.Fatal(err)
+	}
+	due, _ := e.lg.DueDeliveries(ctx, 10)
+	old := due[0].Delivery
+	if err := e.lg.RecordAttempt(ctx, old.ID, 200, ""); err != nil {
+		t.Fatal(err)
+	}
+	e.clk.Advance(OutboxRetention - time.Hour)
+	if _, err := e.lg.SetBlacklist(ctx, acme, "dev-1", false, ""); err != nil { // pending, newer
+		t.Fatal(err)
+	}
+	if n, err := e.lg.PruneOutbox(ctx); err != nil || n != 0 {
+		t.Fatalf("pruned %d before the retention, %v", n, err)
+	}
+	e.clk.Advance(2 * time.Hour)
+	if n, err := e.lg.PruneOutbox(ctx); err != nil || n != 2 {
+		t.Fatalf("PruneOutbox = %d, %v; want the old delivery and its event", n, err)
+	}
+	if got := e.deliveries(w); !slices.Equal(got, []string{EventDeviceUnblacklisted}) {
+		t.Fatalf("after pruning: %v", got)
+	}
+	if _, err := e.lg.Redeliver(ctx, acme, old.ID); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("redeliver a pruned delivery: %v", err)
+	}
+	due, err := e.lg.DueDeliveries(ctx, 10)
+	if err != nil || len(due) != 1 || due[0].Delivery.EventType != EventDeviceUnblacklisted {
+		t.Fatalf("due after pruning %+v, %v", due, err)
+	}
+	// A delivery finished, redelivered late: its event is gone by the time
+	// it is due, so it fails rather than erroring every pass.
+	if err := e.lg.RecordAttempt(ctx, due[0].Delivery.ID, 204, ""); err != nil {
+		t.Fatal(err)
+	}
+	e.clk.Advance(OutboxRetention - time.Hour)
+	if _, err := e.lg.Redeliver(ctx, acme, due[0].Delivery.ID); err != nil {
+		t.Fatal(err)
+	}
+	e.clk.Advance(2 * time.Hour)
+	if _, err := e.lg.PruneOutbox(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if due, err := e.lg.DueDeliveries(ctx, 10); err != nil || len(due) != 0 {
+		t.Fatalf("due %+v, %v", due, err)
+	}
+	ds, _ := e.lg.ListDeliveries(ctx, acme, w.ID, 0)
+	if len(ds) != 1 || ds[0].State != DeliveryFailed {
+		t.Fatalf("redelivered with its event pruned: %+v", ds)
+	}
+}

@@ -27,6 +27,9 @@ import (
 type Ledger interface {
 	DueDeliveries(ctx context.Context, limit int) ([]ledger.DueDelivery, error)
 	RecordAttempt(ctx context.Context, deliveryID string, status int, errText string) error
+	// PruneOutbox deletes a bounded batch of old finished deliveries and
+	// events.
+	PruneOutbox(ctx context.Context) (int, error)
 }
 
 // Options configures New.
@@ -82,7 +85,7 @@ func New(o Options) *Deliverer {
 }
 
 // Run passes once at start, then whenever woken or on every interval,
-// until ctx ends; it returns after the attempts in flight are recorded.
+// each pass followed by a bounded pruning of the outbox, until ctx ends; it returns after the attempts in flight are recorded.
 func (d *Deliverer) Run(ctx context.Context) {
 	t := d.clock.NewTicker(d.o.Interval)
 	defer t.Stop()
@@ -90,6 +93,11 @@ func (d *Deliverer) Run(ctx context.Context) {
 	for {
 		if _, err := d.RunOnce(ctx); err != nil && ctx.Err() == nil {
 			d.o.Logger.Error("webhook delivery pass failed", "error", err)
+		}
+		if n, err := d.o.Ledger.PruneOutbox(ctx); err != nil && ctx.Err() == nil {
+			d.o.Logger.Error("webhook outbox pruning failed", "error", err)
+		} else if n > 0 {
+			d.o.Logger.Info("webhook outbox pruned", "deleted", n)
 		}
 		select {
 		case <-ctx.Done():

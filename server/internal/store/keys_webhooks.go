@@ -1,5 +1,7 @@
 package store
 
+import "strconv"
+
 // Keys of webhook endpoints, events and their deliveries
 // (ledger/webhooks.go, ledger/events.go), built with the helpers of keys.go.
 
@@ -34,3 +36,27 @@ func DeliveryDueKey(at int64, id string) []byte { return key("wdq", num(at), id)
 
 // DeliveryDuePrefix is the prefix of the whole delivery queue.
 func DeliveryDuePrefix() []byte { return prefix("wdq") }
+
+// DeliveryDoneKey indexes a finished (succeeded or failed) delivery by the
+// unix second it finished, for pruning.
+func DeliveryDoneKey(at int64, id string) []byte { return key("wdd", num(at), id) }
+
+// DeliveryDonePrefix is the prefix of every DeliveryDoneKey.
+func DeliveryDonePrefix() []byte { return prefix("wdd") }
+
+// EventAtKey indexes an event by the unix second it was recorded, for
+// pruning.
+func EventAtKey(at int64, id string) []byte { return key("eva", num(at), id) }
+
+// EventAtPrefix is the prefix of every EventAtKey.
+func EventAtPrefix() []byte { return prefix("eva") }
+
+// TimedParts splits a key of the form TABLE/NUM/ID (DeliveryDueKey,
+// DeliveryDoneKey, EventAtKey) under prefix p into its time and id.
+func TimedParts(p, k []byte) (int64, string, bool) {
+	if len(k) < len(p)+22 || string(k[:len(p)]) != string(p) || k[len(p)+20] != sep {
+		return 0, "", false
+	}
+	at, err := strconv.ParseInt(string(k[len(p):len(p)+20]), 10, 64)
+	return at, string(k[len(p)+21:]), err == nil
+}
