@@ -45,9 +45,12 @@ func TestAuthorizationTable(t *testing.T) {
 		{"sibling/read-customer", "beta", "GET", "/v1/customers/acme", nil, 404, "not_found"},
 		{"sibling/read-token", "beta", "GET", spare + "/token", nil, 404, "not_found"},
 		{"sibling/read-history", "beta", "GET", spare + "/history", nil, 404, "not_found"},
+		{"sibling/read-notices", "beta", "GET", spare + "/notices", nil, 404, "not_found"},
 		{"sibling/renewal-report", "beta", "GET", "/v1/reports/renewals?from=2026-01-01&to=2027-01-01&customer=acme", nil, 404, "not_found"},
 		{"sibling/active-report", "beta", "GET", "/v1/reports/active?reseller=acme&day=2026-04-01", nil, 404, "not_found"},
 		{"customer/active-report-of-parent", "acme", "GET", "/v1/reports/active?reseller=dist&day=2026-04-01", nil, 404, "not_found"},
+		{"sibling/created-report", "beta", "GET", "/v1/reports/created?month=2026-04&customer=acme", nil, 404, "not_found"},
+		{"customer/created-report-of-parent", "acme", "GET", "/v1/reports/created?month=2026-04&customer=dist", nil, 404, "not_found"},
 		{"sibling/unbind", "beta", "POST", spare + "/unbind", nil, 404, "not_found"},
 		{"sibling/create-device", "beta", "POST", "/v1/devices", wire.CreateDeviceRequest{ID: "x-1", CustomerID: "acme", Model: "m", PublicKey: newPublicKey(t)}, 404, "not_found"},
 		{"sibling/stats", "beta", "GET", "/v1/stats?customer=acme", nil, 404, "not_found"},
@@ -132,7 +135,8 @@ func TestCustomerDoesNotReadDistributorDescription(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			active := "/v1/reports/active?reseller=acme&day=" + e.clk.Now().UTC().Format("2006-01-02")
-			for _, path := range []string{"/v1/licenses/" + lic.ID, "/v1/licenses?customer=acme", "/v1/audit", active} {
+			created := "/v1/reports/created?customer=dist&month=" + e.clk.Now().UTC().Format("2006-01")
+			for _, path := range []string{"/v1/licenses/" + lic.ID, "/v1/licenses?customer=acme", "/v1/audit", active, created} {
 				_, raw := e.call("GET", path, e.key[tc.key], nil, nil)
 				if bytes.Contains(raw, []byte("PO-4711")) != tc.visible {
 					t.Fatalf("%s: visible=%v, want %v: %s", path, !tc.visible, tc.visible, raw)

@@ -28,13 +28,10 @@ func (a *API) createCustomer(w http.ResponseWriter, r *http.Request) {
 }
 
 func (a *API) listCustomers(w http.ResponseWriter, r *http.Request) {
-	parent, err := queryID(r.URL.Query(), "parent")
-	if err != nil {
-		a.fail(w, r, err)
-		return
-	}
-	limit, cursor, err := page(r)
-	if err != nil {
+	q := readQuery(r, "parent", "limit", "cursor")
+	parent := q.id("parent")
+	limit, cursor := q.page()
+	if err := q.err(); err != nil {
 		a.fail(w, r, err)
 		return
 	}
@@ -104,8 +101,9 @@ func (a *API) createUser(w http.ResponseWriter, r *http.Request) {
 }
 
 func (a *API) listUsers(w http.ResponseWriter, r *http.Request) {
-	cust, err := queryID(r.URL.Query(), "customer")
-	if err != nil {
+	q := readQuery(r, "customer")
+	cust := q.id("customer")
+	if err := q.err(); err != nil {
 		a.fail(w, r, err)
 		return
 	}

@@ -23,13 +23,10 @@ func (a *API) createDevice(w http.ResponseWriter, r *http.Request) {
 }
 
 func (a *API) listDevices(w http.ResponseWriter, r *http.Request) {
-	cust, err := queryID(r.URL.Query(), "customer")
-	if err != nil {
-		a.fail(w, r, err)
-		return
-	}
-	limit, cursor, err := page(r)
-	if err != nil {
+	q := readQuery(r, "customer", "limit", "cursor")
+	cust := q.id("customer")
+	limit, cursor := q.page()
+	if err := q.err(); err != nil {
 		a.fail(w, r, err)
 		return
 	}

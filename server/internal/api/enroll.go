@@ -31,8 +31,9 @@ func (a *API) createEnrollment(w http.ResponseWriter, r *http.Request) {
 
 // listEnrollments is GET /v1/enrollments?customer=ID (default: the caller's).
 func (a *API) listEnrollments(w http.ResponseWriter, r *http.Request) {
-	cust, err := queryID(r.URL.Query(), "customer")
-	if err != nil {
+	q := readQuery(r, "customer")
+	cust := q.id("customer")
+	if err := q.err(); err != nil {
 		a.fail(w, r, err)
 		return
 	}

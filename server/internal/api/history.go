@@ -30,24 +30,17 @@ func (a *API) batch(sell bool) http.HandlerFunc {
 	}
 }
 
-// page reads limit and cursor.
-func page(r *http.Request) (int, string, error) {
-	q := r.URL.Query()
-	limit, err := queryLimit(q)
-	if err != nil {
-		return 0, "", err
-	}
-	cursor, err := decCursor(q.Get("cursor"))
-	return limit, cursor, err
-}
-
 func (a *API) listSales(w http.ResponseWriter, r *http.Request) {
-	limit, cursor, err := page(r)
-	if err != nil {
+	q := readQuery(r, "from", "to", "license", "method", "limit", "cursor")
+	f := ledger.SaleFilter{From: q.day("from", false), To: q.day("to", false), LicenseID: q.id("license"),
+		Kind: q.oneOf("method", ledger.SaleKinds...)}
+	q.period("from", f.From, "to", f.To)
+	f.Limit, f.Cursor = q.page()
+	if err := q.err(); err != nil {
 		a.fail(w, r, err)
 		return
 	}
-	ss, next, err := a.lg.ListSales(r.Context(), actor(r), cursor, limit)
+	ss, next, err := a.lg.ListSales(r.Context(), actor(r), f)
 	if err != nil {
 		a.fail(w, r, err)
 		return
@@ -60,8 +53,9 @@ func (a *API) listSales(w http.ResponseWriter, r *http.Request) {
 }
 
 func (a *API) listAudit(w http.ResponseWriter, r *http.Request) {
-	limit, cursor, err := page(r)
-	if err != nil {
+	q := readQuery(r, "limit", "cursor")
+	limit, cursor := q.page()
+	if err := q.err(); err != nil {
 		a.fail(w, r, err)
 		return
 	}
@@ -80,6 +74,9 @@ func (a *API) listAudit(w http.ResponseWriter, r *http.Request) {
 
 func (a *API) deductions(w http.ResponseWriter, r *http.Request) {
 	id, err := pathID(r, "id")
+	if err == nil {
+		err = readQuery(r).err()
+	}
 	if err != nil {
 		a.fail(w, r, err)
 		return

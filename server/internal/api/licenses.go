@@ -2,10 +2,7 @@ package api
 
 import (
 	"context"
-	"fmt"
 	"net/http"
-	"net/url"
-	"strconv"
 
 	"github.com/tollgate-iot/tollgate/server/internal/ledger"
 	"github.com/tollgate-iot/tollgate/shared/wire"
@@ -30,75 +27,47 @@ func (a *API) createLicenses(w http.ResponseWriter, r *http.Request) {
 	a.render(w, http.StatusCreated, wire.LicenseList{Licenses: toLicenses(ls)})
 }
 
+// licenseParams are the parameters of GET /v1/licenses; any other is refused.
+var licenseParams = []string{"customer", "device", "status", "type", "billing", "expiring_within",
+	"serial_prefix", "locked", "days_min", "days_max", "description",
+	"activated_from", "activated_to", "ends_from", "ends_to", "limit", "cursor"}
+
+// Bounds of the free-text filters.
+const (
+	maxSerialPrefix = 128
+	maxDescription  = 256
+)
+
 // licenseFilter reads the filters of GET /v1/licenses.
 func licenseFilter(r *http.Request) (ledger.LicenseFilter, error) {
-	q := r.URL.Query()
+	q := readQuery(r, licenseParams...)
 	var f ledger.LicenseFilter
-	var err error
-	if f.CustomerID, err = queryID(q, "customer"); err != nil {
-		return f, err
-	}
-	if f.DeviceID, err = queryID(q, "device"); err != nil {
-		return f, err
-	}
-	if s := q.Get("status"); s != "" {
+	f.CustomerID, f.DeviceID = q.id("customer"), q.id("device")
+	if s := q.q.Get("status"); s != "" {
 		if !ledger.ValidStatus(s) {
-			return f, fmt.Errorf("%w: status %q", ErrBadQuery, s)
+			q.fail("status %q", s)
 		}
 		f.Status = ledger.Status(s)
 	}
-	f.Type, f.Billing = q.Get("type"), q.Get("billing")
-	if f.Type != "" && f.Type != "standard" && f.Type != "trial" {
-		return f, fmt.Errorf("%w: type %q", ErrBadQuery, f.Type)
-	}
-	if f.Billing != "" && f.Billing != "term" && f.Billing != "days" {
-		return f, fmt.Errorf("%w: billing %q", ErrBadQuery, f.Billing)
-	}
-	if s := q.Get("expiring_within"); s != "" {
-		if f.ExpiringWithin, err = ParseWithin(s); err != nil {
-			return f, err
+	f.Type = q.oneOf("type", "standard", "trial")
+	f.Billing = q.oneOf("billing", "term", "days")
+	if s := q.q.Get("expiring_within"); s != "" {
+		d, err := ParseWithin(s)
+		if err != nil && q.bad == nil {
+			q.bad = err
 		}
+		f.ExpiringWithin = d
 	}
-	if err := storedLicenseFilters(q, &f); err != nil {
-		return f, err
-	}
-	f.Limit, f.Cursor, err = page(r)
-	return f, err
-}
-
-// maxSerialPrefix bounds the serial_prefix parameter.
-const maxSerialPrefix = 128
-
-// storedLicenseFilters reads serial_prefix, locked, days_min and days_max.
-func storedLicenseFilters(q url.Values, f *ledger.LicenseFilter) error {
-	if s := q.Get("serial_prefix"); s != "" {
-		if len(s) > maxSerialPrefix {
-			return fmt.Errorf("%w: serial_prefix: want at most %d bytes", ErrBadQuery, maxSerialPrefix)
-		}
-		f.SerialPrefix = s
-	}
-	if s := q.Get("locked"); s != "" {
-		b, err := strconv.ParseBool(s)
-		if err != nil || (s != "true" && s != "false") {
-			return fmt.Errorf("%w: locked %q: want true or false", ErrBadQuery, s)
-		}
-		f.Locked = &b
-	}
-	for _, p := range []struct {
-		name string
-		dst  **int64
-	}{{"days_min", &f.DaysMin}, {"days_max", &f.DaysMax}} {
-		s := q.Get(p.name)
-		if s == "" {
-			continue
-		}
-		n, err := strconv.ParseInt(s, 10, 64)
-		if err != nil || n < 0 {
-			return fmt.Errorf("%w: %s %q: want a whole number of days, 0 or more", ErrBadQuery, p.name, s)
-		}
-		*p.dst = &n
-	}
-	return nil
+	f.SerialPrefix = q.text("serial_prefix", maxSerialPrefix)
+	f.Description = q.text("description", maxDescription)
+	f.Locked = q.boolean("locked")
+	f.DaysMin, f.DaysMax = q.count("days_min", "days"), q.count("days_max", "days")
+	f.ActivatedFrom, f.ActivatedTo = q.instant("activated_from"), q.instant("activated_to")
+	q.period("activated_from", f.ActivatedFrom, "activated_to", f.ActivatedTo)
+	f.EndsFrom, f.EndsTo = q.instant("ends_from"), q.instant("ends_to")
+	q.period("ends_from", f.EndsFrom, "ends_to", f.EndsTo)
+	f.Limit, f.Cursor = q.page()
+	return f, q.err()
 }
 
 func (a *API) listLicenses(w http.ResponseWriter, r *http.Request) {

@@ -4,16 +4,10 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"time"
 
 	"github.com/tollgate-iot/tollgate/server/internal/ledger"
 	"github.com/tollgate-iot/tollgate/shared/wire"
-)
-
-// The query parameters each report takes; any other is refused.
-var (
-	historyParams = []string{"limit", "cursor"}
-	renewalParams = []string{"from", "to", "customer", "limit", "cursor"}
-	activeParams  = []string{"reseller", "day", "limit", "cursor"}
 )
 
 // onlyParams refuses a query parameter the endpoint does not know, or one
@@ -34,30 +28,15 @@ func onlyParams(q url.Values, known []string) error {
 	return nil
 }
 
-// queryDay reads a required YYYY-MM-DD parameter.
-func queryDay(q url.Values, name string) (string, error) {
-	v := q.Get(name)
-	if v == "" {
-		return "", fmt.Errorf("%w: %s is required (YYYY-MM-DD)", ErrBadQuery, name)
-	}
-	if _, err := ledger.ParseDay(name, v); err != nil {
-		return "", fmt.Errorf("%w: %v", ErrBadQuery, err)
-	}
-	return v, nil
-}
-
 func (a *API) licenseHistory(w http.ResponseWriter, r *http.Request) {
 	id, err := pathID(r, "id")
 	if err != nil {
 		a.fail(w, r, err)
 		return
 	}
-	if err := onlyParams(r.URL.Query(), historyParams); err != nil {
-		a.fail(w, r, err)
-		return
-	}
-	limit, cursor, err := page(r)
-	if err != nil {
+	q := readQuery(r, "limit", "cursor")
+	limit, cursor := q.page()
+	if err := q.err(); err != nil {
 		a.fail(w, r, err)
 		return
 	}
@@ -79,39 +58,20 @@ func (a *API) licenseHistory(w http.ResponseWriter, r *http.Request) {
 }
 
 func (a *API) reportRenewals(w http.ResponseWriter, r *http.Request) {
-	q := r.URL.Query()
-	if err := onlyParams(q, renewalParams); err != nil {
+	q := readQuery(r, "from", "to", "customer", "limit", "cursor")
+	f, t := q.day("from", true), q.day("to", true)
+	customer := q.id("customer")
+	limit, cursor := q.page()
+	if err := q.err(); err != nil {
 		a.fail(w, r, err)
 		return
 	}
-	from, err := queryDay(q, "from")
-	if err != nil {
-		a.fail(w, r, err)
-		return
-	}
-	to, err := queryDay(q, "to")
-	if err != nil {
-		a.fail(w, r, err)
-		return
-	}
-	customer, err := queryID(q, "customer")
-	if err != nil {
-		a.fail(w, r, err)
-		return
-	}
-	limit, cursor, err := page(r)
-	if err != nil {
-		a.fail(w, r, err)
-		return
-	}
-	f, _ := ledger.ParseDay("from", from)
-	t, _ := ledger.ParseDay("to", to)
 	rows, next, err := a.lg.ReportRenewals(r.Context(), actor(r), ledger.RenewalQuery{From: f, To: t, Customer: customer, Cursor: cursor, Limit: limit})
 	if err != nil {
 		a.fail(w, r, err)
 		return
 	}
-	out := wire.RenewalReport{From: from, To: to, Customer: customer, Renewals: make([]wire.Renewal, len(rows)), NextCursor: encCursor(next)}
+	out := wire.RenewalReport{From: f.Format(time.DateOnly), To: t.Format(time.DateOnly), Customer: customer, Renewals: make([]wire.Renewal, len(rows)), NextCursor: encCursor(next)}
 	for i, row := range rows {
 		out.Renewals[i] = wire.Renewal{LicenseID: row.LicenseID, Serial: row.Serial, CustomerID: row.CustomerID, Chain: row.Chain,
 			Months: row.Months, PeriodStart: row.PeriodStart, PeriodEnd: row.PeriodEnd, RecordedAt: row.RecordedAt,
@@ -121,36 +81,51 @@ func (a *API) reportRenewals(w http.ResponseWriter, r *http.Request) {
 }
 
 func (a *API) reportActive(w http.ResponseWriter, r *http.Request) {
-	q := r.URL.Query()
-	if err := onlyParams(q, activeParams); err != nil {
+	q := readQuery(r, "reseller", "day", "limit", "cursor")
+	d := q.day("day", true)
+	reseller := q.id("reseller")
+	limit, cursor := q.page()
+	if err := q.err(); err != nil {
 		a.fail(w, r, err)
 		return
 	}
-	day, err := queryDay(q, "day")
-	if err != nil {
-		a.fail(w, r, err)
-		return
-	}
-	reseller, err := queryID(q, "reseller")
-	if err != nil {
-		a.fail(w, r, err)
-		return
-	}
-	limit, cursor, err := page(r)
-	if err != nil {
-		a.fail(w, r, err)
-		return
-	}
-	d, _ := ledger.ParseDay("day", day)
 	rows, next, err := a.lg.ReportActive(r.Context(), actor(r), ledger.ActiveQuery{Reseller: reseller, Day: d, Cursor: cursor, Limit: limit})
 	if err != nil {
 		a.fail(w, r, err)
 		return
 	}
-	out := wire.ActiveReport{Reseller: reseller, Day: day, Licenses: make([]wire.ActiveLicense, len(rows)), NextCursor: encCursor(next)}
+	out := wire.ActiveReport{Reseller: reseller, Day: d.Format(time.DateOnly), Licenses: make([]wire.ActiveLicense, len(rows)), NextCursor: encCursor(next)}
 	for i, row := range rows {
 		out.Licenses[i] = wire.ActiveLicense{LicenseID: row.LicenseID, Serial: row.Serial, CustomerID: row.CustomerID, Chain: row.Chain,
 			Type: row.Type, Billing: row.Billing, DeviceID: row.DeviceID, DistributorDescription: row.DistributorDescription}
+	}
+	a.render(w, http.StatusOK, out)
+}
+
+func (a *API) reportCreated(w http.ResponseWriter, r *http.Request) {
+	q := readQuery(r, "customer", "month", "limit", "cursor")
+	month, err := parseMonth(q.q.Get("month"))
+	if err != nil && q.bad == nil {
+		q.bad = err
+	}
+	customer := q.id("customer")
+	limit, cursor := q.page()
+	if err := q.err(); err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	rows, next, err := a.lg.ReportCreated(r.Context(), actor(r), ledger.CreatedQuery{Customer: customer, Month: month, Cursor: cursor, Limit: limit})
+	if err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	out := wire.CreatedReport{Customer: customer, Month: month.Format(monthLayout), Licenses: make([]wire.CreatedLicense, len(rows)), NextCursor: encCursor(next)}
+	for i := range rows {
+		c := &rows[i]
+		out.Licenses[i] = wire.CreatedLicense{LicenseID: c.LicenseID, Serial: c.Serial, CreatedAt: c.CreatedAt, IssuedBy: c.IssuedBy,
+			CreatedFor: c.CreatedFor, CreatedBy: c.CreatedBy, Type: c.Type, Billing: c.Billing, Models: c.Models,
+			MaxSamplesPerHour: c.MaxSamplesPerHour, Months: c.Months, Days: c.Days, CustomerID: c.CustomerID,
+			Status: string(c.Status), DistributorDescription: c.DistributorDescription}
 	}
 	a.render(w, http.StatusOK, out)
 }

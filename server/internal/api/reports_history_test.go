@@ -65,6 +65,10 @@ func TestReportParametersStrict(t *testing.T) {
 		"/v1/reports/active?reseller=acme&day=2026-04-01&day=2026-04-02",
 		"/v1/reports/active?reseller=a/b&day=2026-04-01",
 		"/v1/licenses/" + lic.ID + "/history?since=1",
+		"/v1/reports/created",
+		"/v1/reports/created?month=2026-4",
+		"/v1/reports/created?month=2026-04&day=3",
+		"/v1/reports/created?month=2026-04&customer=a/b",
 	} {
 		if code, raw := e.call("GET", path, e.key["dist"], nil, nil); code != 400 || errCode(raw) != "invalid_parameter" {
 			t.Errorf("%s: %d %s, want 400 invalid_parameter", path, code, raw)

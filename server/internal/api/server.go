@@ -137,6 +137,7 @@ func (a *API) routes(r *mux.Router, authn func(http.Handler) http.Handler) {
 	h("/licenses/{id}/token", a.licenseToken, http.MethodGet)
 	h("/licenses/{id}/deductions", a.deductions, http.MethodGet)
 	h("/licenses/{id}/history", a.licenseHistory, http.MethodGet)
+	h("/licenses/{id}/notices", a.licenseNotices, http.MethodGet)
 	h("/licenses/{id}/bind", a.bind, http.MethodPost)
 	h("/licenses/{id}/transfer", a.transfer, http.MethodPost)
 	for name, act := range a.licenseActions() {
@@ -148,6 +149,7 @@ func (a *API) routes(r *mux.Router, authn func(http.Handler) http.Handler) {
 	h("/audit", a.listAudit, http.MethodGet)
 	h("/reports/renewals", a.reportRenewals, http.MethodGet)
 	h("/reports/active", a.reportActive, http.MethodGet)
+	h("/reports/created", a.reportCreated, http.MethodGet)
 	h("/revocation-list", a.revocationList, http.MethodGet)
 	h("/stats", a.stats, http.MethodGet)
 	a.webhookRoutes(h)

@@ -14,6 +14,7 @@ import (
 	"github.com/tollgate-iot/tollgate/server/internal/egress"
 	"github.com/tollgate-iot/tollgate/server/internal/keys"
 	"github.com/tollgate-iot/tollgate/server/internal/ledger"
+	"github.com/tollgate-iot/tollgate/server/internal/mail"
 	"github.com/tollgate-iot/tollgate/server/internal/metrics"
 	"github.com/tollgate-iot/tollgate/server/internal/scheduler"
 	"github.com/tollgate-iot/tollgate/server/internal/store"
@@ -47,6 +48,7 @@ type App struct {
 	scheme string
 	srv    *http.Server
 	mqtt   *mqttRuntime  // nil without MQTT
+	mailer *mail.Sender  // nil without --smtp
 	wake   chan struct{} // the ledger queued a webhook delivery (notify.go)
 
 	closeOnce sync.Once
@@ -84,6 +86,9 @@ func New(ctx context.Context, cfg Config, deps Deps) (_ *App, err error) {
 	}()
 	kc, err := a.openKeys()
 	if err != nil {
+		return nil, err
+	}
+	if a.mailer, err = a.openMail(); err != nil {
 		return nil, err
 	}
 	if err := a.openLedger(kc); err != nil {
@@ -131,7 +136,7 @@ func (a *App) openLedger(kc *keys.Cache) error {
 	a.db = db
 	a.m.Counter("tollgate_ledger_changes_total", "Committed ledger changes by action.", "action")
 	a.wake = make(chan struct{}, 1)
-	lg, err := ledger.New(ledger.Options{DB: db, Clock: a.clk, Keys: kc, Logger: a.log,
+	lg, err := ledger.New(ledger.Options{DB: db, Clock: a.clk, Keys: kc, Logger: a.log, Mail: a.mailer != nil,
 		OnChange:          func(action string) { a.m.Add("tollgate_ledger_changes_total", 1, action) },
 		Egress:            egress.Guard{AllowPrivate: c.WebhookAllowPrivate},
 		DeliveryRetryBase: c.WebhookRetryBase,
@@ -190,6 +195,7 @@ func (a *App) newAPI() error {
 	m.Add("tollgate_scheduler_errors_total", 0)
 	m.Counter("tollgate_retention_pruned_total", "Hourly counts deleted by retention pruning.")
 	m.Add("tollgate_retention_pruned_total", 0)
+	a.mailMetrics()
 	if err := m.Register(metrics.NewLicenseCollector(licenseCounter(a.lg), a.clk, a.log)); err != nil {
 		return cli.Errorf("metrics", "%v", err)
 	}
@@ -239,14 +245,21 @@ func (a *App) Run(ctx context.Context) (err error) {
 				if err != nil {
 					m.Add("tollgate_scheduler_errors_total", 1)
 				}
+			},
+			OnNotices: func(issued int, err error) {
+				m.Add("tollgate_notices_issued_total", float64(issued))
+				if err != nil {
+					m.Add("tollgate_scheduler_errors_total", 1)
+				}
 			}})
 	}()
+	a.runNotices(schedCtx, &wg)
 	wg.Add(1)
 	go func() {
 		defer wg.Done()
 		a.deliverer().Run(schedCtx)
 	}()
-	defer func() { stopSched(); wg.Wait() }() // before Close: the scheduler and the deliverer write to badger
+	defer func() { stopSched(); wg.Wait() }() // before Close: the scheduler, the mailer and the deliverer write to badger
 	errc := make(chan error, 1)
 	go func() { errc <- a.srv.Serve(a.ln) }()
 	if a.mqtt != nil {

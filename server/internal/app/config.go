@@ -69,12 +69,23 @@ type Config struct {
 	// KeyCacheTTL bounds how long a rotated key takes to be used.
 	KeyCacheTTL time.Duration
 	// WebhookAllowPrivate lets webhook URLs reach loopback, link-local and
-	// private addresses (docs/notices.md#ssrf); off, they are refused when
+	// private addresses (docs/webhooks.md#which-urls-the-server-calls-ssrf); off, they are refused when
 	// registered and when dialled.
 	WebhookAllowPrivate bool
 	// WebhookRetryBase is the wait after a webhook delivery's first failed
 	// attempt; it doubles with each further failure.
 	WebhookRetryBase time.Duration
+
+	// SMTP is the mail server notices are sent through,
+	// smtp://USER@HOST:PORT (STARTTLS) or smtps://… (implicit TLS); empty:
+	// notices are kept, marked undelivered. MailFrom is the sender address.
+	SMTP, MailFrom string
+	// SMTPPasswordFile holds the SMTP password (instead of putting it in
+	// the URL, where ps shows it); SMTPCA is a PEM bundle of roots to trust
+	// for the SMTP server (default: the system's).
+	SMTPPasswordFile, SMTPCA string
+	// MailInterval is how often due notice e-mail is sent.
+	MailInterval time.Duration
 }
 
 // DefaultConfig returns the defaults.
@@ -93,6 +104,7 @@ func DefaultConfig() Config {
 		GCInterval:        10 * time.Minute,
 		KeyCacheTTL:       time.Minute,
 		WebhookRetryBase:  ledger.DeliveryFirstBackoff,
+		MailInterval:      30 * time.Second,
 
 		ObservedFlushInterval: broker.DefaultObservedFlushInterval,
 		MQTTMaxPayload:        broker.DefaultMaxPayload,
@@ -111,6 +123,9 @@ func (c *Config) Validate() error {
 		errs = append(errs, fmt.Errorf("--http %q: %v", c.HTTPAddr, err))
 	}
 	if err := c.checkBroker(); err != nil {
+		errs = append(errs, err)
+	}
+	if err := c.checkMail(); err != nil {
 		errs = append(errs, err)
 	}
 	if (c.TLSCert == "") != (c.TLSKey == "") {

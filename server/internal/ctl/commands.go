@@ -38,10 +38,11 @@ var commands = []cmd{
 		"--models 'P1,P2' [--max-samples-per-hour N] [--enforcement enforce|report] [--count K] [--no-renew] [--features a,b] " +
 		"[--max-offline DURATION] [--max-children N] [--start-at-children N] [--retention-days N] [--cancellation-days N] [--alignment anniversary|calendar_year|fiscal_year:MM] " +
 		"[--distributor-description S] [--customer-description S]", flags: licenseCreateFlags, run: runLicenseCreate},
-	{name: "license list", synopsis: "license list [--customer ID] [--status S] [--type T] [--billing B] [--device D] [--expiring-within 30d] [--serial-prefix P] [--locked true|false] [--days-min N] [--days-max N] [--limit N] [--cursor C]", flags: pageFlags("customer", "status", "type", "billing", "device", "expiring-within", "serial-prefix", "locked", "days-min", "days-max"), run: runLicenseList},
+	{name: "license list", synopsis: "license list [--customer ID] [--status S] [--type T] [--billing B] [--device D] [--expiring-within 30d] [--serial-prefix P] [--locked true|false] [--days-min N] [--days-max N] [--description TEXT] [--activated-from D] [--activated-to D] [--ends-from D] [--ends-to D] [--limit N] [--cursor C]", flags: pageFlags(licenseListFilters...), run: runLicenseList},
 	{name: "license show", synopsis: "license show ID|SERIAL", args: 1, run: licenseCall("GET", "", nil)},
 	{name: "license token", synopsis: "license token ID   (the current signed token of a bound license)", args: 1, run: runLicenseToken},
 	{name: "license history", synopsis: "license history ID [--limit N] [--cursor C]   (every change with who and when, oldest first)", args: 1, flags: pageFlags(), run: runLicenseHistory},
+	{name: "license notices", synopsis: "license notices ID   (expiry notices of the license: kind, the end they warn of, when issued, e-mail state)", args: 1, run: runLicenseNotices},
 	{name: "license deductions", synopsis: "license deductions ID   (day deductions, including failed ones and fork charges)", args: 1, run: runDeductions},
 	{name: "license bind", synopsis: "license bind ID --device DEV [--expire-replaced]", args: 1, flags: licenseBindFlags, run: runLicenseBind},
 	{name: "license unbind", synopsis: "license unbind ID", args: 1, run: licenseCall("POST", "/unbind", nil)},
@@ -64,11 +65,13 @@ var commands = []cmd{
 	{name: "stats", synopsis: "stats [--customer ID]   (license counts by type, billing, status and kind; days left; blacklisted and offline devices)", flags: statsFlags, run: runStats},
 	{name: "report consumption", synopsis: "report consumption --month YYYY-MM [--customer ID]   (per device and customer: budget, samples, peak hour, days over budget, overage, refusals, days charged, observed; -o csv streams)", flags: reportConsumptionFlags, run: runReportConsumption},
 
-	{name: "sales list", synopsis: "sales list [--limit N] [--cursor C]", flags: pageFlags(), run: runSalesList},
+	{name: "sales list", synopsis: "sales list [--from YYYY-MM-DD] [--to YYYY-MM-DD] [--license ID] [--method sell|return|transfer|move|bind_handoff] [--limit N] [--cursor C]", flags: pageFlags(salesListFilters...), run: runSalesList},
 	{name: "report renewals", synopsis: "report renewals --from YYYY-MM-DD --to YYYY-MM-DD [--customer ID] [--limit N] [--cursor C]   (renewals whose period started in [from, to))",
 		flags: reportRenewalsFlags, run: runReportRenewals},
 	{name: "report active", synopsis: "report active --reseller ID --day YYYY-MM-DD [--limit N] [--cursor C]   (licenses active that day in the subtree, as they were then)",
 		flags: reportActiveFlags, run: runReportActive},
+	{name: "report created", synopsis: "report created --month YYYY-MM [--customer ID] [--limit N] [--cursor C]   (licenses created that month with the customer's issuer right or one below it, with the distributor description: the purchase order)",
+		flags: reportCreatedFlags, run: runReportCreated},
 	{name: "audit list", synopsis: "audit list [--limit N] [--cursor C]   (newest first)", flags: pageFlags(), run: runAuditList},
 	{name: "revocation show", synopsis: "revocation show [--device DEV]   (the current sequence; with --device, that device's signed list)",
 		flags: revocationShowFlags, run: runRevocationShow},

@@ -18,6 +18,7 @@ var (
 		"STATUS", "CUSTOMER", "DEVICE", "BY", "USER", "ACTOR_OF", "ACTION"}
 	renewalHeader = []string{"LICENSE", "SERIAL", "CUSTOMER", "CHAIN", "MONTHS", "PERIOD_START", "PERIOD_END", "RECORDED_AT", "DISTRIBUTOR_DESCRIPTION"}
 	activeHeader  = []string{"LICENSE", "SERIAL", "CUSTOMER", "CHAIN", "TYPE", "BILLING", "DEVICE", "DISTRIBUTOR_DESCRIPTION"}
+	createdHeader = []string{"CREATED_AT", "LICENSE", "SERIAL", "ISSUED_BY", "CREATED_FOR", "TYPE", "BILLING", "MONTHS", "DAYS", "RATE", "STATUS", "OWNER", "DISTRIBUTOR_DESCRIPTION"}
 )
 
 func runLicenseHistory(ctx context.Context, x *invocation) error {
@@ -83,4 +84,43 @@ func reportActiveFlags(fs *flag.FlagSet, v *vals) {
 	pageFlags()(fs, v)
 	v.str(fs, "reseller", "the customer whose subtree to report (default: yours)")
 	v.str(fs, "day", "the day, YYYY-MM-DD (UTC)")
+}
+
+func runReportCreated(ctx context.Context, x *invocation) error {
+	var r wire.CreatedReport
+	if err := x.c.Do(ctx, "GET", "/v1/reports/created?"+x.query("month", "customer"), nil, &r); err != nil {
+		return err
+	}
+	rows := make([][]string, len(r.Licenses))
+	for i := range r.Licenses {
+		l := &r.Licenses[i]
+		rows[i] = []string{l.CreatedAt.UTC().Format(time.RFC3339), l.LicenseID, l.Serial, l.IssuedBy, l.CreatedFor, l.Type, l.Billing,
+			strconv.Itoa(l.Months), strconv.FormatInt(l.Days, 10), strconv.FormatInt(l.MaxSamplesPerHour, 10), l.Status, l.CustomerID,
+			dash(l.DistributorDescription)}
+	}
+	x.more(r.NextCursor)
+	return cli.Render(x.out, x.format, r, createdHeader, rows)
+}
+
+func reportCreatedFlags(fs *flag.FlagSet, v *vals) {
+	pageFlags()(fs, v)
+	v.str(fs, "month", "the month, YYYY-MM (UTC)")
+	v.str(fs, "customer", "the issuer to report, with the issuers below it (default: yours)")
+}
+
+// noticeHeader are the columns of license notices.
+var noticeHeader = []string{"ISSUED_AT", "KIND", "END", "DUE_AT", "EMAIL", "ATTEMPTS", "TO", "COLLAPSED", "ID"}
+
+func runLicenseNotices(ctx context.Context, x *invocation) error {
+	var l wire.NoticeList
+	if err := x.c.Do(ctx, "GET", "/v1/licenses/"+esc(x.args[0])+"/notices", nil, &l); err != nil {
+		return err
+	}
+	rows := make([][]string, len(l.Notices))
+	for i := range l.Notices {
+		n := &l.Notices[i]
+		rows[i] = []string{n.IssuedAt.UTC().Format(time.RFC3339), n.Kind, day(&n.End), n.DueAt.UTC().Format(time.RFC3339), n.Email.State,
+			strconv.Itoa(n.Email.Attempts), dash(strings.Join(n.Email.To, " ")), dash(strings.Join(n.Collapsed, " ")), n.ID}
+	}
+	return cli.Render(x.out, x.format, l, noticeHeader, rows)
 }

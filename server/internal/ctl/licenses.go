@@ -23,9 +23,14 @@ func licenseCreateFlags(fs *flag.FlagSet, v *vals) {
 	v.flag(fs, "no-renew", "do not renew at the end of the term")
 }
 
+// licenseListFilters are the flags of license list, each sent as the
+// query parameter of the same name (dashes as underscores).
+var licenseListFilters = []string{"customer", "status", "type", "billing", "device", "expiring-within", "serial-prefix",
+	"locked", "days-min", "days-max", "description", "activated-from", "activated-to", "ends-from", "ends-to"}
+
 func runLicenseList(ctx context.Context, x *invocation) error {
 	var l wire.LicenseList
-	if err := x.c.Do(ctx, "GET", "/v1/licenses?"+x.query("customer", "status", "type", "billing", "device", "expiring-within", "serial-prefix", "locked", "days-min", "days-max"), nil, &l); err != nil {
+	if err := x.c.Do(ctx, "GET", "/v1/licenses?"+x.query(licenseListFilters...), nil, &l); err != nil {
 		return err
 	}
 	x.more(l.NextCursor)

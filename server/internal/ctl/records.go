@@ -10,9 +10,12 @@ import (
 	"github.com/tollgate-iot/tollgate/shared/wire"
 )
 
+// salesListFilters are the flags of sales list, sent as query parameters.
+var salesListFilters = []string{"from", "to", "license", "method"}
+
 func runSalesList(ctx context.Context, x *invocation) error {
 	var l wire.SaleList
-	if err := x.c.Do(ctx, "GET", "/v1/sales?"+x.query(), nil, &l); err != nil {
+	if err := x.c.Do(ctx, "GET", "/v1/sales?"+x.query(salesListFilters...), nil, &l); err != nil {
 		return err
 	}
 	rows := make([][]string, len(l.Sales))

@@ -144,7 +144,7 @@ func TestSuperiorBindToSubCustomerDeviceHandsLicenseOver(t *testing.T) {
 	if r.License.CustomerID != "acme-sub" {
 		t.Fatalf("owner after bind = %s, want acme-sub", r.License.CustomerID)
 	}
-	sales, _, _ := e.lg.ListSales(ctx, acme, "", 0)
+	sales, _, _ := e.lg.ListSales(ctx, acme, SaleFilter{})
 	if len(sales) == 0 || sales[0].Kind != SaleBindHandoff || sales[0].From != "acme" || sales[0].To != "acme-sub" {
 		t.Fatalf("sales = %+v, want a bind_handoff record", sales)
 	}

@@ -255,7 +255,7 @@ func TestTransferMintsNewID(t *testing.T) {
 	e.lg.Unbind(ctx, acme, l.ID)
 	_, err = e.lg.Bind(ctx, acme, l.ID, BindInput{DeviceID: "dev-1"})
 	wantErr(t, err, ErrTransferred)
-	sales, _, _ := e.lg.ListSales(ctx, acme, "", 0)
+	sales, _, _ := e.lg.ListSales(ctx, acme, SaleFilter{})
 	if sales[0].Kind != SaleTransfer || !slices.Equal(sales[0].LicenseIDs, []string{l.ID, nw.ID}) {
 		t.Fatalf("sales record %+v", sales[0])
 	}

@@ -63,6 +63,9 @@ type Options struct {
 	// attempt (it doubles with each further failure); default
 	// DeliveryFirstBackoff.
 	DeliveryRetryBase time.Duration
+	// Mail tells the ledger that the server sends e-mail: notices are
+	// queued for it; without it they are marked undelivered.
+	Mail bool
 }
 
 // Ledger is the license ledger. Writes are serialized by one mutex: each is
@@ -78,6 +81,7 @@ type Ledger struct {
 	egress   egress.Guard
 	onQueue  func()
 	retry    time.Duration // DeliveryRetryBase
+	mail     bool
 
 	mu       sync.Mutex
 	rootID   string
@@ -97,7 +101,7 @@ func New(o Options) (*Ledger, error) {
 		return nil, errors.New("ledger: DB and Keys are required")
 	}
 	lg := &Ledger{db: o.DB, clock: clock.OrReal(o.Clock), keys: o.Keys, log: o.Logger,
-		rlLife: o.RevocationListLifetime, maxOff: o.DefaultMaxOffline, onChange: o.OnChange,
+		rlLife: o.RevocationListLifetime, maxOff: o.DefaultMaxOffline, onChange: o.OnChange, mail: o.Mail,
 		egress: o.Egress, onQueue: o.OnDeliveryQueued, retry: o.DeliveryRetryBase}
 	if lg.log == nil {
 		lg.log = slog.Default()
@@ -128,6 +132,12 @@ func New(o Options) (*Ledger, error) {
 		return nil, err
 	}
 	if err := lg.seedHistory(); err != nil {
+		return nil, err
+	}
+	if err := lg.seedNotices(); err != nil {
+		return nil, err
+	}
+	if err := lg.seedIssued(); err != nil {
 		return nil, err
 	}
 	return lg, nil

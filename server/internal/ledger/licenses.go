@@ -247,6 +247,9 @@ func (o *op) createLicenses(a Actor, in LicenseInput, m mint) ([]*License, error
 		if err := o.putLicense(nil, l); err != nil {
 			return nil, err
 		}
+		if err := o.indexIssued(l, l.CustomerID, a.UserID); err != nil {
+			return nil, err
+		}
 		if err := o.audit(a, "license.create", "license", l.ID, l.CustomerID, nil, l); err != nil {
 			return nil, err
 		}
@@ -265,7 +268,11 @@ func (l *License) scheduled() bool {
 // that voids the tokens of a device or customer that lost it.
 func (o *op) putLicense(before, l *License) error {
 	x := o.x
+	o.planNotice(l)
 	if err := x.PutJSON(store.LicenseKey(l.ID), l); err != nil {
+		return err
+	}
+	if err := o.indexNotice(before, l); err != nil {
 		return err
 	}
 	if err := o.putStats(before, l); err != nil {

@@ -28,6 +28,18 @@ type LicenseFilter struct {
 	// DaysMin and DaysMax, when set, keep day licenses whose available
 	// days lie in [DaysMin, DaysMax]; other licenses are left out.
 	DaysMin, DaysMax *int64
+	// Description keeps licenses whose customer description, or the
+	// distributor description where the actor may read it, contains it
+	// (case-insensitive).
+	Description string
+	// ActivatedFrom and ActivatedTo keep licenses first activated in
+	// [ActivatedFrom, ActivatedTo); never-activated licenses are left out.
+	ActivatedFrom, ActivatedTo time.Time
+	// EndsFrom and EndsTo keep licenses whose end lies in [EndsFrom,
+	// EndsTo): a term license's current period end (a trial's end), a day
+	// license's projected end (ProjectedEnd). Licenses without one are
+	// left out.
+	EndsFrom, EndsTo time.Time
 	// Cursor is the NextCursor of the previous page.
 	Cursor string
 	Limit  int
@@ -73,7 +85,7 @@ func (lg *Ledger) ListLicenses(ctx context.Context, a Actor, f LicenseFilter) ([
 				if err := o.x.GetJSON(store.LicenseKey(store.LastPart(k)), &l); err != nil {
 					return false, err
 				}
-				if !f.matches(&l, o.now) || !f.matchesStored(&l) {
+				if !f.matches(&l, o.now) || !f.matchesStored(&l, o.now) || !o.describedAs(a, &l, f.Description) {
 					return true, nil
 				}
 				if len(out) == limit {
@@ -154,7 +166,7 @@ func (f *LicenseFilter) matches(l *License, now time.Time) bool {
 
 // matchesStored applies the filters that need the stored license rather
 // than its index skeleton.
-func (f *LicenseFilter) matchesStored(l *License) bool {
+func (f *LicenseFilter) matchesStored(l *License, now time.Time) bool {
 	if f.SerialPrefix != "" && !strings.HasPrefix(l.Serial, f.SerialPrefix) {
 		return false
 	}
@@ -172,7 +184,62 @@ func (f *LicenseFilter) matchesStored(l *License) bool {
 			return false
 		}
 	}
+	if !f.ActivatedFrom.IsZero() || !f.ActivatedTo.IsZero() {
+		if l.ActivatedAt.IsZero() || !within(l.ActivatedAt, f.ActivatedFrom, f.ActivatedTo) {
+			return false
+		}
+	}
+	if !f.EndsFrom.IsZero() || !f.EndsTo.IsZero() {
+		end, ok := l.ProjectedEnd(now)
+		if !ok || !within(end, f.EndsFrom, f.EndsTo) {
+			return false
+		}
+	}
 	return true
+}
+
+// within reports whether t lies in [from, to); a zero bound is open.
+func within(t, from, to time.Time) bool {
+	return (from.IsZero() || !t.Before(from)) && (to.IsZero() || t.Before(to))
+}
+
+// describedAs reports whether l's descriptions that a may read contain
+// text, case-insensitively (always true for empty text). The distributor
+// description counts only for the issuing chain and the vendor: a customer
+// below must not learn it by guessing at it.
+func (o *op) describedAs(a Actor, l *License, text string) bool {
+	if text == "" {
+		return true
+	}
+	if containsFold(l.CustomerDescription, text) {
+		return true
+	}
+	return l.DistributorDescription != "" && containsFold(l.DistributorDescription, text) &&
+		o.readsDescription(a, l.DescribedBy, l.CustomerID)
+}
+
+func containsFold(s, sub string) bool {
+	return strings.Contains(strings.ToLower(s), strings.ToLower(sub))
+}
+
+// ProjectedEnd is when l stops being usable without a renewal or a top-up:
+// a term or trial license's (current period) end, a day license's paid
+// time and then its available days, counted from now. ok is false for a
+// license that has no end yet (a capacity license not started) or will
+// never be usable again.
+func (l *License) ProjectedEnd(now time.Time) (time.Time, bool) {
+	switch l.Status(now) {
+	case StatusExpired, StatusRevoked, StatusTransferred:
+		return time.Time{}, false
+	}
+	if l.Billing == token.BillingDays {
+		from := now
+		if l.PaidUntil.After(now) {
+			from = l.PaidUntil
+		}
+		return from.Add(time.Duration(l.AvailableDays) * Day), true
+	}
+	return l.End, !l.End.IsZero()
 }
 
 // endsWithin reports whether l is still usable but will end by now+d
@@ -184,11 +251,8 @@ func (l *License) endsWithin(now time.Time, d time.Duration) bool {
 		return false
 	}
 	if l.Billing == token.BillingDays {
-		left := time.Duration(l.AvailableDays) * Day
-		if l.PaidUntil.After(now) {
-			left += l.PaidUntil.Sub(now)
-		}
-		return left <= d
+		end, _ := l.ProjectedEnd(now)
+		return !end.After(now.Add(d))
 	}
 	if l.End.IsZero() || l.renewsAt(l.End) {
 		return false

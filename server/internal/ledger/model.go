@@ -181,6 +181,13 @@ type License struct {
 	RevokedAt       time.Time `json:"revoked_at,omitzero"`
 	TransferredTo   string    `json:"transferred_to"`
 	TransferredFrom string    `json:"transferred_from"`
+	// NoticeEnd and NoticeStage record how far the notice schedule of an
+	// end has gone (notices.go): NoticeStage notices of the schedule of
+	// NoticeEnd are issued. NoticeDue is when the next one falls due
+	// (zero: none), the key of the license's notice index entry.
+	NoticeEnd   time.Time `json:"notice_end,omitzero"`
+	NoticeStage int       `json:"notice_stage,omitempty"`
+	NoticeDue   time.Time `json:"notice_due,omitzero"`
 	// TokenUntil is the latest NotAfter of any token issued for the
 	// license: a revoked id stays in the revocation list until then.
 	TokenUntil int64 `json:"token_until"`

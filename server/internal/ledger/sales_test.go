@@ -61,7 +61,7 @@ func TestSellByCountAndReturn(t *testing.T) {
 	if tr := e.trial("acme"); tr.CustomerID != "acme" {
 		t.Fatal("trial moved")
 	}
-	sales, _, _ := e.lg.ListSales(ctx, dist, "", 0)
+	sales, _, _ := e.lg.ListSales(ctx, dist, SaleFilter{})
 	if len(sales) != 2 || sales[0].Kind != SaleReturn || sales[1].Kind != SaleSell {
 		t.Fatalf("sales records %+v", sales)
 	}
@@ -179,7 +179,7 @@ func TestBothSidesOfAMoveSeeItsRecords(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, a := range []Actor{acme, dist, e.root} {
-		sales, _, _ := e.lg.ListSales(ctx, a, "", 0)
+		sales, _, _ := e.lg.ListSales(ctx, a, SaleFilter{})
 		if len(sales) != 2 || sales[0].ID != ret.ID {
 			t.Fatalf("%s sees sales %+v", a.CustomerID, sales)
 		}
@@ -188,11 +188,11 @@ func TestBothSidesOfAMoveSeeItsRecords(t *testing.T) {
 			t.Fatalf("%s sees audit %s, %s", a.CustomerID, audit[0].Action, audit[1].Action)
 		}
 	}
-	if sales, _, _ := e.lg.ListSales(ctx, beta, "", 0); len(sales) != 0 {
+	if sales, _, _ := e.lg.ListSales(ctx, beta, SaleFilter{}); len(sales) != 0 {
 		t.Fatalf("a sibling sees %+v", sales)
 	}
-	page1, next, _ := e.lg.ListSales(ctx, dist, "", 1)
-	page2, last, _ := e.lg.ListSales(ctx, dist, next, 1)
+	page1, next, _ := e.lg.ListSales(ctx, dist, SaleFilter{Limit: 1})
+	page2, last, _ := e.lg.ListSales(ctx, dist, SaleFilter{Cursor: next, Limit: 1})
 	if len(page1) != 1 || len(page2) != 1 || page1[0].ID == page2[0].ID || last != "" {
 		t.Fatalf("sales pages %+v / %+v (next %q)", page1, page2, last)
 	}

@@ -18,7 +18,7 @@ import (
 var ErrBadWebhookURL = errors.New("webhook URL refused")
 
 // The event types a webhook endpoint can subscribe to
-// (docs/notices.md#events).
+// (docs/webhooks.md#events).
 const (
 	EventLicenseExpiring      = "license.expiring"
 	EventLicenseExpired       = "license.expired"

@@ -1,7 +1,7 @@
 // Package notify delivers the ledger's outbox: it reads the webhook
 // deliveries that are due, POSTs each event signed the Standard Webhooks
 // way, and records every attempt's outcome back in the ledger, which
-// decides the retry (docs/notices.md). A delivery is marked done only
+// decides the retry (docs/webhooks.md). A delivery is marked done only
 // after the receiver answered 2xx, so a crash re-sends it — with the same
 // webhook-id, which receivers dedupe on.
 package notify

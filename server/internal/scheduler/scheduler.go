@@ -1,6 +1,7 @@
 // Package scheduler applies what time brings to the ledger: term renewals
-// and expiries at period end, the revocation list's periodic re-signing, and
-// the pruning of hourly counts older than their retention.
+// and expiries at period end, the revocation list's periodic re-signing,
+// the notices of licenses coming to their end, and the pruning of hourly
+// counts older than their retention.
 package scheduler
 
 import (
@@ -17,6 +18,8 @@ type Ledger interface {
 	// PruneRetention deletes a bounded batch of hourly counts older than
 	// their retention, continuing where the last call stopped.
 	PruneRetention(ctx context.Context) (pruned int, err error)
+	// IssueNotices writes a bounded batch of the license notices due now.
+	IssueNotices(ctx context.Context) (issued int, err error)
 }
 
 // Options configures Run.
@@ -30,6 +33,9 @@ type Options struct {
 	// OnPrune, if set, is called after every pass's retention pruning with
 	// the keys it deleted (metrics, tests).
 	OnPrune func(pruned int, err error)
+	// OnNotices, if set, is called after every pass's notices with how
+	// many were issued (metrics, tests).
+	OnNotices func(issued int, err error)
 }
 
 // maxBatches bounds one pass, so that a backlog cannot hold the ledger's
@@ -69,6 +75,7 @@ func Run(ctx context.Context, o Options) {
 		if o.OnPass != nil {
 			o.OnPass(r, e, err)
 		}
+		noticePass(ctx, o)
 		prunePass(ctx, o)
 		select {
 		case <-ctx.Done():
@@ -90,5 +97,20 @@ func prunePass(ctx context.Context, o Options) {
 	}
 	if o.OnPrune != nil {
 		o.OnPrune(n, err)
+	}
+}
+
+// noticePass issues the notices due now (the ledger bounds one call; a
+// backlog is worked off over the following ticks).
+func noticePass(ctx context.Context, o Options) {
+	total, err := o.Ledger.IssueNotices(ctx)
+	switch {
+	case err != nil:
+		o.Logger.Error("license notices failed", "error", err)
+	case total > 0:
+		o.Logger.Info("license notices", "issued", total)
+	}
+	if o.OnNotices != nil {
+		o.OnNotices(total, err)
 	}
 }

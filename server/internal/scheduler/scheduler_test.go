@@ -15,6 +15,13 @@ type fakeLedger struct {
 	due     time.Time
 	pending int
 	old     int // hourly counts past retention, pruned two per call
+	notices int // notices due, all issued by one call
+}
+
+func (f *fakeLedger) IssueNotices(ctx context.Context) (int, error) {
+	n := f.notices
+	f.notices = 0
+	return n, nil
 }
 
 func (f *fakeLedger) PruneRetention(ctx context.Context) (int, error) {
@@ -78,6 +85,7 @@ type failing struct{}
 
 func (failing) ApplyDue(context.Context) (int, int, error)  { return 0, 0, errors.New("disk full") }
 func (failing) PruneRetention(context.Context) (int, error) { return 0, errors.New("disk full") }
+func (failing) IssueNotices(context.Context) (int, error)   { return 0, errors.New("disk full") }
 
 func TestRunOnceReportsErrors(t *testing.T) {
 	if _, _, err := RunOnce(context.Background(), failing{}); err == nil {
@@ -112,4 +120,47 @@ func TestRunPrunesEachPass(t *testing.T) {
 	}
 	cancel()
 	<-done
+}
+
+// TestRunIssuesNoticesEachPass: every pass asks the ledger for the notices
+// due, and reports how many it issued and a failure.
+func TestRunIssuesNoticesEachPass(t *testing.T) {
+	clk := clock.NewFake(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC))
+	f := &fakeLedger{clk: clk, notices: 3}
+	issued := make(chan int, 10)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		Run(ctx, Options{Ledger: f, Clock: clk, Interval: time.Minute, OnNotices: func(n int, err error) { issued <- n }})
+		close(done)
+	}()
+	for i, w := range []int{3, 0} {
+		if i > 0 {
+			clk.Advance(time.Minute)
+		}
+		select {
+		case got := <-issued:
+			if got != w {
+				t.Fatalf("pass %d issued %d, want %d", i, got, w)
+			}
+		case <-time.After(10 * time.Second):
+			t.Fatalf("pass %d did not happen", i)
+		}
+	}
+	cancel()
+	clk.Advance(time.Minute)
+	<-done
+
+	errs := make(chan error, 1)
+	ctx, cancel = context.WithCancel(context.Background())
+	go Run(ctx, Options{Ledger: failing{}, Clock: clk, Interval: time.Minute, OnNotices: func(_ int, err error) {
+		select {
+		case errs <- err:
+		default:
+		}
+	}})
+	if err := <-errs; err == nil {
+		t.Fatal("a failed notice pass reported no error")
+	}
+	cancel()
 }
