@@ -2,6 +2,7 @@ package ledger
 
 import (
 	"strconv"
+	"time"
 )
 
 // The calls that put facts into the outbox, one per place a fact arises
@@ -74,4 +75,25 @@ func (o *op) emitBlacklist(d *Device, on bool) error {
 func (o *op) emitDeduction(kind string, d *Device, rec *Deduction) error {
 	return o.emit(kind, d.ID, strconv.FormatInt(rec.Seq, 10)+"/"+rec.Fork,
 		DeviceEventData{DeviceID: d.ID, CustomerID: d.CustomerID, Seq: rec.Seq, LicenseID: rec.LicenseID}, d.CustomerID)
+}
+
+// NoticeEventData is the data of a license.expiring or license.expired
+// event: the license and the notice it comes from.
+type NoticeEventData struct {
+	LicenseEventData
+	NoticeID   string `json:"notice_id"`
+	NoticeKind string `json:"notice_kind"`
+	End        string `json:"end"`
+}
+
+// emitNotice records the webhook event of a notice just issued: ended
+// and the renewal reminder are license.expired, every warning before the
+// end license.expiring. The notice id tells occurrences apart.
+func (o *op) emitNotice(n *Notice, l *License) error {
+	kind := EventLicenseExpiring
+	if n.Kind == NoticeEnded || n.Kind == NoticeReminder {
+		kind = EventLicenseExpired
+	}
+	data := NoticeEventData{LicenseEventData: o.licenseData(l), NoticeID: n.ID, NoticeKind: n.Kind, End: n.End.Format(time.RFC3339)}
+	return o.emit(kind, l.ID, n.ID, data, n.CustomerID)
 }

@@ -80,3 +80,35 @@ func TestRenewalEvent(t *testing.T) {
 		t.Fatalf("renewed periods %v", starts)
 	}
 }
+
+// TestNoticeEventsToWebhooks: each expiry notice the scheduler issues is
+// also a webhook event of the owner's chain — four license.expiring, then
+// license.expired for the end and the reminder — and a sibling hears none.
+func TestNoticeEventsToWebhooks(t *testing.T) {
+	e := newHookEnv(t)
+	dist, _, _, beta := e.tree()
+	wd := e.webhook(dist, "dist", EventLicenseExpiring, EventLicenseExpired)
+	wb := e.webhook(beta, "beta")
+	l := e.create(dist, renewOff("acme", 12))
+	e.walkNotices(Day, l.End.Add(3*Day))
+	e.walkNotices(Day, l.End.Add(6*Day)) // nothing more to issue
+	want := []string{EventLicenseExpiring, EventLicenseExpiring, EventLicenseExpiring, EventLicenseExpiring, EventLicenseExpired, EventLicenseExpired}
+	if got := e.deliveries(wd); !slices.Equal(got, want) {
+		t.Fatalf("distributor's endpoint\n got %v\nwant %v", got, want)
+	}
+	if got := e.deliveries(wb); len(got) != 0 {
+		t.Fatalf("sibling's endpoint got %v", got)
+	}
+	due, _ := e.lg.DueDeliveries(ctx, 10)
+	kinds := map[string]bool{}
+	for _, d := range due {
+		var ev struct{ Data NoticeEventData }
+		if json.Unmarshal(d.Body, &ev) != nil || ev.Data.LicenseID != l.ID || ev.Data.NoticeID == "" || ev.Data.End != l.End.Format(time.RFC3339) {
+			t.Fatalf("notice event %s", d.Body)
+		}
+		kinds[ev.Data.NoticeKind] = true
+	}
+	if len(kinds) != 6 || !kinds[NoticeReminder] {
+		t.Fatalf("notice kinds %v", kinds)
+	}
+}
