@@ -23,6 +23,13 @@ func TestAuthorizationTable(t *testing.T) {
 		t.Fatalf("acme has %d trials, want its automatic one", len(trials.Licenses))
 	}
 	trial := trials.Licenses[0].ID
+	var hook wire.Webhook
+	e.must(201, "POST", "/v1/webhooks", e.key["acme"], wire.CreateWebhookRequest{CustomerID: "acme", URL: "https://203.0.113.7/hook", Events: []string{"device.blacklisted"}}, &hook)
+	var hookTry wire.Delivery
+	e.must(202, "POST", "/v1/webhooks/"+hook.ID+"/test", e.key["acme"], nil, &hookTry)
+	newHook := func(cust, url string) wire.CreateWebhookRequest {
+		return wire.CreateWebhookRequest{CustomerID: cust, URL: url, Events: []string{"license.revoked"}}
+	}
 
 	tests := []struct {
 		name   string
@@ -75,6 +82,19 @@ func TestAuthorizationTable(t *testing.T) {
 		{"vendor/revokes-own-issuer", "root", "PATCH", "/v1/customers/root", map[string]any{"issuer": false}, 400, "invalid_argument"},
 		{"customer/returns-own-trial-up", "acme", "POST", "/v1/sales/return", wire.BatchRequest{IDs: []string{trial}}, 403, "return_above_origin"},
 		{"customer/set-own-vat", "acme", "PATCH", "/v1/customers/acme", map[string]any{"vat": "DE1"}, 403, "forbidden"},
+		{"sibling/list-webhooks", "beta", "GET", "/v1/webhooks?customer=acme", nil, 404, "not_found"},
+		{"sibling/create-webhook", "beta", "POST", "/v1/webhooks", newHook("acme", "https://203.0.113.8/"), 404, "not_found"},
+		{"sibling/delete-webhook", "beta", "DELETE", "/v1/webhooks/" + hook.ID, nil, 404, "not_found"},
+		{"sibling/test-webhook", "beta", "POST", "/v1/webhooks/" + hook.ID + "/test", nil, 404, "not_found"},
+		{"sibling/webhook-deliveries", "beta", "GET", "/v1/webhooks/" + hook.ID + "/deliveries", nil, 404, "not_found"},
+		{"sibling/redeliver", "beta", "POST", "/v1/deliveries/" + hookTry.ID + "/redeliver", nil, 404, "not_found"},
+		{"customer/webhooks-of-parent", "acme", "GET", "/v1/webhooks?customer=dist", nil, 404, "not_found"},
+		{"superior-without-consent/create-webhook", "dist", "POST", "/v1/webhooks", newHook("acme", "https://203.0.113.8/"), 403, "forbidden"},
+		{"viewer/create-webhook", "acme-viewer", "POST", "/v1/webhooks", newHook("acme", "https://203.0.113.8/"), 403, "forbidden"},
+		{"viewer/delete-webhook", "acme-viewer", "DELETE", "/v1/webhooks/" + hook.ID, nil, 403, "forbidden"},
+		{"operator/redeliver", "acme-operator", "POST", "/v1/deliveries/" + hookTry.ID + "/redeliver", nil, 403, "forbidden"},
+		{"customer/webhook-into-server-network", "acme", "POST", "/v1/webhooks", newHook("acme", "http://169.254.169.254/latest/meta-data/"), 400, "webhook_url_refused"},
+		{"customer/webhook-to-loopback", "acme", "POST", "/v1/webhooks", newHook("acme", "http://127.0.0.1:8080/"), 400, "webhook_url_refused"},
 		{"unknown-key", "tgk_AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA", "GET", "/v1/licenses", nil, 401, "unauthenticated"},
 		{"revoked-key", revoked.APIKey, "GET", "/v1/licenses", nil, 401, "unauthenticated"},
 		{"revoked-key/write", revoked.APIKey, "POST", spare + "/unbind", nil, 401, "unauthenticated"},

@@ -89,6 +89,7 @@ var errorMap = []struct {
 	{ErrBadQuery, http.StatusBadRequest, "invalid_parameter"},
 	{wire.ErrImmutable, http.StatusUnprocessableEntity, "immutable_field"},
 	{wire.ErrInvalid, http.StatusBadRequest, "invalid_argument"},
+	{ledger.ErrBadWebhookURL, http.StatusBadRequest, "webhook_url_refused"},
 	{ledger.ErrInvalid, http.StatusBadRequest, "invalid_argument"},
 	{ledger.ErrExists, http.StatusConflict, "already_exists"},
 	{ledger.ErrLocked, http.StatusConflict, "license_locked"},

@@ -154,6 +154,7 @@ func (a *API) routes(r *mux.Router, authn func(http.Handler) http.Handler) {
 	h("/reports/created", a.reportCreated, http.MethodGet)
 	h("/revocation-list", a.revocationList, http.MethodGet)
 	h("/stats", a.stats, http.MethodGet)
+	a.webhookRoutes(h)
 }
 
 // statusWriter remembers the status for metrics and logs.

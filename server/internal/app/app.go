@@ -12,6 +12,7 @@ import (
 
 	"github.com/tollgate-iot/tollgate/server/internal/api"
 	"github.com/tollgate-iot/tollgate/server/internal/console"
+	"github.com/tollgate-iot/tollgate/server/internal/egress"
 	"github.com/tollgate-iot/tollgate/server/internal/keys"
 	"github.com/tollgate-iot/tollgate/server/internal/ledger"
 	"github.com/tollgate-iot/tollgate/server/internal/mail"
@@ -47,8 +48,9 @@ type App struct {
 	ln     net.Listener
 	scheme string
 	srv    *http.Server
-	mqtt   *mqttRuntime // nil without MQTT
-	mailer *mail.Sender // nil without --smtp
+	mqtt   *mqttRuntime  // nil without MQTT
+	mailer *mail.Sender  // nil without --smtp
+	wake   chan struct{} // the ledger queued a webhook delivery (notify.go)
 
 	closeOnce sync.Once
 	closeErr  error
@@ -134,8 +136,17 @@ func (a *App) openLedger(kc *keys.Cache) error {
 	}
 	a.db = db
 	a.m.Counter("tollgate_ledger_changes_total", "Committed ledger changes by action.", "action")
+	a.wake = make(chan struct{}, 1)
 	lg, err := ledger.New(ledger.Options{DB: db, Clock: a.clk, Keys: kc, Logger: a.log, Mail: a.mailer != nil,
-		OnChange: func(action string) { a.m.Add("tollgate_ledger_changes_total", 1, action) }})
+		OnChange:          func(action string) { a.m.Add("tollgate_ledger_changes_total", 1, action) },
+		Egress:            egress.Guard{AllowPrivate: c.WebhookAllowPrivate},
+		DeliveryRetryBase: c.WebhookRetryBase,
+		OnDeliveryQueued: func() {
+			select {
+			case a.wake <- struct{}{}:
+			default: // a pass is already due
+			}
+		}})
 	if err != nil {
 		return cli.Errorf("io", "%v", err)
 	}
@@ -248,7 +259,12 @@ func (a *App) Run(ctx context.Context) (err error) {
 			}})
 	}()
 	a.runNotices(schedCtx, &wg)
-	defer func() { stopSched(); wg.Wait() }() // before Close: the scheduler writes to badger
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		a.deliverer().Run(schedCtx)
+	}()
+	defer func() { stopSched(); wg.Wait() }() // before Close: the scheduler, the mailer and the deliverer write to badger
 	errc := make(chan error, 1)
 	go func() { errc <- a.srv.Serve(a.ln) }()
 	if a.mqtt != nil {

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/tollgate-iot/tollgate/server/internal/broker"
+	"github.com/tollgate-iot/tollgate/server/internal/ledger"
 	"github.com/tollgate-iot/tollgate/server/internal/store"
 )
 
@@ -67,6 +68,13 @@ type Config struct {
 	GCInterval time.Duration
 	// KeyCacheTTL bounds how long a rotated key takes to be used.
 	KeyCacheTTL time.Duration
+	// WebhookAllowPrivate lets webhook URLs reach loopback, link-local and
+	// private addresses (docs/webhooks.md#which-urls-the-server-calls-ssrf); off, they are refused when
+	// registered and when dialled.
+	WebhookAllowPrivate bool
+	// WebhookRetryBase is the wait after a webhook delivery's first failed
+	// attempt; it doubles with each further failure.
+	WebhookRetryBase time.Duration
 
 	// SMTP is the mail server notices are sent through,
 	// smtp://USER@HOST:PORT (STARTTLS) or smtps://… (implicit TLS); empty:
@@ -95,6 +103,7 @@ func DefaultConfig() Config {
 		SchedulerInterval: time.Minute,
 		GCInterval:        10 * time.Minute,
 		KeyCacheTTL:       time.Minute,
+		WebhookRetryBase:  ledger.DeliveryFirstBackoff,
 		MailInterval:      30 * time.Second,
 
 		ObservedFlushInterval: broker.DefaultObservedFlushInterval,
@@ -134,6 +143,9 @@ func (c *Config) Validate() error {
 		if d <= 0 {
 			errs = append(errs, fmt.Errorf("%s must be positive", name))
 		}
+	}
+	if c.WebhookRetryBase < time.Second || c.WebhookRetryBase > ledger.DeliveryMaxBackoff {
+		errs = append(errs, fmt.Errorf("--webhook-retry-base %s: want 1s..%s", c.WebhookRetryBase, ledger.DeliveryMaxBackoff))
 	}
 	return errors.Join(errs...)
 }

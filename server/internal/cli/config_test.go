@@ -22,3 +22,29 @@ func TestServeParsesBrokerLimits(t *testing.T) {
 		t.Fatalf("defaults %d %d %d", d.MQTTMaxPayload, d.JetStreamMaxStore, d.JetStreamMaxMemory)
 	}
 }
+
+func TestServeParsesWebhookAllowPrivate(t *testing.T) {
+	c, err := parseServe([]string{"--data", "x"})
+	if err != nil || c.WebhookAllowPrivate {
+		t.Fatalf("default: %v, %v", c.WebhookAllowPrivate, err)
+	}
+	if c, err = parseServe([]string{"--data", "x", "--webhook-allow-private"}); err != nil || !c.WebhookAllowPrivate {
+		t.Fatalf("flag: %v, %v", c.WebhookAllowPrivate, err)
+	}
+	t.Setenv("TOLLGATE_WEBHOOK_ALLOW_PRIVATE", "true")
+	if c, err = parseServe([]string{"--data", "x"}); err != nil || !c.WebhookAllowPrivate {
+		t.Fatalf("env: %v, %v", c.WebhookAllowPrivate, err)
+	}
+}
+
+func TestServeParsesWebhookRetryBase(t *testing.T) {
+	c, err := parseServe([]string{"--data", "x", "--webhook-retry-base", "2s"})
+	if err != nil || c.WebhookRetryBase.String() != "2s" {
+		t.Fatalf("flag: %v, %v", c.WebhookRetryBase, err)
+	}
+	for _, bad := range []string{"0s", "500ms", "7h"} {
+		if _, err := parseServe([]string{"--data", "x", "--webhook-retry-base", bad}); err == nil {
+			t.Errorf("--webhook-retry-base %s accepted", bad)
+		}
+	}
+}

@@ -16,7 +16,8 @@ var serveEnv = map[string]string{"data": "TOLLGATE_DATA", "http": "TOLLGATE_HTTP
 	"broker-ca": "TOLLGATE_BROKER_CA", "broker-cert": "TOLLGATE_BROKER_CERT", "broker-key": "TOLLGATE_BROKER_KEY",
 	"mqtt-max-payload": "TOLLGATE_MQTT_MAX_PAYLOAD", "jetstream-max-store": "TOLLGATE_JETSTREAM_MAX_STORE",
 	"jetstream-max-memory": "TOLLGATE_JETSTREAM_MAX_MEMORY", "smtp": "TOLLGATE_SMTP", "mail-from": "TOLLGATE_MAIL_FROM",
-	"smtp-password-file": "TOLLGATE_SMTP_PASSWORD_FILE", "smtp-ca": "TOLLGATE_SMTP_CA"}
+	"smtp-password-file": "TOLLGATE_SMTP_PASSWORD_FILE", "smtp-ca": "TOLLGATE_SMTP_CA",
+	"webhook-allow-private": "TOLLGATE_WEBHOOK_ALLOW_PRIVATE", "webhook-retry-base": "TOLLGATE_WEBHOOK_RETRY_BASE"}
 
 // parseServe reads serve's configuration: app's defaults, then TOLLGATE_*
 // environment variables, then flags; a configuration that does not
@@ -49,6 +50,8 @@ func parseServe(args []string) (app.Config, error) {
 	fs.StringVar(&c.SMTPCA, "smtp-ca", "", "PEM CA bundle to trust for the --smtp server; default the system roots (env TOLLGATE_SMTP_CA)")
 	fs.DurationVar(&c.MailInterval, "mail-interval", c.MailInterval, "how often due notice e-mail is sent")
 	fs.DurationVar(&c.SchedulerInterval, "scheduler-interval", c.SchedulerInterval, "how often renewals and expiries are applied")
+	fs.BoolVar(&c.WebhookAllowPrivate, "webhook-allow-private", false, "let webhook URLs reach loopback, link-local and private addresses (tests, receivers on the operator's own network); off, they are refused (env TOLLGATE_WEBHOOK_ALLOW_PRIVATE)")
+	fs.DurationVar(&c.WebhookRetryBase, "webhook-retry-base", c.WebhookRetryBase, "wait after a webhook delivery's first failed attempt, doubling with each further failure up to 6h; deliveries are retried for 3 days (env TOLLGATE_WEBHOOK_RETRY_BASE)")
 	fs.DurationVar(&c.ShutdownTimeout, "shutdown-timeout", c.ShutdownTimeout, "how long SIGTERM waits for requests to finish")
 	if err := cli.Parse(fs, args, serveEnv); err != nil {
 		return c, err

@@ -81,4 +81,11 @@ var commands = []cmd{
 	{name: "activation offline", synopsis: "activation offline --request FILE --license ID --out FILE   (writes the activation key file)", flags: activationOfflineFlags, run: runActivationOffline},
 	{name: "activation key", synopsis: "activation key --device DEV --out FILE   (a fresh activation key: renewals, top-ups, revocations)", flags: activationKeyFlags, run: runActivationKey},
 	{name: "usage import", synopsis: "usage import FILE   (reconcile a usage receipt: acked seq, gaps, forks, overdrafts)", args: 1, run: runUsageImport},
+
+	{name: "webhook create", synopsis: "webhook create --customer ID --url U --events a,b   (prints the signing secret once)", flags: webhookCreateFlags, run: runWebhookCreate},
+	{name: "webhook list", synopsis: "webhook list [--customer ID]", flags: userListFlags, run: runWebhookList},
+	{name: "webhook delete", synopsis: "webhook delete ID", args: 1, run: runWebhookDelete},
+	{name: "webhook test", synopsis: "webhook test ID   (queues a signed webhook.test event to that endpoint)", args: 1, run: deliveryCall("/v1/webhooks/", "/test")},
+	{name: "webhook deliveries", synopsis: "webhook deliveries ID [--limit N]   (newest first: attempts, state, last response code, next attempt)", args: 1, flags: deliveriesFlags, run: runWebhookDeliveries},
+	{name: "webhook redeliver", synopsis: "webhook redeliver DELIVERY   (sends it again with the same webhook-id)", args: 1, run: deliveryCall("/v1/deliveries/", "/redeliver")},
 }

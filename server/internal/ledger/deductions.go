@@ -120,6 +120,9 @@ func (o *op) failDay(d *Device, rec *Deduction) error {
 	if err := o.setBlacklist(SystemActor(), d, true, reason, "device.blacklist"); err != nil {
 		return err
 	}
+	if err := o.emitDeduction(EventDeductionFailed, d, rec); err != nil {
+		return err
+	}
 	if rec.Fork != "" {
 		return nil
 	}

@@ -306,6 +306,9 @@ func (o *op) setBlacklist(a Actor, d *Device, on bool, reason, action string) er
 				return err
 			}
 		}
+		if err := o.emitBlacklist(d, on); err != nil {
+			return err
+		}
 	}
 	return o.audit(a, action, "device", d.ID, d.CustomerID, &before, d)
 }

@@ -27,6 +27,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/tollgate-iot/tollgate/server/internal/egress"
 	"github.com/tollgate-iot/tollgate/server/internal/store"
 	"github.com/tollgate-iot/tollgate/shared/clock"
 	"github.com/tollgate-iot/tollgate/shared/token"
@@ -52,6 +53,16 @@ type Options struct {
 	// OnChange, if set, is called after every committed change with its
 	// action name (metrics).
 	OnChange func(action string)
+	// Egress checks webhook URLs when they are registered (the zero
+	// Guard refuses private addresses).
+	Egress egress.Guard
+	// OnDeliveryQueued, if set, is called after a commit that queued a
+	// webhook delivery (it wakes the deliverer); it must not block.
+	OnDeliveryQueued func()
+	// DeliveryRetryBase is the wait after a delivery's first failed
+	// attempt (it doubles with each further failure); default
+	// DeliveryFirstBackoff.
+	DeliveryRetryBase time.Duration
 	// Mail tells the ledger that the server sends e-mail: notices are
 	// queued for it; without it they are marked undelivered.
 	Mail bool
@@ -67,6 +78,9 @@ type Ledger struct {
 	rlLife   time.Duration
 	maxOff   time.Duration
 	onChange func(string)
+	egress   egress.Guard
+	onQueue  func()
+	retry    time.Duration // DeliveryRetryBase
 	mail     bool
 
 	mu       sync.Mutex
@@ -87,12 +101,16 @@ func New(o Options) (*Ledger, error) {
 		return nil, errors.New("ledger: DB and Keys are required")
 	}
 	lg := &Ledger{db: o.DB, clock: clock.OrReal(o.Clock), keys: o.Keys, log: o.Logger,
-		rlLife: o.RevocationListLifetime, maxOff: o.DefaultMaxOffline, onChange: o.OnChange, mail: o.Mail}
+		rlLife: o.RevocationListLifetime, maxOff: o.DefaultMaxOffline, onChange: o.OnChange, mail: o.Mail,
+		egress: o.Egress, onQueue: o.OnDeliveryQueued, retry: o.DeliveryRetryBase}
 	if lg.log == nil {
 		lg.log = slog.Default()
 	}
 	if lg.rlLife <= 0 {
 		lg.rlLife = 24 * time.Hour
+	}
+	if lg.retry <= 0 {
+		lg.retry = DeliveryFirstBackoff
 	}
 	if lg.maxOff <= 0 {
 		lg.maxOff = 30 * Day
@@ -142,6 +160,8 @@ type op struct {
 	actions   []string      // committed actions, for OnChange
 	enf       Enforcement   // what the change means for connected devices
 	hist      historyBuffer // license history entries, written at commit
+
+	wakeDeliverer bool // a webhook delivery was queued (events.go)
 }
 
 // update runs fn as one serialized, synced transaction. Nothing fn wrote is
@@ -164,6 +184,7 @@ func (lg *Ledger) commit(fn func(o *op) error) (Enforcement, Enforcer, error) {
 	}
 	var actions []string
 	var enf Enforcement
+	wake := false
 	err := lg.db.Update(func(x *store.Txn) error {
 		o := lg.newOp(x)
 		if err := fn(o); err != nil {
@@ -177,9 +198,12 @@ func (lg *Ledger) commit(fn func(o *op) error) (Enforcement, Enforcer, error) {
 				return err
 			}
 		}
-		actions, enf = o.actions, o.enf
+		actions, enf, wake = o.actions, o.enf, o.wakeDeliverer
 		return nil
 	})
+	if err == nil && wake && lg.onQueue != nil {
+		lg.onQueue()
+	}
 	if err == nil && lg.onChange != nil {
 		for _, a := range actions {
 			lg.onChange(a)

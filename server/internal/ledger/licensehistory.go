@@ -145,6 +145,9 @@ func (o *op) recordHistory(before, l *License) error {
 	}
 	for _, p := range renewals(before, l) {
 		add(HistoryEntry{Kind: HistoryRenewal, PeriodStart: p[0], PeriodEnd: p[1]})
+		if err := o.emitRenewal(l, p[0].Format(time.RFC3339), p[1].Format(time.RFC3339)); err != nil {
+			return err
+		}
 	}
 	return nil
 }

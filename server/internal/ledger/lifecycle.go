@@ -23,6 +23,9 @@ func (lg *Ledger) Suspend(ctx context.Context, a Actor, idOrSerial string) (*Lic
 		}
 		l.Suspended, l.SuspendedAt = true, o.now
 		o.rlDirty = true
+		if err := o.emitLicense(EventLicenseSuspended, l, l.SuspendedAt.Format(time.RFC3339)); err != nil {
+			return err
+		}
 		if err := o.x.Put(store.SuspendedKey(l.ID), nil); err != nil {
 			return err
 		}
@@ -47,6 +50,9 @@ func (lg *Ledger) Resume(ctx context.Context, a Actor, idOrSerial string) (*Lice
 		}
 		l.Suspended, l.SuspendedAt = false, time.Time{}
 		o.rlDirty = true
+		if err := o.emitLicense(EventLicenseResumed, l, o.now.Format(time.RFC3339)); err != nil {
+			return err
+		}
 		if err := o.x.Delete(store.SuspendedKey(l.ID)); err != nil {
 			return err
 		}
@@ -80,6 +86,9 @@ func (lg *Ledger) Revoke(ctx context.Context, a Actor, idOrSerial string) (*Lice
 			return err
 		}
 		if err := o.cutOff(l.DeviceID); err != nil {
+			return err
+		}
+		if err := o.emitLicense(EventLicenseRevoked, l, ""); err != nil {
 			return err
 		}
 		return o.markRevoked(l)

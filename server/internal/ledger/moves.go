@@ -357,6 +357,9 @@ func (lg *Ledger) Transfer(ctx context.Context, a Actor, idOrSerial, to string) 
 		if err := o.audit(a, "license.create", "license", n.ID, n.CustomerID, nil, &n); err != nil {
 			return err
 		}
+		if err := o.emitTransfer(l, &n); err != nil {
+			return err
+		}
 		oldV, newV = o.licenseView(a, l), o.licenseView(a, &n)
 		return o.recordSale(a, SaleTransfer, before.CustomerID, target.ID, []string{l.ID, n.ID})
 	})

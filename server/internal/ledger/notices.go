@@ -225,7 +225,7 @@ func (o *op) issueNotice(id string) (int, error) {
 	if !written {
 		return 0, nil
 	}
-	return 1, nil
+	return 1, o.emitNotice(n, l)
 }
 
 // putNotice stores n once (false if it exists), indexes it under its

@@ -70,7 +70,7 @@ func (lg *Ledger) issueMonthlyBatch() (issued int, done bool, err error) {
 		for i := range cs {
 			c := &cs[i]
 			st.After = c.ID
-			if c.Email == "" || !c.CreatedAt.Before(cur) { // no address, or created after the month
+			if !c.CreatedAt.Before(cur) { // created after the month
 				continue
 			}
 			n := &Notice{ID: noticeID("customer:"+c.ID, NoticeMonthlyReport, prev), CustomerID: c.ID,
@@ -81,6 +81,9 @@ func (lg *Ledger) issueMonthlyBatch() (issued int, done bool, err error) {
 			}
 			if written {
 				issued++
+				if err := o.emitMonthly(n); err != nil {
+					return err
+				}
 			}
 		}
 		st.Done = len(cs) < noticeBatch

@@ -53,3 +53,32 @@ func TestMonthlyReportNoticesFromTheFirst(t *testing.T) {
 		t.Fatalf("May 1st: %d notices", n)
 	}
 }
+
+// TestMonthlyReportEventToWebhooks: the report.monthly event of each
+// customer reaches its own endpoints and its superiors': the distributor
+// hears of its own and its three customers' (acme, acme-sub, beta)
+// reports, beta only of its own — also of a customer without a report
+// e-mail.
+func TestMonthlyReportEventToWebhooks(t *testing.T) {
+	e := newHookEnv(t)
+	dist, _, _, beta := e.tree()
+	if _, err := e.lg.UpdateCustomer(ctx, admin("acme"), "acme", CustomerUpdate{Email: new(string)}); err != nil {
+		t.Fatal(err)
+	}
+	wd := e.webhook(dist, "dist", EventReportMonthly)
+	wb := e.webhook(beta, "beta")
+	e.clk.Set(time.Date(2026, 4, 1, 0, 0, 30, 0, time.UTC))
+	if _, err := e.lg.IssueNotices(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if got := e.deliveries(wd); len(got) != 4 {
+		t.Fatalf("distributor's endpoint got %v, want 4 report.monthly", got)
+	}
+	if got := e.deliveries(wb); !slices.Equal(got, []string{EventReportMonthly}) {
+		t.Fatalf("beta's endpoint got %v", got)
+	}
+	ns, _ := e.lg.ListCustomerNotices(ctx, dist, "acme")
+	if len(ns) != 1 || ns[0].Email.State != EmailUndelivered {
+		t.Fatalf("acme (no address, no SMTP) has %+v", ns)
+	}
+}

@@ -528,6 +528,9 @@ func (o *op) applyDeduction(dp *devPlan, rd *syncproto.Deduction, enc []byte) er
 		}
 		dp.st.Overdrafts++
 		o.lg.log.Warn("device blacklisted itself: no days left", "device_id", d.ID, "seq", rd.Seq, "license_id", l.ID)
+		if err := o.emitDeduction(EventSyncOverdraft, d, rec); err != nil {
+			return err
+		}
 	default:
 		rec, err := o.deductOne(d, rd.Seq, time.Unix(rd.At, 0), l)
 		if err != nil {
@@ -536,6 +539,9 @@ func (o *op) applyDeduction(dp *devPlan, rd *syncproto.Deduction, enc []byte) er
 		if rec.Failed {
 			dp.st.Overdrafts++
 			o.lg.log.Warn("sync overdraft", "device_id", d.ID, "seq", rd.Seq, "license_id", rd.LicenseID)
+			if err := o.emitDeduction(EventSyncOverdraft, d, rec); err != nil {
+				return err
+			}
 		}
 		if rec.LicenseID != "" && rec.LicenseID != l.ID {
 			delete(dp.lics, rec.LicenseID) // charged through a copy of its own

@@ -31,6 +31,9 @@ func (o *op) recordFork(dp *devPlan, held, rd *syncproto.Deduction) error {
 	}
 	st.Forks++
 	f := Fork{Seq: rd.Seq, At: o.now, Held: *held, Reported: *rd}
+	if err := o.emitDeduction(EventSyncFork, d, &Deduction{Seq: rd.Seq, LicenseID: rd.LicenseID, Fork: digest}); err != nil {
+		return err
+	}
 	if !rd.Failed {
 		if f.Charge, err = o.chargeFork(dp, rd, digest); err != nil {
 			return err
@@ -41,6 +44,9 @@ func (o *op) recordFork(dp *devPlan, held, rd *syncproto.Deduction) error {
 		o.lg.log.Warn("sync fork: a seq reported twice with other content; the forked record used no day", "device_id", d.ID, "seq", rd.Seq)
 	case f.Charge.Failed:
 		st.Overdrafts++
+		if err := o.emitDeduction(EventSyncOverdraft, d, f.Charge); err != nil {
+			return err
+		}
 		o.lg.log.Warn("sync fork: a day used twice, nothing can pay it: device blacklisted", "device_id", d.ID, "seq", rd.Seq)
 	default:
 		o.lg.log.Warn("sync fork: a day used twice, charged again", "device_id", d.ID, "seq", rd.Seq, "license_id", f.Charge.LicenseID)
