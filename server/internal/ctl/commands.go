@@ -43,7 +43,7 @@ var commands = []cmd{
 	{name: "license show", synopsis: "license show ID|SERIAL", args: 1, run: licenseCall("GET", "", nil)},
 	{name: "license token", synopsis: "license token ID   (the current signed token of a bound license)", args: 1, run: runLicenseToken},
 	{name: "license history", synopsis: "license history ID [--limit N] [--cursor C]   (every change with who and when, oldest first)", args: 1, flags: pageFlags(), run: runLicenseHistory},
-	{name: "customer notices", synopsis: "customer notices ID   (the customer's monthly consumption report e-mails and their state)", args: 1, run: runCustomerNotices},
+	{name: "customer notices", synopsis: "customer notices ID   (the customer's monthly consumption report e-mails and its devices' failed days, with their e-mail state)", args: 1, run: runCustomerNotices},
 	{name: "license notices", synopsis: "license notices ID   (expiry notices of the license: kind, the end they warn of, when issued, e-mail state)", args: 1, run: runLicenseNotices},
 	{name: "license deductions", synopsis: "license deductions ID   (day deductions, including failed ones and fork charges)", args: 1, run: runDeductions},
 	{name: "license bind", synopsis: "license bind ID --device DEV [--expire-replaced]", args: 1, flags: licenseBindFlags, run: runLicenseBind},

@@ -123,6 +123,9 @@ func (o *op) failDay(d *Device, rec *Deduction) error {
 	if err := o.emitDeduction(EventDeductionFailed, d, rec); err != nil {
 		return err
 	}
+	if err := o.noticeFailedDay(d, rec); err != nil {
+		return err
+	}
 	if rec.Fork != "" {
 		return nil
 	}

@@ -242,7 +242,7 @@ func (o *op) putNotice(n *Notice) (bool, error) {
 		return false, err
 	}
 	index := store.NoticeByLicenseKey(n.LicenseID, seq)
-	if n.Kind == NoticeMonthlyReport {
+	if n.LicenseID == "" { // a monthly report, a device's failed day: the customer's
 		index = store.NoticeByCustomerKey(n.CustomerID, seq)
 	}
 	if err := o.x.Put(index, []byte(n.ID)); err != nil {
@@ -314,6 +314,8 @@ func noticeText(n *Notice) string {
 		b.WriteString(" runs out of days within " + strings.TrimSuffix(strings.TrimPrefix(n.Kind, "days_"), "d") + " days, on " + day)
 	case NoticeMonthlyReport:
 		return "Consumption report " + n.End.UTC().Format(monthLayout) + " for " + n.CustomerID
+	case NoticeDeductionFailed:
+		return "Device " + n.DeviceID + " could not pay the day of " + day + " and stopped sending"
 	}
 	return b.String()
 }

@@ -153,7 +153,7 @@ func (lg *Ledger) ClaimEmails(ctx context.Context, limit int) ([]EmailJob, error
 // (or the license is gone). The notices of the end itself (ended,
 // renewal reminder) stay true once issued.
 func (o *op) noticeVoid(n *Notice) bool {
-	if n.Kind == NoticeEnded || n.Kind == NoticeReminder || n.Kind == NoticeMonthlyReport {
+	if n.Kind == NoticeEnded || n.Kind == NoticeReminder || n.LicenseID == "" { // facts, not warnings
 		return false
 	}
 	l, err := o.license(n.LicenseID)

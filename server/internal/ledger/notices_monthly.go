@@ -96,8 +96,9 @@ func (lg *Ledger) issueMonthlyBatch() (issued int, done bool, err error) {
 // monthLayout is how a month is written in keys and subjects.
 const monthLayout = "2006-01"
 
-// ListCustomerNotices returns the monthly report notices of a customer
-// the actor sees, oldest first.
+// ListCustomerNotices returns the notices of a customer the actor sees
+// that are about no one license (its monthly reports, its devices' failed
+// days), oldest first.
 func (lg *Ledger) ListCustomerNotices(ctx context.Context, a Actor, customerID string) ([]Notice, error) {
 	var out []Notice
 	err := lg.view(func(o *op) error {

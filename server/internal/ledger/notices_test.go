@@ -376,3 +376,41 @@ func TestNoticesSeededWithoutMailingThePast(t *testing.T) {
 		t.Fatalf("after the upgrade: %v, want only the 1-day warning", got)
 	}
 }
+
+// TestFailedDayNotice: a device whose day no license can pay gets one
+// deduction_failed notice, to its owner and the customer above it,
+// listed with the customer's notices; replaying the deduction makes no
+// second one.
+func TestFailedDayNotice(t *testing.T) {
+	e := newEnv(t)
+	e.lg.mail = true
+	dist, acme, _, beta := e.tree()
+	e.device(acme, "acme", "d1", "sensor-a")
+	l := e.create(dist, days("acme", 1))
+	e.bind(acme, l.ID, "d1")
+	for seq := int64(1); seq <= 2; seq++ {
+		if _, err := e.lg.Deduct(ctx, DeductInput{DeviceID: "d1", Seq: seq}); err != nil && seq == 1 {
+			t.Fatal(err)
+		}
+		e.clk.Advance(Day)
+	}
+	if _, err := e.lg.Deduct(ctx, DeductInput{DeviceID: "d1", Seq: 2}); !errors.Is(err, ErrNoDaysLeft) {
+		t.Fatalf("replay of the failed day: %v", err)
+	}
+	ns, err := e.lg.ListCustomerNotices(ctx, dist, "acme")
+	if err != nil || len(ns) != 1 {
+		t.Fatalf("acme's notices: %+v, %v", ns, err)
+	}
+	n := ns[0]
+	if n.Kind != NoticeDeductionFailed || n.DeviceID != "d1" || n.Email.State != EmailPending ||
+		!slices.Equal(n.Email.To, []string{"acme@example.test", "dist@example.test"}) || !strings.Contains(n.Summary(), "Device d1 could not pay") {
+		t.Fatalf("notice %+v (%s)", n, n.Summary())
+	}
+	if _, err := e.lg.ListCustomerNotices(ctx, beta, "acme"); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("sibling: %v", err)
+	}
+	jobs, _ := e.lg.ClaimEmails(ctx, 10)
+	if len(jobs) != 1 || jobs[0].Notice.ID != n.ID {
+		t.Fatalf("a failed day's notice is never void: claimed %+v", jobs)
+	}
+}

@@ -20,6 +20,8 @@ var what = map[string]string{
 	ledger.NoticeReminder:   "The license ended yesterday. A new license or a renewal brings the device back.",
 	ledger.NoticeDays30:     "At one day charged every 24 hours, the license's paid time and days run out then. Add days to keep the device running.",
 	ledger.NoticeDays7:      "At one day charged every 24 hours, the license's paid time and days run out then. Add days to keep the device running.",
+	ledger.NoticeDeductionFailed: "No license bound to the device had a day left to pay: the device blacklisted itself and sends no telemetry. " +
+		"Add days to its license (or bind one with days), then clear the blacklist (tollgatectl device unblacklist DEVICE).",
 }
 
 var htmlBody = template.Must(template.New("notice").Parse(`<!doctype html>
@@ -27,32 +29,37 @@ var htmlBody = template.Must(template.New("notice").Parse(`<!doctype html>
 <p>{{.Summary}}.</p>
 <p>{{.What}}</p>
 <table>
-<tr><th align="left">License</th><td>{{.Serial}} ({{.LicenseID}})</td></tr>
+{{if .LicenseID}}<tr><th align="left">License</th><td>{{.Serial}} ({{.LicenseID}})</td></tr>{{end}}
 <tr><th align="left">Customer</th><td>{{.CustomerID}}</td></tr>
 {{if .DeviceID}}<tr><th align="left">Device</th><td>{{.DeviceID}}</td></tr>{{end}}
-<tr><th align="left">End</th><td>{{.End}}</td></tr>
+<tr><th align="left">{{.EndLabel}}</th><td>{{.End}}</td></tr>
 </table>
 <p>Notice {{.ID}}</p>
 </body></html>
 `))
 
 type view struct {
-	Summary, What, Serial, LicenseID, CustomerID, DeviceID, End, ID string
+	Summary, What, Serial, LicenseID, CustomerID, DeviceID, EndLabel, End, ID string
 }
 
 // Message renders a notice as an e-mail: plain text and HTML with the
 // same facts; the notice id is the message's identity.
 func Message(n *ledger.Notice) mail.Message {
 	v := view{Summary: n.Summary(), What: what[n.Kind], Serial: n.Serial, LicenseID: n.LicenseID, CustomerID: n.CustomerID,
-		DeviceID: n.DeviceID, End: n.End.UTC().Format(time.RFC1123), ID: n.ID}
+		DeviceID: n.DeviceID, EndLabel: "End", End: n.End.UTC().Format(time.RFC1123), ID: n.ID}
+	if n.Kind == ledger.NoticeDeductionFailed {
+		v.EndLabel = "Day"
+	}
 	var text strings.Builder
 	text.WriteString(v.Summary + ".\n\n" + v.What + "\n\n")
-	text.WriteString("License:  " + v.Serial + " (" + v.LicenseID + ")\n")
+	if v.LicenseID != "" {
+		text.WriteString("License:  " + v.Serial + " (" + v.LicenseID + ")\n")
+	}
 	text.WriteString("Customer: " + v.CustomerID + "\n")
 	if v.DeviceID != "" {
 		text.WriteString("Device:   " + v.DeviceID + "\n")
 	}
-	text.WriteString("End:      " + v.End + "\n\nNotice " + v.ID + "\n")
+	text.WriteString(v.EndLabel + ":" + strings.Repeat(" ", 9-len(v.EndLabel)) + v.End + "\n\nNotice " + v.ID + "\n")
 	var html bytes.Buffer
 	if err := htmlBody.Execute(&html, v); err != nil {
 		html.Reset() // the text part alone still says everything
