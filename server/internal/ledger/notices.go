@@ -147,6 +147,9 @@ func (lg *Ledger) IssueNotices(ctx context.Context) (int, error) {
 	if err != nil {
 		return total, err
 	}
+	if _, err := lg.emitDiscrepancies(ctx); err != nil {
+		return total, err
+	}
 	for range noticeMaxBatches {
 		issued, full, err := lg.issueNoticeBatch()
 		total += issued

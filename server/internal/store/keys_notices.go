@@ -41,3 +41,7 @@ func MonthlyReportsKey(month string) []byte { return MetaKey("monthly_reports/" 
 
 // CustomerAll is the prefix of every customer record (CustomerKey).
 func CustomerAll() []byte { return prefix("c") }
+
+// DiscrepancyDayKey marks a day (YYYY-MM-DD) whose telemetry
+// discrepancies were judged and their events emitted.
+func DiscrepancyDayKey(day string) []byte { return MetaKey("discrepancy_day/" + day) }
