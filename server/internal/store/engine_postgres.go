@@ -122,16 +122,17 @@ func (e *postgresEngine) try(fn func(engineTxn) error) error {
 	if err != nil {
 		return fmt.Errorf("store: begin: %w", err)
 	}
+	// Rolled back on every way out but a commit, a panic in fn included:
+	// a transaction left open would hold its connection and row locks.
+	defer func() { _ = tx.Rollback(ctx) }()
 	x := &pgTxn{ctx: ctx, tx: tx}
 	if err := fn(x); err != nil {
-		_ = tx.Rollback(ctx)
 		if x.failed != nil && retryable(x.failed) {
 			return x.failed // fn may have wrapped the conflict beyond recognition
 		}
 		return err
 	}
 	if x.failed != nil { // fn went on after a failed statement: PostgreSQL has aborted the transaction
-		_ = tx.Rollback(ctx)
 		return x.failed
 	}
 	if err := tx.Commit(ctx); err != nil {

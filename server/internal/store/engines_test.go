@@ -11,6 +11,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/tollgate-iot/tollgate/server/internal/store"
 	"github.com/tollgate-iot/tollgate/server/internal/store/storetest"
@@ -514,3 +515,30 @@ func benchUpdate(b *testing.B, db *store.DB) {
 func BenchmarkUpdateBadger(b *testing.B) { benchUpdate(b, engines[0].open(b)) }
 
 func BenchmarkUpdatePostgres(b *testing.B) { benchUpdate(b, engines[1].open(b)) }
+
+// TestEnginesPanicRollsBack: a panic in fn rolls the transaction back
+// (on PostgreSQL a transaction left open would hold its row locks and
+// block the next writer of the same key forever).
+func TestEnginesPanicRollsBack(t *testing.T) {
+	forEngines(t, func(t *testing.T, db *store.DB) {
+		func() {
+			defer func() { recover() }()
+			db.Update(func(x *store.Txn) error {
+				if err := x.Put([]byte("k"), []byte("half")); err != nil {
+					return err
+				}
+				panic("boom")
+			})
+		}()
+		done := make(chan error, 1)
+		go func() { done <- db.Update(func(x *store.Txn) error { return x.Put([]byte("k"), []byte("v")) }) }()
+		select {
+		case err := <-done:
+			if err != nil {
+				t.Fatal(err)
+			}
+		case <-time.After(10 * time.Second):
+			t.Fatal("a write after a panicked transaction is blocked")
+		}
+	})
+}
