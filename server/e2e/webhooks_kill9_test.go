@@ -35,7 +35,7 @@ const (
 	// hookLatency is how long the receiver takes to answer: deliveries
 	// lag behind the events, so the kills land on a backlog being
 	// delivered (and on requests in flight) rather than on an idle queue.
-	hookLatency = 25 * time.Millisecond
+	hookLatency  = 25 * time.Millisecond
 	hookDeadline = 3 * time.Minute
 )
 

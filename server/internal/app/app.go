@@ -76,7 +76,7 @@ func New(ctx context.Context, cfg Config, deps Deps) (_ *App, err error) {
 	if log == nil {
 		log = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
-	if err := CheckInitialized(cfg.DataDir); err != nil {
+	if err := CheckInitialized(cfg.DataDir, cfg.Store); err != nil {
 		return nil, err
 	}
 	a := &App{cfg: cfg, clk: deps.Clock, log: log, m: metrics.New()}
@@ -125,11 +125,11 @@ func (a *App) openKeys() (*keys.Cache, error) {
 	return keys.NewCache(ks, a.clk, a.cfg.KeyCacheTTL), nil
 }
 
-// openLedger opens badger and the ledger over it; the ledger must have its
-// root customer (init made it).
+// openLedger opens the store (badger, or PostgreSQL with --store) and the
+// ledger over it; the ledger must have its root customer (init made it).
 func (a *App) openLedger(kc *keys.Cache) error {
 	c := a.cfg
-	db, err := store.Open(store.Options{Dir: LedgerDir(c.DataDir), Profile: c.Profile, Clock: a.clk,
+	db, err := store.OpenEngine(context.Background(), c.Store, store.Options{Dir: LedgerDir(c.DataDir), Profile: c.Profile, Clock: a.clk,
 		GCInterval: c.GCInterval, Logger: a.log})
 	if err != nil {
 		return cli.Errorf("io", "%v", err)

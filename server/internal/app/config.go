@@ -25,6 +25,9 @@ import (
 type Config struct {
 	// DataDir holds keys/ and the badger ledger (ledger/).
 	DataDir string
+	// Store is where the ledger lives: badger (default: DataDir/ledger/)
+	// or a postgres:// URL.
+	Store string
 	// HTTPAddr is the admin API listen address (port 0: any free port).
 	HTTPAddr string
 	// Profile is the badger profile: server (default) or small.
@@ -93,6 +96,7 @@ func DefaultConfig() Config {
 	return Config{
 		HTTPAddr:          "127.0.0.1:8080",
 		Profile:           store.ProfileServer,
+		Store:             "badger",
 		LogLevel:          "info",
 		Broker:            BrokerEmbedded,
 		ReadHeaderTimeout: 5 * time.Second,
@@ -130,6 +134,9 @@ func (c *Config) Validate() error {
 	}
 	if (c.TLSCert == "") != (c.TLSKey == "") {
 		errs = append(errs, errors.New("--tls-cert and --tls-key go together"))
+	}
+	if c.Store != "badger" && !store.IsPostgresURL(c.Store) {
+		errs = append(errs, fmt.Errorf("--store %q: want badger or a postgres:// URL", store.RedactURL(c.Store)))
 	}
 	if c.Profile != store.ProfileServer && c.Profile != store.ProfileSmall {
 		errs = append(errs, fmt.Errorf("--profile %q: want server or small", c.Profile))

@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 
 	"github.com/tollgate-iot/tollgate/server/internal/keys"
+	"github.com/tollgate-iot/tollgate/server/internal/store"
 	"github.com/tollgate-iot/tollgate/shared/cli"
 )
 
@@ -61,12 +62,16 @@ func CheckDataDir(data string) error {
 }
 
 // CheckInitialized refuses a data directory init has not set up (no
-// keys/ or no ledger/), before anything is created in it.
-func CheckInitialized(data string) error {
+// keys/, or no ledger/ on badger), before anything is created in it.
+func CheckInitialized(data, storeSpec string) error {
 	if err := CheckDataDir(data); err != nil {
 		return err
 	}
-	for _, dir := range []string{keysDir(data), LedgerDir(data)} {
+	dirs := []string{keysDir(data), LedgerDir(data)}
+	if store.IsPostgresURL(storeSpec) { // the ledger is in PostgreSQL: its root customer is checked on open
+		dirs = dirs[:1]
+	}
+	for _, dir := range dirs {
 		st, err := os.Stat(dir)
 		if errors.Is(err, fs.ErrNotExist) || (err == nil && !st.IsDir()) {
 			return Refuse("not_initialized", ErrNotInitialized, "%s has no %s; run tollgate-server init --data %s first", data, filepath.Base(dir), data)

@@ -22,13 +22,13 @@ var ErrDataInUse = errors.New("data directory in use")
 
 // openLedger opens the ledger of an initialized data directory for a
 // command that runs while no server does.
-func openLedger(env *IO, data string) (*store.DB, *ledger.Ledger, error) {
+func openLedger(env *IO, data, spec string) (*store.DB, *ledger.Ledger, error) {
 	ks, err := keys.Open(data, env.Clock)
 	if err != nil {
 		return nil, nil, app.KeyStoreError(err)
 	}
 	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
-	db, err := store.Open(store.Options{Dir: app.LedgerDir(data), Profile: store.ProfileSmall, Clock: env.Clock, Logger: quiet})
+	db, err := openStore(env, data, spec)
 	// badger formats its lock error with %+v, so only its text names it.
 	if err != nil && (errors.Is(err, syscall.EWOULDBLOCK) || strings.Contains(err.Error(), badgerLockText)) {
 		return nil, nil, app.Refuse("data_in_use", ErrDataInUse, "a running tollgate-server holds %s; stop it first", app.LedgerDir(data))
@@ -42,6 +42,16 @@ func openLedger(env *IO, data string) (*store.DB, *ledger.Ledger, error) {
 		return nil, nil, cli.Errorf("io", "%v", err)
 	}
 	return db, lg, nil
+}
+
+// storeUsage describes --store, the same for serve, init and admin-key.
+const storeUsage = "ledger storage: badger (in DATA/ledger/) or a postgres://USER@HOST:5432/DB URL (env TOLLGATE_STORE)"
+
+// openStore opens the ledger's store for a command: badger in data's
+// ledger/ directory, or the PostgreSQL database spec names.
+func openStore(env *IO, data, spec string) (*store.DB, error) {
+	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
+	return store.OpenEngine(context.Background(), spec, store.Options{Dir: app.LedgerDir(data), Profile: store.ProfileSmall, Clock: env.Clock, Logger: quiet})
 }
 
 // badgerLockText starts badger's error for a directory another process
@@ -64,15 +74,16 @@ type adminKeyResult struct {
 func runAdminKey(ctx context.Context, env *IO, args []string) error {
 	fs := cli.Flags("admin-key")
 	data := fs.String("data", "", "server data directory (env TOLLGATE_DATA)")
+	spec := fs.String("store", "badger", storeUsage)
 	email := fs.String("email", "admin@localhost", "email of the new admin user")
 	out := cli.OutputFlag(fs)
 	if err := parseDataCommand(fs, args); err != nil {
 		return err
 	}
-	if err := app.CheckInitialized(*data); err != nil {
+	if err := app.CheckInitialized(*data, *spec); err != nil {
 		return err
 	}
-	db, lg, err := openLedger(env, *data)
+	db, lg, err := openLedger(env, *data, *spec)
 	if err != nil {
 		return err
 	}

@@ -11,7 +11,7 @@ import (
 )
 
 // envVars names the environment variables that mirror flags.
-var envVars = map[string]string{"data": "TOLLGATE_DATA"}
+var envVars = map[string]string{"data": "TOLLGATE_DATA", "store": "TOLLGATE_STORE"}
 
 // Command is one subcommand.
 type Command = cli.Command[*IO]

@@ -11,7 +11,6 @@ import (
 	"github.com/tollgate-iot/tollgate/server/internal/app"
 	"github.com/tollgate-iot/tollgate/server/internal/keys"
 	"github.com/tollgate-iot/tollgate/server/internal/ledger"
-	"github.com/tollgate-iot/tollgate/server/internal/store"
 	"github.com/tollgate-iot/tollgate/shared/cli"
 )
 
@@ -40,6 +39,7 @@ type initResult struct {
 func runInit(ctx context.Context, env *IO, args []string) error {
 	fs := cli.Flags("init")
 	data := fs.String("data", "", "server data directory (env TOLLGATE_DATA)")
+	spec := fs.String("store", "badger", storeUsage)
 	name := fs.String("name", "vendor", "name of the root (vendor) customer")
 	email := fs.String("email", "admin@localhost", "email of the first admin user")
 	out := cli.OutputFlag(fs)
@@ -62,7 +62,7 @@ func runInit(ctx context.Context, env *IO, args []string) error {
 		return app.KeyStoreError(err)
 	}
 	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
-	db, err := store.Open(store.Options{Dir: app.LedgerDir(*data), Profile: store.ProfileSmall, Clock: env.Clock, Logger: quiet})
+	db, err := openStore(env, *data, *spec)
 	if err != nil {
 		return cli.Errorf("io", "%v", err)
 	}

@@ -9,7 +9,7 @@ import (
 	"github.com/tollgate-iot/tollgate/shared/cli"
 )
 
-var serveEnv = map[string]string{"data": "TOLLGATE_DATA", "http": "TOLLGATE_HTTP", "log-level": "TOLLGATE_LOG_LEVEL",
+var serveEnv = map[string]string{"data": "TOLLGATE_DATA", "store": "TOLLGATE_STORE", "http": "TOLLGATE_HTTP", "log-level": "TOLLGATE_LOG_LEVEL",
 	"tls-cert": "TOLLGATE_TLS_CERT", "tls-key": "TOLLGATE_TLS_KEY", "mqtt": "TOLLGATE_MQTT", "broker": "TOLLGATE_BROKER",
 	"mqtt-tls-cert": "TOLLGATE_MQTT_TLS_CERT", "mqtt-tls-key": "TOLLGATE_MQTT_TLS_KEY",
 	"broker-username": "TOLLGATE_BROKER_USERNAME", "broker-password-file": "TOLLGATE_BROKER_PASSWORD_FILE",
@@ -26,6 +26,7 @@ func parseServe(args []string) (app.Config, error) {
 	c := app.DefaultConfig()
 	fs := cli.Flags("serve")
 	fs.StringVar(&c.DataDir, "data", "", "server data directory (env TOLLGATE_DATA)")
+	fs.StringVar(&c.Store, "store", c.Store, storeUsage)
 	fs.StringVar(&c.HTTPAddr, "http", c.HTTPAddr, "admin API listen address; port 0 picks a free one (env TOLLGATE_HTTP)")
 	fs.StringVar((*string)(&c.Profile), "profile", string(c.Profile), "storage profile: server or small")
 	fs.StringVar(&c.LogLevel, "log-level", c.LogLevel, "debug, info, warn or error (env TOLLGATE_LOG_LEVEL)")

@@ -13,6 +13,7 @@ import (
 
 	"github.com/tollgate-iot/tollgate/server/internal/keys"
 	"github.com/tollgate-iot/tollgate/server/internal/store"
+	"github.com/tollgate-iot/tollgate/server/internal/store/storetest"
 	"github.com/tollgate-iot/tollgate/shared/clock"
 	"github.com/tollgate-iot/tollgate/shared/token"
 )
@@ -34,11 +35,8 @@ func newEnv(t *testing.T) *env {
 	t.Helper()
 	clk := clock.NewFake(epoch)
 	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
-	db, err := store.Open(store.Options{Dir: t.TempDir(), Profile: store.ProfileSmall, Clock: clk, Logger: quiet})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db.Close() })
+	// TOLLGATE_TEST_STORE=postgres runs the ledger on PostgreSQL.
+	db := storetest.Open(t, store.Options{Profile: store.ProfileSmall, Clock: clk, Logger: quiet})
 	ks, err := keys.Open(t.TempDir(), clk)
 	if err != nil {
 		t.Fatal(err)

@@ -1,6 +1,7 @@
 // Package ledgertest opens a real ledger for tests of the layers above it
-// (API, tollgatectl): badger in a temp dir with the small profile, a key
-// store with one key, a fake clock, and the root customer bootstrapped.
+// (API, tollgatectl): badger in a temp dir with the small profile (or a
+// throwaway PostgreSQL database, see storetest), a key store with one key,
+// a fake clock, and the root customer bootstrapped.
 package ledgertest
 
 import (
@@ -13,6 +14,7 @@ import (
 	"github.com/tollgate-iot/tollgate/server/internal/keys"
 	"github.com/tollgate-iot/tollgate/server/internal/ledger"
 	"github.com/tollgate-iot/tollgate/server/internal/store"
+	"github.com/tollgate-iot/tollgate/server/internal/store/storetest"
 	"github.com/tollgate-iot/tollgate/shared/clock"
 )
 
@@ -32,11 +34,9 @@ type Env struct {
 func Open(t testing.TB) *Env {
 	t.Helper()
 	e := &Env{Clock: clock.NewFake(Start), Logger: slog.New(slog.NewTextHandler(io.Discard, nil))}
-	db, err := store.Open(store.Options{Dir: t.TempDir(), Profile: store.ProfileSmall, Clock: e.Clock, Logger: e.Logger})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db.Close() })
+	// TOLLGATE_TEST_STORE=postgres runs the ledger on PostgreSQL.
+	db := storetest.Open(t, store.Options{Profile: store.ProfileSmall, Clock: e.Clock, Logger: e.Logger})
+	var err error
 	if e.Keys, err = keys.Open(t.TempDir(), e.Clock); err != nil {
 		t.Fatal(err)
 	}

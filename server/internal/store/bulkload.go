@@ -18,12 +18,17 @@ const bulkBufferBytes = 16 << 20
 
 // BulkLoad replaces everything the store holds with the pairs next yields
 // (ok false: done), in strictly ascending key order, written straight
-// into the bottom level of badger's tree by its stream writer: nothing is
-// compacted afterwards. It is for building large fixtures (reports over
+// into the bottom level of badger's tree by its stream writer (nothing is
+// compacted afterwards), or on PostgreSQL truncated and copied in with
+// COPY. It is for building large fixtures (reports over
 // millions of hourly counts) before anything else is written; the store
 // is empty of everything else afterwards.
 func (d *DB) BulkLoad(next func() (k, v []byte, ok bool)) error {
-	sw := d.db.NewStreamWriter()
+	return d.eng.bulkLoad(next)
+}
+
+func (e *badgerEngine) bulkLoad(next func() (k, v []byte, ok bool)) error {
+	sw := e.db.NewStreamWriter()
 	if err := sw.Prepare(); err != nil {
 		return err
 	}

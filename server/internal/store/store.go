@@ -1,16 +1,22 @@
-// Package store is the server's durable storage: badger with a server
-// profile, every write synced to disk, typed JSON helpers over transactions,
-// key builders (keys.go) and value-log garbage collection on a ticker.
+// Package store is the server's durable storage: an ordered key-value store
+// with transactions, typed JSON helpers over them and key builders
+// (keys*.go). Two engines sit behind it: badger in a local directory (the
+// default: one machine, every write synced to disk, value-log garbage
+// collection on a ticker; engine_badger.go) and PostgreSQL (one table of
+// byte keys and values, SERIALIZABLE transactions retried on conflict;
+// engine_postgres.go). The ledger sees only DB and Txn, so its rules are
+// written once for both.
 package store
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
 	"strconv"
-	"sync"
+	"strings"
 	"time"
 
 	"github.com/dgraph-io/badger/v4"
@@ -24,8 +30,10 @@ var ErrNotFound = errors.New("not found")
 // ErrCorrupt reports a stored value that does not decode.
 var ErrCorrupt = errors.New("stored value is corrupt")
 
-// ErrTxnTooBig reports a transaction over badger's batch limit (a share of
-// the profile's memtable size): the caller must write less in one go.
+// ErrTxnTooBig reports a transaction over the engine's size limit (on
+// badger a share of the profile's memtable size, on PostgreSQL
+// PostgresMaxTxnWrites and PostgresMaxTxnBytes): the caller must write
+// less in one go.
 var ErrTxnTooBig = badger.ErrTxnTooBig
 
 // Profile selects badger's memory and file sizes.
@@ -40,22 +48,25 @@ const (
 	ProfileSmall Profile = "small"
 )
 
-// Options configures Open.
+// Options configures Open and OpenPostgres.
 type Options struct {
-	// Dir is the badger directory.
+	// Dir is the badger directory (badger only).
 	Dir string
-	// Profile defaults to ProfileServer.
+	// Profile defaults to ProfileServer (badger only).
 	Profile Profile
-	// GCInterval is how often value-log GC runs; default 10 minutes.
+	// GCInterval is how often value-log GC runs; default 10 minutes
+	// (badger only).
 	GCInterval time.Duration
-	// GCDiscardRatio is passed to RunValueLogGC; default 0.5.
+	// GCDiscardRatio is passed to RunValueLogGC; default 0.5 (badger only).
 	GCDiscardRatio float64
 	// Clock drives the GC ticker; nil means the real clock.
 	Clock clock.Clock
-	// Logger receives badger's warnings and GC results; nil means slog.Default().
+	// Logger receives the engine's warnings and GC results; nil means
+	// slog.Default().
 	Logger *slog.Logger
 	// Unsynced commits without waiting for the disk: a process crash loses
-	// nothing, a power loss may lose acknowledged writes. Only for bulk
+	// nothing, a power loss may lose acknowledged writes (on PostgreSQL:
+	// synchronous_commit off for this store's sessions). Only for bulk
 	// loads that are synced once at the end (Close, or DB.Sync) — tests and
 	// benchmarks that build a fleet — never for a serving ledger.
 	Unsynced bool
@@ -63,140 +74,99 @@ type Options struct {
 	onGC func() // test hook: called after each GC pass
 }
 
-// DB is an open store. Close stops the GC ticker, then closes badger.
+// engine is what a storage engine implements; DB and Txn add the typed
+// helpers once over it.
+type engine interface {
+	// update runs fn in a read-write transaction and commits it if fn
+	// returns nil. An engine may run fn more than once (a retried
+	// serialization failure); only the last run's writes are applied.
+	update(fn func(engineTxn) error) error
+	// view runs fn in a read-only transaction over one snapshot.
+	view(fn func(engineTxn) error) error
+	sync() error
+	close() error
+	bulkLoad(next func() (k, v []byte, ok bool)) error
+}
+
+// engineTxn is one transaction of an engine.
+type engineTxn interface {
+	// get returns a value the caller may keep; found false when k is
+	// missing.
+	get(k []byte) (v []byte, found bool, err error)
+	has(k []byte) (bool, error)
+	put(k, v []byte) error
+	del(k []byte) error
+	// scan calls fn for the keys with prefix p that are >= start, in key
+	// order; k and v are valid only during fn. withValues false passes nil
+	// values; inPlace reads values one at a time where the engine can.
+	scan(p, start []byte, withValues, inPlace bool, fn func(k, v []byte) (bool, error)) error
+	// reverse calls fn for the keys with prefix p below before (nil: all),
+	// last first; k and v are copies.
+	reverse(p, before []byte, fn func(k, v []byte) (bool, error)) error
+}
+
+// DB is an open store.
 type DB struct {
-	db      *badger.DB
-	log     *slog.Logger
-	ratio   float64
-	stop    chan struct{}
-	done    chan struct{}
-	closeMu sync.Once
-	gcRuns  func() // test hook: called after each GC pass
+	eng engine
 }
 
-func badgerOptions(o Options) badger.Options {
-	bo := badger.DefaultOptions(o.Dir).
-		WithSyncWrites(!o.Unsynced). // the ledger is money: survive power loss
-		WithLogger(badgerLogger{o.Logger}).
-		WithMetricsEnabled(false).
-		WithNumCompactors(2)
-	switch o.Profile {
-	case ProfileSmall:
-		bo = bo.WithMemTableSize(8 << 20).WithNumMemtables(2).
-			WithNumLevelZeroTables(2).WithNumLevelZeroTablesStall(4).
-			WithBaseTableSize(1 << 20).WithBaseLevelSize(4 << 20).
-			WithValueLogFileSize(16 << 20).WithBlockCacheSize(4 << 20).
-			WithValueThreshold(1 << 10)
+// OpenEngine opens the store named by spec: "" or "badger" is badger in
+// o.Dir (Open); a postgres:// or postgresql:// URL is PostgreSQL
+// (OpenPostgres).
+func OpenEngine(ctx context.Context, spec string, o Options) (*DB, error) {
+	switch {
+	case spec == "" || spec == "badger":
+		return Open(o)
+	case IsPostgresURL(spec):
+		return OpenPostgres(ctx, spec, o)
 	default:
-		// Values (licenses, audit entries) are a few hundred bytes: keep
-		// them in the LSM tree, where a filtered list reads them without
-		// a value-log seek. 32 MiB memtables keep the largest transaction
-		// (a bulk create or sell of 1000 licenses) well inside one.
-		bo = bo.WithMemTableSize(32 << 20).WithNumMemtables(3).
-			WithNumLevelZeroTables(4).WithNumLevelZeroTablesStall(8).
-			WithBaseTableSize(4 << 20).WithBaseLevelSize(16 << 20).
-			WithValueLogFileSize(128 << 20).WithBlockCacheSize(64 << 20).
-			WithValueThreshold(4 << 10)
-	}
-	return bo
-}
-
-// Open opens (creating if needed) the store in o.Dir and starts value-log GC.
-func Open(o Options) (*DB, error) {
-	if o.Dir == "" {
-		return nil, errors.New("store: no directory")
-	}
-	if o.Logger == nil {
-		o.Logger = slog.Default()
-	}
-	if o.GCInterval <= 0 {
-		o.GCInterval = 10 * time.Minute
-	}
-	if o.GCDiscardRatio <= 0 || o.GCDiscardRatio >= 1 {
-		o.GCDiscardRatio = 0.5
-	}
-	bdb, err := badger.Open(badgerOptions(o))
-	if err != nil {
-		return nil, fmt.Errorf("store: open %s: %w", o.Dir, err)
-	}
-	d := &DB{db: bdb, log: o.Logger, ratio: o.GCDiscardRatio, stop: make(chan struct{}), done: make(chan struct{}), gcRuns: o.onGC}
-	go d.gcLoop(clock.OrReal(o.Clock).NewTicker(o.GCInterval))
-	return d, nil
-}
-
-// gcLoop runs value-log GC on every tick. One RunValueLogGC call frees at
-// most one file, so each pass loops until badger has nothing to rewrite.
-func (d *DB) gcLoop(t clock.Ticker) {
-	defer close(d.done)
-	defer t.Stop()
-	for {
-		select {
-		case <-d.stop:
-			return
-		case <-t.C():
-			n := 0
-			for n < 100 && d.db.RunValueLogGC(d.ratio) == nil {
-				n++
-			}
-			if n > 0 {
-				d.log.Info("value log gc", "files_rewritten", n)
-			}
-			if d.gcRuns != nil {
-				d.gcRuns()
-			}
-		}
+		return nil, fmt.Errorf("store: unknown store %q: use badger or a postgres:// URL", RedactURL(spec))
 	}
 }
 
-// Close stops GC and closes badger. It is safe to call more than once.
-func (d *DB) Close() error {
-	var err error
-	d.closeMu.Do(func() {
-		close(d.stop)
-		<-d.done
-		err = d.db.Close()
-	})
-	return err
+// IsPostgresURL reports whether spec names a PostgreSQL database.
+func IsPostgresURL(spec string) bool {
+	return strings.HasPrefix(spec, "postgres://") || strings.HasPrefix(spec, "postgresql://")
 }
+
+// Close closes the store. It is safe to call more than once.
+func (d *DB) Close() error { return d.eng.close() }
 
 // Sync flushes every committed write to disk (what an Unsynced store
 // defers).
-func (d *DB) Sync() error { return d.db.Sync() }
+func (d *DB) Sync() error { return d.eng.sync() }
 
 // Update runs fn in a read-write transaction and commits it (synced) if fn
-// returns nil; otherwise nothing fn wrote is applied.
+// returns nil; otherwise nothing fn wrote is applied. fn may run more than
+// once (PostgreSQL retries a transaction that lost a serialization
+// conflict), so it must touch nothing but the transaction, or reset what
+// it sets outside at its start.
 func (d *DB) Update(fn func(*Txn) error) error {
-	return d.db.Update(func(t *badger.Txn) error { return fn(&Txn{t: t}) })
+	return d.eng.update(func(t engineTxn) error { return fn(&Txn{t: t}) })
 }
 
 // View runs fn in a read-only transaction.
 func (d *DB) View(fn func(*Txn) error) error {
-	return d.db.View(func(t *badger.Txn) error { return fn(&Txn{t: t}) })
+	return d.eng.view(func(t engineTxn) error { return fn(&Txn{t: t}) })
 }
 
-// Txn is one badger transaction with typed helpers.
-type Txn struct{ t *badger.Txn }
+// Txn is one transaction with typed helpers.
+type Txn struct{ t engineTxn }
 
 // Get returns a copy of the value at k, or ErrNotFound.
 func (x *Txn) Get(k []byte) ([]byte, error) {
-	it, err := x.t.Get(k)
-	if errors.Is(err, badger.ErrKeyNotFound) {
-		return nil, ErrNotFound
-	}
+	v, ok, err := x.t.get(k)
 	if err != nil {
 		return nil, fmt.Errorf("store: get: %w", err)
 	}
-	return it.ValueCopy(nil)
+	if !ok {
+		return nil, ErrNotFound
+	}
+	return v, nil
 }
 
 // Has reports whether k exists.
-func (x *Txn) Has(k []byte) (bool, error) {
-	_, err := x.t.Get(k)
-	if errors.Is(err, badger.ErrKeyNotFound) {
-		return false, nil
-	}
-	return err == nil, err
-}
+func (x *Txn) Has(k []byte) (bool, error) { return x.t.has(k) }
 
 // GetJSON decodes the value at k into v.
 func (x *Txn) GetJSON(k []byte, v any) error {
@@ -212,7 +182,7 @@ func (x *Txn) GetJSON(k []byte, v any) error {
 
 // Put sets k to v.
 func (x *Txn) Put(k, v []byte) error {
-	if err := x.t.Set(k, v); err != nil {
+	if err := x.t.put(k, v); err != nil {
 		return fmt.Errorf("store: set: %w", err)
 	}
 	return nil
@@ -229,7 +199,7 @@ func (x *Txn) PutJSON(k []byte, v any) error {
 
 // Delete removes k; deleting a missing key is not an error.
 func (x *Txn) Delete(k []byte) error {
-	if err := x.t.Delete(k); err != nil {
+	if err := x.t.del(k); err != nil {
 		return fmt.Errorf("store: delete: %w", err)
 	}
 	return nil
@@ -240,69 +210,36 @@ func (x *Txn) Delete(k []byte) error {
 // keys only. fn returns false to stop. k and v are valid only during the
 // call (no copy per entry): fn copies what it keeps.
 func (x *Txn) Scan(p, after []byte, withValues bool, fn func(k, v []byte) (bool, error)) error {
-	o := badger.DefaultIteratorOptions
-	o.Prefix = p
-	o.PrefetchValues = withValues
-	it := x.t.NewIterator(o)
-	defer it.Close()
-	start := p
-	if after != nil {
-		start = append(append([]byte{}, after...), 0)
+	return x.t.scan(p, scanStart(p, after), withValues, false, fn)
+}
+
+// ScanInPlace is Scan with values, read one at a time where they lie
+// instead of prefetched: for long walks over many small values (a month
+// of hourly counts per device in a report), where prefetching copies
+// every value ahead of its use. k and v are valid only during fn.
+func (x *Txn) ScanInPlace(p, after []byte, fn func(k, v []byte) (bool, error)) error {
+	return x.t.scan(p, scanStart(p, after), true, true, fn)
+}
+
+// scanStart is the first key a scan of p after after may return (an after
+// below the prefix starts at the prefix).
+func scanStart(p, after []byte) []byte {
+	if after == nil || bytes.Compare(after, p) < 0 {
+		return p
 	}
-	for it.Seek(start); it.ValidForPrefix(p); it.Next() {
-		item := it.Item()
-		var more bool
-		var err error
-		if withValues {
-			verr := item.Value(func(v []byte) error {
-				more, err = fn(item.Key(), v)
-				return nil
-			})
-			if verr != nil {
-				return fmt.Errorf("store: scan: %w", verr)
-			}
-		} else {
-			more, err = fn(item.Key(), nil)
-		}
-		if err != nil || !more {
-			return err
-		}
-	}
-	return nil
+	return append(append([]byte{}, after...), 0)
 }
 
 // Reverse calls fn for keys with prefix p from the last backwards, starting
 // below before (nil: from the end).
 func (x *Txn) Reverse(p, before []byte, fn func(k, v []byte) (bool, error)) error {
-	o := badger.DefaultIteratorOptions
-	o.Prefix = p
-	o.Reverse = true
-	it := x.t.NewIterator(o)
-	defer it.Close()
-	start := append(append([]byte{}, p...), 0xff)
-	if before != nil {
-		start = before
-	}
-	for it.Seek(start); it.ValidForPrefix(p); it.Next() {
-		item := it.Item()
-		if before != nil && bytes.Equal(item.Key(), before) {
-			continue
-		}
-		v, err := item.ValueCopy(nil)
-		if err != nil {
-			return fmt.Errorf("store: scan: %w", err)
-		}
-		more, err := fn(item.KeyCopy(nil), v)
-		if err != nil || !more {
-			return err
-		}
-	}
-	return nil
+	return x.t.reverse(p, before, fn)
 }
 
 // NextSeq increments the named counter inside the transaction and returns
-// the new value (1 for a fresh counter). Writers of one counter are
-// serialized by the caller, so the counter never conflicts.
+// the new value (1 for a fresh counter). On badger the ledger serializes
+// the writers of one counter; on PostgreSQL two replicas taking the same
+// counter conflict and one of them is retried.
 func (x *Txn) NextSeq(name string) (int64, error) {
 	k := CounterKey(name)
 	var n int64
@@ -318,20 +255,4 @@ func (x *Txn) NextSeq(name string) (int64, error) {
 	}
 	n++
 	return n, x.Put(k, []byte(strconv.FormatInt(n, 10)))
-}
-
-// badgerLogger sends badger's warnings and errors to slog; its info and
-// debug chatter (compaction progress) is dropped.
-type badgerLogger struct{ l *slog.Logger }
-
-func (b badgerLogger) Errorf(f string, a ...any)   { b.log().Error("badger: " + fmt.Sprintf(f, a...)) }
-func (b badgerLogger) Warningf(f string, a ...any) { b.log().Warn("badger: " + fmt.Sprintf(f, a...)) }
-func (badgerLogger) Infof(string, ...any)          {}
-func (badgerLogger) Debugf(string, ...any)         {}
-
-func (b badgerLogger) log() *slog.Logger {
-	if b.l == nil {
-		return slog.Default()
-	}
-	return b.l
 }

@@ -227,7 +227,7 @@ func TestGCRunsOnTickerAndStopsOnClose(t *testing.T) {
 		t.Fatal(err)
 	}
 	select {
-	case <-db.done:
+	case <-db.eng.(*badgerEngine).done:
 	default:
 		t.Fatal("GC loop still running after Close")
 	}
