@@ -1,6 +1,7 @@
 package api
 
 import (
+	"context"
 	"net/http"
 
 	"github.com/tollgate-iot/tollgate/server/internal/ledger"
@@ -8,27 +9,16 @@ import (
 )
 
 func (a *API) licenseNotices(w http.ResponseWriter, r *http.Request) {
-	id, err := pathID(r, "id")
-	if err == nil {
-		err = readQuery(r).err()
-	}
-	if err != nil {
-		a.fail(w, r, err)
-		return
-	}
-	ns, err := a.lg.ListNotices(r.Context(), actor(r), id)
-	if err != nil {
-		a.fail(w, r, err)
-		return
-	}
-	out := wire.NoticeList{Notices: make([]wire.Notice, len(ns))}
-	for i := range ns {
-		out.Notices[i] = toNotice(&ns[i])
-	}
-	a.render(w, http.StatusOK, out)
+	a.listNotices(w, r, a.lg.ListNotices)
 }
 
 func (a *API) customerNotices(w http.ResponseWriter, r *http.Request) {
+	a.listNotices(w, r, a.lg.ListCustomerNotices)
+}
+
+// listNotices answers the notices list of the license or customer named
+// by the path (no query parameters).
+func (a *API) listNotices(w http.ResponseWriter, r *http.Request, list func(context.Context, ledger.Actor, string) ([]ledger.Notice, error)) {
 	id, err := pathID(r, "id")
 	if err == nil {
 		err = readQuery(r).err()
@@ -37,7 +27,7 @@ func (a *API) customerNotices(w http.ResponseWriter, r *http.Request) {
 		a.fail(w, r, err)
 		return
 	}
-	ns, err := a.lg.ListCustomerNotices(r.Context(), actor(r), id)
+	ns, err := list(r.Context(), actor(r), id)
 	if err != nil {
 		a.fail(w, r, err)
 		return

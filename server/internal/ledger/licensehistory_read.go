@@ -65,11 +65,22 @@ func (o *op) historyOf(id string) ([]HistoryEntry, error) {
 // before the ledger kept history) a "seeded" entry with its state at the
 // time of seeding, once: the first open of a store marks it seeded.
 func (lg *Ledger) seedHistory() error {
+	return lg.eachLicenseOnce(store.HistorySeededKey(), (*op).seedLicense)
+}
+
+// eachLicenseOnce is a migration at open: unless doneKey is set, it runs
+// fn over every license, seedBatch licenses a transaction, and sets
+// doneKey with the last batch. Where a batch ended is kept outside the
+// transaction only once it committed, so a transaction the store runs
+// again (a PostgreSQL serialization retry) redoes its own batch.
+func (lg *Ledger) eachLicenseOnce(doneKey []byte, fn func(o *op, l *License) error) error {
 	var after []byte
 	for {
+		var next []byte
 		done := false
 		err := lg.db.Update(func(x *store.Txn) error {
-			if ok, err := x.Has(store.HistorySeededKey()); err != nil || ok {
+			next, done = nil, false
+			if ok, err := x.Has(doneKey); err != nil || ok {
 				done = ok
 				return err
 			}
@@ -83,7 +94,7 @@ func (lg *Ledger) seedHistory() error {
 				if err := jsonUnmarshal(v, &l); err != nil {
 					return false, err
 				}
-				after = append(after[:0], k...)
+				next = append(next[:0], k...)
 				ls = append(ls, l)
 				return true, nil
 			})
@@ -91,19 +102,20 @@ func (lg *Ledger) seedHistory() error {
 				return err
 			}
 			for i := range ls {
-				if err := o.seedLicense(&ls[i]); err != nil {
+				if err := fn(o, &ls[i]); err != nil {
 					return err
 				}
 			}
 			if len(ls) < seedBatch {
 				done = true
-				return x.Put(store.HistorySeededKey(), []byte(o.now.Format(time.RFC3339)))
+				return x.Put(doneKey, []byte(o.now.Format(time.RFC3339)))
 			}
 			return nil
 		})
 		if err != nil || done {
 			return err
 		}
+		after = next
 	}
 }
 

@@ -2,16 +2,12 @@ package ledger
 
 import (
 	"errors"
-	"io"
-	"log/slog"
 	"slices"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/tollgate-iot/tollgate/server/internal/keys"
 	"github.com/tollgate-iot/tollgate/server/internal/store"
-	"github.com/tollgate-iot/tollgate/shared/clock"
 )
 
 // walkNotices moves the clock in steps to until, running the scheduler's
@@ -326,31 +322,12 @@ func TestNoticeTextNamesTheEnd(t *testing.T) {
 // days from its end gets its 1-day warning on time, not the 30-, 15- and
 // 7-day ones late.
 func TestNoticesSeededWithoutMailingThePast(t *testing.T) {
-	dir := t.TempDir()
-	clk := clock.NewFake(epoch)
-	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
-	ks, _ := keys.Open(t.TempDir(), clk)
-	ks.Rotate()
-	open := func() (*Ledger, *store.DB) {
-		db, err := store.Open(store.Options{Dir: dir, Profile: store.ProfileSmall, Clock: clk, Logger: quiet})
-		if err != nil {
-			t.Fatal(err)
-		}
-		lg, err := New(Options{DB: db, Clock: clk, Keys: ks, Logger: quiet})
-		if err != nil {
-			t.Fatal(err)
-		}
-		return lg, db
-	}
-	lg, db := open()
-	if _, _, _, err := lg.Bootstrap(ctx, "Vendor", "ops@vendor.test"); err != nil {
-		t.Fatal(err)
-	}
-	e := &env{t: t, lg: lg, clk: clk, ks: ks, root: admin("root")}
+	r := newReopenable(t)
+	e := r.e
 	dist, acme, _, _ := e.tree()
 	l := e.create(dist, renewOff("acme", 1))
 	// Make the store one from before notices.
-	err := db.Update(func(x *store.Txn) error {
+	err := r.db.Update(func(x *store.Txn) error {
 		var raw License
 		if err := x.GetJSON(store.LicenseKey(l.ID), &raw); err != nil {
 			return err
@@ -367,10 +344,8 @@ func TestNoticesSeededWithoutMailingThePast(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	db.Close()
-	clk.Set(l.End.Add(-3 * Day))
-	lg, _ = open()
-	e.lg = lg
+	e.clk.Set(l.End.Add(-3 * Day))
+	r.reopen()
 	e.walkNotices(time.Hour, l.End.Add(-12*time.Hour))
 	if got := noticeKinds(e.notices(acme, l.ID)); !slices.Equal(got, []string{NoticeExpiring1}) {
 		t.Fatalf("after the upgrade: %v, want only the 1-day warning", got)

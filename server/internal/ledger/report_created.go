@@ -135,54 +135,16 @@ func (o *op) createdRow(a Actor, l *License, rec *issuedRecord) CreatedRow {
 // into it, in batches, once: the customer it was created for is the owner
 // its first history entry names (its owner now when it has none).
 func (lg *Ledger) seedIssued() error {
-	var after []byte
-	for {
-		done := false
-		err := lg.db.Update(func(x *store.Txn) error {
-			if ok, err := x.Has(store.IssuedSeededKey()); err != nil || ok {
-				done = ok
-				return err
-			}
-			o := lg.newOp(x)
-			var ls []License
-			err := x.Scan(store.LicenseAll(), after, true, func(k, v []byte) (bool, error) {
-				if len(ls) == seedBatch {
-					return false, nil
-				}
-				var l License
-				if err := jsonUnmarshal(v, &l); err != nil {
-					return false, err
-				}
-				after = append(after[:0], k...)
-				ls = append(ls, l)
-				return true, nil
-			})
-			if err != nil {
-				return err
-			}
-			for i := range ls {
-				l := &ls[i]
-				if l.IssuedBy == "" || l.CreatedAt.IsZero() || l.TransferredFrom != "" {
-					continue // a trial, or a transfer's replacement: not bought
-				}
-				owner, err := o.firstOwner(l)
-				if err != nil {
-					return err
-				}
-				if err := o.indexIssued(l, owner, ""); err != nil {
-					return err
-				}
-			}
-			if len(ls) < seedBatch {
-				done = true
-				return x.Put(store.IssuedSeededKey(), []byte(o.now.Format(time.RFC3339)))
-			}
-			return nil
-		})
-		if err != nil || done {
+	return lg.eachLicenseOnce(store.IssuedSeededKey(), func(o *op, l *License) error {
+		if l.IssuedBy == "" || l.CreatedAt.IsZero() || l.TransferredFrom != "" {
+			return nil // a trial, or a transfer's replacement: not bought
+		}
+		owner, err := o.firstOwner(l)
+		if err != nil {
 			return err
 		}
-	}
+		return o.indexIssued(l, owner, "")
+	})
 }
 
 // firstOwner is the owner l's oldest history entry names, or its owner now.

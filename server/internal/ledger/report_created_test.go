@@ -2,15 +2,11 @@ package ledger
 
 import (
 	"errors"
-	"io"
-	"log/slog"
 	"slices"
 	"testing"
 	"time"
 
-	"github.com/tollgate-iot/tollgate/server/internal/keys"
 	"github.com/tollgate-iot/tollgate/server/internal/store"
-	"github.com/tollgate-iot/tollgate/shared/clock"
 )
 
 var march = time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC)
@@ -109,34 +105,15 @@ func sorted(s []string) []string {
 // predate the issued index gets them indexed at open, with the customer
 // each was created for taken from its history (not its owner now).
 func TestCreatedIndexSeededOnceForAnOlderStore(t *testing.T) {
-	dir := t.TempDir()
-	clk := clock.NewFake(epoch)
-	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
-	ks, _ := keys.Open(t.TempDir(), clk)
-	ks.Rotate()
-	open := func() (*Ledger, *store.DB) {
-		db, err := store.Open(store.Options{Dir: dir, Profile: store.ProfileSmall, Clock: clk, Logger: quiet})
-		if err != nil {
-			t.Fatal(err)
-		}
-		lg, err := New(Options{DB: db, Clock: clk, Keys: ks, Logger: quiet})
-		if err != nil {
-			t.Fatal(err)
-		}
-		return lg, db
-	}
-	lg, db := open()
-	if _, _, _, err := lg.Bootstrap(ctx, "Vendor", "ops@vendor.test"); err != nil {
-		t.Fatal(err)
-	}
-	e := &env{t: t, lg: lg, clk: clk, ks: ks, root: admin("root")}
+	r := newReopenable(t)
+	e := r.e
 	dist, acme, _, _ := e.tree()
 	sold := e.create(dist, std("acme"))
 	// Created for acme, then returned up to dist: created_for stays acme.
-	if _, err := lg.Return(ctx, acme, BatchInput{IDs: []string{sold.ID}}); err != nil {
+	if _, err := e.lg.Return(ctx, acme, BatchInput{IDs: []string{sold.ID}}); err != nil {
 		t.Fatal(err)
 	}
-	err := db.Update(func(x *store.Txn) error {
+	err := r.db.Update(func(x *store.Txn) error {
 		var ks [][]byte
 		if err := x.Scan([]byte("li/"), nil, false, func(k, _ []byte) (bool, error) {
 			ks = append(ks, append([]byte{}, k...))
@@ -157,10 +134,8 @@ func TestCreatedIndexSeededOnceForAnOlderStore(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	db.Close()
-	lg, _ = open()
-	e.lg = lg
-	rows, _, err := lg.ReportCreated(ctx, dist, CreatedQuery{Month: march})
+	r.reopen()
+	rows, _, err := e.lg.ReportCreated(ctx, dist, CreatedQuery{Month: march})
 	if err != nil || len(rows) != 1 || rows[0].LicenseID != sold.ID || rows[0].CreatedFor != "acme" || rows[0].CustomerID != "dist" {
 		t.Fatalf("after seeding: %+v, %v", rows, err)
 	}
