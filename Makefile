@@ -11,7 +11,7 @@ BENCHCOUNT ?= 5
 # bridge) run once with their own sizes.
 MICROBENCH := ./shared/... ./agent/internal/gate ./agent/internal/effclock
 
-.PHONY: help build test bench fuzz certs run clean
+.PHONY: help build test test-postgres bench fuzz certs run clean
 
 help: ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-8s %s\n", $$1, $$2}'
@@ -27,6 +27,9 @@ test: ## gofmt check, go vet, go test -race ./... (unit, integration and end-to-
 	@scripts/need-mosquitto.sh
 	@scripts/need-chromium.sh
 	$(GO) test -race -timeout 9m ./...
+
+test-postgres: ## the ledger and API suites again with the ledger on PostgreSQL (127.0.0.1:5432, a throwaway database per test; docs/deploy.md)
+	TOLLGATE_TEST_STORE=postgres $(GO) test -timeout 15m ./server/internal/ledger ./server/internal/api
 
 bench: ## run the benchmarks and print the table with the speed-target ratios
 	@rm -f bench.txt

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/tollgate-iot/tollgate/server/internal/ledger"
+	"github.com/tollgate-iot/tollgate/server/internal/store/storetest"
 	"github.com/tollgate-iot/tollgate/shared/syncproto"
 	"github.com/tollgate-iot/tollgate/shared/token"
 )
@@ -283,6 +284,9 @@ func TestReconcileUsageReceipt(t *testing.T) {
 // is held is acked, nothing is half-applied — and the agent's resends
 // converge to exact totals.
 func TestSyncReportTooBigForOneTransaction(t *testing.T) {
+	if storetest.Engine() == "postgres" {
+		t.Skip("sized for badger's small-profile transaction limit; a PostgreSQL transaction holds 64 MiB (store.PostgresMaxTxnBytes), which no sync report reaches")
+	}
 	const n = 1000
 	e := newSyncEnv(t, 2000)
 	lic, t0 := e.lic["dev-a"], e.clk.Now()
