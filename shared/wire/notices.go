@@ -27,9 +27,12 @@ type Notice struct {
 	IssuedAt   time.Time `json:"issued_at"`
 	// Collapsed names earlier notices of the same end that fell due while
 	// the server was down; only this one was sent.
-	Collapsed []string    `json:"collapsed,omitempty"`
-	Summary   string      `json:"summary"`
-	Email     NoticeEmail `json:"email"`
+	Collapsed []string `json:"collapsed,omitempty"`
+	// Subject is what a notice about no license or device is about (a
+	// disabled webhook endpoint's URL).
+	Subject string      `json:"subject,omitempty"`
+	Summary string      `json:"summary"`
+	Email   NoticeEmail `json:"email"`
 }
 
 // NoticeList is GET /v1/licenses/{id}/notices, oldest first.

@@ -41,7 +41,7 @@ func (a *API) listNotices(w http.ResponseWriter, r *http.Request, list func(cont
 
 func toNotice(n *ledger.Notice) wire.Notice {
 	return wire.Notice{ID: n.ID, LicenseID: n.LicenseID, Serial: n.Serial, CustomerID: n.CustomerID, DeviceID: n.DeviceID,
-		Kind: n.Kind, End: n.End, DueAt: n.DueAt, IssuedAt: n.IssuedAt, Collapsed: n.Collapsed, Summary: n.Summary(),
+		Kind: n.Kind, End: n.End, DueAt: n.DueAt, IssuedAt: n.IssuedAt, Collapsed: n.Collapsed, Subject: n.Subject, Summary: n.Summary(),
 		Email: wire.NoticeEmail{State: n.Email.State, To: n.Email.To, Attempts: n.Email.Attempts, LastError: n.Email.LastError,
 			NextAt: n.Email.NextAt, SentAt: n.Email.SentAt}}
 }

@@ -314,6 +314,9 @@ func (o *op) endpointOutcome(w *Webhook, ok bool) error {
 		if err := o.x.PutJSON(store.WebhookKey(w.ID), w); err != nil {
 			return err
 		}
+		if err := o.noticeWebhookDisabled(w); err != nil {
+			return err
+		}
 		// Written first: the disabled endpoint is not told about itself.
 		return o.emit(EventWebhookDisabled, w.ID, "", map[string]string{"webhook_id": w.ID, "customer_id": w.CustomerID,
 			"url": w.URL, "reason": w.DisabledReason}, w.CustomerID)

@@ -69,6 +69,9 @@ type Notice struct {
 	// Collapsed names earlier notices of the same end that fell due while
 	// the server was down: only the latest is sent.
 	Collapsed []string `json:"collapsed,omitempty"`
+	// Subject is what a notice about no license or device is about (the
+	// URL of a disabled webhook endpoint).
+	Subject string `json:"subject,omitempty"`
 	Email     Email    `json:"email"`
 }
 
@@ -319,6 +322,8 @@ func noticeText(n *Notice) string {
 		return "Consumption report " + n.End.UTC().Format(monthLayout) + " for " + n.CustomerID
 	case NoticeDeductionFailed:
 		return "Device " + n.DeviceID + " could not pay the day of " + day + " and stopped sending"
+	case NoticeWebhookDisabled:
+		return "Webhook endpoint " + n.Subject + " was disabled: every delivery failed for days"
 	}
 	return b.String()
 }

@@ -16,3 +16,17 @@ func (o *op) noticeFailedDay(d *Device, rec *Deduction) error {
 	_, err := o.putNotice(n)
 	return err
 }
+
+// NoticeWebhookDisabled tells a customer (and the customer above it) by
+// e-mail that one of its webhook endpoints was disabled for failing for
+// days — its owner may have no other endpoint to hear webhook.disabled on.
+const NoticeWebhookDisabled = "webhook_disabled"
+
+// noticeWebhookDisabled writes the notice of w's disabling, once per
+// endpoint.
+func (o *op) noticeWebhookDisabled(w *Webhook) error {
+	n := &Notice{ID: noticeID("webhook:"+w.ID, NoticeWebhookDisabled, w.DisabledAt), CustomerID: w.CustomerID,
+		Kind: NoticeWebhookDisabled, End: w.DisabledAt, DueAt: o.now, IssuedAt: o.now, Subject: w.URL}
+	_, err := o.putNotice(n)
+	return err
+}

@@ -315,6 +315,11 @@ func TestDeliveryRetriesThenFails(t *testing.T) {
 	if got := e.deliveries(told); !slices.Equal(got, []string{EventWebhookDisabled}) {
 		t.Fatalf("the distributor's endpoint was told %v", got)
 	}
+	// The owner is told by e-mail too, once: it may have no other endpoint.
+	ns, _ := e.lg.ListCustomerNotices(ctx, acme, "acme")
+	if len(ns) != 1 || ns[0].Kind != NoticeWebhookDisabled || !strings.Contains(ns[0].Summary(), w.URL) {
+		t.Fatalf("acme's notices %+v", ns)
+	}
 	if _, err := e.lg.Redeliver(ctx, acme, "dlv_nope"); !errors.Is(err, ErrNotFound) {
 		t.Fatalf("redeliver unknown: %v", err)
 	}

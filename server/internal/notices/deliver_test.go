@@ -121,3 +121,20 @@ func TestMessageEscapesHTML(t *testing.T) {
 		t.Fatalf("message %+v", m)
 	}
 }
+
+// TestMessageOfDeviceAndEndpointNotices: a failed day names the device and
+// the day, a disabled endpoint its URL; neither has a license line.
+func TestMessageOfDeviceAndEndpointNotices(t *testing.T) {
+	failed := ledger.Notice{ID: "ntc_f", CustomerID: "acme", DeviceID: "press-01", Kind: ledger.NoticeDeductionFailed, End: t0,
+		Email: ledger.Email{To: []string{"billing@acme.test"}}}
+	m := Message(&failed)
+	if strings.Contains(m.Text, "License:") || !strings.Contains(m.Text, "Day:") || !strings.Contains(m.Subject, "press-01") ||
+		!strings.Contains(m.Text, "device unblacklist") {
+		t.Fatalf("failed day:\n%s", m.Text)
+	}
+	hook := ledger.Notice{ID: "ntc_w", CustomerID: "acme", Kind: ledger.NoticeWebhookDisabled, End: t0, Subject: "https://hooks.acme.test/t"}
+	m = Message(&hook)
+	if !strings.Contains(m.Subject, "https://hooks.acme.test/t") || !strings.Contains(m.Text, "Disabled:") || strings.Contains(m.HTML, "License") {
+		t.Fatalf("disabled endpoint:\n%s\n%s", m.Subject, m.Text)
+	}
+}

@@ -20,6 +20,8 @@ var what = map[string]string{
 	ledger.NoticeReminder:   "The license ended yesterday. A new license or a renewal brings the device back.",
 	ledger.NoticeDays30:     "At one day charged every 24 hours, the license's paid time and days run out then. Add days to keep the device running.",
 	ledger.NoticeDays7:      "At one day charged every 24 hours, the license's paid time and days run out then. Add days to keep the device running.",
+	ledger.NoticeWebhookDisabled: "Tollgate stopped calling the endpoint: every delivery to it failed for days. " +
+		"Fix the receiver, then create a new endpoint (tollgatectl webhook create); its events since are in tollgatectl webhook deliveries.",
 	ledger.NoticeDeductionFailed: "No license bound to the device had a day left to pay: the device blacklisted itself and sends no telemetry. " +
 		"Add days to its license (or bind one with days), then clear the blacklist (tollgatectl device unblacklist DEVICE).",
 }
@@ -47,8 +49,11 @@ type view struct {
 func Message(n *ledger.Notice) mail.Message {
 	v := view{Summary: n.Summary(), What: what[n.Kind], Serial: n.Serial, LicenseID: n.LicenseID, CustomerID: n.CustomerID,
 		DeviceID: n.DeviceID, EndLabel: "End", End: n.End.UTC().Format(time.RFC1123), ID: n.ID}
-	if n.Kind == ledger.NoticeDeductionFailed {
+	switch n.Kind {
+	case ledger.NoticeDeductionFailed:
 		v.EndLabel = "Day"
+	case ledger.NoticeWebhookDisabled:
+		v.EndLabel = "Disabled"
 	}
 	var text strings.Builder
 	text.WriteString(v.Summary + ".\n\n" + v.What + "\n\n")
