@@ -98,10 +98,18 @@ type licenseData struct {
 	License *ledger.LicenseView
 	History []ledger.HistoryEntry
 	More    bool
+	// Done is the notice after an action; Confirm names the action the
+	// page asks to confirm ("unbind"), "" for none.
+	Done, Confirm string
 }
 
 func (c *Console) license(w http.ResponseWriter, r *http.Request, s *ledger.Session) {
-	id := r.PathValue("id")
+	c.licensePage(w, r, s, r.PathValue("id"), http.StatusOK, nil, "")
+}
+
+// licensePage renders a license with its history, an optional refusal and
+// an optional confirm step.
+func (c *Console) licensePage(w http.ResponseWriter, r *http.Request, s *ledger.Session, id string, status int, perr *pageError, confirm string) {
 	l, err := c.lg.GetLicense(r.Context(), s.Actor, id)
 	if err != nil {
 		c.failErr(w, r, s, err)
@@ -112,7 +120,11 @@ func (c *Console) license(w http.ResponseWriter, r *http.Request, s *ledger.Sess
 		c.failErr(w, r, s, err)
 		return
 	}
-	c.render(w, http.StatusOK, "license", page{Title: "License " + l.Serial, Session: s, Data: licenseData{License: l, History: h, More: next != ""}})
+	d := licenseData{License: l, History: h, More: next != "", Confirm: confirm}
+	if perr == nil {
+		d.Done = doneNotices[r.URL.Query().Get("done")]
+	}
+	c.render(w, status, "license", page{Title: "License " + l.Serial, Session: s, Data: d, Error: perr})
 }
 
 type sellData struct {
