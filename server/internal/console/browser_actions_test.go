@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/ed25519"
 	"crypto/rand"
+	"fmt"
 	"testing"
 
 	"github.com/chromedp/chromedp"
@@ -114,5 +115,61 @@ func TestConsoleBindRefusalShowsAPICode(t *testing.T) {
 	}
 	if l, _ := w.lg.GetLicense(context.Background(), w.actor["acme"], w.acmeLicense.ID); l.DeviceID != "" {
 		t.Fatalf("bound to %q", l.DeviceID)
+	}
+}
+
+// TestConsoleBatchLockByCheckbox: acme's admin ticks two of its three
+// licenses in the list and locks them; the confirm step lists the two and
+// changes nothing; after the confirm each row says locked and the ledger
+// holds exactly those two locked.
+func TestConsoleBatchLockByCheckbox(t *testing.T) {
+	w := newWorld(t)
+	bg := context.Background()
+	ls, _, err := w.lg.ListLicenses(bg, w.actor["acme"], ledger.LicenseFilter{CustomerID: "acme", Type: token.TypeStandard})
+	if err != nil || len(ls) != 3 {
+		t.Fatalf("acme has %d standard licenses (%v), want 3", len(ls), err)
+	}
+	ctx := tab(t)
+	if err := w.signInBrowser(ctx, w.email["acme"], testPassword); err != nil {
+		t.Fatal(err)
+	}
+	if err := chromedp.Do(ctx, chromedp.Navigate(w.srv.URL+"/console/licenses?customer=acme&type=standard"), chromedp.WaitVisible(css("#batch-form")),
+		chromedp.Click(css("#tick-"+ls[0].ID)), chromedp.Click(css("#tick-"+ls[2].ID)),
+		chromedp.SetValue(css("#batch-action"), "lock"), submit(css("#batch-continue")), chromedp.WaitVisible(css("#confirm"))); err != nil {
+		t.Fatal(err)
+	}
+	listed, err := chromedp.Run(ctx, chromedp.Evaluate[[]string](`[...document.querySelectorAll('#batch tbody tr')].map(r => r.dataset.id)`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fmt.Sprint(listed) != fmt.Sprint([]string{ls[0].ID, ls[2].ID}) {
+		t.Fatalf("confirm step lists %v, want %s and %s", listed, ls[0].ID, ls[2].ID)
+	}
+	locked := func() []bool {
+		var out []bool
+		for _, l := range ls {
+			v, err := w.lg.GetLicense(bg, w.actor["acme"], l.ID)
+			if err != nil {
+				t.Fatal(err)
+			}
+			out = append(out, v.Locked)
+		}
+		return out
+	}
+	if got := locked(); got[0] || got[1] || got[2] {
+		t.Fatalf("the confirm step locked: %v", got)
+	}
+	if err := chromedp.Do(ctx, submit(css("#confirm")), chromedp.WaitVisible(css("#batch-done"))); err != nil {
+		t.Fatal(err)
+	}
+	outcomes, err := chromedp.Run(ctx, chromedp.Evaluate[[]string](`[...document.querySelectorAll('#batch tbody tr')].map(r => r.dataset.outcome)`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fmt.Sprint(outcomes) != "[ok ok]" {
+		t.Fatalf("outcomes %v", outcomes)
+	}
+	if got := locked(); !got[0] || got[1] || !got[2] {
+		t.Fatalf("locked in the ledger: %v, want [true false true]", got)
 	}
 }

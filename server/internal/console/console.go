@@ -131,6 +131,7 @@ func (c *Console) routes() {
 	m.HandleFunc("GET /console/{$}", c.authed(c.dashboard))
 	m.HandleFunc("GET /console/licenses", c.authed(c.licenses))
 	m.HandleFunc("GET /console/licenses/{id}", c.authed(c.license))
+	m.HandleFunc("POST /console/licenses/batch", c.authed(c.batch))
 	m.HandleFunc("POST /console/licenses/{id}/bind", c.authed(c.bind))
 	m.HandleFunc("POST /console/licenses/{id}/unbind", c.authed(c.unbind))
 	m.HandleFunc("GET /console/devices", c.authed(c.devices))

@@ -47,6 +47,8 @@ type licensesData struct {
 	Query       url.Values
 	Next, First string
 	Statuses    []ledger.Status
+	// Actions are the batch actions offered for the ticked rows.
+	Actions []batchAction
 }
 
 func (c *Console) licenses(w http.ResponseWriter, r *http.Request, s *ledger.Session) {
@@ -76,7 +78,7 @@ func (c *Console) licenses(w http.ResponseWriter, r *http.Request, s *ledger.Ses
 		c.failErr(w, r, s, err)
 		return
 	}
-	d := licensesData{Licenses: ls, Query: q, Statuses: allStatuses}
+	d := licensesData{Licenses: ls, Query: q, Statuses: allStatuses, Actions: batchActions}
 	if next != "" {
 		nq := url.Values{}
 		for k, v := range q {
