@@ -136,6 +136,9 @@ func (c *Console) routes() {
 	m.HandleFunc("POST /console/licenses/{id}/unbind", c.authed(c.unbind))
 	m.HandleFunc("GET /console/devices", c.authed(c.devices))
 	m.HandleFunc("GET /console/devices/{id}", c.authed(c.device))
+	m.HandleFunc("GET /console/customers", c.authed(c.customers))
+	m.HandleFunc("GET /console/sales", c.authed(c.sales))
+	m.HandleFunc("GET /console/audit", c.authed(c.audit))
 	m.HandleFunc("GET /console/sell", c.authed(c.sellPage))
 	m.HandleFunc("POST /console/sell", c.authed(c.sell))
 	m.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
