@@ -52,22 +52,7 @@ type licensesData struct {
 }
 
 func (c *Console) licenses(w http.ResponseWriter, r *http.Request, s *ledger.Session) {
-	q := url.Values{}
-	for _, k := range licenseFilterFields {
-		if v := r.URL.Query().Get(k); v != "" {
-			q.Set(k, v)
-		}
-	}
-	// Empty form fields are no filter: the API's parser sees only the set ones.
-	clean := r.Clone(r.Context())
-	cq := url.Values{}
-	for k, v := range q {
-		cq[k] = v
-	}
-	if cur := r.URL.Query().Get("cursor"); cur != "" {
-		cq.Set("cursor", cur)
-	}
-	clean.URL.RawQuery = cq.Encode()
+	q, clean := formQuery(r, licenseFilterFields...)
 	f, err := api.LicenseFilterOf(clean)
 	if err != nil {
 		c.failErr(w, r, s, err)
@@ -79,17 +64,7 @@ func (c *Console) licenses(w http.ResponseWriter, r *http.Request, s *ledger.Ses
 		return
 	}
 	d := licensesData{Licenses: ls, Query: q, Statuses: allStatuses, Actions: batchActions}
-	if next != "" {
-		nq := url.Values{}
-		for k, v := range q {
-			nq[k] = v
-		}
-		nq.Set("cursor", api.EncodeCursor(next))
-		d.Next = Prefix + "licenses?" + nq.Encode()
-	}
-	if f.Cursor != "" {
-		d.First = Prefix + "licenses?" + q.Encode()
-	}
+	d.Next, d.First = pageLinks("licenses", q, f.Cursor, next)
 	c.render(w, http.StatusOK, "licenses", page{Title: "Licenses", Session: s, Data: d})
 }
 
