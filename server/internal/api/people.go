@@ -52,3 +52,23 @@ func PageOf(r *http.Request) (int, string, error) {
 
 // QueryID reads an optional id parameter as the /v1 handlers do.
 func QueryID(r *http.Request, name string) (string, error) { return queryID(r.URL.Query(), name) }
+
+// SaleFilterOf reads a sales-record filter (from, to, license, method,
+// limit, cursor) with the names and checks of GET /v1/sales, for the web
+// console's sales page.
+func SaleFilterOf(r *http.Request) (ledger.SaleFilter, error) {
+	q := readQuery(r, "from", "to", "license", "method", "limit", "cursor")
+	f := ledger.SaleFilter{From: q.day("from", false), To: q.day("to", false), LicenseID: q.id("license"),
+		Kind: q.oneOf("method", ledger.SaleKinds...)}
+	q.period("from", f.From, "to", f.To)
+	f.Limit, f.Cursor = q.page()
+	return f, q.err()
+}
+
+// AuditPageOf reads limit and cursor, and refuses any other parameter, as
+// GET /v1/audit does.
+func AuditPageOf(r *http.Request) (int, string, error) {
+	q := readQuery(r, "limit", "cursor")
+	limit, cursor := q.page()
+	return limit, cursor, q.err()
+}

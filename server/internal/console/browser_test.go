@@ -71,7 +71,7 @@ func tab(t *testing.T) context.Context {
 			chromedp.ExecPath(chromiumPath), chromedp.UserDataDir(browser.dir),
 			chromedp.Flag("headless", true), chromedp.Flag("no-sandbox", true), chromedp.Flag("disable-gpu", true),
 			chromedp.Flag("disable-background-networking", true), chromedp.Flag("disable-component-update", true),
-			chromedp.Flag("no-first-run", true), chromedp.Flag("disable-sync", true),
+			chromedp.Flag("no-first-run", true), chromedp.Flag("disable-sync", true), chromedp.Flag("hide-scrollbars", true),
 		}
 		actx, acancel := chromedp.NewExecAllocator(context.Background(), opts...)
 		bctx, bcancel := chromedp.NewContext(actx)

@@ -47,25 +47,12 @@ type licensesData struct {
 	Query       url.Values
 	Next, First string
 	Statuses    []ledger.Status
+	// Actions are the batch actions offered for the ticked rows.
+	Actions []batchAction
 }
 
 func (c *Console) licenses(w http.ResponseWriter, r *http.Request, s *ledger.Session) {
-	q := url.Values{}
-	for _, k := range licenseFilterFields {
-		if v := r.URL.Query().Get(k); v != "" {
-			q.Set(k, v)
-		}
-	}
-	// Empty form fields are no filter: the API's parser sees only the set ones.
-	clean := r.Clone(r.Context())
-	cq := url.Values{}
-	for k, v := range q {
-		cq[k] = v
-	}
-	if cur := r.URL.Query().Get("cursor"); cur != "" {
-		cq.Set("cursor", cur)
-	}
-	clean.URL.RawQuery = cq.Encode()
+	q, clean := formQuery(r, licenseFilterFields...)
 	f, err := api.LicenseFilterOf(clean)
 	if err != nil {
 		c.failErr(w, r, s, err)
@@ -76,18 +63,8 @@ func (c *Console) licenses(w http.ResponseWriter, r *http.Request, s *ledger.Ses
 		c.failErr(w, r, s, err)
 		return
 	}
-	d := licensesData{Licenses: ls, Query: q, Statuses: allStatuses}
-	if next != "" {
-		nq := url.Values{}
-		for k, v := range q {
-			nq[k] = v
-		}
-		nq.Set("cursor", api.EncodeCursor(next))
-		d.Next = Prefix + "licenses?" + nq.Encode()
-	}
-	if f.Cursor != "" {
-		d.First = Prefix + "licenses?" + q.Encode()
-	}
+	d := licensesData{Licenses: ls, Query: q, Statuses: allStatuses, Actions: batchActions}
+	d.Next, d.First = pageLinks("licenses", q, f.Cursor, next)
 	c.render(w, http.StatusOK, "licenses", page{Title: "Licenses", Session: s, Data: d})
 }
 
@@ -98,10 +75,18 @@ type licenseData struct {
 	License *ledger.LicenseView
 	History []ledger.HistoryEntry
 	More    bool
+	// Done is the notice after an action; Confirm names the action the
+	// page asks to confirm ("unbind"), "" for none.
+	Done, Confirm string
 }
 
 func (c *Console) license(w http.ResponseWriter, r *http.Request, s *ledger.Session) {
-	id := r.PathValue("id")
+	c.licensePage(w, r, s, r.PathValue("id"), http.StatusOK, nil, "")
+}
+
+// licensePage renders a license with its history, an optional refusal and
+// an optional confirm step.
+func (c *Console) licensePage(w http.ResponseWriter, r *http.Request, s *ledger.Session, id string, status int, perr *pageError, confirm string) {
 	l, err := c.lg.GetLicense(r.Context(), s.Actor, id)
 	if err != nil {
 		c.failErr(w, r, s, err)
@@ -112,7 +97,11 @@ func (c *Console) license(w http.ResponseWriter, r *http.Request, s *ledger.Sess
 		c.failErr(w, r, s, err)
 		return
 	}
-	c.render(w, http.StatusOK, "license", page{Title: "License " + l.Serial, Session: s, Data: licenseData{License: l, History: h, More: next != ""}})
+	d := licenseData{License: l, History: h, More: next != "", Confirm: confirm}
+	if perr == nil {
+		d.Done = doneNotices[r.URL.Query().Get("done")]
+	}
+	c.render(w, status, "license", page{Title: "License " + l.Serial, Session: s, Data: d, Error: perr})
 }
 
 type sellData struct {
