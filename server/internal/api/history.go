@@ -31,12 +31,8 @@ func (a *API) batch(sell bool) http.HandlerFunc {
 }
 
 func (a *API) listSales(w http.ResponseWriter, r *http.Request) {
-	q := readQuery(r, "from", "to", "license", "method", "limit", "cursor")
-	f := ledger.SaleFilter{From: q.day("from", false), To: q.day("to", false), LicenseID: q.id("license"),
-		Kind: q.oneOf("method", ledger.SaleKinds...)}
-	q.period("from", f.From, "to", f.To)
-	f.Limit, f.Cursor = q.page()
-	if err := q.err(); err != nil {
+	f, err := SaleFilterOf(r)
+	if err != nil {
 		a.fail(w, r, err)
 		return
 	}
@@ -53,9 +49,8 @@ func (a *API) listSales(w http.ResponseWriter, r *http.Request) {
 }
 
 func (a *API) listAudit(w http.ResponseWriter, r *http.Request) {
-	q := readQuery(r, "limit", "cursor")
-	limit, cursor := q.page()
-	if err := q.err(); err != nil {
+	limit, cursor, err := AuditPageOf(r)
+	if err != nil {
 		a.fail(w, r, err)
 		return
 	}
