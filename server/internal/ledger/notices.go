@@ -72,7 +72,7 @@ type Notice struct {
 	// Subject is what a notice about no license or device is about (the
 	// URL of a disabled webhook endpoint).
 	Subject string `json:"subject,omitempty"`
-	Email     Email    `json:"email"`
+	Email   Email  `json:"email"`
 }
 
 // noticeID is the id of the notice of kind about license's end.
