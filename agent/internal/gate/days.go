@@ -54,7 +54,7 @@ func (g *Gate) deduct(d *Device, l *License, eff int64) error {
 	}
 	d.dedSeq = rec.Seq
 	l.charged++
-	l.paidUntil = rec.PaidUntil * int64(time.Second)
+	l.paidFrom, l.paidUntil = rec.At*int64(time.Second), rec.PaidUntil*int64(time.Second)
 	g.log.Info("day deducted", "device_id", d.ID, "license_id", rec.LicenseID, "seq", rec.Seq, "days_after", rec.DaysAfter)
 	return nil
 }

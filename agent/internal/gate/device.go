@@ -23,10 +23,11 @@ type Spec struct {
 type License struct {
 	Tok  *token.License
 	Text string
-	// charged counts local deductions above Tok.DaysThroughSeq; paidUntil
-	// is the end of the last bought day (Unix ns). Guarded by Device.mu.
-	charged   int64
-	paidUntil int64
+	// charged counts local deductions above Tok.DaysThroughSeq; paidFrom
+	// and paidUntil are the start and end of the last bought day (Unix
+	// ns). Guarded by Device.mu.
+	charged             int64
+	paidFrom, paidUntil int64
 }
 
 // Available returns the days still pre-authorized (day licenses); the

@@ -164,7 +164,9 @@ func (g *Gate) setTokens(d *Device, toks []Token, deductions []store.Deduction) 
 			if rec.Seq > l.Tok.DaysThroughSeq {
 				l.charged++
 			}
-			l.paidUntil = max(l.paidUntil, rec.PaidUntil*int64(time.Second))
+			if until := rec.PaidUntil * int64(time.Second); until > l.paidUntil {
+				l.paidFrom, l.paidUntil = rec.At*int64(time.Second), until
+			}
 		}
 		// The next local deduction must be numbered above what the server
 		// already accounted, or it would not be charged against Days.
@@ -315,6 +317,13 @@ func (g *Gate) decide(d *Device, dec *Decision, tamper bool) Reason {
 	l, r := g.payer(d, lics, usable, dec.Eff)
 	if r != OK {
 		return r
+	}
+	if l.paidFrom > dec.Eff {
+		// Another decision of the device charged this day while this one
+		// waited for the lock, at its own, later reading of the clock: the
+		// sample is stamped at the day's start, not before it (between two
+		// paid days, which no day would pay for).
+		dec.Eff, dec.Hour = l.paidFrom, l.paidFrom/int64(time.Hour)
 	}
 	dec.License = l
 	if limit := l.Tok.MaxSamplesPerHour * limits.BudgetWindowHours; limit > 0 && d.used(dec.Hour) >= limit {

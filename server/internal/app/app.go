@@ -17,7 +17,6 @@ import (
 	"github.com/tollgate-iot/tollgate/server/internal/ledger"
 	"github.com/tollgate-iot/tollgate/server/internal/mail"
 	"github.com/tollgate-iot/tollgate/server/internal/metrics"
-	"github.com/tollgate-iot/tollgate/server/internal/scheduler"
 	"github.com/tollgate-iot/tollgate/server/internal/store"
 	"github.com/tollgate-iot/tollgate/shared/cli"
 	"github.com/tollgate-iot/tollgate/shared/clock"
@@ -231,33 +230,10 @@ func (a *App) Run(ctx context.Context) (err error) {
 			err = cli.Errorf("io", "closing the ledger: %v", cerr)
 		}
 	}()
-	c, m := a.cfg, a.m
+	c := a.cfg
 	schedCtx, stopSched := context.WithCancel(context.WithoutCancel(ctx))
 	var wg sync.WaitGroup
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		scheduler.Run(schedCtx, scheduler.Options{Ledger: a.lg, Clock: a.clk, Interval: c.SchedulerInterval, Logger: a.log,
-			OnPass: func(renewed, expired int, err error) {
-				m.Add("tollgate_scheduler_applied_total", float64(renewed), "renewed")
-				m.Add("tollgate_scheduler_applied_total", float64(expired), "expired")
-				if err != nil {
-					m.Add("tollgate_scheduler_errors_total", 1)
-				}
-			},
-			OnPrune: func(pruned int, err error) {
-				m.Add("tollgate_retention_pruned_total", float64(pruned))
-				if err != nil {
-					m.Add("tollgate_scheduler_errors_total", 1)
-				}
-			},
-			OnNotices: func(issued int, err error) {
-				m.Add("tollgate_notices_issued_total", float64(issued))
-				if err != nil {
-					m.Add("tollgate_scheduler_errors_total", 1)
-				}
-			}})
-	}()
+	a.runScheduler(schedCtx, &wg)
 	a.runNotices(schedCtx, &wg)
 	wg.Add(1)
 	go func() {

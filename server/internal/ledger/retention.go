@@ -38,6 +38,10 @@ type retentionCursor struct {
 // next pass continues where this one stopped; it reports how many keys it
 // deleted.
 func (lg *Ledger) PruneRetention(ctx context.Context) (pruned int, err error) {
+	// next is where the walk goes on; it replaces the cursor only once the
+	// transaction committed, so a transaction the store runs again (a
+	// PostgreSQL serialization retry) starts from the same place.
+	var next string
 	err = lg.update(func(o *op) error {
 		pruned = 0
 		cur := lg.retention.lastDone
@@ -68,7 +72,7 @@ func (lg *Ledger) PruneRetention(ctx context.Context) (pruned int, err error) {
 				return err
 			}
 			if !done {
-				lg.retention.lastDone = cur // this device continues next pass
+				next = cur // this device continues next pass
 				return nil
 			}
 			cur = id
@@ -76,9 +80,14 @@ func (lg *Ledger) PruneRetention(ctx context.Context) (pruned int, err error) {
 		if len(ids) < MaxPruneDevicesPerPass {
 			cur = "" // the walk reached the last device: start again
 		}
-		lg.retention.lastDone = cur
+		next = cur
 		return nil
 	})
+	if err == nil {
+		lg.mu.Lock()
+		lg.retention.lastDone = next
+		lg.mu.Unlock()
+	}
 	return pruned, err
 }
 

@@ -36,6 +36,14 @@ type Options struct {
 	// OnNotices, if set, is called after every pass's notices with how
 	// many were issued (metrics, tests).
 	OnNotices func(issued int, err error)
+	// Lease, if set, takes or renews the lease that lets one server
+	// process of several run the scheduler: a pass runs only while it is
+	// held. It is renewed every LeaseEvery (default 10 s) besides before
+	// each pass. Nil: this process always runs it (one server).
+	Lease      func(ctx context.Context) (bool, error)
+	LeaseEvery time.Duration
+	// OnLease, if set, is told when this process gains or loses the lease.
+	OnLease func(held bool)
 }
 
 // maxBatches bounds one pass, so that a backlog cannot hold the ledger's
@@ -54,7 +62,8 @@ func RunOnce(ctx context.Context, lg Ledger) (renewed, expired int, err error) {
 	return renewed, expired, nil
 }
 
-// Run passes once at start and then on every tick until ctx ends.
+// Run passes once at start and then on every tick until ctx ends; with
+// a Lease, only while this process holds it.
 func Run(ctx context.Context, o Options) {
 	if o.Interval <= 0 {
 		o.Interval = time.Minute
@@ -62,27 +71,68 @@ func Run(ctx context.Context, o Options) {
 	if o.Logger == nil {
 		o.Logger = slog.Default()
 	}
-	t := clock.OrReal(o.Clock).NewTicker(o.Interval)
+	clk := clock.OrReal(o.Clock)
+	t := clk.NewTicker(o.Interval)
 	defer t.Stop()
+	var renew <-chan time.Time // nil without a lease: never fires
+	if o.Lease != nil {
+		if o.LeaseEvery <= 0 {
+			o.LeaseEvery = 10 * time.Second
+		}
+		lt := clk.NewTicker(o.LeaseEvery)
+		defer lt.Stop()
+		renew = lt.C()
+	}
+	held := false
+	hold := func() bool {
+		if o.Lease == nil {
+			return true
+		}
+		ok, err := o.Lease(ctx)
+		if err != nil {
+			o.Logger.Error("scheduler lease", "error", err)
+			ok = false
+		}
+		if ok != held {
+			held = ok
+			o.Logger.Info("scheduler lease", "held", ok)
+			if o.OnLease != nil {
+				o.OnLease(ok)
+			}
+		}
+		return ok
+	}
 	for {
-		r, e, err := RunOnce(ctx, o.Ledger)
-		switch {
-		case err != nil:
-			o.Logger.Error("scheduler pass failed", "error", err)
-		case r+e > 0:
-			o.Logger.Info("scheduler pass", "renewed", r, "expired", e)
+		if hold() {
+			pass(ctx, o)
 		}
-		if o.OnPass != nil {
-			o.OnPass(r, e, err)
-		}
-		noticePass(ctx, o)
-		prunePass(ctx, o)
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C():
+		for waiting := true; waiting; {
+			select {
+			case <-ctx.Done():
+				return
+			case <-renew:
+				hold()
+			case <-t.C():
+				waiting = false
+			}
 		}
 	}
+}
+
+// pass applies renewals and expiries, issues notices and prunes once.
+func pass(ctx context.Context, o Options) {
+	r, e, err := RunOnce(ctx, o.Ledger)
+	switch {
+	case err != nil:
+		o.Logger.Error("scheduler pass failed", "error", err)
+	case r+e > 0:
+		o.Logger.Info("scheduler pass", "renewed", r, "expired", e)
+	}
+	if o.OnPass != nil {
+		o.OnPass(r, e, err)
+	}
+	noticePass(ctx, o)
+	prunePass(ctx, o)
 }
 
 // prunePass runs one bounded retention batch: a backlog is worked off one

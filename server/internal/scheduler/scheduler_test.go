@@ -3,6 +3,7 @@ package scheduler
 import (
 	"context"
 	"errors"
+	"sync"
 	"testing"
 	"time"
 
@@ -163,4 +164,52 @@ func TestRunIssuesNoticesEachPass(t *testing.T) {
 		t.Fatal("a failed notice pass reported no error")
 	}
 	cancel()
+}
+
+// TestRunPassesOnlyWithTheLease: a process without the lease makes no
+// pass; it renews on its lease ticker, and once it holds the lease the
+// next tick passes.
+func TestRunPassesOnlyWithTheLease(t *testing.T) {
+	clk := clock.NewFake(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC))
+	f := &fakeLedger{clk: clk, due: clk.Now(), pending: 1}
+	var mu sync.Mutex
+	mine := false
+	asks := make(chan bool, 100)
+	passes := make(chan int, 10)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		Run(ctx, Options{Ledger: f, Clock: clk, Interval: time.Minute, LeaseEvery: 10 * time.Second,
+			Lease: func(context.Context) (bool, error) {
+				mu.Lock()
+				defer mu.Unlock()
+				asks <- mine
+				return mine, nil
+			},
+			OnPass: func(r, _ int, _ error) { passes <- r }})
+		close(done)
+	}()
+	<-asks // the first pass's ask: refused
+	clk.Advance(10 * time.Second)
+	<-asks // the renewal: still refused
+	select {
+	case n := <-passes:
+		t.Fatalf("a pass (%d renewed) without the lease", n)
+	default:
+	}
+	mu.Lock()
+	mine = true
+	mu.Unlock()
+	clk.Advance(50 * time.Second) // the renewals and the minute's tick
+	select {
+	case n := <-passes:
+		if n != 1 {
+			t.Fatalf("the pass with the lease renewed %d, want 1", n)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("no pass once the lease was held")
+	}
+	cancel()
+	clk.Advance(time.Minute)
+	<-done
 }

@@ -45,3 +45,7 @@ func CustomerAll() []byte { return prefix("c") }
 // DiscrepancyDayKey marks a day (YYYY-MM-DD) whose telemetry
 // discrepancies were judged and their events emitted.
 func DiscrepancyDayKey(day string) []byte { return MetaKey("discrepancy_day/" + day) }
+
+// SchedulerLeaseKey holds the scheduler's lease (ledger/lease.go): which
+// server process runs the scheduler, until when.
+func SchedulerLeaseKey() []byte { return MetaKey("scheduler_lease") }
