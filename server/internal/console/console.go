@@ -139,6 +139,12 @@ func (c *Console) routes() {
 	m.HandleFunc("GET /console/customers", c.authed(c.customers))
 	m.HandleFunc("GET /console/sales", c.authed(c.sales))
 	m.HandleFunc("GET /console/audit", c.authed(c.audit))
+	m.HandleFunc("GET /console/reports", c.authed(c.reports))
+	m.HandleFunc("GET /console/reports/consumption", c.authed(c.consumptionReport))
+	m.HandleFunc("GET /console/reports/consumption.csv", c.authed(c.consumptionCSV))
+	m.HandleFunc("GET /console/reports/renewals", c.authed(c.renewalsReport))
+	m.HandleFunc("GET /console/reports/active", c.authed(c.activeReport))
+	m.HandleFunc("GET /console/reports/created", c.authed(c.createdReport))
 	m.HandleFunc("GET /console/sell", c.authed(c.sellPage))
 	m.HandleFunc("POST /console/sell", c.authed(c.sell))
 	m.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
