@@ -145,6 +145,10 @@ func (c *Console) routes() {
 	m.HandleFunc("GET /console/reports/renewals", c.authed(c.renewalsReport))
 	m.HandleFunc("GET /console/reports/active", c.authed(c.activeReport))
 	m.HandleFunc("GET /console/reports/created", c.authed(c.createdReport))
+	m.HandleFunc("GET /console/webhooks", c.authed(c.webhooks))
+	m.HandleFunc("POST /console/webhooks", c.authed(c.createWebhook))
+	m.HandleFunc("GET /console/webhooks/{id}", c.authed(c.webhook))
+	m.HandleFunc("POST /console/webhooks/{id}/delete", c.authed(c.deleteWebhook))
 	m.HandleFunc("GET /console/sell", c.authed(c.sellPage))
 	m.HandleFunc("POST /console/sell", c.authed(c.sell))
 	m.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
