@@ -16,7 +16,9 @@ import (
 )
 
 // reportsWorld is newWorld with a device in acme and one in beta.
-func reportsWorld(t *testing.T) *world {
+func reportsWorld(t *testing.T) *world { return reportsWorldTB(t) }
+
+func reportsWorldTB(t testing.TB) *world {
 	w := newWorld(t)
 	for _, c := range []string{"acme", "beta"} {
 		pub, _, _ := ed25519.GenerateKey(rand.Reader)
