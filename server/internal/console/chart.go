@@ -105,7 +105,11 @@ func (s *rateSink) Device(d *ledger.ConsumptionDevice) error {
 func (s *rateSink) EndCustomer(string, *ledger.ConsumptionTotals) error { return errRateFound }
 
 // deviceRate is the device's licensed rate as this month's consumption
-// report gives it.
+// report gives it. The report has no one-device entry point, so this walks
+// the device's customer's devices in id order up to it, computing each
+// one's month: the cost grows with the device's place among its
+// customer's devices (BenchmarkConsolePages/device-last-of-1000). A ledger
+// call for one device's row would make it constant.
 func (c *Console) deviceRate(ctx context.Context, a ledger.Actor, d *ledger.Device) (*rateSink, error) {
 	s := &rateSink{id: d.ID}
 	_, err := c.lg.ConsumptionReport(ctx, a, ledger.ConsumptionQuery{CustomerID: d.CustomerID, Month: c.clock.Now()}, s)
