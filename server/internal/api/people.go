@@ -72,3 +72,43 @@ func AuditPageOf(r *http.Request) (int, string, error) {
 	limit, cursor := q.page()
 	return limit, cursor, q.err()
 }
+
+// ConsumptionQueryOf reads customer and month (YYYY-MM, required) with
+// the names and checks of GET /v1/reports/consumption, refusing any other
+// parameter, for the web console's reports page.
+func ConsumptionQueryOf(r *http.Request) (ledger.ConsumptionQuery, error) {
+	q := readQuery(r, "customer", "month")
+	month, err := parseMonth(q.q.Get("month"))
+	if err != nil && q.bad == nil {
+		q.bad = err
+	}
+	return ledger.ConsumptionQuery{CustomerID: q.id("customer"), Month: month}, q.err()
+}
+
+// RenewalQueryOf reads the query of GET /v1/reports/renewals.
+func RenewalQueryOf(r *http.Request) (ledger.RenewalQuery, error) {
+	q := readQuery(r, "from", "to", "customer", "limit", "cursor")
+	out := ledger.RenewalQuery{From: q.day("from", true), To: q.day("to", true), Customer: q.id("customer")}
+	out.Limit, out.Cursor = q.page()
+	return out, q.err()
+}
+
+// ActiveQueryOf reads the query of GET /v1/reports/active.
+func ActiveQueryOf(r *http.Request) (ledger.ActiveQuery, error) {
+	q := readQuery(r, "reseller", "day", "limit", "cursor")
+	out := ledger.ActiveQuery{Day: q.day("day", true), Reseller: q.id("reseller")}
+	out.Limit, out.Cursor = q.page()
+	return out, q.err()
+}
+
+// CreatedQueryOf reads the query of GET /v1/reports/created.
+func CreatedQueryOf(r *http.Request) (ledger.CreatedQuery, error) {
+	q := readQuery(r, "customer", "month", "limit", "cursor")
+	month, err := parseMonth(q.q.Get("month"))
+	if err != nil && q.bad == nil {
+		q.bad = err
+	}
+	out := ledger.CreatedQuery{Customer: q.id("customer"), Month: month}
+	out.Limit, out.Cursor = q.page()
+	return out, q.err()
+}

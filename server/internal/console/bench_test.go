@@ -91,6 +91,11 @@ func BenchmarkConsolePages(b *testing.B) {
 		{"licenses100k", "/console/licenses?status=unused"},
 		{"licenses100k-serial-prefix", "/console/licenses?serial_prefix=TG-Z"},
 		{"dashboard10kDevices", "/console/"},
+		// The last of its customer's 1,000 devices: the licensed rate is
+		// read from the consumption report, walked up to the device.
+		{"device-first-of-1000", "/console/devices/c0009-d000000"},
+		{"device-last-of-1000", "/console/devices/c0009-d000999"},
+		{"device-last-of-1000-7d", "/console/devices/c0009-d000999?range=7d"},
 	} {
 		b.Run(tc.name, func(b *testing.B) {
 			var ttfb time.Duration

@@ -116,26 +116,10 @@ type customersData struct {
 }
 
 func (c *Console) customers(w http.ResponseWriter, r *http.Request, s *ledger.Session) {
-	var all []ledger.Customer
-	cursor, more := "", false
-	for {
-		cs, next, err := c.lg.ListCustomers(r.Context(), s.Actor, "", cursor, ledger.MaxPageSize)
-		if err != nil {
-			c.failErr(w, r, s, err)
-			return
-		}
-		all = append(all, cs...)
-		if next == "" {
-			break
-		}
-		if len(all) >= MaxCustomersShown {
-			more = true
-			break
-		}
-		cursor = next
-	}
-	if len(all) > MaxCustomersShown {
-		all, more = all[:MaxCustomersShown], true
+	all, more, err := c.subtree(r.Context(), s.Actor)
+	if err != nil {
+		c.failErr(w, r, s, err)
+		return
 	}
 	c.render(w, http.StatusOK, "customers", page{Title: "Customers", Session: s, Data: customersData{Roots: customerTree(all), Count: len(all), More: more}})
 }

@@ -93,6 +93,7 @@ func demoWorld(t *testing.T) (*world, string) {
 		{"substation-b", "baltic-grid", balticDays[1].ID, 300},
 	}
 	now := le.Clock.Now().Truncate(time.Hour)
+	var obs []ledger.ObservedCount
 	for i, d := range devs {
 		pub, _, _ := ed25519.GenerateKey(rand.Reader)
 		_, err := lg.CreateDevice(ctx, w.actor[d.customer], ledger.DeviceInput{ID: d.id, CustomerID: d.customer, Model: "meter-x2",
@@ -107,10 +108,19 @@ func demoWorld(t *testing.T) (*world, string) {
 			// A daily curve: busy in the day, quiet at night.
 			n := d.base * (0.6 + 0.4*math.Sin(2*math.Pi*float64(hour.Hour()-8)/24))
 			r.Counts = append(r.Counts, syncproto.HourlyCount{DeviceID: d.id, Hour: hour.Unix(), Accepted: int64(n)})
+			// The broker saw what the device reported, and a little more
+			// in the evenings.
+			seen := int64(n)
+			if hour.Hour() >= 18 {
+				seen += int64(n) / 20
+			}
+			obs = append(obs, ledger.ObservedCount{CustomerID: d.customer, DeviceID: d.id, Hour: hour.Unix(), Count: seen})
 		}
 		_, err = lg.Reconcile(ctx, d.id, r)
 		must(err)
 	}
+	_, _, err = lg.AddObservedCounts(ctx, obs)
+	must(err)
 	_, err = lg.SetBlacklist(ctx, w.actor["acme-water"], "valve-17", true, "tampered enclosure")
 	must(err)
 	_, err = lg.SetLock(ctx, w.actor["acme-water"], acmeTerm[4].ID, true)
