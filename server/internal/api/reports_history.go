@@ -6,7 +6,6 @@ import (
 	"net/url"
 	"time"
 
-	"github.com/tollgate-iot/tollgate/server/internal/ledger"
 	"github.com/tollgate-iot/tollgate/shared/wire"
 )
 
@@ -58,15 +57,13 @@ func (a *API) licenseHistory(w http.ResponseWriter, r *http.Request) {
 }
 
 func (a *API) reportRenewals(w http.ResponseWriter, r *http.Request) {
-	q := readQuery(r, "from", "to", "customer", "limit", "cursor")
-	f, t := q.day("from", true), q.day("to", true)
-	customer := q.id("customer")
-	limit, cursor := q.page()
-	if err := q.err(); err != nil {
+	rq, err := RenewalQueryOf(r)
+	if err != nil {
 		a.fail(w, r, err)
 		return
 	}
-	rows, next, err := a.lg.ReportRenewals(r.Context(), actor(r), ledger.RenewalQuery{From: f, To: t, Customer: customer, Cursor: cursor, Limit: limit})
+	f, t, customer := rq.From, rq.To, rq.Customer
+	rows, next, err := a.lg.ReportRenewals(r.Context(), actor(r), rq)
 	if err != nil {
 		a.fail(w, r, err)
 		return
@@ -81,15 +78,13 @@ func (a *API) reportRenewals(w http.ResponseWriter, r *http.Request) {
 }
 
 func (a *API) reportActive(w http.ResponseWriter, r *http.Request) {
-	q := readQuery(r, "reseller", "day", "limit", "cursor")
-	d := q.day("day", true)
-	reseller := q.id("reseller")
-	limit, cursor := q.page()
-	if err := q.err(); err != nil {
+	aq, err := ActiveQueryOf(r)
+	if err != nil {
 		a.fail(w, r, err)
 		return
 	}
-	rows, next, err := a.lg.ReportActive(r.Context(), actor(r), ledger.ActiveQuery{Reseller: reseller, Day: d, Cursor: cursor, Limit: limit})
+	d, reseller := aq.Day, aq.Reseller
+	rows, next, err := a.lg.ReportActive(r.Context(), actor(r), aq)
 	if err != nil {
 		a.fail(w, r, err)
 		return
@@ -103,18 +98,13 @@ func (a *API) reportActive(w http.ResponseWriter, r *http.Request) {
 }
 
 func (a *API) reportCreated(w http.ResponseWriter, r *http.Request) {
-	q := readQuery(r, "customer", "month", "limit", "cursor")
-	month, err := parseMonth(q.q.Get("month"))
-	if err != nil && q.bad == nil {
-		q.bad = err
-	}
-	customer := q.id("customer")
-	limit, cursor := q.page()
-	if err := q.err(); err != nil {
+	cq, err := CreatedQueryOf(r)
+	if err != nil {
 		a.fail(w, r, err)
 		return
 	}
-	rows, next, err := a.lg.ReportCreated(r.Context(), actor(r), ledger.CreatedQuery{Customer: customer, Month: month, Cursor: cursor, Limit: limit})
+	month, customer := cq.Month, cq.Customer
+	rows, next, err := a.lg.ReportCreated(r.Context(), actor(r), cq)
 	if err != nil {
 		a.fail(w, r, err)
 		return
