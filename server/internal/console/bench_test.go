@@ -91,8 +91,9 @@ func BenchmarkConsolePages(b *testing.B) {
 		{"licenses100k", "/console/licenses?status=unused"},
 		{"licenses100k-serial-prefix", "/console/licenses?serial_prefix=TG-Z"},
 		{"dashboard10kDevices", "/console/"},
-		// The last of its customer's 1,000 devices: the licensed rate is
-		// read from the consumption report, walked up to the device.
+		// The first and the last of a customer's 1,000 devices cost the
+		// same: the licensed rate is the device's own consumption row
+		// (ledger.DeviceConsumption), not a walk of its customer's report.
 		{"device-first-of-1000", "/console/devices/c0009-d000000"},
 		{"device-last-of-1000", "/console/devices/c0009-d000999"},
 		{"device-last-of-1000-7d", "/console/devices/c0009-d000999?range=7d"},

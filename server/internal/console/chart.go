@@ -2,7 +2,6 @@ package console
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"net/http"
 	"time"
@@ -79,46 +78,6 @@ func chartRangeOf(r *http.Request) (string, int, error) {
 	return v, n, nil
 }
 
-// errRateFound ends the consumption walk once the device's row is seen.
-var errRateFound = errors.New("rate found")
-
-// rateSink keeps the consumption report's row of one device.
-type rateSink struct {
-	id    string
-	found bool
-	rate  int64
-	enf   string
-}
-
-func (s *rateSink) BeginCustomer(*ledger.Customer) error { return nil }
-
-func (s *rateSink) Device(d *ledger.ConsumptionDevice) error {
-	if d.DeviceID != s.id {
-		return nil
-	}
-	s.found, s.rate, s.enf = len(d.Licenses) > 0, d.SamplesPerHour, d.Enforcement
-	return errRateFound
-}
-
-// EndCustomer: the device's customer's own devices are walked first, so
-// its end is the end of the search.
-func (s *rateSink) EndCustomer(string, *ledger.ConsumptionTotals) error { return errRateFound }
-
-// deviceRate is the device's licensed rate as this month's consumption
-// report gives it. The report has no one-device entry point, so this walks
-// the device's customer's devices in id order up to it, computing each
-// one's month: the cost grows with the device's place among its
-// customer's devices (BenchmarkConsolePages/device-last-of-1000). A ledger
-// call for one device's row would make it constant.
-func (c *Console) deviceRate(ctx context.Context, a ledger.Actor, d *ledger.Device) (*rateSink, error) {
-	s := &rateSink{id: d.ID}
-	_, err := c.lg.ConsumptionReport(ctx, a, ledger.ConsumptionQuery{CustomerID: d.CustomerID, Month: c.clock.Now()}, s)
-	if err != nil && !errors.Is(err, errRateFound) {
-		return nil, err
-	}
-	return s, nil
-}
-
 // deviceChart builds the chart of the hours ending with the current one.
 func (c *Console) deviceChart(ctx context.Context, a ledger.Actor, d *ledger.Device, st *ledger.SyncStatus, rng string, hours int) (*chart, error) {
 	end := c.clock.Now().UTC().Truncate(time.Hour).Add(time.Hour)
@@ -127,11 +86,13 @@ func (c *Console) deviceChart(ctx context.Context, a ledger.Actor, d *ledger.Dev
 	if err != nil {
 		return nil, err
 	}
-	rate, err := c.deviceRate(ctx, a, d)
+	// The licensed rate as this month's consumption report gives it (one
+	// copy of the rate rule), for this device alone.
+	rate, err := c.lg.DeviceConsumption(ctx, a, d.ID, c.clock.Now())
 	if err != nil {
 		return nil, err
 	}
-	ch := &chart{Range: rng, Hours: hours, Rate: rate.rate, Enforcement: rate.enf, HasRate: rate.found,
+	ch := &chart{Range: rng, Hours: hours, Rate: rate.SamplesPerHour, Enforcement: rate.Enforcement, HasRate: len(rate.Licenses) > 0,
 		ByTotals: tv.ByTotals, Observed: tv.Observed, Accepted: tv.Accepted, Excess: tv.Excess}
 	reported := map[int64]int64{}
 	observed := map[int64]int64{}

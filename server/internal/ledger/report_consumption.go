@@ -300,3 +300,33 @@ func (w *consumptionWalk) devices(c *Customer) error {
 	w.total.merge(&t)
 	return w.sink.EndCustomer(c.ID, &t)
 }
+
+// DeviceConsumption is one device's row of the consumption report of the
+// month holding month (its licensed rate, budget, use): what the report of
+// its customer says of it, computed for that device alone. A device the
+// actor does not see is ErrNotFound. The row is the caller's.
+func (lg *Ledger) DeviceConsumption(ctx context.Context, a Actor, deviceID string, month time.Time) (*ConsumptionDevice, error) {
+	from, to := MonthBounds(month)
+	if from.Year() < minReportYear || from.Year() > maxReportYear {
+		return nil, invalid("month %s: the year must be %d..%d", from.Format("2006-01"), minReportYear, maxReportYear)
+	}
+	var out ConsumptionDevice
+	err := lg.view(func(o *op) error {
+		d, err := o.visibleDevice(a, deviceID)
+		if err != nil {
+			return err
+		}
+		var c consumptionDevice
+		row, err := c.compute(o, d, from.Unix(), to.Unix())
+		if err != nil {
+			return err
+		}
+		out = *row
+		out.Licenses = append([]ConsumptionLicense(nil), row.Licenses...)
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return &out, nil
+}

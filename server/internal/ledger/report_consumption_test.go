@@ -349,3 +349,23 @@ func TestConsumptionStopsWhenCancelled(t *testing.T) {
 		t.Fatalf("cancelled: %v, %d devices reported", err, len(c.order))
 	}
 }
+
+// TestDeviceConsumptionIsTheReportsRow: one device's row computed alone
+// equals its row in its customer's report (the hand-computed world of the
+// tests above), for each of the three devices; a sibling gets not found.
+func TestDeviceConsumptionIsTheReportsRow(t *testing.T) {
+	e, acme := consumptionWorld(t)
+	r, _ := e.consumption(acme, "acme", may)
+	for _, id := range []string{"term-1", "enf-1", "rep-1"} {
+		got, err := e.lg.DeviceConsumption(ctx, acme, id, may)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if want := r.devices[id]; fmt.Sprintf("%+v", *got) != fmt.Sprintf("%+v", want) {
+			t.Fatalf("%s alone:\n got %+v\nwant %+v", id, *got, want)
+		}
+	}
+	if _, err := e.lg.DeviceConsumption(ctx, admin("beta"), "term-1", may); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("sibling: %v", err)
+	}
+}
