@@ -8,6 +8,11 @@ import "time"
 type Invitation struct {
 	InvitationPath      string    `json:"invitation_path"`
 	InvitationExpiresAt time.Time `json:"invitation_expires_at"`
+	// InvitationEmailed: the server (with SMTP) e-mailed the link to the
+	// person; otherwise hand it over yourself. InvitationEmailError says
+	// why sending failed.
+	InvitationEmailed    bool   `json:"invitation_emailed"`
+	InvitationEmailError string `json:"invitation_email_error,omitempty"`
 }
 
 // PasswordResetResponse answers POST /v1/users/{id}/reset-password.

@@ -97,7 +97,7 @@ func (a *API) createUser(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	w.Header().Set("Cache-Control", "no-store")
-	a.render(w, http.StatusCreated, wire.CreateUserResponse{User: toUser(u), APIKey: key, Invitation: invitationWire(inv)})
+	a.render(w, http.StatusCreated, wire.CreateUserResponse{User: toUser(u), APIKey: key, Invitation: a.invitationWire(r.Context(), inv)})
 }
 
 func (a *API) listUsers(w http.ResponseWriter, r *http.Request) {

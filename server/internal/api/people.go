@@ -1,6 +1,7 @@
 package api
 
 import (
+	"context"
 	"net/http"
 
 	"github.com/tollgate-iot/tollgate/server/internal/ledger"
@@ -24,11 +25,24 @@ func (a *API) resetPassword(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	w.Header().Set("Cache-Control", "no-store")
-	a.render(w, http.StatusOK, wire.PasswordResetResponse{UserID: inv.UserID, Invitation: invitationWire(inv)})
+	a.render(w, http.StatusOK, wire.PasswordResetResponse{UserID: inv.UserID, Invitation: a.invitationWire(r.Context(), inv)})
 }
 
-func invitationWire(inv *ledger.Invitation) wire.Invitation {
-	return wire.Invitation{InvitationPath: inv.Path, InvitationExpiresAt: inv.ExpiresAt}
+// invitationWire is the answer's invitation, e-mailed to email first when
+// the server sends e-mail. A failed send does not fail the request: the
+// link is in the answer, and the error says to hand it over.
+func (a *API) invitationWire(ctx context.Context, inv *ledger.Invitation) wire.Invitation {
+	out := wire.Invitation{InvitationPath: inv.Path, InvitationExpiresAt: inv.ExpiresAt}
+	if a.invite == nil || inv.Email == "" {
+		return out
+	}
+	if err := a.invite.SendInvitation(ctx, inv.Email, inv.Path, inv.ExpiresAt); err != nil {
+		a.log.Warn("invitation e-mail failed", "user_id", inv.UserID, "error", err)
+		out.InvitationEmailError = "the link could not be e-mailed (" + err.Error() + "); hand it to the person yourself"
+		return out
+	}
+	out.InvitationEmailed = true
+	return out
 }
 
 // Describe is the API's status, code and message for err, for another

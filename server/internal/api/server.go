@@ -5,6 +5,7 @@
 package api
 
 import (
+	"context"
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
@@ -32,6 +33,15 @@ type Options struct {
 	Metrics *metrics.Registry // nil: a private registry
 	// Ready reports whether the server is ready; nil means always.
 	Ready func() bool
+	// Invitations, if set, e-mails a new invitation link to its person
+	// (the server has SMTP).
+	Invitations InvitationMailer
+}
+
+// InvitationMailer e-mails an invitation link (path relative to the
+// console's public URL) to the person it is for.
+type InvitationMailer interface {
+	SendInvitation(ctx context.Context, email, path string, expires time.Time) error
 }
 
 // API serves the admin REST API.
@@ -47,11 +57,12 @@ type API struct {
 	redeem *redeemGuard
 	// bodies bounds the request bodies read before they are handled.
 	bodies *bodyBudget
+	invite InvitationMailer
 }
 
 // New returns the API; Handler gives its router.
 func New(o Options) *API {
-	a := &API{lg: o.Ledger, clock: clock.OrReal(o.Clock), log: o.Logger, m: o.Metrics, ready: o.Ready,
+	a := &API{lg: o.Ledger, clock: clock.OrReal(o.Clock), log: o.Logger, m: o.Metrics, ready: o.Ready, invite: o.Invitations,
 		nonces: newNonceCache(MaxSyncNonces), bodies: newBodyBudget(MaxBodyBytesInFlight, MaxBodiesInFlight, MaxBodiesPerKey)}
 	if a.log == nil {
 		a.log = slog.Default()

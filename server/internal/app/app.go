@@ -188,7 +188,8 @@ func (a *App) newAPI() error {
 		return cli.Errorf("console", "%v", err)
 	}
 	a.srv = &http.Server{
-		Handler:           web.Mount(api.New(api.Options{Ledger: a.lg, Clock: a.clk, Logger: a.log, Metrics: m}).Handler()),
+		Handler: web.Mount(api.New(api.Options{Ledger: a.lg, Clock: a.clk, Logger: a.log, Metrics: m,
+			Invitations: a.invitations()}).Handler()),
 		ReadHeaderTimeout: c.ReadHeaderTimeout, ReadTimeout: c.ReadTimeout, WriteTimeout: c.WriteTimeout,
 		IdleTimeout: c.IdleTimeout, ErrorLog: slog.NewLogLogger(a.log.Handler(), slog.LevelWarn),
 	}

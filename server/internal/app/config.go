@@ -89,6 +89,10 @@ type Config struct {
 	SMTPPasswordFile, SMTPCA string
 	// MailInterval is how often due notice e-mail is sent.
 	MailInterval time.Duration
+	// PublicURL is the console's address as people reach it (behind a
+	// proxy, the proxy's), for the links the server e-mails; default the
+	// address serve listens on.
+	PublicURL string
 }
 
 // DefaultConfig returns the defaults.
@@ -130,6 +134,9 @@ func (c *Config) Validate() error {
 		errs = append(errs, err)
 	}
 	if err := c.checkMail(); err != nil {
+		errs = append(errs, err)
+	}
+	if err := c.checkPublicURL(); err != nil {
 		errs = append(errs, err)
 	}
 	if (c.TLSCert == "") != (c.TLSKey == "") {

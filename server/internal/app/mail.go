@@ -2,12 +2,17 @@ package app
 
 import (
 	"context"
+	"crypto/rand"
 	"crypto/tls"
 	"crypto/x509"
+	"encoding/hex"
 	"fmt"
+	"net/url"
 	"strings"
 	"sync"
+	"time"
 
+	"github.com/tollgate-iot/tollgate/server/internal/api"
 	"github.com/tollgate-iot/tollgate/server/internal/mail"
 	"github.com/tollgate-iot/tollgate/server/internal/notices"
 	"github.com/tollgate-iot/tollgate/shared/cli"
@@ -94,4 +99,50 @@ func (a *App) mailMetrics() {
 	for _, r := range []string{"sent", "retry", "failed"} {
 		a.m.Add("tollgate_notice_emails_total", 0, r)
 	}
+}
+
+// checkPublicURL validates --public-url: an absolute http(s) URL, no query.
+func (c *Config) checkPublicURL() error {
+	if c.PublicURL == "" {
+		return nil
+	}
+	u, err := url.Parse(c.PublicURL)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.RawQuery != "" || u.Fragment != "" || u.User != nil {
+		return fmt.Errorf("--public-url %q: want the console's address, like https://licenses.example.com", c.PublicURL)
+	}
+	return nil
+}
+
+// invitationMailer e-mails invitation links through the notice e-mail's
+// SMTP setting.
+type invitationMailer struct {
+	sender *mail.Sender
+	base   string // the console's public URL, no trailing slash
+}
+
+// invitations is the API's invitation mailer: nil without --smtp.
+func (a *App) invitations() api.InvitationMailer {
+	if a.mailer == nil {
+		return nil
+	}
+	base := strings.TrimRight(a.cfg.PublicURL, "/")
+	if base == "" {
+		base = a.HTTPURL()
+	}
+	return invitationMailer{sender: a.mailer, base: base}
+}
+
+// SendInvitation sends the link once (a new random message id: a link is
+// not a notice, and a new invitation is a new link).
+func (m invitationMailer) SendInvitation(ctx context.Context, email, path string, expires time.Time) error {
+	b := make([]byte, 9)
+	if _, err := rand.Read(b); err != nil {
+		return err
+	}
+	link := m.base + path
+	text := "You have been given access to the Tollgate console.\n\n" +
+		"Open this link to set your password (it works once, until " + expires.UTC().Format(time.RFC1123) + "):\n\n  " + link + "\n\n" +
+		"If you did not expect this, ignore this message: nothing happens until the link is opened.\n"
+	return m.sender.Send(ctx, mail.Message{ID: "inv_" + hex.EncodeToString(b), To: []string{email},
+		Subject: "Your Tollgate console invitation", Text: text})
 }

@@ -2,6 +2,7 @@ package app
 
 import (
 	"os"
+	"slices"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -45,10 +46,10 @@ func TestServeEmailsANoticeThroughSMTP(t *testing.T) {
 	s.call("POST", "/v1/licenses/"+id+"/bind", u.APIKey, wire.BindRequest{DeviceID: "press-01"}, nil)
 
 	deadline := (clock.Real{}).Now().Add(20 * time.Second)
-	var got []smtpd.Received
+	var got []smtpd.Received // the notice (acme's admin also got its invitation link)
 	for len(got) == 0 && (clock.Real{}).Now().Before(deadline) {
 		time.Sleep(20 * time.Millisecond)
-		got = srv.Messages()
+		got = slices.DeleteFunc(srv.Messages(), func(m smtpd.Received) bool { return m.To[0] == "admin@acme.test" })
 	}
 	if len(got) != 1 || !got[0].TLS || strings.Join(got[0].To, ",") != "billing@acme.test,admin@localhost" {
 		t.Fatalf("received %+v", got)
@@ -83,10 +84,40 @@ func TestServeRefusesBadMailSettings(t *testing.T) {
 		{func(c *Config) { c.SMTP, c.MailFrom = "ftp://relay.test", "a@b.test" }, "scheme"},
 		{func(c *Config) { c.SMTP, c.MailFrom, c.SMTPPasswordFile = "smtp://u:p@relay.test", "a@b.test", "/x" }, "--smtp-password-file"},
 		{func(c *Config) { c.SMTP, c.MailFrom, c.MailInterval = "smtp://relay.test", "a@b.test", 0 }, "--mail-interval"},
+		{func(c *Config) { c.PublicURL = "licenses.example.com" }, "--public-url"},
+		{func(c *Config) { c.PublicURL = "https://licenses.example.com/?x=1" }, "--public-url"},
 	} {
 		c := testConfig(t.TempDir(), tc.change)
 		if err := c.Validate(); err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("Validate = %v, want an error naming %q", err, tc.want)
 		}
+	}
+}
+
+// TestServeEmailsTheInvitationLink: with --smtp, a new user's invitation
+// link is e-mailed to the person, under --public-url (the console's
+// address behind a proxy), and the answer says it was; the link in the
+// message is the one in the answer.
+func TestServeEmailsTheInvitationLink(t *testing.T) {
+	srv := smtpd.Start(t, smtpd.Options{})
+	dir := t.TempDir()
+	s := &served{t: t, dir: dir, admin: initData(t, dir)}
+	s.serve(func(c *Config) {
+		c.MQTTAddr = ""
+		c.SMTP, c.SMTPCA, c.MailFrom = srv.URL("smtp"), srv.CAFile(t), "tollgate@vendor.test"
+		c.PublicURL = "https://licenses.example.test/"
+	})
+	var u wire.CreateUserResponse
+	s.call("POST", "/v1/users", s.admin, wire.CreateUserRequest{CustomerID: "root", Email: "new.admin@vendor.test", Role: "admin"}, &u)
+	if !u.InvitationEmailed || u.InvitationEmailError != "" || u.InvitationPath == "" {
+		t.Fatalf("answer %+v", u.Invitation)
+	}
+	got := srv.Messages()
+	if len(got) != 1 || strings.Join(got[0].To, ",") != "new.admin@vendor.test" {
+		t.Fatalf("received %+v", got)
+	}
+	p := smtpd.Parse(t, got[0].Data)
+	if !strings.Contains(p.Text, "https://licenses.example.test"+u.InvitationPath) {
+		t.Fatalf("the message does not carry the answer's link %s:\n%s", u.InvitationPath, p.Text)
 	}
 }

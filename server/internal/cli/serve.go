@@ -17,6 +17,7 @@ var serveEnv = map[string]string{"data": "TOLLGATE_DATA", "store": "TOLLGATE_STO
 	"mqtt-max-payload": "TOLLGATE_MQTT_MAX_PAYLOAD", "jetstream-max-store": "TOLLGATE_JETSTREAM_MAX_STORE",
 	"jetstream-max-memory": "TOLLGATE_JETSTREAM_MAX_MEMORY", "smtp": "TOLLGATE_SMTP", "mail-from": "TOLLGATE_MAIL_FROM",
 	"smtp-password-file": "TOLLGATE_SMTP_PASSWORD_FILE", "smtp-ca": "TOLLGATE_SMTP_CA",
+	"public-url":            "TOLLGATE_PUBLIC_URL",
 	"webhook-allow-private": "TOLLGATE_WEBHOOK_ALLOW_PRIVATE", "webhook-retry-base": "TOLLGATE_WEBHOOK_RETRY_BASE"}
 
 // parseServe reads serve's configuration: app's defaults, then TOLLGATE_*
@@ -49,6 +50,7 @@ func parseServe(args []string) (app.Config, error) {
 	fs.StringVar(&c.MailFrom, "mail-from", "", "sender address of notice e-mail, e.g. tollgate@example.com (env TOLLGATE_MAIL_FROM)")
 	fs.StringVar(&c.SMTPPasswordFile, "smtp-password-file", "", "file holding the password of --smtp's user (env TOLLGATE_SMTP_PASSWORD_FILE)")
 	fs.StringVar(&c.SMTPCA, "smtp-ca", "", "PEM CA bundle to trust for the --smtp server; default the system roots (env TOLLGATE_SMTP_CA)")
+	fs.StringVar(&c.PublicURL, "public-url", "", "the console's address as people reach it, for e-mailed invitation links, e.g. https://licenses.example.com; default the --http address (env TOLLGATE_PUBLIC_URL)")
 	fs.DurationVar(&c.MailInterval, "mail-interval", c.MailInterval, "how often due notice e-mail is sent")
 	fs.DurationVar(&c.SchedulerInterval, "scheduler-interval", c.SchedulerInterval, "how often renewals and expiries are applied")
 	fs.BoolVar(&c.WebhookAllowPrivate, "webhook-allow-private", false, "let webhook URLs reach loopback, link-local and private addresses (tests, receivers on the operator's own network); off, they are refused (env TOLLGATE_WEBHOOK_ALLOW_PRIVATE)")

@@ -164,6 +164,7 @@ type invitation struct {
 // Invitation is what Invite returns: the link path, shown this once.
 type Invitation struct {
 	UserID    string
+	Email     string // the person's, where the link may be e-mailed
 	Path      string
 	ExpiresAt time.Time
 }
@@ -237,7 +238,7 @@ func (o *op) invite(a Actor, userID string) (*Invitation, error) {
 	if err := o.x.PutJSON(store.InvitationKey(hash), &inv); err != nil {
 		return nil, err
 	}
-	out := &Invitation{UserID: u.ID, Path: InvitationPath + token, ExpiresAt: inv.ExpiresAt}
+	out := &Invitation{UserID: u.ID, Email: u.Email, Path: InvitationPath + token, ExpiresAt: inv.ExpiresAt}
 	return out, o.audit(a, "user.invite", "user", u.ID, u.CustomerID, nil, map[string]any{"expires_at": inv.ExpiresAt})
 }
 
