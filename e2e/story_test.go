@@ -318,7 +318,9 @@ func TestStory(t *testing.T) {
 	sum, revokedAt := s.runStory("tcp://"+s.mqttAddr, local[0], nil)
 	checkStory(t, sum, revokedAt)
 	// Every accepted sample was delivered to the server's broker, except
-	// what press-04 had queued when the broker cut it off.
+	// at most what press-04 had queued when the broker cut it off (some of
+	// those may still have gone out before the cut: the queue count is
+	// read after the story, the cut lands while it runs).
 	if sum.Totals.Queued > 3*storyRate {
 		t.Errorf("%d samples still queued", sum.Totals.Queued)
 	}
@@ -331,8 +333,9 @@ func TestStory(t *testing.T) {
 		for int64(sk.Unique(d.DeviceID)) < want && wall.Now().Before(deadline) {
 			<-wall.After(100 * time.Millisecond)
 		}
-		if got := int64(sk.Unique(d.DeviceID)); got != want {
-			t.Errorf("%s: %d samples reached the application, want %d (accepted %d)", d.DeviceID, got, want, d.Accepted)
+		if got := int64(sk.Unique(d.DeviceID)); got < want || got > d.Accepted {
+			t.Errorf("%s: %d samples reached the application, want %d..%d (accepted %d, %d queued at the end)",
+				d.DeviceID, got, want, d.Accepted, d.Accepted, sum.Totals.Queued)
 		}
 	}
 	if n := sk.Bad(); n != 0 {
