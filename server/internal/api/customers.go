@@ -120,10 +120,7 @@ func (a *API) listUsers(w http.ResponseWriter, r *http.Request) {
 }
 
 func (a *API) revokeUser(w http.ResponseWriter, r *http.Request) {
-	id, err := pathID(r, "id")
-	if err == nil {
-		err = decodeOptional(w, r, &noBody{})
-	}
+	id, err := actionID(w, r)
 	if err != nil {
 		a.fail(w, r, err)
 		return

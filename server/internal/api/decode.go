@@ -153,3 +153,13 @@ func ParseWithin(s string) (time.Duration, error) {
 	}
 	return d, nil
 }
+
+// actionID reads the {id} of an action that takes no body (POST …/revoke,
+// …/test, …/redeliver): the path id, and an empty or {} body.
+func actionID(w http.ResponseWriter, r *http.Request) (string, error) {
+	id, err := pathID(r, "id")
+	if err == nil {
+		err = decodeOptional(w, r, &noBody{})
+	}
+	return id, err
+}

@@ -51,10 +51,7 @@ func (a *API) listEnrollments(w http.ResponseWriter, r *http.Request) {
 
 // revokeEnrollment is POST /v1/enrollments/{id}/revoke.
 func (a *API) revokeEnrollment(w http.ResponseWriter, r *http.Request) {
-	id, err := pathID(r, "id")
-	if err == nil {
-		err = decodeOptional(w, r, &noBody{})
-	}
+	id, err := actionID(w, r)
 	if err != nil {
 		a.fail(w, r, err)
 		return

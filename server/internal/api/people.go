@@ -11,10 +11,7 @@ import (
 // resetPassword is POST /v1/users/{id}/reset-password: a new invitation
 // link where the user sets a new console password (docs/console.md).
 func (a *API) resetPassword(w http.ResponseWriter, r *http.Request) {
-	id, err := pathID(r, "id")
-	if err == nil {
-		err = decodeOptional(w, r, &noBody{})
-	}
+	id, err := actionID(w, r)
 	if err != nil {
 		a.fail(w, r, err)
 		return

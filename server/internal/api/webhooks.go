@@ -36,13 +36,9 @@ func (a *API) createWebhook(w http.ResponseWriter, r *http.Request) {
 }
 
 func (a *API) listWebhooks(w http.ResponseWriter, r *http.Request) {
-	q := r.URL.Query()
-	if err := onlyParams(q, []string{"customer"}); err != nil {
-		a.fail(w, r, err)
-		return
-	}
-	cust, err := queryID(q, "customer")
-	if err != nil {
+	q := readQuery(r, "customer")
+	cust := q.id("customer")
+	if err := q.err(); err != nil {
 		a.fail(w, r, err)
 		return
 	}
@@ -72,12 +68,8 @@ func (a *API) deleteWebhook(w http.ResponseWriter, r *http.Request) {
 }
 
 func (a *API) testWebhook(w http.ResponseWriter, r *http.Request) {
-	id, err := pathID(r, "id")
+	id, err := actionID(w, r)
 	if err != nil {
-		a.fail(w, r, err)
-		return
-	}
-	if err := decodeOptional(w, r, &noBody{}); err != nil {
 		a.fail(w, r, err)
 		return
 	}
@@ -95,12 +87,11 @@ func (a *API) listDeliveries(w http.ResponseWriter, r *http.Request) {
 		a.fail(w, r, err)
 		return
 	}
-	q := r.URL.Query()
-	if err := onlyParams(q, []string{"limit"}); err != nil {
-		a.fail(w, r, err)
-		return
+	q := readQuery(r, "limit")
+	limit, err := queryLimit(q.q)
+	if err == nil {
+		err = q.err()
 	}
-	limit, err := queryLimit(q)
 	if err != nil {
 		a.fail(w, r, err)
 		return
@@ -118,12 +109,8 @@ func (a *API) listDeliveries(w http.ResponseWriter, r *http.Request) {
 }
 
 func (a *API) redeliver(w http.ResponseWriter, r *http.Request) {
-	id, err := pathID(r, "id")
+	id, err := actionID(w, r)
 	if err != nil {
-		a.fail(w, r, err)
-		return
-	}
-	if err := decodeOptional(w, r, &noBody{}); err != nil {
 		a.fail(w, r, err)
 		return
 	}
