@@ -110,6 +110,9 @@ func TestResumeLostWhileReconnectingIsSynced(t *testing.T) {
 
 	testkit.StartNATS(t, jsDir, broker.Port())
 	eventually("samples accepted after the reconnect", func() bool { return reason() == "accepted" })
+	// The sync client counts a sync once its answer is applied, which may
+	// be just after the gate sees the new list: wait for the count too.
+	eventually("the second sync counted (first connect, reconnect)", func() bool { return syncs() >= 2 })
 	if n := syncs(); n != 2 {
 		t.Fatalf("%d syncs, want 2 (first connect, reconnect)", n)
 	}
