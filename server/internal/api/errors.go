@@ -46,7 +46,7 @@ var errorMap = []struct {
 	{token.ErrUnknownKey, http.StatusUnauthorized, "bad_signature"},
 	{token.ErrBadSignature, http.StatusUnauthorized, "bad_signature"},
 	{ErrStale, http.StatusConflict, "stale_request"},
-	{ErrReplay, http.StatusConflict, "replay"},
+	{ledger.ErrReplay, http.StatusConflict, "replay"},
 	{ErrRateLimited, http.StatusTooManyRequests, "rate_limited"},
 	{ErrTooManyFailures, http.StatusTooManyRequests, "too_many_failures"},
 	{ledger.ErrUnknownCode, http.StatusNotFound, "unknown_code"},

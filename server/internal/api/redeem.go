@@ -57,22 +57,22 @@ const (
 	// memory, and whose failures the store tracks per window; when full,
 	// the expired rates are dropped, then arbitrary ones.
 	MaxRedeemSources = ledger.MaxRedeemSources
-	// MaxRedeemNonces caps the nonces remembered for replay detection.
-	MaxRedeemNonces = 100_000
 	// MaxRedeemBodyBytes caps the request body: a signed request and a
 	// line ending.
 	MaxRedeemBodyBytes = redeem.MaxRequestBytes + 2
 )
 
-// redeemGuard is online activation's guard: request rates by source and
-// the nonces seen, in memory (a restart forgets them: a rate is a minute
-// long, and a replay redeems nothing twice), and the failures, in the
-// ledger's store.
+// redeemGuard is online activation's guard: request rates by source, in
+// this process's memory, and the failures, in the ledger's store. The rate
+// sheds load before anything touches the store (a flood costs no write);
+// a restart forgets it, and N replicas behind a load balancer allow up to
+// N times it. What stops guessing — the failure lockout and the serial
+// pause — is in the store, shared by every replica, and so are the
+// request nonces (ledger.RedeemOnline).
 type redeemGuard struct {
 	lg      *ledger.Ledger
 	mu      sync.Mutex
 	sources map[string]*sourceState
-	nonces  *nonceCache
 }
 
 type sourceState struct {
@@ -81,7 +81,7 @@ type sourceState struct {
 }
 
 func newRedeemGuard(lg *ledger.Ledger) *redeemGuard {
-	return &redeemGuard{lg: lg, sources: map[string]*sourceState{}, nonces: newNonceCache(MaxRedeemNonces)}
+	return &redeemGuard{lg: lg, sources: map[string]*sourceState{}}
 }
 
 // throttled is a refusal with the time after which trying again may work.
@@ -243,15 +243,15 @@ func (a *API) redeemText(w http.ResponseWriter, r *http.Request, src string, now
 		return "", method, &sameAs{ErrStale, fmt.Sprintf("stale activation request: created_at %s is %s from server time (window ±%s)",
 			created.UTC().Format(time.RFC3339), d.Round(time.Second), RedeemWindow)}
 	}
-	if !a.redeem.nonces.add(req.DeviceID, req.Nonce, created.Add(RedeemWindow), now) {
-		return "", method, &sameAs{ErrReplay, "replayed activation request: nonce already seen from device " + req.DeviceID}
-	}
 	if method == ledger.RedeemSerial {
 		if err := serialPaused(f); err != nil {
 			return "", method, err
 		}
 	}
-	res, err := a.lg.Redeem(r.Context(), req.Activation(), req.Code, src)
+	res, err := a.lg.RedeemOnline(r.Context(), req.Activation(), req.Code, src, req.Nonce, created.Add(RedeemWindow))
+	if errors.Is(err, ledger.ErrReplay) {
+		return "", method, &sameAs{ErrReplay, "replayed activation request: nonce already seen from device " + req.DeviceID}
+	}
 	if err != nil {
 		return "", method, err
 	}

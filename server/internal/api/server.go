@@ -51,8 +51,6 @@ type API struct {
 	log   *slog.Logger
 	m     *metrics.Registry
 	ready func() bool
-	// nonces are the sync request nonces seen within SyncWindow.
-	nonces *nonceCache
 	// redeem limits online activation (redeem.go).
 	redeem *redeemGuard
 	// bodies bounds the request bodies read before they are handled.
@@ -63,7 +61,7 @@ type API struct {
 // New returns the API; Handler gives its router.
 func New(o Options) *API {
 	a := &API{lg: o.Ledger, clock: clock.OrReal(o.Clock), log: o.Logger, m: o.Metrics, ready: o.Ready, invite: o.Invitations,
-		nonces: newNonceCache(MaxSyncNonces), bodies: newBodyBudget(MaxBodyBytesInFlight, MaxBodiesInFlight, MaxBodiesPerKey)}
+		bodies: newBodyBudget(MaxBodyBytesInFlight, MaxBodiesInFlight, MaxBodiesPerKey)}
 	if a.log == nil {
 		a.log = slog.Default()
 	}

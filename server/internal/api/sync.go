@@ -27,7 +27,7 @@ var (
 	// of the server's time.
 	ErrStale = errors.New("stale sync request")
 	// ErrReplay reports a sync request whose nonce was already seen.
-	ErrReplay = errors.New("replayed sync request")
+	ErrReplay = ledger.ErrReplay
 )
 
 // deviceSync is POST /v1/device/sync (docs/sync.md): the body is a signed
@@ -154,10 +154,9 @@ func (a *API) syncText(ctx context.Context, text string) (string, error) {
 		return "", fmt.Errorf("%w: %s %s is %s from server time (window ±%s)", ErrStale, field,
 			sent.UTC().Format(time.RFC3339), d.Round(time.Second), SyncWindow)
 	}
-	if !a.nonces.add(rep.DeviceID, rep.Nonce, sent.Add(SyncWindow), now) {
-		return "", fmt.Errorf("%w: nonce already seen from device %s", ErrReplay, rep.DeviceID)
-	}
-	resp, err := a.lg.Reconcile(ctx, rep.DeviceID, rep)
+	// The nonce is claimed in the ledger, in the transaction that applies
+	// the report, so that every replica over the store refuses a replay.
+	resp, err := a.lg.ReconcileSync(ctx, rep.DeviceID, rep, sent.Add(SyncWindow))
 	if err != nil {
 		return "", err
 	}

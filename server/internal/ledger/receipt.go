@@ -39,7 +39,7 @@ type receiptAudit struct {
 // The import is audited; the same receipt imported again changes nothing.
 func (lg *Ledger) ImportReceipt(ctx context.Context, a Actor, r *syncproto.Report) (*ReceiptResult, error) {
 	imp := &receiptImport{actor: a, nonce: r.Nonce}
-	res, err := lg.reconcile(r.DeviceID, r, imp)
+	res, err := lg.reconcile(r.DeviceID, r, 0, imp)
 	if err != nil {
 		return nil, err
 	}

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"time"
 
 	"github.com/tollgate-iot/tollgate/server/internal/store"
 	"github.com/tollgate-iot/tollgate/shared/airgap"
@@ -76,6 +77,22 @@ type redeemAudit struct {
 // binds an unused license that fits. All in one transaction: a refusal
 // applies nothing. source (the client address) goes to the audit log.
 func (lg *Ledger) Redeem(ctx context.Context, req *airgap.ActivationRequest, code, source string) (*RedeemResult, error) {
+	return lg.redeem(req, code, source, "", 0)
+}
+
+// RedeemOnline is Redeem for a signed online activation request: its nonce
+// is claimed in the redemption's transaction until the given time (the end
+// of the request's freshness window), so that the same request sent again
+// to any replica is refused with ErrReplay (nonce.go). A refused
+// redemption claims nothing.
+func (lg *Ledger) RedeemOnline(ctx context.Context, req *airgap.ActivationRequest, code, source, nonce string, until time.Time) (*RedeemResult, error) {
+	if err := checkNonce(nonce); err != nil {
+		return nil, err
+	}
+	return lg.redeem(req, code, source, nonce, until.Unix())
+}
+
+func (lg *Ledger) redeem(req *airgap.ActivationRequest, code, source, nonce string, until int64) (*RedeemResult, error) {
 	if err := req.Validate(); err != nil {
 		return nil, invalid("activation request: %v", err)
 	}
@@ -113,6 +130,14 @@ func (lg *Ledger) Redeem(ctx context.Context, req *airgap.ActivationRequest, cod
 		st, err := o.syncState(d.ID)
 		if err != nil {
 			return err
+		}
+		if until != 0 {
+			if err := st.claim(nonce, until, o.now); err != nil {
+				return fmt.Errorf("%w: nonce already seen from device %s", err, d.ID)
+			}
+			if err := o.x.PutJSON(store.SyncStateKey(d.ID), &st); err != nil {
+				return err
+			}
 		}
 		if acked, _, missing, err = o.ackState(d.ID, st.AckedSeq); err != nil {
 			return err

@@ -41,6 +41,10 @@ type SyncState struct {
 	// (0: never checked). See DeviceClock.
 	ClockOffset    int64 `json:"clock_offset,omitempty"`
 	ClockCheckedAt int64 `json:"clock_checked_at,omitempty"`
+	// Nonces are the nonces of the device's signed requests (syncs and
+	// online activations) accepted and not yet expired (nonce.go): a
+	// request whose nonce is here is a replay, refused by every replica.
+	Nonces []SeenNonce `json:"nonces,omitempty"`
 }
 
 // MaxForkedHours bounds SyncState.ForkedHours.
@@ -113,10 +117,27 @@ func (lg *Ledger) DeviceKeyText(ctx context.Context, deviceID string) (string, e
 // and has no nonce: the caller echoes the request's and signs it
 // (SignSyncResponse).
 func (lg *Ledger) Reconcile(ctx context.Context, deviceID string, r *syncproto.Report) (*syncproto.Response, error) {
+	return lg.reconcileJob(deviceID, r, 0)
+}
+
+// ReconcileSync is Reconcile for an online sync request: its nonce is
+// claimed in the transaction that applies it, until the given time (the
+// end of the request's freshness window), so that the same request sent
+// again — to this replica or any other over the same store — is refused
+// with ErrReplay and applies nothing. A request that is refused or fails
+// claims nothing: the agent may send it again.
+func (lg *Ledger) ReconcileSync(ctx context.Context, deviceID string, r *syncproto.Report, until time.Time) (*syncproto.Response, error) {
+	if err := checkNonce(r.Nonce); err != nil {
+		return nil, err
+	}
+	return lg.reconcileJob(deviceID, r, until.Unix())
+}
+
+func (lg *Ledger) reconcileJob(deviceID string, r *syncproto.Report, until int64) (*syncproto.Response, error) {
 	if r.DeviceID != deviceID {
 		return nil, invalid("report is for device %s, not %s", r.DeviceID, deviceID)
 	}
-	j := &syncJob{deviceID: deviceID, r: r, weight: reportWeight(r), done: make(chan bool, 1)}
+	j := &syncJob{deviceID: deviceID, r: r, until: until, weight: reportWeight(r), done: make(chan bool, 1)}
 	var err error
 	if j.bounds, err = lg.countsBounds(r.Counts); err != nil {
 		return nil, err
@@ -154,10 +175,10 @@ type receiptImport struct {
 // reconcile applies r in a transaction of its own, retrying with fewer new
 // deductions while the transaction is too big for badger: the answer acks
 // what is held, and the agent sends the rest again.
-func (lg *Ledger) reconcile(deviceID string, r *syncproto.Report, imp *receiptImport) (reconciled, error) {
+func (lg *Ledger) reconcile(deviceID string, r *syncproto.Report, until int64, imp *receiptImport) (reconciled, error) {
 	maxNew := len(r.Deductions)
 	for {
-		res, err := lg.reconcileOnce(deviceID, r, maxNew, imp)
+		res, err := lg.reconcileOnce(deviceID, r, until, maxNew, imp)
 		if errors.Is(err, store.ErrTxnTooBig) && maxNew > 0 {
 			maxNew /= 2
 			lg.log.Info("sync report too big for one transaction: fewer deductions", "device_id", deviceID, "max_new", maxNew)
@@ -168,8 +189,9 @@ func (lg *Ledger) reconcile(deviceID string, r *syncproto.Report, imp *receiptIm
 }
 
 // reconcileOnce applies r in one transaction, charging at most maxNew new
-// deductions (later new ones are left for the agent to send again).
-func (lg *Ledger) reconcileOnce(deviceID string, r *syncproto.Report, maxNew int, imp *receiptImport) (reconciled, error) {
+// deductions (later new ones are left for the agent to send again), and
+// claims its nonce until until (0: none to claim).
+func (lg *Ledger) reconcileOnce(deviceID string, r *syncproto.Report, until int64, maxNew int, imp *receiptImport) (reconciled, error) {
 	var res reconciled
 	err := lg.update(func(o *op) error {
 		if imp != nil {
@@ -191,6 +213,9 @@ func (lg *Ledger) reconcileOnce(deviceID string, r *syncproto.Report, maxNew int
 		}
 		p, err := o.checkReport(deviceID, r, nil)
 		if err != nil {
+			return err
+		}
+		if err := p.claimNonce(r.Nonce, until, o.now); err != nil {
 			return err
 		}
 		p.imported = imp != nil

@@ -27,6 +27,7 @@ import (
 type syncJob struct {
 	deviceID string
 	r        *syncproto.Report
+	until    int64 // the report's nonce is claimed until then (Unix seconds; 0: not claimed)
 	weight   int
 	bounds   map[string]int64 // countsBounds of the report
 	enc      *encodedReport
@@ -128,6 +129,9 @@ func (lg *Ledger) commitSyncBatch(batch []*syncJob) {
 			for _, j := range batch {
 				j.err = nil
 				p, err := o.checkReport(j.deviceID, j.r, j.bounds)
+				if err == nil {
+					err = p.claimNonce(j.r.Nonce, j.until, o.now)
+				}
 				if err != nil { // refused before anything of it was written
 					j.err = err
 					continue
@@ -145,6 +149,6 @@ func (lg *Ledger) commitSyncBatch(batch []*syncJob) {
 		lg.log.Warn("sync group commit failed: one report per transaction", "reports", len(batch), "error", err)
 	}
 	for _, j := range batch {
-		j.res, j.err = lg.reconcile(j.deviceID, j.r, nil)
+		j.res, j.err = lg.reconcile(j.deviceID, j.r, j.until, nil)
 	}
 }
