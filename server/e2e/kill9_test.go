@@ -45,6 +45,7 @@ type killServer struct {
 	t       *testing.T
 	bin     string
 	data    string
+	extra   []string // more serve flags (--store for replicas)
 	proc    *harness.Proc
 	url     atomic.Pointer[string]
 	restart int
@@ -52,7 +53,7 @@ type killServer struct {
 
 func (s *killServer) start() {
 	s.t.Helper()
-	s.proc = harness.Start(s.t, filepath.Join(s.bin, "tollgate-server"), []string{"serve", "--data", s.data, "--http", "127.0.0.1:0", "--profile", "small"},
+	s.proc = harness.Start(s.t, filepath.Join(s.bin, "tollgate-server"), append([]string{"serve", "--data", s.data, "--http", "127.0.0.1:0", "--profile", "small"}, s.extra...),
 		harness.Options{Env: []string{"HOME=" + s.data}, Grace: 30 * time.Second})
 	line, _ := s.proc.NextLine(killDeadline)
 	if !strings.HasPrefix(line, "http: http://") {

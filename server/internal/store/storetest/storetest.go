@@ -1,6 +1,7 @@
 // Package storetest opens stores for tests on either engine: badger in a
 // temporary directory, or a throwaway PostgreSQL database created on the
-// local server for the test and dropped after it.
+// local server for the test and dropped after it (a schema of its own in
+// one shared test database).
 //
 // TOLLGATE_TEST_STORE=postgres makes Open use PostgreSQL;
 // TOLLGATE_TEST_POSTGRES overrides the server's admin URL
@@ -12,6 +13,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"net/url"
 	"os"
@@ -22,6 +24,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/tollgate-iot/tollgate/server/internal/store"
 )
@@ -87,20 +90,33 @@ func adminURL() string {
 	return DefaultPostgresURL
 }
 
-func connect(ctx context.Context) (*pgx.Conn, error) {
+func connect(ctx context.Context, u string) (*pgx.Conn, error) {
 	ctx, cancel := context.WithTimeout(ctx, connectTimeout)
 	defer cancel()
-	return pgx.Connect(ctx, adminURL())
+	return pgx.Connect(ctx, u)
 }
 
-// PostgresURL creates a database tg_<random> on the test server, drops it
-// when t ends, and returns its URL. The store opened on it must be closed
-// first (cleanups run last-registered first, so open it after this call).
+// TestDatabase is the database the tests' schemas live in, made on the
+// test server the first time a test asks for PostgreSQL.
+const TestDatabase = "tollgate_test"
+
+var testDB struct {
+	once sync.Once
+	err  error
+}
+
+// PostgresURL creates a schema tg_<random> in TestDatabase on the test
+// server, drops it when t ends, and returns a URL whose search_path is that
+// schema: a store opened on it sees an empty database of its own. A schema
+// is made and dropped in milliseconds where a database takes a quarter of
+// a second, which is most of a ledger test's time. The store opened on it
+// must be closed first (cleanups run last-registered first, so open it
+// after this call).
 func PostgresURL(t testing.TB) string {
 	t.Helper()
 	ctx := context.Background()
 	reach.once.Do(func() {
-		c, err := connect(ctx)
+		c, err := connect(ctx, adminURL())
 		if err == nil {
 			c.Close(ctx)
 		}
@@ -114,36 +130,65 @@ func PostgresURL(t testing.TB) string {
 		}
 		t.Skip(msg + "; skipped (set " + EnvPostgres + " to a reachable server; on CI this fails)")
 	}
+	testDB.once.Do(func() { testDB.err = createTestDatabase(ctx) })
+	if testDB.err != nil {
+		t.Fatalf("create database %s: %v", TestDatabase, testDB.err)
+	}
 	var b [6]byte
 	if _, err := rand.Read(b[:]); err != nil {
 		t.Fatal(err)
 	}
 	name := "tg_" + hex.EncodeToString(b[:])
-	c, err := connect(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close(ctx)
-	if _, err := c.Exec(ctx, "CREATE DATABASE "+name); err != nil {
-		t.Fatalf("create test database: %v", err)
-	}
-	t.Cleanup(func() {
-		c, err := connect(ctx)
-		if err != nil {
-			t.Errorf("drop test database %s: %v", name, err)
-			return
-		}
-		defer c.Close(ctx)
-		if _, err := c.Exec(ctx, "DROP DATABASE IF EXISTS "+name+" WITH (FORCE)"); err != nil {
-			t.Errorf("drop test database %s: %v", name, err)
-		}
-	})
 	u, err := url.Parse(adminURL())
 	if err != nil {
 		t.Fatal(err)
 	}
-	u.Path = "/" + name
+	u.Path = "/" + TestDatabase
+	c, err := connect(ctx, u.String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close(ctx)
+	if _, err := c.Exec(ctx, "CREATE SCHEMA "+name); err != nil {
+		t.Fatalf("create test schema: %v", err)
+	}
+	dbURL := u.String()
+	t.Cleanup(func() {
+		c, err := connect(ctx, dbURL)
+		if err != nil {
+			t.Errorf("drop test schema %s: %v", name, err)
+			return
+		}
+		defer c.Close(ctx)
+		if _, err := c.Exec(ctx, "DROP SCHEMA IF EXISTS "+name+" CASCADE"); err != nil {
+			t.Errorf("drop test schema %s: %v", name, err)
+		}
+	})
+	q := u.Query()
+	q.Set("search_path", name)
+	// A test's commits need not wait for the disk: the tests kill
+	// tollgate-server, never PostgreSQL, and a commit PostgreSQL has
+	// answered is in its memory either way. Waiting for each flush is most
+	// of a ledger test's time on a small machine.
+	q.Set("synchronous_commit", "off")
+	u.RawQuery = q.Encode()
 	return u.String()
+}
+
+// createTestDatabase makes TestDatabase unless it exists; test processes
+// of several packages may race to make it.
+func createTestDatabase(ctx context.Context) error {
+	c, err := connect(ctx, adminURL())
+	if err != nil {
+		return err
+	}
+	defer c.Close(ctx)
+	_, err = c.Exec(ctx, "CREATE DATABASE "+TestDatabase)
+	var pe *pgconn.PgError
+	if errors.As(err, &pe) && (pe.Code == "42P04" || pe.Code == "23505") { // duplicate_database, or lost the race
+		return nil
+	}
+	return err
 }
 
 // callerPackage names the package of the test that asked for PostgreSQL.
