@@ -20,16 +20,26 @@ build: ## build every binary into bin/
 	@mkdir -p $(BIN)
 	$(GO) build -o $(BIN)/ $$($(GO) list ./.../cmd/... )
 
-test: ## gofmt check, go vet, go test -race ./... (unit, integration and end-to-end)
+# The ledger and API suites run a second time with the ledger on PostgreSQL
+# (127.0.0.1:5432; a throwaway schema per test, docs/deploy.md), alongside
+# the race run: most of their time is waiting on the database.
+PGSUITES := ./server/internal/ledger ./server/internal/api
+
+test: ## gofmt check, go vet, go test -race ./... and the ledger and API suites on PostgreSQL
 	@unformatted=$$(gofmt -l $$(git ls-files '*.go')); \
 	  if [ -n "$$unformatted" ]; then echo "gofmt needed:"; echo "$$unformatted"; exit 1; fi
 	$(GO) vet ./...
 	@scripts/need-mosquitto.sh
 	@scripts/need-chromium.sh
-	$(GO) test -race -timeout 9m ./...
+	@pglog=$$(mktemp); \
+	  TOLLGATE_TEST_STORE=postgres $(GO) test -timeout 9m $(PGSUITES) >$$pglog 2>&1 & pg=$$!; \
+	  rc=0; $(GO) test -race -timeout 9m ./... || rc=$$?; \
+	  pgrc=0; wait $$pg || pgrc=$$?; \
+	  echo "--- the ledger and API suites on PostgreSQL (TOLLGATE_TEST_STORE=postgres):"; cat $$pglog; rm -f $$pglog; \
+	  if [ $$pgrc -ne 0 ]; then rc=$$pgrc; fi; exit $$rc
 
-test-postgres: ## the ledger and API suites again with the ledger on PostgreSQL (127.0.0.1:5432, a throwaway database per test; docs/deploy.md)
-	TOLLGATE_TEST_STORE=postgres $(GO) test -timeout 15m ./server/internal/ledger ./server/internal/api
+test-postgres: ## only the ledger and API suites on PostgreSQL (what make test runs beside the race run)
+	TOLLGATE_TEST_STORE=postgres $(GO) test -timeout 9m $(PGSUITES)
 
 bench: ## run the benchmarks and print the table with the speed-target ratios
 	@rm -f bench.txt
