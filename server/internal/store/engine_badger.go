@@ -112,8 +112,21 @@ func (e *badgerEngine) close() error {
 
 func (e *badgerEngine) sync() error { return e.db.Sync() }
 
+// BadgerMaxAttempts bounds how often Update runs a transaction that lost
+// a write conflict to another transaction of the same process (badger's
+// optimistic concurrency: ErrConflict at commit). The ledger serializes
+// its own writes, so a conflict needs two writers over one store — what
+// two ledgers over one PostgreSQL database are, and Update answers it the
+// same way on both engines: fn runs again from the start.
+const BadgerMaxAttempts = 12
+
 func (e *badgerEngine) update(fn func(engineTxn) error) error {
-	return e.db.Update(func(t *badger.Txn) error { return fn(badgerTxn{t}) })
+	for attempt := 1; ; attempt++ {
+		err := e.db.Update(func(t *badger.Txn) error { return fn(badgerTxn{t}) })
+		if !errors.Is(err, badger.ErrConflict) || attempt == BadgerMaxAttempts {
+			return err
+		}
+	}
 }
 
 func (e *badgerEngine) view(fn func(engineTxn) error) error {

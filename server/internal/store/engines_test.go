@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -360,12 +361,35 @@ func TestPostgresSerializableRetries(t *testing.T) {
 	var retries atomic.Int64
 	store.SetRetryHook(db, func() { retries.Add(1) })
 	const each = 200
+	// In the first rounds both transactions read the counter before
+	// either writes it (a barrier on their first attempt), so they
+	// collide for certain; the later rounds race freely.
+	const forced = 10
 	var wg sync.WaitGroup
 	errs := make(chan error, 2)
+	barriers := make([]sync.WaitGroup, forced)
+	for i := range barriers {
+		barriers[i].Add(2)
+	}
 	for range 2 {
 		wg.Go(func() {
-			for range each {
-				if err := db.Update(func(x *store.Txn) error { _, err := x.NextSeq("hits"); return err }); err != nil {
+			for round := range each {
+				first := true
+				err := db.Update(func(x *store.Txn) error {
+					var n int64
+					v, err := x.Get(store.CounterKey("hits"))
+					if err != nil && !errors.Is(err, store.ErrNotFound) {
+						return err
+					}
+					fmt.Sscan(string(v), &n)
+					if round < forced && first {
+						first = false
+						barriers[round].Done()
+						barriers[round].Wait()
+					}
+					return x.Put(store.CounterKey("hits"), []byte(strconv.FormatInt(n+1, 10)))
+				})
+				if err != nil {
 					errs <- err
 					return
 				}
@@ -541,4 +565,55 @@ func TestEnginesPanicRollsBack(t *testing.T) {
 			t.Fatal("a write after a panicked transaction is blocked")
 		}
 	})
+}
+
+// TestBadgerConflictRetried: two writers over one badger store that read
+// the same key before either writes it collide at commit (badger's
+// ErrConflict); Update runs the loser again, as it does on PostgreSQL, so
+// both increments land.
+func TestBadgerConflictRetried(t *testing.T) {
+	db, err := store.Open(store.Options{Dir: t.TempDir(), Logger: quiet})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	var ready sync.WaitGroup
+	ready.Add(2)
+	var wg sync.WaitGroup
+	errs := make(chan error, 2)
+	for range 2 {
+		wg.Go(func() {
+			first := true
+			errs <- db.Update(func(x *store.Txn) error {
+				var n int64
+				v, err := x.Get(store.CounterKey("hits"))
+				if err != nil && !errors.Is(err, store.ErrNotFound) {
+					return err
+				}
+				fmt.Sscan(string(v), &n)
+				if first {
+					first = false
+					ready.Done()
+					ready.Wait()
+				}
+				return x.Put(store.CounterKey("hits"), []byte(strconv.FormatInt(n+1, 10)))
+			})
+		})
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		if err != nil {
+			t.Fatalf("conflicting update: %v", err)
+		}
+	}
+	var n int64
+	db.View(func(x *store.Txn) error {
+		v, err := x.Get(store.CounterKey("hits"))
+		fmt.Sscan(string(v), &n)
+		return err
+	})
+	if n != 2 {
+		t.Fatalf("counter = %d after 2 increments", n)
+	}
 }
