@@ -108,6 +108,9 @@ type Config struct {
 	// Clock times CONNECTs and paces the logging of refused ones (log.go);
 	// nil means the real clock.
 	Clock clock.Clock
+	// Cluster, if set, joins this broker to a cluster of brokers
+	// (cluster.go); nil: a broker of its own.
+	Cluster *ClusterConfig
 }
 
 // The results OnConnect reports: a closed set, so that a metric labelled
@@ -132,6 +135,11 @@ func (c *Config) Validate() error {
 	if c.Port < 0 || c.Port > 65535 {
 		return fmt.Errorf("broker: port %d out of range", c.Port)
 	}
+	if c.Cluster != nil {
+		if err := c.Cluster.Validate(); err != nil {
+			return err
+		}
+	}
 	return c.validateLimits()
 }
 
@@ -147,6 +155,12 @@ type Broker struct {
 	addr   string
 	obs    *Observer
 	nlog   *natsLogger
+	// cluster is the cluster this broker is a member of (nil: none).
+	cluster *ClusterConfig
+	// streamsDone is closed once the MQTT streams are configured (at
+	// once without a cluster; in a cluster when JetStream has a quorum).
+	streamsDone chan struct{}
+	stop        chan struct{}
 
 	mu      sync.Mutex
 	clients map[string][]uint64 // identity → recent NATS client ids
@@ -181,6 +195,7 @@ func Start(cfg Config) (*Broker, error) {
 		onConn: cfg.OnConnect, clk: clock.OrReal(cfg.Clock),
 		nlog:    &natsLogger{log: cfg.Logger, refusals: newRefusalLog(cfg.Clock)},
 		clients: map[string][]uint64{}, seen: map[string]uint64{}, kicked: map[string]uint64{},
+		cluster: cfg.Cluster, streamsDone: make(chan struct{}), stop: make(chan struct{}),
 	}
 	opts, err := natsOptions(cfg, b)
 	if err != nil {
@@ -209,16 +224,52 @@ func Start(cfg Config) (*Broker, error) {
 		return nil, fmt.Errorf("broker: in-process connection: %w", err)
 	}
 	b.nc = nc
-	if _, err := nc.Subscribe(telemetrySubject, b.observe); err != nil {
+	// A queue group: in a cluster each message is observed by one member.
+	if _, err := nc.QueueSubscribe(telemetrySubject, observerQueue, b.observe); err != nil {
 		b.Close()
 		return nil, fmt.Errorf("broker: %w", err)
 	}
-	if err := configureStreams(nc, cfg); err != nil {
-		b.Close()
-		return nil, err
+	if cfg.Cluster == nil {
+		err = configureStreams(nc, cfg, 1, cfg.ReadyTimeout)
+		close(b.streamsDone)
+		if err != nil {
+			b.Close()
+			return nil, err
+		}
+		return b, nil
 	}
+	if _, err := nc.Subscribe(kickSubject, b.onKick); err != nil {
+		b.Close()
+		return nil, fmt.Errorf("broker: %w", err)
+	}
+	// JetStream needs a quorum of the members, which may start after this
+	// one: configure the streams once it has one, without holding up the
+	// start (MQTT sessions wait for JetStream meanwhile).
+	go b.configureClusterStreams(cfg)
 	return b, nil
 }
+
+// configureClusterStreams configures the MQTT streams, trying again until
+// the cluster's JetStream answers or the broker closes.
+func (b *Broker) configureClusterStreams(cfg Config) {
+	defer close(b.streamsDone)
+	for {
+		err := configureStreams(b.nc, cfg, cfg.Cluster.streamReplicas(), clusterRetry*4)
+		if err == nil {
+			b.log.Info("broker cluster: MQTT streams configured", "replicas", cfg.Cluster.streamReplicas())
+			return
+		}
+		b.log.Info("broker cluster: waiting for JetStream to have a quorum", "error", err)
+		select {
+		case <-b.stop:
+			return
+		case <-time.After(clusterRetry): // infrastructure pacing, not ledger time
+		}
+	}
+}
+
+// StreamsReady is closed once the MQTT streams are configured.
+func (b *Broker) StreamsReady() <-chan struct{} { return b.streamsDone }
 
 // natsOptions configures nats-server: the MQTT listener alone, JetStream
 // in cfg.StoreDir within cfg's limits, every connection authorized by auth.
@@ -231,7 +282,7 @@ func natsOptions(cfg Config, auth server.Authentication) (*server.Options, error
 	if err != nil {
 		return nil, err
 	}
-	return &server.Options{
+	o := &server.Options{
 		MQTT:                       mqttOpts,
 		ServerName:                 "tollgate",
 		DontListen:                 true,
@@ -242,7 +293,24 @@ func natsOptions(cfg Config, auth server.Authentication) (*server.Options, error
 		MaxPayload:                 int32(cfg.MaxPayload),
 		NoSigs:                     true,
 		CustomClientAuthentication: auth,
-	}, nil
+	}
+	if c := cfg.Cluster; c != nil {
+		rport := c.Port
+		if rport == 0 {
+			rport = -1
+		}
+		o.ServerName = c.ServerName
+		o.Cluster = server.ClusterOpts{Name: ClusterName, Host: c.Host, Port: rport, Username: routeUser, Password: c.Secret}
+		o.Routes = c.routeURLs()
+		o.MQTT.StreamReplicas = c.streamReplicas()
+		// nats-server starts its routes only once a client listener is
+		// up: open one on loopback, on a free port. Every client there is
+		// still authorized by Check, which refuses all but the broker's
+		// own connection and MQTT CONNECTs (a NATS client has no MQTT
+		// client id).
+		o.DontListen, o.Host, o.Port = false, "127.0.0.1", -1
+	}
+	return o, nil
 }
 
 // MQTTAddr returns the host:port of the MQTT listener.
@@ -250,6 +318,11 @@ func (b *Broker) MQTTAddr() string { return b.addr }
 
 // Close disconnects everyone and stops the broker.
 func (b *Broker) Close() {
+	select {
+	case <-b.stop:
+	default:
+		close(b.stop)
+	}
 	if b.nc != nil {
 		b.nc.Close()
 	}
@@ -332,8 +405,16 @@ func (b *Broker) remember(identity string, cid uint64, kicksBefore uint64) bool 
 
 // Kick disconnects every connection of identity at once and returns how
 // many it closed. A CONNECT of identity being authorized meanwhile is
-// refused too.
+// refused too. In a cluster every other member is told to do the same
+// (cluster.go); the count is this member's.
 func (b *Broker) Kick(identity string) int {
+	n := b.kickLocal(identity)
+	b.broadcastKick(identity)
+	return n
+}
+
+// kickLocal is Kick on this member only.
+func (b *Broker) kickLocal(identity string) int {
 	b.mu.Lock()
 	ids := b.clients[identity]
 	delete(b.clients, identity)

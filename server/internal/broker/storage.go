@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
+	"time"
 )
 
 // ErrLimit reports a broker storage or payload limit out of its range.
@@ -66,7 +67,8 @@ func mqttOptions(host string, port int, tlsConf *tls.Config) (server.MQTTOpts, e
 	return opts.MQTT, nil
 }
 
-// configureStreams sets the limits of two of the streams nats-server keeps
+// configureStreams sets the limits (and, in a cluster, the replicas) of
+// two of the streams nats-server keeps
 // MQTT state in. nats-server creates them only when missing and uses them
 // as it finds them, so this holds whether a stream is made here or by the
 // first MQTT session.
@@ -85,8 +87,8 @@ func mqttOptions(host string, port int, tlsConf *tls.Config) (server.MQTTOpts, e
 // store, and then every QoS 1 publish that has a subscriber fails (the
 // device is disconnected) and no new session can be stored, so no device
 // connects.
-func configureStreams(nc *nats.Conn, cfg Config) error {
-	js, err := nc.JetStream(nats.MaxWait(cfg.ReadyTimeout))
+func configureStreams(nc *nats.Conn, cfg Config, replicas int, wait time.Duration) error {
+	js, err := nc.JetStream(nats.MaxWait(wait))
 	if err != nil {
 		return fmt.Errorf("broker: jetstream: %w", err)
 	}
@@ -95,7 +97,7 @@ func configureStreams(nc *nats.Conn, cfg Config) error {
 		Subjects:          []string{retainedStreamSubject},
 		Storage:           nats.FileStorage,
 		Retention:         nats.LimitsPolicy,
-		Replicas:          1,
+		Replicas:          replicas,
 		MaxMsgsPerSubject: 1,
 		MaxMsgSize:        retainedMaxMsgSize,
 	})
@@ -113,7 +115,7 @@ func configureStreams(nc *nats.Conn, cfg Config) error {
 		Subjects:  []string{queuedStreamSubject},
 		Storage:   nats.FileStorage,
 		Retention: nats.InterestPolicy,
-		Replicas:  1,
+		Replicas:  replicas,
 		MaxBytes:  cfg.JetStreamMaxStore / queuedStoreShare,
 		Discard:   nats.DiscardOld,
 	})
