@@ -137,7 +137,11 @@ func startEmbedded(c Config, lg *ledger.Ledger, kc *keys.Cache, clk clock.Clock,
 		}
 		tlsConf = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
 	}
-	b, err := broker.Start(broker.Config{Host: host, Port: p, StoreDir: BrokerDir(c.DataDir), TLS: tlsConf, Auth: auth,
+	cluster, err := c.clusterConfig()
+	if err != nil {
+		return nil, err
+	}
+	b, err := broker.Start(broker.Config{Host: host, Port: p, StoreDir: BrokerDir(c.DataDir), TLS: tlsConf, Auth: auth, Cluster: cluster,
 		Logger: blog, Observer: obs, MaxPayload: c.MQTTMaxPayload,
 		JetStreamMaxStore: c.JetStreamMaxStore, JetStreamMaxMemory: c.JetStreamMaxMemory, Clock: clk,
 		OnConnect: func(result string, d time.Duration) {

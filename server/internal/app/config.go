@@ -89,6 +89,12 @@ type Config struct {
 	SMTPPasswordFile, SMTPCA string
 	// MailInterval is how often due notice e-mail is sent.
 	MailInterval time.Duration
+	// ClusterAddr is the route listener of the embedded broker's cluster
+	// (empty: no cluster); Routes the other members, nats://HOST:PORT,
+	// comma-separated; ServerName this member's unique name (default: host
+	// name and route port); ClusterSecretFile the routes' shared secret
+	// (cluster.go).
+	ClusterAddr, Routes, ServerName, ClusterSecretFile string
 	// PublicURL is the console's address as people reach it (behind a
 	// proxy, the proxy's), for the links the server e-mails; default the
 	// address serve listens on.
@@ -131,6 +137,9 @@ func (c *Config) Validate() error {
 		errs = append(errs, fmt.Errorf("--http %q: %v", c.HTTPAddr, err))
 	}
 	if err := c.checkBroker(); err != nil {
+		errs = append(errs, err)
+	}
+	if err := c.checkCluster(); err != nil {
 		errs = append(errs, err)
 	}
 	if err := c.checkMail(); err != nil {

@@ -17,7 +17,8 @@ var serveEnv = map[string]string{"data": "TOLLGATE_DATA", "store": "TOLLGATE_STO
 	"mqtt-max-payload": "TOLLGATE_MQTT_MAX_PAYLOAD", "jetstream-max-store": "TOLLGATE_JETSTREAM_MAX_STORE",
 	"jetstream-max-memory": "TOLLGATE_JETSTREAM_MAX_MEMORY", "smtp": "TOLLGATE_SMTP", "mail-from": "TOLLGATE_MAIL_FROM",
 	"smtp-password-file": "TOLLGATE_SMTP_PASSWORD_FILE", "smtp-ca": "TOLLGATE_SMTP_CA",
-	"public-url":            "TOLLGATE_PUBLIC_URL",
+	"public-url": "TOLLGATE_PUBLIC_URL", "cluster": "TOLLGATE_CLUSTER", "routes": "TOLLGATE_ROUTES",
+	"server-name": "TOLLGATE_SERVER_NAME", "cluster-secret-file": "TOLLGATE_CLUSTER_SECRET_FILE",
 	"webhook-allow-private": "TOLLGATE_WEBHOOK_ALLOW_PRIVATE", "webhook-retry-base": "TOLLGATE_WEBHOOK_RETRY_BASE"}
 
 // parseServe reads serve's configuration: app's defaults, then TOLLGATE_*
@@ -46,6 +47,10 @@ func parseServe(args []string) (app.Config, error) {
 	fs.StringVar(&c.BrokerCert, "broker-cert", "", "PEM client certificate for an ssl:// --broker that requires one (env TOLLGATE_BROKER_CERT)")
 	fs.StringVar(&c.BrokerKey, "broker-key", "", "PEM private key of --broker-cert (env TOLLGATE_BROKER_KEY)")
 	fs.DurationVar(&c.ObservedFlushInterval, "observed-flush-interval", c.ObservedFlushInterval, "how often the telemetry counts the broker observed are written to the ledger")
+	fs.StringVar(&c.ClusterAddr, "cluster", "", "route listen address of the embedded broker's cluster, e.g. 10.0.0.5:6222; empty: no cluster (env TOLLGATE_CLUSTER)")
+	fs.StringVar(&c.Routes, "routes", "", "the other cluster members' route addresses, nats://HOST:PORT,... (env TOLLGATE_ROUTES)")
+	fs.StringVar(&c.ServerName, "server-name", "", "this member's name, unique in the cluster; default the host name and the --cluster port (env TOLLGATE_SERVER_NAME)")
+	fs.StringVar(&c.ClusterSecretFile, "cluster-secret-file", "", "file (mode 600) holding the secret every cluster member shares; routes authenticate with it (env TOLLGATE_CLUSTER_SECRET_FILE)")
 	fs.StringVar(&c.SMTP, "smtp", "", "mail server for notices: smtp://USER@HOST:587 (STARTTLS) or smtps://USER@HOST:465; empty: notices are kept, undelivered (env TOLLGATE_SMTP)")
 	fs.StringVar(&c.MailFrom, "mail-from", "", "sender address of notice e-mail, e.g. tollgate@example.com (env TOLLGATE_MAIL_FROM)")
 	fs.StringVar(&c.SMTPPasswordFile, "smtp-password-file", "", "file holding the password of --smtp's user (env TOLLGATE_SMTP_PASSWORD_FILE)")
