@@ -3,6 +3,7 @@ package cli
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"io"
 	"log/slog"
 	"os"
@@ -194,5 +195,38 @@ func TestBackupRestorePostgres(t *testing.T) {
 	copyKeys(t, dir, back)
 	if got := answersOf(t, back, "badger", lic); got != want {
 		t.Fatal("badger → PostgreSQL → badger does not answer as the original")
+	}
+}
+
+// TestWriteFileAtomicNeverOverwrites: a file that appears at the name
+// while the backup is written (another backup racing this one) is kept,
+// and this one is refused; a backup whose writing fails leaves neither the
+// name nor a temporary file.
+func TestWriteFileAtomicNeverOverwrites(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "ledger.tgdump")
+	err := writeFileAtomic(path, func(w io.Writer) error {
+		if err := os.WriteFile(path, []byte("the other backup"), 0o600); err != nil {
+			return err
+		}
+		_, err := w.Write([]byte("this backup"))
+		return err
+	})
+	if !errors.Is(err, ErrBackupExists) {
+		t.Fatalf("writeFileAtomic over a file that appeared meanwhile: %v", err)
+	}
+	if b, _ := os.ReadFile(path); string(b) != "the other backup" {
+		t.Fatalf("the file that got there first now holds %q", b)
+	}
+	failed := filepath.Join(dir, "failed.tgdump")
+	boom := errors.New("disk full")
+	if err := writeFileAtomic(failed, func(w io.Writer) error { return boom }); !errors.Is(err, boom) {
+		t.Fatalf("a failing write: %v", err)
+	}
+	if _, err := os.Stat(failed); !os.IsNotExist(err) {
+		t.Fatalf("a failed backup left %s (%v)", failed, err)
+	}
+	if l := leftovers(t, dir); len(l) != 0 {
+		t.Fatalf("temporary files left: %v", l)
 	}
 }
