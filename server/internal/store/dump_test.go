@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"runtime"
 	"testing"
 	"time"
 
@@ -460,4 +461,29 @@ func TestLoadWipesCommittedBatches(t *testing.T) {
 			t.Fatalf("the batches committed before the bad checksum are still there (%v): %+v", err, digest(t, db))
 		}
 	})
+}
+
+// TestDumpReaderAllocatesAsBytesArrive: a hostile file whose record claims
+// a value at the size limit but holds a few bytes is refused as truncated
+// without the reader taking the claimed memory.
+func TestDumpReaderAllocatesAsBytesArrive(t *testing.T) {
+	b := rawDump{version: store.DumpVersion, engine: "badger", created: dumpEpoch.UnixNano(), count: -1}.bytes()
+	b = b[:len(b)-9-32]
+	b = append(b, 1)
+	b = binary.BigEndian.AppendUint32(b, 1)
+	b = binary.BigEndian.AppendUint32(b, store.MaxDumpValueBytes)
+	b = append(b, "k0123456789"...)
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	dr, err := store.NewDumpReader(bytes.NewReader(b))
+	if err == nil {
+		_, _, err = dr.Next()
+	}
+	runtime.ReadMemStats(&after)
+	if !errors.Is(err, store.ErrDumpTruncated) {
+		t.Fatalf("Next: %v, want ErrDumpTruncated", err)
+	}
+	if got := after.TotalAlloc - before.TotalAlloc; got > 1<<20 {
+		t.Fatalf("reading a 10-byte value that claims %d bytes allocated %d bytes", store.MaxDumpValueBytes, got)
+	}
 }
