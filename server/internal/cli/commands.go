@@ -18,4 +18,7 @@ var program = cli.Program[*IO]{Name: "tollgate-server", Commands: []Command{
 		Summary: "write the trust bundle, the public keys agents pin", Run: runTrust},
 	{Name: "admin-key", Synopsis: "admin-key --data DIR [--email E] [-o table|json|csv]",
 		Summary: "recover a lost admin key: mint a new vendor admin API key, shown once; the server must be stopped", Run: runAdminKey},
+	{Name: "backup", Synopsis: "backup --data DIR [--store badger|postgres://...] [-o table|json|csv] FILE", Summary: "write the ledger to a new FILE (a dump; the signing keys are not in it)", Run: runBackup},
+	{Name: "restore", Synopsis: "restore --data DIR [--store badger|postgres://...] [-o table|json|csv] FILE", Summary: "load a backup FILE into an empty ledger", Run: runRestore},
+	{Name: "migrate-store", Synopsis: "migrate-store --data DIR --to postgres://... [-o table|json|csv]", Summary: "copy DIR's badger ledger into an empty PostgreSQL database and verify the copy", Run: runMigrateStore},
 }}
