@@ -135,6 +135,8 @@ func (a *App) openLedger(kc *keys.Cache) error {
 	}
 	a.db = db
 	a.m.Counter("tollgate_ledger_changes_total", "Committed ledger changes by action.", "action")
+	a.m.GaugeFunc("tollgate_store_retries", "Ledger transactions run again since start because they lost a conflict with another writer (another replica, on PostgreSQL).",
+		func() float64 { return float64(db.Retries()) })
 	a.wake = make(chan struct{}, 1)
 	lg, err := ledger.New(ledger.Options{DB: db, Clock: a.clk, Keys: kc, Logger: a.log, Mail: a.mailer != nil,
 		OnChange:          func(action string) { a.m.Add("tollgate_ledger_changes_total", 1, action) },

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/dgraph-io/badger/v4"
@@ -23,6 +24,7 @@ type badgerEngine struct {
 	done    chan struct{}
 	closeMu sync.Once
 	gcRuns  func() // test hook: called after each GC pass
+	retried atomic.Uint64
 }
 
 func badgerOptions(o Options) badger.Options {
@@ -73,7 +75,7 @@ func Open(o Options) (*DB, error) {
 	}
 	e := &badgerEngine{db: bdb, log: o.Logger, ratio: o.GCDiscardRatio, stop: make(chan struct{}), done: make(chan struct{}), gcRuns: o.onGC}
 	go e.gcLoop(clock.OrReal(o.Clock).NewTicker(o.GCInterval))
-	return &DB{eng: e}, nil
+	return &DB{eng: e, retries: &e.retried}, nil
 }
 
 // gcLoop runs value-log GC on every tick. One RunValueLogGC call frees at
@@ -126,6 +128,7 @@ func (e *badgerEngine) update(fn func(engineTxn) error) error {
 		if !errors.Is(err, badger.ErrConflict) || attempt == BadgerMaxAttempts {
 			return err
 		}
+		e.retried.Add(1)
 	}
 }
 

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"math/rand/v2"
 	"net/url"
+	"sync/atomic"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -47,8 +48,10 @@ const (
 type postgresEngine struct {
 	pool *pgxpool.Pool
 	log  *slog.Logger
-	// retries counts transactions run again after a conflict (tests).
+	// retries is called before each transaction run again after a
+	// conflict (tests); retried counts them.
 	retries func()
+	retried atomic.Uint64
 }
 
 // OpenPostgres connects to the PostgreSQL database at dsn (a postgres://
@@ -78,7 +81,8 @@ func OpenPostgres(ctx context.Context, dsn string, o Options) (*DB, error) {
 	if o.Logger == nil {
 		o.Logger = slog.Default()
 	}
-	return &DB{eng: &postgresEngine{pool: pool, log: o.Logger}}, nil
+	pe := &postgresEngine{pool: pool, log: o.Logger}
+	return &DB{eng: pe, retries: &pe.retried}, nil
 }
 
 // RedactURL returns u with its password replaced, for messages and logs.
@@ -108,6 +112,7 @@ func (e *postgresEngine) update(fn func(engineTxn) error) error {
 		if err == nil || !retryable(err) || attempt == PostgresMaxAttempts {
 			return err
 		}
+		e.retried.Add(1)
 		if e.retries != nil {
 			e.retries()
 		}

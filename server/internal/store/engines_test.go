@@ -413,6 +413,9 @@ func TestPostgresSerializableRetries(t *testing.T) {
 	if retries.Load() == 0 {
 		t.Fatal("no transaction was retried: the increments never collided, the test proves nothing")
 	}
+	if got := db.Retries(); got != uint64(retries.Load()) {
+		t.Fatalf("Retries() = %d, the hook counted %d", got, retries.Load())
+	}
 	t.Logf("%d retries", retries.Load())
 }
 
@@ -615,5 +618,8 @@ func TestBadgerConflictRetried(t *testing.T) {
 	})
 	if n != 2 {
 		t.Fatalf("counter = %d after 2 increments", n)
+	}
+	if r := db.Retries(); r != 1 {
+		t.Fatalf("Retries() = %d, want 1: the loser ran again once", r)
 	}
 }

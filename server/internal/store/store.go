@@ -17,6 +17,7 @@ import (
 	"log/slog"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/dgraph-io/badger/v4"
@@ -107,7 +108,8 @@ type engineTxn interface {
 
 // DB is an open store.
 type DB struct {
-	eng engine
+	eng     engine
+	retries *atomic.Uint64 // the engine's count of retried transactions
 }
 
 // OpenEngine opens the store named by spec: "" or "badger" is badger in
@@ -135,6 +137,12 @@ func (d *DB) Close() error { return d.eng.close() }
 // Sync flushes every committed write to disk (what an Unsynced store
 // defers).
 func (d *DB) Sync() error { return d.eng.sync() }
+
+// Retries returns how many transactions Update has run again since the
+// store was opened because they lost a conflict with another transaction
+// (PostgreSQL's serialization failures, badger's write conflicts): a
+// steady climb means writers keep colliding on the same keys.
+func (d *DB) Retries() uint64 { return d.retries.Load() }
 
 // Update runs fn in a read-write transaction and commits it (synced) if fn
 // returns nil; otherwise nothing fn wrote is applied. fn may run more than
