@@ -57,10 +57,11 @@ func (d Duration) MarshalJSON() ([]byte, error) { return json.Marshal(time.Durat
 type Config struct {
 	// Data is the data directory (device key, state database).
 	Data string `json:"data"`
-	// Broker is the upstream MQTT broker, tcp://HOST:PORT or ssl://HOST:PORT;
-	// empty runs offline (samples queue in the outbox).
+	// Broker is the upstream MQTT broker, tcp://HOST:PORT or ssl://HOST:PORT,
+	// or several such addresses comma-separated (upstreams.go); empty runs
+	// offline (samples queue in the outbox).
 	Broker string `json:"broker"`
-	// Server is the license server URL (sync; not used by run yet).
+	// Server is the license server URL, or several comma-separated.
 	Server string `json:"server"`
 	// Ingest is where POST /v1/samples listens: 127.0.0.1:PORT or unix:PATH.
 	Ingest string `json:"ingest"`
@@ -181,10 +182,11 @@ func (c *Config) Validate() error {
 	if c.Data == "" {
 		return fmt.Errorf("%w: data directory is required (--data, TOLLGATE_DATA)", ErrInvalid)
 	}
-	if c.Broker != "" {
-		if err := checkBrokerURL("broker", c.Broker, true); err != nil {
-			return err
-		}
+	if err := checkList("broker", c.Broker, func(b string) error { return checkBrokerURL("broker", b, true) }); err != nil {
+		return err
+	}
+	if err := checkList("server", c.Server, CheckServerURL); err != nil {
+		return err
 	}
 	if c.Bridge != "" {
 		if err := checkBrokerURL("bridge", c.Bridge, false); err != nil {

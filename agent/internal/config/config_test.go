@@ -27,6 +27,16 @@ func TestValidate(t *testing.T) {
 		{"error/ingest-not-loopback", func(c *Config) { c.Ingest = "0.0.0.0:80" }, false},
 		{"error/broker-scheme", func(c *Config) { c.Broker = "http://x:1" }, false},
 		{"ok/bridge", func(c *Config) { c.Bridge = "tcp://127.0.0.1:1883" }, true},
+		{"ok/brokers", func(c *Config) { c.Broker = "ssl://a:8883, ssl://b:8883,tcp://c:1883" }, true},
+		{"ok/servers", func(c *Config) { c.Server = "https://a:8443,https://b:8443/" }, true},
+		{"error/broker-list-bad-item", func(c *Config) { c.Broker = "ssl://a:8883,http://b:1" }, false},
+		{"error/broker-twice", func(c *Config) { c.Broker = "ssl://a:8883,ssl://a:8883" }, false},
+		{"error/too-many-brokers", func(c *Config) {
+			c.Broker = "tcp://a:1,tcp://b:1,tcp://c:1,tcp://d:1,tcp://e:1,tcp://f:1,tcp://g:1,tcp://h:1,tcp://i:1"
+		}, false},
+		{"error/server-scheme", func(c *Config) { c.Server = "https://a:8443,ftp://b" }, false},
+		{"error/server-credentials", func(c *Config) { c.Server = "https://u:p@a:8443" }, false},
+		{"error/server-twice", func(c *Config) { c.Server = "https://a:8443,https://a:8443" }, false},
 		{"error/bridge-ssl", func(c *Config) { c.Bridge = "ssl://x:1" }, false},
 		{"error/queue", func(c *Config) { c.QueueMax = 0 }, false},
 		{"error/tolerance", func(c *Config) { c.ClockTolerance = Duration(time.Second) }, false},
@@ -91,4 +101,37 @@ func TestCertFileNames(t *testing.T) {
 			t.Errorf("agent looks for %q, certs writes %q", got[i], want[i])
 		}
 	}
+}
+
+// FuzzUpstreamLists: any broker or server list validates or is refused
+// with ErrInvalid, and one that validates splits into at most
+// MaxUpstreams distinct, non-empty addresses.
+func FuzzUpstreamLists(f *testing.F) {
+	for _, seed := range []string{"ssl://a:8883,ssl://b:8883", "https://a:8443, https://b", ",,", "tcp://a:1,tcp://a:1", "https://u:p@x", " "} {
+		f.Add(seed)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		for _, c := range []Config{{Broker: s}, {Server: s}} {
+			d := Default()
+			d.Data, d.Broker, d.Server = "/tmp/x", c.Broker, c.Server
+			err := d.Validate()
+			if err != nil {
+				if !errors.Is(err, ErrInvalid) {
+					t.Fatalf("%q: error %v is not ErrInvalid", s, err)
+				}
+				continue
+			}
+			items := append(d.Brokers(), d.Servers()...)
+			seen := map[string]bool{}
+			for _, it := range items {
+				if it == "" || seen[it] {
+					t.Fatalf("%q validated with item %q empty or twice", s, it)
+				}
+				seen[it] = true
+			}
+			if len(d.Brokers()) > MaxUpstreams || len(d.Servers()) > MaxUpstreams {
+				t.Fatalf("%q validated with too many items", s)
+			}
+		}
+	})
 }

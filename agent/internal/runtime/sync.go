@@ -62,10 +62,15 @@ func (a *Agent) syncClient() (*syncer.Client, error) {
 	}
 	url := a.serverURL()
 	var tlsc *tls.Config
-	if strings.HasPrefix(url, "https://") {
+	if strings.Contains(url, "https://") {
 		var err error
-		if tlsc, err = a.serverTLS(url); err != nil {
+		if tlsc, err = a.serverTLS(syncer.SplitURLs(url)[0]); err != nil {
 			return nil, err
+		}
+		if tlsc != nil {
+			// Several addresses: each request is verified against its own
+			// host name (the transport fills it in when it is empty).
+			tlsc.ServerName = ""
 		}
 	}
 	signer, err := token.NewSigner(a.priv)

@@ -34,7 +34,9 @@ const SyncPath = "/v1/device/sync"
 
 // Options configure a Client.
 type Options struct {
-	// URL is the license server's base URL (http:// or https://).
+	// URL is the license server's base URL (http:// or https://), or
+	// several, comma-separated: replicas of one server, tried in turn
+	// (failover.go).
 	URL string
 	// HTTP is the client requests go through (see NewHTTPClient).
 	HTTP  *http.Client
@@ -66,6 +68,13 @@ type Options struct {
 type Client struct {
 	o  Options
 	mu sync.Mutex // one sync at a time
+	// urls are the server's addresses; cur the one that answered last,
+	// tried first (under mu).
+	urls []string
+	cur  int
+	// failovers counts syncs sent to another address because the one
+	// tried was unreachable or failing.
+	failovers atomic.Int64
 
 	ok, failed atomic.Int64
 }
@@ -90,7 +99,8 @@ type Result struct {
 
 // New returns a client; it fails with ErrNoServer when no URL is set.
 func New(o Options) (*Client, error) {
-	if o.URL == "" {
+	urls := SplitURLs(o.URL)
+	if len(urls) == 0 {
 		return nil, &Error{Code: "no_server", Err: ErrNoServer}
 	}
 	if o.Random == nil {
@@ -99,8 +109,10 @@ func New(o Options) (*Client, error) {
 	if o.Logger == nil {
 		o.Logger = slog.Default()
 	}
-	o.URL = strings.TrimSuffix(o.URL, "/")
-	return &Client{o: o}, nil
+	for i, u := range urls {
+		urls[i] = strings.TrimSuffix(u, "/")
+	}
+	return &Client{o: o, urls: urls}, nil
 }
 
 // Sync sends reports until the store holds nothing more to report (or
@@ -139,8 +151,30 @@ func (c *Client) Sync(ctx context.Context) (Result, error) {
 	return res, nil
 }
 
-// once sends one report and applies its answer.
+// once sends one report and applies its answer, failing over to the
+// server's next address while one is unreachable or failing (failover.go).
 func (c *Client) once(ctx context.Context, res *Result) (Page, *syncproto.Response, error) {
+	var page Page
+	var resp *syncproto.Response
+	var err error
+	for try := range len(c.urls) {
+		url := c.urls[c.cur]
+		page, resp, err = c.onceTo(ctx, res, url)
+		if !failover(err) || try == len(c.urls)-1 || ctx.Err() != nil {
+			return page, resp, err
+		}
+		c.cur = (c.cur + 1) % len(c.urls)
+		c.failovers.Add(1)
+		c.o.Logger.Warn("license server failing: trying the next address", "server", url, "next", c.urls[c.cur], "err", err)
+	}
+	return page, resp, err
+}
+
+// onceTo sends one report to the server at url and applies its answer.
+// Each call builds and signs a new request (a new nonce): a request a
+// failing replica may have applied is acknowledged again by another,
+// never charged twice.
+func (c *Client) onceTo(ctx context.Context, res *Result, url string) (Page, *syncproto.Response, error) {
 	nonce, err := c.nonce()
 	if err != nil {
 		return Page{}, nil, err
@@ -158,7 +192,7 @@ func (c *Client) once(ctx context.Context, res *Result) (Page, *syncproto.Respon
 	if err != nil {
 		return page, nil, err
 	}
-	answer, err := c.post(ctx, text)
+	answer, err := c.post(ctx, url, text)
 	if err != nil {
 		return page, nil, err
 	}
@@ -205,8 +239,8 @@ func (c *Client) nonce() (string, error) {
 }
 
 // post sends the signed request and returns the answer's text.
-func (c *Client) post(ctx context.Context, text string) (string, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, c.o.URL+SyncPath, strings.NewReader(text))
+func (c *Client) post(ctx context.Context, url, text string) (string, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, url+SyncPath, strings.NewReader(text))
 	if err != nil {
 		return "", &Error{Code: "no_server", Err: fmt.Errorf("%w: %v", ErrNoServer, err)}
 	}

@@ -230,7 +230,7 @@ func TestSyncNetworkError(t *testing.T) {
 	h := newHarness(t)
 	hs := httptest.NewServer(http.NotFoundHandler())
 	hs.Close()
-	h.client.o.URL = hs.URL
+	h.client.urls = []string{hs.URL}
 	_, err := h.client.Sync(context.Background())
 	if !errors.Is(err, ErrNetwork) || !Retryable(err) {
 		t.Fatalf("Sync = %v", err)
