@@ -17,7 +17,7 @@ func runSync(ctx context.Context, env *IO, args []string) error {
 	fs := newFlagSet("sync")
 	data := fs.String("data", "", "agent data directory (env TOLLGATE_DATA)")
 	cfgPath := fs.String("config", "", "agent config file (env TOLLGATE_CONFIG)")
-	server := fs.String("server", "", "license server URL (env TOLLGATE_SERVER; default: config, then init's --server)")
+	server := fs.String("server", "", "license server URL, or several comma-separated (env TOLLGATE_SERVER; default: config, then init's --server)")
 	out := cli.OutputFlag(fs)
 	if err := parse(env, fs, args); err != nil {
 		return err

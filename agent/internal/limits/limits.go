@@ -171,6 +171,9 @@ const (
 	// ReconnectMax forever.
 	ReconnectRefusedMin = 30 * time.Second
 	ReconnectRefusedMax = 15 * time.Minute
+	// FailoverPauseMax bounds the random pause before a CONNECT to the
+	// next broker after one could not be reached.
+	FailoverPauseMax = 500 * time.Millisecond
 
 	// RefusalRecheck is how often a publisher waiting out a refusal the
 	// agent's own state explains looks at that state again: once a sync

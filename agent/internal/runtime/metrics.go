@@ -62,6 +62,7 @@ func (a *Agent) fillMetrics(r *running) metrics.Fill {
 			w.Gauge("tollgate_agent_upstream_connected", "1 while connected to the upstream broker.", b2i(r.pub.Connected()))
 			w.Counter("tollgate_agent_upstream_published_total", "PUBLISH packets sent, resends included.", r.pub.Published())
 			w.Counter("tollgate_agent_upstream_reconnects_total", "Upstream reconnections.", r.pub.Reconnects())
+			w.Counter("tollgate_agent_failovers_total", "Moves to the next address after one could not be reached, by what.", r.pub.Failovers(), "upstream", "broker")
 		}
 		if r.bridge != nil {
 			w.Counter("tollgate_agent_bridge_received_total", "Child messages received from the local broker.", r.bridge.Received())
@@ -99,6 +100,7 @@ func (a *Agent) syncMetrics(w *metrics.Sink) {
 	ok, failed := c.Counts()
 	w.Counter("tollgate_agent_sync_total", "Syncs with the license server since start, by result.", ok, "result", "ok")
 	w.Counter("tollgate_agent_sync_total", "Syncs with the license server since start, by result.", failed, "result", "error")
+	w.Counter("tollgate_agent_failovers_total", "Moves to the next address after one could not be reached, by what.", c.Failovers(), "upstream", "server")
 	if at, ok := a.LastSync(); ok {
 		w.Gauge("tollgate_agent_last_sync_seconds", "Effective time of the last successful sync.", at.Unix())
 	}

@@ -202,8 +202,10 @@ func (a *Agent) newPublisher(ob *outbox.Outbox) (*upstream.Publisher, error) {
 		Password: a.password, MaxInflight: a.cfg.MaxInflight, Outbox: ob, Clock: a.timers, Logger: a.log,
 		ControlTopic: a.controlTopic, Control: a.control, OnConnect: a.kickSync, Refusal: a.refusal,
 		ConnectDone: func(err error, d time.Duration) { a.lat.connect.WithLabelValues(result(err)).Observe(d.Seconds()) }}
-	if strings.HasPrefix(a.cfg.Broker, "ssl://") {
-		tc, err := upstream.TLSConfig(a.cfg.CertsPath(), a.id.DeviceID, a.cfg.Broker)
+	if strings.Contains(a.cfg.Broker, "ssl://") {
+		// One configuration for every ssl:// broker; the publisher sets
+		// each one's host name to verify.
+		tc, err := upstream.TLSConfig(a.cfg.CertsPath(), a.id.DeviceID, a.cfg.Brokers()[0])
 		if err != nil {
 			return nil, err
 		}

@@ -16,6 +16,13 @@ import (
 // queued opens a real store and outbox holding n committed entries.
 func queued(t *testing.T, n int) (*outbox.Outbox, []outbox.Entry) {
 	t.Helper()
+	ob, es, _ := queuedIn(t, n)
+	return ob, es
+}
+
+// queuedIn is queued, also returning the store.
+func queuedIn(t *testing.T, n int) (*outbox.Outbox, []outbox.Entry, *store.Store) {
+	t.Helper()
 	k := sha256.Sum256([]byte("k"))
 	st, err := store.Open(context.Background(), store.Options{Dir: t.TempDir(), Key: k[:]})
 	if err != nil {
@@ -36,7 +43,7 @@ func queued(t *testing.T, n int) (*outbox.Outbox, []outbox.Entry) {
 	if err := st.DB().Update(func(txn *badger.Txn) error { return ob.Append(txn, es) }); err != nil {
 		t.Fatal(err)
 	}
-	return ob, es
+	return ob, es, st
 }
 
 // waitAcked waits (bounded) until the outbox recorded want acks in total.

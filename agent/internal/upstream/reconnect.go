@@ -18,6 +18,9 @@ type reconnect struct {
 	refused bool
 	// logged is the reason or error last logged at WARN.
 	logged string
+	// round counts the brokers that failed since the last session or the
+	// last backoff (failover.go).
+	round int
 }
 
 // next returns the delay before the next CONNECT, doubling per failure

@@ -24,6 +24,7 @@ import (
 
 	mqtt "github.com/eclipse/paho.mqtt.golang"
 
+	"github.com/tollgate-iot/tollgate/agent/internal/config"
 	"github.com/tollgate-iot/tollgate/agent/internal/limits"
 	"github.com/tollgate-iot/tollgate/agent/internal/outbox"
 	"github.com/tollgate-iot/tollgate/shared/clock"
@@ -39,7 +40,9 @@ var ErrClosedOnConnect = errors.New("the broker closed the connection without an
 
 // Options configures a Publisher.
 type Options struct {
-	// Broker is tcp://HOST:PORT or ssl://HOST:PORT.
+	// Broker is tcp://HOST:PORT or ssl://HOST:PORT, or several such
+	// addresses comma-separated: the brokers of one cluster, tried in
+	// turn (failover.go).
 	Broker string
 	// ClientID and Username are the device id.
 	ClientID string
@@ -87,11 +90,22 @@ type Publisher struct {
 	connected  atomic.Bool
 	published  atomic.Int64
 	reconnects atomic.Int64
+	// brokers are the addresses of Options.Broker; cur the one the next
+	// CONNECT goes to (Run's goroutine only), current the same for
+	// readers; failovers counts moves to the next address.
+	brokers   []string
+	cur       int
+	current   atomic.Pointer[string]
+	failovers atomic.Int64
 }
 
 // New returns a publisher; Run starts it.
 func New(o Options) *Publisher {
-	p := &Publisher{o: o, log: o.Logger, clk: clock.OrReal(o.Clock)}
+	p := &Publisher{o: o, log: o.Logger, clk: clock.OrReal(o.Clock), brokers: config.SplitList(o.Broker)}
+	if len(p.brokers) == 0 {
+		p.brokers = []string{o.Broker}
+	}
+	p.current.Store(&p.brokers[0])
 	if p.log == nil {
 		p.log = slog.Default()
 	}
@@ -132,8 +146,17 @@ func (p *Publisher) Run(ctx context.Context) {
 			if refused {
 				reason = p.refusal()
 			}
+			if !refused && p.failover(&rc, err) {
+				if !p.wait(ctx, failoverPause(), false) {
+					return
+				}
+				continue
+			}
 			wait := rc.next(refused, reason != "")
-			rc.log(p.log, p.o.Broker, err, reason, wait)
+			if !refused {
+				wait = jitter(wait)
+			}
+			rc.log(p.log, p.broker(), err, reason, wait)
 			if !p.wait(ctx, wait, refused) {
 				return
 			}
@@ -145,7 +168,8 @@ func (p *Publisher) Run(ctx context.Context) {
 		}
 		sessions++
 		p.connected.Store(true)
-		p.log.Info("upstream connected", "broker", p.o.Broker)
+		rc.round = 0
+		p.log.Info("upstream connected", "broker", p.broker())
 		p.subscribeControl(c)
 		if p.o.OnConnect != nil {
 			p.o.OnConnect()
@@ -221,7 +245,7 @@ func (p *Publisher) connect(ctx context.Context) (mqtt.Client, <-chan struct{}, 
 	lost := make(chan struct{})
 	var once sync.Once
 	opts := mqtt.NewClientOptions().
-		AddBroker(p.o.Broker).
+		AddBroker(p.broker()).
 		SetClientID(p.o.ClientID).
 		SetUsername(p.o.Username).
 		SetCleanSession(true).
@@ -236,7 +260,7 @@ func (p *Publisher) connect(ctx context.Context) (mqtt.Client, <-chan struct{}, 
 		opts.SetPassword(p.o.Password())
 	}
 	if p.o.TLS != nil {
-		opts.SetTLSConfig(p.o.TLS)
+		opts.SetTLSConfig(p.tlsFor(p.broker()))
 	}
 	c := mqtt.NewClient(opts)
 	tok := c.Connect()
