@@ -54,29 +54,32 @@ func TestRecentDeductionsNewestFirstAndOnlyTheSubtree(t *testing.T) {
 	}
 }
 
-// TestRecentDeductionsFollowTheLicenseOutOfSight: a license acme paid days
-// with is returned to dist; its days leave acme's recent list, as
-// ListDeductions refuses acme the license.
-func TestRecentDeductionsFollowTheLicenseOutOfSight(t *testing.T) {
+// TestRecentDeductionsHideTheParents: acme-sub, below acme, does not see
+// the days charged to acme's own license (ListDeductions refuses it the
+// license), while acme sees the days of acme-sub's license.
+func TestRecentDeductionsHideTheParents(t *testing.T) {
 	e := newEnv(t)
-	dist, acme, _, _ := e.tree()
+	dist, acme, sub, _ := e.tree()
 	e.device(acme, "acme", "dev-a", "sensor-a")
+	e.device(sub, "acme-sub", "dev-s", "sensor-a")
 	la := e.create(dist, days("acme", 5))
+	ls := e.create(dist, days("acme-sub", 5))
 	e.bind(acme, la.ID, "dev-a")
-	if _, err := e.lg.Deduct(ctx, DeductInput{DeviceID: "dev-a", Seq: 1}); err != nil {
-		t.Fatal(err)
+	e.bind(sub, ls.ID, "dev-s")
+	for _, dev := range []string{"dev-a", "dev-s"} {
+		if _, err := e.lg.Deduct(ctx, DeductInput{DeviceID: dev, Seq: 1}); err != nil {
+			t.Fatal(err)
+		}
 	}
-	if got, _ := e.lg.RecentDeductions(ctx, acme, 10); len(got) != 1 {
-		t.Fatalf("before the move: %+v", got)
+	if _, err := e.lg.ListDeductions(ctx, sub, la.ID); err == nil {
+		t.Fatal("acme-sub lists acme's deductions")
 	}
-	if _, err := e.lg.MoveLicense(ctx, dist, la.ID, "beta"); err != nil {
-		t.Skipf("the license cannot be moved here: %v", err)
+	got, err := e.lg.RecentDeductions(ctx, sub, 10)
+	if err != nil || len(got) != 1 || got[0].LicenseID != ls.ID {
+		t.Fatalf("acme-sub's recent deductions: %+v, %v", got, err)
 	}
-	if _, err := e.lg.ListDeductions(ctx, acme, la.ID); err == nil {
-		t.Fatal("acme still lists the moved license's deductions")
-	}
-	if got, err := e.lg.RecentDeductions(ctx, acme, 10); err != nil || len(got) != 0 {
-		t.Fatalf("after the move acme still sees %+v, %v", got, err)
+	if got, err := e.lg.RecentDeductions(ctx, acme, 10); err != nil || len(got) != 2 {
+		t.Fatalf("acme's recent deductions: %+v, %v", got, err)
 	}
 }
 
