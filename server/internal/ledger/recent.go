@@ -25,7 +25,7 @@ const (
 	MaxRecent = 100
 	// MaxRecentScanned is the most index entries one recent list reads:
 	// when they hold fewer matching records, the list is short.
-	MaxRecentScanned = MaxScannedPerPage
+	MaxRecentScanned = 2000
 )
 
 // auditDeduct is the audit action of a charged day (charge).

@@ -162,3 +162,42 @@ func splitNotices(t *testing.T, ns []Notice, sees ...string) (lic, cust []Notice
 	}
 	return lic, cust
 }
+
+// BenchmarkRecentDeductions reads the 10 latest deductions of the vendor's
+// tree when the 300 days charged lie behind 1,000 newer audit entries of
+// another kind (licenses created): the bounded scan the dashboard makes.
+func BenchmarkRecentDeductions(b *testing.B) {
+	lg, db := benchLedger(b, b.TempDir())
+	defer db.Close()
+	benchDevice(b, lg, "dev-0")
+	in := days("acme", 400)
+	ls, err := lg.CreateLicenses(ctx, SystemActor(), in)
+	if err != nil {
+		b.Fatal(err)
+	}
+	if _, err := lg.Bind(ctx, SystemActor(), ls[0].ID, BindInput{DeviceID: "dev-0"}); err != nil {
+		b.Fatal(err)
+	}
+	for seq := int64(1); seq <= 300; seq++ {
+		if _, err := lg.Deduct(ctx, DeductInput{DeviceID: "dev-0", Seq: seq}); err != nil {
+			b.Fatal(err)
+		}
+	}
+	more := std("acme")
+	more.Count = MaxBatch
+	if _, err := lg.CreateLicenses(ctx, SystemActor(), more); err != nil {
+		b.Fatal(err)
+	}
+	var lat latencies
+	b.ResetTimer()
+	for range b.N {
+		lat.begin()
+		got, err := lg.RecentDeductions(ctx, SystemActor(), 10)
+		if err != nil || len(got) != 10 {
+			b.Fatalf("%d, %v", len(got), err)
+		}
+		lat.end()
+	}
+	b.StopTimer()
+	lat.report(b)
+}
