@@ -1,9 +1,13 @@
 package console
 
 import (
+	"context"
 	"errors"
+	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"strconv"
+	"strings"
 	"testing"
 
 	"github.com/tollgate-iot/tollgate/server/internal/ledger"
@@ -48,3 +52,57 @@ func FuzzParseCreateForm(f *testing.F) {
 }
 
 func isInvalid(err error) bool { return errors.Is(err, ledger.ErrInvalid) }
+
+// FuzzConsoleLicenseDeviceForms posts arbitrary forms, with acme's admin's
+// valid CSRF token, to the license page's actions, bulk create and the
+// device blacklist: never a 500, and nothing of beta's changes (its
+// license stays unlocked, unsuspended and beta's; its device stays off
+// the blacklist; beta owns no more licenses).
+func FuzzConsoleLicenseDeviceForms(f *testing.F) {
+	w := newWorld(f)
+	w.newDevice("beta", "dev-beta")
+	sid, s, err := w.lg.SignIn(context.Background(), w.email["acme"], testPassword)
+	if err != nil {
+		f.Fatal(err)
+	}
+	owned := func() int {
+		ls, _, err := w.lg.ListLicenses(context.Background(), w.actor["beta"], ledger.LicenseFilter{CustomerID: "beta", Limit: ledger.MaxPageSize})
+		if err != nil {
+			f.Fatal(err)
+		}
+		return len(ls)
+	}
+	betaOwned := owned()
+	f.Add("licenses/"+w.betaLicense.ID+"/lock", "confirm=yes")
+	f.Add("licenses/"+w.betaLicense.ID+"/suspend", "confirm=yes")
+	f.Add("licenses/"+w.acmeLicense.ID+"/revoke", "confirm=yes")
+	f.Add("licenses/new", "confirm=yes&customer=beta&count=3&type=standard&billing=term&models=a")
+	f.Add("licenses/new", "count=1001&count=1")
+	f.Add("devices/dev-beta/blacklist", "confirm=yes&reason=x")
+	f.Add("devices/dev-beta/unblacklist", "confirm=yes")
+	f.Add("devices/%2e%2e/blacklist", "confirm=yes&reason=%ff")
+	f.Fuzz(func(t *testing.T, path, form string) {
+		r := httptest.NewRequest(http.MethodPost, "/console/", strings.NewReader("csrf="+s.CSRF+"&"+form))
+		r.URL.Path += path
+		r.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		r.AddCookie(&http.Cookie{Name: sessionCookie, Value: sid})
+		rec := httptest.NewRecorder()
+		w.h.ServeHTTP(rec, r)
+		if rec.Code >= 500 {
+			t.Fatalf("POST %s %q: %d %s", r.URL, form, rec.Code, rec.Body)
+		}
+		l, err := w.lg.GetLicense(context.Background(), w.actor["beta"], w.betaLicense.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if l.Locked || l.Suspended || l.CustomerID != "beta" {
+			t.Fatalf("acme changed beta's license: %+v", l)
+		}
+		if d, err := w.lg.GetDevice(context.Background(), w.actor["beta"], "dev-beta"); err != nil || d.Blacklisted {
+			t.Fatalf("acme blacklisted beta's device: %+v %v", d, err)
+		}
+		if owned() != betaOwned {
+			t.Fatal("acme created licenses for beta")
+		}
+	})
+}
