@@ -151,6 +151,7 @@ func (c *Console) routes() {
 	m.HandleFunc("POST /console/webhooks/{id}/delete", c.authed(c.deleteWebhook))
 	m.HandleFunc("GET /console/sell", c.authed(c.sellPage))
 	m.HandleFunc("POST /console/sell", c.authed(c.sell))
+	c.routesLicenseDevice(m)
 	m.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		c.fail(w, r, nil, http.StatusNotFound, "not_found", "no page "+r.URL.Path)
 	})
@@ -231,4 +232,18 @@ func (c *Console) failErr(w http.ResponseWriter, r *http.Request, s *ledger.Sess
 
 func (c *Console) fail(w http.ResponseWriter, r *http.Request, s *ledger.Session, status int, code, msg string) {
 	c.render(w, status, "error", page{Title: code, Session: s, Error: &pageError{Status: status, Code: code, Message: msg}})
+}
+
+// routesLicenseDevice registers the license page's token download and
+// actions, bulk creation and the device page's blacklist actions
+// (licensepage.go, create.go, deviceactions.go).
+func (c *Console) routesLicenseDevice(m *http.ServeMux) {
+	m.HandleFunc("GET /console/licenses/new", c.authed(c.createPage))
+	m.HandleFunc("POST /console/licenses/new", c.authed(c.createLicenses))
+	m.HandleFunc("GET /console/licenses/{id}/token", c.authed(c.licenseToken))
+	for _, act := range licenseActs {
+		m.HandleFunc("POST /console/licenses/{id}/"+act.Name, c.authed(c.licenseAction(act)))
+	}
+	m.HandleFunc("POST /console/devices/{id}/blacklist", c.authed(c.deviceBlacklist(true)))
+	m.HandleFunc("POST /console/devices/{id}/unblacklist", c.authed(c.deviceBlacklist(false)))
 }

@@ -55,6 +55,8 @@ type deviceData struct {
 	Sync     *ledger.SyncStatus
 	Licenses []ledger.LicenseView
 	Chart    *chart
+	// Done is the notice after an action (deviceactions.go).
+	Done string
 }
 
 func (c *Console) device(w http.ResponseWriter, r *http.Request, s *ledger.Session) {
@@ -79,7 +81,7 @@ func (c *Console) device(w http.ResponseWriter, r *http.Request, s *ledger.Sessi
 		c.failErr(w, r, s, err)
 		return
 	}
-	d := deviceData{Device: dev, Sync: st, Licenses: ls}
+	d := deviceData{Device: dev, Sync: st, Licenses: ls, Done: deviceDone[r.URL.Query().Get("done")]}
 	if d.Chart, err = c.deviceChart(r.Context(), s.Actor, dev, st, rng, hours); err != nil {
 		c.failErr(w, r, s, err)
 		return

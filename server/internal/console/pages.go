@@ -17,6 +17,8 @@ import (
 type dashboardData struct {
 	Stats *ledger.Stats
 	Pies  []pie
+	// Recent is the latest deductions and notices (recent.go).
+	Recent recentData
 }
 
 func (c *Console) dashboard(w http.ResponseWriter, r *http.Request, s *ledger.Session) {
@@ -34,6 +36,10 @@ func (c *Console) dashboard(w http.ResponseWriter, r *http.Request, s *ledger.Se
 		newPie("by-type", "Licenses by type", "type", st.ByType),
 		newPie("by-billing", "Licenses by billing", "billing", st.ByBilling),
 	}}
+	if d.Recent, err = c.recentOf(r.Context(), s.Actor); err != nil {
+		c.failErr(w, r, s, err)
+		return
+	}
 	c.render(w, http.StatusOK, "dashboard", page{Title: "Dashboard", Session: s, Data: d})
 }
 
@@ -75,6 +81,8 @@ type licenseData struct {
 	License *ledger.LicenseView
 	History []ledger.HistoryEntry
 	More    bool
+	// Extra is the deductions, notices and actions (licensepage.go).
+	Extra licenseExtra
 	// Done is the notice after an action; Confirm names the action the
 	// page asks to confirm ("unbind"), "" for none.
 	Done, Confirm string
@@ -98,8 +106,13 @@ func (c *Console) licensePage(w http.ResponseWriter, r *http.Request, s *ledger.
 		return
 	}
 	d := licenseData{License: l, History: h, More: next != "", Confirm: confirm}
+	if d.Extra, err = c.licenseExtraOf(r.Context(), s.Actor, l); err != nil {
+		c.failErr(w, r, s, err)
+		return
+	}
+	d.Extra.confirming(confirm)
 	if perr == nil {
-		d.Done = doneNotices[r.URL.Query().Get("done")]
+		d.Done = doneNotices[r.URL.Query().Get("done")] + licenseActDone[r.URL.Query().Get("done")]
 	}
 	c.render(w, status, "license", page{Title: "License " + l.Serial, Session: s, Data: d, Error: perr})
 }
