@@ -28,10 +28,11 @@ const (
 	replicaKills    = 20 // kill -9 of a replica under sync load, each restarted
 	replicaProgress = 15 // deductions acknowledged between two kills
 	replicaDeadline = 3 * time.Minute
-	// leaseTakeover bounds the wait for another replica to take the
-	// scheduler's lease after its holder is killed: the lease's 30 s
-	// lifetime and a renewal period.
-	leaseTakeover = 45 * time.Second
+	// replicaLease is the replicas' --scheduler-lease; leaseTakeover
+	// bounds the wait for another replica to take the lease after its
+	// holder is killed: the lease's lifetime and a renewal period.
+	replicaLease  = "3s"
+	leaseTakeover = 15 * time.Second
 )
 
 // replicaSet is several tollgate-server processes over one PostgreSQL
@@ -154,7 +155,7 @@ func TestReplicasOnPostgres(t *testing.T) {
 	dir := t.TempDir()
 	set := &replicaSet{t: t}
 	for i := range replicaCount {
-		set.rs = append(set.rs, &killServer{t: t, bin: bin, data: filepath.Join(dir, "replica-"+string(rune('a'+i))), extra: []string{"--store", pg}})
+		set.rs = append(set.rs, &killServer{t: t, bin: bin, data: filepath.Join(dir, "replica-"+string(rune('a'+i))), extra: []string{"--store", pg, "--scheduler-lease", replicaLease}})
 	}
 	var init struct {
 		AdminKey string `json:"admin_api_key"`

@@ -67,6 +67,10 @@ type Config struct {
 	ShutdownTimeout   time.Duration
 	// SchedulerInterval is how often renewals and expiries are applied.
 	SchedulerInterval time.Duration
+	// SchedulerLease is how long the scheduler's lease lasts unrenewed:
+	// the longest another replica waits to take over from one that died
+	// (renewed every third of it).
+	SchedulerLease time.Duration
 	// GCInterval is how often badger's value log is garbage collected.
 	GCInterval time.Duration
 	// KeyCacheTTL bounds how long a rotated key takes to be used.
@@ -101,6 +105,14 @@ type Config struct {
 	PublicURL string
 }
 
+// Bounds of --scheduler-lease: renewed every third of it, a lease much
+// shorter than a few seconds would lapse under a slow database; much
+// longer leaves the scheduler idle that long after its holder died.
+const (
+	MinSchedulerLease = 3 * time.Second
+	MaxSchedulerLease = 10 * time.Minute
+)
+
 // DefaultConfig returns the defaults.
 func DefaultConfig() Config {
 	return Config{
@@ -115,6 +127,7 @@ func DefaultConfig() Config {
 		IdleTimeout:       2 * time.Minute,
 		ShutdownTimeout:   15 * time.Second,
 		SchedulerInterval: time.Minute,
+		SchedulerLease:    ledger.SchedulerLeaseTTL,
 		GCInterval:        10 * time.Minute,
 		KeyCacheTTL:       time.Minute,
 		WebhookRetryBase:  ledger.DeliveryFirstBackoff,
@@ -166,6 +179,9 @@ func (c *Config) Validate() error {
 		if d <= 0 {
 			errs = append(errs, fmt.Errorf("%s must be positive", name))
 		}
+	}
+	if c.SchedulerLease < MinSchedulerLease || c.SchedulerLease > MaxSchedulerLease {
+		errs = append(errs, fmt.Errorf("--scheduler-lease %s: want %s..%s", c.SchedulerLease, MinSchedulerLease, MaxSchedulerLease))
 	}
 	if c.WebhookRetryBase < time.Second || c.WebhookRetryBase > ledger.DeliveryMaxBackoff {
 		errs = append(errs, fmt.Errorf("--webhook-retry-base %s: want 1s..%s", c.WebhookRetryBase, ledger.DeliveryMaxBackoff))

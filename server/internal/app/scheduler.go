@@ -9,7 +9,6 @@ import (
 	"sync"
 	"sync/atomic"
 
-	"github.com/tollgate-iot/tollgate/server/internal/ledger"
 	"github.com/tollgate-iot/tollgate/server/internal/scheduler"
 )
 
@@ -25,7 +24,7 @@ func leaseHolder() string {
 
 // runScheduler runs the scheduler until ctx ends, under the ledger's
 // scheduler lease: of several servers on one PostgreSQL ledger one runs
-// it, another takes over within ledger.SchedulerLeaseTTL of its death; on
+// it, another takes over within --scheduler-lease of its death; on
 // shutdown the lease is given up so that another takes over at once.
 func (a *App) runScheduler(ctx context.Context, wg *sync.WaitGroup) {
 	m, c := a.m, a.cfg
@@ -49,9 +48,9 @@ func (a *App) runScheduler(ctx context.Context, wg *sync.WaitGroup) {
 		}()
 		scheduler.Run(ctx, scheduler.Options{Ledger: a.lg, Clock: a.clk, Interval: c.SchedulerInterval, Logger: a.log,
 			Lease: func(ctx context.Context) (bool, error) {
-				return a.lg.AcquireLease(ctx, holder, ledger.SchedulerLeaseTTL)
+				return a.lg.AcquireLease(ctx, holder, a.cfg.SchedulerLease)
 			},
-			LeaseEvery: ledger.SchedulerLeaseTTL / 3,
+			LeaseEvery: a.cfg.SchedulerLease / 3,
 			OnLease:    held.Store,
 			OnPass: func(renewed, expired int, err error) {
 				m.Add("tollgate_scheduler_applied_total", float64(renewed), "renewed")

@@ -92,3 +92,15 @@ func TestServeClusterFlags(t *testing.T) {
 		})
 	}
 }
+
+func TestServeParsesSchedulerLease(t *testing.T) {
+	c, err := parseServe([]string{"--data", "x", "--scheduler-lease", "5s"})
+	if err != nil || c.SchedulerLease.String() != "5s" {
+		t.Fatalf("flag: %v, %v", c.SchedulerLease, err)
+	}
+	for _, bad := range []string{"1s", "11m", "0s"} {
+		if _, err := parseServe([]string{"--data", "x", "--scheduler-lease", bad}); err == nil || !strings.Contains(err.Error(), "--scheduler-lease") {
+			t.Errorf("--scheduler-lease %s: %v", bad, err)
+		}
+	}
+}

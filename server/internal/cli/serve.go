@@ -58,6 +58,7 @@ func parseServe(args []string) (app.Config, error) {
 	fs.StringVar(&c.PublicURL, "public-url", "", "the console's address as people reach it, for e-mailed invitation links, e.g. https://licenses.example.com; default the --http address (env TOLLGATE_PUBLIC_URL)")
 	fs.DurationVar(&c.MailInterval, "mail-interval", c.MailInterval, "how often due notice e-mail is sent")
 	fs.DurationVar(&c.SchedulerInterval, "scheduler-interval", c.SchedulerInterval, "how often renewals and expiries are applied")
+	fs.DurationVar(&c.SchedulerLease, "scheduler-lease", c.SchedulerLease, "with several replicas on one database, how long the scheduler's lease lasts unrenewed: the longest another replica waits to take over from one that died (3s..10m)")
 	fs.BoolVar(&c.WebhookAllowPrivate, "webhook-allow-private", false, "let webhook URLs reach loopback, link-local and private addresses (tests, receivers on the operator's own network); off, they are refused (env TOLLGATE_WEBHOOK_ALLOW_PRIVATE)")
 	fs.DurationVar(&c.WebhookRetryBase, "webhook-retry-base", c.WebhookRetryBase, "wait after a webhook delivery's first failed attempt, doubling with each further failure up to 6h; deliveries are retried for 3 days (env TOLLGATE_WEBHOOK_RETRY_BASE)")
 	fs.DurationVar(&c.ShutdownTimeout, "shutdown-timeout", c.ShutdownTimeout, "how long SIGTERM waits for requests to finish")
