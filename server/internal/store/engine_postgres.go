@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"math/rand/v2"
 	"net/url"
+	"sync/atomic"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -47,8 +48,10 @@ const (
 type postgresEngine struct {
 	pool *pgxpool.Pool
 	log  *slog.Logger
-	// retries counts transactions run again after a conflict (tests).
+	// retries is called before each transaction run again after a
+	// conflict (tests); retried counts them.
 	retries func()
+	retried atomic.Int64
 }
 
 // OpenPostgres connects to the PostgreSQL database at dsn (a postgres://
@@ -90,6 +93,17 @@ func RedactURL(u string) string {
 	return p.Redacted()
 }
 
+// Retries is how many transactions a PostgreSQL store has run again
+// after a serialization conflict or a deadlock since it was opened (0 on
+// badger, which serializes its writers instead): a figure that grows as
+// fast as the commits do means replicas fight over the same keys.
+func (d *DB) Retries() int64 {
+	if e, ok := d.eng.(*postgresEngine); ok {
+		return e.retried.Load()
+	}
+	return 0
+}
+
 func (e *postgresEngine) close() error { e.pool.Close(); return nil }
 
 // sync has nothing to do: a commit returns once PostgreSQL has it on disk
@@ -108,6 +122,7 @@ func (e *postgresEngine) update(fn func(engineTxn) error) error {
 		if err == nil || !retryable(err) || attempt == PostgresMaxAttempts {
 			return err
 		}
+		e.retried.Add(1)
 		if e.retries != nil {
 			e.retries()
 		}
