@@ -147,8 +147,8 @@ func (e *postgresEngine) try(fn func(engineTxn) error) error {
 		}
 		return err
 	}
-	if x.failed != nil { // fn went on after a failed statement: PostgreSQL has aborted the transaction
-		return x.failed
+	if err := x.flush(); err != nil { // also fn going on after a failed statement: PostgreSQL has aborted the transaction
+		return err
 	}
 	if err := tx.Commit(ctx); err != nil {
 		return fmt.Errorf("store: commit: %w", err)
