@@ -132,15 +132,14 @@ func (e *postgresEngine) update(fn func(engineTxn) error) error {
 
 // try runs fn once in a new transaction and commits it.
 func (e *postgresEngine) try(fn func(engineTxn) error) error {
-	ctx := context.Background()
-	tx, err := e.pool.BeginTx(ctx, pgx.TxOptions{IsoLevel: pgx.Serializable})
+	c, err := acquire(context.Background(), e.pool, pgBeginWrite)
 	if err != nil {
-		return fmt.Errorf("store: begin: %w", err)
+		return err
 	}
 	// Rolled back on every way out but a commit, a panic in fn included:
 	// a transaction left open would hold its connection and row locks.
-	defer func() { _ = tx.Rollback(ctx) }()
-	x := &pgTxn{ctx: ctx, tx: tx}
+	defer c.release()
+	x := &pgTxn{c: c}
 	if err := fn(x); err != nil {
 		if x.failed != nil && retryable(x.failed) {
 			return x.failed // fn may have wrapped the conflict beyond recognition
@@ -150,7 +149,7 @@ func (e *postgresEngine) try(fn func(engineTxn) error) error {
 	if err := x.flush(); err != nil { // also fn going on after a failed statement: PostgreSQL has aborted the transaction
 		return err
 	}
-	if err := tx.Commit(ctx); err != nil {
+	if err := c.commit(); err != nil {
 		return fmt.Errorf("store: commit: %w", err)
 	}
 	return nil
@@ -164,13 +163,12 @@ func (e *postgresEngine) try(fn func(engineTxn) error) error {
 // too slow for the API's reads; the ledger's invariants are kept by its
 // writes, which are SERIALIZABLE).
 func (e *postgresEngine) view(fn func(engineTxn) error) error {
-	ctx := context.Background()
-	tx, err := e.pool.BeginTx(ctx, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly})
+	c, err := acquire(context.Background(), e.pool, pgBeginRead)
 	if err != nil {
-		return fmt.Errorf("store: begin: %w", err)
+		return err
 	}
-	defer func() { _ = tx.Rollback(ctx) }()
-	x := &pgTxn{ctx: ctx, tx: tx, readOnly: true}
+	defer c.release()
+	x := &pgTxn{c: c, readOnly: true}
 	if err := fn(x); err != nil {
 		return err
 	}

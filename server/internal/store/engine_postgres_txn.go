@@ -2,7 +2,6 @@ package store
 
 import (
 	"bytes"
-	"context"
 	"errors"
 	"slices"
 
@@ -23,8 +22,7 @@ import (
 // SERIALIZABLE it makes no difference when in the transaction a write
 // reaches the server.
 type pgTxn struct {
-	ctx      context.Context
-	tx       pgx.Tx
+	c        *pgConnTxn
 	readOnly bool
 	// failed is the first statement error: PostgreSQL has aborted the
 	// transaction, so it can only be rolled back (and, for a conflict,
@@ -75,7 +73,7 @@ func (x *pgTxn) get(k []byte) ([]byte, bool, error) {
 		return bytes.Clone(r.v), r.found, nil
 	}
 	var v []byte
-	err := x.tx.QueryRow(x.ctx, "SELECT v FROM kv WHERE k = $1", k).Scan(&v)
+	err := x.c.queryRow("SELECT v FROM kv WHERE k = $1", []any{k}, &v)
 	found := true
 	switch {
 	case errors.Is(err, pgx.ErrNoRows):
@@ -168,15 +166,16 @@ func (x *pgTxn) flush() error {
 			putK, putV = append(putK, []byte(k)), append(putV, w.v)
 		}
 	}
-	var batch pgx.Batch
-	if len(delK) > 0 {
-		batch.Queue(pgDeleteMany, delK)
-	}
-	if len(putK) > 0 {
-		batch.Queue(pgUpsertMany, putK, putV)
-	}
 	clear(x.pend)
-	if err := x.tx.SendBatch(x.ctx, &batch).Close(); err != nil {
+	err := x.c.exec(func(b *pgx.Batch) {
+		if len(delK) > 0 {
+			b.Queue(pgDeleteMany, delK)
+		}
+		if len(putK) > 0 {
+			b.Queue(pgUpsertMany, putK, putV)
+		}
+	})
+	if err != nil {
 		return x.fail(err)
 	}
 	return nil
@@ -217,20 +216,16 @@ func (x *pgTxn) page(lo, hi []byte, withValues, desc bool) ([]pgRow, error) {
 		where += " AND k < $3"
 		args = append(args, hi)
 	}
-	rows, err := x.tx.Query(x.ctx, "SELECT "+cols+" FROM kv WHERE "+where+" ORDER BY k "+order+" LIMIT $2", args...)
-	if err != nil {
-		return nil, x.fail(err)
-	}
-	defer rows.Close()
 	out := make([]pgRow, 0, 16)
-	for rows.Next() {
+	err := x.c.query("SELECT "+cols+" FROM kv WHERE "+where+" ORDER BY k "+order+" LIMIT $2", args, func(rows pgx.Rows) error {
 		var r pgRow
 		if err := rows.Scan(&r.k, &r.v); err != nil {
-			return nil, x.fail(err)
+			return err
 		}
 		out = append(out, r)
-	}
-	if err := rows.Err(); err != nil {
+		return nil
+	})
+	if err != nil {
 		return nil, x.fail(err)
 	}
 	return out, nil
