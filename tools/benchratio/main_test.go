@@ -54,3 +54,36 @@ func TestMetricRatio(t *testing.T) {
 		t.Fatalf("median ratio = %v, want 0.8", got)
 	}
 }
+
+// TestSyncEnginesSideBySide: the sync throughput on badger, on PostgreSQL
+// and on PostgreSQL with two replicas are three consecutive ratio lines,
+// each judged on its own, and a run without PostgreSQL says so instead of
+// printing a zero.
+func TestSyncEnginesSideBySide(t *testing.T) {
+	in := "pkg: github.com/tollgate-iot/tollgate/server/internal/api\n" +
+		"BenchmarkSync-2  5000  500000 ns/op  2000 syncs/s  0.12 verify-ratio\n" +
+		"BenchmarkSyncPostgres-2  3000  900000 ns/op  700 syncs/s  0.04 verify-ratio\n" +
+		"BenchmarkSyncPostgres2Replicas-2  3000  900000 ns/op  600 syncs/s  0.035 verify-ratio\n"
+	var out bytes.Buffer
+	if err := run(strings.NewReader(in), &out); err != nil {
+		t.Fatal(err)
+	}
+	var lines []string
+	for _, l := range strings.Split(out.String(), "\n") {
+		if strings.Contains(l, "ed25519 verifies/s") || strings.Contains(l, "the same on PostgreSQL") {
+			lines = append(lines, l)
+		}
+	}
+	if len(lines) != 3 || !strings.Contains(lines[0], "0.120") || !strings.Contains(lines[1], "0.040") ||
+		!strings.Contains(lines[2], "0.035") || !strings.Contains(lines[2], "MISSES") {
+		t.Fatalf("sync ratio lines wrong:\n%s", out.String())
+	}
+
+	out.Reset()
+	if err := run(strings.NewReader(in[:strings.Index(in, "BenchmarkSyncPostgres")]), &out); err != nil {
+		t.Fatal(err)
+	}
+	if n := strings.Count(out.String(), "not measured in this run"); n < 2 {
+		t.Fatalf("a run without PostgreSQL should say the two PostgreSQL ratios were not measured:\n%s", out.String())
+	}
+}

@@ -51,7 +51,7 @@ type postgresEngine struct {
 	// retries is called before each transaction run again after a
 	// conflict (tests); retried counts them.
 	retries func()
-	retried atomic.Uint64
+	retried atomic.Int64
 }
 
 // OpenPostgres connects to the PostgreSQL database at dsn (a postgres://
@@ -94,6 +94,17 @@ func RedactURL(u string) string {
 	return p.Redacted()
 }
 
+// Retries is how many transactions a PostgreSQL store has run again
+// after a serialization conflict or a deadlock since it was opened (0 on
+// badger, which serializes its writers instead): a figure that grows as
+// fast as the commits do means replicas fight over the same keys.
+func (d *DB) Retries() int64 {
+	if e, ok := d.eng.(*postgresEngine); ok {
+		return e.retried.Load()
+	}
+	return 0
+}
+
 func (e *postgresEngine) close() error { e.pool.Close(); return nil }
 
 // sync has nothing to do: a commit returns once PostgreSQL has it on disk
@@ -122,25 +133,24 @@ func (e *postgresEngine) update(fn func(engineTxn) error) error {
 
 // try runs fn once in a new transaction and commits it.
 func (e *postgresEngine) try(fn func(engineTxn) error) error {
-	ctx := context.Background()
-	tx, err := e.pool.BeginTx(ctx, pgx.TxOptions{IsoLevel: pgx.Serializable})
+	c, err := acquire(context.Background(), e.pool, pgBeginWrite)
 	if err != nil {
-		return fmt.Errorf("store: begin: %w", err)
+		return err
 	}
 	// Rolled back on every way out but a commit, a panic in fn included:
 	// a transaction left open would hold its connection and row locks.
-	defer func() { _ = tx.Rollback(ctx) }()
-	x := &pgTxn{ctx: ctx, tx: tx}
+	defer c.release()
+	x := &pgTxn{c: c}
 	if err := fn(x); err != nil {
 		if x.failed != nil && retryable(x.failed) {
 			return x.failed // fn may have wrapped the conflict beyond recognition
 		}
 		return err
 	}
-	if x.failed != nil { // fn went on after a failed statement: PostgreSQL has aborted the transaction
-		return x.failed
+	if err := x.flush(); err != nil { // also fn going on after a failed statement: PostgreSQL has aborted the transaction
+		return err
 	}
-	if err := tx.Commit(ctx); err != nil {
+	if err := c.commit(); err != nil {
 		return fmt.Errorf("store: commit: %w", err)
 	}
 	return nil
@@ -154,13 +164,12 @@ func (e *postgresEngine) try(fn func(engineTxn) error) error {
 // too slow for the API's reads; the ledger's invariants are kept by its
 // writes, which are SERIALIZABLE).
 func (e *postgresEngine) view(fn func(engineTxn) error) error {
-	ctx := context.Background()
-	tx, err := e.pool.BeginTx(ctx, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly})
+	c, err := acquire(context.Background(), e.pool, pgBeginRead)
 	if err != nil {
-		return fmt.Errorf("store: begin: %w", err)
+		return err
 	}
-	defer func() { _ = tx.Rollback(ctx) }()
-	x := &pgTxn{ctx: ctx, tx: tx, readOnly: true}
+	defer c.release()
+	x := &pgTxn{c: c, readOnly: true}
 	if err := fn(x); err != nil {
 		return err
 	}

@@ -2,8 +2,8 @@ package store
 
 import (
 	"bytes"
-	"context"
 	"errors"
+	"slices"
 
 	"github.com/jackc/pgx/v5"
 )
@@ -11,9 +11,18 @@ import (
 // pgTxn is one PostgreSQL transaction. Statements run on its connection
 // one at a time, so a scan reads a page into memory and closes it before
 // calling fn, which may then read and write in the same transaction.
+//
+// Within a transaction, a key read once is not read again (read below).
+// Writes are not sent one statement each: they wait in pend (the last
+// write of a key wins) and go to the server together — one upsert of
+// every put and one delete of every deleted key, in one round trip —
+// before the commit and before a scan, which must see them. A get or has
+// of a pending key answers from pend. A sync's commit writes hundreds of
+// keys, and a round trip per key was most of its time; under
+// SERIALIZABLE it makes no difference when in the transaction a write
+// reaches the server.
 type pgTxn struct {
-	ctx      context.Context
-	tx       pgx.Tx
+	c        *pgConnTxn
 	readOnly bool
 	// failed is the first statement error: PostgreSQL has aborted the
 	// transaction, so it can only be rolled back (and, for a conflict,
@@ -21,6 +30,28 @@ type pgTxn struct {
 	failed error
 	writes int
 	bytes  int
+	pend   map[string]pgWrite
+	// read remembers what each key read in the transaction held (up to
+	// pgReadCacheKeys keys): the transaction reads one snapshot, so a
+	// second read of a key it has not written since returns the same
+	// thing, and a group commit of many syncs reads the same customer,
+	// counters and statistics once per sync.
+	read map[string]pgRead
+}
+
+// pgReadCacheKeys bounds how many keys a transaction remembers.
+const pgReadCacheKeys = 4096
+
+// pgRead is a remembered read: the value, or that the key was missing.
+type pgRead struct {
+	v     []byte
+	found bool
+}
+
+// pgWrite is a write waiting for flush: a value, or a delete.
+type pgWrite struct {
+	v   []byte
+	del bool
 }
 
 // fail records err as the transaction's first failure and returns it.
@@ -32,30 +63,40 @@ func (x *pgTxn) fail(err error) error {
 }
 
 func (x *pgTxn) get(k []byte) ([]byte, bool, error) {
+	if w, ok := x.pend[string(k)]; ok {
+		if w.del {
+			return nil, false, nil
+		}
+		return bytes.Clone(w.v), true, nil
+	}
+	if r, ok := x.read[string(k)]; ok {
+		return bytes.Clone(r.v), r.found, nil
+	}
 	var v []byte
-	err := x.tx.QueryRow(x.ctx, "SELECT v FROM kv WHERE k = $1", k).Scan(&v)
-	if errors.Is(err, pgx.ErrNoRows) {
-		return nil, false, nil
-	}
-	if err != nil {
+	err := x.c.queryRow("SELECT v FROM kv WHERE k = $1", []any{k}, &v)
+	found := true
+	switch {
+	case errors.Is(err, pgx.ErrNoRows):
+		v, found = nil, false
+	case err != nil:
 		return nil, false, x.fail(err)
-	}
-	if v == nil {
+	case v == nil:
 		v = []byte{}
 	}
-	return v, true, nil
+	if len(x.read) < pgReadCacheKeys {
+		if x.read == nil {
+			x.read = make(map[string]pgRead, 32)
+		}
+		x.read[string(k)] = pgRead{v: v, found: found}
+	}
+	return bytes.Clone(v), found, nil
 }
 
+// has is a get: the value is small next to the round trip, and the
+// answer is then remembered for a later get of the same key.
 func (x *pgTxn) has(k []byte) (bool, error) {
-	var one int
-	err := x.tx.QueryRow(x.ctx, "SELECT 1 FROM kv WHERE k = $1", k).Scan(&one)
-	if errors.Is(err, pgx.ErrNoRows) {
-		return false, nil
-	}
-	if err != nil {
-		return false, x.fail(err)
-	}
-	return true, nil
+	_, found, err := x.get(k)
+	return found, err
 }
 
 // count adds one write of n bytes to the transaction's size, refusing it
@@ -73,13 +114,7 @@ func (x *pgTxn) put(k, v []byte) error {
 	if err := x.count(len(k) + len(v)); err != nil {
 		return err
 	}
-	if v == nil {
-		v = []byte{}
-	}
-	_, err := x.tx.Exec(x.ctx, "INSERT INTO kv (k, v) VALUES ($1, $2) ON CONFLICT (k) DO UPDATE SET v = excluded.v", k, v)
-	if err != nil {
-		return x.fail(err)
-	}
+	x.pending()[string(k)] = pgWrite{v: append([]byte{}, v...)}
 	return nil
 }
 
@@ -87,7 +122,60 @@ func (x *pgTxn) del(k []byte) error {
 	if err := x.count(len(k)); err != nil {
 		return err
 	}
-	if _, err := x.tx.Exec(x.ctx, "DELETE FROM kv WHERE k = $1", k); err != nil {
+	x.pending()[string(k)] = pgWrite{del: true}
+	return nil
+}
+
+// pending returns the pending writes, made on first use.
+func (x *pgTxn) pending() map[string]pgWrite {
+	if x.pend == nil {
+		x.pend = make(map[string]pgWrite, 64)
+	}
+	return x.pend
+}
+
+// Statements of a flush: every pending put in one upsert, every pending
+// delete in one delete.
+const (
+	pgUpsertMany = "INSERT INTO kv (k, v) SELECT * FROM unnest($1::bytea[], $2::bytea[]) ON CONFLICT (k) DO UPDATE SET v = excluded.v"
+	pgDeleteMany = "DELETE FROM kv WHERE k = ANY($1::bytea[])"
+)
+
+// flush sends the pending writes in one round trip, keys in ascending
+// order (two transactions writing the same keys lock them in the same
+// order, so they wait for each other instead of deadlocking).
+func (x *pgTxn) flush() error {
+	if x.failed != nil {
+		return x.failed
+	}
+	if len(x.pend) == 0 {
+		return nil
+	}
+	ks := make([]string, 0, len(x.pend))
+	for k := range x.pend {
+		ks = append(ks, k)
+	}
+	slices.Sort(ks)
+	var putK, putV, delK [][]byte
+	for _, k := range ks {
+		w := x.pend[k]
+		delete(x.read, k) // the transaction's own write is what a later read must see
+		if w.del {
+			delK = append(delK, []byte(k))
+		} else {
+			putK, putV = append(putK, []byte(k)), append(putV, w.v)
+		}
+	}
+	clear(x.pend)
+	err := x.c.exec(func(b *pgx.Batch) {
+		if len(delK) > 0 {
+			b.Queue(pgDeleteMany, delK)
+		}
+		if len(putK) > 0 {
+			b.Queue(pgUpsertMany, putK, putV)
+		}
+	})
+	if err != nil {
 		return x.fail(err)
 	}
 	return nil
@@ -112,6 +200,9 @@ type pgRow struct{ k, v []byte }
 // page fetches up to pgScanPage rows with lo <= k < hi (hi nil: no upper
 // bound), ascending or descending.
 func (x *pgTxn) page(lo, hi []byte, withValues, desc bool) ([]pgRow, error) {
+	if err := x.flush(); err != nil { // the scan must see the transaction's own writes
+		return nil, err
+	}
 	cols, order := "k, v", "ASC"
 	if !withValues {
 		cols = "k, NULL::bytea"
@@ -125,20 +216,16 @@ func (x *pgTxn) page(lo, hi []byte, withValues, desc bool) ([]pgRow, error) {
 		where += " AND k < $3"
 		args = append(args, hi)
 	}
-	rows, err := x.tx.Query(x.ctx, "SELECT "+cols+" FROM kv WHERE "+where+" ORDER BY k "+order+" LIMIT $2", args...)
-	if err != nil {
-		return nil, x.fail(err)
-	}
-	defer rows.Close()
 	out := make([]pgRow, 0, 16)
-	for rows.Next() {
+	err := x.c.query("SELECT "+cols+" FROM kv WHERE "+where+" ORDER BY k "+order+" LIMIT $2", args, func(rows pgx.Rows) error {
 		var r pgRow
 		if err := rows.Scan(&r.k, &r.v); err != nil {
-			return nil, x.fail(err)
+			return err
 		}
 		out = append(out, r)
-	}
-	if err := rows.Err(); err != nil {
+		return nil
+	})
+	if err != nil {
 		return nil, x.fail(err)
 	}
 	return out, nil
