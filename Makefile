@@ -8,8 +8,7 @@ FUZZTIME ?= 10s
 BENCHCOUNT ?= 5
 # Micro-benchmarks run BENCHCOUNT times (the table shows medians); the
 # end-to-end ones (broker round trips, 100k-license ledgers, a 1,000-child
-# bridge) run once with their own sizes; the PostgreSQL syncs (the ledger on
-# 127.0.0.1:5432, skipped with a message when it is unreachable) 5,000 each.
+# bridge) run once with their own sizes.
 MICROBENCH := ./shared/... ./agent/internal/gate ./agent/internal/effclock
 
 # The sync benchmarks on PostgreSQL (one server, two replicas over one

@@ -209,12 +209,12 @@ func (s *spread) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 func benchSyncsPG(b *testing.B, replicas int) {
 	s, reps := newPGBenchServer(b, replicas)
 	reqs := s.requests(b, b.N, s.seq)
-	var before int64
+	var before uint64
 	for _, r := range reps {
 		before += r.db.Retries()
 	}
 	benchSyncs(b, s, reqs)
-	var after int64
+	var after uint64
 	for _, r := range reps {
 		after += r.db.Retries()
 	}

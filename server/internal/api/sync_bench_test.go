@@ -41,15 +41,7 @@ const benchVerifies = 2000
 // store profile with synced writes, the cached key source serve uses, the
 // real router; benchDevices devices of acme, each with a bound day license.
 type benchServer struct {
-	h http.Handler
-	// hs, when set, are several replicas' routers over one store: the
-	// syncs are spread over them as a load balancer would
-	// (sync_bench_pg_test.go).
-	hs   []http.Handler
-	dbs  []*store.DB // the replicas' stores (their retries are reported)
-	db   *store.DB
-	kc   *keys.Cache
-	log  *slog.Logger
+	h    http.Handler
 	clk  *clock.Fake
 	ids  []string
 	lics []string
@@ -126,7 +118,6 @@ func newBenchServer(b *testing.B) *benchServer {
 		s.seq = h.Seq
 	}
 	s.h = New(Options{Ledger: lg, Clock: clk, Logger: log}).Handler()
-	s.db, s.kc, s.log = db, kc, log
 	return s
 }
 
@@ -176,13 +167,6 @@ func benchSyncs(b *testing.B, s *benchServer, reqs []string) {
 	var mu sync.Mutex
 	var lat []time.Duration
 	real := clock.Real{}
-	retries := func() (n uint64) {
-		for _, db := range s.dbs {
-			n += db.Retries()
-		}
-		return n
-	}
-	retriedBefore := retries()
 	before := verifyRate(b)
 	b.SetParallelism(max(1, benchInFlight/runtime.GOMAXPROCS(0)))
 	b.ReportAllocs()
@@ -191,16 +175,12 @@ func benchSyncs(b *testing.B, s *benchServer, reqs []string) {
 	b.RunParallel(func(pb *testing.PB) {
 		var mine []time.Duration
 		for pb.Next() {
-			i := next.Add(1) - 1
-			body, h := reqs[i], s.h
-			if len(s.hs) > 0 {
-				h = s.hs[int(i)%len(s.hs)]
-			}
+			body := reqs[next.Add(1)-1]
 			req := httptest.NewRequest("POST", "/v1/device/sync", strings.NewReader(body))
 			req.Header.Set("Content-Type", "text/plain")
 			rec := httptest.NewRecorder()
 			t0 := real.Now()
-			h.ServeHTTP(rec, req)
+			s.h.ServeHTTP(rec, req)
 			mine = append(mine, real.Now().Sub(t0))
 			if rec.Code != http.StatusOK {
 				b.Errorf("sync: %d %s", rec.Code, rec.Body)
@@ -220,9 +200,6 @@ func benchSyncs(b *testing.B, s *benchServer, reqs []string) {
 		b.ReportMetric(rate, "syncs/s")
 		b.ReportMetric(float64(lat[len(lat)*99/100].Microseconds()), "p99-µs")
 		b.ReportMetric(rate/verifies, "verify-ratio")
-		if len(s.dbs) > 0 {
-			b.ReportMetric(float64(retries()-retriedBefore)/float64(len(lat)), "retries/sync")
-		}
 	}
 }
 

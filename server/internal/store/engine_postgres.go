@@ -51,7 +51,7 @@ type postgresEngine struct {
 	// retries is called before each transaction run again after a
 	// conflict (tests); retried counts them.
 	retries func()
-	retried atomic.Int64
+	retried atomic.Uint64
 }
 
 // OpenPostgres connects to the PostgreSQL database at dsn (a postgres://
@@ -92,17 +92,6 @@ func RedactURL(u string) string {
 		return "(unparsable URL)"
 	}
 	return p.Redacted()
-}
-
-// Retries is how many transactions a PostgreSQL store has run again
-// after a serialization conflict or a deadlock since it was opened (0 on
-// badger, which serializes its writers instead): a figure that grows as
-// fast as the commits do means replicas fight over the same keys.
-func (d *DB) Retries() int64 {
-	if e, ok := d.eng.(*postgresEngine); ok {
-		return e.retried.Load()
-	}
-	return 0
 }
 
 func (e *postgresEngine) close() error { e.pool.Close(); return nil }
