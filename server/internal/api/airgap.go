@@ -56,6 +56,14 @@ func (a *API) deviceActivationKey(w http.ResponseWriter, r *http.Request) {
 	a.render(w, http.StatusOK, activationKeyWire(res))
 }
 
+// ActivationKeyOf is an activation key as the API answers it.
+func ActivationKeyOf(res *ledger.ActivationKeyResult) wire.ActivationKey {
+	return activationKeyWire(res)
+}
+
+// UsageImportOf is a usage receipt import as the API answers it.
+func UsageImportOf(res *ledger.ReceiptResult) wire.UsageImport { return usageImportWire(res) }
+
 func activationKeyWire(res *ledger.ActivationKeyResult) wire.ActivationKey {
 	k := &res.Key
 	out := wire.ActivationKey{DeviceID: k.DeviceID, DeviceCreated: res.DeviceCreated, Seq: k.Seq, DeviceKey: k.DeviceKey,
@@ -77,7 +85,7 @@ func (a *API) importUsage(w http.ResponseWriter, r *http.Request) {
 		a.fail(w, r, err)
 		return
 	}
-	rep, err := a.openReceipt(r.Context(), actor(r), file)
+	rep, err := OpenReceipt(r.Context(), a.lg, actor(r), file)
 	if err != nil {
 		a.fail(w, r, err)
 		return
@@ -92,10 +100,11 @@ func (a *API) importUsage(w http.ResponseWriter, r *http.Request) {
 	a.render(w, http.StatusOK, usageImportWire(res))
 }
 
-// openReceipt dearmors and verifies a usage receipt against the registered
+// OpenReceipt dearmors and verifies a usage receipt against the registered
 // key of the device it names, which the caller must be able to see: a
-// device outside the caller's tree is not found, before any signature check.
-func (a *API) openReceipt(ctx context.Context, act ledger.Actor, file []byte) (*syncproto.Report, error) {
+// device outside the caller's tree is not found, before any signature
+// check. The web console's upload opens receipts with it too.
+func OpenReceipt(ctx context.Context, lg *ledger.Ledger, act ledger.Actor, file []byte) (*syncproto.Report, error) {
 	kind, text, err := airgap.Dearmor(file)
 	if err != nil {
 		return nil, err
@@ -107,7 +116,7 @@ func (a *API) openReceipt(ctx context.Context, act ledger.Actor, file []byte) (*
 	if err != nil {
 		return nil, err
 	}
-	d, err := a.lg.GetDevice(ctx, act, id)
+	d, err := lg.GetDevice(ctx, act, id)
 	if err != nil {
 		return nil, err
 	}

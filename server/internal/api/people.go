@@ -2,6 +2,7 @@ package api
 
 import (
 	"context"
+	"log/slog"
 	"net/http"
 
 	"github.com/tollgate-iot/tollgate/server/internal/ledger"
@@ -25,16 +26,22 @@ func (a *API) resetPassword(w http.ResponseWriter, r *http.Request) {
 	a.render(w, http.StatusOK, wire.PasswordResetResponse{UserID: inv.UserID, Invitation: a.invitationWire(r.Context(), inv)})
 }
 
-// invitationWire is the answer's invitation, e-mailed to email first when
-// the server sends e-mail. A failed send does not fail the request: the
-// link is in the answer, and the error says to hand it over.
+// invitationWire is the answer's invitation (InvitationOf).
 func (a *API) invitationWire(ctx context.Context, inv *ledger.Invitation) wire.Invitation {
+	return InvitationOf(ctx, a.invite, a.log, inv)
+}
+
+// InvitationOf is an invitation as the API answers it, e-mailed to its
+// person first when mailer is set (the server sends e-mail). A failed send
+// does not fail the request: the link is in the answer, and the error says
+// to hand it over. The web console answers its invitations the same way.
+func InvitationOf(ctx context.Context, mailer InvitationMailer, log *slog.Logger, inv *ledger.Invitation) wire.Invitation {
 	out := wire.Invitation{InvitationPath: inv.Path, InvitationExpiresAt: inv.ExpiresAt}
-	if a.invite == nil || inv.Email == "" {
+	if mailer == nil || inv.Email == "" {
 		return out
 	}
-	if err := a.invite.SendInvitation(ctx, inv.Email, inv.Path, inv.ExpiresAt); err != nil {
-		a.log.Warn("invitation e-mail failed", "user_id", inv.UserID, "error", err)
+	if err := mailer.SendInvitation(ctx, inv.Email, inv.Path, inv.ExpiresAt); err != nil {
+		log.Warn("invitation e-mail failed", "user_id", inv.UserID, "error", err)
 		out.InvitationEmailError = "the link could not be e-mailed (" + err.Error() + "); hand it to the person yourself"
 		return out
 	}

@@ -185,7 +185,7 @@ func (a *App) listen() error {
 // and registers the scheduler's counters and the license gauge.
 func (a *App) newAPI() error {
 	c, m := a.cfg, a.m
-	web, err := console.New(console.Options{Ledger: a.lg, Clock: a.clk, Logger: a.log})
+	web, err := console.New(console.Options{Ledger: a.lg, Clock: a.clk, Logger: a.log, Invitations: a.invitations()})
 	if err != nil {
 		return cli.Errorf("console", "%v", err)
 	}

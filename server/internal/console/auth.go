@@ -25,6 +25,12 @@ func cookie(r *http.Request, name, value string, maxAge int) *http.Cookie {
 // a live session (else GET redirects to sign-in and POST is refused), and a
 // POST must carry the session's CSRF token.
 func (c *Console) authed(h func(http.ResponseWriter, *http.Request, *ledger.Session)) http.HandlerFunc {
+	return c.authedWith(parseForm, h)
+}
+
+// authedWith is authed with parse reading a POST's form (parseForm, or
+// parseUpload for the pages that take a file).
+func (c *Console) authedWith(parse func(http.ResponseWriter, *http.Request) error, h func(http.ResponseWriter, *http.Request, *ledger.Session)) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		var s *ledger.Session
 		ck, err := r.Cookie(sessionCookie)
@@ -46,7 +52,7 @@ func (c *Console) authed(h func(http.ResponseWriter, *http.Request, *ledger.Sess
 			return
 		}
 		if r.Method == http.MethodPost {
-			if err := parseForm(w, r); err != nil {
+			if err := parse(w, r); err != nil {
 				c.failErr(w, r, s, err)
 				return
 			}

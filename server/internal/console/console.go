@@ -64,6 +64,8 @@ type Options struct {
 	Ledger *ledger.Ledger
 	Clock  clock.Clock
 	Logger *slog.Logger
+	// Invitations, if set, e-mails invitation links (the API's mailer).
+	Invitations api.InvitationMailer
 }
 
 // Console serves the web console.
@@ -75,11 +77,12 @@ type Console struct {
 	mux   *http.ServeMux
 	// signIns limits sign-in and set-password posts per address.
 	signIns *addrLimiter
+	invite  api.InvitationMailer
 }
 
 // New parses the embedded templates and returns the console.
 func New(o Options) (*Console, error) {
-	c := &Console{lg: o.Ledger, clock: clock.OrReal(o.Clock), log: o.Logger, pages: map[string]*template.Template{}}
+	c := &Console{lg: o.Ledger, clock: clock.OrReal(o.Clock), log: o.Logger, pages: map[string]*template.Template{}, invite: o.Invitations}
 	if c.log == nil {
 		c.log = slog.Default()
 	}
@@ -152,6 +155,8 @@ func (c *Console) routes() {
 	m.HandleFunc("GET /console/sell", c.authed(c.sellPage))
 	m.HandleFunc("POST /console/sell", c.authed(c.sell))
 	c.routesLicenseDevice(m)
+	c.routesCustomersPeople(m)
+	c.routesAirGap(m)
 	m.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		c.fail(w, r, nil, http.StatusNotFound, "not_found", "no page "+r.URL.Path)
 	})

@@ -99,14 +99,14 @@ func TestConsoleAuditPageHidesSiblings(t *testing.T) {
 }
 
 // TestConsoleCustomersTree: dist sees itself with acme and beta below it,
-// each linking to its licenses; acme sees only itself.
+// each linking to its page and its licenses; acme sees only itself.
 func TestConsoleCustomersTree(t *testing.T) {
 	w := newWorld(t)
 	c := w.client()
 	w.signIn(c, w.email["dist"])
 	status, b := w.getPage(c, "/console/customers")
-	tree := `<li data-id="dist"><a href="/console/licenses?customer=dist">dist</a> <code>dist</code> · issuer
-<ul><li data-id="acme"><a href="/console/licenses?customer=acme">acme</a> <code>acme</code>`
+	tree := `<li data-id="dist"><a href="/console/customers/dist">dist</a> (<a href="/console/licenses?customer=dist" aria-label="Licenses of dist">licenses</a>) <code>dist</code> · issuer
+<ul><li data-id="acme"><a href="/console/customers/acme">acme</a> (<a href="/console/licenses?customer=acme" aria-label="Licenses of acme">licenses</a>) <code>acme</code>`
 	if status != http.StatusOK || !strings.Contains(b, tree) || !strings.Contains(b, `<li data-id="beta">`) {
 		t.Fatalf("dist's customers page: %d %s", status, b)
 	}
