@@ -245,10 +245,20 @@ var cut, refused atomic.Int64
 // next round.
 func killSync(ctx context.Context, t *testing.T, s *killServer, trust *token.Trust, d *killDevice, round, n int) {
 	text, nonce := d.report(t, round, n)
-	req, err := http.NewRequestWithContext(ctx, "POST", *s.url.Load()+"/v1/device/sync", strings.NewReader(text))
+	if !sendSync(ctx, t, *s.url.Load(), trust, d, text, nonce) {
+		time.Sleep(10 * time.Millisecond) // the server is down or restarting: back off a little
+	}
+}
+
+// sendSync posts one signed report to the server at url and acks what its
+// answer acknowledges. It reports whether the server answered it: false
+// when it was down (counted in refused), cut the request (cut) or answered
+// 503 (busy); any other refusal fails the test.
+func sendSync(ctx context.Context, t *testing.T, url string, trust *token.Trust, d *killDevice, text, nonce string) bool {
+	req, err := http.NewRequestWithContext(ctx, "POST", url+"/v1/device/sync", strings.NewReader(text))
 	if err != nil {
 		t.Error(err)
-		return
+		return false
 	}
 	req.Header.Set("Content-Type", "text/plain")
 	resp, err := http.DefaultClient.Do(req)
@@ -258,8 +268,7 @@ func killSync(ctx context.Context, t *testing.T, s *killServer, trust *token.Tru
 		} else {
 			cut.Add(1)
 		}
-		time.Sleep(10 * time.Millisecond) // the server is down or restarting: back off a little
-		return
+		return false
 	}
 	body, err := io.ReadAll(resp.Body)
 	resp.Body.Close()
@@ -267,14 +276,15 @@ func killSync(ctx context.Context, t *testing.T, s *killServer, trust *token.Tru
 		if err == nil && resp.StatusCode != http.StatusServiceUnavailable {
 			t.Errorf("device %s: %d %s", d.id, resp.StatusCode, body)
 		}
-		return
+		return false
 	}
 	ans, err := syncproto.OpenResponse(trust, d.id, nonce, strings.TrimSpace(string(body)))
 	if err != nil {
 		t.Errorf("device %s: answer does not open: %v", d.id, err)
-		return
+		return true
 	}
 	d.ack(t, ans.AckedSeq)
+	return true
 }
 
 // killAdmin drives the admin API of the running server.

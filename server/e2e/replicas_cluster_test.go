@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"net"
 	"os"
 	"path/filepath"
 	"strings"
@@ -17,6 +16,7 @@ import (
 	mqtt "github.com/eclipse/paho.mqtt.golang"
 
 	"github.com/tollgate-iot/tollgate/internal/testkit/harness"
+	"github.com/tollgate-iot/tollgate/internal/testkit/ports"
 	"github.com/tollgate-iot/tollgate/server/internal/store/storetest"
 	"github.com/tollgate-iot/tollgate/shared/clock"
 	"github.com/tollgate-iot/tollgate/shared/token"
@@ -37,25 +37,6 @@ func newDevicePublicKey(t *testing.T) string {
 type clusterReplica struct {
 	proc      *harness.Proc
 	url, mqtt string
-}
-
-// freeLoopbackPorts reserves n free loopback ports (listened on, closed).
-func freeLoopbackPorts(t *testing.T, n int) []int {
-	t.Helper()
-	var out []int
-	var ls []net.Listener
-	for range n {
-		l, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		ls = append(ls, l)
-		out = append(out, l.Addr().(*net.TCPAddr).Port)
-	}
-	for _, l := range ls {
-		l.Close()
-	}
-	return out
 }
 
 // mqttClient is an MQTT connection of the test, with a channel closed when
@@ -104,9 +85,9 @@ func TestReplicasBrokerCluster(t *testing.T) {
 	if err := os.WriteFile(secret, []byte("e2e-cluster-secret-0123456789\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	ports := freeLoopbackPorts(t, replicaCount)
+	routePorts := ports.Free(t, replicaCount)
 	var routes []string
-	for _, p := range ports {
+	for _, p := range routePorts {
 		routes = append(routes, fmt.Sprintf("nats://127.0.0.1:%d", p))
 	}
 	datas := make([]string, replicaCount)
@@ -126,7 +107,7 @@ func TestReplicasBrokerCluster(t *testing.T) {
 	rs := make([]*clusterReplica, replicaCount)
 	for i := range rs {
 		p := harness.Start(t, server, []string{"serve", "--data", datas[i], "--store", pg, "--http", "127.0.0.1:0", "--profile", "small",
-			"--mqtt", "127.0.0.1:0", "--cluster", fmt.Sprintf("127.0.0.1:%d", ports[i]), "--routes", strings.Join(routes, ","),
+			"--mqtt", "127.0.0.1:0", "--cluster", fmt.Sprintf("127.0.0.1:%d", routePorts[i]), "--routes", strings.Join(routes, ","),
 			"--server-name", fmt.Sprintf("replica-%c", 'a'+i), "--cluster-secret-file", secret, "--observed-flush-interval", "1s"},
 			harness.Options{Env: []string{"HOME=" + datas[i]}, Grace: 30 * time.Second})
 		r := &clusterReplica{proc: p}

@@ -3,7 +3,6 @@ package e2e
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"io"
 	"math/rand/v2"
 	"net/http"
@@ -12,13 +11,11 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"testing"
 	"time"
 
 	"github.com/tollgate-iot/tollgate/internal/testkit/harness"
 	"github.com/tollgate-iot/tollgate/server/internal/store/storetest"
-	"github.com/tollgate-iot/tollgate/shared/syncproto"
 	"github.com/tollgate-iot/tollgate/shared/token"
 )
 
@@ -75,41 +72,12 @@ func copyKeys(t *testing.T, from, to string) {
 // twice.
 func (s *replicaSet) sync(ctx context.Context, trust *token.Trust, d *killDevice, i, round, n int) {
 	for try := range replicaCount {
-		r := s.rs[(i+try)%replicaCount]
 		text, nonce := d.report(s.t, round, n)
 		n = 0 // a retry writes no new records
-		req, err := http.NewRequestWithContext(ctx, "POST", *r.url.Load()+"/v1/device/sync", strings.NewReader(text))
-		if err != nil {
-			s.t.Error(err)
+		if sendSync(ctx, s.t, *s.rs[(i+try)%replicaCount].url.Load(), trust, d, text, nonce) {
 			return
 		}
-		req.Header.Set("Content-Type", "text/plain")
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			if errors.Is(err, syscall.ECONNREFUSED) {
-				refused.Add(1)
-			} else {
-				cut.Add(1)
-			}
-			s.failovers.Add(1)
-			continue
-		}
-		body, err := io.ReadAll(resp.Body)
-		resp.Body.Close()
-		if err != nil || resp.StatusCode != http.StatusOK {
-			if err == nil && resp.StatusCode != http.StatusServiceUnavailable {
-				s.t.Errorf("device %s: %d %s", d.id, resp.StatusCode, body)
-			}
-			s.failovers.Add(1)
-			continue
-		}
-		ans, err := syncproto.OpenResponse(trust, d.id, nonce, strings.TrimSpace(string(body)))
-		if err != nil {
-			s.t.Errorf("device %s: answer does not open: %v", d.id, err)
-			return
-		}
-		d.ack(s.t, ans.AckedSeq)
-		return
+		s.failovers.Add(1)
 	}
 	time.Sleep(10 * time.Millisecond) // every replica refused: back off a little
 }

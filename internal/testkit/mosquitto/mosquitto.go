@@ -7,6 +7,7 @@ package mosquitto
 
 import (
 	"fmt"
+	"github.com/tollgate-iot/tollgate/internal/testkit/ports"
 	"net"
 	"os"
 	"os/exec"
@@ -66,12 +67,7 @@ func Require(t testing.TB) string {
 // FreePort returns a loopback TCP port nobody listens on right now.
 func FreePort(t testing.TB) int {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port
+	return ports.Free(t, 1)[0]
 }
 
 // Start runs mosquitto with a plain listener on a free loopback port plus

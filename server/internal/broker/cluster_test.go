@@ -11,36 +11,18 @@ import (
 
 	mqtt "github.com/eclipse/paho.mqtt.golang"
 	"github.com/nats-io/nats.go"
+	"github.com/tollgate-iot/tollgate/internal/testkit/ports"
 
 	"github.com/tollgate-iot/tollgate/shared/clock"
 )
 
 const testClusterSecret = "0123456789abcdef-cluster-secret"
 
-// freePorts reserves n free loopback ports (listened on and closed).
-func freePorts(t *testing.T, n int) []int {
-	t.Helper()
-	var ls []net.Listener
-	var out []int
-	for range n {
-		l, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		ls = append(ls, l)
-		out = append(out, l.Addr().(*net.TCPAddr).Port)
-	}
-	for _, l := range ls {
-		l.Close()
-	}
-	return out
-}
-
 // startCluster starts n brokers routed to each other and waits until every
 // member has its routes and the MQTT streams are configured.
 func startCluster(t *testing.T, n int) []*Broker {
 	t.Helper()
-	ports := freePorts(t, n)
+	ports := ports.Free(t, n)
 	var routes []string
 	for _, p := range ports {
 		routes = append(routes, fmt.Sprintf("nats://127.0.0.1:%d", p))
