@@ -35,16 +35,21 @@ const (
 // commit. So a writer that has waited pgWriteLockWait goes ahead without
 // it (a long transaction elsewhere, or one that waits for this one), and
 // any conflict it then meets is retried as before.
+//
+// The key is the ledger's: a hash of the schema the ledger's table is in
+// (current_schema(), from the connection's search_path), so that ledgers
+// in other schemas of the same database — the tests' throwaway schemas —
+// never wait for each other.
 const (
-	pgWriteLockKey  = 0x746f6c6c67617465 // "tollgate"
+	pgWriteLockKey  = "hashtext('tollgate-write:' || coalesce(current_schema(), ''))"
 	pgWriteLockWait = "250ms"
 )
 
 // pgWriteLock takes the write lock in one round trip. It runs as one
 // implicit transaction: when the wait runs out, the lock_timeout set
 // for it is undone with it.
-var pgWriteLock = fmt.Sprintf("SET lock_timeout = '%s'; SELECT pg_advisory_lock(%d); RESET lock_timeout",
-	pgWriteLockWait, int64(pgWriteLockKey))
+var pgWriteLock = fmt.Sprintf("SET lock_timeout = '%s'; SELECT pg_advisory_lock(%s); RESET lock_timeout",
+	pgWriteLockWait, pgWriteLockKey)
 
 // pgLockNotAvailable is the SQLSTATE of a lock wait that timed out.
 const pgLockNotAvailable = "55P03"
@@ -195,7 +200,7 @@ func (c *pgConnTxn) release() {
 	}
 	if ok && c.locked {
 		var unlocked bool
-		err := c.conn.QueryRow(c.ctx, "SELECT pg_advisory_unlock($1)", int64(pgWriteLockKey)).Scan(&unlocked)
+		err := c.conn.QueryRow(c.ctx, "SELECT pg_advisory_unlock("+pgWriteLockKey+")").Scan(&unlocked)
 		ok = err == nil && unlocked
 	}
 	if !ok {

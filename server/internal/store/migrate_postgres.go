@@ -19,9 +19,11 @@ import (
 //go:embed migrations/*.sql
 var migrationsFS embed.FS
 
-// pgMigrationLock is the advisory lock key ("tollgate" in ASCII) under
-// which replicas starting together apply migrations one at a time.
-const pgMigrationLock int64 = 0x746f6c6c67617465
+// pgMigrationLock is the advisory lock under which replicas starting
+// together apply migrations one at a time: a hash of the ledger's schema,
+// so that ledgers in other schemas of the database (the tests') do not
+// queue behind each other.
+const pgMigrationLock = "hashtext('tollgate-migrate:' || coalesce(current_schema(), ''))"
 
 // migration is one schema version.
 type migration struct {
@@ -63,7 +65,7 @@ func migratePostgres(ctx context.Context, pool *pgxpool.Pool) error {
 		return err
 	}
 	return pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {
-		if _, err := tx.Exec(ctx, "SELECT pg_advisory_xact_lock($1)", pgMigrationLock); err != nil {
+		if _, err := tx.Exec(ctx, "SELECT pg_advisory_xact_lock("+pgMigrationLock+")"); err != nil {
 			return fmt.Errorf("store: migration lock: %w", err)
 		}
 		if _, err := tx.Exec(ctx, `CREATE TABLE IF NOT EXISTS tollgate_schema (
