@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"github.com/tollgate-iot/tollgate/internal/testkit/harness"
+	"github.com/tollgate-iot/tollgate/internal/testkit/pgtest"
+	"github.com/tollgate-iot/tollgate/shared/token"
 )
 
 var rowRe = regexp.MustCompile(`^(press|sensor)-0\d$`)
@@ -169,6 +171,10 @@ func TestDemo(t *testing.T) {
 		t.Errorf("tollgatectl device telemetry press-02: want totals with a note on the clock:\n%s", res)
 	}
 
+	// What the badger ledger answers, to compare once it is in PostgreSQL.
+	licenseID := strings.Fields(deductions)[3]
+	before := demoAnswers(t, bin, ctlEnv, licenseID)
+
 	// Ctrl-C stops the server too.
 	server := strings.TrimPrefix(env[0], "TOLLGATE_SERVER=")
 	p.Signal(syscall.SIGTERM)
@@ -180,6 +186,75 @@ func TestDemo(t *testing.T) {
 	if resp, err := (&http.Client{Timeout: 2 * time.Second}).Get(server + "/healthz"); err == nil {
 		resp.Body.Close()
 		t.Fatalf("the server at %s still answers after the demo stopped", server)
+	}
+	migrateDemoLedger(t, filepath.Join(dir, "demo"), ctlEnv, licenseID, before)
+}
+
+// demoAnswers is what the ledger answers about the demo: the vendor's
+// statistics, a license's deductions, press-01's device record and the
+// license's token, as tollgatectl and the API print them.
+func demoAnswers(t *testing.T, bin string, opts harness.Options, licenseID string) map[string]string {
+	t.Helper()
+	out := map[string]string{}
+	for name, args := range map[string][]string{
+		"stats":      {"stats"},
+		"deductions": {"license", "deductions", licenseID},
+		"device":     {"device", "show", "press-01"},
+		"license":    {"license", "show", licenseID},
+	} {
+		r := harness.Run(0, opts, filepath.Join(bin, "tollgatectl"), append(args, "-o", "json")...)
+		if r.Err != nil {
+			t.Fatalf("tollgatectl %s: %v\n%s%s", strings.Join(args, " "), r.Err, r.Stdout, r.Stderr)
+		}
+		out[name] = r.Stdout
+	}
+	return out
+}
+
+// migrateDemoLedger moves the stopped demo's badger ledger into
+// PostgreSQL with tollgate-server migrate-store, serves it from there, and
+// requires the same answers as before, and the license's token to verify
+// with the demo's trust bundle.
+func migrateDemoLedger(t *testing.T, demo string, ctlEnv harness.Options, licenseID string, before map[string]string) {
+	t.Helper()
+	pg := pgtest.URL(t)
+	server := filepath.Join(bin, "tollgate-server")
+	data := filepath.Join(demo, "server")
+	harness.MustRun(t, 0, harness.Options{}, server, "migrate-store", "--data", data, "--to", pg)
+	p := harness.Start(t, server, []string{"serve", "--data", data, "--store", pg, "--http", "127.0.0.1:0", "--profile", "small"},
+		harness.Options{Env: []string{"HOME=" + demo}, Grace: 20 * time.Second})
+	line, _ := p.NextLine(time.Minute)
+	url, ok := strings.CutPrefix(strings.TrimSpace(line), "http: ")
+	if !ok {
+		t.Fatalf("serve on PostgreSQL printed %q\n%s", line, p.Output())
+	}
+	opts := harness.Options{}
+	for _, kv := range ctlEnv.Env {
+		if strings.HasPrefix(kv, "TOLLGATE_SERVER=") {
+			kv = "TOLLGATE_SERVER=" + url
+		}
+		opts.Env = append(opts.Env, kv)
+	}
+	after := demoAnswers(t, bin, opts, licenseID)
+	for name, b := range before {
+		if after[name] != b {
+			t.Errorf("%s on PostgreSQL differs from badger:\n%s\nwant\n%s", name, after[name], b)
+		}
+	}
+	var lic struct {
+		Token string `json:"token"`
+	}
+	ctlJSON(t, bin, opts, &lic, "license", "token", licenseID)
+	raw, err := os.ReadFile(filepath.Join(demo, "trust.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	trust, err := token.ParseTrustBundle(raw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := token.ParseLicense(trust, lic.Token); err != nil {
+		t.Fatalf("the license token served from PostgreSQL does not verify: %v", err)
 	}
 }
 
