@@ -392,7 +392,9 @@ func TestBridgeRedeliveryKeepsSeq(t *testing.T) {
 	// resumes, before anything published after it.
 	ch.publish(t, childID(1), `{"data":{"k":"next"}}`)
 	for seq, want := range map[int64]string{1: `{"k":"once"}`, 2: `{"k":"next"}`} {
-		p.Eventually(t, 20*time.Second, func() bool { return up.Sink.Has(childID(1), seq) }, fmt.Sprintf("child-0001 seq %d upstream", seq))
+		// A liveness bound (the restarted agent reconnects both brokers
+		// first); it ran out at 20 s once beside the whole CI suite.
+		p.Eventually(t, 60*time.Second, func() bool { return up.Sink.Has(childID(1), seq) }, fmt.Sprintf("child-0001 seq %d upstream", seq))
 		if env := up.Sink.Get(childID(1), seq); string(env.Data) != want {
 			t.Fatalf("child-0001 seq %d = %+v, want data %s\n%s", seq, env, want, tail(p.Stderr(), 2000))
 		}
