@@ -209,7 +209,23 @@ func TestSyncSurvivesKill9(t *testing.T) {
 	}
 	stop.Store(true)
 	wg.Wait()
-	// Drain: every device sends until all it wrote is acked.
+	drain(ctx, t, devices, func(d *killDevice, _ int) { killSync(ctx, t, s, trust, d, 1, 0) })
+	if s.restart != killCycles {
+		t.Fatalf("%d restarts, want %d", s.restart, killCycles)
+	}
+	var acked int64
+	for _, d := range devices {
+		admin.check(d)
+		acked += d.acked
+	}
+	t.Logf("%d deductions of %d devices acked across %d kills; %d requests cut in flight, %d refused while the server was down",
+		acked, len(devices), s.restart, cut.Load(), refused.Load())
+}
+
+// drain has every device send until all it wrote is acknowledged (send
+// sends one report of d; i counts its resends).
+func drain(ctx context.Context, t *testing.T, devices []*killDevice, send func(d *killDevice, i int)) {
+	t.Helper()
 	for _, d := range devices {
 		for i := 0; ; i++ {
 			d.mu.Lock()
@@ -221,19 +237,9 @@ func TestSyncSurvivesKill9(t *testing.T) {
 			if i > 100 || ctx.Err() != nil {
 				t.Fatalf("device %s: acked %d of %d after %d resends", d.id, d.acked, d.written, i)
 			}
-			killSync(ctx, t, s, trust, d, 1, 0)
+			send(d, i)
 		}
 	}
-	if s.restart != killCycles {
-		t.Fatalf("%d restarts, want %d", s.restart, killCycles)
-	}
-	var acked int64
-	for _, d := range devices {
-		admin.check(d)
-		acked += d.acked
-	}
-	t.Logf("%d deductions of %d devices acked across %d kills; %d requests cut in flight, %d refused while the server was down",
-		acked, len(devices), s.restart, cut.Load(), refused.Load())
 }
 
 // cut counts the sync requests the kill cut while in flight, refused those

@@ -213,20 +213,7 @@ func TestReplicasOnPostgres(t *testing.T) {
 	}
 	stop.Store(true)
 	wg.Wait()
-	for _, d := range devices {
-		for i := 0; ; i++ {
-			d.mu.Lock()
-			done := d.acked == d.written
-			d.mu.Unlock()
-			if done {
-				break
-			}
-			if i > 100 || ctx.Err() != nil {
-				t.Fatalf("device %s: acked %d of %d after %d resends", d.id, d.acked, d.written, i)
-			}
-			set.sync(ctx, trust, d, i, 1, 0)
-		}
-	}
+	drain(ctx, t, devices, func(d *killDevice, i int) { set.sync(ctx, trust, d, i, 1, 0) })
 	var acked int64
 	for _, d := range devices {
 		admin.check(d)
