@@ -18,7 +18,7 @@ func (lg *Ledger) DeviceKeyIDKnown(ctx context.Context, keyID string) (bool, err
 		return false, nil // not a key id: no prefix of it may match
 	}
 	known := false
-	err := lg.view(func(o *op) error {
+	err := lg.readOnce(func(o *op) error {
 		return o.x.Scan(store.DeviceKeyIDPrefix(keyID), nil, false, func(_, _ []byte) (bool, error) {
 			known = true
 			return false, nil

@@ -220,6 +220,16 @@ func (lg *Ledger) view(fn func(o *op) error) error {
 	return lg.db.View(func(x *store.Txn) error { return fn(lg.newOp(x)) })
 }
 
+// readOnce is view for a read of one key or one short walk
+// (store.DB.ReadOnce: on PostgreSQL one statement, no transaction around
+// it), for the reads every sync request makes before it is verified.
+func (lg *Ledger) readOnce(fn func(o *op) error) error {
+	if lg.RootID() == "" {
+		return ErrNotInitialized
+	}
+	return lg.db.ReadOnce(func(x *store.Txn) error { return fn(lg.newOp(x)) })
+}
+
 func (lg *Ledger) newOp(x *store.Txn) *op {
 	return &op{lg: lg, x: x, now: lg.clock.Now().UTC().Truncate(time.Second), customers: map[string]*Customer{}}
 }

@@ -92,7 +92,7 @@ func TestSyncReplayInOneGroupCommit(t *testing.T) {
 	other := batchReport(ids[1], lics[1], at, 1, 5)
 	other.Nonce = nonceN(1)
 	batch := []*syncJob{claimed(r), claimed(r), claimed(other)}
-	e.lg.commitSyncBatch(batch)
+	e.lg.commitSyncBatch(&batch, noMore)
 	if batch[0].err != nil || batch[2].err != nil {
 		t.Fatalf("errors %v, %v", batch[0].err, batch[2].err)
 	}

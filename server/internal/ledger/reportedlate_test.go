@@ -361,7 +361,7 @@ func TestForkWithLowerHourlyCountInGroupCommit(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	c.e.lg.commitSyncBatch(batch)
+	c.e.lg.commitSyncBatch(&batch, noMore)
 	for i, j := range batch {
 		if j.err != nil {
 			t.Fatalf("report %d: %v", i, j.err)

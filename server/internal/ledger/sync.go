@@ -96,7 +96,7 @@ func (lg *Ledger) DevicePublicKey(ctx context.Context, deviceID string) (ed25519
 // as a signature check).
 func (lg *Ledger) DeviceKeyText(ctx context.Context, deviceID string) (string, error) {
 	var text string
-	err := lg.view(func(o *op) error {
+	err := lg.readOnce(func(o *op) error {
 		d, err := o.device(deviceID)
 		if err == nil {
 			text = d.PublicKey
@@ -139,15 +139,15 @@ func (lg *Ledger) reconcileJob(deviceID string, r *syncproto.Report, until int64
 	}
 	j := &syncJob{deviceID: deviceID, r: r, until: until, weight: reportWeight(r), done: make(chan bool, 1)}
 	var err error
-	if j.bounds, err = lg.countsBounds(r.Counts); err != nil {
-		return nil, err
-	}
 	if j.enc, err = encodeReport(r); err != nil {
 		return nil, err
 	}
 	lg.syncq.run(lg, j)
 	if j.err != nil {
 		return nil, j.err
+	}
+	if j.answer != nil {
+		return j.answer, nil
 	}
 	return lg.syncAnswerOf(deviceID, &j.res, r.RevocationSeq)
 }
@@ -239,7 +239,7 @@ type reportPlan struct {
 	// when applied.
 	enc *encodedReport
 	// bounds are latest hours held found before the transaction, for
-	// devices whose state has no CountsThrough yet (countsBounds).
+	// devices whose state has no CountsThrough yet (readBounds).
 	bounds map[string]int64
 	// devs are the devices the report's records are for: the reporter
 	// first, then each gateway child with deductions in report order,

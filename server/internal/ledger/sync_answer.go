@@ -72,25 +72,53 @@ func (lg *Ledger) syncAnswer(deviceID string, acked int64, missing []syncproto.S
 // is the seq of the list the agent says it holds: at the current head the
 // answer leaves the list out (revocationAnswer).
 func (lg *Ledger) syncAnswerOf(deviceID string, res *reconciled, heldSeq int64) (*syncproto.Response, error) {
-	out := &syncproto.Response{DeviceID: deviceID, AckedSeq: res.st.AckedSeq, Missing: res.missing, Children: res.children, Tokens: []string{}}
-	slices.SortFunc(out.Children, func(a, b syncproto.ChildAck) int { return strings.Compare(a.DeviceID, b.DeviceID) })
+	var out *syncproto.Response
 	err := lg.view(func(o *op) error {
-		out.ServerTime = o.now.Unix()
-		err := o.x.Scan(store.LicenseByDevicePrefix(deviceID), nil, false, func(k, _ []byte) (bool, error) {
-			t, err := o.currentToken(store.LastPart(k))
-			if err != nil || t == nil {
-				return err == nil, err
-			}
-			out.Tokens = append(out.Tokens, t.Token)
-			return len(out.Tokens) < MaxSyncTokens, nil
-		})
-		if err != nil {
-			return err
-		}
-		out.RevocationList, err = o.revocationAnswer(deviceID, heldSeq)
+		var err error
+		out, err = o.answerOf(deviceID, res, heldSeq, nil)
 		return err
 	})
 	return out, err
+}
+
+// answerOf builds a sync answer in o's transaction. lics are the licenses
+// bound to the device in key order, when the caller has read them all
+// (answerBatch); nil: answerOf walks them.
+func (o *op) answerOf(deviceID string, res *reconciled, heldSeq int64, lics []string) (*syncproto.Response, error) {
+	out := &syncproto.Response{DeviceID: deviceID, AckedSeq: res.st.AckedSeq, Missing: res.missing, Children: res.children,
+		Tokens: []string{}, ServerTime: o.now.Unix()}
+	slices.SortFunc(out.Children, func(a, b syncproto.ChildAck) int { return strings.Compare(a.DeviceID, b.DeviceID) })
+	add := func(licenseID string) (bool, error) {
+		t, err := o.currentToken(licenseID)
+		if err != nil || t == nil {
+			return err == nil, err
+		}
+		out.Tokens = append(out.Tokens, t.Token)
+		return len(out.Tokens) < MaxSyncTokens, nil
+	}
+	var err error
+	if lics != nil {
+		for _, id := range lics {
+			more, err := add(id)
+			if err != nil {
+				return nil, err
+			}
+			if !more {
+				break
+			}
+		}
+	} else {
+		err = o.x.Scan(store.LicenseByDevicePrefix(deviceID), nil, false, func(k, _ []byte) (bool, error) {
+			return add(store.LastPart(k))
+		})
+	}
+	if err != nil {
+		return nil, err
+	}
+	if out.RevocationList, err = o.revocationAnswer(deviceID, heldSeq); err != nil {
+		return nil, err
+	}
+	return out, nil
 }
 
 // SignSyncResponse signs a sync answer with the active server key.

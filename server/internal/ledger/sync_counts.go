@@ -91,9 +91,8 @@ func (o *op) checkCounts(p *reportPlan, d *Device, cs []syncproto.HourlyCount) e
 
 // countsBound sets dp.through to the latest hour held for dp's device:
 // from its sync state, else (a state from before CountsThrough) from
-// bounds, else from the last hourly count key. A state without
-// CountsThrough was never written by a count since the field exists, so
-// a bound found before the transaction still holds in it.
+// bounds — read in the same transaction by the group commit (readBounds) —
+// else from the last hourly count key.
 func (o *op) countsBound(dp *devPlan, bounds map[string]int64) error {
 	if dp.throughOK {
 		return nil
@@ -129,37 +128,4 @@ func (o *op) lastCountHour(deviceID string) (int64, error) {
 		return 0, fmt.Errorf("ledger: hourly count key %q: %w", last, err)
 	}
 	return h, nil
-}
-
-// countsBounds finds, outside the write lock, the latest hour held for
-// each device with counts in a report whose sync state has no
-// CountsThrough yet, so that its first sync since does not seek under the
-// lock.
-func (lg *Ledger) countsBounds(cs []syncproto.HourlyCount) (map[string]int64, error) {
-	var out map[string]int64
-	err := lg.view(func(o *op) error {
-		for i := range cs {
-			id := cs[i].DeviceID
-			if i > 0 && id == cs[i-1].DeviceID {
-				continue
-			}
-			st, err := o.syncState(id)
-			if err != nil || st.CountsThrough > 0 {
-				if err != nil {
-					return err
-				}
-				continue
-			}
-			h, err := o.lastCountHour(id)
-			if err != nil {
-				return err
-			}
-			if out == nil {
-				out = map[string]int64{}
-			}
-			out[id] = h
-		}
-		return nil
-	})
-	return out, err
 }

@@ -29,11 +29,14 @@ type syncJob struct {
 	r        *syncproto.Report
 	until    int64 // the report's nonce is claimed until then (Unix seconds; 0: not claimed)
 	weight   int
-	bounds   map[string]int64 // countsBounds of the report
 	enc      *encodedReport
-	// Set by the commit that held the report, before done is signalled.
-	res reconciled
-	err error
+	// Set by the commit that held the report, before done is signalled:
+	// bounds are the latest hours held of its devices (readBounds), answer
+	// its answer when that commit built it (nil: built after).
+	bounds map[string]int64
+	res    reconciled
+	answer *syncproto.Response
+	err    error
 	// done receives false when the job's commit is over, true when the job
 	// is to lead the next commit.
 	done chan bool
@@ -69,7 +72,8 @@ func (q *syncQueue) run(lg *Ledger, j *syncJob) {
 	q.mu.Unlock()
 
 	// Deferred, so that a panic while committing (a bug) still answers
-	// the batch and passes the lead on instead of stalling every sync.
+	// the batch — with the jobs the commit took on the way — and passes
+	// the lead on instead of stalling every sync.
 	defer q.handOff()
 	defer func() {
 		p := recover()
@@ -86,7 +90,7 @@ func (q *syncQueue) run(lg *Ledger, j *syncJob) {
 			panic(p)
 		}
 	}()
-	lg.commitSyncBatch(batch)
+	lg.commitSyncBatch(&batch, q.topUp)
 }
 
 // handOff passes the lead to the oldest waiting job, or marks the queue
@@ -101,6 +105,32 @@ func (q *syncQueue) handOff() {
 	next := q.pending[0]
 	q.mu.Unlock()
 	next.done <- true
+}
+
+// topUp removes from the front of pending the jobs that still fit in
+// batch: those that arrived while its leader waited for the store's write
+// lock (another replica committing) join the commit that lock starts
+// instead of waiting for the next one.
+func (q *syncQueue) topUp(batch []*syncJob) []*syncJob {
+	w := 0
+	for _, j := range batch {
+		w += j.weight
+	}
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	n := 0
+	for n < len(q.pending) && len(batch)+n < MaxSyncBatch && w+q.pending[n].weight <= MaxSyncBatchWeight {
+		w += q.pending[n].weight
+		n++
+	}
+	more := make([]*syncJob, n)
+	copy(more, q.pending)
+	clear(q.pending[:n])
+	q.pending = q.pending[n:]
+	if len(q.pending) == 0 {
+		q.pending = nil
+	}
+	return more
 }
 
 // take removes the next batch from the front of pending: the oldest job
@@ -121,34 +151,53 @@ func (q *syncQueue) take() []*syncJob {
 	return batch
 }
 
-// commitSyncBatch applies a batch in one transaction, or one report per
+// commitSyncBatch applies a batch in one transaction, which also builds
+// each applied report's answer (answerBatch), or one report per
 // transaction if that fails, and sets each job's outcome.
-func (lg *Ledger) commitSyncBatch(batch []*syncJob) {
-	if len(batch) > 1 {
-		err := lg.update(func(o *op) error {
-			for _, j := range batch {
-				j.err = nil
-				p, err := o.checkReport(j.deviceID, j.r, j.bounds)
-				if err == nil {
-					err = p.claimNonce(j.r.Nonce, j.until, o.now)
-				}
-				if err != nil { // refused before anything of it was written
-					j.err = err
-					continue
-				}
-				p.enc = j.enc
-				if j.res, err = o.applyReport(p, j.r, len(j.r.Deductions)); err != nil {
-					return err
-				}
-			}
-			return nil
-		})
-		if err == nil {
-			return
+//
+// Once the transaction has begun — the store's write lock taken, which on
+// PostgreSQL may have meant waiting for another replica's commit — it
+// takes on the jobs that arrived meanwhile (more), into *batch, once: a
+// transaction run again after a conflict runs the same batch.
+func (lg *Ledger) commitSyncBatch(pbatch *[]*syncJob, more func([]*syncJob) []*syncJob) {
+	toppedUp := false
+	err := lg.update(func(o *op) error {
+		if !toppedUp {
+			toppedUp = true
+			*pbatch = append(*pbatch, more(*pbatch)...)
 		}
+		batch := *pbatch
+		for _, j := range batch {
+			j.err, j.answer = nil, nil
+		}
+		if err := o.readAhead(batch); err != nil {
+			return err
+		}
+		for _, j := range batch {
+			p, err := o.checkReport(j.deviceID, j.r, j.bounds)
+			if err == nil {
+				err = p.claimNonce(j.r.Nonce, j.until, o.now)
+			}
+			if err != nil { // refused before anything of it was written
+				j.err = err
+				continue
+			}
+			p.enc = j.enc
+			if j.res, err = o.applyReport(p, j.r, len(j.r.Deductions)); err != nil {
+				return err
+			}
+		}
+		return o.answerBatch(batch)
+	})
+	if err == nil {
+		return
+	}
+	batch := *pbatch
+	if len(batch) > 1 {
 		lg.log.Warn("sync group commit failed: one report per transaction", "reports", len(batch), "error", err)
 	}
 	for _, j := range batch {
+		j.answer = nil
 		j.res, j.err = lg.reconcile(j.deviceID, j.r, j.until, nil)
 	}
 }

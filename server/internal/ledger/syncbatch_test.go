@@ -54,7 +54,7 @@ func TestSyncGroupCommitRefusedReportLeavesOthers(t *testing.T) {
 	ok3b := batchReport(ids[3], lics[3], at.Add(time.Hour), 2, 9)
 	again := batchReport(ids[0], lics[0], at, 1, 10)
 	batch := []*syncJob{job(ok0), job(down), job(stolen), job(ok3a), job(ok3b), job(again)}
-	e.lg.commitSyncBatch(batch)
+	e.lg.commitSyncBatch(&batch, noMore)
 
 	wantErr(t, batch[1].err, ErrCounterWentDown)
 	wantErr(t, batch[2].err, ErrNotThisDevice)
@@ -98,7 +98,7 @@ func TestSyncGroupCommitFallsBackOneByOne(t *testing.T) {
 		batch = append(batch, job(&r))
 	}
 	batch = append(batch, job(batchReport(ids[1], lics[1], at, 1, 3)))
-	e.lg.commitSyncBatch(batch)
+	e.lg.commitSyncBatch(&batch, noMore)
 	for i, j := range batch {
 		if j.err != nil || j.res.st.AckedSeq != 1 {
 			t.Fatalf("report %d: %+v %v", i, j.res, j.err)

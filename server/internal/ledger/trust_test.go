@@ -49,7 +49,7 @@ func TestForkChargedOnceInOneGroupCommit(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	c.e.lg.commitSyncBatch(batch)
+	c.e.lg.commitSyncBatch(&batch, noMore)
 	for i, j := range batch {
 		if j.err != nil {
 			t.Fatalf("report %d: %v", i, j.err)

@@ -218,6 +218,36 @@ func (x badgerTxn) reverse(p, before []byte, fn func(k, v []byte) (bool, error))
 	return nil
 }
 
+// prefetch does nothing: a badger read is a lookup in memory or the page
+// cache, not a round trip.
+func (badgerTxn) prefetch([][]byte) error { return nil }
+
+// keysUnder walks each prefix with a key-only iterator (no value
+// prefetch, which is what makes a reverse walk dear), backwards for desc.
+func (x badgerTxn) keysUnder(prefixes [][]byte, n int, desc bool) ([][][]byte, error) {
+	out := make([][][]byte, len(prefixes))
+	for i, p := range prefixes {
+		o := badger.DefaultIteratorOptions
+		o.Prefix, o.PrefetchValues, o.Reverse = p, false, desc
+		it := x.t.NewIterator(o)
+		start := p
+		if desc { // the least key above the prefix; a reverse seek stops at or below it
+			if start = prefixEnd(p); start == nil {
+				start = append(append([]byte{}, p...), bytes.Repeat([]byte{0xff}, 64)...)
+			}
+		}
+		it.Seek(start)
+		if desc && it.Valid() && bytes.Equal(it.Item().Key(), start) {
+			it.Next()
+		}
+		for ; it.ValidForPrefix(p) && len(out[i]) < n; it.Next() {
+			out[i] = append(out[i], it.Item().KeyCopy(nil))
+		}
+		it.Close()
+	}
+	return out, nil
+}
+
 // badgerLogger sends badger's warnings and errors to slog; its info and
 // debug chatter (compaction progress) is dropped.
 type badgerLogger struct{ l *slog.Logger }

@@ -107,8 +107,14 @@ func (e *postgresEngine) sync() error { return nil }
 // PostgresMaxAttempts times with a jittered backoff. fn must therefore be
 // re-runnable (the ledger's are: they touch only the transaction).
 func (e *postgresEngine) update(fn func(engineTxn) error) error {
+	lock := true
 	for attempt := 1; ; attempt++ {
-		err := e.try(fn)
+		err := e.try(fn, lock)
+		if lock && lockTimedOut(err) { // waited long enough: run again at once, without the lock
+			lock = false
+			attempt--
+			continue
+		}
 		if err == nil || !retryable(err) || attempt == PostgresMaxAttempts {
 			return err
 		}
@@ -121,8 +127,8 @@ func (e *postgresEngine) update(fn func(engineTxn) error) error {
 }
 
 // try runs fn once in a new transaction and commits it.
-func (e *postgresEngine) try(fn func(engineTxn) error) error {
-	c, err := acquire(context.Background(), e.pool, pgBeginWrite)
+func (e *postgresEngine) try(fn func(engineTxn) error, lock bool) error {
+	c, err := acquire(context.Background(), e.pool, pgBeginWrite, lock)
 	if err != nil {
 		return err
 	}
@@ -131,7 +137,7 @@ func (e *postgresEngine) try(fn func(engineTxn) error) error {
 	defer c.release()
 	x := &pgTxn{c: c}
 	if err := fn(x); err != nil {
-		if x.failed != nil && retryable(x.failed) {
+		if x.failed != nil && (retryable(x.failed) || lockTimedOut(x.failed)) {
 			return x.failed // fn may have wrapped the conflict beyond recognition
 		}
 		return err
@@ -153,7 +159,24 @@ func (e *postgresEngine) try(fn func(engineTxn) error) error {
 // too slow for the API's reads; the ledger's invariants are kept by its
 // writes, which are SERIALIZABLE).
 func (e *postgresEngine) view(fn func(engineTxn) error) error {
-	c, err := acquire(context.Background(), e.pool, pgBeginRead)
+	c, err := acquire(context.Background(), e.pool, pgBeginRead, false)
+	if err != nil {
+		return err
+	}
+	defer c.release()
+	x := &pgTxn{c: c, readOnly: true}
+	if err := fn(x); err != nil {
+		return err
+	}
+	return x.failed
+}
+
+// viewOnce runs fn, which makes at most one read, as that one statement
+// outside a transaction (DB.ReadOnce): a statement reads one snapshot of
+// its own, and the BEGIN and ROLLBACK of a view would be two more
+// statements and a round trip.
+func (e *postgresEngine) viewOnce(fn func(engineTxn) error) error {
+	c, err := acquire(context.Background(), e.pool, "", false)
 	if err != nil {
 		return err
 	}

@@ -12,9 +12,9 @@ import (
 
 // A transaction's BEGIN is not a round trip of its own: it waits until
 // the transaction's first statement and goes to the server in the same
-// message (a pipeline of two), so a read-only view of one key costs two
-// round trips (BEGIN with the read, then ROLLBACK) instead of three, and
-// a transaction that sends nothing costs none.
+// message (a pipeline), so a read-only view of one key costs two round
+// trips (BEGIN with the read, then ROLLBACK) instead of three, and a
+// transaction that sends nothing costs none.
 
 // BEGIN statements of the two kinds of transaction.
 const (
@@ -22,37 +22,44 @@ const (
 	pgBeginRead  = "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY"
 )
 
-// pgWriteLockKey is the advisory lock a write transaction holds (a
-// session lock, taken before its BEGIN and released after its COMMIT):
-// the ledger's writes nearly all write the same counters (the audit and
-// history sequences, the statistics), so two overlapping write
-// transactions from two servers would almost always conflict and one of
-// them be aborted and run again; waiting for the lock instead costs the
-// same order and none of the wasted work. The number is arbitrary, fixed
-// for every server on a database.
+// The write lock. The ledger's writes nearly all write the same counters
+// (the audit and history sequences, the statistics), so two overlapping
+// write transactions from two servers would almost always conflict and
+// one of them be aborted and run again; waiting for the other's commit
+// instead costs the same order and none of the wasted work. So a write
+// transaction starts by taking the table write_lock (migrations/0002) in
+// EXCLUSIVE mode — which conflicts with nothing but itself — and
+// PostgreSQL lets go of it at the COMMIT. LOCK TABLE takes no snapshot:
+// the transaction's snapshot is taken by its first read, which comes
+// after the lock, so it sees the previous writer's commit. The lock goes
+// in the same message as the BEGIN and that first read: it costs no
+// round trip.
 //
 // The lock only spares work; SERIALIZABLE still decides what may
-// commit. So a writer that has waited pgWriteLockWait goes ahead without
-// it (a long transaction elsewhere, or one that waits for this one), and
-// any conflict it then meets is retried as before.
-//
-// The key is the ledger's: a hash of the schema the ledger's table is in
-// (current_schema(), from the connection's search_path), so that ledgers
-// in other schemas of the same database — the tests' throwaway schemas —
-// never wait for each other.
-const (
-	pgWriteLockKey  = "hashtext('tollgate-write:' || coalesce(current_schema(), ''))"
-	pgWriteLockWait = "250ms"
-)
+// commit. So a writer that has waited pgWriteLockWait gives up the lock
+// (its transaction, aborted by the timeout, has done nothing yet) and
+// runs again without it (a long transaction elsewhere, or one that waits
+// for this one); any conflict it then meets is retried as before. The
+// table is the ledger's, in its schema: ledgers in other schemas of one
+// database — the tests' throwaway schemas — never wait for each other.
+const pgWriteLockWait = "250ms"
 
-// pgWriteLock takes the write lock in one round trip. It runs as one
-// implicit transaction: when the wait runs out, the lock_timeout set
-// for it is undone with it.
-var pgWriteLock = fmt.Sprintf("SET lock_timeout = '%s'; SELECT pg_advisory_lock(%s); RESET lock_timeout",
-	pgWriteLockWait, pgWriteLockKey)
+// pgWriteLock are the statements that take the write lock, after BEGIN:
+// the wait bounded for the LOCK alone.
+var pgWriteLock = []string{
+	"SET LOCAL lock_timeout = '" + pgWriteLockWait + "'",
+	"LOCK TABLE write_lock IN EXCLUSIVE MODE",
+	"SET LOCAL lock_timeout TO DEFAULT",
+}
 
 // pgLockNotAvailable is the SQLSTATE of a lock wait that timed out.
 const pgLockNotAvailable = "55P03"
+
+// lockTimedOut reports a write lock not taken within pgWriteLockWait.
+func lockTimedOut(err error) bool {
+	var pe *pgconn.PgError
+	return errors.As(err, &pe) && pe.Code == pgLockNotAvailable
+}
 
 // errCommitRolledBack is a COMMIT that PostgreSQL answered with ROLLBACK:
 // the transaction had failed.
@@ -61,52 +68,75 @@ var errCommitRolledBack = errors.New("the transaction was rolled back")
 // pgConnTxn is the connection of one transaction and whether its BEGIN
 // has been sent.
 type pgConnTxn struct {
-	ctx   context.Context
-	conn  *pgxpool.Conn
+	ctx  context.Context
+	conn *pgxpool.Conn
+	// begin is the transaction's BEGIN statement; "" for a single-read
+	// view, whose one statement runs on its own (begun: it was sent).
 	begin string
+	// lock: take the write lock after the BEGIN.
+	lock  bool
 	begun bool
 	done  bool
-	// locked: the connection holds the write lock.
-	locked bool
+	// queued are statements waiting to go with the next one (later).
+	queued []pgStmt
 }
 
-// acquire takes a connection for a transaction opened with begin.
-func acquire(ctx context.Context, pool *pgxpool.Pool, begin string) (*pgConnTxn, error) {
+// acquire takes a connection for a transaction opened with begin, which
+// takes the write lock when lock is set.
+func acquire(ctx context.Context, pool *pgxpool.Pool, begin string, lock bool) (*pgConnTxn, error) {
 	c, err := pool.Acquire(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("store: begin: %w", err)
 	}
-	x := &pgConnTxn{ctx: ctx, conn: c, begin: begin}
-	if begin == pgBeginWrite {
-		// Outside the transaction, so that its snapshot is taken once
-		// the lock is held, after the previous writer's commit.
-		_, err := c.Exec(ctx, pgWriteLock)
-		var pe *pgconn.PgError
-		switch {
-		case err == nil:
-			x.locked = true
-		case errors.As(err, &pe) && pe.Code == pgLockNotAvailable: // go ahead without it
-		default:
-			c.Release()
-			return nil, fmt.Errorf("store: begin: write lock: %w", err)
-		}
-	}
-	return x, nil
+	return &pgConnTxn{ctx: ctx, conn: c, begin: begin, lock: lock}, nil
 }
 
 // batch returns a batch that starts with BEGIN if it has not been sent
-// yet, and how many leading results are the BEGIN's.
+// yet and with the statements waiting in later, and how many leading
+// results are theirs.
 func (c *pgConnTxn) batch() (*pgx.Batch, int) {
 	b := &pgx.Batch{}
-	if c.begun {
-		return b, 0
+	skip := 0
+	if !c.begun && c.begin != "" {
+		b.Queue(c.begin)
+		skip++
+		if c.lock {
+			for _, st := range pgWriteLock {
+				b.Queue(st)
+			}
+			skip += len(pgWriteLock)
+		}
 	}
-	b.Queue(c.begin)
-	return b, 1
+	for _, st := range c.queued {
+		b.Queue(st.sql, st.args...)
+		skip++
+	}
+	c.queued = c.queued[:0]
+	return b, skip
+}
+
+// pgStmt is a statement waiting to go with the next one (later).
+type pgStmt struct {
+	sql  string
+	args []any
+}
+
+// later queues a statement that returns no rows to be sent with the
+// transaction's next statement, in the same round trip, ahead of it (a
+// flush of pending writes rides with the scan or the COMMIT that needs
+// it). Its error, if any, is that next statement's.
+func (c *pgConnTxn) later(sql string, args ...any) {
+	c.queued = append(c.queued, pgStmt{sql: sql, args: args})
 }
 
 // send sends b, reading the BEGIN's result first if it carries one.
 func (c *pgConnTxn) send(b *pgx.Batch, skip int) (pgx.BatchResults, error) {
+	if c.begin == "" { // a single-read view (DB.ReadOnce): no transaction to send it in
+		if c.begun {
+			return nil, ErrSecondRead
+		}
+		c.begun = true
+	}
 	br := c.conn.SendBatch(c.ctx, b)
 	for range skip {
 		if _, err := br.Exec(); err != nil {
@@ -159,25 +189,22 @@ func (c *pgConnTxn) query(sql string, args []any, row func(pgx.Rows) error) erro
 	return err
 }
 
-// exec runs the statements queue adds (statements that return no rows)
-// in one round trip.
-func (c *pgConnTxn) exec(queue func(*pgx.Batch)) error {
-	b, skip := c.batch()
-	queue(b)
-	br, err := c.send(b, skip)
-	if err != nil {
-		return err
-	}
-	return br.Close()
-}
-
-// commit commits the transaction (nothing to do when nothing was sent).
+// commit commits the transaction (nothing to do when nothing was sent)
+// in one round trip with the writes still queued; the write lock goes
+// with the commit.
 func (c *pgConnTxn) commit() error {
-	if !c.begun {
+	if !c.begun && len(c.queued) == 0 {
 		c.done = true
 		return nil
 	}
-	tag, err := c.conn.Exec(c.ctx, "COMMIT")
+	b, skip := c.batch()
+	b.Queue("COMMIT")
+	br, err := c.send(b, skip)
+	if err != nil { // a queued write failed: the transaction is aborted, release rolls it back
+		return err
+	}
+	defer br.Close()
+	tag, err := br.Exec()
 	c.done = true
 	if err != nil {
 		return err
@@ -188,23 +215,14 @@ func (c *pgConnTxn) commit() error {
 	return nil
 }
 
-// release rolls back a transaction not committed, lets go of the write
-// lock and returns the connection to the pool; a connection whose
-// rollback or unlock failed is closed (which ends its transaction and
-// frees its locks) rather than reused.
+// release rolls back a transaction not committed and returns the
+// connection to the pool; a connection whose rollback failed is closed
+// (which ends its transaction and frees its locks) rather than reused.
 func (c *pgConnTxn) release() {
-	ok := true
-	if c.begun && !c.done {
-		_, err := c.conn.Exec(c.ctx, "ROLLBACK")
-		ok = err == nil
-	}
-	if ok && c.locked {
-		var unlocked bool
-		err := c.conn.QueryRow(c.ctx, "SELECT pg_advisory_unlock("+pgWriteLockKey+")").Scan(&unlocked)
-		ok = err == nil && unlocked
-	}
-	if !ok {
-		_ = c.conn.Conn().Close(c.ctx)
+	if c.begun && !c.done && c.begin != "" {
+		if _, err := c.conn.Exec(c.ctx, "ROLLBACK"); err != nil {
+			_ = c.conn.Conn().Close(c.ctx)
+		}
 	}
 	c.conn.Release()
 }

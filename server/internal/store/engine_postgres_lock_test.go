@@ -3,6 +3,7 @@ package store_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strconv"
 	"testing"
 
@@ -13,8 +14,8 @@ import (
 )
 
 // twoReplicas opens two stores (two connection pools, as two servers
-// have) over one new PostgreSQL database.
-func twoReplicas(t *testing.T) (*store.DB, *store.DB) {
+// have) over one new PostgreSQL ledger, and returns its URL too.
+func twoReplicas(t *testing.T) (*store.DB, *store.DB, string) {
 	u := storetest.PostgresURL(t)
 	var dbs [2]*store.DB
 	for i := range dbs {
@@ -25,7 +26,7 @@ func twoReplicas(t *testing.T) (*store.DB, *store.DB) {
 		t.Cleanup(func() { db.Close() })
 		dbs[i] = db
 	}
-	return dbs[0], dbs[1]
+	return dbs[0], dbs[1], u
 }
 
 // increment adds one to the counter "hits" in x.
@@ -45,8 +46,8 @@ func increment(x *store.Txn) error {
 // without the lock B would read the counter beside A, collide with A's
 // commit and run again.
 func TestPostgresWriteLockSparesRetries(t *testing.T) {
-	a, b := twoReplicas(t)
-	watch, err := pgx.Connect(context.Background(), storetest.PostgresURL(t))
+	a, b, u := twoReplicas(t)
+	watch, err := pgx.Connect(context.Background(), u)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -82,7 +83,7 @@ func TestPostgresWriteLockSparesRetries(t *testing.T) {
 			}
 			var waiting int
 			if err := watch.QueryRow(context.Background(),
-				"SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted").Scan(&waiting); err != nil {
+				"SELECT count(*) FROM pg_locks WHERE relation = 'write_lock'::regclass AND NOT granted").Scan(&waiting); err != nil {
 				return err
 			}
 			if waiting > 0 {
@@ -123,8 +124,11 @@ func hits(t *testing.T, db *store.DB) int64 {
 // the other goes ahead without the lock once its wait runs out, and
 // SERIALIZABLE keeps the result right.
 func TestPostgresWriteLockNeverDeadlocks(t *testing.T) {
-	a, b := twoReplicas(t)
+	a, b, _ := twoReplicas(t)
 	err := a.Update(func(x *store.Txn) error {
+		if _, err := x.Get([]byte("m/outer")); !errors.Is(err, store.ErrNotFound) { // the first read takes the lock
+			return fmt.Errorf("m/outer: %v", err)
+		}
 		if err := x.Put([]byte("m/outer"), []byte("1")); err != nil {
 			return err
 		}

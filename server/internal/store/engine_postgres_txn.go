@@ -40,7 +40,7 @@ type pgTxn struct {
 }
 
 // pgReadCacheKeys bounds how many keys a transaction remembers.
-const pgReadCacheKeys = 4096
+const pgReadCacheKeys = 16384
 
 // pgRead is a remembered read: the value, or that the key was missing.
 type pgRead struct {
@@ -141,9 +141,12 @@ const (
 	pgDeleteMany = "DELETE FROM kv WHERE k = ANY($1::bytea[])"
 )
 
-// flush sends the pending writes in one round trip, keys in ascending
-// order (two transactions writing the same keys lock them in the same
-// order, so they wait for each other instead of deadlocking).
+// flush queues the pending writes — one delete of every deleted key and
+// one upsert of every put, keys in ascending order (two transactions
+// writing the same keys lock them in the same order, so they wait for
+// each other instead of deadlocking) — to go to the server with the
+// transaction's next statement (pgConnTxn.later): the scan that must see
+// them, or the COMMIT. A write's error is that statement's.
 func (x *pgTxn) flush() error {
 	if x.failed != nil {
 		return x.failed
@@ -159,7 +162,14 @@ func (x *pgTxn) flush() error {
 	var putK, putV, delK [][]byte
 	for _, k := range ks {
 		w := x.pend[k]
-		delete(x.read, k) // the transaction's own write is what a later read must see
+		// The transaction's own write is what a later read must see: it
+		// is remembered as read, so that reading it back costs nothing.
+		if _, ok := x.read[k]; ok || len(x.read) < pgReadCacheKeys {
+			if x.read == nil {
+				x.read = make(map[string]pgRead, len(x.pend))
+			}
+			x.read[k] = pgRead{v: w.v, found: !w.del}
+		}
 		if w.del {
 			delK = append(delK, []byte(k))
 		} else {
@@ -167,16 +177,11 @@ func (x *pgTxn) flush() error {
 		}
 	}
 	clear(x.pend)
-	err := x.c.exec(func(b *pgx.Batch) {
-		if len(delK) > 0 {
-			b.Queue(pgDeleteMany, delK)
-		}
-		if len(putK) > 0 {
-			b.Queue(pgUpsertMany, putK, putV)
-		}
-	})
-	if err != nil {
-		return x.fail(err)
+	if len(delK) > 0 {
+		x.c.later(pgDeleteMany, delK)
+	}
+	if len(putK) > 0 {
+		x.c.later(pgUpsertMany, putK, putV)
 	}
 	return nil
 }

@@ -17,3 +17,12 @@ func SchemaVersions(d *DB) (int, error) {
 	err := e.pool.QueryRow(context.Background(), "SELECT count(*) FROM tollgate_schema").Scan(&n)
 	return n, err
 }
+
+// EmbeddedMigrations counts the migrations built into the binary.
+func EmbeddedMigrations() int {
+	ms, err := migrations()
+	if err != nil {
+		panic(err)
+	}
+	return len(ms)
+}

@@ -104,6 +104,12 @@ type engineTxn interface {
 	// reverse calls fn for the keys with prefix p below before (nil: all),
 	// last first; k and v are copies.
 	reverse(p, before []byte, fn func(k, v []byte) (bool, error)) error
+	// prefetch reads keys (those it does not hold already) in one go and
+	// remembers them, found or not, for the transaction's later reads;
+	// an engine whose reads are not round trips does nothing.
+	prefetch(keys [][]byte) error
+	// keysUnder is KeysUnder (batchread.go).
+	keysUnder(prefixes [][]byte, n int, desc bool) ([][][]byte, error)
 }
 
 // DB is an open store.
