@@ -359,8 +359,12 @@ func (e *airgapEnv) agentInit(device, dir string) string {
 }
 
 type agentStatus struct {
-	Blacklisted bool `json:"blacklisted"`
-	Licenses    []struct {
+	Blacklisted  bool  `json:"blacklisted"`
+	DeductionSeq int64 `json:"deduction_seq"`
+	Queue        struct {
+		Depth int64 `json:"depth"`
+	} `json:"queue"`
+	Licenses []struct {
 		ID            string `json:"id"`
 		Status        string `json:"status"`
 		AvailableDays *int64 `json:"available_days"`

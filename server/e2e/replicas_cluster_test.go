@@ -3,12 +3,8 @@ package e2e
 import (
 	"crypto/ed25519"
 	"crypto/rand"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"os"
-	"path/filepath"
-	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -16,7 +12,6 @@ import (
 	mqtt "github.com/eclipse/paho.mqtt.golang"
 
 	"github.com/tollgate-iot/tollgate/internal/testkit/harness"
-	"github.com/tollgate-iot/tollgate/internal/testkit/ports"
 	"github.com/tollgate-iot/tollgate/server/internal/store/storetest"
 	"github.com/tollgate-iot/tollgate/shared/clock"
 	"github.com/tollgate-iot/tollgate/shared/token"
@@ -30,13 +25,6 @@ func newDevicePublicKey(t *testing.T) string {
 		t.Fatal(err)
 	}
 	return token.EncodePublicKey(pub)
-}
-
-// clusterReplica is a serve process with the embedded broker in the
-// replicas' broker cluster.
-type clusterReplica struct {
-	proc      *harness.Proc
-	url, mqtt string
 }
 
 // mqttClient is an MQTT connection of the test, with a channel closed when
@@ -77,62 +65,13 @@ func TestReplicasBrokerCluster(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds and runs three servers")
 	}
-	pg := storetest.PostgresURL(t)
-	bin := build(t)
-	dir := t.TempDir()
-	server := filepath.Join(bin, "tollgate-server")
-	secret := filepath.Join(dir, "cluster.secret")
-	if err := os.WriteFile(secret, []byte("e2e-cluster-secret-0123456789\n"), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	routePorts := ports.Free(t, replicaCount)
-	var routes []string
-	for _, p := range routePorts {
-		routes = append(routes, fmt.Sprintf("nats://127.0.0.1:%d", p))
-	}
-	datas := make([]string, replicaCount)
-	for i := range datas {
-		datas[i] = filepath.Join(dir, fmt.Sprintf("replica-%c", 'a'+i))
-	}
-	var init struct {
-		AdminKey string `json:"admin_api_key"`
-	}
-	out := harness.MustRun(t, 0, harness.Options{}, server, "init", "--data", datas[0], "--store", pg, "-o", "json")
-	if err := json.Unmarshal([]byte(out), &init); err != nil {
-		t.Fatalf("init: %v %s", err, out)
-	}
-	for _, d := range datas[1:] {
-		copyKeys(t, datas[0], d)
-	}
-	rs := make([]*clusterReplica, replicaCount)
-	for i := range rs {
-		p := harness.Start(t, server, []string{"serve", "--data", datas[i], "--store", pg, "--http", "127.0.0.1:0", "--profile", "small",
-			"--mqtt", "127.0.0.1:0", "--cluster", fmt.Sprintf("127.0.0.1:%d", routePorts[i]), "--routes", strings.Join(routes, ","),
-			"--server-name", fmt.Sprintf("replica-%c", 'a'+i), "--cluster-secret-file", secret, "--observed-flush-interval", "1s"},
-			harness.Options{Env: []string{"HOME=" + datas[i]}, Grace: 30 * time.Second})
-		r := &clusterReplica{proc: p}
-		for _, want := range []string{"http: ", "mqtt: "} {
-			line, _ := p.NextLine(replicaDeadline)
-			if !strings.HasPrefix(line, want) {
-				t.Fatalf("replica %d printed %q, want %q…\n%s", i, line, want, p.Output())
-			}
-			v := strings.TrimSpace(strings.TrimPrefix(line, want))
-			if want == "http: " {
-				r.url = v
-			} else {
-				r.mqtt = v
-			}
-		}
-		rs[i] = r
-	}
+	rs, adminKey := startClusterSet(t, build(t), storetest.PostgresURL(t), replicaCount)
 	a, b, c := rs[0], rs[1], rs[2]
-	s := &killServer{t: t}
-	s.url.Store(&a.url)
-	admin := &killAdmin{t: t, s: s, key: init.AdminKey}
+	admin := adminOn(t, a, adminKey)
 	admin.call("POST", "/v1/customers", wire.CreateCustomerRequest{ID: "acme", Name: "Acme", ParentID: "root"}, nil)
 	var u wire.CreateUserResponse
 	admin.call("POST", "/v1/users", wire.CreateUserRequest{CustomerID: "acme", Email: "it@acme.test", Role: "admin"}, &u)
-	acme := &killAdmin{t: t, s: s, key: u.APIKey}
+	acme := adminOn(t, a, u.APIKey)
 	var ls wire.LicenseList
 	admin.call("POST", "/v1/licenses", wire.CreateLicenseRequest{CustomerID: "acme", Type: "standard", Billing: "term",
 		Models: []string{"*"}, Count: 2}, &ls)
@@ -191,10 +130,8 @@ func TestReplicasBrokerCluster(t *testing.T) {
 	if err != nil {
 		t.Fatalf("press-2 on replica A: %v", err)
 	}
-	sb := &killServer{t: t}
-	sb.url.Store(&b.url)
 	start := clock.Real{}.Now()
-	(&killAdmin{t: t, s: sb, key: init.AdminKey}).call("POST", "/v1/licenses/"+ls.Licenses[1].ID+"/revoke", nil, nil)
+	adminOn(t, b, adminKey).call("POST", "/v1/licenses/"+ls.Licenses[1].ID+"/revoke", nil, nil)
 	select {
 	case <-dev.lost:
 		t.Logf("press-2 on replica A disconnected %v after its revoke was sent to replica B (target: within 1 s)", dev.at.Sub(start))
