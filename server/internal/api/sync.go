@@ -34,14 +34,14 @@ var (
 // sync request, authenticated by the device key rather than an API key;
 // the answer is the signed sync response, both as text.
 func (a *API) deviceSync(w http.ResponseWriter, r *http.Request) {
-	lease, text, err := a.readSync(w, r)
+	lease, text, holders, err := a.readSync(w, r)
 	defer lease.close() // the body's bytes stay counted until the answer is written
 	if err != nil {
 		a.fail(w, r, err)
 		return
 	}
 	start := a.clock.Now()
-	answer, err := a.syncText(r.Context(), text)
+	answer, err := a.syncText(r.Context(), text, holders)
 	result := "ok"
 	if err != nil {
 		_, result = Status(err)
@@ -65,12 +65,12 @@ func (a *API) deviceSync(w http.ResponseWriter, r *http.Request) {
 // and only for a key the server holds the rest, counted against the body
 // budget as it arrives. One trailing line ending is dropped, so that a file
 // sent with curl --data-binary works.
-func (a *API) readSync(w http.ResponseWriter, r *http.Request) (*bodyLease, string, error) {
+func (a *API) readSync(w http.ResponseWriter, r *http.Request) (*bodyLease, string, map[string]string, error) {
 	if mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type")); err != nil || mt != "text/plain" {
-		return nil, "", ErrNotTextPlain
+		return nil, "", nil, ErrNotTextPlain
 	}
 	if r.ContentLength > MaxSyncBodyBytes {
-		return nil, "", fmt.Errorf("%w: Content-Length %d, at most %d bytes", ErrBodyTooLarge, r.ContentLength, MaxSyncBodyBytes)
+		return nil, "", nil, fmt.Errorf("%w: Content-Length %d, at most %d bytes", ErrBodyTooLarge, r.ContentLength, MaxSyncBodyBytes)
 	}
 	// The head needs no place in the budget: it is on the stack, and a
 	// sender who cannot name a registered key never gets one.
@@ -78,42 +78,44 @@ func (a *API) readSync(w http.ResponseWriter, r *http.Request) (*bodyLease, stri
 	var head [syncHeadBytes]byte
 	n, err := io.ReadFull(body, head[:])
 	keyID := ""
+	var holders map[string]string
 	switch {
 	case errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF):
 		// The whole body is shorter than a head: the parser names why.
 	case err != nil:
-		return nil, "", readErr(err)
+		return nil, "", nil, readErr(err)
 	default:
-		if keyID, err = a.checkSyncHead(r.Context(), string(head[:])); err != nil {
-			return nil, "", err
+		if holders, keyID, err = a.checkSyncHead(r.Context(), string(head[:])); err != nil {
+			return nil, "", nil, err
 		}
 	}
 	lease, err := a.bodies.enter(keyID)
 	if err != nil {
-		return nil, "", err
+		return nil, "", nil, err
 	}
 	b, err := lease.readAll(body, head[:n], r.ContentLength, MaxSyncBodyBytes)
 	if err != nil || len(b) == 0 {
 		if err == nil {
 			err = fmt.Errorf("%w: empty body", token.ErrMalformed)
 		}
-		return lease, "", err
+		return lease, "", nil, err
 	}
 	// The text shares the buffer the budget counts (a copy would hold
 	// the body twice); the buffer is never written again.
 	s := unsafe.String(unsafe.SliceData(b), len(b))
 	s = strings.TrimSuffix(strings.TrimSuffix(s, "\n"), "\r")
 	if s == "" {
-		return lease, "", fmt.Errorf("%w: empty body", token.ErrMalformed)
+		return lease, "", nil, fmt.Errorf("%w: empty body", token.ErrMalformed)
 	}
-	return lease, s, nil
+	return lease, s, holders, nil
 }
 
 // checkSyncHead checks the head of a sync request — "tg1.syq.KEYID." —
-// and that a registered device holds the key it names, and returns the key
-// id. A head of any other shape is refused with the parser's own verdict
+// and that a registered device holds the key it names, and returns the
+// devices that hold it with their keys' fingerprints (DeviceKeyHolders)
+// and the key id. A head of any other shape is refused with the parser's own verdict
 // on it: the error a whole document starting so would get.
-func (a *API) checkSyncHead(ctx context.Context, head string) (string, error) {
+func (a *API) checkSyncHead(ctx context.Context, head string) (map[string]string, string, error) {
 	want := token.FormatVersion + "." + token.KindSyncRequest.String() + "."
 	keyID, ok := strings.CutPrefix(head, want)
 	if ok {
@@ -124,21 +126,23 @@ func (a *API) checkSyncHead(ctx context.Context, head string) (string, error) {
 		if err == nil { // a head is never a whole document; be safe anyway
 			err = fmt.Errorf("%w: sync request does not start with %q and a key id", token.ErrMalformed, want)
 		}
-		return "", err
+		return nil, "", err
 	}
-	known, err := a.lg.DeviceKeyIDKnown(ctx, keyID)
+	holders, err := a.lg.DeviceKeyHolders(ctx, keyID)
 	if err != nil {
-		return "", err
+		return nil, "", err
 	}
-	if !known {
-		return "", fmt.Errorf("%w: no registered device holds key %s", ErrUnknownDevice, keyID)
+	if len(holders) == 0 {
+		return nil, "", fmt.Errorf("%w: no registered device holds key %s", ErrUnknownDevice, keyID)
 	}
-	return keyID, nil
+	return holders, keyID, nil
 }
 
 // syncText verifies, checks freshness, reconciles and signs the answer.
-func (a *API) syncText(ctx context.Context, text string) (string, error) {
-	rep, err := a.openSync(ctx, text)
+// holders are the devices holding the request's key id (checkSyncHead;
+// nil when the body was too short to have a head).
+func (a *API) syncText(ctx context.Context, text string, holders map[string]string) (string, error) {
+	rep, err := a.openSync(ctx, text, holders)
 	if err != nil {
 		return "", err
 	}
@@ -168,8 +172,17 @@ func (a *API) syncText(ctx context.Context, text string) (string, error) {
 
 // openSync verifies the request against the registered key of the device
 // it names; nothing of it is trusted before.
-func (a *API) openSync(ctx context.Context, text string) (*syncproto.Report, error) {
+//
+// When the head check found the device among its key id's holders and
+// that key was parsed before, the key is taken by its fingerprint; else
+// the device's record is read for it.
+func (a *API) openSync(ctx context.Context, text string, holders map[string]string) (*syncproto.Report, error) {
 	return syncproto.OpenReportOf(token.KindSyncRequest, text, func(id string) (*token.Trust, error) {
+		if fp, ok := holders[id]; ok {
+			if t, ok := deviceTrusts.byFingerprint(fp); ok {
+				return t, nil
+			}
+		}
 		key, err := a.lg.DeviceKeyText(ctx, id)
 		if errors.Is(err, ledger.ErrNotFound) {
 			return nil, fmt.Errorf("%w: %s", ErrUnknownDevice, id)

@@ -14,14 +14,30 @@ import (
 // changes is looked up under its new text.
 var deviceTrusts = newTrustCache(MaxDeviceKeysCached)
 
+//
+// Each parsed key is also found by its fingerprint (the SHA-256 of the
+// key, computed here from the parsed key itself): a sync request's key id
+// leads to the fingerprints of the devices that hold it, and a fingerprint
+// names one key, so the request can be verified without reading the
+// device's record once its key was parsed.
 type trustCache struct {
-	mu  sync.Mutex
-	m   map[string]*token.Trust
-	max int
+	mu   sync.Mutex
+	m    map[string]*token.Trust // by key text
+	byFP map[string]*token.Trust // by fingerprint
+	max  int
 }
 
 func newTrustCache(max int) *trustCache {
-	return &trustCache{m: map[string]*token.Trust{}, max: max}
+	return &trustCache{m: map[string]*token.Trust{}, byFP: map[string]*token.Trust{}, max: max}
+}
+
+// byFingerprint returns the trust of the key with fingerprint fp, if that
+// key was parsed before.
+func (c *trustCache) byFingerprint(fp string) (*token.Trust, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	t, ok := c.byFP[fp]
+	return t, ok
 }
 
 // get returns the trust of one device key, parsing it on a miss. When the
@@ -41,11 +57,13 @@ func (c *trustCache) get(keyText string) (*token.Trust, error) {
 	if t, err = token.NewTrust(pub); err != nil {
 		return nil, err
 	}
+	fp := token.Fingerprint(pub)
 	c.mu.Lock()
 	if len(c.m) >= c.max {
 		clear(c.m)
+		clear(c.byFP)
 	}
-	c.m[keyText] = t
+	c.m[keyText], c.byFP[fp] = t, t
 	c.mu.Unlock()
 	return t, nil
 }

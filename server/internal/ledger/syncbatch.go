@@ -118,37 +118,32 @@ func (q *syncQueue) topUp(batch []*syncJob) []*syncJob {
 	}
 	q.mu.Lock()
 	defer q.mu.Unlock()
-	n := 0
-	for n < len(q.pending) && len(batch)+n < MaxSyncBatch && w+q.pending[n].weight <= MaxSyncBatchWeight {
-		w += q.pending[n].weight
-		n++
-	}
-	more := make([]*syncJob, n)
-	copy(more, q.pending)
-	clear(q.pending[:n])
-	q.pending = q.pending[n:]
-	if len(q.pending) == 0 {
-		q.pending = nil
-	}
-	return more
+	return q.takeFit(0, len(batch), w)
 }
 
 // take removes the next batch from the front of pending: the oldest job
 // always (even one over the weight on its own), then more while they fit.
 func (q *syncQueue) take() []*syncJob {
-	n, w := 1, q.pending[0].weight
-	for n < len(q.pending) && n < MaxSyncBatch && w+q.pending[n].weight <= MaxSyncBatchWeight {
+	return q.takeFit(1, 1, q.pending[0].weight)
+}
+
+// takeFit removes from the front of pending the first n jobs and then
+// those that fit with them in one batch of at most MaxSyncBatch jobs and
+// MaxSyncBatchWeight records, counting jobs and weight already in it
+// (held of them, of weight w, including the n).
+func (q *syncQueue) takeFit(n, held, w int) []*syncJob {
+	for n < len(q.pending) && held < MaxSyncBatch && w+q.pending[n].weight <= MaxSyncBatchWeight {
 		w += q.pending[n].weight
-		n++
+		n, held = n+1, held+1
 	}
-	batch := make([]*syncJob, n)
-	copy(batch, q.pending)
+	out := make([]*syncJob, n)
+	copy(out, q.pending)
 	clear(q.pending[:n])
 	q.pending = q.pending[n:]
 	if len(q.pending) == 0 {
 		q.pending = nil
 	}
-	return batch
+	return out
 }
 
 // commitSyncBatch applies a batch in one transaction, which also builds

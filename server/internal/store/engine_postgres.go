@@ -158,25 +158,17 @@ func (e *postgresEngine) try(fn func(engineTxn) error, lock bool) error {
 // too, but may wait for concurrent writers to finish before it starts —
 // too slow for the API's reads; the ledger's invariants are kept by its
 // writes, which are SERIALIZABLE).
-func (e *postgresEngine) view(fn func(engineTxn) error) error {
-	c, err := acquire(context.Background(), e.pool, pgBeginRead, false)
-	if err != nil {
-		return err
-	}
-	defer c.release()
-	x := &pgTxn{c: c, readOnly: true}
-	if err := fn(x); err != nil {
-		return err
-	}
-	return x.failed
-}
+func (e *postgresEngine) view(fn func(engineTxn) error) error { return e.read(fn, pgBeginRead) }
 
 // viewOnce runs fn, which makes at most one read, as that one statement
 // outside a transaction (DB.ReadOnce): a statement reads one snapshot of
 // its own, and the BEGIN and ROLLBACK of a view would be two more
 // statements and a round trip.
-func (e *postgresEngine) viewOnce(fn func(engineTxn) error) error {
-	c, err := acquire(context.Background(), e.pool, "", false)
+func (e *postgresEngine) viewOnce(fn func(engineTxn) error) error { return e.read(fn, "") }
+
+// read runs fn read-only in a transaction opened with begin ("": none).
+func (e *postgresEngine) read(fn func(engineTxn) error, begin string) error {
+	c, err := acquire(context.Background(), e.pool, begin, false)
 	if err != nil {
 		return err
 	}
