@@ -364,6 +364,11 @@ type agentStatus struct {
 	Queue        struct {
 		Depth int64 `json:"depth"`
 	} `json:"queue"`
+	Upstream *struct {
+		Broker    string `json:"broker"`
+		Connected bool   `json:"connected"`
+		Server    string `json:"server"`
+	} `json:"upstream"`
 	Licenses []struct {
 		ID            string `json:"id"`
 		Status        string `json:"status"`

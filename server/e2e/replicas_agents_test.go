@@ -62,7 +62,8 @@ type realAgent struct {
 //     their MQTT sessions ({upstream="broker"}); every sample the agents
 //     accepted is delivered (their outboxes drain);
 //   - with the first replica of every agent's list down, a last sync of
-//     each agent goes through and acknowledges every deduction it wrote;
+//     each agent goes through and acknowledges every deduction it wrote,
+//     and its status names a broker and a server still up;
 //   - the ledger holds each agent's deductions 1..n once each, none twice,
 //     and the days left the agent shows are the ledger's: days − n.
 func TestReplicasRealAgents(t *testing.T) {
@@ -195,6 +196,11 @@ func TestReplicasRealAgents(t *testing.T) {
 		}
 		harness.Eventually(t, replicaDeadline, func() bool { return a.status(t, agentBin).Queue.Depth == 0 },
 			a.id+"'s outbox drains through the brokers still up")
+		// Its status names where it sends now: not the replica that is down.
+		harness.Eventually(t, replicaDeadline, func() bool {
+			up := a.status(t, agentBin).Upstream
+			return up != nil && up.Connected && up.Broker != brokers[0] && up.Server != "" && up.Server != servers[0]
+		}, a.id+"'s status shows a broker and server still up")
 		synced, failedSyncs = synced+a.synced.Load(), failedSyncs+a.failed.Load()
 	}
 	var serverFailovers, brokerFailovers float64

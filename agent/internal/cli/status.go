@@ -88,8 +88,14 @@ func renderStatus(w io.Writer, out cli.Format, st runtime.Status) error {
 		}
 	}
 	fmt.Fprintln(w)
-	return cli.Render(w, out, nil, []string{"QUEUE_DEPTH", "DROPPED", "MAX"},
-		[][]string{{fmt.Sprint(st.Queue.Depth), fmt.Sprint(st.Queue.Dropped), fmt.Sprint(st.Queue.Max)}})
+	if err := cli.Render(w, out, nil, []string{"QUEUE_DEPTH", "DROPPED", "MAX"},
+		[][]string{{fmt.Sprint(st.Queue.Depth), fmt.Sprint(st.Queue.Dropped), fmt.Sprint(st.Queue.Max)}}); err != nil || st.Upstream == nil {
+		return err
+	}
+	up := st.Upstream
+	fmt.Fprintln(w)
+	return cli.Render(w, out, nil, []string{"BROKER", "CONNECTED", "SERVER"},
+		[][]string{{first(up.Broker, "-"), fmt.Sprint(up.Connected), first(up.Server, "-")}})
 }
 
 // statusRows are the license table: a row per license of each device (a

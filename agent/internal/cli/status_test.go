@@ -5,7 +5,9 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/tollgate-iot/tollgate/agent/internal/runtime"
 	"github.com/tollgate-iot/tollgate/agent/internal/testkit"
+	"github.com/tollgate-iot/tollgate/shared/cli"
 	"github.com/tollgate-iot/tollgate/shared/token"
 )
 
@@ -73,4 +75,27 @@ func columnStarts(line string) []int {
 		}
 	}
 	return out
+}
+
+// TestStatusTableShowsUpstream: a running agent's status ends with where
+// it sends now — the broker, whether it is connected, the server its next
+// sync tries first — and a stopped agent's has no such table.
+func TestStatusTableShowsUpstream(t *testing.T) {
+	st := runtime.Status{Queue: runtime.QueueStatus{Max: 10},
+		Upstream: &runtime.UpstreamStatus{Broker: "tcp://b:1883", Connected: true, Server: "https://b:8443"}}
+	var b strings.Builder
+	if err := renderStatus(&b, cli.Table, st); err != nil {
+		t.Fatal(err)
+	}
+	tables := strings.Split(strings.TrimSuffix(b.String(), "\n"), "\n\n")
+	last := strings.Split(tables[len(tables)-1], "\n")
+	if len(last) != 2 || strings.Join(strings.Fields(last[0]), " ") != "BROKER CONNECTED SERVER" ||
+		strings.Join(strings.Fields(last[1]), " ") != "tcp://b:1883 true https://b:8443" {
+		t.Fatalf("upstream table:\n%s", b.String())
+	}
+	st.Upstream = nil
+	b.Reset()
+	if err := renderStatus(&b, cli.Table, st); err != nil || strings.Contains(b.String(), "BROKER") {
+		t.Fatalf("a stopped agent's status shows an upstream (%v):\n%s", err, b.String())
+	}
 }

@@ -23,6 +23,22 @@ type Status struct {
 	LastSync      *string           `json:"last_sync"`
 	Revocation    *RevocationStatus `json:"revocation_list"`
 	Children      []DeviceStatus    `json:"children,omitempty"`
+	// Upstream is where a running agent sends, when it has somewhere to
+	// (absent from the status of a stopped agent's data directory).
+	Upstream *UpstreamStatus `json:"upstream,omitempty"`
+}
+
+// UpstreamStatus is the address of each upstream a running agent uses now
+// — with several brokers or servers configured, the one it failed over to
+// (docs/agent.md, "Several servers and brokers").
+type UpstreamStatus struct {
+	// Broker is the broker of the MQTT session, or the one it tries next
+	// while not Connected.
+	Broker    string `json:"broker,omitempty"`
+	Connected bool   `json:"connected"`
+	// Server is the license server the next sync tries first: the one
+	// that answered the last (empty before the first sync).
+	Server string `json:"server,omitempty"`
 }
 
 // DeviceStatus is the enforcement state of one device.
@@ -105,10 +121,22 @@ func (a *Agent) Status() Status {
 	if rev != nil {
 		s.Revocation = &RevocationStatus{Seq: rev.Seq, IssuedAt: unixRFC(rev.IssuedAt)}
 	}
+	var up UpstreamStatus
 	if r := a.current(); r != nil {
 		s.Queue = QueueStatus{Depth: r.ob.Depth(), Dropped: r.ob.Dropped(), Max: r.ob.Max()}
+		if r.pub != nil {
+			up.Broker, up.Connected = r.pub.Broker(), r.pub.Connected()
+		}
 	} else {
 		s.Queue.Depth, s.Queue.Dropped = a.storedQueue()
+	}
+	a.synm.Lock()
+	if a.sync != nil {
+		up.Server = a.sync.Server()
+	}
+	a.synm.Unlock()
+	if up != (UpstreamStatus{}) {
+		s.Upstream = &up
 	}
 	for _, d := range a.gate.Devices() {
 		ds := deviceStatus(a.gate, d, rev, eff)
