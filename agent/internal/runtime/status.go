@@ -2,6 +2,7 @@ package runtime
 
 import (
 	"maps"
+	"net/url"
 	"slices"
 	"time"
 
@@ -26,6 +27,16 @@ type Status struct {
 	// Upstream is where a running agent sends, when it has somewhere to
 	// (absent from the status of a stopped agent's data directory).
 	Upstream *UpstreamStatus `json:"upstream,omitempty"`
+}
+
+// redactURL hides a password an address may carry: status is read
+// through the local API, by whatever on the device may call it.
+func redactURL(s string) string {
+	u, err := url.Parse(s)
+	if err != nil || u.User == nil {
+		return s
+	}
+	return u.Redacted()
 }
 
 // UpstreamStatus is the address of each upstream a running agent uses now
@@ -125,14 +136,14 @@ func (a *Agent) Status() Status {
 	if r := a.current(); r != nil {
 		s.Queue = QueueStatus{Depth: r.ob.Depth(), Dropped: r.ob.Dropped(), Max: r.ob.Max()}
 		if r.pub != nil {
-			up.Broker, up.Connected = r.pub.Broker(), r.pub.Connected()
+			up.Broker, up.Connected = redactURL(r.pub.Broker()), r.pub.Connected()
 		}
 	} else {
 		s.Queue.Depth, s.Queue.Dropped = a.storedQueue()
 	}
 	a.synm.Lock()
 	if a.sync != nil {
-		up.Server = a.sync.Server()
+		up.Server = redactURL(a.sync.Server())
 	}
 	a.synm.Unlock()
 	if up != (UpstreamStatus{}) {

@@ -36,7 +36,7 @@ func (o *op) readAhead(batch []*syncJob) error {
 			keys = append(keys, store.LicenseKey(rd.LicenseID), store.HeldTokenKey(deductionDevice(j.deviceID, rd), rd.LicenseID))
 		}
 	}
-	if err := o.x.Prefetch(keys); err != nil {
+	if err := o.prefetch(keys); err != nil {
 		return err
 	}
 	if err := o.readBounds(batch); err != nil {
@@ -64,7 +64,34 @@ func (o *op) readAhead(batch []*syncJob) error {
 			}
 		}
 	}
-	return o.x.Prefetch(keys)
+	return o.prefetch(keys)
+}
+
+// prefetch is store.Txn.Prefetch for any number of keys: a batch of
+// gateway reports can name more than one read takes.
+func (o *op) prefetch(keys [][]byte) error {
+	return inChunks(len(keys), store.MaxPrefetchKeys, func(i, j int) error { return o.x.Prefetch(keys[i:j]) })
+}
+
+// keysUnder is store.Txn.KeysUnder for any number of prefixes.
+func (o *op) keysUnder(prefixes [][]byte, n int, desc bool) ([][][]byte, error) {
+	out := make([][][]byte, 0, len(prefixes))
+	err := inChunks(len(prefixes), store.MaxKeysUnder, func(i, j int) error {
+		ks, err := o.x.KeysUnder(prefixes[i:j], n, desc)
+		out = append(out, ks...)
+		return err
+	})
+	return out, err
+}
+
+// inChunks calls fn for [i, j) ranges of at most size covering [0, n).
+func inChunks(n, size int, fn func(i, j int) error) error {
+	for i := 0; i < n; i += size {
+		if err := fn(i, min(i+size, n)); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // readBounds finds, in one walk, the latest hour held for each device with
@@ -90,7 +117,7 @@ func (o *op) readBounds(batch []*syncJob) error {
 	if len(ids) == 0 {
 		return nil
 	}
-	last, err := o.x.KeysUnder(prefixes, 1, true)
+	last, err := o.keysUnder(prefixes, 1, true)
 	if err != nil {
 		return err
 	}
@@ -170,7 +197,7 @@ func (o *op) answerBatch(batch []*syncJob) error {
 	if len(jobs) == 0 {
 		return nil
 	}
-	bound, err := o.x.KeysUnder(prefixes, answerWalk, false)
+	bound, err := o.keysUnder(prefixes, answerWalk, false)
 	if err != nil {
 		return err
 	}
@@ -180,7 +207,7 @@ func (o *op) answerBatch(batch []*syncJob) error {
 			keys = append(keys, store.TokenKey(store.LastPart(k)))
 		}
 	}
-	if err := o.x.Prefetch(keys); err != nil {
+	if err := o.prefetch(keys); err != nil {
 		return err
 	}
 	for i, j := range jobs {

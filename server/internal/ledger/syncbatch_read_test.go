@@ -136,3 +136,21 @@ func TestSyncQueueTopUpWithinLimits(t *testing.T) {
 		t.Fatalf("at the weight: took %d, left %v; want 2, none", len(got), q.pending)
 	}
 }
+
+// TestInChunksCoversAllOnce: the chunks of a batched read cover every
+// index once, in order, none over the size.
+func TestInChunksCoversAllOnce(t *testing.T) {
+	for _, c := range []struct{ n, size, calls int }{{0, 4, 0}, {1, 4, 1}, {4, 4, 1}, {5, 4, 2}, {8193, 8192, 2}} {
+		next, calls := 0, 0
+		err := inChunks(c.n, c.size, func(i, j int) error {
+			if i != next || j <= i || j-i > c.size {
+				t.Errorf("n=%d size=%d: chunk [%d,%d) after %d", c.n, c.size, i, j, next)
+			}
+			next, calls = j, calls+1
+			return nil
+		})
+		if err != nil || next != c.n || calls != c.calls {
+			t.Errorf("n=%d size=%d: covered [0,%d) in %d calls, want %d", c.n, c.size, next, calls, c.calls)
+		}
+	}
+}
