@@ -34,14 +34,14 @@ var (
 // sync request, authenticated by the device key rather than an API key;
 // the answer is the signed sync response, both as text.
 func (a *API) deviceSync(w http.ResponseWriter, r *http.Request) {
-	lease, text, holders, err := a.readSync(w, r)
+	lease, req, err := a.readSync(w, r)
 	defer lease.close() // the body's bytes stay counted until the answer is written
 	if err != nil {
 		a.fail(w, r, err)
 		return
 	}
 	start := a.clock.Now()
-	answer, err := a.syncText(r.Context(), text, holders)
+	answer, err := a.syncText(r.Context(), req)
 	result := "ok"
 	if err != nil {
 		_, result = Status(err)
@@ -65,12 +65,12 @@ func (a *API) deviceSync(w http.ResponseWriter, r *http.Request) {
 // and only for a key the server holds the rest, counted against the body
 // budget as it arrives. One trailing line ending is dropped, so that a file
 // sent with curl --data-binary works.
-func (a *API) readSync(w http.ResponseWriter, r *http.Request) (*bodyLease, string, map[string]string, error) {
+func (a *API) readSync(w http.ResponseWriter, r *http.Request) (*bodyLease, syncRequest, error) {
 	if mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type")); err != nil || mt != "text/plain" {
-		return nil, "", nil, ErrNotTextPlain
+		return nil, syncRequest{}, ErrNotTextPlain
 	}
 	if r.ContentLength > MaxSyncBodyBytes {
-		return nil, "", nil, fmt.Errorf("%w: Content-Length %d, at most %d bytes", ErrBodyTooLarge, r.ContentLength, MaxSyncBodyBytes)
+		return nil, syncRequest{}, fmt.Errorf("%w: Content-Length %d, at most %d bytes", ErrBodyTooLarge, r.ContentLength, MaxSyncBodyBytes)
 	}
 	// The head needs no place in the budget: it is on the stack, and a
 	// sender who cannot name a registered key never gets one.
@@ -83,38 +83,46 @@ func (a *API) readSync(w http.ResponseWriter, r *http.Request) (*bodyLease, stri
 	case errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF):
 		// The whole body is shorter than a head: the parser names why.
 	case err != nil:
-		return nil, "", nil, readErr(err)
+		return nil, syncRequest{}, readErr(err)
 	default:
 		if holders, keyID, err = a.checkSyncHead(r.Context(), string(head[:])); err != nil {
-			return nil, "", nil, err
+			return nil, syncRequest{}, err
 		}
 	}
 	lease, err := a.bodies.enter(keyID)
 	if err != nil {
-		return nil, "", nil, err
+		return nil, syncRequest{}, err
 	}
 	b, err := lease.readAll(body, head[:n], r.ContentLength, MaxSyncBodyBytes)
 	if err != nil || len(b) == 0 {
 		if err == nil {
 			err = fmt.Errorf("%w: empty body", token.ErrMalformed)
 		}
-		return lease, "", nil, err
+		return lease, syncRequest{}, err
 	}
 	// The text shares the buffer the budget counts (a copy would hold
 	// the body twice); the buffer is never written again.
 	s := unsafe.String(unsafe.SliceData(b), len(b))
 	s = strings.TrimSuffix(strings.TrimSuffix(s, "\n"), "\r")
 	if s == "" {
-		return lease, "", nil, fmt.Errorf("%w: empty body", token.ErrMalformed)
+		return lease, syncRequest{}, fmt.Errorf("%w: empty body", token.ErrMalformed)
 	}
-	return lease, s, holders, nil
+	return lease, syncRequest{text: s, holders: holders}, nil
+}
+
+// syncRequest is a sync request's text and the devices holding the key id
+// its head names, with their keys' fingerprints (DeviceKeyHolders; nil
+// when the body was too short to have a head).
+type syncRequest struct {
+	text    string
+	holders map[string]string
 }
 
 // checkSyncHead checks the head of a sync request — "tg1.syq.KEYID." —
 // and that a registered device holds the key it names, and returns the
-// devices that hold it with their keys' fingerprints (DeviceKeyHolders)
-// and the key id. A head of any other shape is refused with the parser's own verdict
-// on it: the error a whole document starting so would get.
+// holders (DeviceKeyHolders) and the key id. A head of any other shape is
+// refused with the parser's own verdict on it: the error a whole document
+// starting so would get.
 func (a *API) checkSyncHead(ctx context.Context, head string) (map[string]string, string, error) {
 	want := token.FormatVersion + "." + token.KindSyncRequest.String() + "."
 	keyID, ok := strings.CutPrefix(head, want)
@@ -139,10 +147,8 @@ func (a *API) checkSyncHead(ctx context.Context, head string) (map[string]string
 }
 
 // syncText verifies, checks freshness, reconciles and signs the answer.
-// holders are the devices holding the request's key id (checkSyncHead;
-// nil when the body was too short to have a head).
-func (a *API) syncText(ctx context.Context, text string, holders map[string]string) (string, error) {
-	rep, err := a.openSync(ctx, text, holders)
+func (a *API) syncText(ctx context.Context, req syncRequest) (string, error) {
+	rep, err := a.openSync(ctx, req)
 	if err != nil {
 		return "", err
 	}
@@ -176,9 +182,9 @@ func (a *API) syncText(ctx context.Context, text string, holders map[string]stri
 // When the head check found the device among its key id's holders and
 // that key was parsed before, the key is taken by its fingerprint; else
 // the device's record is read for it.
-func (a *API) openSync(ctx context.Context, text string, holders map[string]string) (*syncproto.Report, error) {
-	return syncproto.OpenReportOf(token.KindSyncRequest, text, func(id string) (*token.Trust, error) {
-		if fp, ok := holders[id]; ok {
+func (a *API) openSync(ctx context.Context, req syncRequest) (*syncproto.Report, error) {
+	return syncproto.OpenReportOf(token.KindSyncRequest, req.text, func(id string) (*token.Trust, error) {
+		if fp, ok := req.holders[id]; ok {
 			if t, ok := deviceTrusts.byFingerprint(fp); ok {
 				return t, nil
 			}

@@ -14,8 +14,8 @@ import (
 // changes is looked up under its new text.
 var deviceTrusts = newTrustCache(MaxDeviceKeysCached)
 
-// Each parsed key is also found by its fingerprint (the SHA-256 of the
-// key, computed here from the parsed key itself): a sync request's key id
+// trustCache holds parsed keys by their text and also by their fingerprint
+// (the SHA-256 of the key, computed here from the parsed key itself): a sync request's key id
 // leads to the fingerprints of the devices that hold it, and a fingerprint
 // names one key, so the request can be verified without reading the
 // device's record once its key was parsed.
