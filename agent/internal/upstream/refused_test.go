@@ -203,3 +203,61 @@ func backoffs(first time.Duration) []time.Duration {
 		}
 	}
 }
+
+// TestStateChangeDuringARefusedConnect: the agent's verdict clears while
+// the CONNECT it refused is still under way (a sync landed in between).
+// The publisher compares its state with the one the refused CONNECT was
+// made with, so it connects again at once; it used to take the changed
+// state as the one refused and wait out the whole backoff (15 min).
+func TestStateChangeDuringARefusedConnect(t *testing.T) {
+	broker := testkit.StartNATS(t, t.TempDir(), 0)
+	broker.Refuse("pump-1", true)
+	ob, _ := queued(t, 1)
+	var reason atomic.Value
+	reason.Store("revoked")
+	var lifted atomic.Bool
+	clk := stepClock{Fake: clock.NewFake(testkit.Epoch), waits: make(chan time.Duration, 1)}
+	connected := make(chan struct{}, 1)
+	p := New(Options{Broker: broker.URL, ClientID: "pump-1", Username: "pump-1", Outbox: ob,
+		Password: func() string { return "token-v1" },
+		Refusal:  func() string { return reason.Load().(string) },
+		// Told after the CONNECT ended and before the publisher looks
+		// at its own state: the window the change lands in.
+		ConnectDone: func(err error, _ time.Duration) {
+			if err != nil && lifted.CompareAndSwap(false, true) {
+				broker.Refuse("pump-1", false)
+				reason.Store("")
+			}
+		},
+		OnConnect: func() { connected <- struct{}{} },
+		Clock:     clk, Logger: slog.New(&logRecords{})})
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { defer close(done); p.Run(ctx) }()
+	defer func() {
+		cancel()
+		for {
+			select {
+			case <-clk.waits:
+			case <-done:
+				return
+			}
+		}
+	}()
+	connectWait := limits.MQTTConnectTimeout + time.Second
+	for {
+		select {
+		case <-connected:
+			if n := broker.Attempts("pump-1"); n != 2 {
+				t.Fatalf("connected after %d CONNECTs, want 2 (the refused one, then at once the next)", n)
+			}
+			return
+		case d := <-clk.waits:
+			if d != connectWait {
+				t.Fatalf("waited %v after a refusal whose reason had already cleared, want no wait", d)
+			}
+		case <-time.After(20 * time.Second):
+			t.Fatal("no reconnect after the refusal was lifted")
+		}
+	}
+}

@@ -133,6 +133,10 @@ func (p *Publisher) Run(ctx context.Context) {
 	sessions := 0
 	for ctx.Err() == nil {
 		start := p.clk.Now()
+		// What this CONNECT is made with: a refusal is waited out only
+		// until the agent's state differs from it, even when the change
+		// arrived while the CONNECT was under way.
+		sent := p.credentials()
 		c, lost, err := p.connect(ctx)
 		if p.o.ConnectDone != nil && ctx.Err() == nil {
 			p.o.ConnectDone(err, p.clk.Now().Sub(start))
@@ -147,7 +151,7 @@ func (p *Publisher) Run(ctx context.Context) {
 				reason = p.refusal()
 			}
 			if !refused && p.failover(&rc, err) {
-				if !p.wait(ctx, failoverPause(), false) {
+				if !p.wait(ctx, failoverPause(), "") {
 					return
 				}
 				continue
@@ -157,7 +161,11 @@ func (p *Publisher) Run(ctx context.Context) {
 				wait = jitter(wait)
 			}
 			rc.log(p.log, p.broker(), err, reason, wait)
-			if !p.wait(ctx, wait, refused) {
+			waitOut := ""
+			if refused {
+				waitOut = sent
+			}
+			if !p.wait(ctx, wait, waitOut) {
 				return
 			}
 			continue
@@ -190,13 +198,18 @@ func (p *Publisher) refusal() string {
 	return p.o.Refusal()
 }
 
-// wait waits d before the next CONNECT. After a refusal it looks at the
-// agent's state again every limits.RefusalRecheck and ends the wait as
-// soon as the verdict or the license token changed (a sync brought a
-// license back). It reports false when ctx ended.
-func (p *Publisher) wait(ctx context.Context, d time.Duration, refused bool) bool {
-	before := p.credentials()
+// wait waits d before the next CONNECT. After a refusal (refusedWith is
+// the credentials the refused CONNECT was made with, "" otherwise) it
+// looks at the agent's state every limits.RefusalRecheck and ends the wait
+// as soon as the verdict or the license token differs from refusedWith (a
+// sync brought a license back), at once if it already does. It reports
+// false when ctx ended.
+func (p *Publisher) wait(ctx context.Context, d time.Duration, refusedWith string) bool {
+	refused := refusedWith != ""
 	for d > 0 {
+		if refused && p.credentials() != refusedWith {
+			return true
+		}
 		step := d
 		if refused {
 			step = min(d, limits.RefusalRecheck)
@@ -207,9 +220,6 @@ func (p *Publisher) wait(ctx context.Context, d time.Duration, refused bool) boo
 		case <-p.clk.After(step):
 		}
 		d -= step
-		if refused && p.credentials() != before {
-			return true
-		}
 	}
 	return ctx.Err() == nil
 }
