@@ -158,6 +158,12 @@ func (lg *Ledger) commitSyncBatch(pbatch *[]*syncJob, more func([]*syncJob) []*s
 	toppedUp := false
 	err := lg.update(func(o *op) error {
 		if !toppedUp {
+			// Start the transaction first: on PostgreSQL that is where
+			// it waits for another replica's commit, and the reports
+			// that arrive meanwhile are to go in too.
+			if err := o.x.Begin(); err != nil {
+				return err
+			}
 			toppedUp = true
 			*pbatch = append(*pbatch, more(*pbatch)...)
 		}

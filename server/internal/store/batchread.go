@@ -33,6 +33,21 @@ type singleReader interface {
 	viewOnce(fn func(engineTxn) error) error
 }
 
+// Begin starts the transaction now instead of with its first read, and
+// returns once it has started: on PostgreSQL a write transaction's BEGIN
+// and its write lock are sent and answered, so Begin returns when any
+// other server's write transaction ahead of this one has committed. A
+// group commit calls it before it settles what goes into its batch, so
+// that the reports that arrived while it waited go in too. On badger,
+// whose writers are serialized before the transaction opens, it does
+// nothing. A second call does nothing.
+func (x *Txn) Begin() error {
+	if err := x.t.begin(); err != nil {
+		return fmt.Errorf("store: begin: %w", err)
+	}
+	return nil
+}
+
 // Prefetch tells the transaction that it is about to read keys: on
 // PostgreSQL they are read in one round trip and the later Get, Has and
 // GetJSON of each is answered from memory (the transaction reads one

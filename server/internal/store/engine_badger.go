@@ -218,6 +218,10 @@ func (x badgerTxn) reverse(p, before []byte, fn func(k, v []byte) (bool, error))
 	return nil
 }
 
+// begin does nothing: the transaction is open, and the ledger's writers
+// were serialized before it opened.
+func (badgerTxn) begin() error { return nil }
+
 // prefetch does nothing: a badger read is a lookup in memory or the page
 // cache, not a round trip.
 func (badgerTxn) prefetch([][]byte) error { return nil }

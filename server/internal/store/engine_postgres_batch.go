@@ -20,6 +20,26 @@ var (
 	pgKeysUnderDesc = fmt.Sprintf(pgKeysUnder, "DESC")
 )
 
+// begin sends the BEGIN (with the write lock, for a writer) and the
+// statements waiting to go with it, if they have not gone yet.
+func (x *pgTxn) begin() error {
+	if x.failed != nil {
+		return x.failed
+	}
+	if x.c.begun || x.c.begin == "" {
+		return nil
+	}
+	b, skip := x.c.batch()
+	br, err := x.c.send(b, skip)
+	if err == nil {
+		err = br.Close()
+	}
+	if err != nil {
+		return x.fail(err)
+	}
+	return nil
+}
+
 func (x *pgTxn) prefetch(keys [][]byte) error {
 	if x.failed != nil {
 		return x.failed

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"strconv"
 	"testing"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 
@@ -141,5 +142,54 @@ func TestPostgresWriteLockNeverDeadlocks(t *testing.T) {
 		if err := b.View(func(x *store.Txn) error { _, err := x.Get(k); return err }); err != nil {
 			t.Fatalf("%s: %v", k, err)
 		}
+	}
+}
+
+// TestPostgresBeginWaitsForTheWriteLock: Begin returns only once the
+// transaction holds the write lock — after another server's writer has
+// committed — so what a group commit settles after Begin (the reports
+// that arrived while it waited) is settled after the wait; and its first
+// read sees that writer's commit.
+func TestPostgresBeginWaitsForTheWriteLock(t *testing.T) {
+	a, b, _ := twoReplicas(t)
+	begun := make(chan struct{})
+	bDone := make(chan error, 1)
+	var seen int64
+	err := a.Update(func(x *store.Txn) error {
+		if err := x.Begin(); err != nil { // A holds the lock from here
+			return err
+		}
+		if err := increment(x); err != nil {
+			return err
+		}
+		go func() {
+			bDone <- b.Update(func(x *store.Txn) error {
+				if err := x.Begin(); err != nil {
+					return err
+				}
+				close(begun)
+				v, err := x.Get(store.CounterKey("hits"))
+				seen, _ = strconv.ParseInt(string(v), 10, 64)
+				return err
+			})
+		}()
+		select {
+		case <-begun:
+			return errors.New("B's Begin returned while A held the write lock")
+		case <-time.After(100 * time.Millisecond): // well under the lock's 250 ms wait
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := <-bDone; err != nil {
+		t.Fatal(err)
+	}
+	if seen != 1 {
+		t.Fatalf("B read hits = %d after its Begin, want A's 1", seen)
+	}
+	if r := b.Retries(); r != 0 {
+		t.Fatalf("B ran %d more times: its Begin did not wait for A", r)
 	}
 }

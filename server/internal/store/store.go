@@ -110,6 +110,8 @@ type engineTxn interface {
 	prefetch(keys [][]byte) error
 	// keysUnder is KeysUnder (batchread.go).
 	keysUnder(prefixes [][]byte, n int, desc bool) ([][][]byte, error)
+	// begin is Begin (batchread.go).
+	begin() error
 }
 
 // DB is an open store.
