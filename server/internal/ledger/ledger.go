@@ -140,6 +140,9 @@ func New(o Options) (*Ledger, error) {
 	if err := lg.seedIssued(); err != nil {
 		return nil, err
 	}
+	if err := lg.migrateCountDays(); err != nil {
+		return nil, err
+	}
 	return lg, nil
 }
 
@@ -160,6 +163,8 @@ type op struct {
 	actions   []string      // committed actions, for OnChange
 	enf       Enforcement   // what the change means for connected devices
 	hist      historyBuffer // license history entries, written at commit
+	// days are the records of hourly counts read or written (count_days.go).
+	days map[string]*countDay
 
 	wakeDeliverer bool // a webhook delivery was queued (events.go)
 }

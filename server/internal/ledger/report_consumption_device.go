@@ -191,17 +191,7 @@ func (c *consumptionDevice) used(hour int64) int64 {
 func (c *consumptionDevice) reported(o *op, d *Device, from, to int64) error {
 	start := from - (budgetWindowHours-1)*3600
 	enforce := c.row.Enforcement == token.EnforcementEnforce && c.row.Budget24h > 0
-	var h syncproto.HourlyCount
-	return o.x.ScanInPlace(store.HourlyCountPrefix(d.ID), store.HourlyCountKey(d.ID, start-1), func(_, v []byte) (bool, error) {
-		by := h.RefusedBy // reused from hour to hour
-		clear(by)
-		h = syncproto.HourlyCount{RefusedBy: by}
-		if !parseHourlyCount(v, &h) {
-			clear(h.RefusedBy)
-			if err := jsonUnmarshal(v, &h); err != nil {
-				return false, err
-			}
-		}
+	return o.scanCounts(d.ID, start, true, func(h *syncproto.HourlyCount) (bool, error) {
 		if h.Hour >= to {
 			return false, nil
 		}
@@ -216,7 +206,7 @@ func (c *consumptionDevice) reported(o *op, d *Device, from, to int64) error {
 			r.PeakHour, r.PeakCount = h.Hour, h.Accepted
 		}
 		day := (h.Hour - from) / (24 * 3600)
-		r.Refused.addHour(&h)
+		r.Refused.addHour(h)
 		switch {
 		case enforce && len(h.RefusedBy) > 0:
 			if n := h.RefusedBy[wire.ReasonOverBudget]; n > 0 {

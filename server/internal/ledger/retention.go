@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"slices"
 	"strconv"
 	"time"
 
@@ -14,8 +15,9 @@ import (
 // every tick, so a backlog is worked off over several passes instead of
 // holding the write lock for long.
 const (
-	// MaxPrunedPerPass caps the hourly counts one pass deletes (an
-	// observed count takes its by-hour index entry with it).
+	// MaxPrunedPerPass caps the records one pass deletes or trims: a
+	// day of reported counts, an hour of observed (with its by-hour index
+	// entry) or received counts.
 	MaxPrunedPerPass = 2000
 	// MaxPruneDevicesPerPass caps the devices one pass visits.
 	MaxPruneDevicesPerPass = 500
@@ -139,16 +141,18 @@ func (o *op) retentionDays(deviceID string, lics map[string]int) (int, error) {
 	return keep, err
 }
 
-// pruneDevice deletes at most limit of the device's counts for hours
-// before now less keep days, and says whether none is left.
+// pruneDevice deletes at most limit of the device's count records for
+// hours before now less keep days, and says whether none is left.
 func (o *op) pruneDevice(deviceID string, keep, limit int) (n int, done bool, err error) {
 	cutoff := o.now.Add(-time.Duration(keep) * Day).Unix()
 	cutoff -= cutoff % 3600 // whole hours: the hour holding the cutoff is kept
+	if n, err = o.pruneCountDays(deviceID, cutoff, limit); err != nil || n >= limit {
+		return n, false, err
+	}
 	tables := []struct {
 		prefix []byte
 		key    func(string, int64) []byte
 	}{
-		{store.HourlyCountPrefix(deviceID), store.HourlyCountKey},
 		{store.ObservedCountPrefix(deviceID), store.ObservedCountKey},
 		{store.ReceivedCountPrefix(deviceID), store.ReceivedCountKey},
 	}
@@ -166,7 +170,7 @@ func (o *op) pruneDevice(deviceID string, keep, limit int) (n int, done bool, er
 			return n, false, err
 		}
 		for _, k := range old {
-			if ti == 1 { // an observed count has a by-hour index entry too
+			if ti == 0 { // an observed count has a by-hour index entry too
 				hour, err := strconv.ParseInt(store.LastPart(k), 10, 64)
 				if err != nil {
 					return n, false, fmt.Errorf("ledger: observed count key %q: %w", k, err)
@@ -185,4 +189,46 @@ func (o *op) pruneDevice(deviceID string, keep, limit int) (n int, done bool, er
 		}
 	}
 	return n, true, nil
+}
+
+// pruneCountDays deletes at most limit of the device's days of reported
+// counts before the day holding cutoff, then, within the limit, that
+// day's hours before cutoff; it returns how many records it deleted or
+// rewrote.
+func (o *op) pruneCountDays(deviceID string, cutoff int64, limit int) (int, error) {
+	day := dayOf(cutoff)
+	end := store.CountDayKey(deviceID, day)
+	var old [][]byte
+	err := o.x.Scan(store.CountDayPrefix(deviceID), nil, false, func(k, _ []byte) (bool, error) {
+		if bytes.Compare(k, end) >= 0 || len(old) >= limit {
+			return false, nil
+		}
+		old = append(old, bytes.Clone(k))
+		return true, nil
+	})
+	if err != nil {
+		return 0, err
+	}
+	for _, k := range old {
+		if err := o.x.Delete(k); err != nil {
+			return 0, err
+		}
+	}
+	n := len(old)
+	if n >= limit || cutoff == day {
+		return n, nil
+	}
+	d, err := o.countDayOf(deviceID, day, true)
+	if err != nil {
+		return n, err
+	}
+	i, _ := slices.BinarySearch(d.hours, cutoff)
+	if i == 0 {
+		return n, nil
+	}
+	d.hours, d.lines = d.hours[i:], d.lines[i:]
+	if len(d.hours) == 0 {
+		return n + 1, o.x.Delete(end)
+	}
+	return n + 1, o.x.Put(end, d.encode())
 }

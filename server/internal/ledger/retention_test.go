@@ -15,9 +15,10 @@ import (
 // received too.
 func seedCounts(t *testing.T, e *env, dev string, from, to int64, all bool) {
 	t.Helper()
-	err := e.lg.db.Update(func(x *store.Txn) error {
+	err := e.lg.update(func(o *op) error {
+		x := o.x
 		for h := from; h < to; h += 3600 {
-			if err := x.PutJSON(store.HourlyCountKey(dev, h), syncproto.HourlyCount{DeviceID: dev, Hour: h, Accepted: 1}); err != nil {
+			if err := putHeldCounts(o, syncproto.HourlyCount{DeviceID: dev, Hour: h, Accepted: 1}); err != nil {
 				return err
 			}
 			if !all {
@@ -91,8 +92,10 @@ func TestPruneRetention(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	// Old counts: dev-1 40 days in three tables, dev-2 70 days, dev-3 10.
-	want := []int{MaxPrunedPerPass, MaxPrunedPerPass, (40*3+70+10)*24 - 2*MaxPrunedPerPass, 0}
+	// Old counts: dev-1 40 days in three tables — reported counts one
+	// record per day, the others one per hour — dev-2 70 days, dev-3 10.
+	old := 40 + 40*24*2 + 70 + 10
+	want := []int{MaxPrunedPerPass, old - MaxPrunedPerPass, 0}
 	for i, w := range want {
 		n, err := e.lg.PruneRetention(ctx)
 		if err != nil || n != w {
@@ -104,13 +107,19 @@ func TestPruneRetention(t *testing.T) {
 		p    []byte
 		keep int64
 	}{
-		{"dev-1 reported", store.HourlyCountPrefix("dev-1"), 60},
+		{"dev-1 reported", nil, 60},
 		{"dev-1 observed", store.ObservedCountPrefix("dev-1"), 60},
 		{"dev-1 received", store.ReceivedCountPrefix("dev-1"), 60},
-		{"dev-2 reported", store.HourlyCountPrefix("dev-2"), 30},
-		{"dev-3 reported", store.HourlyCountPrefix("dev-3"), 90},
+		{"dev-2 reported", nil, 30},
+		{"dev-3 reported", nil, 90},
 	} {
-		oldest, n := heldHours(t, e, c.p)
+		var oldest int64
+		var n int
+		if c.p == nil {
+			oldest, n = heldCountHours(t, e, c.name[:5])
+		} else {
+			oldest, n = heldHours(t, e, c.p)
+		}
 		if oldest != to-c.keep*day || n != int(c.keep*24) {
 			t.Errorf("%s: oldest %d, %d hours; want %d, %d", c.name, oldest, n, to-c.keep*day, c.keep*24)
 		}

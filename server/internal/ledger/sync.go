@@ -414,6 +414,7 @@ func (o *op) applyReport(p *reportPlan, r *syncproto.Report, maxNew int) (reconc
 	}
 	var dp *devPlan
 	rcv := receivedBatch{}
+	var days countWrites
 	for i := range r.Counts {
 		if p.counts[i] {
 			c := &r.Counts[i]
@@ -425,14 +426,14 @@ func (o *op) applyReport(p *reportPlan, r *syncproto.Report, maxNew int) (reconc
 					return res, fmt.Errorf("ledger: encode hourly count: %w", err)
 				}
 			}
-			if err := o.x.Put(p.enc.countKeys[i], v); err != nil {
-				return res, err
-			}
 			if dp == nil || dp.id != c.DeviceID {
 				dp = p.plan(c.DeviceID)
 			}
-			dp.through = max(dp.through, c.Hour)
+			days.add(dp, c.Hour, v)
 		}
+	}
+	if err := days.write(o); err != nil {
+		return res, err
 	}
 	if err := o.addReceived(rcv); err != nil {
 		return res, err
@@ -490,13 +491,12 @@ func (o *op) syncState(deviceID string) (SyncState, error) {
 // encodedReport is a report's records as the ledger stores them, encoded
 // before the write lock is taken: the same bytes PutJSON would write.
 type encodedReport struct {
-	records           [][]byte // one per deduction: its sync record
-	countKeys, counts [][]byte // one per hourly count: key and value
+	records [][]byte // one per deduction: its sync record
+	counts  [][]byte // one per hourly count: its line in its day's record
 }
 
 func encodeReport(r *syncproto.Report) (*encodedReport, error) {
-	e := &encodedReport{records: make([][]byte, len(r.Deductions)),
-		countKeys: make([][]byte, len(r.Counts)), counts: make([][]byte, len(r.Counts))}
+	e := &encodedReport{records: make([][]byte, len(r.Deductions)), counts: make([][]byte, len(r.Counts))}
 	var err error
 	for i := range r.Deductions {
 		if e.records[i], err = json.Marshal(&r.Deductions[i]); err != nil {
@@ -504,9 +504,7 @@ func encodeReport(r *syncproto.Report) (*encodedReport, error) {
 		}
 	}
 	for i := range r.Counts {
-		c := &r.Counts[i]
-		e.countKeys[i] = store.HourlyCountKey(c.DeviceID, c.Hour)
-		if e.counts[i], err = json.Marshal(c); err != nil {
+		if e.counts[i], err = json.Marshal(&r.Counts[i]); err != nil {
 			return nil, fmt.Errorf("ledger: encode hourly count: %w", err)
 		}
 	}

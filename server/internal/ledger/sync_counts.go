@@ -56,12 +56,14 @@ func (o *op) checkCounts(p *reportPlan, d *Device, cs []syncproto.HourlyCount) e
 			p.counts[i] = true
 			continue
 		}
-		var held syncproto.HourlyCount
-		err := o.x.GetJSON(store.HourlyCountKey(c.DeviceID, c.Hour), &held)
+		held, found, err := o.heldCount(c.DeviceID, c.Hour)
+		if err != nil {
+			return err
+		}
 		switch {
-		case err == nil && held.Equal(c):
+		case found && held.Equal(c):
 			continue
-		case err == nil && c.Below(&held) && p.fork:
+		case found && c.Below(&held) && p.fork:
 			dp.conflicts = append(dp.conflicts, c.Hour)
 			m := held.MaxMerge(c)
 			if m.Equal(&held) {
@@ -71,14 +73,12 @@ func (o *op) checkCounts(p *reportPlan, d *Device, cs []syncproto.HourlyCount) e
 				p.merged = map[int]syncproto.HourlyCount{}
 			}
 			p.merged[i] = m
-		case err == nil && c.Below(&held):
+		case found && c.Below(&held):
 			return fmt.Errorf("%w: device %s hour %s: %d/%d/%d %v reported, %d/%d/%d %v held (accepted/overage/refused by reason)",
 				ErrCounterWentDown, c.DeviceID, time.Unix(c.Hour, 0).UTC().Format(time.RFC3339),
 				c.Accepted, c.Overage, c.Refused, c.RefusedBy, held.Accepted, held.Overage, held.Refused, held.RefusedBy)
-		case err != nil && !errors.Is(err, store.ErrNotFound):
-			return err
 		}
-		if err == nil {
+		if found {
 			if p.held == nil {
 				p.held = map[int]syncproto.HourlyCount{}
 			}
@@ -111,21 +111,21 @@ func (o *op) countsBound(dp *devPlan, bounds map[string]int64) error {
 }
 
 // lastCountHour returns the latest hour held for a device (0: none). It
-// walks the device's count keys forward, without values: once per device
-// (its state then keeps the bound), and a fresh device has none — a
-// reverse seek with badger's prefetch costs far more.
+// walks the device's day records forward, without values — once per
+// device (its state then keeps the bound), and a fresh device has none; a
+// reverse seek with badger's prefetch costs far more — and reads the last.
 func (o *op) lastCountHour(deviceID string) (int64, error) {
 	var last []byte
-	err := o.x.Scan(store.HourlyCountPrefix(deviceID), nil, false, func(k, _ []byte) (bool, error) {
+	err := o.x.Scan(store.CountDayPrefix(deviceID), nil, false, func(k, _ []byte) (bool, error) {
 		last = append(last[:0], k...)
 		return true, nil
 	})
 	if err != nil || last == nil {
 		return 0, err
 	}
-	h, err := strconv.ParseInt(store.LastPart(last), 10, 64)
+	day, err := strconv.ParseInt(store.LastPart(last), 10, 64)
 	if err != nil {
-		return 0, fmt.Errorf("ledger: hourly count key %q: %w", last, err)
+		return 0, fmt.Errorf("ledger: day of counts key %q: %w", last, err)
 	}
-	return h, nil
+	return o.lastCountHourOf(deviceID, day)
 }

@@ -157,11 +157,8 @@ func (o *op) recentCounts(deviceID string, out *SyncStatus) error {
 		end = max(end, out.Clock.DeviceNow().Unix()+1) // a device ahead: up to the hour it was in
 	}
 	from7, from24 := end-syncStatusHours*3600, end-24*3600
-	return o.x.Scan(store.HourlyCountPrefix(deviceID), store.HourlyCountKey(deviceID, from7-3600), true, func(_, v []byte) (bool, error) {
-		var c syncproto.HourlyCount
-		if err := jsonUnmarshal(v, &c); err != nil {
-			return false, err
-		}
+	return o.scanCounts(deviceID, from7-3600+1, false, func(pc *syncproto.HourlyCount) (bool, error) {
+		c := *pc
 		if c.Hour >= end {
 			return false, nil
 		}

@@ -42,15 +42,16 @@ func (o *op) readAhead(batch []*syncJob) error {
 	if err := o.readBounds(batch); err != nil {
 		return err
 	}
-	// Second round: what the first round's values name — counts at or
-	// below a device's latest hour (which a report may overwrite), the
+	// Second round: what the first round's values name — the days of
+	// counts at or below a device's latest hour (which a report may
+	// overwrite), the
 	// records of seqs a device holds, the customers the licenses are of.
 	keys = keys[:0]
 	for _, j := range batch {
 		for i := range j.r.Counts {
 			c := &j.r.Counts[i]
 			if through, ok := o.countsThrough(c.DeviceID, j.bounds); ok && c.Hour <= through {
-				keys = append(keys, store.HourlyCountKey(c.DeviceID, c.Hour))
+				keys = append(keys, store.CountDayKey(c.DeviceID, dayOf(c.Hour)))
 			}
 		}
 		for i := range j.r.Deductions {
@@ -94,10 +95,11 @@ func inChunks(n, size int, fn func(i, j int) error) error {
 	return nil
 }
 
-// readBounds finds, in one walk, the latest hour held for each device with
-// counts in the batch whose sync state has no CountsThrough (a device that
-// never synced counts since the field exists), and gives every job the
-// bounds of its devices (countsBound).
+// readBounds finds, in one walk, the latest day of counts held for each
+// device with counts in the batch whose sync state has no CountsThrough (a
+// device that never synced counts since the field exists), then reads
+// those days for their latest hour, and gives every job the bounds of its
+// devices (countsBound).
 func (o *op) readBounds(batch []*syncJob) error {
 	var ids []string
 	var prefixes [][]byte
@@ -110,7 +112,7 @@ func (o *op) readBounds(batch []*syncJob) error {
 			}
 			seen[id] = true
 			if st, err := o.syncState(id); err == nil && st.CountsThrough == 0 {
-				ids, prefixes = append(ids, id), append(prefixes, store.HourlyCountPrefix(id))
+				ids, prefixes = append(ids, id), append(prefixes, store.CountDayPrefix(id))
 			}
 		}
 	}
@@ -121,15 +123,28 @@ func (o *op) readBounds(batch []*syncJob) error {
 	if err != nil {
 		return err
 	}
+	var dayKeys [][]byte
+	for i := range ids {
+		if len(last[i]) > 0 {
+			dayKeys = append(dayKeys, last[i][0])
+		}
+	}
+	if err := o.prefetch(dayKeys); err != nil {
+		return err
+	}
 	bounds := make(map[string]int64, len(ids))
 	for i, id := range ids {
 		if len(last[i]) == 0 {
 			bounds[id] = 0
 			continue
 		}
-		h, err := strconv.ParseInt(store.LastPart(last[i][0]), 10, 64)
+		day, err := strconv.ParseInt(store.LastPart(last[i][0]), 10, 64)
 		if err != nil {
 			continue // left out: countsBound walks the keys and names the bad one
+		}
+		h, err := o.lastCountHourOf(id, day)
+		if err != nil {
+			continue // left out: countsBound reads it again and names the error
 		}
 		bounds[id] = h
 	}

@@ -2,7 +2,6 @@ package ledger
 
 import (
 	"context"
-	"errors"
 	"slices"
 	"strconv"
 	"time"
@@ -19,11 +18,7 @@ import (
 
 // reported returns what the device reported for one hour (zero: nothing).
 func (o *op) reported(deviceID string, hour int64) (syncproto.HourlyCount, error) {
-	var c syncproto.HourlyCount
-	err := o.x.GetJSON(store.HourlyCountKey(deviceID, hour), &c)
-	if errors.Is(err, store.ErrNotFound) {
-		err = nil
-	}
+	c, _, err := o.heldCount(deviceID, hour)
 	return c, err
 }
 
@@ -164,11 +159,7 @@ func (lg *Ledger) DeviceTelemetry(ctx context.Context, a Actor, deviceID string,
 		if err != nil {
 			return err
 		}
-		return o.x.Scan(store.HourlyCountPrefix(d.ID), store.HourlyCountKey(d.ID, from-1), true, func(_, v []byte) (bool, error) {
-			var c syncproto.HourlyCount
-			if err := jsonUnmarshal(v, &c); err != nil {
-				return false, err
-			}
+		return o.scanCounts(d.ID, from, true, func(c *syncproto.HourlyCount) (bool, error) {
 			if c.Hour >= to {
 				return false, nil
 			}

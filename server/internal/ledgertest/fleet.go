@@ -95,8 +95,8 @@ func fleetCustomer(c int) string  { return fmt.Sprintf("c%04d", c) }
 func fleetDevice(c, d int) string { return fmt.Sprintf("%s-d%06d", fleetCustomer(c), d) }
 
 // fleetKeys yields a fleet's keys in ascending order: the device records
-// (d/), their customer index (dc/), then every hourly count (hc/), each
-// by customer and device id, whose fixed widths make that byte order.
+// (d/), their customer index (dc/), then every day of hourly counts (hd/),
+// each by customer and device id, whose fixed widths make that byte order.
 type fleetKeys struct {
 	f       Fleet
 	phase   int
@@ -129,10 +129,18 @@ func (k *fleetKeys) next() (key, val []byte, ok bool) {
 				k.advance()
 				continue
 			}
-			hour := k.from + int64(k.h)*3600
-			k.h++
-			b, _ := json.Marshal(syncproto.HourlyCount{DeviceID: id, Hour: hour, Accepted: k.f.Accepted})
-			return store.HourlyCountKey(id, hour), b, true
+			day := k.from + int64(k.h)*3600
+			day -= day % (24 * 3600)
+			var counts []syncproto.HourlyCount
+			for ; k.h < k.f.Hours; k.h++ {
+				hour := k.from + int64(k.h)*3600
+				if hour-hour%(24*3600) != day {
+					break
+				}
+				counts = append(counts, syncproto.HourlyCount{DeviceID: id, Hour: hour, Accepted: k.f.Accepted})
+			}
+			b, _ := ledger.EncodeCountDay(counts)
+			return store.CountDayKey(id, day), b, true
 		}
 	}
 	return nil, nil, false

@@ -158,11 +158,28 @@ func UsageReceiptKey(device, nonce string) []byte { return key("ur", device, non
 // ForkPrefix is every fork of a device, by seq.
 func ForkPrefix(device string) []byte { return prefix("yf", device) }
 
-// HourlyCountKey holds a device's sample counts of one hour (Unix seconds).
+// CountDayKey holds a device's reported sample counts of one UTC day
+// (day: the Unix second it starts): the day's hourly counts, one JSON
+// object per line, by hour (ledger/count_days.go).
+func CountDayKey(device string, day int64) []byte { return key("hd", device, num(day)) }
+
+// CountDayPrefix is every day of counts of a device, by day.
+func CountDayPrefix(device string) []byte { return prefix("hd", device) }
+
+// HourlyCountKey is where a ledger written before counts were kept by day
+// held a device's counts of one hour (Unix seconds). Only the conversion
+// to CountDayKey records (ledger/count_days_migrate.go) reads these keys.
 func HourlyCountKey(device string, hour int64) []byte { return key("hc", device, num(hour)) }
 
-// HourlyCountPrefix is every hourly count of a device, by hour.
+// HourlyCountPrefix is every HourlyCountKey of a device, by hour.
 func HourlyCountPrefix(device string) []byte { return prefix("hc", device) }
+
+// HourlyCountAll is the prefix of every HourlyCountKey.
+func HourlyCountAll() []byte { return prefix("hc") }
+
+// CountDaysKey marks a ledger whose hourly counts are kept by day: every
+// HourlyCountKey was converted (ledger/count_days_migrate.go).
+func CountDaysKey() []byte { return MetaKey("count_days") }
 
 // SaleKey is one sales record.
 func SaleKey(seq int64) []byte { return key("s", num(seq)) }

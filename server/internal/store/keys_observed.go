@@ -1,7 +1,7 @@
 package store
 
 // Keys of the telemetry the broker observed (ledger/telemetry.go), next to
-// the hourly counts devices report (HourlyCountKey).
+// the hourly counts devices report (CountDayKey).
 
 // ObservedCountKey holds how many telemetry messages the broker observed
 // for a device in one hour (Unix seconds), as a decimal number.
