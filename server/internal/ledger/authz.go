@@ -91,7 +91,7 @@ func (o *op) canIssue(a Actor, c *Customer) error {
 	if err := needRole(a, RoleAdmin); err != nil {
 		return err
 	}
-	if a.system || a.CustomerID == o.lg.rootID || slices.Contains(c.Path, a.CustomerID) {
+	if a.system || a.CustomerID == o.lg.RootID() || slices.Contains(c.Path, a.CustomerID) {
 		return nil
 	}
 	return fmt.Errorf("%w: only the issuing chain above customer %s may do this; ask the vendor or the distributor that sold to %s", ErrForbidden, c.ID, c.ID)
@@ -112,5 +112,5 @@ func (o *op) canManageOrIssue(a Actor, c *Customer, r Role) error {
 // isIssuerOf reports whether a may read issuer-only fields of c's objects
 // (distributor description): a strict ancestor or the vendor.
 func (o *op) isIssuerOf(a Actor, c *Customer) bool {
-	return a.system || a.CustomerID == o.lg.rootID || slices.Contains(c.Path, a.CustomerID)
+	return a.system || a.CustomerID == o.lg.RootID() || slices.Contains(c.Path, a.CustomerID)
 }

@@ -18,7 +18,7 @@ import (
 func (lg *Ledger) Bootstrap(ctx context.Context, name, email string) (*Customer, *User, string, error) {
 	lg.mu.Lock()
 	defer lg.mu.Unlock()
-	if lg.rootID != "" {
+	if lg.RootID() != "" {
 		return nil, nil, "", ErrAlreadyInitialized
 	}
 	if name == "" {
@@ -62,7 +62,7 @@ func (lg *Ledger) Bootstrap(ctx context.Context, name, email string) (*Customer,
 	if err != nil {
 		return nil, nil, "", err
 	}
-	lg.rootID = root.ID
+	lg.setRoot(root.ID)
 	return root, user, key, nil
 }
 
@@ -145,7 +145,7 @@ func (o *op) customerView(a Actor, c *Customer) Customer {
 	if v.IssuerLimits.AllowedMonths == nil {
 		v.IssuerLimits.AllowedMonths = []int{}
 	}
-	if c.ID == o.lg.rootID {
+	if c.ID == o.lg.RootID() {
 		v.Issuer = true
 	}
 	if !a.system && a.CustomerID != c.ParentID {

@@ -55,7 +55,7 @@ func newestFirst[T any](lg *Ledger, a Actor, cursor string, limit int, ix custom
 	err := lg.view(func(o *op) error {
 		viewer := a.CustomerID
 		if a.system {
-			viewer = o.lg.rootID
+			viewer = o.lg.RootID()
 		}
 		var before []byte
 		if n, err := strconv.ParseInt(cursor, 10, 64); err == nil && n > 0 {

@@ -85,10 +85,10 @@ func (o *op) applyIssuer(a Actor, c *Customer, u *IssuerUpdate) error {
 	if err := needRole(a, RoleAdmin); err != nil {
 		return err
 	}
-	if !a.system && a.CustomerID != o.lg.rootID {
+	if !a.system && a.CustomerID != o.lg.RootID() {
 		return fmt.Errorf("%w: only the vendor grants, changes or withdraws the issuer right", ErrForbidden)
 	}
-	if c.ID == o.lg.rootID {
+	if c.ID == o.lg.RootID() {
 		return invalid("the vendor root is always an issuer, without limits")
 	}
 	if u.Issuer != nil {
@@ -115,13 +115,13 @@ func (o *op) applyIssuer(a Actor, c *Customer, u *IssuerUpdate) error {
 func (o *op) issuer(a Actor) (*Customer, error) {
 	id := a.CustomerID
 	if a.system {
-		id = o.lg.rootID
+		id = o.lg.RootID()
 	}
 	c, err := o.customer(id)
 	if err != nil {
 		return nil, err
 	}
-	if c.ID != o.lg.rootID && !c.Issuer {
+	if c.ID != o.lg.RootID() && !c.Issuer {
 		return nil, fmt.Errorf("%w: customer %s may not create licenses or add days; only the vendor grants that right (as the vendor: customer set %s --issuer=true)",
 			ErrNotIssuer, c.ID, c.ID)
 	}
@@ -130,7 +130,7 @@ func (o *op) issuer(a Actor) (*Customer, error) {
 
 // limitsOf returns the limits that bind issuer (none for the vendor).
 func (o *op) limitsOf(issuer *Customer) IssuerLimits {
-	if issuer.ID == o.lg.rootID {
+	if issuer.ID == o.lg.RootID() {
 		return IssuerLimits{}
 	}
 	return issuer.IssuerLimits
@@ -141,7 +141,7 @@ func (o *op) limitsOf(issuer *Customer) IssuerLimits {
 // reach the vendor: it keeps the rule it was created under.
 func (o *op) origin(l *License) string {
 	if l.Origin == "" {
-		return o.lg.rootID
+		return o.lg.RootID()
 	}
 	return l.Origin
 }
@@ -177,7 +177,7 @@ func (o *op) meet(x, y string) (string, error) {
 		out = px[i]
 	}
 	if out == "" {
-		return o.lg.rootID, nil
+		return o.lg.RootID(), nil
 	}
 	return out, nil
 }

@@ -25,6 +25,7 @@ import (
 	"log/slog"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/tollgate-iot/tollgate/server/internal/egress"
@@ -83,9 +84,14 @@ type Ledger struct {
 	retry    time.Duration // DeliveryRetryBase
 	mail     bool
 
+	// mu serializes the ledger's writers in this process and guards
+	// enforcer; readers never take it.
 	mu       sync.Mutex
-	rootID   string
 	enforcer Enforcer
+	// root is the vendor root customer's id: set once, by New from the
+	// store or by Bootstrap, and read by every operation — without mu,
+	// which a write holds for its whole transaction.
+	root atomic.Pointer[string]
 
 	syncq syncQueue // sync reports waiting for a group commit (syncbatch.go)
 
@@ -118,7 +124,7 @@ func New(o Options) (*Ledger, error) {
 	err := o.DB.View(func(x *store.Txn) error {
 		b, err := x.Get(store.MetaKey("root"))
 		if err == nil {
-			lg.rootID = string(b)
+			lg.setRoot(string(b))
 		}
 		if errors.Is(err, store.ErrNotFound) {
 			return nil
@@ -148,10 +154,13 @@ func New(o Options) (*Ledger, error) {
 
 // RootID returns the vendor root customer's id ("" before Bootstrap).
 func (lg *Ledger) RootID() string {
-	lg.mu.Lock()
-	defer lg.mu.Unlock()
-	return lg.rootID
+	if p := lg.root.Load(); p != nil {
+		return *p
+	}
+	return ""
 }
+
+func (lg *Ledger) setRoot(id string) { lg.root.Store(&id) }
 
 // op is one write or read: a transaction, its time and a customer cache.
 type op struct {
@@ -184,7 +193,7 @@ func (lg *Ledger) update(fn func(o *op) error) error {
 func (lg *Ledger) commit(fn func(o *op) error) (Enforcement, Enforcer, error) {
 	lg.mu.Lock()
 	defer lg.mu.Unlock()
-	if lg.rootID == "" {
+	if lg.RootID() == "" {
 		return Enforcement{}, nil, ErrNotInitialized
 	}
 	var actions []string

@@ -386,7 +386,7 @@ func (o *op) licenseView(a Actor, l *License) LicenseView {
 // written by describer (or, for records without one, by the issuing chain
 // above owner).
 func (o *op) readsDescription(a Actor, describer, owner string) bool {
-	if a.system || a.CustomerID == o.lg.rootID {
+	if a.system || a.CustomerID == o.lg.RootID() {
 		return true
 	}
 	if describer == "" {

@@ -69,7 +69,7 @@ func (lg *Ledger) Revoke(ctx context.Context, a Actor, idOrSerial string) (*Lice
 		if err := needRole(a, RoleAdmin); err != nil {
 			return err
 		}
-		if !a.system && a.CustomerID != o.lg.rootID {
+		if !a.system && a.CustomerID != o.lg.RootID() {
 			return fmt.Errorf("%w: only the vendor revokes licenses", ErrForbidden)
 		}
 		if l.terminal() {

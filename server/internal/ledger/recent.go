@@ -63,7 +63,7 @@ func (lg *Ledger) RecentDeductions(ctx context.Context, a Actor, limit int) ([]R
 	err := lg.view(func(o *op) error {
 		viewer := a.CustomerID
 		if a.system {
-			viewer = o.lg.rootID
+			viewer = o.lg.RootID()
 		}
 		scanned := 0
 		return o.x.Reverse(store.AuditByCustomerPrefix(viewer), nil, func(k, _ []byte) (bool, error) {

@@ -105,7 +105,7 @@ func (o *op) reportCustomer(a Actor, id string) (*Customer, error) {
 	if id == "" {
 		id = a.CustomerID
 		if a.system {
-			id = o.lg.rootID
+			id = o.lg.RootID()
 		}
 	}
 	return o.visibleCustomer(a, id)
