@@ -75,6 +75,7 @@ var errorMap = []struct {
 	{token.ErrUnsupportedVersion, http.StatusBadRequest, "malformed_document"},
 	{token.ErrWrongKind, http.StatusBadRequest, "malformed_document"},
 	{syncproto.ErrImpossibleCount, http.StatusUnprocessableEntity, "impossible_count"},
+	{ledger.ErrTooManyCountDays, http.StatusUnprocessableEntity, "too_many_count_days"},
 	{syncproto.ErrUnknownReason, http.StatusUnprocessableEntity, "unknown_refusal_reason"},
 	{syncproto.ErrTooManyReasons, http.StatusUnprocessableEntity, "too_many_refusal_reasons"},
 	{syncproto.ErrBadReasonCount, http.StatusUnprocessableEntity, "bad_refusal_count"},

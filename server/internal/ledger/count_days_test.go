@@ -3,6 +3,7 @@ package ledger
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"slices"
 	"testing"
 	"time"
@@ -240,4 +241,51 @@ func FuzzParseCountDay(f *testing.F) {
 			}
 		}
 	})
+}
+
+// TestReportRaisingTooManyHeldDaysRefused: the attack of a tampered device
+// with its own valid key — it first reports an hour in each of many days
+// (cheap: one small record each), then reports each of those hours one
+// higher, so that every count of the report makes the server rewrite a
+// whole day's record. Up to MaxRaisedCountDays held days a report is
+// applied; one day more and it is refused as ErrTooManyCountDays with
+// nothing of it applied (no day charged, no count written).
+func TestReportRaisingTooManyHeldDaysRefused(t *testing.T) {
+	e := newEnv(t)
+	ids, lics := e.syncFleet(1)
+	dev := ids[0]
+	first := dayOf(e.clk.Now().Add(-400 * Day).Unix())
+	spread := func(n int, accepted int64) []syncproto.HourlyCount {
+		out := make([]syncproto.HourlyCount, n)
+		for i := range out {
+			out[i] = syncproto.HourlyCount{DeviceID: dev, Hour: first + int64(i)*daySeconds, Accepted: accepted}
+		}
+		return out
+	}
+	seq := int64(0)
+	report := func(counts []syncproto.HourlyCount) error {
+		seq++
+		r := batchReport(dev, lics[0], e.clk.Now().Add(-time.Hour), seq, 0)
+		r.Nonce = fmt.Sprintf("%022d", seq)
+		r.Counts = counts
+		_, err := e.lg.Reconcile(ctx, dev, r)
+		return err
+	}
+	if err := report(spread(MaxRaisedCountDays+1, 1)); err != nil {
+		t.Fatal(err)
+	}
+	if err := report(spread(MaxRaisedCountDays, 2)); err != nil {
+		t.Fatalf("raising %d held days: %v", MaxRaisedCountDays, err)
+	}
+	days := e.get(lics[0]).AvailableDays
+	err := report(spread(MaxRaisedCountDays+1, 3))
+	if !errors.Is(err, ErrTooManyCountDays) {
+		t.Fatalf("raising %d held days: %v, want %v", MaxRaisedCountDays+1, err, ErrTooManyCountDays)
+	}
+	if got := e.get(lics[0]).AvailableDays; got != days {
+		t.Fatalf("%d days left after the refused report, want %d", got, days)
+	}
+	if c, _ := heldOf(t, e, dev, first); c.Accepted != 2 {
+		t.Fatalf("first day's hour holds %d accepted after the refused report, want 2", c.Accepted)
+	}
 }

@@ -77,6 +77,9 @@ var (
 	// ErrCounterWentDown reports an hourly count lower than the one held
 	// for the same (device, hour): counters are cumulative and never go down.
 	ErrCounterWentDown = errors.New("hourly counter went down")
+	// ErrTooManyCountDays reports a report that raises counts already
+	// held in more than MaxRaisedCountDays days.
+	ErrTooManyCountDays = errors.New("report raises counts held in too many days")
 	// ErrNotThisDevice reports a record naming a license not bound to the
 	// reporting device (or unknown), or counts for a device that is
 	// neither the reporter nor one of its gateway children.

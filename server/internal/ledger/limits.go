@@ -106,6 +106,17 @@ const (
 	// small store profile's largest transaction.
 	MaxSyncBatch       = 64
 	MaxSyncBatchWeight = 4096
+	// MaxRaisedCountDays caps the days of counts already held that one
+	// report writes into — hours it raises, or merges as a fork. Counts
+	// are kept one record per device and day (count_days.go), and each
+	// such day's whole record is rewritten. An agent raises the hour it
+	// was in at its last sync: one day per device, two across midnight,
+	// a gateway's children each theirs; a report raising counts across
+	// hundreds of old days is a tampered device multiplying what each of
+	// its requests makes the server write, and is refused
+	// (ErrTooManyCountDays). At the cap a report rewrites about what its
+	// 8,400 counts wrote when each hour was a record of its own.
+	MaxRaisedCountDays = 256
 	// syncStatusHours is how far back a sync status lists hourly counts:
 	// the 7 days docs/design.md#enforcement-on-the-agent asks agents to keep.
 	syncStatusHours = 7 * 24

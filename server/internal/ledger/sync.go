@@ -257,6 +257,9 @@ type reportPlan struct {
 	// held are the counts held before the report, by report index, for
 	// counts to be written over one (what a write adds is received).
 	held map[int]syncproto.HourlyCount
+	// raisedDays are the (device, day) records of counts held that the
+	// report writes into (MaxRaisedCountDays).
+	raisedDays map[deviceDay]struct{}
 	// imported: the report is an air-gap usage receipt, made long before
 	// it is imported: its sent_at says nothing of the device's clock.
 	imported bool

@@ -78,6 +78,9 @@ func (o *op) checkCounts(p *reportPlan, d *Device, cs []syncproto.HourlyCount) e
 				ErrCounterWentDown, c.DeviceID, time.Unix(c.Hour, 0).UTC().Format(time.RFC3339),
 				c.Accepted, c.Overage, c.Refused, c.RefusedBy, held.Accepted, held.Overage, held.Refused, held.RefusedBy)
 		}
+		if err := p.raiseDay(c.DeviceID, c.Hour); err != nil {
+			return err
+		}
 		if found {
 			if p.held == nil {
 				p.held = map[int]syncproto.HourlyCount{}
@@ -128,4 +131,30 @@ func (o *op) lastCountHour(deviceID string) (int64, error) {
 		return 0, fmt.Errorf("ledger: day of counts key %q: %w", last, err)
 	}
 	return o.lastCountHourOf(deviceID, day)
+}
+
+// deviceDay names one record of counts: a device's day.
+type deviceDay struct {
+	device string
+	day    int64
+}
+
+// raiseDay notes that the report writes the hour of deviceID into a day
+// that may hold counts already (one at or before the latest hour held),
+// refusing the report once it names more than MaxRaisedCountDays such
+// days.
+func (p *reportPlan) raiseDay(deviceID string, hour int64) error {
+	k := deviceDay{deviceID, dayOf(hour)}
+	if _, ok := p.raisedDays[k]; ok {
+		return nil
+	}
+	if len(p.raisedDays) == MaxRaisedCountDays {
+		return fmt.Errorf("%w: more than %d days of counts already held are raised (a day is raised when an hour of it held is reported higher, or an hour is added to it): send the counts of the hours that changed",
+			ErrTooManyCountDays, MaxRaisedCountDays)
+	}
+	if p.raisedDays == nil {
+		p.raisedDays = map[deviceDay]struct{}{}
+	}
+	p.raisedDays[k] = struct{}{}
+	return nil
 }
