@@ -24,18 +24,33 @@ const countDaysBatch = 2048
 
 // migrateCountDays converts every hourly count record, once.
 func (lg *Ledger) migrateCountDays() error {
-	for {
-		done, err := lg.migrateCountDaysBatch()
-		if err != nil || done {
+	total := 0
+	for batches := 0; ; batches++ {
+		n, done, err := lg.migrateCountDaysBatch()
+		if err != nil {
 			return err
+		}
+		total += n
+		switch {
+		case done && total > 0:
+			lg.log.Info("hourly counts converted to one record per device and day", "hours", total)
+			return nil
+		case done:
+			return nil
+		case batches == 0:
+			lg.log.Info("converting hourly counts to one record per device and day (once; the server starts when it is done)")
+		case batches%500 == 0:
+			lg.log.Info("converting hourly counts", "hours_done", total)
 		}
 	}
 }
 
 // migrateCountDaysBatch converts up to countDaysBatch hourly records in
-// one transaction, and marks the ledger converted when none is left.
-func (lg *Ledger) migrateCountDaysBatch() (done bool, err error) {
+// one transaction, and marks the ledger converted when none is left; it
+// returns how many it converted.
+func (lg *Ledger) migrateCountDaysBatch() (n int, done bool, err error) {
 	err = lg.db.Update(func(x *store.Txn) error {
+		n = 0
 		if ok, err := x.Has(store.CountDaysKey()); err != nil || ok {
 			done = ok
 			return err
@@ -83,11 +98,11 @@ func (lg *Ledger) migrateCountDaysBatch() (done bool, err error) {
 				return err
 			}
 		}
-		done = len(keys) < countDaysBatch
+		n, done = len(keys), len(keys) < countDaysBatch
 		if done {
 			return x.Put(store.CountDaysKey(), []byte(o.now.Format(time.RFC3339)))
 		}
 		return nil
 	})
-	return done, err
+	return n, done, err
 }

@@ -114,8 +114,8 @@ func TestCountsConvertedToDays(t *testing.T) {
 		t.Fatal(err)
 	}
 	// One conversion transaction, as if the server died after it.
-	if done, err := e.lg.migrateCountDaysBatch(); err != nil || done {
-		t.Fatalf("first batch: done %v, %v; want more to do", done, err)
+	if n, done, err := e.lg.migrateCountDaysBatch(); err != nil || done || n != countDaysBatch {
+		t.Fatalf("first batch: %d converted, done %v, %v; want %d and more to do", n, done, err, countDaysBatch)
 	}
 	if left := countKeys(t, e, store.HourlyCountAll()); left != 2*(countDaysBatch/2+100)-countDaysBatch {
 		t.Fatalf("%d hourly records left after one batch", left)
