@@ -50,15 +50,5 @@ func heldCountHours(t *testing.T, e *env, dev string) (oldest int64, n int) {
 // countDayRecords returns how many day records dev holds.
 func countDayRecords(t *testing.T, e *env, dev string) int {
 	t.Helper()
-	n := 0
-	err := e.lg.db.View(func(x *store.Txn) error {
-		return x.Scan(store.CountDayPrefix(dev), nil, false, func(_, _ []byte) (bool, error) {
-			n++
-			return true, nil
-		})
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return n
+	return countKeys(t, e, store.CountDayPrefix(dev))
 }
