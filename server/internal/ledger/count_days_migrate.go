@@ -49,6 +49,7 @@ func (lg *Ledger) migrateCountDays() error {
 // one transaction, and marks the ledger converted when none is left; it
 // returns how many it converted.
 func (lg *Ledger) migrateCountDaysBatch() (n int, done bool, err error) {
+	var bad []badCount
 	err = lg.db.Update(func(x *store.Txn) error {
 		n = 0
 		if ok, err := x.Has(store.CountDaysKey()); err != nil || ok {
@@ -58,18 +59,20 @@ func (lg *Ledger) migrateCountDaysBatch() (n int, done bool, err error) {
 		o := lg.newOp(x)
 		var keys [][]byte
 		var counts []syncproto.HourlyCount
+		bad = bad[:0]
 		err := x.Scan(store.HourlyCountAll(), nil, true, func(k, v []byte) (bool, error) {
 			if len(keys) == countDaysBatch {
 				return false, nil
 			}
+			keys = append(keys, append([]byte{}, k...))
 			var c syncproto.HourlyCount
-			if err := jsonUnmarshal(v, &c); err != nil {
-				return false, fmt.Errorf("ledger: converting hourly count %q: %w", k, err)
+			if err := jsonUnmarshal(v, &c); err != nil || c.DeviceID == "" || c.Hour <= 0 || c.Hour%3600 != 0 {
+				// Unreadable before as well (every reader refused it):
+				// dropped, and logged, rather than stop the server.
+				bad = append(bad, badCount{key: string(k), value: string(v[:min(len(v), maxLoggedBadCount)])})
+				return true, nil
 			}
-			if c.DeviceID == "" || c.Hour%3600 != 0 {
-				return false, fmt.Errorf("ledger: converting hourly count %q: device %q, hour %d", k, c.DeviceID, c.Hour)
-			}
-			keys, counts = append(keys, append([]byte{}, k...)), append(counts, c)
+			counts = append(counts, c)
 			return true, nil
 		})
 		if err != nil {
@@ -104,5 +107,16 @@ func (lg *Ledger) migrateCountDaysBatch() (n int, done bool, err error) {
 		}
 		return nil
 	})
+	if err == nil {
+		for _, b := range bad {
+			lg.log.Error("converting hourly counts: a record no reader could read is dropped", "key", b.key, "value", b.value)
+		}
+	}
 	return n, done, err
 }
+
+// maxLoggedBadCount bounds how much of an unreadable record is logged.
+const maxLoggedBadCount = 512
+
+// badCount is an hourly record the conversion could not read.
+type badCount struct{ key, value string }
