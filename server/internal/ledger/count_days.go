@@ -179,6 +179,29 @@ func (o *op) scanCounts(deviceID string, from int64, fast bool, fn func(c *syncp
 	})
 }
 
+// putHeldCounts writes whole hourly counts into their devices' day
+// records, over what is held for the same hours, reading every day it
+// writes into: for counts that are not a sync's (the conversion of a
+// ledger from before).
+func (o *op) putHeldCounts(counts []syncproto.HourlyCount) error {
+	var w countWrites
+	plans := map[string]*devPlan{}
+	for i := range counts {
+		c := &counts[i]
+		dp := plans[c.DeviceID]
+		if dp == nil {
+			dp = &devPlan{id: c.DeviceID} // no bound: every day is read
+			plans[c.DeviceID] = dp
+		}
+		line, err := json.Marshal(c)
+		if err != nil {
+			return fmt.Errorf("ledger: encode hourly count: %w", err)
+		}
+		w.add(dp, c.Hour, line)
+	}
+	return w.write(o)
+}
+
 // countWrites are a report's new counts, by device and day, to be written
 // as one record each.
 type countWrites struct {

@@ -1,8 +1,6 @@
 package ledger
 
 import (
-	"encoding/json"
-	"fmt"
 	"time"
 
 	"github.com/tollgate-iot/tollgate/server/internal/store"
@@ -78,22 +76,7 @@ func (lg *Ledger) migrateCountDaysBatch() (n int, done bool, err error) {
 		if err != nil {
 			return err
 		}
-		var days countWrites
-		plans := map[string]*devPlan{}
-		for i := range counts {
-			c := &counts[i]
-			dp := plans[c.DeviceID]
-			if dp == nil {
-				dp = &devPlan{id: c.DeviceID}
-				plans[c.DeviceID] = dp
-			}
-			line, err := json.Marshal(c)
-			if err != nil {
-				return fmt.Errorf("ledger: converting hourly count: %w", err)
-			}
-			days.add(dp, c.Hour, line)
-		}
-		if err := days.write(o); err != nil {
+		if err := o.putHeldCounts(counts); err != nil {
 			return err
 		}
 		for _, k := range keys {

@@ -18,7 +18,7 @@ func seedCounts(t *testing.T, e *env, dev string, from, to int64, all bool) {
 	err := e.lg.update(func(o *op) error {
 		x := o.x
 		for h := from; h < to; h += 3600 {
-			if err := putHeldCounts(o, syncproto.HourlyCount{DeviceID: dev, Hour: h, Accepted: 1}); err != nil {
+			if err := o.putHeldCounts([]syncproto.HourlyCount{{DeviceID: dev, Hour: h, Accepted: 1}}); err != nil {
 				return err
 			}
 			if !all {

@@ -67,7 +67,7 @@ func TestSyncStatusTotalsSaturate(t *testing.T) {
 		for h := 1; h <= 3; h++ {
 			hc := syncproto.HourlyCount{DeviceID: c.dev, Hour: now.Add(-time.Duration(h) * time.Hour).Unix(),
 				Accepted: 1 << 62, Overage: 1 << 62, Refused: 1 << 62}
-			if err := putHeldCounts(o, hc); err != nil {
+			if err := o.putHeldCounts([]syncproto.HourlyCount{hc}); err != nil {
 				return err
 			}
 		}
